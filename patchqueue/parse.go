@@ -1,0 +1,613 @@
+package patchqueue
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"mime/quotedprintable"
+	"path"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/emersion/go-message"
+	_ "github.com/emersion/go-message/charset" // decode RFC 2047 words in any charset
+	"github.com/emersion/go-message/mail"
+	"github.com/emersion/go-message/textproto"
+	"github.com/sourcegraph/go-diff/diff"
+)
+
+// MaxPatchSize is the largest patch Parse accepts, in bytes. The biggest
+// patch in a real RT queue is well under 1 MiB.
+const MaxPatchSize = 32 << 20
+
+// Parse parses one patch: optional mail headers (a format-patch mail, a quilt
+// patch with From/Subject lines, or none at all), a message, and a unified
+// diff. source names the patch in errors; strip is the number of leading
+// path components to remove from file names (quilt's -pN, 1 for git diffs).
+//
+// Parse always returns a Patch. When the patch cannot be used, Patch.Err says
+// why, naming source, line, file and hunk; the fields it could read are set.
+func Parse(source string, data []byte, strip int) *Patch {
+	p := &Patch{Name: path.Base(source), Source: source, Strip: strip}
+	if err := parseInto(p, data); err != nil {
+		var pe *PatchError
+		if !errors.As(err, &pe) {
+			err = &PatchError{Source: source, Err: err}
+		}
+		p.Err = err
+	}
+	return p
+}
+
+var mboxFrom = regexp.MustCompile(`^From \S+ .*\d\d:\d\d:\d\d.* \d{4}$|^From [0-9a-f]{40} `)
+
+func parseInto(p *Patch, data []byte) error {
+	if len(data) > MaxPatchSize {
+		return fmt.Errorf("patch is %d bytes, larger than the %d byte limit", len(data), MaxPatchSize)
+	}
+	if bytes.IndexByte(data, 0) >= 0 {
+		return errors.New("patch contains a NUL byte (binary data)")
+	}
+	lineOffset := 0 // lines consumed before the body, for positions
+	// An mbox "From <sha> <date>" line starts format-patch output.
+	if first, _, _ := bytes.Cut(data, []byte("\n")); mboxFrom.Match(first) {
+		data = data[len(first):]
+		if len(data) > 0 {
+			data = data[1:]
+		}
+		lineOffset++
+	}
+
+	body := data
+	if looksLikeHeader(data) {
+		br := bufio.NewReader(bytes.NewReader(data))
+		h, err := textproto.ReadHeader(br)
+		if err != nil {
+			return &PatchError{Source: p.Source, Line: lineOffset + 1, Err: fmt.Errorf("mail header: %w", err)}
+		}
+		rest, _ := io.ReadAll(br)
+		headerBytes := len(data) - len(rest)
+		lineOffset += bytes.Count(data[:headerBytes], []byte("\n"))
+		body = rest
+		if err := p.readHeader(mail.Header{Header: message.Header{Header: h}}); err != nil {
+			return &PatchError{Source: p.Source, Line: 1, Err: err}
+		}
+		switch enc := strings.ToLower(strings.TrimSpace(h.Get("Content-Transfer-Encoding"))); enc {
+		case "", "7bit", "8bit", "binary":
+		case "quoted-printable":
+			dec, err := io.ReadAll(quotedprintable.NewReader(bytes.NewReader(body)))
+			if err != nil {
+				return &PatchError{Source: p.Source, Line: lineOffset, Err: fmt.Errorf("quoted-printable body: %w", err)}
+			}
+			body, lineOffset = dec, -1 // line numbers no longer match the file
+		case "base64":
+			dec, err := io.ReadAll(base64.NewDecoder(base64.StdEncoding, bytes.NewReader(bytes.ReplaceAll(body, []byte("\r\n"), []byte("\n")))))
+			if err != nil {
+				return &PatchError{Source: p.Source, Line: lineOffset, Err: fmt.Errorf("base64 body: %w", err)}
+			}
+			body, lineOffset = dec, -1
+		default:
+			return &PatchError{Source: p.Source, Err: fmt.Errorf("unsupported Content-Transfer-Encoding %q", enc)}
+		}
+		if ct := strings.ToLower(h.Get("Content-Type")); strings.HasPrefix(ct, "multipart/") {
+			return &PatchError{Source: p.Source, Err: errors.New("multipart mail: attach patches inline (git format-patch) instead")}
+		}
+	}
+
+	diffAt := findDiffStart(body)
+	msg := body[:diffAt]
+	p.setMessage(string(msg))
+	if diffAt == len(body) {
+		return &PatchError{Source: p.Source, Err: errors.New("no diff found in patch")}
+	}
+	diffLine := lineOffset + bytes.Count(body[:diffAt], []byte("\n")) + 1
+	if lineOffset < 0 {
+		diffLine = 0
+	}
+	files, err := parseDiff(p.Source, body[diffAt:], diffLine, p.Strip)
+	p.Files = files
+	return err
+}
+
+// looksLikeHeader reports whether data starts with an RFC 5322 header field.
+func looksLikeHeader(data []byte) bool {
+	line, _, _ := bytes.Cut(data, []byte("\n"))
+	name, _, ok := bytes.Cut(line, []byte(":"))
+	if !ok || len(name) == 0 {
+		return false
+	}
+	for _, c := range name {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	// A quilt description that starts "Note: this fixes ..." is prose, not a
+	// header; real patches start with one of the usual fields.
+	switch strings.ToLower(string(name)) {
+	case "from", "subject", "date", "message-id", "to", "cc", "return-path",
+		"received", "mime-version", "content-type", "origin", "author",
+		"x-mailer", "delivered-to", "reply-to", "in-reply-to", "references":
+		return true
+	}
+	return false
+}
+
+func (p *Patch) readHeader(h mail.Header) error {
+	p.Headers = map[string]string{}
+	fields := h.Fields()
+	for fields.Next() {
+		if _, seen := p.Headers[fields.Key()]; !seen {
+			if v, err := fields.Text(); err == nil {
+				p.Headers[fields.Key()] = v
+			} else {
+				p.Headers[fields.Key()] = fields.Value()
+			}
+		}
+	}
+	if h.Has("From") {
+		addrs, err := h.AddressList("From")
+		if err == nil && len(addrs) > 0 {
+			p.AuthorName, p.AuthorEmail = addrs[0].Name, addrs[0].Address
+		} else {
+			// Quilt patches sometimes carry a bare name or a malformed address;
+			// keep what is there rather than fail the patch.
+			p.AuthorName, p.AuthorEmail = splitAuthor(p.Headers["From"])
+		}
+	}
+	if h.Has("Date") {
+		if d, err := h.Date(); err == nil {
+			p.Date = d
+		}
+	}
+	if h.Has("Subject") {
+		s, err := h.Subject()
+		if err != nil {
+			s = h.Get("Subject")
+		}
+		p.Subject = CleanSubject(s)
+	}
+	return nil
+}
+
+var authorRe = regexp.MustCompile(`^\s*(.*?)\s*<([^<>\s]+)>\s*$`)
+
+func splitAuthor(s string) (name, email string) {
+	if m := authorRe.FindStringSubmatch(s); m != nil {
+		return strings.Trim(m[1], `"`), m[2]
+	}
+	return strings.TrimSpace(s), ""
+}
+
+var subjectPrefix = regexp.MustCompile(`^\s*(?:(?i:re|aw|fwd?)\s*:\s*|\[[^\]]*\]\s*)`)
+
+// CleanSubject removes what git-mailinfo removes from a subject: leading
+// "Re:" and bracketed tags such as "[PATCH v2 3/7]", and folds white space.
+func CleanSubject(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	for {
+		t := subjectPrefix.ReplaceAllString(s, "")
+		if t == s {
+			return s
+		}
+		s = t
+	}
+}
+
+// setMessage splits the text before the diff into subject (when the headers
+// gave none) and body, dropping the "---" separator and the diffstat after it.
+func (p *Patch) setMessage(msg string) {
+	lines := strings.Split(msg, "\n")
+	for i, l := range lines {
+		if l == "---" || strings.HasPrefix(l, "--- ") && i+1 < len(lines) && strings.HasPrefix(lines[i+1], "+++ ") {
+			lines = lines[:i]
+			break
+		}
+		// quilt-style preambles: "Index: path" and the "====" rule before a diff.
+		if strings.HasPrefix(l, "Index: ") && i+1 < len(lines) && strings.HasPrefix(lines[i+1], "=====") {
+			lines = lines[:i]
+			break
+		}
+	}
+	for i := range lines {
+		lines[i] = strings.TrimRight(lines[i], " \t\r")
+	}
+	text := strings.Trim(strings.Join(lines, "\n"), "\n")
+	if p.Subject == "" {
+		first, rest, _ := strings.Cut(text, "\n\n")
+		p.Subject = CleanSubject(first)
+		text = rest
+	}
+	p.Body = strings.Trim(text, "\n")
+}
+
+// findDiffStart returns the offset of the first line of the diff: a
+// "diff --git" line, or a "--- " line directly followed by "+++ ".
+func findDiffStart(b []byte) int {
+	off := 0
+	for off < len(b) {
+		end := bytes.IndexByte(b[off:], '\n')
+		var line []byte
+		next := len(b)
+		if end < 0 {
+			line = b[off:]
+		} else {
+			line = b[off : off+end]
+			next = off + end + 1
+		}
+		if bytes.HasPrefix(line, []byte("diff --git ")) {
+			return off
+		}
+		if bytes.HasPrefix(line, []byte("--- ")) && bytes.HasPrefix(b[next:], []byte("+++ ")) {
+			return off
+		}
+		off = next
+	}
+	return len(b)
+}
+
+// parseDiff parses the diff part of a patch. firstLine is the 1-based line of
+// the diff's start in the patch file (0 when unknown).
+func parseDiff(source string, d []byte, firstLine, strip int) ([]*File, error) {
+	d = trimSignature(d)
+	headers, hunkLines := scanPositions(d, firstLine)
+	fds, err := diff.NewMultiFileDiffReader(bytes.NewReader(d)).ReadAllFiles()
+	if err != nil {
+		line := 0
+		var pe *diff.ParseError
+		if errors.As(err, &pe) && firstLine > 0 {
+			line = firstLine + pe.Line - 1
+		}
+		return nil, &PatchError{Source: source, Line: line, Err: fmt.Errorf("unparseable diff: %w", err)}
+	}
+	if len(fds) == 0 {
+		return nil, &PatchError{Source: source, Line: firstLine, Err: errors.New("no file diffs found")}
+	}
+	var files []*File
+	hunkNo := 0
+	for i, fd := range fds {
+		f, err := convertFile(fd, strip)
+		pos := 0
+		if len(headers) == len(fds) {
+			pos = headers[i]
+		}
+		if f != nil {
+			f.Pos = pos
+		}
+		if err != nil {
+			return files, &PatchError{Source: source, Line: pos, File: nameOf(fd, strip), Err: err}
+		}
+		for j, h := range f.Hunks {
+			if hunkNo < len(hunkLines) {
+				h.Pos = hunkLines[hunkNo]
+			}
+			hunkNo++
+			if err := checkHunk(h); err != nil {
+				return files, &PatchError{Source: source, Line: h.Pos, File: f.Path(), Hunk: j + 1, Err: err}
+			}
+		}
+		if err := checkHunkOrder(f); err != nil {
+			return files, &PatchError{Source: source, Line: pos, File: f.Path(), Err: err}
+		}
+		files = append(files, f)
+	}
+	return files, nil
+}
+
+func nameOf(fd *diff.FileDiff, strip int) string {
+	if n, err := stripPath(fd.NewName, strip); err == nil && n != "" {
+		return n
+	}
+	n, _ := stripPath(fd.OrigName, strip)
+	return n
+}
+
+// trimSignature removes the "-- \n2.39.1\n" trailer git format-patch adds,
+// which a line-oriented diff parser would take for a removed line.
+func trimSignature(d []byte) []byte {
+	i := bytes.LastIndex(d, []byte("\n-- \n"))
+	if i < 0 {
+		return d
+	}
+	if tail := d[i+5:]; bytes.Count(tail, []byte("\n")) <= 3 && !bytes.Contains(tail, []byte("@@")) {
+		return d[:i+1]
+	}
+	return d
+}
+
+// scanPositions returns the patch-file line numbers of each file header and
+// each hunk header, in order.
+func scanPositions(d []byte, firstLine int) (files, hunks []int) {
+	if firstLine <= 0 {
+		return nil, nil
+	}
+	lines := bytes.Split(d, []byte("\n"))
+	git := bytes.HasPrefix(d, []byte("diff --git "))
+	for i, l := range lines {
+		switch {
+		case git && bytes.HasPrefix(l, []byte("diff --git ")):
+			files = append(files, firstLine+i)
+		case !git && bytes.HasPrefix(l, []byte("--- ")) && i+1 < len(lines) && bytes.HasPrefix(lines[i+1], []byte("+++ ")):
+			files = append(files, firstLine+i)
+		case bytes.HasPrefix(l, []byte("@@ ")):
+			hunks = append(hunks, firstLine+i)
+		}
+	}
+	return files, hunks
+}
+
+// stripPath removes n leading components from a diff path and checks that
+// the result stays inside the tree.
+func stripPath(p string, n int) (string, error) {
+	if p == "/dev/null" || p == "" {
+		return "", nil
+	}
+	if i := strings.IndexByte(p, '\t'); i >= 0 {
+		p = p[:i]
+	}
+	orig := p
+	for i := 0; i < n; i++ {
+		j := strings.IndexByte(p, '/')
+		if j < 0 {
+			return "", fmt.Errorf("path %q has fewer than %d components to strip (-p%d)", orig, n, n)
+		}
+		p = p[j+1:]
+		for strings.HasPrefix(p, "/") {
+			p = p[1:]
+		}
+	}
+	if err := CheckPath(p); err != nil {
+		return "", fmt.Errorf("path %q: %w", orig, err)
+	}
+	return p, nil
+}
+
+// CheckPath refuses paths that would write outside the tree: absolute paths,
+// ".." components, anything inside .git, and empty or NUL-containing names.
+func CheckPath(p string) error {
+	if p == "" {
+		return errors.New("empty path")
+	}
+	if strings.HasPrefix(p, "/") {
+		return errors.New("absolute path")
+	}
+	if strings.ContainsAny(p, "\x00\r\n") {
+		return errors.New("control character in path")
+	}
+	for _, c := range strings.Split(p, "/") {
+		switch {
+		case c == "":
+			return errors.New("empty path component")
+		case c == "." || c == "..":
+			return fmt.Errorf("%q component", c)
+		case strings.EqualFold(c, ".git"):
+			return errors.New("path inside .git")
+		}
+	}
+	return nil
+}
+
+var modeRe = regexp.MustCompile(`^[0-7]{6}$`)
+
+func parseMode(s string) (uint32, error) {
+	s = strings.TrimSpace(s)
+	if !modeRe.MatchString(s) {
+		return 0, fmt.Errorf("bad file mode %q", s)
+	}
+	m, _ := strconv.ParseUint(s, 8, 32)
+	switch m {
+	case 0o100644, 0o100755, 0o120000, 0o160000:
+		return uint32(m), nil
+	}
+	return 0, fmt.Errorf("unsupported file mode %06o", m)
+}
+
+func convertFile(fd *diff.FileDiff, strip int) (*File, error) {
+	f := &File{Op: OpModify}
+	var err error
+	if f.OldPath, err = stripPath(fd.OrigName, strip); err != nil {
+		return nil, err
+	}
+	if f.NewPath, err = stripPath(fd.NewName, strip); err != nil {
+		return nil, err
+	}
+	var renameFrom, renameTo, copyFrom, copyTo string
+	for _, x := range fd.Extended {
+		key, val, _ := strings.Cut(x, " ")
+		switch {
+		case strings.HasPrefix(x, "diff --git "):
+		case strings.HasPrefix(x, "new file mode "):
+			f.Op = OpAdd
+			if f.NewMode, err = parseMode(strings.TrimPrefix(x, "new file mode ")); err != nil {
+				return f, err
+			}
+		case strings.HasPrefix(x, "deleted file mode "):
+			f.Op = OpDelete
+			if f.OldMode, err = parseMode(strings.TrimPrefix(x, "deleted file mode ")); err != nil {
+				return f, err
+			}
+		case strings.HasPrefix(x, "old mode "):
+			if f.OldMode, err = parseMode(strings.TrimPrefix(x, "old mode ")); err != nil {
+				return f, err
+			}
+		case strings.HasPrefix(x, "new mode "):
+			if f.NewMode, err = parseMode(strings.TrimPrefix(x, "new mode ")); err != nil {
+				return f, err
+			}
+		case strings.HasPrefix(x, "rename from "):
+			renameFrom = strings.TrimPrefix(x, "rename from ")
+		case strings.HasPrefix(x, "rename to "):
+			renameTo = strings.TrimPrefix(x, "rename to ")
+		case strings.HasPrefix(x, "copy from "):
+			copyFrom = strings.TrimPrefix(x, "copy from ")
+		case strings.HasPrefix(x, "copy to "):
+			copyTo = strings.TrimPrefix(x, "copy to ")
+		case strings.HasPrefix(x, "similarity index "):
+			f.Similarity, _ = strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(x, "similarity index "), "%"))
+		case strings.HasPrefix(x, "dissimilarity index "):
+		case key == "index":
+			ids, mode, _ := strings.Cut(val, " ")
+			a, b, ok := strings.Cut(ids, "..")
+			if !ok || !isHex(a) || !isHex(b) {
+				return f, fmt.Errorf("bad index line %q", x)
+			}
+			f.OldIndex, f.NewIndex = a, b
+			if mode != "" {
+				m, err := parseMode(mode)
+				if err != nil {
+					return f, err
+				}
+				if f.OldMode == 0 {
+					f.OldMode = m
+				}
+				if f.NewMode == 0 {
+					f.NewMode = m
+				}
+			}
+		case strings.HasPrefix(x, "GIT binary patch"), strings.HasPrefix(x, "Binary files "):
+			return f, errors.New("binary patch: rtbot applies text diffs only")
+		}
+	}
+	for _, pair := range [][3]any{{&renameFrom, &renameTo, OpRename}, {&copyFrom, &copyTo, OpCopy}} {
+		from, to := pair[0].(*string), pair[1].(*string)
+		if *from == "" && *to == "" {
+			continue
+		}
+		if *from == "" || *to == "" {
+			return f, errors.New("rename/copy header without both from and to")
+		}
+		if err := CheckPath(*from); err != nil {
+			return f, fmt.Errorf("path %q: %w", *from, err)
+		}
+		if err := CheckPath(*to); err != nil {
+			return f, fmt.Errorf("path %q: %w", *to, err)
+		}
+		f.Op, f.OldPath, f.NewPath = pair[2].(Op), *from, *to
+	}
+	if f.Op == OpModify {
+		switch {
+		case f.OldPath == "" && f.NewPath != "":
+			f.Op = OpAdd
+		case f.NewPath == "" && f.OldPath != "":
+			f.Op = OpDelete
+		case f.OldPath != f.NewPath && f.OldPath != "":
+			// Plain "--- a/x +++ b/y" without rename headers: patch(1) and
+			// quilt write to the new name's path when the old one is gone;
+			// treat the old name as authoritative like git apply does for
+			// non-git diffs, which uses the name both sides share.
+			f.NewPath = f.OldPath
+		}
+	}
+	if f.Op == OpAdd {
+		f.OldPath = ""
+	}
+	if f.Op == OpDelete {
+		f.NewPath = ""
+	}
+	if f.OldPath == "" && f.NewPath == "" {
+		return f, errors.New("no file name in diff header")
+	}
+	for _, h := range fd.Hunks {
+		f.Hunks = append(f.Hunks, convertHunk(h))
+	}
+	return f, nil
+}
+
+func isHex(s string) bool {
+	if len(s) < 4 || len(s) > 64 {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+func convertHunk(h *diff.Hunk) *Hunk {
+	out := &Hunk{
+		OldStart: int(h.OrigStartLine), OldLines: int(h.OrigLines),
+		NewStart: int(h.NewStartLine), NewLines: int(h.NewLines),
+		Section: h.Section,
+	}
+	body := h.Body
+	off := 0
+	for off < len(body) {
+		end := bytes.IndexByte(body[off:], '\n')
+		var raw string
+		next := len(body)
+		if end < 0 {
+			raw = string(body[off:])
+		} else {
+			raw = string(body[off : off+end+1])
+			next = off + end + 1
+		}
+		op := byte(' ')
+		text := raw
+		if len(raw) > 0 && (raw[0] == ' ' || raw[0] == '-' || raw[0] == '+') {
+			op, text = raw[0], raw[1:]
+		} else if raw == "\n" {
+			text = "\n" // an empty context line whose space a mailer ate
+		}
+		// go-diff keeps the "\n" of a removed line that had "\ No newline"
+		// and records its offset instead.
+		if h.OrigNoNewlineAt > 0 && int32(next) == h.OrigNoNewlineAt && op == '-' {
+			text = strings.TrimSuffix(text, "\n")
+		}
+		out.Lines = append(out.Lines, Line{Op: op, Text: text})
+		off = next
+	}
+	return out
+}
+
+// checkHunk verifies the body against the line counts of the header.
+func checkHunk(h *Hunk) error {
+	old, nw := 0, 0
+	for _, l := range h.Lines {
+		switch l.Op {
+		case ' ':
+			old++
+			nw++
+		case '-':
+			old++
+		case '+':
+			nw++
+		}
+	}
+	if old != h.OldLines || nw != h.NewLines {
+		return fmt.Errorf("header says -%d,%d +%d,%d but the body has %d old and %d new lines",
+			h.OldStart, h.OldLines, h.NewStart, h.NewLines, old, nw)
+	}
+	if old == 0 && nw == 0 {
+		return errors.New("empty hunk")
+	}
+	for i, l := range h.Lines {
+		if !strings.HasSuffix(l.Text, "\n") && i != len(h.Lines)-1 {
+			// Only the last line of each side may lack a newline; a removed
+			// line without one must be followed only by added lines.
+			rest := h.Lines[i+1:]
+			for _, r := range rest {
+				if r.Op != '+' || l.Op != '-' {
+					return fmt.Errorf("line %d: \"No newline at end of file\" before the end of the hunk", i+1)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// checkHunkOrder refuses hunks that overlap or go backwards in the pre-image.
+func checkHunkOrder(f *File) error {
+	end := 0
+	for i, h := range f.Hunks {
+		if h.OldStart < end {
+			return fmt.Errorf("hunk %d starts at line %d, inside or before hunk %d", i+1, h.OldStart, i)
+		}
+		end = h.OldStart + h.OldLines
+	}
+	return nil
+}
