@@ -1,0 +1,320 @@
+package merger
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/go-git/go-billy/v5/osfs"
+	git "github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/cache"
+	"github.com/go-git/go-git/v5/plumbing/filemode"
+	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/storage/filesystem"
+	"github.com/rtbot/rtbot/patchqueue"
+)
+
+// Identity is who rtbot commits as.
+type Identity struct {
+	Name  string
+	Email string
+}
+
+// Options configure an Engine.
+type Options struct {
+	// Committer is written as the committer of every commit; the author
+	// comes from the patch. Defaults to "rtbot <rtbot@localhost>".
+	Committer Identity
+	// Now returns the committer time; defaults to time.Now. Tests fix it to
+	// make commits reproducible.
+	Now func() time.Time
+	// Fuzz is the number of context lines a hunk may ignore at each end
+	// (GNU patch's --fuzz). 0, the default, is git's behaviour.
+	Fuzz int
+	// CacheBytes bounds go-git's object cache; default 64 MiB.
+	CacheBytes int64
+}
+
+// Engine is an open repository and the settings to rebase in it.
+type Engine struct {
+	repo *git.Repository
+	obj  *objects
+	opts Options
+}
+
+// Open opens the git repository at path (bare or not) once; every operation
+// of the engine uses it.
+func Open(path string, opts Options) (*Engine, error) {
+	if opts.Committer.Name == "" {
+		opts.Committer = Identity{Name: "rtbot", Email: "rtbot@localhost"}
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.CacheBytes <= 0 {
+		opts.CacheBytes = 64 << 20
+	}
+	gitDir := path
+	if st, err := osfs.New(path).Stat(".git"); err == nil && st.IsDir() {
+		gitDir = path + "/.git"
+	}
+	fs := osfs.New(gitDir)
+	if _, err := fs.Stat("objects"); err != nil {
+		return nil, fmt.Errorf("repository %s: not a git repository", path)
+	}
+	st := filesystem.NewStorageWithOptions(fs, cache.NewObjectLRU(cache.FileSize(opts.CacheBytes)),
+		filesystem.Options{KeepDescriptors: true})
+	repo, err := git.Open(st, nil)
+	if err != nil {
+		return nil, fmt.Errorf("repository %s: %w", path, err)
+	}
+	return &Engine{repo: repo, obj: newObjects(st), opts: opts}, nil
+}
+
+// Close releases the repository's open files.
+func (e *Engine) Close() error {
+	if c, ok := e.repo.Storer.(interface{ Close() error }); ok {
+		return c.Close()
+	}
+	return nil
+}
+
+// Repository returns the underlying go-git repository.
+func (e *Engine) Repository() *git.Repository { return e.repo }
+
+// Resolve turns a revision (tag, branch, commit id) into a commit id.
+func (e *Engine) Resolve(rev string) (plumbing.Hash, error) {
+	if !validRevision(rev) {
+		return plumbing.ZeroHash, fmt.Errorf("revision %q: not a valid revision", rev)
+	}
+	h, err := e.repo.ResolveRevision(plumbing.Revision(rev))
+	if err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("revision %s: %w", rev, err)
+	}
+	return *h, nil
+}
+
+var revRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._/+-]*(?:[~^][0-9]*)*$`)
+
+func validRevision(s string) bool {
+	return len(s) <= 255 && revRe.MatchString(s) && !strings.Contains(s, "..") && !strings.Contains(s, "//")
+}
+
+func (e *Engine) commit(h plumbing.Hash) (*object.Commit, error) {
+	c, err := object.GetCommit(e.repo.Storer, h)
+	if err != nil {
+		return nil, fmt.Errorf("commit %s: %w", h, err)
+	}
+	return c, nil
+}
+
+// Step is one patch of a queue materialised as a commit on the queue's base.
+type Step struct {
+	Patch      *patchqueue.Patch
+	Commit     plumbing.Hash // zero for a malformed patch, or without a base
+	ParentTree plumbing.Hash
+	Tree       plumbing.Hash
+}
+
+// ApplyError says that a queue does not apply to its own base.
+type ApplyError struct {
+	Patch *patchqueue.Patch
+	File  string
+	Hunk  int // 1-based, 0 for a file-level problem
+	Line  int // the hunk's line in the pre-image
+	Err   error
+}
+
+// Error names the patch, hunk and place.
+func (e *ApplyError) Error() string {
+	s := fmt.Sprintf("patch %s", e.Patch.Name)
+	if e.Hunk > 0 {
+		s += fmt.Sprintf(" hunk %d (%s:%d)", e.Hunk, e.File, e.Line)
+	} else if e.File != "" {
+		s += fmt.Sprintf(" (%s)", e.File)
+	}
+	return s + ": " + e.Err.Error()
+}
+
+// Unwrap returns the cause.
+func (e *ApplyError) Unwrap() error { return e.Err }
+
+// Materialise applies every patch of q exactly (or at a line offset) on top
+// of base and writes one commit per patch, giving each patch's true pre- and
+// post-image. Malformed patches are skipped (their Step has no commit); a
+// patch that does not apply is an *ApplyError.
+func (e *Engine) Materialise(ctx context.Context, q *patchqueue.Queue, base plumbing.Hash) ([]Step, error) {
+	bc, err := e.commit(base)
+	if err != nil {
+		return nil, err
+	}
+	tip, tree := base, bc.TreeHash
+	steps := make([]Step, 0, len(q.Patches))
+	for _, p := range q.Patches {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		st := Step{Patch: p, ParentTree: tree, Tree: tree}
+		if p.Err != nil {
+			steps = append(steps, st)
+			continue
+		}
+		edits := map[string]edit{}
+		for _, f := range p.Files {
+			if err := e.applyExact(tree, p, f, edits); err != nil {
+				return nil, err
+			}
+		}
+		nt, err := e.obj.applyEdits(tree, edits)
+		if err != nil {
+			return nil, &ApplyError{Patch: p, Err: err}
+		}
+		c, err := e.writeCommit(p, nt, tip)
+		if err != nil {
+			return nil, err
+		}
+		st.Commit, st.Tree = c, nt
+		tip, tree = c, nt
+		steps = append(steps, st)
+	}
+	return steps, nil
+}
+
+// applyExact applies one file diff with hunks only (no 3-way) and records
+// the edit.
+func (e *Engine) applyExact(tree plumbing.Hash, p *patchqueue.Patch, f *patchqueue.File, edits map[string]edit) error {
+	ae := func(hunk, line int, err error) error {
+		return &ApplyError{Patch: p, File: f.Path(), Hunk: hunk, Line: line, Err: err}
+	}
+	cur, exists := "", false
+	var mode filemode.FileMode = filemode.Regular
+	if f.Op != patchqueue.OpAdd {
+		en, ok, err := e.obj.lookup(tree, f.OldPath)
+		if err != nil {
+			return ae(0, 0, err)
+		}
+		if !ok {
+			return ae(0, 0, errors.New("file does not exist"))
+		}
+		if cur, err = e.obj.blob(en.Hash); err != nil {
+			return ae(0, 0, err)
+		}
+		exists, mode = true, en.Mode
+	} else if _, ok, _ := e.obj.lookup(tree, f.NewPath); ok {
+		return ae(0, 0, errors.New("file to be created already exists"))
+	}
+	out, res, ok := applyHunks(cur, f.Hunks, e.opts.Fuzz)
+	if !ok {
+		for _, r := range res {
+			if r.Failed {
+				return ae(r.Index, f.Hunks[r.Index-1].OldStart, errors.New("does not apply"))
+			}
+		}
+	}
+	if f.NewMode != 0 {
+		mode = filemode.FileMode(f.NewMode)
+	}
+	switch f.Op {
+	case patchqueue.OpDelete:
+		if out != "" {
+			return ae(0, 0, errors.New("deletion patch leaves content behind"))
+		}
+		edits[f.OldPath] = edit{del: true}
+		return nil
+	case patchqueue.OpRename:
+		edits[f.OldPath] = edit{del: true}
+	}
+	_ = exists
+	h, err := e.obj.writeBlob(out)
+	if err != nil {
+		return ae(0, 0, err)
+	}
+	edits[f.NewPath] = edit{e: entry{Hash: h, Mode: mode}}
+	return nil
+}
+
+func (e *Engine) signature(id Identity, when time.Time) object.Signature {
+	return object.Signature{Name: id.Name, Email: id.Email, When: when}
+}
+
+func (e *Engine) writeCommit(p *patchqueue.Patch, tree, parent plumbing.Hash) (plumbing.Hash, error) {
+	now := e.opts.Now()
+	author := e.signature(Identity{Name: p.AuthorName, Email: p.AuthorEmail}, p.Date)
+	if p.AuthorName == "" && p.AuthorEmail == "" {
+		author = e.signature(e.opts.Committer, now)
+	}
+	if p.Date.IsZero() {
+		author.When = now
+	}
+	c := &object.Commit{
+		Author:       author,
+		Committer:    e.signature(e.opts.Committer, now),
+		Message:      p.Message(),
+		TreeHash:     tree,
+		ParentHashes: []plumbing.Hash{parent},
+	}
+	return e.obj.writeCommit(c)
+}
+
+// Stats returns the object counts so far.
+func (e *Engine) Stats() Stats {
+	return Stats{BlobsRead: e.obj.blobsRead, BytesRead: e.obj.bytesRead, ObjectsWritten: e.obj.written}
+}
+
+// UpdateBranch points refs/heads/name at h if it still points at old (zero:
+// the branch must not exist yet). It moves no other ref.
+func (e *Engine) UpdateBranch(name string, h, old plumbing.Hash) error {
+	if err := CheckBranchName(name); err != nil {
+		return err
+	}
+	rn := plumbing.NewBranchReferenceName(name)
+	cur, err := e.repo.Storer.Reference(rn)
+	switch {
+	case errors.Is(err, plumbing.ErrReferenceNotFound):
+		if !old.IsZero() {
+			return fmt.Errorf("branch %s: expected it at %s, but it does not exist", name, old)
+		}
+		return e.repo.Storer.SetReference(plumbing.NewHashReference(rn, h))
+	case err != nil:
+		return fmt.Errorf("branch %s: %w", name, err)
+	}
+	if cur.Hash() != old {
+		return fmt.Errorf("branch %s: moved to %s meanwhile (expected %s); not updating", name, cur.Hash(), old)
+	}
+	if err := e.repo.Storer.CheckAndSetReference(plumbing.NewHashReference(rn, h), cur); err != nil {
+		return fmt.Errorf("branch %s: %w", name, err)
+	}
+	return nil
+}
+
+// BranchHead returns where refs/heads/name points, or zero if it does not exist.
+func (e *Engine) BranchHead(name string) (plumbing.Hash, error) {
+	if err := CheckBranchName(name); err != nil {
+		return plumbing.ZeroHash, err
+	}
+	ref, err := e.repo.Storer.Reference(plumbing.NewBranchReferenceName(name))
+	if errors.Is(err, plumbing.ErrReferenceNotFound) {
+		return plumbing.ZeroHash, nil
+	}
+	if err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("branch %s: %w", name, err)
+	}
+	return ref.Hash(), nil
+}
+
+var branchRe = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._+-]*(/[A-Za-z0-9_][A-Za-z0-9._+-]*)*$`)
+
+// CheckBranchName accepts branch names made of letters, digits, '.', '_',
+// '+', '-' and '/'-separated components, none starting with '.' or '-',
+// without "..", and not ending in ".lock".
+func CheckBranchName(name string) error {
+	if len(name) > 200 || !branchRe.MatchString(name) || strings.Contains(name, "..") ||
+		strings.HasSuffix(name, ".lock") || strings.Contains(name, ".lock/") {
+		return fmt.Errorf("branch name %q is not allowed", name)
+	}
+	return nil
+}

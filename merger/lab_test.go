@@ -1,0 +1,219 @@
+package merger_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rtbot/rtbot/merger"
+	"github.com/rtbot/rtbot/patchqueue"
+)
+
+// The real-kernel lab (scripts/lab/build.sh) is a ~80k-file repository
+// with one commit per Debian 6.1.y release and each release's RT queue.
+// These tests run only when RTBOT_LAB names it.
+
+func labDir(tb testing.TB) string {
+	tb.Helper()
+	d := os.Getenv("RTBOT_LAB")
+	if d == "" {
+		tb.Skip("RTBOT_LAB is not set: build the real-kernel lab with scripts/lab/build.sh and point RTBOT_LAB at it")
+	}
+	if _, err := os.Stat(filepath.Join(d, "linux.git")); err != nil {
+		tb.Skipf("RTBOT_LAB=%s has no linux.git: %v", d, err)
+	}
+	return d
+}
+
+type labRun struct {
+	res   *merger.Result
+	steps []merger.Step
+	took  time.Duration
+}
+
+// rebaseLab does what `rtbot merge --queue QUEUE --base BASE --onto ONTO`
+// does: open the repository, read the queue, materialise, rebase.
+func rebaseLab(tb testing.TB, lab, queue, base, onto string) labRun {
+	tb.Helper()
+	start := time.Now()
+	ctx := context.Background()
+	eng, err := merger.Open(filepath.Join(lab, "linux.git"), merger.Options{Now: fixedNow})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer eng.Close()
+	q, err := patchqueue.Open(filepath.Join(lab, "queues", queue), patchqueue.DefaultLimits())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	b, err := eng.Resolve(base)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	o, err := eng.Resolve(onto)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	steps, err := eng.Materialise(ctx, q, b)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	res, err := eng.Rebase(ctx, steps, b, o)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return labRun{res: res, steps: steps, took: time.Since(start)}
+}
+
+// labGitAm3 runs `git am -3` of the queue on onto in a new worktree and
+// returns how many patches applied, the tree then, and the time git am took.
+func labGitAm3(tb testing.TB, lab, queue, onto string) (applied int, tree string, took time.Duration) {
+	tb.Helper()
+	git := func(dir string, args ...string) (string, error) {
+		cmd := exec.Command("git", args...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null",
+			"GIT_AUTHOR_NAME=am", "GIT_AUTHOR_EMAIL=am@example.org", "GIT_COMMITTER_NAME=am", "GIT_COMMITTER_EMAIL=am@example.org")
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	repo := filepath.Join(lab, "linux.git")
+	wt := filepath.Join(tb.TempDir(), "wt")
+	if out, err := git(repo, "worktree", "add", "-q", "--detach", wt, onto); err != nil {
+		tb.Fatalf("worktree: %v\n%s", err, out)
+	}
+	defer git(repo, "worktree", "remove", "--force", wt)
+	series, err := patchqueue.ParseSeries("series", mustOpen(tb, filepath.Join(lab, "queues", queue, "series")))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	args := []string{"am", "-q", "-3"}
+	for _, e := range series {
+		args = append(args, filepath.Join(lab, "queues", queue, e.Name))
+	}
+	start := time.Now()
+	_, amErr := git(wt, args...)
+	took = time.Since(start)
+	out, err := git(wt, "rev-list", "--count", onto+"..HEAD")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	applied = atoi(strings.TrimSpace(out))
+	if amErr != nil {
+		git(wt, "am", "--abort")
+	}
+	out, err = git(wt, "rev-parse", "HEAD^{tree}")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return applied, strings.TrimSpace(out), took
+}
+
+func mustOpen(tb testing.TB, p string) *os.File {
+	f, err := os.Open(p)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { f.Close() })
+	return f
+}
+
+func atoi(s string) int {
+	n := 0
+	for _, c := range s {
+		n = n*10 + int(c-'0')
+	}
+	return n
+}
+
+// TestLabQueueOnOwnBase: Debian's 6.1.174 queue applies to v6.1.174, every
+// patch exactly or at an offset.
+func TestLabQueueOnOwnBase(t *testing.T) {
+	lab := labDir(t)
+	r := rebaseLab(t, lab, "6.1.174", "v6.1.174", "v6.1.174")
+	for _, p := range r.res.Patches {
+		if p.Outcome != merger.Applied {
+			t.Errorf("patch %s: %s %s", p.Patch.Name, p.Outcome, p.Err)
+		}
+	}
+	last := r.steps[len(r.steps)-1]
+	head, err := mustEngine(t, lab).Repository().CommitObject(r.res.Head)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if head.TreeHash != last.Tree {
+		t.Errorf("rebasing onto the base itself gave tree %s, materialising gave %s", head.TreeHash, last.Tree)
+	}
+}
+
+func mustEngine(t *testing.T, lab string) *merger.Engine {
+	e, err := merger.Open(filepath.Join(lab, "linux.git"), merger.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	return e
+}
+
+// TestLabMatchesGitAm3 rebases real queues onto later releases and checks
+// the result against `git am -3` on the same repository: git am stops at
+// the first patch that needs a human, which must be rtbot's first unclean
+// patch, and the trees up to there must be identical.
+func TestLabMatchesGitAm3(t *testing.T) {
+	lab := labDir(t)
+	for _, c := range []struct{ queue, base, onto string }{
+		{"6.1.174", "v6.1.174", "v6.1.176"},
+		{"6.1.176", "v6.1.176", "v6.1.177"},
+	} {
+		t.Run(c.queue+"-onto-"+c.onto, func(t *testing.T) {
+			r := rebaseLab(t, lab, c.queue, c.base, c.onto)
+			applied, amTree, amTook := labGitAm3(t, lab, c.queue, c.onto)
+			first := len(r.res.Patches)
+			for i, p := range r.res.Patches {
+				if !p.Outcome.Clean() || p.Empty {
+					first = i
+					break
+				}
+			}
+			t.Logf("rtbot %v, git am -3 %v; git am applied %d, rtbot's first unclean patch is #%d", r.took, amTook, applied, first+1)
+			for _, p := range r.res.Patches {
+				if p.Outcome != merger.Applied {
+					t.Logf("  %s: %s", p.Patch.Name, p.Outcome)
+				}
+			}
+			if applied != first {
+				t.Fatalf("git am -3 applied %d patches, rtbot's first unclean patch is #%d", applied, first+1)
+			}
+			tip := r.res.Onto
+			if first > 0 {
+				tip = r.res.Patches[first-1].Commit
+			}
+			c, err := mustEngine(t, lab).Repository().CommitObject(tip)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.TreeHash.String() != amTree {
+				t.Errorf("after %d patches rtbot's tree is %s, git am -3's %s", first, c.TreeHash, amTree)
+			}
+		})
+	}
+}
+
+// BenchmarkLabRebase measures `rtbot merge`'s work on the real lab (open,
+// read the queue, materialise on v6.1.174, rebase onto v6.1.176) and
+// reports its speed-up over one `git am -3` of the same queue.
+func BenchmarkLabRebase(b *testing.B) {
+	lab := labDir(b)
+	_, _, amTook := labGitAm3(b, lab, "6.1.174", "v6.1.176")
+	b.ResetTimer()
+	var total time.Duration
+	for i := 0; i < b.N; i++ {
+		r := rebaseLab(b, lab, "6.1.174", "v6.1.174", "v6.1.176")
+		total += r.took
+	}
+	b.ReportMetric(float64(amTook)/float64(total/time.Duration(b.N)), "x-faster-than-git-am")
+}

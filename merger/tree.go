@@ -1,0 +1,292 @@
+package merger
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/filemode"
+	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/plumbing/storer"
+)
+
+// objects reads and writes git objects without a worktree. Decoded trees are
+// cached by id (they are small and the same root and top-level trees are
+// read for every patch); blobs are not cached here.
+type objects struct {
+	s     storer.EncodedObjectStorer
+	trees map[plumbing.Hash]*object.Tree
+	// blobsRead and bytesRead count what was read, for benchmarks.
+	blobsRead, bytesRead int64
+	written              int64
+}
+
+func newObjects(s storer.EncodedObjectStorer) *objects {
+	return &objects{s: s, trees: map[plumbing.Hash]*object.Tree{}}
+}
+
+// maxTreeCache bounds the decoded-tree cache; a rebase of a 70-patch queue
+// touches a few hundred trees.
+const maxTreeCache = 1 << 14
+
+func (o *objects) tree(h plumbing.Hash) (*object.Tree, error) {
+	if t, ok := o.trees[h]; ok {
+		return t, nil
+	}
+	if h == emptyTree {
+		return &object.Tree{Hash: emptyTree}, nil
+	}
+	obj, err := o.s.EncodedObject(plumbing.TreeObject, h)
+	if err != nil {
+		return nil, fmt.Errorf("tree %s: %w", h, err)
+	}
+	t := &object.Tree{}
+	if err := t.Decode(obj); err != nil {
+		return nil, fmt.Errorf("tree %s: %w", h, err)
+	}
+	if len(o.trees) >= maxTreeCache {
+		clear(o.trees)
+	}
+	o.trees[h] = t
+	return t, nil
+}
+
+// emptyTree is the id of the tree with no entries.
+var emptyTree = plumbing.NewHash("4b825dc642cb6eb9a060e54bf8d69288fbee4904")
+
+// entry is a file in a tree: its blob and mode.
+type entry struct {
+	Hash plumbing.Hash
+	Mode filemode.FileMode
+}
+
+// lookup finds path in the tree root. ok is false when there is no file
+// there (a directory at path counts as no file).
+func (o *objects) lookup(root plumbing.Hash, path string) (e entry, ok bool, err error) {
+	t, err := o.tree(root)
+	if err != nil {
+		return entry{}, false, err
+	}
+	parts := strings.Split(path, "/")
+	for i, name := range parts {
+		te, found := findEntry(t, name)
+		if !found {
+			return entry{}, false, nil
+		}
+		if i == len(parts)-1 {
+			if te.Mode == filemode.Dir || te.Mode == filemode.Submodule {
+				return entry{}, false, nil
+			}
+			return entry{te.Hash, te.Mode}, true, nil
+		}
+		if te.Mode != filemode.Dir {
+			return entry{}, false, nil
+		}
+		if t, err = o.tree(te.Hash); err != nil {
+			return entry{}, false, err
+		}
+	}
+	return entry{}, false, nil
+}
+
+func findEntry(t *object.Tree, name string) (object.TreeEntry, bool) {
+	// Entries are in git order; a linear scan is as fast as anything for
+	// the few hundred entries of the largest kernel directories.
+	for _, e := range t.Entries {
+		if e.Name == name {
+			return e, true
+		}
+	}
+	return object.TreeEntry{}, false
+}
+
+// blob reads a blob's content.
+func (o *objects) blob(h plumbing.Hash) (string, error) {
+	obj, err := o.s.EncodedObject(plumbing.BlobObject, h)
+	if err != nil {
+		return "", fmt.Errorf("blob %s: %w", h, err)
+	}
+	r, err := obj.Reader()
+	if err != nil {
+		return "", fmt.Errorf("blob %s: %w", h, err)
+	}
+	defer r.Close()
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return "", fmt.Errorf("blob %s: %w", h, err)
+	}
+	o.blobsRead++
+	o.bytesRead += int64(len(b))
+	return string(b), nil
+}
+
+// writeBlob stores content as a blob.
+func (o *objects) writeBlob(content string) (plumbing.Hash, error) {
+	obj := o.s.NewEncodedObject()
+	obj.SetType(plumbing.BlobObject)
+	obj.SetSize(int64(len(content)))
+	w, err := obj.Writer()
+	if err != nil {
+		return plumbing.ZeroHash, err
+	}
+	if _, err := io.WriteString(w, content); err != nil {
+		return plumbing.ZeroHash, err
+	}
+	if err := w.Close(); err != nil {
+		return plumbing.ZeroHash, err
+	}
+	o.written++
+	return o.s.SetEncodedObject(obj)
+}
+
+func (o *objects) writeTree(t *object.Tree) (plumbing.Hash, error) {
+	sortEntries(t.Entries)
+	obj := o.s.NewEncodedObject()
+	if err := t.Encode(obj); err != nil {
+		return plumbing.ZeroHash, err
+	}
+	o.written++
+	h, err := o.s.SetEncodedObject(obj)
+	if err != nil {
+		return h, err
+	}
+	t.Hash = h
+	o.trees[h] = t
+	return h, nil
+}
+
+func (o *objects) writeCommit(c *object.Commit) (plumbing.Hash, error) {
+	obj := o.s.NewEncodedObject()
+	if err := c.Encode(obj); err != nil {
+		return plumbing.ZeroHash, err
+	}
+	o.written++
+	return o.s.SetEncodedObject(obj)
+}
+
+// sortEntries puts entries in git's tree order: by name, with directories
+// compared as if their name ended in '/'.
+func sortEntries(es []object.TreeEntry) {
+	key := func(e object.TreeEntry) string {
+		if e.Mode == filemode.Dir {
+			return e.Name + "/"
+		}
+		return e.Name
+	}
+	sort.Slice(es, func(i, j int) bool { return key(es[i]) < key(es[j]) })
+}
+
+// edit is a change to one path: a new entry, or a deletion when del is set.
+type edit struct {
+	e   entry
+	del bool
+}
+
+var errDirFile = errors.New("a file and a directory would have the same path")
+
+// applyEdits writes the trees for root with the edits applied and returns
+// the new root. Only the trees on the edited paths are rewritten.
+func (o *objects) applyEdits(root plumbing.Hash, edits map[string]edit) (plumbing.Hash, error) {
+	if len(edits) == 0 {
+		return root, nil
+	}
+	return o.editTree(root, "", edits)
+}
+
+func (o *objects) editTree(h plumbing.Hash, prefix string, edits map[string]edit) (plumbing.Hash, error) {
+	old, err := o.tree(h)
+	if err != nil {
+		return plumbing.ZeroHash, err
+	}
+	t := &object.Tree{Entries: append([]object.TreeEntry(nil), old.Entries...)}
+	// Group the edits by their first path component.
+	leaf := map[string]edit{}
+	sub := map[string]map[string]edit{}
+	for p, e := range edits {
+		first, rest, deeper := strings.Cut(p, "/")
+		if !deeper {
+			leaf[first] = e
+			continue
+		}
+		if sub[first] == nil {
+			sub[first] = map[string]edit{}
+		}
+		sub[first][rest] = e
+	}
+	index := func(name string) int {
+		for i, e := range t.Entries {
+			if e.Name == name {
+				return i
+			}
+		}
+		return -1
+	}
+	for name, e := range leaf {
+		i := index(name)
+		if i >= 0 && t.Entries[i].Mode == filemode.Dir {
+			if _, alsoSub := sub[name]; !(e.del && !alsoSub) {
+				return plumbing.ZeroHash, fmt.Errorf("%s%s: %w", prefix, name, errDirFile)
+			}
+		}
+		switch {
+		case e.del && i >= 0:
+			t.Entries = append(t.Entries[:i], t.Entries[i+1:]...)
+		case e.del:
+		case i >= 0:
+			t.Entries[i] = object.TreeEntry{Name: name, Mode: e.e.Mode, Hash: e.e.Hash}
+		default:
+			t.Entries = append(t.Entries, object.TreeEntry{Name: name, Mode: e.e.Mode, Hash: e.e.Hash})
+		}
+	}
+	for name, es := range sub {
+		i := index(name)
+		child := emptyTree
+		if i >= 0 {
+			if t.Entries[i].Mode != filemode.Dir {
+				return plumbing.ZeroHash, fmt.Errorf("%s%s: %w", prefix, name, errDirFile)
+			}
+			child = t.Entries[i].Hash
+		}
+		nh, err := o.editTree(child, prefix+name+"/", es)
+		if err != nil {
+			return plumbing.ZeroHash, err
+		}
+		switch {
+		case nh == emptyTree && i >= 0:
+			t.Entries = append(t.Entries[:i], t.Entries[i+1:]...)
+		case nh == emptyTree:
+		case i >= 0:
+			t.Entries[i].Hash = nh
+		default:
+			t.Entries = append(t.Entries, object.TreeEntry{Name: name, Mode: filemode.Dir, Hash: nh})
+		}
+	}
+	if len(t.Entries) == 0 {
+		return emptyTree, nil
+	}
+	return o.writeTree(t)
+}
+
+// findBlob returns the first path (in tree order) under root whose blob is h,
+// or "" when there is none.
+func (o *objects) findBlob(root plumbing.Hash, prefix string, h plumbing.Hash) (string, error) {
+	t, err := o.tree(root)
+	if err != nil {
+		return "", err
+	}
+	for _, e := range t.Entries {
+		switch {
+		case e.Mode == filemode.Dir:
+			p, err := o.findBlob(e.Hash, prefix+e.Name+"/", h)
+			if err != nil || p != "" {
+				return p, err
+			}
+		case e.Hash == h && e.Mode != filemode.Submodule:
+			return prefix + e.Name, nil
+		}
+	}
+	return "", nil
+}
