@@ -1,0 +1,147 @@
+// Package report renders a triage report for people: a plain-text report
+// meant to be read in a mail client, at most 72 columns of prose, with code
+// excerpts as they are.
+package report
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/rtbot/rtbot/conflicts"
+)
+
+// Text writes the report: a summary line, the counts by status, then one
+// section per patch that needs a human, and finally the list of patches that
+// merged and should be reviewed.
+func Text(w io.Writer, r *conflicts.Report) error {
+	var b strings.Builder
+	base := ""
+	if r.Base != nil {
+		base = " (base " + r.Base.Name + ")"
+	}
+	fmt.Fprintf(&b, "%s + %s%s: %d of %d applied, %d need attention\n",
+		r.Candidate.Name, r.Queue, base, r.Summary.Clean, r.Summary.Total, r.Summary.Attention)
+	fmt.Fprintf(&b, "result: %s", short(r.Result.Commit))
+	if r.Result.Branch != "" {
+		fmt.Fprintf(&b, " on branch %s", r.Result.Branch)
+	}
+	b.WriteString("\n\n")
+	var keys []string
+	for s := range r.Summary.ByStatus {
+		keys = append(keys, string(s))
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		return conflicts.Rank(conflicts.Status(keys[i])) < conflicts.Rank(conflicts.Status(keys[j]))
+	})
+	for _, k := range keys {
+		fmt.Fprintf(&b, "  %-16s %d\n", k, r.Summary.ByStatus[conflicts.Status(k)])
+	}
+	for _, p := range r.Patches {
+		if p.Status.Clean() {
+			continue
+		}
+		fmt.Fprintf(&b, "\n%s\n", strings.Repeat("-", 72))
+		fmt.Fprintf(&b, "%04d %s\n", p.Index, p.Name)
+		if p.Subject != "" {
+			fmt.Fprintf(&b, "     %s\n", p.Subject)
+		}
+		fmt.Fprintf(&b, "status: %s    action: %s\n", p.Status, p.Action)
+		if p.Reason != "" {
+			b.WriteString(wrap(p.Reason, 72))
+		}
+		for _, f := range p.Files {
+			if f.Status.Clean() {
+				continue
+			}
+			fmt.Fprintf(&b, "\n  %s: %s", f.Path, f.Status)
+			if f.Renamed != "" {
+				fmt.Fprintf(&b, " (renamed to %s in the candidate)", f.Renamed)
+			}
+			b.WriteString("\n")
+			for _, h := range f.Hunks {
+				if h.Failed {
+					fmt.Fprintf(&b, "    hunk %d expected near line %d: does not apply\n", h.Index, h.At)
+				}
+			}
+			for i, rg := range f.Regions {
+				fmt.Fprintf(&b, "    region %d: base %s, candidate %s, patch %s\n", i+1,
+					lines(rg.Base.Start, rg.Base.Count), lines(rg.Candidate.Start, rg.Candidate.Count),
+					lines(rg.Patch.Start, rg.Patch.Count))
+				excerpt(&b, "base", rg.BaseText)
+				excerpt(&b, "candidate", rg.CandText)
+				excerpt(&b, "RT patch", rg.PatchText)
+			}
+		}
+		if len(p.CausedBy) > 0 {
+			b.WriteString("\n  caused by:\n")
+			for _, c := range p.CausedBy {
+				fmt.Fprintf(&b, "    %s\n", c)
+			}
+		}
+	}
+	var merged []string
+	for _, p := range r.Patches {
+		if p.Status == conflicts.Merged {
+			merged = append(merged, fmt.Sprintf("  %04d %s", p.Index, p.Name))
+		}
+	}
+	if len(merged) > 0 {
+		b.WriteString("\nMerged with a 3-way merge (clean, listed for review):\n")
+		b.WriteString(strings.Join(merged, "\n") + "\n")
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+const maxExcerpt = 12
+
+func excerpt(b *strings.Builder, label string, text []string) {
+	fmt.Fprintf(b, "    --- %s\n", label)
+	for i, l := range text {
+		if i == maxExcerpt {
+			fmt.Fprintf(b, "    | ... (%d more lines)\n", len(text)-maxExcerpt)
+			break
+		}
+		fmt.Fprintf(b, "    |%s\n", strings.TrimRight(l, "\n"))
+	}
+}
+
+func lines(start, count int) string {
+	if count == 0 {
+		return fmt.Sprintf("(none, before line %d)", start)
+	}
+	if count == 1 {
+		return fmt.Sprintf("line %d", start)
+	}
+	return fmt.Sprintf("lines %d-%d", start, start+count-1)
+}
+
+func short(h string) string {
+	if len(h) > 12 {
+		return h[:12]
+	}
+	return h
+}
+
+// wrap folds prose to width columns.
+func wrap(s string, width int) string {
+	var b strings.Builder
+	col := 0
+	for _, w := range strings.Fields(s) {
+		if col > 0 && col+1+len(w) > width {
+			b.WriteString("\n")
+			col = 0
+		} else if col > 0 {
+			b.WriteString(" ")
+			col++
+		}
+		b.WriteString(w)
+		col += len(w)
+	}
+	if col > 0 {
+		b.WriteString("\n")
+	}
+	return b.String()
+}
