@@ -1,0 +1,137 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/rtbot/rtbot/mailwatch"
+)
+
+// announceLine is one line of `rtbot announce --json` (DESIGN.md, "CLI
+// contract"). Every key is always present, empty when unknown, except reason,
+// which only a "none" line has.
+type announceLine struct {
+	File      string `json:"file"`
+	Kind      string `json:"kind"`
+	Series    string `json:"series"`
+	Version   string `json:"version"`
+	RC        int    `json:"rc"`
+	GitURL    string `json:"git_url"`
+	GitBranch string `json:"git_branch"`
+	PatchURL  string `json:"patch_url"`
+	Deadline  string `json:"deadline"` // RFC 3339, UTC
+	MessageID string `json:"message_id"`
+	Reason    string `json:"reason,omitempty"`
+}
+
+// cmdAnnounce implements `rtbot announce [--json] FILE...`: it classifies each
+// mail file offline and prints one line per file. Exit 2 on a usage error, 1
+// if any file could not be read (the others are still classified), else 0.
+func cmdAnnounce(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("rtbot announce", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	asJSON := fs.Bool("json", false, "print one JSON object per file, one per line")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: rtbot announce [--json] FILE...")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if fs.NArg() == 0 {
+		fmt.Fprintln(stderr, "rtbot announce: no mail files given")
+		fs.Usage()
+		return exitUsage
+	}
+
+	enc := json.NewEncoder(stdout)
+	enc.SetEscapeHTML(false)
+	code := exitOK
+	for _, file := range fs.Args() {
+		if err := ctx.Err(); err != nil {
+			fmt.Fprintf(stderr, "rtbot announce: %v\n", err)
+			return exitError
+		}
+		a, err := announceFile(file)
+		if err != nil {
+			fmt.Fprintf(stderr, "rtbot announce: %v\n", err)
+			code = exitError
+			continue
+		}
+		if *asJSON {
+			err = enc.Encode(toAnnounceLine(file, a))
+		} else {
+			_, err = fmt.Fprintln(stdout, announceText(file, a))
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "rtbot announce: writing output: %v\n", err)
+			return exitError
+		}
+	}
+	return code
+}
+
+// announceFile recognises the mail in file.
+func announceFile(file string) (mailwatch.Announcement, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return mailwatch.Announcement{}, err
+	}
+	defer f.Close()
+	a, err := mailwatch.Recognize(f)
+	if err != nil {
+		return a, fmt.Errorf("%s: %w", file, err)
+	}
+	return a, nil
+}
+
+func toAnnounceLine(file string, a mailwatch.Announcement) announceLine {
+	l := announceLine{
+		File: file, Kind: string(a.Kind), Series: a.Series, Version: a.Version, RC: a.RC,
+		GitURL: a.GitURL, GitBranch: a.GitBranch, PatchURL: a.PatchURL, MessageID: a.MessageID,
+	}
+	if !a.Deadline.IsZero() {
+		l.Deadline = a.Deadline.UTC().Format(time.RFC3339)
+	}
+	if a.Kind == mailwatch.KindNone {
+		l.Reason = a.Reason
+	}
+	return l
+}
+
+// announceText is the human-readable line for one file, e.g.
+//
+//	mail.eml: stable-rc 6.1.12-rc1, git://... linux-6.1.y, deadline 2023-02-15T14:47:00Z, <id@host>
+func announceText(file string, a mailwatch.Announcement) string {
+	if a.Kind == mailwatch.KindNone {
+		return fmt.Sprintf("%s: none: %s", file, a.Reason)
+	}
+	v := a.Version
+	if a.RC > 0 {
+		v += fmt.Sprintf("-rc%d", a.RC)
+	}
+	parts := []string{fmt.Sprintf("%s %s", a.Kind, v)}
+	if a.GitURL != "" {
+		parts = append(parts, strings.TrimSpace(a.GitURL+" "+a.GitBranch))
+	}
+	if a.PatchURL != "" {
+		parts = append(parts, "patch "+a.PatchURL)
+	}
+	if !a.Deadline.IsZero() {
+		parts = append(parts, "deadline "+a.Deadline.UTC().Format(time.RFC3339))
+	}
+	if a.MessageID != "" {
+		parts = append(parts, "<"+a.MessageID+">")
+	}
+	return file + ": " + strings.Join(parts, ", ")
+}

@@ -1,0 +1,72 @@
+// Command rtbot keeps the PREEMPT_RT patch queue merged onto Linux stable
+// release candidates. See README.md and DESIGN.md for the commands.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"syscall"
+)
+
+// Exit codes (DESIGN.md, "CLI contract").
+const (
+	exitOK     = 0 // everything applied or merged
+	exitError  = 1 // an error stopped the command
+	exitUsage  = 2 // the command line was wrong
+	exitManual = 3 // the command worked, and a human is needed
+)
+
+type command struct {
+	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) int
+	summary string
+}
+
+func commands() map[string]command {
+	return map[string]command{
+		"merge":    {cmdMerge, "rebase an RT queue onto a candidate and triage every patch"},
+		"demo":     {cmdDemo, "run the pipeline on an embedded default (no config, no network)"},
+		"announce": {cmdAnnounce, "classify mail files as stable-rc / RT announcements"},
+	}
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	cmds := commands()
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(stderr, cmds)
+		if len(args) == 0 {
+			return exitUsage
+		}
+		return exitOK
+	}
+	c, ok := cmds[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "rtbot: unknown command %q\n", args[0])
+		usage(stderr, cmds)
+		return exitUsage
+	}
+	return c.run(ctx, args[1:], stdout, stderr)
+}
+
+func usage(w io.Writer, cmds map[string]command) {
+	fmt.Fprintln(w, "usage: rtbot COMMAND [flags]\n\ncommands:")
+	var names []string
+	for n := range cmds {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-10s %s\n", n, cmds[n].summary)
+	}
+	fmt.Fprintln(w, "\nrun 'rtbot COMMAND -h' for a command's flags")
+}

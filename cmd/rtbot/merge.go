@@ -1,0 +1,169 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/mail"
+	"os"
+	"time"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/rtbot/rtbot/conflicts"
+	"github.com/rtbot/rtbot/merger"
+	"github.com/rtbot/rtbot/patchqueue"
+	"github.com/rtbot/rtbot/report"
+)
+
+func cmdMerge(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("rtbot merge", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	repo := fs.String("repo", "", "git repository (bare or not) holding the base and the candidate")
+	queue := fs.String("queue", "", "RT queue: quilt dir, .tar.xz/.tar.gz, patch or mbox file, or git range A..B")
+	base := fs.String("base", "", "revision the queue was made for (materialise it there first)")
+	onto := fs.String("onto", "", "candidate revision to rebase onto")
+	branch := fs.String("branch", "", "move refs/heads/NAME to the result (compare-and-swap)")
+	asJSON := fs.Bool("json", false, "print the triage as one JSON document")
+	fuzz := fs.Int("fuzz", 0, "context lines a hunk may ignore at each end (GNU patch fuzz; reported as 'fuzz')")
+	committer := fs.String("committer", envOr("RTBOT_COMMITTER", "rtbot <rtbot@localhost>"), "committer identity \"Name <email>\" (env RTBOT_COMMITTER)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: rtbot merge --repo DIR --queue SRC [--base REV] --onto REV [--branch NAME] [--json]")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if *repo == "" || *queue == "" || *onto == "" || fs.NArg() > 0 {
+		fmt.Fprintln(stderr, "rtbot merge: --repo, --queue and --onto are required")
+		fs.Usage()
+		return exitUsage
+	}
+	if *fuzz < 0 || *fuzz > 3 {
+		fmt.Fprintln(stderr, "rtbot merge: --fuzz must be between 0 and 3")
+		return exitUsage
+	}
+	id, err := mail.ParseAddress(*committer)
+	if err != nil || id.Name == "" {
+		fmt.Fprintf(stderr, "rtbot merge: --committer %q: want \"Name <email>\"\n", *committer)
+		return exitUsage
+	}
+	if *branch != "" {
+		if err := merger.CheckBranchName(*branch); err != nil {
+			fmt.Fprintf(stderr, "rtbot merge: %v\n", err)
+			return exitUsage
+		}
+	}
+	rep, err := doMerge(ctx, mergeArgs{
+		repo: *repo, queue: *queue, base: *base, onto: *onto, branch: *branch,
+		opts: merger.Options{Committer: merger.Identity{Name: id.Name, Email: id.Address}, Fuzz: *fuzz},
+	})
+	if err != nil {
+		fmt.Fprintf(stderr, "rtbot merge: %v\n", err)
+		return exitError
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rep); err != nil {
+			fmt.Fprintf(stderr, "rtbot merge: %v\n", err)
+			return exitError
+		}
+	} else if err := report.Text(stdout, rep); err != nil {
+		fmt.Fprintf(stderr, "rtbot merge: %v\n", err)
+		return exitError
+	}
+	if rep.Summary.Attention > 0 {
+		return exitManual
+	}
+	return exitOK
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+type mergeArgs struct {
+	repo, queue, base, onto, branch string
+	opts                            merger.Options
+}
+
+func doMerge(ctx context.Context, a mergeArgs) (*conflicts.Report, error) {
+	start := time.Now()
+	eng, err := merger.Open(a.repo, a.opts)
+	if err != nil {
+		return nil, err
+	}
+	defer eng.Close()
+	ontoHash, err := eng.Resolve(a.onto)
+	if err != nil {
+		return nil, fmt.Errorf("--onto: %w", err)
+	}
+	var oldBranch plumbing.Hash
+	if a.branch != "" {
+		if oldBranch, err = eng.BranchHead(a.branch); err != nil {
+			return nil, err
+		}
+	}
+	rep := &conflicts.Report{Candidate: conflicts.Rev{Name: a.onto, Commit: ontoHash.String()}, Queue: a.queue}
+	var res *merger.Result
+	if rg, ok := patchqueue.ParseRange(a.queue); ok && !exists(a.queue) {
+		if a.base != "" {
+			return nil, errors.New("--base is implied by a git range queue; drop one of them")
+		}
+		_, steps, baseHash, err := eng.ReadRange(ctx, rg)
+		if err != nil {
+			return nil, err
+		}
+		rep.Base = &conflicts.Rev{Name: rg.Base, Commit: baseHash.String()}
+		if res, err = eng.Rebase(ctx, steps, baseHash, ontoHash); err != nil {
+			return nil, err
+		}
+	} else {
+		q, err := patchqueue.Open(a.queue, patchqueue.DefaultLimits())
+		if err != nil {
+			return nil, err
+		}
+		if a.base != "" {
+			baseHash, err := eng.Resolve(a.base)
+			if err != nil {
+				return nil, fmt.Errorf("--base: %w", err)
+			}
+			rep.Base = &conflicts.Rev{Name: a.base, Commit: baseHash.String()}
+			steps, err := eng.Materialise(ctx, q, baseHash)
+			if err != nil {
+				return nil, fmt.Errorf("queue does not apply to its base %s: %w", a.base, err)
+			}
+			if res, err = eng.Rebase(ctx, steps, baseHash, ontoHash); err != nil {
+				return nil, err
+			}
+		} else if res, err = eng.ApplyOnto(ctx, q, ontoHash); err != nil {
+			return nil, err
+		}
+	}
+	rep.Patches = conflicts.Classify(res)
+	rep.Summary = conflicts.Summarise(rep.Patches)
+	rep.Result = conflicts.ResultRef{Commit: res.Head.String()}
+	if a.branch != "" {
+		if err := eng.UpdateBranch(a.branch, res.Head, oldBranch); err != nil {
+			return nil, err
+		}
+		rep.Result.Branch = a.branch
+	}
+	rep.Stats = res.Stats
+	rep.Elapsed = time.Since(start).Round(time.Millisecond).String()
+	return rep, nil
+}
+
+func exists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}

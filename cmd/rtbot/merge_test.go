@@ -1,0 +1,183 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/rtbot/rtbot/fixtures"
+)
+
+// mergeRepo builds a repository with a base v1, a candidate v2-rc1 that
+// changes line 1 and line 30, and a quilt queue of three patches: one that
+// applies at an offset-free place, one that conflicts with the candidate's
+// change to line 30, and one malformed.
+func mergeRepo(t *testing.T) (repo, queue string) {
+	t.Helper()
+	repo = t.TempDir()
+	r, err := fixtures.Init(repo, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	core := fixtures.Lines("line", 40)
+	b, err := r.Commit(fixtures.Tree{"kernel/core.c": {Content: core}}, "v1\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cand := strings.Replace(strings.Replace(core, "line 1\n", "stable 1\n", 1), "line 30\n", "stable 30\n", 1)
+	c, err := r.Commit(fixtures.Tree{"kernel/core.c": {Content: cand}}, "v2-rc1\n", b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Tag("v1", b)
+	r.Tag("v2-rc1", c)
+	queue = filepath.Join(t.TempDir(), "patches")
+	os.MkdirAll(queue, 0o755)
+	patch := func(subject, old, new string, at int) string {
+		return "From: RT <rt@example.org>\nSubject: [PATCH] " + subject + "\n\nmsg\n---\n" +
+			"--- a/kernel/core.c\n+++ b/kernel/core.c\n" +
+			"@@ -" + itoa(at-1) + ",3 +" + itoa(at-1) + ",3 @@\n line " + itoa(at-1) + "\n-" + old + "\n+" + new + "\n line " + itoa(at+1) + "\n"
+	}
+	files := map[string]string{
+		"series":              "0001-ok.patch\n0002-conflict.patch\n0003-bad.patch\n",
+		"0001-ok.patch":       patch("rt: ten", "line 10", "rt 10", 10),
+		"0002-conflict.patch": patch("rt: thirty", "line 30", "rt 30", 30),
+		"0003-bad.patch":      "Subject: broken\n\n---\n--- a/kernel/core.c\n+++ b/kernel/core.c\n@@ -1,5 +1,5 @@\n-x\n",
+	}
+	for n, c := range files {
+		if err := os.WriteFile(filepath.Join(queue, n), []byte(c), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return repo, queue
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+func TestMergeJSONAndExitCodes(t *testing.T) {
+	repo, queue := mergeRepo(t)
+	var out, errb bytes.Buffer
+	code := run(context.Background(), []string{"merge", "--repo", repo, "--queue", queue, "--base", "v1", "--onto", "v2-rc1", "--branch", "rtbot/test", "--json"}, &out, &errb)
+	if code != exitManual {
+		t.Fatalf("exit %d, want %d; stderr %s", code, exitManual, errb.String())
+	}
+	var doc struct {
+		Candidate struct{ Name, Commit string }
+		Base      struct{ Name, Commit string }
+		Queue     string
+		Result    struct{ Commit, Branch string }
+		Patches   []struct {
+			Index    int
+			Name     string
+			Subject  string
+			Status   string
+			Action   string
+			Files    []struct{ Path, Status string }
+			CausedBy []string `json:"caused_by"`
+		}
+		Summary struct {
+			Total, Clean, Attention int
+			ByStatus                map[string]int `json:"by_status"`
+		}
+	}
+	if err := json.Unmarshal(out.Bytes(), &doc); err != nil {
+		t.Fatalf("output is not JSON: %v\n%s", err, out.String())
+	}
+	if doc.Candidate.Name != "v2-rc1" || len(doc.Candidate.Commit) != 40 || doc.Base.Name != "v1" || doc.Result.Branch != "rtbot/test" {
+		t.Errorf("header fields: %+v %+v %+v", doc.Candidate, doc.Base, doc.Result)
+	}
+	want := []struct{ status, action string }{{"applied", "none"}, {"conflict", "refresh"}, {"malformed", "fix"}}
+	if len(doc.Patches) != 3 {
+		t.Fatalf("%d patches", len(doc.Patches))
+	}
+	for i, w := range want {
+		p := doc.Patches[i]
+		if p.Status != w.status || p.Action != w.action || p.Index != i+1 {
+			t.Errorf("patch %d: %s/%s, want %s/%s", i+1, p.Status, p.Action, w.status, w.action)
+		}
+	}
+	if doc.Patches[0].Subject != "rt: ten" || doc.Patches[1].Files[0].Path != "kernel/core.c" {
+		t.Errorf("patch details: %+v", doc.Patches[:2])
+	}
+	if doc.Summary.Total != 3 || doc.Summary.Clean != 1 || doc.Summary.Attention != 2 || doc.Summary.ByStatus["conflict"] != 1 {
+		t.Errorf("summary %+v", doc.Summary)
+	}
+	// The branch holds what applied: the candidate plus patch 1.
+	r, _ := fixtures.Open(repo)
+	head, err := r.Repo.Reference("refs/heads/rtbot/test", true)
+	if err != nil || head.Hash().String() != doc.Result.Commit {
+		t.Fatalf("branch: %v %v", head, err)
+	}
+	snap, _ := r.Snapshot(head.Hash())
+	if c := snap["kernel/core.c"].Content; !strings.Contains(c, "rt 10\n") || !strings.Contains(c, "stable 30\n") {
+		t.Errorf("branch content:\n%s", c)
+	}
+
+	// A second run with the branch already there must refuse to clobber it
+	// only if it moved; here it did not move, so it is updated in place.
+	out.Reset()
+	if code := run(context.Background(), []string{"merge", "--repo", repo, "--queue", queue, "--base", "v1", "--onto", "v2-rc1"}, &out, &errb); code != exitManual {
+		t.Fatalf("text run exit %d", code)
+	}
+	text := out.String()
+	for _, w := range []string{"v2-rc1 + ", "1 of 3 applied, 2 need attention", "0002 0002-conflict.patch", "action: refresh", "--- base", "|line 30", "|stable 30", "|rt 30"} {
+		if !strings.Contains(text, w) {
+			t.Errorf("text report lacks %q:\n%s", w, text)
+		}
+	}
+}
+
+func TestMergeCleanExitsZero(t *testing.T) {
+	repo, queue := mergeRepo(t)
+	os.WriteFile(filepath.Join(queue, "series"), []byte("0001-ok.patch\n"), 0o644)
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), []string{"merge", "--repo", repo, "--queue", queue, "--base", "v1", "--onto", "v2-rc1"}, &out, &errb); code != exitOK {
+		t.Fatalf("exit %d: %s%s", code, out.String(), errb.String())
+	}
+	if !strings.Contains(out.String(), "1 of 1 applied, 0 need attention") {
+		t.Errorf("report: %s", out.String())
+	}
+}
+
+func TestMergeErrors(t *testing.T) {
+	repo, queue := mergeRepo(t)
+	tests := []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"no args", []string{"merge"}, exitUsage, "required"},
+		{"bad branch", []string{"merge", "--repo", repo, "--queue", queue, "--onto", "v2-rc1", "--branch", "../HEAD"}, exitUsage, "not allowed"},
+		{"bad fuzz", []string{"merge", "--repo", repo, "--queue", queue, "--onto", "v2-rc1", "--fuzz", "9"}, exitUsage, "--fuzz"},
+		{"not a repo", []string{"merge", "--repo", t.TempDir(), "--queue", queue, "--onto", "v2-rc1"}, exitError, "not a git repository"},
+		{"unknown rev", []string{"merge", "--repo", repo, "--queue", queue, "--onto", "v9"}, exitError, "--onto"},
+		{"shell in rev", []string{"merge", "--repo", repo, "--queue", queue, "--onto", "v1;id"}, exitError, "not a valid revision"},
+		{"queue missing", []string{"merge", "--repo", repo, "--queue", filepath.Join(queue, "nope"), "--onto", "v2-rc1"}, exitError, "nope"},
+		{"unknown command", []string{"frobnicate"}, exitUsage, "unknown command"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			code := run(context.Background(), tc.args, &out, &errb)
+			if code != tc.code || !strings.Contains(errb.String(), tc.want) {
+				t.Errorf("exit %d stderr %q; want %d and %q", code, errb.String(), tc.code, tc.want)
+			}
+		})
+	}
+}
+
+func TestMergeBaseMismatchNamesPatchAndHunk(t *testing.T) {
+	repo, queue := mergeRepo(t)
+	// Materialising on the candidate instead of the base: patch 2 does not apply.
+	var out, errb bytes.Buffer
+	code := run(context.Background(), []string{"merge", "--repo", repo, "--queue", queue, "--base", "v2-rc1", "--onto", "v2-rc1"}, &out, &errb)
+	if code != exitError || !strings.Contains(errb.String(), "patch 0002-conflict.patch hunk 1 (kernel/core.c:29)") {
+		t.Errorf("exit %d stderr %q", code, errb.String())
+	}
+}
