@@ -6,6 +6,7 @@ package report
 import (
 	"fmt"
 	"io"
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -17,12 +18,13 @@ import (
 // merged and should be reviewed.
 func Text(w io.Writer, r *conflicts.Report) error {
 	var b strings.Builder
-	base := ""
+	fmt.Fprintf(&b, "%s + %s: %d of %d applied, %d need attention\n",
+		r.Candidate.Name, queueName(r.Queue), r.Summary.Clean, r.Summary.Total, r.Summary.Attention)
 	if r.Base != nil {
-		base = " (base " + r.Base.Name + ")"
+		fmt.Fprintf(&b, "queue: %s, made for %s\n", r.Queue, r.Base.Name)
+	} else {
+		fmt.Fprintf(&b, "queue: %s, applied directly\n", r.Queue)
 	}
-	fmt.Fprintf(&b, "%s + %s%s: %d of %d applied, %d need attention\n",
-		r.Candidate.Name, r.Queue, base, r.Summary.Clean, r.Summary.Total, r.Summary.Attention)
 	fmt.Fprintf(&b, "result: %s", short(r.Result.Commit))
 	if r.Result.Branch != "" {
 		fmt.Fprintf(&b, " on branch %s", r.Result.Branch)
@@ -61,17 +63,15 @@ func Text(w io.Writer, r *conflicts.Report) error {
 			}
 			b.WriteString("\n")
 			for _, h := range f.Hunks {
-				if h.Failed {
+				if h.Failed && f.Status != conflicts.AlreadyApplied {
 					fmt.Fprintf(&b, "    hunk %d expected near line %d: does not apply\n", h.Index, h.At)
 				}
 			}
 			for i, rg := range f.Regions {
-				fmt.Fprintf(&b, "    region %d: base %s, candidate %s, patch %s\n", i+1,
-					lines(rg.Base.Start, rg.Base.Count), lines(rg.Candidate.Start, rg.Candidate.Count),
-					lines(rg.Patch.Start, rg.Patch.Count))
-				excerpt(&b, "base", rg.BaseText)
-				excerpt(&b, "candidate", rg.CandText)
-				excerpt(&b, "RT patch", rg.PatchText)
+				fmt.Fprintf(&b, "    region %d\n", i+1)
+				excerpt(&b, "base, "+lines(rg.Base.Start, rg.Base.Count), rg.BaseText)
+				excerpt(&b, "candidate, "+lines(rg.Candidate.Start, rg.Candidate.Count), rg.CandText)
+				excerpt(&b, "RT patch, "+lines(rg.Patch.Start, rg.Patch.Count), rg.PatchText)
 			}
 		}
 		if len(p.CausedBy) > 0 {
@@ -116,6 +116,14 @@ func lines(start, count int) string {
 		return fmt.Sprintf("line %d", start)
 	}
 	return fmt.Sprintf("lines %d-%d", start, start+count-1)
+}
+
+// queueName shortens a queue path to its last element for the summary line.
+func queueName(q string) string {
+	if strings.Contains(q, "..") && !strings.Contains(q, "/") {
+		return q // a git range
+	}
+	return filepath.Base(strings.TrimRight(q, "/"))
 }
 
 func short(h string) string {

@@ -125,7 +125,7 @@ func TestMergeJSONAndExitCodes(t *testing.T) {
 		t.Fatalf("text run exit %d", code)
 	}
 	text := out.String()
-	for _, w := range []string{"v2-rc1 + ", "1 of 3 applied, 2 need attention", "0002 0002-conflict.patch", "action: refresh", "--- base", "|line 30", "|stable 30", "|rt 30"} {
+	for _, w := range []string{"v2-rc1 + patches: 1 of 3 applied", "1 of 3 applied, 2 need attention", "0002 0002-conflict.patch", "action: refresh", "--- base, line 30", "|line 30", "|stable 30", "|rt 30"} {
 		if !strings.Contains(text, w) {
 			t.Errorf("text report lacks %q:\n%s", w, text)
 		}
