@@ -1,0 +1,528 @@
+package mailwatch
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+	"github.com/emersion/go-imap/v2/imapserver"
+	"github.com/emersion/go-imap/v2/imapserver/imapmemserver"
+)
+
+// imapFixtureDir holds the real list mails (../shared beside the repository).
+const imapFixtureDir = "../../shared/fixtures/mails"
+
+// imapTestMail is one message to load into a test mailbox.
+type imapTestMail struct {
+	Name      string // fixture file or generated id
+	MessageID string // without angle brackets
+	Subject   string
+	Raw       []byte // CRLF line endings
+	Want      bool   // the scan must return it (its subject looks like an announcement)
+}
+
+// imapCRLF converts LF line endings to CRLF, as IMAP APPEND wants.
+func imapCRLF(b []byte) []byte {
+	b = bytes.ReplaceAll(b, []byte("\r\n"), []byte("\n"))
+	return bytes.ReplaceAll(b, []byte("\n"), []byte("\r\n"))
+}
+
+var (
+	imapSubjectRE = regexp.MustCompile(`(?m)^Subject: (.*)$`)
+	imapMsgIDRE   = regexp.MustCompile(`(?mi)^Message-ID:\s*<([^>]+)>`)
+)
+
+// imapFixtureMails loads the real mails. stable-* and rt-* are announcements or
+// review covers; reply-* and not-* must not be downloaded.
+func imapFixtureMails(t testing.TB) []imapTestMail {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(imapFixtureDir, "*.eml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no fixture mails in %s (shared/ must sit beside the repository): %v", imapFixtureDir, err)
+	}
+	var out []imapTestMail
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := imapTestMail{Name: filepath.Base(f), Raw: imapCRLF(raw)}
+		if sm := imapSubjectRE.FindSubmatch(raw); sm != nil {
+			m.Subject = strings.TrimSpace(string(sm[1]))
+		}
+		if mm := imapMsgIDRE.FindSubmatch(raw); mm != nil {
+			m.MessageID = string(mm[1])
+		}
+		m.Want = strings.HasPrefix(m.Name, "stable-") || strings.HasPrefix(m.Name, "rt-")
+		out = append(out, m)
+	}
+	return out
+}
+
+// imapGenMail builds one synthetic list mail.
+func imapGenMail(id, subject, inReplyTo string, bodyLines int, want bool) imapTestMail {
+	var b strings.Builder
+	msgID := id + "@rtbot.test"
+	fmt.Fprintf(&b, "From: Some Developer <dev%s@example.org>\r\n", id)
+	fmt.Fprintf(&b, "To: stable@vger.kernel.org\r\n")
+	fmt.Fprintf(&b, "Subject: %s\r\n", subject)
+	fmt.Fprintf(&b, "Date: Mon, 13 Feb 2023 15:47:15 +0100\r\n")
+	fmt.Fprintf(&b, "Message-ID: <%s>\r\n", msgID)
+	if inReplyTo != "" {
+		fmt.Fprintf(&b, "In-Reply-To: <%s>\r\nReferences: <%s>\r\n", inReplyTo, inReplyTo)
+	}
+	fmt.Fprintf(&b, "X-stable: review\r\nList-Id: <stable.vger.kernel.org>\r\n")
+	fmt.Fprintf(&b, "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\n")
+	fmt.Fprintf(&b, "From: Some Developer <dev%s@example.org>\r\n\r\n[ Upstream commit 1a2b3c4d ]\r\n\r\n", id)
+	for i := range bodyLines {
+		fmt.Fprintf(&b, "+\tret = do_something_%d(dev, %d); /* line %d of a diff in %s */\r\n", i%17, i, i, id)
+	}
+	return imapTestMail{Name: id, MessageID: msgID, Subject: subject, Raw: []byte(b.String()), Want: want}
+}
+
+// imapListMails generates n ordinary list mails: stable patches, replies, LKML
+// patches and tester replies to covers, with a stable-rc cover every 250th
+// and an RT announcement every 777th. Only those two kinds are Want.
+func imapListMails(n int) []imapTestMail {
+	var out []imapTestMail
+	for i := range n {
+		id := fmt.Sprintf("gen-%05d", i)
+		minor := 100 + i/250
+		cover := fmt.Sprintf("cover-6.1.%d@rtbot.test", minor)
+		switch {
+		case i%777 == 776:
+			out = append(out, imapGenMail(id, fmt.Sprintf("[ANNOUNCE] 6.1.%d-rt%d", minor, 40+i/777), "", 20, true))
+		case i%250 == 0:
+			out = append(out, imapGenMail(id, fmt.Sprintf("[PATCH 6.1 000/123] 6.1.%d-rc1 review", minor), "", 40, true))
+		case i%10 < 6:
+			out = append(out, imapGenMail(id, fmt.Sprintf("[PATCH 6.1 %03d/123] net: sched: fix refcount leak %d", i%123+1, i), cover, 30+i%50, false))
+		case i%10 == 6:
+			out = append(out, imapGenMail(id, fmt.Sprintf("Re: [PATCH 6.1 %03d/123] net: sched: fix refcount leak %d", i%123+1, i), cover, 10, false))
+		case i%10 == 7:
+			out = append(out, imapGenMail(id, fmt.Sprintf("Re: [PATCH 6.1 000/123] 6.1.%d-rc1 review", minor), cover, 8, false))
+		case i%10 == 8:
+			out = append(out, imapGenMail(id, fmt.Sprintf("[PATCH v3 %d/7] mm: page_alloc: tidy up %d", i%7+1, i), "", 40, false))
+		default:
+			out = append(out, imapGenMail(id, fmt.Sprintf("RE: [PATCH RT 2/3] sched: fix latency %d", i), "", 8, false))
+		}
+	}
+	return out
+}
+
+// imapInterleave spreads the fixtures through the generated mails.
+func imapInterleave(gen, fixtures []imapTestMail) []imapTestMail {
+	out := make([]imapTestMail, 0, len(gen)+len(fixtures))
+	step := len(gen)/(len(fixtures)+1) + 1
+	fi := 0
+	for i, m := range gen {
+		if i%step == step-1 && fi < len(fixtures) {
+			out = append(out, fixtures[fi])
+			fi++
+		}
+		out = append(out, m)
+	}
+	return append(out, fixtures[fi:]...)
+}
+
+// imapMemServer is go-imap's in-process server on 127.0.0.1.
+type imapMemServer struct {
+	Addr     string
+	User     string
+	Password string
+	srv      *imapserver.Server
+}
+
+// startIMAPMemServer starts an in-process IMAP server with one user and an
+// empty INBOX. tlsCfg, when not nil, enables STARTTLS; implicitTLS serves
+// TLS from the first byte instead.
+func startIMAPMemServer(t testing.TB, tlsCfg *tls.Config, implicitTLS bool) *imapMemServer {
+	t.Helper()
+	mem := imapmemserver.New()
+	user := imapmemserver.NewUser("rtbot", "s3cret pass")
+	if err := user.Create("INBOX", nil); err != nil {
+		t.Fatal(err)
+	}
+	mem.AddUser(user)
+	opts := &imapserver.Options{
+		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
+			return mem.NewSession(), nil, nil
+		},
+		Caps: imap.CapSet{
+			imap.CapIMAP4rev1: {}, imap.CapUIDPlus: {}, imap.CapMove: {}, imap.CapNamespace: {},
+		},
+		InsecureAuth: true,
+		Logger:       imapTestLogger{t},
+	}
+	if !implicitTLS {
+		opts.TLSConfig = tlsCfg
+	}
+	srv := imapserver.New(opts)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if implicitTLS {
+		ln = tls.NewListener(ln, tlsCfg)
+	}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return &imapMemServer{Addr: ln.Addr().String(), User: "rtbot", Password: "s3cret pass", srv: srv}
+}
+
+type imapTestLogger struct{ t testing.TB }
+
+func (l imapTestLogger) Printf(format string, args ...any) { l.t.Logf("imapserver: "+format, args...) }
+
+// imapSelfSigned returns a server certificate for 127.0.0.1 and a pool trusting it.
+func imapSelfSigned(t testing.TB) (*tls.Config, *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "rtbot test"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+		DNSNames:     []string{"localhost"},
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}, pool
+}
+
+// imapWireStats counts what crosses a proxied connection.
+type imapWireStats struct {
+	mu       sync.Mutex
+	commands []string // client commands in order: "EXAMINE", "UID SEARCH", ...
+	lines    []string // the command lines themselves (LOGIN redacted)
+	down     atomic.Int64
+	up       atomic.Int64
+}
+
+// Reset forgets everything counted so far.
+func (w *imapWireStats) Reset() {
+	w.mu.Lock()
+	w.commands, w.lines = nil, nil
+	w.mu.Unlock()
+	w.down.Store(0)
+	w.up.Store(0)
+}
+
+// Commands returns the client commands seen since the last Reset.
+func (w *imapWireStats) Commands() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Clone(w.commands)
+}
+
+// Lines returns the client command lines seen since the last Reset.
+func (w *imapWireStats) Lines() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Clone(w.lines)
+}
+
+// Count returns how many times cmd was sent since the last Reset.
+func (w *imapWireStats) Count(cmd string) int {
+	n := 0
+	for _, c := range w.Commands() {
+		if c == cmd {
+			n++
+		}
+	}
+	return n
+}
+
+var imapLiteralRE = regexp.MustCompile(`\{(\d+)\+?\}$`)
+
+// imapCommandWriter parses the client→server stream as it is written and
+// records each command, before the bytes are forwarded to the server.
+type imapCommandWriter struct {
+	w       *imapWireStats
+	buf     []byte
+	literal int    // raw literal bytes still to skip
+	line    string // command line collected so far (across literals)
+}
+
+func (cw *imapCommandWriter) Write(b []byte) (int, error) {
+	cw.buf = append(cw.buf, b...)
+	for {
+		if cw.literal > 0 {
+			n := min(cw.literal, len(cw.buf))
+			cw.buf = cw.buf[n:]
+			cw.literal -= n
+			if cw.literal > 0 {
+				return len(b), nil
+			}
+			cw.line += " <literal>"
+		}
+		i := bytes.IndexByte(cw.buf, '\n')
+		if i < 0 {
+			return len(b), nil
+		}
+		part := strings.TrimRight(string(cw.buf[:i]), "\r\n")
+		cw.buf = cw.buf[i+1:]
+		cw.line += part
+		if m := imapLiteralRE.FindStringSubmatch(part); m != nil {
+			cw.literal, _ = strconv.Atoi(m[1])
+			continue
+		}
+		cw.w.record(cw.line)
+		cw.line = ""
+	}
+}
+
+// record notes one complete command line.
+func (w *imapWireStats) record(full string) {
+	f := strings.Fields(full)
+	if len(f) < 2 {
+		return // DONE ending IDLE, continuation answers
+	}
+	name := strings.ToUpper(f[1])
+	if name == "UID" && len(f) > 2 {
+		name += " " + strings.ToUpper(f[2])
+	}
+	if name == "LOGIN" || name == "AUTHENTICATE" {
+		full = f[0] + " " + name + " <redacted>"
+	}
+	w.mu.Lock()
+	w.commands = append(w.commands, name)
+	w.lines = append(w.lines, full)
+	w.mu.Unlock()
+}
+
+// imapProxy is a loopback TCP proxy that counts the commands the scanner sends
+// and the bytes the server returns, and can cut every connection.
+type imapProxy struct {
+	Addr  string
+	Stats imapWireStats
+	ln    net.Listener
+	mu    sync.Mutex
+	conns []net.Conn
+}
+
+func startIMAPProxy(t testing.TB, target string) *imapProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &imapProxy{Addr: ln.Addr().String(), ln: ln}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			s, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c, s)
+			p.mu.Unlock()
+			go func() {
+				// Record each command before the server can answer it.
+				io.Copy(io.MultiWriter(&imapCommandWriter{w: &p.Stats}, imapCountWriter{s, &p.Stats.up}), c)
+				s.Close()
+			}()
+			go func() {
+				io.Copy(imapCountWriter{c, &p.Stats.down}, s)
+				c.Close()
+			}()
+		}
+	}()
+	t.Cleanup(func() { ln.Close(); p.DropAll() })
+	return p
+}
+
+type imapCountWriter struct {
+	w io.Writer
+	n *atomic.Int64
+}
+
+func (c imapCountWriter) Write(b []byte) (int, error) {
+	n, err := c.w.Write(b)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+// DropAll cuts every proxied connection, as a network failure would.
+func (p *imapProxy) DropAll() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+}
+
+// imapAdmin is a second client that loads and inspects the server behind the
+// scanner's back.
+type imapAdmin struct {
+	t testing.TB
+	c *imapclient.Client
+}
+
+func dialIMAPAdmin(t testing.TB, addr, user, pass string) *imapAdmin {
+	t.Helper()
+	c, err := imapclient.DialInsecure(addr, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Login(user, pass).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Logout().Wait(); c.Close() })
+	return &imapAdmin{t: t, c: c}
+}
+
+// with returns the same connection reporting failures to t (a subtest).
+func (a *imapAdmin) with(t testing.TB) *imapAdmin { return &imapAdmin{t: t, c: a.c} }
+
+// Create makes an empty mailbox, deleting any old one of that name.
+func (a *imapAdmin) Create(name string) {
+	a.t.Helper()
+	a.c.Unselect().Wait()
+	a.c.Delete(name).Wait() // may not exist
+	if err := a.c.Create(name, nil).Wait(); err != nil {
+		a.t.Fatalf("create %s: %v", name, err)
+	}
+}
+
+// Delete removes a mailbox.
+func (a *imapAdmin) Delete(name string) {
+	a.t.Helper()
+	a.c.Unselect().Wait()
+	if err := a.c.Delete(name).Wait(); err != nil {
+		a.t.Fatalf("delete %s: %v", name, err)
+	}
+}
+
+// Append stores mails in order and returns their UIDs.
+func (a *imapAdmin) Append(mailbox string, mails ...imapTestMail) []uint32 {
+	a.t.Helper()
+	uids := make([]uint32, len(mails))
+	for i, m := range mails {
+		cmd := a.c.Append(mailbox, int64(len(m.Raw)), nil)
+		if _, err := cmd.Write(m.Raw); err != nil {
+			a.t.Fatalf("append %s: %v", m.Name, err)
+		}
+		if err := cmd.Close(); err != nil {
+			a.t.Fatalf("append %s: %v", m.Name, err)
+		}
+		data, err := cmd.Wait()
+		if err != nil {
+			a.t.Fatalf("append %s: %v", m.Name, err)
+		}
+		uids[i] = uint32(data.UID)
+	}
+	if slices.Contains(uids, 0) {
+		// No UIDPLUS: look the UIDs up by Message-ID.
+		for i, m := range mails {
+			uids[i] = a.UIDOf(mailbox, m.MessageID)
+		}
+	}
+	return uids
+}
+
+// UIDOf finds a message by Message-ID.
+func (a *imapAdmin) UIDOf(mailbox, msgID string) uint32 {
+	a.t.Helper()
+	if _, err := a.c.Select(mailbox, &imap.SelectOptions{ReadOnly: true}).Wait(); err != nil {
+		a.t.Fatal(err)
+	}
+	data, err := a.c.UIDSearch(&imap.SearchCriteria{Header: []imap.SearchCriteriaHeaderField{{Key: "Message-ID", Value: msgID}}}, nil).Wait()
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	uids := data.AllUIDs()
+	if len(uids) != 1 {
+		a.t.Fatalf("Message-ID %s: %d matches", msgID, len(uids))
+	}
+	return uint32(uids[0])
+}
+
+// Flags returns the flags of every message in the mailbox, by UID.
+func (a *imapAdmin) Flags(mailbox string) map[uint32][]imap.Flag {
+	a.t.Helper()
+	sel, err := a.c.Select(mailbox, &imap.SelectOptions{ReadOnly: true}).Wait()
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	if sel.NumMessages == 0 {
+		return map[uint32][]imap.Flag{}
+	}
+	msgs, err := a.c.Fetch(imap.SeqSet{{Start: 1, Stop: 0}}, &imap.FetchOptions{UID: true, Flags: true}).Collect()
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	out := make(map[uint32][]imap.Flag, len(msgs))
+	for _, m := range msgs {
+		out[uint32(m.UID)] = m.Flags
+	}
+	return out
+}
+
+// Expunge deletes messages for good.
+func (a *imapAdmin) Expunge(mailbox string, uids ...uint32) {
+	a.t.Helper()
+	if _, err := a.c.Select(mailbox, nil).Wait(); err != nil {
+		a.t.Fatal(err)
+	}
+	var set imap.UIDSet
+	for _, u := range uids {
+		set.AddNum(imap.UID(u))
+	}
+	if err := a.c.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagDeleted}}, nil).Close(); err != nil {
+		a.t.Fatal(err)
+	}
+	if err := a.c.UIDExpunge(set).Close(); err != nil {
+		a.t.Fatal(err)
+	}
+	a.c.Unselect().Wait()
+}
+
+// UIDValidity returns the mailbox's UIDVALIDITY.
+func (a *imapAdmin) UIDValidity(mailbox string) uint32 {
+	a.t.Helper()
+	data, err := a.c.Status(mailbox, &imap.StatusOptions{UIDValidity: true}).Wait()
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	return data.UIDValidity
+}
