@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# rtbot's whole test suite, as the README tells users to run it and as CI
+# runs it: formatting, go vet, staticcheck, every package's tests (with the
+# Dovecot integration tests when dovecot is installed), and a short run of
+# every fuzz target.
+#
+#   bash scripts/test.sh
+#
+# Environment:
+#   RTBOT_FUZZTIME   how long each fuzz target runs (default 5s; 0 skips fuzzing)
+#   RTBOT_LAB        a real-kernel lab (scripts/lab/build.sh) for the lab tests
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+STATICCHECK_VERSION=v0.8.2 # staticcheck 2026.2.2
+FUZZTIME=${RTBOT_FUZZTIME:-5s}
+
+echo "== gofmt"
+unformatted=$(gofmt -l .)
+if [ -n "$unformatted" ]; then
+	echo "gofmt would change:" >&2
+	echo "$unformatted" >&2
+	exit 1
+fi
+
+echo "== go vet"
+go vet ./...
+
+echo "== staticcheck ${STATICCHECK_VERSION%% *}"
+go run "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION" ./...
+
+# A real Dovecot on loopback for the IMAP integration tests.
+if command -v dovecot >/dev/null 2>&1 || [ -x /usr/sbin/dovecot ]; then
+	DOVECOT_DIR=$(mktemp -d /tmp/rtbot-dovecot.XXXXXX)
+	trap 'bash scripts/dovecot/stop.sh "$DOVECOT_DIR" >/dev/null 2>&1 || true; rm -rf "$DOVECOT_DIR"' EXIT
+	echo "== starting Dovecot on 127.0.0.1:31143 in $DOVECOT_DIR"
+	bash scripts/dovecot/start.sh "$DOVECOT_DIR" 31143
+	set -a
+	# shellcheck disable=SC1091
+	. "$DOVECOT_DIR/env"
+	set +a
+else
+	echo "== dovecot not installed: the Dovecot integration tests will skip (apt-get install dovecot-imapd)"
+fi
+
+echo "== go test"
+go test -count=1 ./...
+
+if [ "$FUZZTIME" != "0" ]; then
+	echo "== fuzz targets, $FUZZTIME each"
+	for target in \
+		./patchqueue:FuzzParse \
+		./merger:FuzzApplyHunks \
+		./textmerge:FuzzDiff \
+		./textmerge:FuzzMerge3 \
+		./mailwatch:FuzzRecognize; do
+		pkg=${target%%:*}
+		fn=${target##*:}
+		go test -run '^$' -fuzz "^${fn}\$" -fuzztime "$FUZZTIME" "$pkg" >/dev/null
+		echo "ok  $pkg $fn"
+	done
+fi
+echo "== all tests passed"
