@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
@@ -41,9 +42,15 @@ type Options struct {
 
 // Engine is an open repository and the settings to rebase in it.
 type Engine struct {
-	repo *git.Repository
+	repo   *git.Repository
+	gitDir string
+	// warm delivers the prefetcher's own store, opened in the background.
+	warm <-chan *filesystem.Storage
+	mem  *overlay // new objects, in memory until a result is persisted
 	obj  *objects
 	opts Options
+	// persisted counts the objects written to the repository.
+	persisted int64
 }
 
 // Open opens the git repository at path (bare or not) once; every operation
@@ -72,19 +79,40 @@ func Open(path string, opts Options) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("repository %s: %w", path, err)
 	}
-	return &Engine{repo: repo, obj: newObjects(st), opts: opts}, nil
+	mem := newOverlay(st, filepath.Join(gitDir, "objects", "pack"))
+	return &Engine{repo: repo, gitDir: gitDir, warm: warmStore(gitDir), mem: mem, obj: newObjects(mem), opts: opts}, nil
 }
 
 // Close releases the repository's open files.
 func (e *Engine) Close() error {
+	if e.obj.pre == nil {
+		go func() {
+			if st := <-e.warm; st != nil {
+				st.Close()
+			}
+		}()
+	} else {
+		// Blobs not yet read ahead are no longer needed; the prefetcher
+		// closes its own store when it stops.
+		e.obj.pre.cancel()
+	}
 	if c, ok := e.repo.Storer.(interface{ Close() error }); ok {
 		return c.Close()
 	}
 	return nil
 }
 
-// Repository returns the underlying go-git repository.
-func (e *Engine) Repository() *git.Repository { return e.repo }
+// Repository returns the underlying go-git repository, with every object
+// the engine persisted visible in it.
+func (e *Engine) Repository() *git.Repository {
+	if e.mem.stale {
+		if r, ok := e.repo.Storer.(interface{ Reindex() }); ok {
+			r.Reindex()
+		}
+		e.mem.stale = false
+	}
+	return e.repo
+}
 
 // Resolve turns a revision (tag, branch, commit id) into a commit id.
 func (e *Engine) Resolve(rev string) (plumbing.Hash, error) {
@@ -153,6 +181,9 @@ func (e *Engine) Materialise(ctx context.Context, q *patchqueue.Queue, base plum
 		return nil, err
 	}
 	tip, tree := base, bc.TreeHash
+	if e.obj.pre == nil {
+		e.Prefetch(ctx, q, base)
+	}
 	steps := make([]Step, 0, len(q.Patches))
 	for _, p := range q.Patches {
 		if err := ctx.Err(); err != nil {
@@ -182,6 +213,37 @@ func (e *Engine) Materialise(ctx context.Context, q *patchqueue.Queue, base plum
 		steps = append(steps, st)
 	}
 	return steps, nil
+}
+
+// Prefetch starts reading, on another core, the blobs of every file q
+// touches in the given commits (typically the queue's base and the
+// candidate), so the rebase finds them in memory. It is an optimisation
+// only; Materialise calls it with the base unless the caller already did,
+// typically with the base and the candidate.
+func (e *Engine) Prefetch(ctx context.Context, q *patchqueue.Queue, commits ...plumbing.Hash) {
+	var roots []plumbing.Hash
+	for _, h := range commits {
+		if c, err := e.commit(h); err == nil {
+			roots = append(roots, c.TreeHash)
+		}
+	}
+	var paths []string
+	seen := map[string]bool{}
+	for _, p := range q.Patches {
+		for _, f := range p.Files {
+			if f.OldPath != "" && !seen[f.OldPath] {
+				seen[f.OldPath] = true
+				paths = append(paths, f.OldPath)
+			}
+		}
+	}
+	if len(roots) == 0 || len(paths) == 0 {
+		return
+	}
+	if e.obj.pre != nil {
+		return // one prefetch per engine: it owns the warm store
+	}
+	e.obj.pre = startPrefetch(ctx, e.warm, roots, paths)
 }
 
 // applyExact applies one file diff with hunks only (no 3-way) and records
@@ -262,7 +324,16 @@ func (e *Engine) writeCommit(p *patchqueue.Patch, tree, parent plumbing.Hash) (p
 
 // Stats returns the object counts so far.
 func (e *Engine) Stats() Stats {
-	return Stats{BlobsRead: e.obj.blobsRead, BytesRead: e.obj.bytesRead, ObjectsWritten: e.obj.written}
+	return Stats{BlobsRead: e.obj.blobsRead, BytesRead: e.obj.bytesRead, ObjectsCreated: e.obj.written, ObjectsWritten: e.persisted}
+}
+
+// Persist writes the new objects reachable from the given commits into the
+// repository, as one pack. Rebase calls it for its result; objects that only
+// served the computation (the materialised queue) are never written.
+func (e *Engine) Persist(heads ...plumbing.Hash) error {
+	n, err := e.mem.persist(heads...)
+	e.persisted += int64(n)
+	return err
 }
 
 // UpdateBranch points refs/heads/name at h if it still points at old (zero:

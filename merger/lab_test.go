@@ -58,6 +58,7 @@ func rebaseLab(tb testing.TB, lab, queue, base, onto string) labRun {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	eng.Prefetch(ctx, q, b, o)
 	steps, err := eng.Materialise(ctx, q, b)
 	if err != nil {
 		tb.Fatal(err)
@@ -103,12 +104,13 @@ func labGitAm3(tb testing.TB, lab, queue, onto string) (applied int, tree string
 		tb.Fatal(err)
 	}
 	applied = atoi(strings.TrimSpace(out))
-	if amErr != nil {
-		git(wt, "am", "--abort")
-	}
+	// The tree of the last applied patch; read before --abort resets HEAD.
 	out, err = git(wt, "rev-parse", "HEAD^{tree}")
 	if err != nil {
 		tb.Fatal(err)
+	}
+	if amErr != nil {
+		git(wt, "am", "--abort")
 	}
 	return applied, strings.TrimSpace(out), took
 }

@@ -96,9 +96,10 @@ type PatchResult struct {
 
 // Stats counts the work a rebase did.
 type Stats struct {
-	BlobsRead      int64 `json:"blobs_read"`
-	BytesRead      int64 `json:"bytes_read"`
-	ObjectsWritten int64 `json:"objects_written"`
+	BlobsRead      int64 `json:"blobs_read"`      // blobs read from the repository or memory
+	BytesRead      int64 `json:"bytes_read"`      // their total size
+	ObjectsCreated int64 `json:"objects_created"` // blobs, trees and commits computed
+	ObjectsWritten int64 `json:"objects_written"` // of those, written to the repository
 }
 
 // Result is the outcome of rebasing a queue onto a candidate.

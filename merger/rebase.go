@@ -71,6 +71,9 @@ func (e *Engine) Rebase(ctx context.Context, steps []Step, base, onto plumbing.H
 		pr.Commit, tip, tree = c, c, nt
 	}
 	res.Head = tip
+	if err := e.Persist(tip); err != nil {
+		return nil, err
+	}
 	res.Stats = e.Stats()
 	return res, nil
 }
@@ -113,6 +116,15 @@ type version struct {
 }
 
 func (r *rebaser) read(tree plumbing.Hash, path string) (version, error) {
+	v, err := r.peek(tree, path)
+	if err != nil || !v.exists {
+		return v, err
+	}
+	return v, r.load(&v)
+}
+
+// peek finds a file's blob and mode without reading its content.
+func (r *rebaser) peek(tree plumbing.Hash, path string) (version, error) {
 	if tree.IsZero() || path == "" {
 		return version{}, nil
 	}
@@ -123,11 +135,14 @@ func (r *rebaser) read(tree plumbing.Hash, path string) (version, error) {
 	if en.Mode == filemode.Submodule {
 		return version{}, fmt.Errorf("%s is a submodule", path)
 	}
-	text, err := r.e.obj.blob(en.Hash)
-	if err != nil {
-		return version{}, err
-	}
-	return version{text: text, exists: true, hash: en.Hash, mode: en.Mode}, nil
+	return version{exists: true, hash: en.Hash, mode: en.Mode}, nil
+}
+
+// load reads the content of a version found by peek.
+func (r *rebaser) load(v *version) error {
+	text, err := r.e.obj.blob(v.hash)
+	v.text = text
+	return err
 }
 
 // preimages returns the pre- and post-image of f: from the materialised
@@ -252,7 +267,7 @@ func (r *rebaser) file(ctx context.Context, st Step, tree plumbing.Hash, f *patc
 	if f.Op == patchqueue.OpAdd {
 		src = f.NewPath
 	}
-	cand, err := r.read(tree, src)
+	cand, err := r.peek(tree, src)
 	if err != nil {
 		return fr, err
 	}
@@ -269,7 +284,7 @@ func (r *rebaser) file(ctx context.Context, st Step, tree plumbing.Hash, f *patc
 			}
 		}
 		if moved != "" {
-			if cand, err = r.read(tree, moved); err != nil {
+			if cand, err = r.peek(tree, moved); err != nil {
 				return fr, err
 			}
 			if cand.exists {
@@ -281,6 +296,31 @@ func (r *rebaser) file(ctx context.Context, st Step, tree plumbing.Hash, f *patc
 		}
 	}
 	fr.CandBlob = cand.hash
+
+	// The common case: the candidate's file is exactly the pre-image (stable
+	// did not touch it since the base, or only patches of this queue did).
+	// The result is the post-image, with no text work at all.
+	if cand.exists && pre.exists && post.exists && cand.hash == pre.hash && !pre.hash.IsZero() &&
+		(f.Op == patchqueue.OpModify || f.Op == patchqueue.OpRename) && !st.Commit.IsZero() {
+		fr.Outcome, fr.Detail = Applied, "applied exactly"
+		for i, h := range f.Hunks {
+			fr.Hunks = append(fr.Hunks, HunkResult{Index: i + 1, At: h.NewStart})
+		}
+		mode := cand.mode
+		if f.NewMode != 0 && f.OldMode != f.NewMode {
+			mode = filemode.FileMode(f.NewMode)
+		}
+		if f.Op == patchqueue.OpRename {
+			edits[src] = edit{del: true}
+		}
+		edits[fr.NewPath] = edit{e: entry{Hash: post.hash, Mode: mode}}
+		return fr, nil
+	}
+	if cand.exists {
+		if err := r.load(&cand); err != nil {
+			return fr, err
+		}
+	}
 
 	switch {
 	case f.Op == patchqueue.OpAdd && cand.exists:

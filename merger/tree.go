@@ -19,13 +19,20 @@ import (
 type objects struct {
 	s     storer.EncodedObjectStorer
 	trees map[plumbing.Hash]*object.Tree
+	// blobs caches blob contents by id: a patch series touches the same
+	// few files again and again, and packed blobs cost a zlib inflate and
+	// a delta chain to read.
+	blobs     map[plumbing.Hash]string
+	blobBytes int64
+	// pre, when set, holds blobs read ahead on another goroutine.
+	pre *prefetcher
 	// blobsRead and bytesRead count what was read, for benchmarks.
 	blobsRead, bytesRead int64
 	written              int64
 }
 
 func newObjects(s storer.EncodedObjectStorer) *objects {
-	return &objects{s: s, trees: map[plumbing.Hash]*object.Tree{}}
+	return &objects{s: s, trees: map[plumbing.Hash]*object.Tree{}, blobs: map[plumbing.Hash]string{}}
 }
 
 // maxTreeCache bounds the decoded-tree cache; a rebase of a 70-patch queue
@@ -103,8 +110,30 @@ func findEntry(t *object.Tree, name string) (object.TreeEntry, bool) {
 	return object.TreeEntry{}, false
 }
 
+// maxBlobCache bounds the blob cache in bytes.
+const maxBlobCache = 256 << 20
+
+func (o *objects) cacheBlob(h plumbing.Hash, b string) {
+	if o.blobBytes+int64(len(b)) > maxBlobCache {
+		clear(o.blobs)
+		o.blobBytes = 0
+	}
+	o.blobs[h] = b
+	o.blobBytes += int64(len(b))
+}
+
 // blob reads a blob's content.
 func (o *objects) blob(h plumbing.Hash) (string, error) {
+	o.blobsRead++
+	if b, ok := o.blobs[h]; ok {
+		o.bytesRead += int64(len(b))
+		return b, nil
+	}
+	if b, ok := o.pre.take(h); ok {
+		o.bytesRead += int64(len(b))
+		o.cacheBlob(h, b)
+		return b, nil
+	}
 	obj, err := o.s.EncodedObject(plumbing.BlobObject, h)
 	if err != nil {
 		return "", fmt.Errorf("blob %s: %w", h, err)
@@ -114,32 +143,48 @@ func (o *objects) blob(h plumbing.Hash) (string, error) {
 		return "", fmt.Errorf("blob %s: %w", h, err)
 	}
 	defer r.Close()
-	b, err := io.ReadAll(r)
-	if err != nil {
+	// Read straight into a string of the known size: no growth copies and
+	// no []byte-to-string copy.
+	var sb strings.Builder
+	sb.Grow(int(obj.Size()))
+	if _, err := io.Copy(&sb, r); err != nil {
 		return "", fmt.Errorf("blob %s: %w", h, err)
 	}
-	o.blobsRead++
+	b := sb.String()
 	o.bytesRead += int64(len(b))
-	return string(b), nil
+	o.cacheBlob(h, b)
+	return b, nil
 }
 
 // writeBlob stores content as a blob.
 func (o *objects) writeBlob(content string) (plumbing.Hash, error) {
-	obj := o.s.NewEncodedObject()
-	obj.SetType(plumbing.BlobObject)
-	obj.SetSize(int64(len(content)))
-	w, err := obj.Writer()
-	if err != nil {
-		return plumbing.ZeroHash, err
-	}
-	if _, err := io.WriteString(w, content); err != nil {
-		return plumbing.ZeroHash, err
-	}
-	if err := w.Close(); err != nil {
+	hs := plumbing.NewHasher(plumbing.BlobObject, int64(len(content)))
+	if _, err := io.WriteString(hs, content); err != nil {
 		return plumbing.ZeroHash, err
 	}
 	o.written++
-	return o.s.SetEncodedObject(obj)
+	h, err := o.s.SetEncodedObject(&blobObject{hash: hs.Sum(), content: content})
+	if err == nil {
+		o.cacheBlob(h, content)
+	}
+	return h, err
+}
+
+// blobObject is a blob held as a string, so that writing a computed file
+// costs no copy; it is read-only.
+type blobObject struct {
+	hash    plumbing.Hash
+	content string
+}
+
+func (b *blobObject) Hash() plumbing.Hash             { return b.hash }
+func (b *blobObject) Type() plumbing.ObjectType       { return plumbing.BlobObject }
+func (b *blobObject) SetType(plumbing.ObjectType)     {}
+func (b *blobObject) Size() int64                     { return int64(len(b.content)) }
+func (b *blobObject) SetSize(int64)                   {}
+func (b *blobObject) Writer() (io.WriteCloser, error) { return nil, errors.New("blob is read-only") }
+func (b *blobObject) Reader() (io.ReadCloser, error) {
+	return io.NopCloser(strings.NewReader(b.content)), nil
 }
 
 func (o *objects) writeTree(t *object.Tree) (plumbing.Hash, error) {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/mail"
 	"os"
+	"runtime/pprof"
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -29,6 +30,7 @@ func cmdMerge(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	asJSON := fs.Bool("json", false, "print the triage as one JSON document")
 	fuzz := fs.Int("fuzz", 0, "context lines a hunk may ignore at each end (GNU patch fuzz; reported as 'fuzz')")
 	committer := fs.String("committer", envOr("RTBOT_COMMITTER", "rtbot <rtbot@localhost>"), "committer identity \"Name <email>\" (env RTBOT_COMMITTER)")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to FILE (for benchmarking)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: rtbot merge --repo DIR --queue SRC [--base REV] --onto REV [--branch NAME] [--json]")
 		fs.PrintDefaults()
@@ -58,6 +60,19 @@ func cmdMerge(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			fmt.Fprintf(stderr, "rtbot merge: %v\n", err)
 			return exitUsage
 		}
+	}
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			fmt.Fprintf(stderr, "rtbot merge: %v\n", err)
+			return exitError
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintf(stderr, "rtbot merge: %v\n", err)
+			return exitError
+		}
+		defer pprof.StopCPUProfile()
 	}
 	rep, err := doMerge(ctx, mergeArgs{
 		repo: *repo, queue: *queue, base: *base, onto: *onto, branch: *branch,
@@ -138,6 +153,7 @@ func doMerge(ctx context.Context, a mergeArgs) (*conflicts.Report, error) {
 				return nil, fmt.Errorf("--base: %w", err)
 			}
 			rep.Base = &conflicts.Rev{Name: a.base, Commit: baseHash.String()}
+			eng.Prefetch(ctx, q, baseHash, ontoHash)
 			steps, err := eng.Materialise(ctx, q, baseHash)
 			if err != nil {
 				return nil, fmt.Errorf("queue does not apply to its base %s: %w", a.base, err)
@@ -145,8 +161,11 @@ func doMerge(ctx context.Context, a mergeArgs) (*conflicts.Report, error) {
 			if res, err = eng.Rebase(ctx, steps, baseHash, ontoHash); err != nil {
 				return nil, err
 			}
-		} else if res, err = eng.ApplyOnto(ctx, q, ontoHash); err != nil {
-			return nil, err
+		} else {
+			eng.Prefetch(ctx, q, ontoHash)
+			if res, err = eng.ApplyOnto(ctx, q, ontoHash); err != nil {
+				return nil, err
+			}
 		}
 	}
 	rep.Patches = conflicts.Classify(res)

@@ -15,14 +15,17 @@ QUEUE=${1:-6.1.174}
 BASE=${2:-v6.1.174}
 ONTO=${3:-v6.1.176}
 RUNS=${4:-3}
-REPO=$LAB/linux.git
 QDIR=$LAB/queues/$QUEUE
-[ -d "$REPO" ] || { echo "no lab at $LAB: run scripts/lab/build.sh" >&2; exit 1; }
+[ -d "$LAB/linux.git" ] || { echo "no lab at $LAB: run scripts/lab/build.sh" >&2; exit 1; }
 [ -x /usr/bin/time ] || { echo "GNU time is needed: apt-get install time" >&2; exit 1; }
 
 TMP=$(mktemp -d)
-trap 'git --git-dir="$REPO" worktree remove --force "$TMP/wt" >/dev/null 2>&1 || true; rm -rf "$TMP"' EXIT
+trap 'rm -rf "$TMP"' EXIT
 go build -o "$TMP/rtbot" ./cmd/rtbot
+# Measure on a fresh copy of the lab repository: one pack, no loose objects,
+# as a maintainer's mirror after git gc (every rtbot run adds a small pack).
+REPO=$TMP/linux.git
+git clone -q --bare --no-local "$LAB/linux.git" "$REPO"
 
 measure() { # label, command...: prints "label wall_s maxrss_kib"
 	local label=$1
