@@ -353,6 +353,13 @@ func TestRebaseMatchesGitAm3(t *testing.T) {
 				if c.TreeHash.String() != amTree {
 					t.Errorf("%s: tree %s, git am -3 made %s", form, c.TreeHash, amTree)
 				}
+				// git itself must be able to read what rtbot wrote.
+				if out, err := git(t, b.dir, "fsck", "--no-dangling", "--strict", res.Head.String()); err != nil || strings.TrimSpace(out) != "" {
+					t.Errorf("%s: git fsck: %v\n%s", form, err, out)
+				}
+				if out, err := git(t, b.dir, "log", "--format=%an|%s", "cand.."+res.Head.String()); err != nil || !strings.Contains(out, "Fixture Author|rt patch A") {
+					t.Errorf("%s: git log of the result: %v\n%s", form, err, out)
+				}
 			}
 		})
 	}

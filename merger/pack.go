@@ -48,6 +48,9 @@ func writePack(packDir string, objs []plumbing.EncodedObject) error {
 	close(next)
 	wg.Wait()
 
+	if err := os.MkdirAll(packDir, 0o755); err != nil {
+		return err
+	}
 	tmp, err := os.CreateTemp(packDir, "tmp_pack_")
 	if err != nil {
 		return err

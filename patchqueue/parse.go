@@ -281,6 +281,7 @@ func parseDiff(source string, d []byte, firstLine, strip int) ([]*File, error) {
 			return files, &PatchError{Source: source, Line: pos, File: nameOf(fd, strip), Err: err}
 		}
 		for j, h := range f.Hunks {
+			trimBlankTail(h)
 			if hunkNo < len(hunkLines) {
 				h.Pos = hunkLines[hunkNo]
 			}
@@ -562,6 +563,28 @@ func convertHunk(h *diff.Hunk) *Hunk {
 		off = next
 	}
 	return out
+}
+
+// trimBlankTail drops empty lines after a hunk's counted body: the blank
+// line that separates messages in an mbox (or ends a mail) follows the last
+// hunk directly, and git apply, which counts, never reads it.
+func trimBlankTail(h *Hunk) {
+	for len(h.Lines) > 0 {
+		old, nw := 0, 0
+		for _, l := range h.Lines {
+			if l.Op != '+' {
+				old++
+			}
+			if l.Op != '-' {
+				nw++
+			}
+		}
+		last := h.Lines[len(h.Lines)-1]
+		if old <= h.OldLines || nw <= h.NewLines || last.Op != ' ' || last.Text != "\n" {
+			return
+		}
+		h.Lines = h.Lines[:len(h.Lines)-1]
+	}
 }
 
 // checkHunk verifies the body against the line counts of the header.

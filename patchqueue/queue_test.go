@@ -209,3 +209,32 @@ func TestReadMbox(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// Mailboxes separate messages with a blank line; after a patch without a
+// format-patch signature that line follows the last hunk directly and must
+// not be taken for a context line (found on Debian's queue as an mbox).
+func TestReadMboxBlankLineAfterLastHunk(t *testing.T) {
+	msg := func(n, subject string) string {
+		return "From 0000000000000000000000000000000000000000 Mon Sep 17 00:00:00 2001\n" +
+			"From: RT <rt@example.org>\nSubject: [PATCH " + n + "] " + subject + "\n\nWhy.\n---\n" +
+			"--- a/f.c\n+++ b/f.c\n@@ -1,3 +1,3 @@\n a\n-b\n+B\n c\n\n"
+	}
+	q, err := ReadMbox("q.mbox", []byte(msg("1/2", "one")+msg("2/2", "two")), DefaultLimits())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range q.Patches {
+		if p.Err != nil {
+			t.Errorf("%s: %v", p.Name, p.Err)
+			continue
+		}
+		if h := p.Files[0].Hunks[0]; len(h.Lines) != 4 {
+			t.Errorf("%s: hunk has %d lines, want 4: %q", p.Name, len(h.Lines), h.Lines)
+		}
+	}
+	// A blank line inside the counted body is still a context line.
+	p := Parse("x.patch", []byte("Subject: x\n\n---\n--- a/f\n+++ b/f\n@@ -1,3 +1,3 @@\n a\n\n-b\n+B\n"), 1)
+	if p.Err != nil || len(p.Files[0].Hunks[0].Lines) != 4 {
+		t.Errorf("blank context line: %v", p.Err)
+	}
+}
