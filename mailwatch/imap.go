@@ -756,13 +756,19 @@ type Classifier func(r io.Reader) (Announcement, error)
 type Found struct {
 	UID          uint32
 	Announcement Announcement
+	// Duplicates are the UIDs of later copies of the same announcement
+	// (same Message-ID): a subscriber of both stable@ and LKML gets the
+	// cover twice, and it is one announcement.
+	Duplicates []uint32
 }
 
 // Classify runs classify on every candidate and returns the announcements
-// (Kind other than KindNone) in UID order. A candidate classify fails on does
-// not stop the others: its error, naming the UID, is joined into err.
+// (Kind other than KindNone) in UID order, one per Message-ID. A candidate
+// classify fails on does not stop the others: its error, naming the UID, is
+// joined into err.
 func Classify(cands []Candidate, classify Classifier) (found []Found, err error) {
 	var errs []error
+	byID := map[string]int{}
 	for _, c := range cands {
 		a, cerr := classify(bytes.NewReader(c.Raw))
 		if cerr != nil {
@@ -772,6 +778,11 @@ func Classify(cands []Candidate, classify Classifier) (found []Found, err error)
 		if a.Kind == KindNone || a.Kind == "" {
 			continue
 		}
+		if i, dup := byID[a.MessageID]; dup && a.MessageID != "" {
+			found[i].Duplicates = append(found[i].Duplicates, c.UID)
+			continue
+		}
+		byID[a.MessageID] = len(found)
 		found = append(found, Found{UID: c.UID, Announcement: a})
 	}
 	return found, errors.Join(errs...)

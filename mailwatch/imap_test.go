@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -285,5 +286,29 @@ func TestIMAPUntrustedPoolIsUsed(t *testing.T) {
 	var uerr x509.UnknownAuthorityError
 	if !errors.As(err, &verr) && !errors.As(err, &uerr) {
 		t.Errorf("Dial with a foreign root = %v, want a verification error", err)
+	}
+}
+
+// TestIMAPClassifyOneAnnouncementPerMessageID: the real cover delivered
+// twice (stable@ and LKML copies, same Message-ID) is one announcement.
+func TestIMAPClassifyOneAnnouncementPerMessageID(t *testing.T) {
+	raw, err := os.ReadFile("../../shared/fixtures/mails/stable-6.1.12-rc1.eml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := os.ReadFile("../../shared/fixtures/mails/stable-6.12.51-rc1.eml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cands := []Candidate{{UID: 10, Raw: raw}, {UID: 11, Raw: other}, {UID: 17, Raw: raw}}
+	found, err := Classify(cands, Recognize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(found) != 2 || found[0].UID != 10 || found[1].UID != 11 {
+		t.Fatalf("found %+v, want uids 10 and 11", found)
+	}
+	if len(found[0].Duplicates) != 1 || found[0].Duplicates[0] != 17 || len(found[1].Duplicates) != 0 {
+		t.Errorf("duplicates %v / %v, want [17] / []", found[0].Duplicates, found[1].Duplicates)
 	}
 }
