@@ -43,7 +43,11 @@ type PatchReport struct {
 	Files   []FileReport `json:"files,omitempty"`
 	// CausedBy lists candidate commits that touched the failing lines.
 	CausedBy []string `json:"caused_by"`
-	Error    string   `json:"error,omitempty"`
+	// BlockedBy names the earlier patch this one depends on, for blocked.
+	BlockedBy string `json:"blocked_by,omitempty"`
+	// Dropped is set when --drop-applied left an already-applied patch out.
+	Dropped bool   `json:"dropped,omitempty"`
+	Error   string `json:"error,omitempty"`
 }
 
 // FileReport is the verdict on one file of a patch.
@@ -56,6 +60,9 @@ type FileReport struct {
 	Renamed string              `json:"renamed,omitempty"`
 	Hunks   []merger.HunkResult `json:"hunks,omitempty"`
 	Regions []merger.Region     `json:"regions,omitempty"`
+	// CausedBy lists candidate commits that touched this file's failing lines.
+	CausedBy  []string `json:"caused_by,omitempty"`
+	BlockedBy string   `json:"blocked_by,omitempty"`
 }
 
 // Summary counts patches by status.
@@ -63,6 +70,7 @@ type Summary struct {
 	Total     int            `json:"total"`
 	Clean     int            `json:"clean"`
 	Attention int            `json:"attention"` // patches that need a human
+	Dropped   int            `json:"dropped"`   // already-applied patches left out (--drop-applied)
 	ByStatus  map[Status]int `json:"by_status"`
 }
 
@@ -91,8 +99,12 @@ func Classify(res *merger.Result) []PatchReport {
 			all := len(p.Files) > 0
 			for _, f := range p.Files {
 				s := fileStatus(f)
+				detail := f.Detail
+				if s == AlreadyApplied && f.Outcome != merger.Present {
+					detail = "the change is already in the candidate: merging it leaves the file as it is"
+				}
 				pr.Files = append(pr.Files, FileReport{
-					Path: f.Path, NewPath: f.NewPath, Op: f.Op, Status: s, Detail: f.Detail,
+					Path: f.Path, NewPath: f.NewPath, Op: f.Op, Status: s, Detail: detail,
 					Renamed: f.Renamed, Hunks: f.Hunks, Regions: f.Regions,
 				})
 				if s != AlreadyApplied {
@@ -128,6 +140,10 @@ func Summarise(ps []PatchReport) Summary {
 	s := Summary{Total: len(ps), ByStatus: map[Status]int{}}
 	for _, p := range ps {
 		s.ByStatus[p.Status]++
+		if p.Dropped {
+			s.Dropped++
+			continue
+		}
 		if p.Status.Clean() {
 			s.Clean++
 		} else {

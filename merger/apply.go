@@ -221,3 +221,14 @@ func reorderBlocks(lines []patchqueue.Line) []patchqueue.Line {
 	}
 	return out
 }
+
+// ApplyHunks applies hunks to content with git apply's rules (see the
+// merger's documentation) and, with fuzz > 0, GNU patch's fuzz. ok is false
+// when a hunk does not apply; results say which.
+func ApplyHunks(content string, hunks []*patchqueue.Hunk, fuzz int) (out string, results []HunkResult, ok bool) {
+	return applyHunks(content, hunks, fuzz)
+}
+
+// ReverseHunks returns hunks that undo the given ones: applying them to a
+// file that has the change removes it.
+func ReverseHunks(hunks []*patchqueue.Hunk) []*patchqueue.Hunk { return reverseHunks(hunks) }

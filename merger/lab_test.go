@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rtbot/rtbot/conflicts"
 	"github.com/rtbot/rtbot/merger"
 	"github.com/rtbot/rtbot/patchqueue"
 )
@@ -218,4 +219,74 @@ func BenchmarkLabRebase(b *testing.B) {
 		total += r.took
 	}
 	b.ReportMetric(float64(amTook)/float64(total/time.Duration(b.N)), "x-faster-than-git-am")
+}
+
+// TestLabTriageMatchesDebian checks rtbot's verdicts on real queues against
+// what Debian's maintainers recorded in debian/changelog for the same
+// releases (scripts/lab/README.md lists the entries), and reports how long
+// triage takes next to the rebase.
+func TestLabTriageMatchesDebian(t *testing.T) {
+	lab := labDir(t)
+	ctx := context.Background()
+	cases := []struct {
+		queue, base, onto string
+		// want maps a patch-name prefix to the action Debian's changelog
+		// implies; every other patch must apply.
+		want map[string]conflicts.Action
+	}{
+		// 6.1.177-1: Refresh 0040 (ARM fault handlers); Drop 0056
+		// (debugobjects, "applied upstream"); Drop 0071 (kvm/vmx regparm).
+		{"6.1.176", "v6.1.176", "v6.1.177", map[string]conflicts.Action{"0040-": conflicts.Refresh, "0056-": conflicts.Drop, "0071-": conflicts.Drop}},
+		// The rt58 queue met the same two upstream changes.
+		{"6.1.174", "v6.1.174", "v6.1.177", map[string]conflicts.Action{"0040-": conflicts.Refresh, "0056-": conflicts.Drop}},
+		// 6.1.176-1 moved to rt64 without a refresh: the rt58 queue applies.
+		{"6.1.174", "v6.1.174", "v6.1.176", nil},
+		// Debian's refreshed 6.1.177 queue applies to 6.1.177.
+		{"6.1.177", "v6.1.177", "v6.1.177", nil},
+	}
+	for _, c := range cases {
+		t.Run(c.queue+"-onto-"+c.onto, func(t *testing.T) {
+			eng, err := merger.Open(filepath.Join(lab, "linux.git"), merger.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer eng.Close()
+			q, err := patchqueue.Open(filepath.Join(lab, "queues", c.queue), patchqueue.DefaultLimits())
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := eng.Resolve(c.base)
+			o, _ := eng.Resolve(c.onto)
+			start := time.Now()
+			eng.Prefetch(ctx, q, b, o)
+			steps, err := eng.Materialise(ctx, q, b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := eng.Rebase(ctx, steps, b, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			applyTook := time.Since(start)
+			start = time.Now()
+			reps, err := conflicts.Triage(ctx, res, eng, conflicts.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("rebase %v, triage %v", applyTook, time.Since(start))
+			for _, r := range reps {
+				want := conflicts.None
+				for prefix, a := range c.want {
+					if strings.HasPrefix(r.Name, prefix) {
+						want = a
+					}
+				}
+				if r.Action != want {
+					t.Errorf("%s: %s/%s (%s), Debian's changelog implies %s", r.Name, r.Status, r.Action, r.Reason, want)
+				} else if want != conflicts.None {
+					t.Logf("%s: %s/%s: %s; caused by %v", r.Name, r.Status, r.Action, r.Reason, r.CausedBy)
+				}
+			}
+		})
+	}
 }

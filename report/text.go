@@ -62,6 +62,9 @@ func Text(w io.Writer, r *conflicts.Report) error {
 				fmt.Fprintf(&b, " (renamed to %s in the candidate)", f.Renamed)
 			}
 			b.WriteString("\n")
+			if f.Detail != "" && !strings.HasPrefix(p.Reason, f.Path+": ") {
+				b.WriteString(indent(wrap(f.Detail, 68), "    "))
+			}
 			for _, h := range f.Hunks {
 				if h.Failed && f.Status != conflicts.AlreadyApplied {
 					fmt.Fprintf(&b, "    hunk %d expected near line %d: does not apply\n", h.Index, h.At)
@@ -73,6 +76,9 @@ func Text(w io.Writer, r *conflicts.Report) error {
 				excerpt(&b, "candidate, "+lines(rg.Candidate.Start, rg.Candidate.Count), rg.CandText)
 				excerpt(&b, "RT patch, "+lines(rg.Patch.Start, rg.Patch.Count), rg.PatchText)
 			}
+		}
+		if p.BlockedBy != "" {
+			fmt.Fprintf(&b, "\n  blocked by: %s\n", p.BlockedBy)
 		}
 		if len(p.CausedBy) > 0 {
 			b.WriteString("\n  caused by:\n")
@@ -131,6 +137,17 @@ func short(h string) string {
 		return h[:12]
 	}
 	return h
+}
+
+// indent prefixes every line of s.
+func indent(s, prefix string) string {
+	var b strings.Builder
+	for _, l := range strings.SplitAfter(s, "\n") {
+		if l != "" {
+			b.WriteString(prefix + l)
+		}
+	}
+	return b.String()
 }
 
 // wrap folds prose to width columns.

@@ -28,6 +28,7 @@ func cmdMerge(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	onto := fs.String("onto", "", "candidate revision to rebase onto")
 	branch := fs.String("branch", "", "move refs/heads/NAME to the result (compare-and-swap)")
 	asJSON := fs.Bool("json", false, "print the triage as one JSON document")
+	dropApplied := fs.Bool("drop-applied", false, "leave patches already in the candidate out of the patches needing attention, listed as dropped")
 	fuzz := fs.Int("fuzz", 0, "context lines a hunk may ignore at each end (GNU patch fuzz; reported as 'fuzz')")
 	committer := fs.String("committer", envOr("RTBOT_COMMITTER", "rtbot <rtbot@localhost>"), "committer identity \"Name <email>\" (env RTBOT_COMMITTER)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to FILE (for benchmarking)")
@@ -75,7 +76,7 @@ func cmdMerge(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		defer pprof.StopCPUProfile()
 	}
 	rep, err := doMerge(ctx, mergeArgs{
-		repo: *repo, queue: *queue, base: *base, onto: *onto, branch: *branch,
+		repo: *repo, queue: *queue, base: *base, onto: *onto, branch: *branch, dropApplied: *dropApplied,
 		opts: merger.Options{Committer: merger.Identity{Name: id.Name, Email: id.Address}, Fuzz: *fuzz},
 	})
 	if err != nil {
@@ -108,6 +109,7 @@ func envOr(k, def string) string {
 
 type mergeArgs struct {
 	repo, queue, base, onto, branch string
+	dropApplied                     bool
 	opts                            merger.Options
 }
 
@@ -168,7 +170,9 @@ func doMerge(ctx context.Context, a mergeArgs) (*conflicts.Report, error) {
 			}
 		}
 	}
-	rep.Patches = conflicts.Classify(res)
+	if rep.Patches, err = conflicts.Triage(ctx, res, eng, conflicts.Options{DropApplied: a.dropApplied}); err != nil {
+		return nil, err
+	}
 	rep.Summary = conflicts.Summarise(rep.Patches)
 	rep.Result = conflicts.ResultRef{Commit: res.Head.String()}
 	if a.branch != "" {
