@@ -14,9 +14,12 @@ type HunkResult struct {
 	Offset int `json:"offset,omitempty"`
 	// Fuzz is the number of context lines ignored at each end (0 unless fuzz is enabled).
 	Fuzz int `json:"fuzz,omitempty"`
-	// At is the 1-based line in the target file where the hunk applied, or
-	// where it was expected when it failed.
+	// At is the 1-based line in the target file (the candidate, during a
+	// rebase) where the hunk applied, or where it was expected when it failed.
 	At int `json:"at"`
+	// Base is the hunk's first line in the patch's pre-image (the queue's
+	// base with the earlier patches applied).
+	Base int `json:"base"`
 }
 
 // splitLines splits text into lines that keep their "\n"; the last line may
@@ -64,7 +67,7 @@ func applyHunks(content string, hunks []*patchqueue.Hunk, fuzz int) (out string,
 		if h.NewStart == 0 {
 			hint = 0
 		}
-		r := HunkResult{Index: i + 1}
+		r := HunkResult{Index: i + 1, Base: h.OldStart}
 		pos := -1
 		for f := 0; f <= fuzz; f++ {
 			cut := func(n int) int { return min(n, f) }

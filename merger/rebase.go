@@ -304,7 +304,7 @@ func (r *rebaser) file(ctx context.Context, st Step, tree plumbing.Hash, f *patc
 		(f.Op == patchqueue.OpModify || f.Op == patchqueue.OpRename) && !st.Commit.IsZero() {
 		fr.Outcome, fr.Detail = Applied, "applied exactly"
 		for i, h := range f.Hunks {
-			fr.Hunks = append(fr.Hunks, HunkResult{Index: i + 1, At: h.NewStart})
+			fr.Hunks = append(fr.Hunks, HunkResult{Index: i + 1, At: h.OldStart, Base: h.OldStart})
 		}
 		mode := cand.mode
 		if f.NewMode != 0 && f.OldMode != f.NewMode {
