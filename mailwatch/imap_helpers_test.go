@@ -8,12 +8,9 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"fmt"
 	"io"
 	"math/big"
 	"net"
-	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -22,6 +19,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/rtbot/rtbot/fixtures"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
@@ -47,102 +46,43 @@ func imapCRLF(b []byte) []byte {
 	return bytes.ReplaceAll(b, []byte("\n"), []byte("\r\n"))
 }
 
-var (
-	imapSubjectRE = regexp.MustCompile(`(?m)^Subject: (.*)$`)
-	imapMsgIDRE   = regexp.MustCompile(`(?mi)^Message-ID:\s*<([^>]+)>`)
-)
+// imapFromFixture converts a fixtures.ListMail for IMAP APPEND.
+func imapFromFixture(m fixtures.ListMail) imapTestMail {
+	return imapTestMail{Name: m.ID, MessageID: m.MessageID, Subject: m.Subject, Raw: imapCRLF(m.Raw), Want: m.Announcement}
+}
 
 // imapFixtureMails loads the real mails. stable-* and rt-* are announcements or
 // review covers; reply-* and not-* must not be downloaded.
 func imapFixtureMails(t testing.TB) []imapTestMail {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join(imapFixtureDir, "*.eml"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no fixture mails in %s (shared/ must sit beside the repository): %v", imapFixtureDir, err)
+	ms, err := fixtures.LoadMails(imapFixtureDir)
+	if err != nil {
+		t.Fatalf("fixture mails (shared/ must sit beside the repository): %v", err)
 	}
-	var out []imapTestMail
-	for _, f := range files {
-		raw, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		m := imapTestMail{Name: filepath.Base(f), Raw: imapCRLF(raw)}
-		if sm := imapSubjectRE.FindSubmatch(raw); sm != nil {
-			m.Subject = strings.TrimSpace(string(sm[1]))
-		}
-		if mm := imapMsgIDRE.FindSubmatch(raw); mm != nil {
-			m.MessageID = string(mm[1])
-		}
-		m.Want = strings.HasPrefix(m.Name, "stable-") || strings.HasPrefix(m.Name, "rt-")
-		out = append(out, m)
+	out := make([]imapTestMail, 0, len(ms))
+	for _, m := range ms {
+		out = append(out, imapFromFixture(m))
 	}
 	return out
 }
 
-// imapGenMail builds one synthetic list mail.
+// imapGenMail builds one synthetic list mail (see fixtures.GenMail).
 func imapGenMail(id, subject, inReplyTo string, bodyLines int, want bool) imapTestMail {
-	var b strings.Builder
-	msgID := id + "@rtbot.test"
-	fmt.Fprintf(&b, "From: Some Developer <dev%s@example.org>\r\n", id)
-	fmt.Fprintf(&b, "To: stable@vger.kernel.org\r\n")
-	fmt.Fprintf(&b, "Subject: %s\r\n", subject)
-	fmt.Fprintf(&b, "Date: Mon, 13 Feb 2023 15:47:15 +0100\r\n")
-	fmt.Fprintf(&b, "Message-ID: <%s>\r\n", msgID)
-	if inReplyTo != "" {
-		fmt.Fprintf(&b, "In-Reply-To: <%s>\r\nReferences: <%s>\r\n", inReplyTo, inReplyTo)
-	}
-	fmt.Fprintf(&b, "X-stable: review\r\nList-Id: <stable.vger.kernel.org>\r\n")
-	fmt.Fprintf(&b, "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\n")
-	fmt.Fprintf(&b, "From: Some Developer <dev%s@example.org>\r\n\r\n[ Upstream commit 1a2b3c4d ]\r\n\r\n", id)
-	for i := range bodyLines {
-		fmt.Fprintf(&b, "+\tret = do_something_%d(dev, %d); /* line %d of a diff in %s */\r\n", i%17, i, i, id)
-	}
-	return imapTestMail{Name: id, MessageID: msgID, Subject: subject, Raw: []byte(b.String()), Want: want}
+	return imapFromFixture(fixtures.GenMail(id, subject, inReplyTo, bodyLines, want))
 }
 
-// imapListMails generates n ordinary list mails: stable patches, replies, LKML
-// patches and tester replies to covers, with a stable-rc cover every 250th
-// and an RT announcement every 777th. Only those two kinds are Want.
+// imapListMails generates n ordinary list mails (see fixtures.ListMails).
 func imapListMails(n int) []imapTestMail {
-	var out []imapTestMail
-	for i := range n {
-		id := fmt.Sprintf("gen-%05d", i)
-		minor := 100 + i/250
-		cover := fmt.Sprintf("cover-6.1.%d@rtbot.test", minor)
-		switch {
-		case i%777 == 776:
-			out = append(out, imapGenMail(id, fmt.Sprintf("[ANNOUNCE] 6.1.%d-rt%d", minor, 40+i/777), "", 20, true))
-		case i%250 == 0:
-			out = append(out, imapGenMail(id, fmt.Sprintf("[PATCH 6.1 000/123] 6.1.%d-rc1 review", minor), "", 40, true))
-		case i%10 < 6:
-			out = append(out, imapGenMail(id, fmt.Sprintf("[PATCH 6.1 %03d/123] net: sched: fix refcount leak %d", i%123+1, i), cover, 30+i%50, false))
-		case i%10 == 6:
-			out = append(out, imapGenMail(id, fmt.Sprintf("Re: [PATCH 6.1 %03d/123] net: sched: fix refcount leak %d", i%123+1, i), cover, 10, false))
-		case i%10 == 7:
-			out = append(out, imapGenMail(id, fmt.Sprintf("Re: [PATCH 6.1 000/123] 6.1.%d-rc1 review", minor), cover, 8, false))
-		case i%10 == 8:
-			out = append(out, imapGenMail(id, fmt.Sprintf("[PATCH v3 %d/7] mm: page_alloc: tidy up %d", i%7+1, i), "", 40, false))
-		default:
-			out = append(out, imapGenMail(id, fmt.Sprintf("RE: [PATCH RT 2/3] sched: fix latency %d", i), "", 8, false))
-		}
+	gen := fixtures.ListMails(n)
+	out := make([]imapTestMail, 0, len(gen))
+	for _, m := range gen {
+		out = append(out, imapFromFixture(m))
 	}
 	return out
 }
 
 // imapInterleave spreads the fixtures through the generated mails.
-func imapInterleave(gen, fixtures []imapTestMail) []imapTestMail {
-	out := make([]imapTestMail, 0, len(gen)+len(fixtures))
-	step := len(gen)/(len(fixtures)+1) + 1
-	fi := 0
-	for i, m := range gen {
-		if i%step == step-1 && fi < len(fixtures) {
-			out = append(out, fixtures[fi])
-			fi++
-		}
-		out = append(out, m)
-	}
-	return append(out, fixtures[fi:]...)
-}
+func imapInterleave(gen, real []imapTestMail) []imapTestMail { return fixtures.Interleave(gen, real) }
 
 // imapMemServer is go-imap's in-process server on 127.0.0.1.
 type imapMemServer struct {
