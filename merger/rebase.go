@@ -412,3 +412,21 @@ func describeApplied(hs []HunkResult) string {
 	}
 	return "applied: " + strings.Join(off, ", ")
 }
+
+// RebaseQueue does the whole job for a queue read from files: with a base,
+// it materialises the queue there and rebases it onto onto; without one
+// (zero base), it applies the queue onto onto like git am -3. Blobs are read
+// ahead on another core. A queue that does not apply to its own base is an
+// *ApplyError.
+func (e *Engine) RebaseQueue(ctx context.Context, q *patchqueue.Queue, base, onto plumbing.Hash) (*Result, error) {
+	if base.IsZero() {
+		e.Prefetch(ctx, q, onto)
+		return e.ApplyOnto(ctx, q, onto)
+	}
+	e.Prefetch(ctx, q, base, onto)
+	steps, err := e.Materialise(ctx, q, base)
+	if err != nil {
+		return nil, err
+	}
+	return e.Rebase(ctx, steps, base, onto)
+}

@@ -149,25 +149,19 @@ func doMerge(ctx context.Context, a mergeArgs) (*conflicts.Report, error) {
 		if err != nil {
 			return nil, err
 		}
+		var baseHash plumbing.Hash
 		if a.base != "" {
-			baseHash, err := eng.Resolve(a.base)
-			if err != nil {
+			if baseHash, err = eng.Resolve(a.base); err != nil {
 				return nil, fmt.Errorf("--base: %w", err)
 			}
 			rep.Base = &conflicts.Rev{Name: a.base, Commit: baseHash.String()}
-			eng.Prefetch(ctx, q, baseHash, ontoHash)
-			steps, err := eng.Materialise(ctx, q, baseHash)
-			if err != nil {
+		}
+		if res, err = eng.RebaseQueue(ctx, q, baseHash, ontoHash); err != nil {
+			var ae *merger.ApplyError
+			if errors.As(err, &ae) {
 				return nil, fmt.Errorf("queue does not apply to its base %s: %w", a.base, err)
 			}
-			if res, err = eng.Rebase(ctx, steps, baseHash, ontoHash); err != nil {
-				return nil, err
-			}
-		} else {
-			eng.Prefetch(ctx, q, ontoHash)
-			if res, err = eng.ApplyOnto(ctx, q, ontoHash); err != nil {
-				return nil, err
-			}
+			return nil, err
 		}
 	}
 	if rep.Patches, err = conflicts.Triage(ctx, res, eng, conflicts.Options{DropApplied: a.dropApplied}); err != nil {
