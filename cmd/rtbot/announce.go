@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -35,18 +33,10 @@ type announceLine struct {
 // mail file offline and prints one line per file. Exit 2 on a usage error, 1
 // if any file could not be read (the others are still classified), else 0.
 func cmdAnnounce(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("rtbot announce", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("announce", "rtbot announce [--json] FILE...", stderr)
 	asJSON := fs.Bool("json", false, "print one JSON object per file, one per line")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: rtbot announce [--json] FILE...")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	if code, done := parseFlags(fs, args); done {
+		return code
 	}
 	if fs.NArg() == 0 {
 		fmt.Fprintln(stderr, "rtbot announce: no mail files given")

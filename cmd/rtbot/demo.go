@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -21,14 +19,10 @@ import (
 // queue with clean, offset, 3-way, conflicting and already-backported
 // patches. It needs no configuration and no network.
 func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("rtbot demo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("demo", "rtbot demo [--dir DIR]", stderr)
 	dir := fs.String("dir", "", "where to build the demo (default: a new temporary directory, kept)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	if code, done := parseFlags(fs, args); done {
+		return code
 	}
 	if *dir == "" {
 		d, err := os.MkdirTemp("", "rtbot-demo-")

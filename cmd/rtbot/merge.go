@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/mail"
@@ -20,8 +19,7 @@ import (
 )
 
 func cmdMerge(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("rtbot merge", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("merge", "rtbot merge --repo DIR --queue SRC [--base REV] --onto REV [--branch NAME] [--json]", stderr)
 	repo := fs.String("repo", "", "git repository (bare or not) holding the base and the candidate")
 	queue := fs.String("queue", "", "RT queue: quilt dir, .tar.xz/.tar.gz, patch or mbox file, or git range A..B")
 	base := fs.String("base", "", "revision the queue was made for (materialise it there first)")
@@ -32,15 +30,8 @@ func cmdMerge(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fuzz := fs.Int("fuzz", 0, "context lines a hunk may ignore at each end (GNU patch fuzz; reported as 'fuzz')")
 	committer := fs.String("committer", envOr("RTBOT_COMMITTER", "rtbot <rtbot@localhost>"), "committer identity \"Name <email>\" (env RTBOT_COMMITTER)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to FILE (for benchmarking)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: rtbot merge --repo DIR --queue SRC [--base REV] --onto REV [--branch NAME] [--json]")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	if code, done := parseFlags(fs, args); done {
+		return code
 	}
 	if *repo == "" || *queue == "" || *onto == "" || fs.NArg() > 0 {
 		fmt.Fprintln(stderr, "rtbot merge: --repo, --queue and --onto are required")
