@@ -135,6 +135,10 @@ type engineSource struct {
 }
 
 func run(t *testing.T, sc scenario, opts conflicts.Options) ([]conflicts.PatchReport, *merger.Result) {
+	return runWith(t, sc, opts, merger.Options{})
+}
+
+func runWith(t *testing.T, sc scenario, opts conflicts.Options, mopts merger.Options) ([]conflicts.PatchReport, *merger.Result) {
 	t.Helper()
 	dir := t.TempDir()
 	r, err := fixtures.Init(dir, true)
@@ -169,7 +173,7 @@ func run(t *testing.T, sc scenario, opts conflicts.Options) ([]conflicts.PatchRe
 			t.Fatal(err)
 		}
 	}
-	eng, err := merger.Open(dir, merger.Options{})
+	eng, err := merger.Open(dir, mopts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,5 +238,28 @@ func TestTriageDropApplied(t *testing.T) {
 	s := conflicts.Summarise(reps)
 	if s.Dropped != 1 || s.Attention != 0 {
 		t.Errorf("summary %+v: a dropped patch must not need attention", s)
+	}
+}
+
+// TestTriageFuzz: a context line changed next to the patch's change. By
+// default the 3-way merge takes it (merged); with --fuzz 1 the hunk applies
+// ignoring that context line, and the patch is reported as fuzz, for review.
+func TestTriageFuzz(t *testing.T) {
+	sc := scenario{
+		patches: []func(fixtures.Tree){func(t fixtures.Tree) { edit(t, "kernel/sched/core.c", "sched_line 40\n", "rt_sched_line 40\n") }},
+		stable: []commit{{"sched: touch a context line", func(t fixtures.Tree) {
+			edit(t, "kernel/sched/core.c", "sched_line 43\n", "stable_sched_line 43\n")
+		}}},
+	}
+	reps, _ := run(t, sc, conflicts.Options{})
+	if reps[0].Status != conflicts.Merged || reps[0].Action != conflicts.None {
+		t.Errorf("without fuzz: %s/%s, want merged/none", reps[0].Status, reps[0].Action)
+	}
+	reps, res := runWith(t, sc, conflicts.Options{}, merger.Options{Fuzz: 1})
+	if reps[0].Status != conflicts.Fuzz || reps[0].Action != conflicts.Review {
+		t.Errorf("with fuzz 1: %s/%s (%s), want fuzz/review", reps[0].Status, reps[0].Action, reps[0].Reason)
+	}
+	if h := res.Patches[0].Files[0].Hunks[0]; h.Fuzz != 1 {
+		t.Errorf("hunk fuzz = %d, want 1", h.Fuzz)
 	}
 }

@@ -57,7 +57,7 @@ func Text(w io.Writer, r *conflicts.Report) error {
 			if f.Status.Clean() {
 				continue
 			}
-			fmt.Fprintf(&b, "\n  %s: %s", f.Path, f.Status)
+			fmt.Fprintf(&b, "\n  %s%s: %s", f.Path, where(f), f.Status)
 			if f.Renamed != "" {
 				fmt.Fprintf(&b, " (renamed to %s in the candidate)", f.Renamed)
 			}
@@ -137,6 +137,20 @@ func short(h string) string {
 		return h[:12]
 	}
 	return h
+}
+
+// where is ":LINE" for the place in the candidate a file's trouble is, or
+// "" when there is none (a missing file).
+func where(f conflicts.FileReport) string {
+	for _, rg := range f.Regions {
+		return fmt.Sprintf(":%d", max(rg.Candidate.Start, 1))
+	}
+	for _, h := range f.Hunks {
+		if h.Failed || f.Status == conflicts.Fuzz && h.Fuzz > 0 {
+			return fmt.Sprintf(":%d", max(h.At, 1))
+		}
+	}
+	return ""
 }
 
 // indent prefixes every line of s.

@@ -40,7 +40,7 @@ func TestTextReport(t *testing.T) {
 	if first != "v6.1.177-rc1 + 6.1.176-rt64: 2 of 3 applied, 1 need attention" {
 		t.Errorf("summary line %q", first)
 	}
-	for _, w := range []string{"0003 0003-bad.patch", "status: conflict    action: refresh", "arch/arm/mm/fault.c: conflict",
+	for _, w := range []string{"0003 0003-bad.patch", "status: conflict    action: refresh", "arch/arm/mm/fault.c:530: conflict",
 		"hunk 2 expected near line 526", "--- base, line 526", "--- candidate, lines 530-559", "--- RT patch, (none, before line 526)", "made for v6.1.176",
 		"|\told();", "... (18 more lines)", "caused by:", "1a2b3c4d5e6f ARM: fix", "Merged with a 3-way merge", "0002 0002-merged.patch", "on branch rtbot/6.1.177-rc1"} {
 		if !strings.Contains(out, w) {
