@@ -91,6 +91,9 @@ func Classify(res *merger.Result) []PatchReport {
 		case p.Outcome == merger.Malformed:
 			pr.Status, pr.Error = Malformed, p.Err
 			pr.Reason = "the patch cannot be parsed: " + p.Err
+		case p.Outcome == merger.Blocked:
+			pr.Status, pr.BlockedBy = Blocked, p.BlockedBy
+			pr.Reason = p.Err
 		case p.Outcome == merger.Failed:
 			pr.Status, pr.Error = Conflict, p.Err
 			pr.Reason = p.Err

@@ -37,7 +37,7 @@ func Triage(ctx context.Context, res *merger.Result, src Source, opts Options) (
 	t := &triager{ctx: ctx, res: res, src: src, added: map[string][]addedBy{}}
 	for i, p := range res.Patches {
 		r := &reports[i]
-		if p.Outcome == merger.Malformed || p.Outcome == merger.Failed {
+		if p.Outcome == merger.Malformed || p.Outcome == merger.Failed || p.Outcome == merger.Blocked {
 			continue
 		}
 		if !p.Outcome.Clean() {

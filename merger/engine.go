@@ -146,6 +146,10 @@ type Step struct {
 	Commit     plumbing.Hash // zero for a malformed patch, or without a base
 	ParentTree plumbing.Hash
 	Tree       plumbing.Hash
+	// BlockedBy names the malformed patch this one needs: it did not apply
+	// to the base without it (Err says how). Such a step has no commit.
+	BlockedBy string
+	Err       error
 }
 
 // ApplyError says that a queue does not apply to its own base.
@@ -174,13 +178,15 @@ func (e *ApplyError) Unwrap() error { return e.Err }
 // Materialise applies every patch of q exactly (or at a line offset) on top
 // of base and writes one commit per patch, giving each patch's true pre- and
 // post-image. Malformed patches are skipped (their Step has no commit); a
-// patch that does not apply is an *ApplyError.
+// patch that does not apply is an *ApplyError, unless a malformed patch came
+// before it: then its Step says BlockedBy that patch and the queue goes on.
 func (e *Engine) Materialise(ctx context.Context, q *patchqueue.Queue, base plumbing.Hash) ([]Step, error) {
 	bc, err := e.commit(base)
 	if err != nil {
 		return nil, err
 	}
 	tip, tree := base, bc.TreeHash
+	malformed := "" // the last malformed patch, which later ones may need
 	if e.obj.pre == nil {
 		e.Prefetch(ctx, q, base)
 	}
@@ -191,14 +197,27 @@ func (e *Engine) Materialise(ctx context.Context, q *patchqueue.Queue, base plum
 		}
 		st := Step{Patch: p, ParentTree: tree, Tree: tree}
 		if p.Err != nil {
+			malformed = p.Name
 			steps = append(steps, st)
 			continue
 		}
 		edits := map[string]edit{}
+		var failed error
 		for _, f := range p.Files {
 			if err := e.applyExact(tree, p, f, edits); err != nil {
-				return nil, err
+				failed = err
+				break
 			}
+		}
+		if failed != nil && malformed != "" {
+			// Not the queue's fault as such: it most likely needs the
+			// patch that could not be read. Record it and go on.
+			st.BlockedBy, st.Err = malformed, failed
+			steps = append(steps, st)
+			continue
+		}
+		if failed != nil {
+			return nil, failed
 		}
 		nt, err := e.obj.applyEdits(tree, edits)
 		if err != nil {

@@ -32,6 +32,9 @@ const (
 	Malformed Outcome = "malformed"
 	// Failed: an error that is not a conflict, such as a file/directory clash.
 	Failed Outcome = "failed"
+	// Blocked: the patch could not be tried because it needs an earlier
+	// patch that is malformed.
+	Blocked Outcome = "blocked"
 )
 
 // Clean reports whether the outcome needs no human.
@@ -89,9 +92,11 @@ type PatchResult struct {
 	Commit plumbing.Hash `json:"-"`
 	// Empty is set when the patch applied but changed nothing: everything it
 	// does is already in the candidate.
-	Empty bool         `json:"empty,omitempty"`
-	Files []FileResult `json:"files"`
-	Err   string       `json:"error,omitempty"`
+	Empty bool `json:"empty,omitempty"`
+	// BlockedBy names the earlier malformed patch this one needs.
+	BlockedBy string       `json:"blocked_by,omitempty"`
+	Files     []FileResult `json:"files"`
+	Err       string       `json:"error,omitempty"`
 }
 
 // Stats counts the work a rebase did.

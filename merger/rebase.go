@@ -39,6 +39,11 @@ func (e *Engine) Rebase(ctx context.Context, steps []Step, base, onto plumbing.H
 			pr.Outcome, pr.Err = Malformed, st.Patch.Err.Error()
 			continue
 		}
+		if st.BlockedBy != "" {
+			pr.Outcome, pr.BlockedBy = Blocked, st.BlockedBy
+			pr.Err = "does not apply to the queue's base without " + st.BlockedBy + ": " + st.Err.Error()
+			continue
+		}
 		edits := map[string]edit{}
 		pr.Outcome = Applied
 		for _, f := range st.Patch.Files {
@@ -91,7 +96,7 @@ func (e *Engine) ApplyOnto(ctx context.Context, q *patchqueue.Queue, onto plumbi
 }
 
 // outcomeRank orders outcomes from best to worst for a patch's summary.
-var outcomeRank = map[Outcome]int{Present: 0, Applied: 1, Merged: 2, Conflict: 3, Missing: 4, Failed: 5, Malformed: 6}
+var outcomeRank = map[Outcome]int{Present: 0, Applied: 1, Merged: 2, Blocked: 3, Conflict: 4, Missing: 5, Failed: 6, Malformed: 7}
 
 func worse(a, b Outcome) Outcome {
 	if outcomeRank[b] > outcomeRank[a] {

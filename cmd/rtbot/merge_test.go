@@ -181,3 +181,44 @@ func TestMergeBaseMismatchNamesPatchAndHunk(t *testing.T) {
 		t.Errorf("exit %d stderr %q", code, errb.String())
 	}
 }
+
+// TestMergeMalformedThenDependent: a malformed patch does not stop the run,
+// and a later patch that needs it is reported blocked by it, not as an
+// error of the whole queue.
+func TestMergeMalformedThenDependent(t *testing.T) {
+	repo, queue := mergeRepo(t)
+	files := map[string]string{
+		"series": "0001-bad.patch\n0002-needs-bad.patch\n0003-ok.patch\n",
+		// Counts say 3 lines but the body has 4: malformed.
+		"0001-bad.patch": "Subject: [PATCH] rt: bad\n\n---\n--- a/kernel/core.c\n+++ b/kernel/core.c\n@@ -4,3 +4,3 @@\n line 4\n-line 5\n+rt 5\n line 6\n line 7\n",
+		// Needs "rt 5", which only the malformed patch adds.
+		"0002-needs-bad.patch": "Subject: [PATCH] rt: needs bad\n\n---\n--- a/kernel/core.c\n+++ b/kernel/core.c\n@@ -4,3 +4,3 @@\n line 4\n-rt 5\n+rt 5 again\n line 6\n",
+		"0003-ok.patch":        "Subject: [PATCH] rt: ok\n\n---\n--- a/kernel/core.c\n+++ b/kernel/core.c\n@@ -19,3 +19,3 @@\n line 19\n-line 20\n+rt 20\n line 21\n",
+	}
+	for n, c := range files {
+		if err := os.WriteFile(filepath.Join(queue, n), []byte(c), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var out, errb bytes.Buffer
+	code := run(context.Background(), []string{"merge", "--repo", repo, "--queue", queue, "--base", "v1", "--onto", "v2-rc1", "--json"}, &out, &errb)
+	if code != exitManual {
+		t.Fatalf("exit %d, want %d: %s", code, exitManual, errb.String())
+	}
+	var doc struct {
+		Patches []struct {
+			Name, Status, Action string
+			BlockedBy            string `json:"blocked_by"`
+		}
+	}
+	if err := json.Unmarshal(out.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	want := []struct{ status, blockedBy string }{{"malformed", ""}, {"blocked", "0001-bad.patch"}, {"applied", ""}}
+	for i, w := range want {
+		p := doc.Patches[i]
+		if p.Status != w.status || p.BlockedBy != w.blockedBy {
+			t.Errorf("patch %d: %s blocked_by %q, want %s %q", i+1, p.Status, p.BlockedBy, w.status, w.blockedBy)
+		}
+	}
+}
