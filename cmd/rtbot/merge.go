@@ -111,6 +111,21 @@ func doMerge(ctx context.Context, a mergeArgs) (*conflicts.Report, error) {
 		return nil, err
 	}
 	defer eng.Close()
+	// Read a queue from files while the first object lookup loads the
+	// repository's pack index: both take tens of milliseconds.
+	type queued struct {
+		q   *patchqueue.Queue
+		err error
+	}
+	qch := make(chan queued, 1)
+	rg, isRange := patchqueue.ParseRange(a.queue)
+	isRange = isRange && !exists(a.queue)
+	if !isRange {
+		go func() {
+			q, err := patchqueue.Open(a.queue, patchqueue.DefaultLimits())
+			qch <- queued{q, err}
+		}()
+	}
 	ontoHash, err := eng.Resolve(a.onto)
 	if err != nil {
 		return nil, fmt.Errorf("--onto: %w", err)
@@ -123,7 +138,7 @@ func doMerge(ctx context.Context, a mergeArgs) (*conflicts.Report, error) {
 	}
 	rep := &conflicts.Report{Candidate: conflicts.Rev{Name: a.onto, Commit: ontoHash.String()}, Queue: a.queue}
 	var res *merger.Result
-	if rg, ok := patchqueue.ParseRange(a.queue); ok && !exists(a.queue) {
+	if isRange {
 		if a.base != "" {
 			return nil, errors.New("--base is implied by a git range queue; drop one of them")
 		}
@@ -136,10 +151,11 @@ func doMerge(ctx context.Context, a mergeArgs) (*conflicts.Report, error) {
 			return nil, err
 		}
 	} else {
-		q, err := patchqueue.Open(a.queue, patchqueue.DefaultLimits())
-		if err != nil {
-			return nil, err
+		qd := <-qch
+		if qd.err != nil {
+			return nil, qd.err
 		}
+		q := qd.q
 		var baseHash plumbing.Hash
 		if a.base != "" {
 			if baseHash, err = eng.Resolve(a.base); err != nil {
