@@ -56,7 +56,8 @@ func splitLines(s string) []string {
 // It returns the new content and one result per hunk; ok is false when any
 // hunk failed, in which case the content is meaningless.
 func applyHunks(content string, hunks []*patchqueue.Hunk, fuzz int) (out string, res []HunkResult, ok bool) {
-	img := splitLines(content)
+	orig := splitLines(content)
+	img := &image{done: make([]string, 0, len(orig)+8), rest: orig}
 	ok = true
 	for i, h := range hunks {
 		pre, post := h.Old(), h.New()
@@ -86,7 +87,7 @@ func applyHunks(content string, hunks []*patchqueue.Hunk, fuzz int) (out string,
 				r.Fuzz = f
 				r.Offset = pos - (hint + lo)
 				r.At = pos + 1
-				img = splice(img, pos, len(p), q)
+				img.splice(pos, len(p), q)
 				break
 			}
 			if fuzz == 0 {
@@ -101,7 +102,60 @@ func applyHunks(content string, hunks []*patchqueue.Hunk, fuzz int) (out string,
 	if !ok {
 		return "", res, false
 	}
-	return strings.Join(img, ""), res, true
+	return img.String(), res, true
+}
+
+// image is a file being patched: the lines before the cursor, already
+// patched, followed by the rest of the original. Hunks come in order, so a
+// splice at or after the cursor only moves the lines in between; one before
+// it (git allows a hunk to match earlier than the previous one) rebuilds.
+type image struct {
+	done, rest []string
+}
+
+func (m *image) len() int { return len(m.done) + len(m.rest) }
+
+func (m *image) at(i int) string {
+	if i < len(m.done) {
+		return m.done[i]
+	}
+	return m.rest[i-len(m.done)]
+}
+
+// splice replaces n lines at line at with repl.
+func (m *image) splice(at, n int, repl []string) {
+	if at >= len(m.done) {
+		k := at - len(m.done)
+		m.done = append(m.done, m.rest[:k]...)
+		m.done = append(m.done, repl...)
+		m.rest = m.rest[k+n:]
+		return
+	}
+	all := make([]string, 0, m.len()-n+len(repl))
+	all = append(all, m.done...)
+	all = append(all, m.rest...)
+	all = splice(all, at, n, repl)
+	m.done, m.rest = all[:at+len(repl)], all[at+len(repl):]
+}
+
+// String joins the lines into the file's content.
+func (m *image) String() string {
+	size := 0
+	for _, l := range m.done {
+		size += len(l)
+	}
+	for _, l := range m.rest {
+		size += len(l)
+	}
+	var b strings.Builder
+	b.Grow(size)
+	for _, l := range m.done {
+		b.WriteString(l)
+	}
+	for _, l := range m.rest {
+		b.WriteString(l)
+	}
+	return b.String()
 }
 
 func splice(img []string, at, n int, repl []string) []string {
@@ -113,18 +167,19 @@ func splice(img []string, at, n int, repl []string) []string {
 
 // findPos is git apply's find_pos: the line where pre matches img, searched
 // from line outward (one forward, one back, ...), or -1.
-func findPos(img, pre []string, line int, matchBegin, matchEnd bool) int {
-	if len(pre) > len(img) {
+func findPos(img *image, pre []string, line int, matchBegin, matchEnd bool) int {
+	n := img.len()
+	if len(pre) > n {
 		return -1
 	}
 	switch {
 	case matchBegin:
 		line = 0
 	case matchEnd:
-		line = len(img) - len(pre)
+		line = n - len(pre)
 	}
-	if line > len(img) {
-		line = len(img)
+	if line > n {
+		line = n
 	}
 	if line < 0 {
 		line = 0
@@ -136,7 +191,7 @@ func findPos(img, pre []string, line int, matchBegin, matchEnd bool) int {
 			return try
 		}
 		for {
-			if back == 0 && fwd == len(img) {
+			if back == 0 && fwd == n {
 				return -1
 			}
 			if i&1 == 1 {
@@ -147,7 +202,7 @@ func findPos(img, pre []string, line int, matchBegin, matchEnd bool) int {
 				back--
 				try = back
 			} else {
-				if fwd == len(img) {
+				if fwd == n {
 					i++
 					continue
 				}
@@ -159,18 +214,19 @@ func findPos(img, pre []string, line int, matchBegin, matchEnd bool) int {
 	}
 }
 
-func matchAt(img, pre []string, at int, matchBegin, matchEnd bool) bool {
+func matchAt(img *image, pre []string, at int, matchBegin, matchEnd bool) bool {
 	if matchBegin && at != 0 {
 		return false
 	}
-	if at+len(pre) > len(img) {
+	n := img.len()
+	if at+len(pre) > n {
 		return false
 	}
-	if matchEnd && at+len(pre) != len(img) {
+	if matchEnd && at+len(pre) != n {
 		return false
 	}
 	for i, l := range pre {
-		if img[at+i] != l {
+		if img.at(at+i) != l {
 			return false
 		}
 	}

@@ -16,25 +16,46 @@ import (
 // rebase; the main goroutine meanwhile parses and applies patches. It has
 // its own store (own file descriptors and caches), so nothing is shared
 // with the engine but the results, handed over under a mutex.
+//
+// Each blob is read once: whoever claims it first reads it. The engine
+// waits for a blob the prefetcher is reading, and reads itself (and claims)
+// one the prefetcher has not reached yet, so both cores work down the same
+// list without duplicating work.
 type prefetcher struct {
 	cancel context.CancelFunc
 	mu     sync.Mutex
-	got    map[plumbing.Hash]string
+	slots  map[plumbing.Hash]*slot
 	done   chan struct{}
 }
 
-// take returns a prefetched blob, once.
+// slot is one blob's hand-over.
+type slot struct {
+	byPrefetcher bool          // claimed by the prefetcher (else by the engine)
+	ready        chan struct{} // closed when the prefetcher's read finished
+	content      string
+	ok           bool
+}
+
+// take returns a blob the prefetcher read, waiting if it is reading it right
+// now. ok is false when the caller must read the blob itself; the blob is
+// then claimed so the prefetcher skips it.
 func (p *prefetcher) take(h plumbing.Hash) (string, bool) {
 	if p == nil {
 		return "", false
 	}
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	b, ok := p.got[h]
-	if ok {
-		delete(p.got, h)
+	s := p.slots[h]
+	if s == nil || !s.byPrefetcher {
+		p.slots[h] = &slot{} // claimed by the engine
+		p.mu.Unlock()
+		return "", false
 	}
-	return b, ok
+	p.mu.Unlock()
+	<-s.ready
+	p.mu.Lock()
+	delete(p.slots, h)
+	p.mu.Unlock()
+	return s.content, s.ok
 }
 
 // warmStore opens a second store on gitDir and loads its pack indexes in
@@ -51,19 +72,21 @@ func warmStore(gitDir string) <-chan *filesystem.Storage {
 }
 
 // startPrefetch reads the files at paths in the trees roots, in order, until
-// done or ctx ends, with the store warm delivers. Errors are ignored: the
-// engine reads what is missing itself and reports errors then.
+// done or ctx ends, with the store warm delivers. Errors are not reported
+// here: the engine reads what the prefetcher could not, and reports then.
 func startPrefetch(ctx context.Context, warm <-chan *filesystem.Storage, roots []plumbing.Hash, paths []string) *prefetcher {
 	ctx, cancel := context.WithCancel(ctx)
-	p := &prefetcher{cancel: cancel, got: map[plumbing.Hash]string{}, done: make(chan struct{})}
+	p := &prefetcher{cancel: cancel, slots: map[plumbing.Hash]*slot{}, done: make(chan struct{})}
 	go func() {
 		defer close(p.done)
 		st := <-warm
 		defer st.Close()
 		o := newObjects(st)
+		// First the list of blobs, in the order the engine will want them.
+		var order []plumbing.Hash
 		seen := map[plumbing.Hash]bool{}
-		for _, path := range paths {
-			for _, root := range roots {
+		for _, root := range roots {
+			for _, path := range paths {
 				if ctx.Err() != nil {
 					return
 				}
@@ -72,17 +95,30 @@ func startPrefetch(ctx context.Context, warm <-chan *filesystem.Storage, roots [
 					continue
 				}
 				seen[en.Hash] = true
-				b, err := o.blob(en.Hash)
-				if err != nil {
-					continue
-				}
-				clear(o.blobs) // handed over, not kept twice
-				o.blobBytes = 0
-				p.mu.Lock()
-				p.got[en.Hash] = b
-				p.mu.Unlock()
+				order = append(order, en.Hash)
 			}
+		}
+		for _, h := range order {
+			p.mu.Lock()
+			if p.slots[h] != nil { // the engine has it already
+				p.mu.Unlock()
+				continue
+			}
+			s := &slot{byPrefetcher: true, ready: make(chan struct{})}
+			p.slots[h] = s
+			p.mu.Unlock()
+			if ctx.Err() == nil {
+				s.content, s.ok = readBlob(o, h)
+			}
+			close(s.ready)
 		}
 	}()
 	return p
+}
+
+func readBlob(o *objects, h plumbing.Hash) (string, bool) {
+	b, err := o.blob(h)
+	clear(o.blobs) // handed over, not kept twice
+	o.blobBytes = 0
+	return b, err == nil
 }
