@@ -1,0 +1,377 @@
+// Package config reads rtbot's configuration file.
+//
+// The file is TOML (https://toml.io). docs/rtbot.example.toml in the
+// repository is the documented example: every key, its default and its rules.
+// In short:
+//
+//	[bot]        who rtbot is (commit and mail identity) and where it keeps its state
+//	[imap]       the mailbox the stable list arrives in
+//	[smtp]       where triage reports are sent from
+//	[[tree]]     one per RT series: repository, candidate remote, RT queue, people, push, triggers
+//	[[trigger]]  testing triggers a tree fires after a clean rebase: command, webhook, kcidb
+//
+// Reading is strict. A key rtbot does not know is an error that names the key
+// and its line, so a misspelt key never silently falls back to a default; keys
+// are case-sensitive. A password written into the file is refused: passwords
+// come from a file (password_file) or an environment variable (password_env),
+// never from the configuration or the command line.
+//
+// Every semantic problem is reported, not just the first: Load and Parse
+// return an errors.Join of [*Error] values, each naming the file, the line when
+// the key is written in the file, and the key path ("tree[1].series"; arrays of
+// tables count from 0).
+//
+// Paths (bot.state, bot.lock, bot.workdir, the password files, tree.repo, a
+// queue that is a path, a kcidb dir, a local push or candidate repository, and
+// a command trigger's program when it contains a slash) may start with "~/"
+// for the home directory; other relative paths are relative to the directory
+// of the configuration file, not to the working directory, so cron and
+// systemd runs read the same files as an interactive one. After Load they are
+// all absolute.
+package config
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Config is a loaded, validated configuration. All paths in it are absolute
+// and every default is filled in.
+type Config struct {
+	// Path is the file the configuration was read from, as given to Load or
+	// Parse. It is not a key in the file.
+	Path string `toml:"-"`
+
+	Bot  BotConfig  `toml:"bot"`
+	IMAP IMAPConfig `toml:"imap"`
+	SMTP SMTPConfig `toml:"smtp"`
+	// Trees are the [[tree]] tables, in file order; there is at least one.
+	Trees []Tree `toml:"tree"`
+	// Triggers are the [[trigger]] tables, in file order.
+	Triggers []Trigger `toml:"trigger"`
+}
+
+// BotConfig is the [bot] table: rtbot's identity and its files.
+type BotConfig struct {
+	// Name and Email are the identity rtbot commits as (committer of the
+	// rebased commits) and mails reports as. Both are required; Email is a
+	// bare address such as "rtbot@example.org".
+	Name  string `toml:"name"`
+	Email string `toml:"email"`
+	// State is the SQL state database file (required). It is created on
+	// first use.
+	State string `toml:"state"`
+	// Lock is the lock file that keeps two runs apart; default State+".lock".
+	Lock string `toml:"lock"`
+	// Workdir is scratch space (downloaded rc patches, trigger output, KCIDB
+	// documents before upload); default the directory "work" next to State.
+	Workdir string `toml:"workdir"`
+}
+
+// TLS modes for [imap] and [smtp] tls.
+const (
+	TLSImplicit = "tls"      // TLS from the first byte (IMAP 993, SMTP 465); the default
+	TLSStartTLS = "starttls" // connect in clear and upgrade before authenticating (IMAP 143, SMTP 587)
+	TLSPlain    = "plain"    // no TLS; only for a loopback address (localhost, 127.0.0.0/8, ::1)
+)
+
+// Server is what [imap] and [smtp] have in common: where the server is and
+// how rtbot authenticates to it.
+type Server struct {
+	// Addr is the server's host:port (required).
+	Addr string `toml:"addr"`
+	// TLS is TLSImplicit (the default), TLSStartTLS or TLSPlain. TLSPlain is
+	// accepted only when Addr's host is "localhost" or a loopback IP literal.
+	TLS string `toml:"tls"`
+	// Username to authenticate as. Required for IMAP; for SMTP an empty
+	// Username means no AUTH.
+	Username string `toml:"username"`
+	// PasswordFile is a file holding the password (trailing newlines are
+	// ignored); it must not be accessible to group or others (mode 0600 or
+	// stricter). PasswordEnv is the name of an environment variable holding
+	// it. Exactly one is set when Username is.
+	PasswordFile string `toml:"password_file"`
+	PasswordEnv  string `toml:"password_env"`
+}
+
+// IMAPConfig is the [imap] table: the mailbox rtbot watches for announcements.
+type IMAPConfig struct {
+	Server
+	// Mailbox to scan; default DefaultMailbox.
+	Mailbox string `toml:"mailbox"`
+	// MarkProcessed, when set, is the flag added to processed announcements:
+	// a keyword such as "$rtbot-done", or \Seen, \Flagged or \Answered.
+	MarkProcessed string `toml:"mark_processed"`
+	// MoveProcessed, when set, is the mailbox processed announcements are
+	// moved to (after MarkProcessed, if both are set).
+	MoveProcessed string `toml:"move_processed"`
+	// Poll is how often `rtbot watch` scans when the server has no IDLE, and
+	// how often it re-checks while idling; default DefaultPoll.
+	Poll Duration `toml:"poll"`
+}
+
+// SMTPConfig is the [smtp] table: where triage reports are sent.
+type SMTPConfig struct {
+	Server
+	// From is the From: header of reports; default `Bot.Name <Bot.Email>`.
+	From string `toml:"from"`
+}
+
+// Tree is one [[tree]] table: one RT series rtbot maintains.
+type Tree struct {
+	// Name identifies the tree in state, branch names and mail ("6.1-rt").
+	// Letters, digits, '.', '_' and '-'; unique; required.
+	Name string `toml:"name"`
+	// Series is the stable series whose candidates this tree follows ("6.1").
+	Series string `toml:"series"`
+	// Repo is the local repository (bare or not) rtbot fetches into and
+	// rebases in; required.
+	Repo string `toml:"repo"`
+
+	// CandidateURL is the stable-rc remote rtbot fetches candidates from:
+	// git://, https://, ssh:// or scp-style user@host:path, or for a local
+	// mirror file:// or a path. Required.
+	CandidateURL string `toml:"candidate_url"`
+	// CandidateBranch is the branch in CandidateURL; default "linux-SERIES.y".
+	CandidateBranch string `toml:"candidate_branch"`
+	// AnnounceURL is the tree URL announcements must name, when it differs
+	// from CandidateURL (a local mirror); default CandidateURL. See
+	// [Tree.MatchesCandidate].
+	AnnounceURL string `toml:"announce_url"`
+
+	// Queue is the RT queue: a git range "A..B", a git ref, a quilt
+	// directory, a .tar.xz/.tar.gz tarball, or an mbox/patch file.
+	Queue string `toml:"queue"`
+	// QueueKind says how to read Queue: QueueRange, QueueRef or QueuePath.
+	// Default: QueueRange when Queue parses as "A..B", QueuePath otherwise;
+	// a git ref must be declared with queue_kind = "ref".
+	QueueKind string `toml:"queue_kind"`
+	// QueueBase is the revision the queue was made for ("v6.1.176").
+	// Required, except for a range, whose start it defaults to (and must
+	// equal when given).
+	QueueBase string `toml:"queue_base"`
+
+	// Maintainers receive triage reports (RFC 5322 addresses, at least one).
+	Maintainers []string `toml:"maintainers"`
+	// Cc receives copies of triage reports, the mailing list for instance;
+	// empty by default, so reports do not go to a list unless configured.
+	Cc []string `toml:"cc"`
+	// Senders are the addresses whose announcements count (at least one).
+	// After Load they are bare lower-case addresses.
+	Senders []string `toml:"senders"`
+
+	// PushRemote is where result branches are pushed: a remote name of Repo,
+	// a URL, or a path. Empty means the branch stays in Repo.
+	PushRemote string `toml:"push_remote"`
+	// BranchTemplate names the result branch; default DefaultBranchTemplate.
+	// See [Tree.Branch] for the placeholders and the rtbot/ namespace.
+	BranchTemplate string `toml:"branch_template"`
+	// PushPartial pushes the branch with the patches that did apply when
+	// manual work is needed, for inspection. Off by default.
+	PushPartial bool `toml:"push_partial"`
+	// Triggers are the names of [[trigger]] tables fired after a clean
+	// rebase, in order.
+	Triggers []string `toml:"triggers"`
+}
+
+// Queue kinds for [Tree.QueueKind].
+const (
+	QueueRange = "range" // a git range "A..B" in Repo
+	QueueRef   = "ref"   // a git ref in Repo; the queue is QueueBase..Queue
+	QueuePath  = "path"  // a quilt directory, a tarball, or an mbox/patch file
+)
+
+// Trigger types for [Trigger.Type].
+const (
+	TriggerCommand = "command"
+	TriggerWebhook = "webhook"
+	TriggerKCIDB   = "kcidb"
+)
+
+// Trigger is one [[trigger]] table: a testing trigger trees refer to by name.
+type Trigger struct {
+	// Name is what trees list in their triggers key; unique; required.
+	Name string `toml:"name"`
+	// Type is TriggerCommand, TriggerWebhook or TriggerKCIDB.
+	Type string `toml:"type"`
+	// Timeout bounds one firing; default DefaultCommandTimeout for
+	// commands and DefaultHTTPTimeout otherwise.
+	Timeout Duration `toml:"timeout"`
+
+	// Argv is the command and its arguments (command only; run without a
+	// shell). A program containing a slash is a path (resolved like other
+	// paths); otherwise it is looked up in PATH.
+	Argv []string `toml:"argv"`
+
+	// URL is where a webhook POSTs (webhook only; http or https), or where a
+	// kcidb document is POSTed (kcidb; exactly one of URL and Dir). The
+	// placeholder {secret} is replaced by the value of SecretEnv.
+	URL string `toml:"url"`
+	// Method is the webhook's HTTP method: POST (default), PUT or PATCH.
+	Method string `toml:"method"`
+	// Headers are extra webhook request headers; {secret} in a value is
+	// replaced by the value of SecretEnv.
+	Headers map[string]string `toml:"headers"`
+	// SecretEnv names the environment variable holding the webhook's or
+	// kcidb upload's secret (a token), so the secret is not in this file.
+	SecretEnv string `toml:"secret_env"`
+
+	// Dir is the directory kcidb documents are written to (kcidb only).
+	Dir string `toml:"dir"`
+	// Origin is the KCIDB origin the ids are prefixed with; default "rtbot".
+	Origin string `toml:"origin"`
+}
+
+// Defaults.
+const (
+	DefaultMailbox        = "INBOX"
+	DefaultPoll           = 5 * time.Minute
+	DefaultBranchTemplate = "rtbot/{tree}/{version}-rc{rc}"
+	DefaultCommandTimeout = 30 * time.Minute
+	DefaultHTTPTimeout    = 30 * time.Second
+	DefaultKCIDBOrigin    = "rtbot"
+)
+
+// Duration is a time.Duration written in the file as a Go duration string
+// ("90s", "5m", "1h30m"). An invalid string is reported by Load with its key
+// and line, like every other validation problem.
+type Duration struct {
+	time.Duration
+	text string // as written
+	set  bool   // the key is in the file
+	bad  bool   // text did not parse
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler. It never fails: a bad
+// duration is reported by validation, so that all problems are reported at once.
+func (d *Duration) UnmarshalText(b []byte) error {
+	d.text, d.set = string(b), true
+	v, err := time.ParseDuration(d.text)
+	d.Duration, d.bad = v, err != nil
+	return nil
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.Duration.String()), nil }
+
+// Error is one problem in a configuration file.
+type Error struct {
+	File string // the file, as given to Load or Parse
+	Line int    // 1-based line of the key in the file; 0 when it is not written there
+	Key  string // key path such as "tree[1].series"; "" for a syntax error
+	Err  error  // what is wrong
+}
+
+// Error formats the problem as "FILE:LINE: KEY: message".
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString(e.File)
+	if e.Line > 0 {
+		fmt.Fprintf(&b, ":%d", e.Line)
+	}
+	b.WriteString(": ")
+	if e.Key != "" {
+		b.WriteString(e.Key)
+		b.WriteString(": ")
+	}
+	b.WriteString(e.Err.Error())
+	return b.String()
+}
+
+// Unwrap returns the underlying error.
+func (e *Error) Unwrap() error { return e.Err }
+
+// Load reads and validates the configuration file at path. On failure the
+// error is an errors.Join of one [*Error] per problem.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// Parse reads and validates a configuration held in memory. name is the
+// file's path: it is used in errors and its directory is the base of
+// relative paths. Parse reads nothing from the file system, but it consults
+// $HOME to expand "~/". On failure the error is an errors.Join of one
+// [*Error] per problem.
+func Parse(name string, data []byte) (*Config, error) {
+	c := &Config{Path: name}
+	md, err := toml.Decode(string(data), c)
+	if err != nil {
+		return nil, decodeError(name, data, err)
+	}
+	p := &problems{file: name, lines: keyLines(data)}
+	checkKeys(p, md)
+	base := filepath.Dir(name)
+	if abs, err := filepath.Abs(base); err == nil {
+		base = abs
+	}
+	c.validate(p, base)
+	if err := p.err(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// problems collects the errors found in one file.
+type problems struct {
+	file  string
+	lines map[string]int // key path → line, from keyLines
+	errs  []error
+}
+
+// add records a problem with key. The line is the key's, or, for a key that
+// is not written in the file, its nearest enclosing table's.
+func (p *problems) add(key, format string, args ...any) {
+	p.errs = append(p.errs, &Error{File: p.file, Line: p.lineOf(key), Key: key, Err: fmt.Errorf(format, args...)})
+}
+
+func (p *problems) lineOf(key string) int {
+	for k := key; k != ""; k = parentPath(k) {
+		if l, ok := p.lines[k]; ok {
+			return l
+		}
+	}
+	return 0
+}
+
+// parentPath drops the last element of a key path: "tree[1].series" →
+// "tree[1]" → "tree" → "".
+func parentPath(k string) string {
+	if strings.HasSuffix(k, "]") {
+		if i := strings.LastIndexByte(k, '['); i > 0 {
+			return k[:i]
+		}
+	}
+	if i := strings.LastIndexByte(k, '.'); i >= 0 {
+		return k[:i]
+	}
+	return ""
+}
+
+// err returns the problems, in the order of their lines in the file (those
+// without a line last), joined.
+func (p *problems) err() error {
+	slices.SortStableFunc(p.errs, func(a, b error) int {
+		la, lb := a.(*Error).Line, b.(*Error).Line
+		if la == 0 {
+			la = math.MaxInt
+		}
+		if lb == 0 {
+			lb = math.MaxInt
+		}
+		return cmp.Compare(la, lb)
+	})
+	return errors.Join(p.errs...)
+}

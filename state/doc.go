@@ -1,0 +1,62 @@
+// Package state is rtbot's memory: an embedded SQLite file (the pure-Go
+// modernc.org/sqlite driver, no cgo) that records the announcements seen, how
+// far each IMAP mailbox has been scanned, every run of the merge pipeline with
+// its per-patch results, and a ledger of the side effects rtbot performs
+// (pushes, mails, test triggers).
+//
+// # Durability
+//
+// [Open] sets, on every pooled connection: journal_mode=WAL (readers such as
+// `rtbot status` never block the bot), busy_timeout (a second writer waits
+// instead of failing with SQLITE_BUSY), foreign_keys=ON (a run cannot name an
+// unknown announcement, a patch result or action cannot outlive its run) and
+// synchronous=FULL. FULL makes SQLite fsync the WAL at every commit: a commit
+// that returned is on disk even if the machine loses power right after. With
+// NORMAL, the default for WAL, the last commits can roll back on power loss,
+// and the last commit is typically "this mail was sent". rtbot commits a few
+// rows per announcement, so the fsync cost is irrelevant next to a repeated or
+// lost report mail. Write transactions begin IMMEDIATE, so two processes never
+// deadlock upgrading a read lock to a write lock: the second one waits for
+// busy_timeout.
+//
+// # Schema versions
+//
+// The schema is an ordered list of migrations compiled into the binary. Each
+// is applied in its own transaction and recorded in schema_migrations, so
+// opening a file applies exactly the migrations it lacks and reopening it is a
+// no-op. A file whose schema is newer than the binary knows is refused with
+// both versions named, rather than read or written by code that does not
+// understand it.
+//
+// # Exactly-once side effects
+//
+// Every side effect goes through the actions ledger, keyed by (run, kind,
+// key), where key identifies the effect itself: the Message-ID of a mail
+// (which the caller generates deterministically from the run, so a rerun
+// produces the same one), "branch@commit" of a push, the trigger's name:
+//
+//  1. [Store.Intend] before the side effect. It records the action as
+//     intended and returns it. If the action is already done it says so
+//     (alreadyDone) and the caller must skip the effect.
+//  2. Perform the side effect.
+//  3. [Store.Done] after it succeeded, or [Store.Failed] with the error when
+//     it did not; a later [Store.Intend] of a failed action is a retry and
+//     counts a further attempt.
+//
+// A crash between 1 and 3 leaves the action intended. [Store.Pending] lists
+// such actions (and failed ones) for the next run, and [Store.Intend] on an
+// intended action does not hand it out again: it returns the action with an
+// error wrapping [ErrInterrupted], because the effect may or may not have
+// happened. The caller reconciles according to the kind of effect: a push
+// with compare-and-swap can simply be checked against the remote ref or
+// repeated, then marked Done; a mail is looked for by its Message-ID (in the
+// sent folder or the list archive) and marked Done if found, or marked Failed
+// and intended again if it is known not to have left. Nothing in this package
+// repeats a side effect on its own, so the worst a crash can cause is a
+// pending action that waits for a decision, never a silent repeat.
+//
+// Runs follow the same idea one level up: [Store.StartRun] is idempotent on
+// (announcement, tree, candidate commit, queue identity), so a run that was
+// interrupted is resumed under its existing id and its ledger, instead of
+// being started twice.
+package state

@@ -1,0 +1,204 @@
+package state
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+)
+
+// migration is one step of the schema. Migrations are applied in order, each
+// in its own transaction; a released migration is never edited, only
+// followed by a new one.
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+// migrations returns the schema history, oldest first. Versions are 1, 2, ...
+// without gaps.
+func migrations() []migration {
+	return []migration{
+		{version: 1, name: "announcements, checkpoints, runs, patch results, actions", sql: schemaV1},
+	}
+}
+
+// Times are TEXT in UTC with a fixed number of fractional digits (see
+// timeLayout), so they sort as strings and read well in the sqlite3 shell.
+// Empty strings, not NULL, stand for "not set" in text columns, except where
+// NULL means something (finished_at, deadline, caused_by).
+const schemaV1 = `
+CREATE TABLE announcements (
+	id          INTEGER PRIMARY KEY,
+	message_id  TEXT NOT NULL UNIQUE CHECK (message_id <> ''),
+	kind        TEXT NOT NULL CHECK (kind <> ''),
+	series      TEXT NOT NULL DEFAULT '',
+	version     TEXT NOT NULL DEFAULT '',
+	rc          INTEGER NOT NULL DEFAULT 0,
+	git_url     TEXT NOT NULL DEFAULT '',
+	git_branch  TEXT NOT NULL DEFAULT '',
+	patch_url   TEXT NOT NULL DEFAULT '',
+	from_addr   TEXT NOT NULL DEFAULT '',
+	subject     TEXT NOT NULL DEFAULT '',
+	deadline    TEXT,
+	first_seen  TEXT NOT NULL,
+	updated_at  TEXT NOT NULL,
+	status      TEXT NOT NULL DEFAULT 'new'
+	            CHECK (status IN ('new', 'processing', 'done', 'ignored')),
+	reason      TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX announcements_status ON announcements (status);
+
+CREATE TABLE mailbox_checkpoints (
+	server      TEXT NOT NULL,
+	mailbox     TEXT NOT NULL,
+	uidvalidity INTEGER NOT NULL CHECK (uidvalidity >= 0),
+	last_uid    INTEGER NOT NULL CHECK (last_uid >= 0),
+	updated_at  TEXT NOT NULL,
+	PRIMARY KEY (server, mailbox)
+);
+
+CREATE TABLE runs (
+	id            INTEGER PRIMARY KEY,
+	announcement  TEXT NOT NULL REFERENCES announcements (message_id),
+	tree          TEXT NOT NULL CHECK (tree <> ''),
+	candidate     TEXT NOT NULL CHECK (candidate <> ''),
+	queue_id      TEXT NOT NULL CHECK (queue_id <> ''),
+	base          TEXT NOT NULL DEFAULT '',
+	started_at    TEXT NOT NULL,
+	finished_at   TEXT,
+	attempts      INTEGER NOT NULL DEFAULT 1,
+	outcome       TEXT NOT NULL DEFAULT ''
+	              CHECK (outcome IN ('', 'clean', 'manual', 'error')),
+	pushed_branch TEXT NOT NULL DEFAULT '',
+	result_commit TEXT NOT NULL DEFAULT '',
+	error         TEXT NOT NULL DEFAULT '',
+	UNIQUE (announcement, tree, candidate, queue_id),
+	CHECK ((finished_at IS NULL) = (outcome = ''))
+);
+CREATE INDEX runs_tree_started ON runs (tree, started_at);
+
+CREATE TABLE patch_results (
+	run_id     INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+	idx        INTEGER NOT NULL,
+	name       TEXT NOT NULL,
+	subject    TEXT NOT NULL DEFAULT '',
+	status     TEXT NOT NULL,
+	action     TEXT NOT NULL DEFAULT '',
+	reason     TEXT NOT NULL DEFAULT '',
+	caused_by  TEXT CHECK (caused_by IS NULL OR json_valid(caused_by)),
+	blocked_by TEXT NOT NULL DEFAULT '',
+	PRIMARY KEY (run_id, idx)
+);
+
+CREATE TABLE actions (
+	id         INTEGER PRIMARY KEY,
+	run_id     INTEGER NOT NULL REFERENCES runs (id),
+	kind       TEXT NOT NULL CHECK (kind IN ('push', 'mail', 'trigger')),
+	key        TEXT NOT NULL CHECK (key <> ''),
+	state      TEXT NOT NULL CHECK (state IN ('intended', 'done', 'failed')),
+	attempts   INTEGER NOT NULL DEFAULT 1,
+	last_error TEXT NOT NULL DEFAULT '',
+	created_at TEXT NOT NULL,
+	updated_at TEXT NOT NULL,
+	UNIQUE (run_id, kind, key)
+);
+CREATE INDEX actions_state ON actions (state);
+`
+
+// migrate brings the file up to the newest schema the binary knows. It is
+// safe against a concurrent Open of the same file: each step rereads the
+// version inside its IMMEDIATE transaction.
+func (s *Store) migrate(ctx context.Context) error {
+	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version    INTEGER PRIMARY KEY,
+		name       TEXT NOT NULL,
+		applied_at TEXT NOT NULL
+	)`); err != nil {
+		return fmt.Errorf("create schema_migrations: %w", err)
+	}
+	ms := migrations()
+	for i, m := range ms {
+		if m.version != i+1 {
+			// A programming error in migrations(); fail loudly rather than skip.
+			return fmt.Errorf("migration list is broken: entry %d has version %d", i, m.version)
+		}
+		if err := s.applyMigration(ctx, m, len(ms)); err != nil {
+			return err
+		}
+	}
+	// A file already at or past the newest version never enters the step
+	// above past its version check; check for a future schema here too.
+	v, n, err := schemaVersion(ctx, s.db)
+	if err != nil {
+		return err
+	}
+	return s.checkVersion(v, n, len(ms))
+}
+
+// applyMigration applies m unless the file already has it.
+func (s *Store) applyMigration(ctx context.Context, m migration, latest int) (err error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("migration %d: begin: %w", m.version, err)
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	cur, n, err := schemaVersion(ctx, tx)
+	if err != nil {
+		return err
+	}
+	if err := s.checkVersion(cur, n, latest); err != nil {
+		return err
+	}
+	if cur >= m.version {
+		return tx.Rollback()
+	}
+	if cur != m.version-1 {
+		return fmt.Errorf("migration %d: file is at version %d, expected %d", m.version, cur, m.version-1)
+	}
+	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+		return fmt.Errorf("migration %d (%s): %w", m.version, m.name, err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
+		m.version, m.name, formatTime(s.now())); err != nil {
+		return fmt.Errorf("migration %d: record: %w", m.version, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("migration %d: commit: %w", m.version, err)
+	}
+	return nil
+}
+
+// checkVersion refuses a file whose schema is newer than latest, and one
+// whose schema_migrations does not hold exactly the versions 1..fileVersion
+// (rows is its row count).
+func (s *Store) checkVersion(fileVersion, rows, latest int) error {
+	if fileVersion > latest {
+		return fmt.Errorf("state file %s has schema version %d, but this rtbot knows only up to version %d: use a newer rtbot", s.path, fileVersion, latest)
+	}
+	if rows != fileVersion {
+		return fmt.Errorf("state file %s: schema_migrations is inconsistent: highest version %d in %d rows", s.path, fileVersion, rows)
+	}
+	return nil
+}
+
+// querier is what *sql.DB, *sql.Tx and *sql.Conn have in common.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// schemaVersion returns the highest applied migration (0 for a fresh file)
+// and the number of rows in schema_migrations.
+func schemaVersion(ctx context.Context, q querier) (version, rows int, err error) {
+	err = q.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0), COUNT(*) FROM schema_migrations`).Scan(&version, &rows)
+	if err != nil {
+		return 0, 0, fmt.Errorf("read schema version: %w", err)
+	}
+	return version, rows, nil
+}

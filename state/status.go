@@ -1,0 +1,64 @@
+package state
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+)
+
+// Status is the summary `rtbot status` shows.
+type Status struct {
+	SchemaVersion int
+	// Checkpoints holds the checkpoint of every mailbox, by server and mailbox.
+	Checkpoints []Checkpoint
+	// Pending holds the actions not done (see Store.Pending).
+	Pending []Action
+	// LastRuns holds the newest run of each tree, by tree name.
+	LastRuns []Run
+	// Announcements counts announcements by status; every status is present.
+	Announcements map[AnnouncementStatus]int
+}
+
+// Status summarises the state file, read as one snapshot.
+func (s *Store) Status(ctx context.Context) (Status, error) {
+	var st Status
+	err := s.readTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		if st.SchemaVersion, _, err = schemaVersion(ctx, tx); err != nil {
+			return err
+		}
+		if st.Checkpoints, err = checkpoints(ctx, tx); err != nil {
+			return err
+		}
+		if st.Pending, err = pending(ctx, tx); err != nil {
+			return fmt.Errorf("pending actions: %w", err)
+		}
+		if st.LastRuns, err = queryRuns(ctx, tx, `SELECT `+runCols+` FROM runs AS r
+			WHERE r.id = (SELECT id FROM runs WHERE tree = r.tree ORDER BY started_at DESC, id DESC LIMIT 1)
+			ORDER BY tree`); err != nil {
+			return fmt.Errorf("last runs: %w", err)
+		}
+		st.Announcements = make(map[AnnouncementStatus]int)
+		for _, s := range AnnouncementStatuses() {
+			st.Announcements[s] = 0
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT status, COUNT(*) FROM announcements GROUP BY status`)
+		if err != nil {
+			return fmt.Errorf("announcement counts: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var status string
+			var n int
+			if err := rows.Scan(&status, &n); err != nil {
+				return fmt.Errorf("announcement counts: %w", err)
+			}
+			st.Announcements[AnnouncementStatus(status)] = n
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return Status{}, fmt.Errorf("state: status: %w", err)
+	}
+	return st, nil
+}
