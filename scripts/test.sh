@@ -53,7 +53,8 @@ if [ "$FUZZTIME" != "0" ]; then
 		./merger:FuzzApplyHunks \
 		./textmerge:FuzzDiff \
 		./textmerge:FuzzMerge3 \
-		./mailwatch:FuzzRecognize; do
+		./mailwatch:FuzzRecognize \
+		./config:FuzzParse; do
 		pkg=${target%%:*}
 		fn=${target##*:}
 		go test -run '^$' -fuzz "^${fn}\$" -fuzztime "$FUZZTIME" "$pkg" >/dev/null
