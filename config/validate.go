@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+	"github.com/rtbot/rtbot/mailwatch"
 	"github.com/rtbot/rtbot/patchqueue"
 )
 
@@ -137,7 +138,7 @@ func (c *IMAPConfig) validate(p *problems, base string) {
 		c.Mailbox = DefaultMailbox
 	}
 	checkText(p, "imap.mailbox", c.Mailbox, true)
-	if f := c.MarkProcessed; f != "" && !validFlag(f) {
+	if f := c.MarkProcessed; f != "" && !mailwatch.ValidFlag(f) {
 		p.add("imap.mark_processed", `%q is not a flag: want a keyword such as "$rtbot-done", or \Seen, \Flagged or \Answered`, f)
 	}
 	if c.MoveProcessed != "" {
@@ -276,7 +277,7 @@ func (t *Tree) validateQueue(p *problems, key, base string) {
 		}
 		return
 	case QueueRef:
-		if !validRev(t.Queue) {
+		if !patchqueue.ValidRev(t.Queue) {
 			p.add(key+".queue", "%q is not a git revision", t.Queue)
 		}
 	case QueuePath:
@@ -287,7 +288,7 @@ func (t *Tree) validateQueue(p *problems, key, base string) {
 	}
 	if t.QueueBase == "" {
 		p.add(key+".queue_base", "required: the revision the queue was made for, such as v6.1.176")
-	} else if !validRev(t.QueueBase) {
+	} else if !patchqueue.ValidRev(t.QueueBase) {
 		p.add(key+".queue_base", "%q is not a git revision", t.QueueBase)
 	}
 }
@@ -561,38 +562,6 @@ func resolvePath(p *problems, key, v, base string) string {
 		return filepath.Clean(v)
 	}
 	return filepath.Join(base, v)
-}
-
-// validFlag reports whether f can be stored as an IMAP flag: a keyword atom
-// or one of the harmless system flags (the rule mailwatch applies).
-func validFlag(f string) bool {
-	switch f {
-	case `\Seen`, `\Flagged`, `\Answered`:
-		return true
-	}
-	for _, r := range f {
-		if r <= ' ' || r >= 0x7f || strings.ContainsRune(`(){%*"\]`, r) {
-			return false
-		}
-	}
-	return true
-}
-
-// validRev accepts the revision spellings rtbot resolves: ref names, ids and
-// the ~N and ^ suffixes (the rule patchqueue.ParseRange applies to each side).
-func validRev(s string) bool {
-	if s == "" || s[0] == '-' || len(s) > 255 || strings.Contains(s, "..") {
-		return false
-	}
-	for _, r := range s {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
-		case strings.ContainsRune("._/-~^+", r):
-		default:
-			return false
-		}
-	}
-	return true
 }
 
 // validRefName reports whether name is a valid branch name by the rules of

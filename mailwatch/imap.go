@@ -153,15 +153,16 @@ func (cfg IMAPConfig) normalized() (IMAPConfig, error) {
 	if cfg.MaxCandidates <= 0 {
 		cfg.MaxCandidates = DefaultMaxCandidates
 	}
-	if f := cfg.ProcessedFlag; f != "" && !validFlag(f) {
+	if f := cfg.ProcessedFlag; f != "" && !ValidFlag(f) {
 		return cfg, fmt.Errorf("IMAP processed flag %q: want a keyword atom or one of \\Seen, \\Flagged, \\Answered", f)
 	}
 	return cfg, nil
 }
 
-// validFlag reports whether f can be stored as a flag: a keyword atom or one
-// of the harmless system flags.
-func validFlag(f string) bool {
+// ValidFlag reports whether f can be stored as a flag on processed mail: a
+// keyword atom or one of the harmless system flags \Seen, \Flagged and
+// \Answered.
+func ValidFlag(f string) bool {
 	switch f {
 	case `\Seen`, `\Flagged`, `\Answered`:
 		return true

@@ -193,16 +193,17 @@ func ParseRange(s string) (Range, bool) {
 	if !found || a == "" || b == "" || strings.HasPrefix(b, ".") || strings.Contains(b, "..") {
 		return Range{}, false
 	}
-	if !validRev(a) || !validRev(b) {
+	if !ValidRev(a) || !ValidRev(b) {
 		return Range{}, false
 	}
 	return Range{Base: a, Tip: b}, true
 }
 
-// validRev accepts the revision spellings rtbot resolves: ref names, ids and
-// the ~N / ^ suffixes, nothing a shell or ref parser could misread.
-func validRev(s string) bool {
-	if s == "" || s[0] == '-' || len(s) > 255 {
+// ValidRev accepts the revision spellings rtbot resolves: ref names, ids and
+// the ~N / ^ suffixes, nothing a shell or ref parser could misread, and no
+// "..".
+func ValidRev(s string) bool {
+	if s == "" || s[0] == '-' || len(s) > 255 || strings.Contains(s, "..") {
 		return false
 	}
 	for _, r := range s {
