@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/rtbot/rtbot/refname"
 )
 
 // BranchNamespace is the prefix of every branch rtbot creates or moves. A
@@ -32,7 +34,7 @@ func (t Tree) Branch(version string, rc int) (string, error) {
 	b := expandTemplate(t.BranchTemplate, map[string]string{
 		"series": t.Series, "version": version, "rc": strconv.Itoa(rc), "tree": t.Name,
 	})
-	if !validRefName(b) || !strings.HasPrefix(b, BranchNamespace) {
+	if refname.Branch(b) != nil || !strings.HasPrefix(b, BranchNamespace) {
 		return "", fmt.Errorf("tree %s: branch template %q gives %q, which is not a valid branch name under %s", t.Name, t.BranchTemplate, b, BranchNamespace)
 	}
 	return b, nil

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rtbot/rtbot/refname"
+
 	"github.com/BurntSushi/toml"
 	"github.com/rtbot/rtbot/mailwatch"
 	"github.com/rtbot/rtbot/patchqueue"
@@ -188,7 +190,7 @@ func (t *Tree) validate(p *problems, key, base string, triggers map[string]bool)
 	if t.CandidateBranch == "" && seriesRE.MatchString(t.Series) {
 		t.CandidateBranch = "linux-" + t.Series + ".y"
 	}
-	if t.CandidateBranch != "" && !validRefName(t.CandidateBranch) {
+	if t.CandidateBranch != "" && refname.Branch(t.CandidateBranch) != nil {
 		p.add(key+".candidate_branch", "%q is not a valid branch name", t.CandidateBranch)
 	}
 	if t.AnnounceURL != "" {
@@ -234,7 +236,7 @@ func (t *Tree) validate(p *problems, key, base string, triggers map[string]bool)
 		sample := expandTemplate(t.BranchTemplate, map[string]string{
 			"series": series, "version": series + ".1", "rc": "1", "tree": name,
 		})
-		if !validRefName(sample) {
+		if refname.Branch(sample) != nil {
 			p.add(key+".branch_template", "%q expands to %q, which is not a valid branch name", t.BranchTemplate, sample)
 		}
 	}
@@ -277,7 +279,7 @@ func (t *Tree) validateQueue(p *problems, key, base string) {
 		}
 		return
 	case QueueRef:
-		if !patchqueue.ValidRev(t.Queue) {
+		if !refname.Revision(t.Queue) {
 			p.add(key+".queue", "%q is not a git revision", t.Queue)
 		}
 	case QueuePath:
@@ -288,7 +290,7 @@ func (t *Tree) validateQueue(p *problems, key, base string) {
 	}
 	if t.QueueBase == "" {
 		p.add(key+".queue_base", "required: the revision the queue was made for, such as v6.1.176")
-	} else if !patchqueue.ValidRev(t.QueueBase) {
+	} else if !refname.Revision(t.QueueBase) {
 		p.add(key+".queue_base", "%q is not a git revision", t.QueueBase)
 	}
 }
@@ -562,25 +564,4 @@ func resolvePath(p *problems, key, v, base string) string {
 		return filepath.Clean(v)
 	}
 	return filepath.Join(base, v)
-}
-
-// validRefName reports whether name is a valid branch name by the rules of
-// git check-ref-format, restricted to printable ASCII.
-func validRefName(name string) bool {
-	if name == "" || name == "@" || len(name) > 255 || strings.HasPrefix(name, "-") ||
-		strings.HasSuffix(name, "/") || strings.HasSuffix(name, ".") ||
-		strings.Contains(name, "..") || strings.Contains(name, "@{") || strings.Contains(name, "//") {
-		return false
-	}
-	for _, r := range name {
-		if r <= ' ' || r >= 0x7f || strings.ContainsRune(`~^:?*[\`, r) {
-			return false
-		}
-	}
-	for _, c := range strings.Split(name, "/") {
-		if c == "" || strings.HasPrefix(c, ".") || strings.HasSuffix(c, ".lock") {
-			return false
-		}
-	}
-	return true
 }

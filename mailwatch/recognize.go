@@ -13,6 +13,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/rtbot/rtbot/refname"
+
 	"github.com/emersion/go-message"
 	_ "github.com/emersion/go-message/charset" // every charset a kernel mail may use
 	"github.com/emersion/go-message/mail"
@@ -624,15 +626,13 @@ var (
 	rtVersionRe     = regexp.MustCompile(`^\d+\.\d+(\.\d+)?-rt\d+$`)
 	// RT development releases also follow mainline release candidates.
 	rtDevelVersionRe = regexp.MustCompile(`^\d+\.\d+(\.\d+)?(-rc\d+)?-rt\d+$`)
-	branchRe         = regexp.MustCompile(`^[A-Za-z0-9._/-]+$`)
 )
 
 // Validate checks every field of an announcement against the strict patterns
 // rtbot trusts: Series "X.Y"; Version "X.Y[.Z]" for stable-rc, with "-rtN"
 // for RT kinds (and an optional mainline "-rcK" before it for rt-devel) and
 // starting with Series; RC 1..999 for review cycles and 0 for releases;
-// GitBranch of [A-Za-z0-9._/-] without "..", "//", a leading "-" or "/" or a
-// trailing "/" or ".lock"; GitURL and PatchURL git://, https:// or http://
+// GitBranch accepted by refname.Branch; GitURL and PatchURL git://, https:// or http://
 // with a host and no whitespace or control characters. Empty URL and branch
 // fields are allowed. KindNone is valid when it has a Reason.
 func (a Announcement) Validate() error {
@@ -691,9 +691,7 @@ func (a Announcement) Validate() error {
 }
 
 func validBranch(b string) error {
-	if len(b) > 255 || !branchRe.MatchString(b) || strings.Contains(b, "..") || strings.Contains(b, "//") ||
-		strings.HasPrefix(b, "-") || strings.HasPrefix(b, "/") || strings.HasSuffix(b, "/") ||
-		strings.HasSuffix(b, ".lock") {
+	if refname.Branch(b) != nil {
 		return fmt.Errorf("invalid git branch %q", clip(b))
 	}
 	return nil

@@ -106,18 +106,6 @@ func TestReverseHunksUndo(t *testing.T) {
 	}
 }
 
-func TestCheckBranchName(t *testing.T) {
-	for name, ok := range map[string]bool{
-		"rtbot/6.1.177-rc1": true, "v6.1-rt-next": true, "a": true,
-		"": false, "../x": false, "a..b": false, "-x": false, "a/.hidden": false, "x.lock": false,
-		"a b": false, "a;rm": false, "refs//x": false, "a/": false, "$(id)": false,
-	} {
-		if err := CheckBranchName(name); (err == nil) != ok {
-			t.Errorf("CheckBranchName(%q) = %v, want ok=%v", name, err, ok)
-		}
-	}
-}
-
 // FuzzApplyHunks checks that hunk application never panics and that a
 // successful application of a diff made from (a, b) onto a yields b.
 func FuzzApplyHunks(f *testing.F) {

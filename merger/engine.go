@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"regexp"
-	"strings"
 	"time"
 
 	"github.com/go-git/go-billy/v5/osfs"
@@ -17,6 +15,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/storage/filesystem"
 	"github.com/rtbot/rtbot/patchqueue"
+	"github.com/rtbot/rtbot/refname"
 )
 
 // Identity is who rtbot commits as.
@@ -116,7 +115,7 @@ func (e *Engine) Repository() *git.Repository {
 
 // Resolve turns a revision (tag, branch, commit id) into a commit id.
 func (e *Engine) Resolve(rev string) (plumbing.Hash, error) {
-	if !validRevision(rev) {
+	if !refname.Revision(rev) {
 		return plumbing.ZeroHash, fmt.Errorf("revision %q: not a valid revision", rev)
 	}
 	h, err := e.repo.ResolveRevision(plumbing.Revision(rev))
@@ -124,12 +123,6 @@ func (e *Engine) Resolve(rev string) (plumbing.Hash, error) {
 		return plumbing.ZeroHash, fmt.Errorf("revision %s: %w", rev, err)
 	}
 	return *h, nil
-}
-
-var revRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._/+-]*(?:[~^][0-9]*)*$`)
-
-func validRevision(s string) bool {
-	return len(s) <= 255 && revRe.MatchString(s) && !strings.Contains(s, "..") && !strings.Contains(s, "//")
 }
 
 func (e *Engine) commit(h plumbing.Hash) (*object.Commit, error) {
@@ -396,15 +389,5 @@ func (e *Engine) BranchHead(name string) (plumbing.Hash, error) {
 	return ref.Hash(), nil
 }
 
-var branchRe = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._+-]*(/[A-Za-z0-9_][A-Za-z0-9._+-]*)*$`)
-
-// CheckBranchName accepts branch names made of letters, digits, '.', '_',
-// '+', '-' and '/'-separated components, none starting with '.' or '-',
-// without "..", and not ending in ".lock".
-func CheckBranchName(name string) error {
-	if len(name) > 200 || !branchRe.MatchString(name) || strings.Contains(name, "..") ||
-		strings.HasSuffix(name, ".lock") || strings.Contains(name, ".lock/") {
-		return fmt.Errorf("branch name %q is not allowed", name)
-	}
-	return nil
-}
+// CheckBranchName accepts the branch names refname.Branch accepts.
+func CheckBranchName(name string) error { return refname.Branch(name) }

@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/rtbot/rtbot/refname"
 )
 
 // Op is what a patch does to one file.
@@ -193,28 +195,10 @@ func ParseRange(s string) (Range, bool) {
 	if !found || a == "" || b == "" || strings.HasPrefix(b, ".") || strings.Contains(b, "..") {
 		return Range{}, false
 	}
-	if !ValidRev(a) || !ValidRev(b) {
+	if !refname.Revision(a) || !refname.Revision(b) {
 		return Range{}, false
 	}
 	return Range{Base: a, Tip: b}, true
-}
-
-// ValidRev accepts the revision spellings rtbot resolves: ref names, ids and
-// the ~N / ^ suffixes, nothing a shell or ref parser could misread, and no
-// "..".
-func ValidRev(s string) bool {
-	if s == "" || s[0] == '-' || len(s) > 255 || strings.Contains(s, "..") {
-		return false
-	}
-	for _, r := range s {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
-		case strings.ContainsRune("._/-~^+", r):
-		default:
-			return false
-		}
-	}
-	return true
 }
 
 // PatchError is a problem with one patch, located in the patch file.
