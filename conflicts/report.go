@@ -122,20 +122,30 @@ func Classify(res *merger.Result) []PatchReport {
 		}
 		pr.Action = ActionFor(pr.Status)
 		if pr.Reason == "" {
-			pr.Reason = reason(pr)
+			pr.Reason = reason(pr, nil)
 		}
 		out = append(out, pr)
 	}
 	return out
 }
 
-func reason(p PatchReport) string {
-	for _, f := range p.Files {
-		if f.Status == p.Status {
+// reason is "path: detail" of the file that decided the patch's status:
+// the first with that status, or the first of those decisive says decided
+// it (when decisive is not nil and one does).
+func reason(p PatchReport, decisive func(i int) bool) string {
+	r := ""
+	for i, f := range p.Files {
+		if f.Status != p.Status {
+			continue
+		}
+		if r == "" {
+			r = f.Path + ": " + f.Detail
+		}
+		if decisive != nil && decisive(i) {
 			return f.Path + ": " + f.Detail
 		}
 	}
-	return ""
+	return r
 }
 
 // Summarise counts the patches by status.

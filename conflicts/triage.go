@@ -121,14 +121,11 @@ func (t *triager) patch(p *merger.PatchResult, r *PatchReport) error {
 	if status != Blocked {
 		r.BlockedBy = ""
 	}
-	// The reason comes from the file that decided the status, preferring
-	// one whose content was examined (it failed to merge) over one that
-	// merged unchanged.
-	for i, fr := range r.Files {
-		if fr.Status == status && (r.Reason == "" || p.Files[i].Outcome == merger.Conflict || p.Files[i].Outcome == merger.Missing) {
-			r.Reason = fr.Path + ": " + fr.Detail
-		}
-	}
+	// The reason comes from a file whose content was examined (it failed
+	// to merge) rather than one that merged unchanged.
+	r.Reason = reason(*r, func(i int) bool {
+		return p.Files[i].Outcome == merger.Conflict || p.Files[i].Outcome == merger.Missing
+	})
 	if status == AlreadyApplied && r.Reason == "" {
 		r.Reason = "everything the patch changes is already in the candidate"
 	}
@@ -185,13 +182,17 @@ func (t *triager) conflict(p *merger.PatchResult, f merger.FileResult, fr *FileR
 		return t.cause(f, fr, facts)
 	}
 	// Failing only because an earlier patch of the queue failed?
+	inCand := make(map[string]bool, len(lines))
+	for _, l := range lines {
+		inCand[l] = true
+	}
 	for i, h := range f.Hunks {
 		if !h.Failed || i >= len(facts) {
 			continue
 		}
 		for _, l := range facts[i].oldLines {
 			for _, a := range t.added[f.Path] {
-				if a.line == l && !contains(lines, l) {
+				if a.line == l && !inCand[l] {
 					fr.Status, fr.BlockedBy = Blocked, a.patch
 					fr.Detail = fmt.Sprintf("hunk %d needs %q, which earlier patch %s adds and which did not apply", i+1, strings.TrimSpace(l), a.patch)
 					return nil
@@ -388,13 +389,4 @@ func significant(s string) bool {
 		return false
 	}
 	return strings.IndexFunc(s, func(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }) >= 0
-}
-
-func contains(lines []string, l string) bool {
-	for _, x := range lines {
-		if x == l {
-			return true
-		}
-	}
-	return false
 }

@@ -179,10 +179,8 @@ func (e *Engine) Materialise(ctx context.Context, q *patchqueue.Queue, base plum
 		return nil, err
 	}
 	tip, tree := base, bc.TreeHash
-	malformed := "" // the last malformed patch, which later ones may need
-	if e.obj.pre == nil {
-		e.Prefetch(ctx, q, base)
-	}
+	malformed := ""          // the last malformed patch, which later ones may need
+	e.Prefetch(ctx, q, base) // no-op when the caller already started one
 	steps := make([]Step, 0, len(q.Patches))
 	for _, p := range q.Patches {
 		if err := ctx.Err(); err != nil {
@@ -233,6 +231,9 @@ func (e *Engine) Materialise(ctx context.Context, q *patchqueue.Queue, base plum
 // only; Materialise calls it with the base unless the caller already did,
 // typically with the base and the candidate.
 func (e *Engine) Prefetch(ctx context.Context, q *patchqueue.Queue, commits ...plumbing.Hash) {
+	if e.obj.pre != nil {
+		return // one prefetch per engine: it owns the warm store
+	}
 	var roots []plumbing.Hash
 	for _, h := range commits {
 		if c, err := e.commit(h); err == nil {
@@ -252,9 +253,6 @@ func (e *Engine) Prefetch(ctx context.Context, q *patchqueue.Queue, commits ...p
 	if len(roots) == 0 || len(paths) == 0 {
 		return
 	}
-	if e.obj.pre != nil {
-		return // one prefetch per engine: it owns the warm store
-	}
 	e.obj.pre = startPrefetch(ctx, e.warm, roots, paths)
 }
 
@@ -264,7 +262,7 @@ func (e *Engine) applyExact(tree plumbing.Hash, p *patchqueue.Patch, f *patchque
 	ae := func(hunk, line int, err error) error {
 		return &ApplyError{Patch: p, File: f.Path(), Hunk: hunk, Line: line, Err: err}
 	}
-	cur, exists := "", false
+	cur := ""
 	var mode filemode.FileMode = filemode.Regular
 	if f.Op != patchqueue.OpAdd {
 		en, ok, err := e.obj.lookup(tree, f.OldPath)
@@ -277,7 +275,7 @@ func (e *Engine) applyExact(tree plumbing.Hash, p *patchqueue.Patch, f *patchque
 		if cur, err = e.obj.blob(en.Hash); err != nil {
 			return ae(0, 0, err)
 		}
-		exists, mode = true, en.Mode
+		mode = en.Mode
 	} else if _, ok, _ := e.obj.lookup(tree, f.NewPath); ok {
 		return ae(0, 0, errors.New("file to be created already exists"))
 	}
@@ -302,7 +300,6 @@ func (e *Engine) applyExact(tree plumbing.Hash, p *patchqueue.Patch, f *patchque
 	case patchqueue.OpRename:
 		edits[f.OldPath] = edit{del: true}
 	}
-	_ = exists
 	h, err := e.obj.writeBlob(out)
 	if err != nil {
 		return ae(0, 0, err)

@@ -25,7 +25,6 @@ type prefetcher struct {
 	cancel context.CancelFunc
 	mu     sync.Mutex
 	slots  map[plumbing.Hash]*slot
-	done   chan struct{}
 }
 
 // slot is one blob's hand-over.
@@ -76,9 +75,8 @@ func warmStore(gitDir string) <-chan *filesystem.Storage {
 // here: the engine reads what the prefetcher could not, and reports then.
 func startPrefetch(ctx context.Context, warm <-chan *filesystem.Storage, roots []plumbing.Hash, paths []string) *prefetcher {
 	ctx, cancel := context.WithCancel(ctx)
-	p := &prefetcher{cancel: cancel, slots: map[plumbing.Hash]*slot{}, done: make(chan struct{})}
+	p := &prefetcher{cancel: cancel, slots: map[plumbing.Hash]*slot{}}
 	go func() {
-		defer close(p.done)
 		st := <-warm
 		defer st.Close()
 		o := newObjects(st)

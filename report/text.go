@@ -142,8 +142,8 @@ func short(h string) string {
 // where is ":LINE" for the place in the candidate a file's trouble is, or
 // "" when there is none (a missing file).
 func where(f conflicts.FileReport) string {
-	for _, rg := range f.Regions {
-		return fmt.Sprintf(":%d", max(rg.Candidate.Start, 1))
+	if len(f.Regions) > 0 {
+		return fmt.Sprintf(":%d", max(f.Regions[0].Candidate.Start, 1))
 	}
 	for _, h := range f.Hunks {
 		if h.Failed || f.Status == conflicts.Fuzz && h.Fuzz > 0 {
