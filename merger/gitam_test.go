@@ -97,6 +97,17 @@ func scenarios() []scenario {
 			want: []merger.Outcome{merger.Applied},
 		},
 		{
+			name:    "pure rename",
+			renames: true,
+			base:    fixtures.Tree{"kernel/core.c": {Content: c}, "lib/a.c": {Content: c}},
+			patches: []func(fixtures.Tree){func(t fixtures.Tree) {
+				t["lib/moved.c"] = t["lib/a.c"]
+				delete(t, "lib/a.c")
+			}},
+			cand: func(t fixtures.Tree) { replace(t, "lib/a.c", "core line 3\n", "stable line 3\n") },
+			want: []merger.Outcome{merger.Applied},
+		},
+		{
 			name: "mode change",
 			base: fixtures.Tree{"scripts/run.sh": {Content: "#!/bin/sh\necho hi\n"}, "kernel/core.c": {Content: c}},
 			patches: []func(fixtures.Tree){func(t fixtures.Tree) {

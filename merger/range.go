@@ -55,7 +55,7 @@ func (e *Engine) ReadRange(ctx context.Context, rg patchqueue.Range) (*patchqueu
 		if err != nil {
 			return nil, nil, plumbing.ZeroHash, err
 		}
-		p, err := e.commitPatch(ctx, parent, c)
+		p, err := e.commitPatch(parent, c)
 		if err != nil {
 			return nil, nil, plumbing.ZeroHash, fmt.Errorf("commit %s: %w", c.Hash.String()[:12], err)
 		}
@@ -67,8 +67,9 @@ func (e *Engine) ReadRange(ctx context.Context, rg patchqueue.Range) (*patchqueu
 }
 
 // commitPatch describes a commit as a Patch: metadata from the commit, file
-// diffs computed from the trees with git's diff.
-func (e *Engine) commitPatch(ctx context.Context, parent, c *object.Commit) (*patchqueue.Patch, error) {
+// diffs computed from the trees with git's diff (textmerge), renames paired
+// like git's rename detection.
+func (e *Engine) commitPatch(parent, c *object.Commit) (*patchqueue.Patch, error) {
 	subject, body, _ := strings.Cut(c.Message, "\n")
 	p := &patchqueue.Patch{
 		Name:        c.Hash.String()[:12],
@@ -81,44 +82,46 @@ func (e *Engine) commitPatch(ctx context.Context, parent, c *object.Commit) (*pa
 		Body:        strings.Trim(body, "\n"),
 		Commit:      c.Hash.String(),
 	}
-	pt, err := parent.Tree()
+	changes, err := e.obj.changes(parent.TreeHash, c.TreeHash, "", nil)
 	if err != nil {
 		return nil, err
 	}
-	ct, err := c.Tree()
+	renames, err := e.pairRenames(changes)
 	if err != nil {
 		return nil, err
 	}
-	changes, err := object.DiffTreeWithOptions(ctx, pt, ct, &object.DiffTreeOptions{DetectRenames: true, RenameScore: 50, RenameLimit: 1000})
-	if err != nil {
-		return nil, err
-	}
-	for _, ch := range changes {
-		f := &patchqueue.File{OldPath: ch.From.Name, NewPath: ch.To.Name}
+	for i, ch := range changes {
+		oldPath, newPath := ch.path, ch.path
+		if d, ok := renames[i]; ok {
+			if d < 0 {
+				continue // the deleting side of a rename
+			}
+			oldPath = changes[d].path
+			ch.from, ch.hasFrom = changes[d].from, true
+		}
+		f := &patchqueue.File{}
 		var pre, post string
-		if ch.From.Name != "" {
-			f.OldMode = uint32(ch.From.TreeEntry.Mode)
-			f.OldIndex = ch.From.TreeEntry.Hash.String()
-			if pre, err = e.obj.blob(ch.From.TreeEntry.Hash); err != nil {
+		if ch.hasFrom {
+			f.OldPath, f.OldMode, f.OldIndex = oldPath, uint32(ch.from.Mode), ch.from.Hash.String()
+			if pre, err = e.obj.blob(ch.from.Hash); err != nil {
 				return nil, err
 			}
 		}
-		if ch.To.Name != "" {
-			f.NewMode = uint32(ch.To.TreeEntry.Mode)
-			f.NewIndex = ch.To.TreeEntry.Hash.String()
-			if post, err = e.obj.blob(ch.To.TreeEntry.Hash); err != nil {
+		if ch.hasTo {
+			f.NewPath, f.NewMode, f.NewIndex = newPath, uint32(ch.to.Mode), ch.to.Hash.String()
+			if post, err = e.obj.blob(ch.to.Hash); err != nil {
 				return nil, err
 			}
 		}
 		switch {
-		case ch.From.Name == "":
+		case !ch.hasFrom:
 			f.Op = patchqueue.OpAdd
-		case ch.To.Name == "":
+		case !ch.hasTo:
 			f.Op = patchqueue.OpDelete
-		case ch.From.Name != ch.To.Name:
+		case oldPath != newPath:
 			f.Op = patchqueue.OpRename
 		}
-		if ch.From.TreeEntry.Mode == filemode.Submodule || ch.To.TreeEntry.Mode == filemode.Submodule {
+		if ch.from.Mode == filemode.Submodule || ch.to.Mode == filemode.Submodule {
 			p.Err = fmt.Errorf("commit %s: submodule change in %s is not supported", p.Name, f.Path())
 			continue
 		}
@@ -130,4 +133,83 @@ func (e *Engine) commitPatch(ctx context.Context, parent, c *object.Commit) (*pa
 		p.Files = append(p.Files, f)
 	}
 	return p, nil
+}
+
+// renameScore is the similarity, in percent of lines, from which a deleted
+// and an added file are one file renamed (git's default is 50 %).
+const renameScore = 50
+
+// pairRenames pairs deleted and added files of one commit into renames, as
+// git's rename detection does: identical blobs first, then the most similar
+// pairs scoring at least renameScore. The result maps an added file's index
+// to its deleted file's index, and a paired deleted file's index to -1.
+func (e *Engine) pairRenames(changes []fileChange) (map[int]int, error) {
+	var dels, adds []int
+	for i, ch := range changes {
+		switch {
+		case ch.hasFrom && !ch.hasTo:
+			dels = append(dels, i)
+		case !ch.hasFrom && ch.hasTo:
+			adds = append(adds, i)
+		}
+	}
+	pairs := map[int]int{}
+	pair := func(a, d int) { pairs[a], pairs[d] = d, -1 }
+	for _, a := range adds {
+		for _, d := range dels {
+			if _, used := pairs[d]; !used && changes[d].from.Hash == changes[a].to.Hash {
+				pair(a, d)
+				break
+			}
+		}
+	}
+	if len(dels)*len(adds) > 1000 {
+		return pairs, nil // like git's rename limit: too many to compare
+	}
+	for _, a := range adds {
+		if _, done := pairs[a]; done {
+			continue
+		}
+		best, bestScore := -1, renameScore-1
+		for _, d := range dels {
+			if _, used := pairs[d]; used {
+				continue
+			}
+			pre, err := e.obj.blob(changes[d].from.Hash)
+			if err != nil {
+				return nil, err
+			}
+			post, err := e.obj.blob(changes[a].to.Hash)
+			if err != nil {
+				return nil, err
+			}
+			if sc := similarity(pre, post); sc > bestScore {
+				best, bestScore = d, sc
+			}
+		}
+		if best >= 0 {
+			pair(a, best)
+		}
+	}
+	return pairs, nil
+}
+
+// similarity is the share of lines two texts have in common, in percent.
+func similarity(a, b string) int {
+	la, lb := splitLines(a), splitLines(b)
+	if len(la)+len(lb) == 0 {
+		return 100
+	}
+	count := make(map[string]int, len(la))
+	for _, l := range la {
+		count[l]++
+	}
+	common := 0
+	for _, l := range lb {
+		if count[l] > 0 {
+			count[l]--
+			common++
+		}
+	}
+	return 200 * common / (len(la) + len(lb))
 }

@@ -335,3 +335,83 @@ func (o *objects) findBlob(root plumbing.Hash, prefix string, h plumbing.Hash) (
 	}
 	return "", nil
 }
+
+// fileChange is a path whose file differs between two trees; a side that
+// has no file there is absent (ok false).
+type fileChange struct {
+	path     string
+	from, to entry
+	hasFrom  bool
+	hasTo    bool
+}
+
+// changes lists the files that differ between trees a and b, in path
+// order, descending only into subtrees whose ids differ.
+func (o *objects) changes(a, b plumbing.Hash, prefix string, out []fileChange) ([]fileChange, error) {
+	if a == b {
+		return out, nil
+	}
+	var ta, tb *object.Tree
+	var err error
+	if !a.IsZero() {
+		if ta, err = o.tree(a); err != nil {
+			return nil, err
+		}
+	} else {
+		ta = &object.Tree{}
+	}
+	if !b.IsZero() {
+		if tb, err = o.tree(b); err != nil {
+			return nil, err
+		}
+	} else {
+		tb = &object.Tree{}
+	}
+	names := map[string][2]*object.TreeEntry{}
+	for i := range ta.Entries {
+		e := &ta.Entries[i]
+		n := names[e.Name]
+		n[0] = e
+		names[e.Name] = n
+	}
+	for i := range tb.Entries {
+		e := &tb.Entries[i]
+		n := names[e.Name]
+		n[1] = e
+		names[e.Name] = n
+	}
+	keys := make([]string, 0, len(names))
+	for k := range names {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		ea, eb := names[k][0], names[k][1]
+		path := prefix + k
+		var subA, subB plumbing.Hash
+		fc := fileChange{path: path}
+		if ea != nil {
+			if ea.Mode == filemode.Dir {
+				subA = ea.Hash
+			} else {
+				fc.from, fc.hasFrom = entry{ea.Hash, ea.Mode}, true
+			}
+		}
+		if eb != nil {
+			if eb.Mode == filemode.Dir {
+				subB = eb.Hash
+			} else {
+				fc.to, fc.hasTo = entry{eb.Hash, eb.Mode}, true
+			}
+		}
+		if (fc.hasFrom || fc.hasTo) && fc.from != fc.to {
+			out = append(out, fc)
+		}
+		if !subA.IsZero() || !subB.IsZero() {
+			if out, err = o.changes(subA, subB, path+"/", out); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return out, nil
+}
