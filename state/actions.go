@@ -57,16 +57,21 @@ type Action struct {
 	// Failed.
 	Attempts  int
 	LastError string // of the last failed attempt
+	// Committing is set by [Store.Committing] just before the effect's
+	// point of no return, and cleared by the next Intend. An intended action
+	// that is not committing was interrupted before its effect could have
+	// happened, and is safe to perform again.
+	Committing bool
 	CreatedAt time.Time
 	UpdatedAt time.Time
 }
 
-const actionCols = `id, run_id, kind, key, state, attempts, last_error, created_at, updated_at`
+const actionCols = `id, run_id, kind, key, state, attempts, last_error, committing, created_at, updated_at`
 
 func scanAction(sc scanner) (Action, error) {
 	var a Action
 	var kind, st, created, updated string
-	if err := sc.Scan(&a.ID, &a.RunID, &kind, &a.Key, &st, &a.Attempts, &a.LastError, &created, &updated); err != nil {
+	if err := sc.Scan(&a.ID, &a.RunID, &kind, &a.Key, &st, &a.Attempts, &a.LastError, &a.Committing, &created, &updated); err != nil {
 		return Action{}, err
 	}
 	a.Kind, a.State = ActionKind(kind), ActionState(st)
@@ -137,8 +142,8 @@ func (s *Store) Intend(ctx context.Context, runID int64, kind ActionKind, key st
 		case ActionIntended:
 			return fmt.Errorf("action %d (attempt %d, intended %s): %w", a.ID, a.Attempts, formatTime(a.UpdatedAt), ErrInterrupted)
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE actions SET state = 'intended', attempts = attempts + 1, updated_at = ?
-			WHERE id = ?`, now, a.ID); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE actions SET state = 'intended', attempts = attempts + 1, committing = 0,
+			updated_at = ? WHERE id = ?`, now, a.ID); err != nil {
 			return err
 		}
 		a, err = getAction(ctx, tx, a.ID)
@@ -197,6 +202,41 @@ func (s *Store) Failed(ctx context.Context, actionID int64, cause error) error {
 		return fmt.Errorf("state: action %d failed: %w", actionID, err)
 	}
 	return nil
+}
+
+// Committing marks an intended action as about to pass its point of no
+// return (see Action.Committing). Call it as late as possible: the window
+// between Committing and Done is the only one in which a crash leaves the
+// outcome of the effect unknown.
+func (s *Store) Committing(ctx context.Context, actionID int64) error {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		a, err := getAction(ctx, tx, actionID)
+		if err != nil {
+			return err
+		}
+		if a.State != ActionIntended {
+			return fmt.Errorf("action is %s, not intended", a.State)
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE actions SET committing = 1, updated_at = ? WHERE id = ?`,
+			formatTime(s.now()), actionID)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("state: action %d committing: %w", actionID, err)
+	}
+	return nil
+}
+
+// EverDone reports whether an action of kind with key is done in any run:
+// for instance whether rtbot ever pushed "branch@commit".
+func (s *Store) EverDone(ctx context.Context, kind ActionKind, key string) (bool, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM actions WHERE kind = ? AND key = ? AND state = 'done'`,
+		string(kind), key).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("state: %s %q done: %w", kind, key, err)
+	}
+	return n > 0, nil
 }
 
 // Pending lists the actions that are not done, oldest first: intended ones

@@ -20,6 +20,7 @@ type migration struct {
 func migrations() []migration {
 	return []migration{
 		{version: 1, name: "announcements, checkpoints, runs, patch results, actions", sql: schemaV1},
+		{version: 2, name: "actions: committing mark", sql: schemaV2},
 	}
 }
 
@@ -104,6 +105,14 @@ CREATE TABLE actions (
 	UNIQUE (run_id, kind, key)
 );
 CREATE INDEX actions_state ON actions (state);
+`
+
+// schemaV2 adds the committing mark of an action: set just before the point
+// of no return of a side effect that cannot be checked afterwards (the final
+// "." of an SMTP transaction), so an interrupted action tells whether it may
+// have happened (committing) or certainly did not (not committing).
+const schemaV2 = `
+ALTER TABLE actions ADD COLUMN committing INTEGER NOT NULL DEFAULT 0 CHECK (committing IN (0, 1));
 `
 
 // migrate brings the file up to the newest schema the binary knows. It is

@@ -753,3 +753,46 @@ func TestConcurrentWriters(t *testing.T) {
 		t.Errorf("integrity_check = %q, %v", check, err)
 	}
 }
+
+func TestCommittingMarkAndEverDone(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	mustRecord(t, s, "a1@kernel.org")
+	run := mustStart(t, s, spec("a1@kernel.org", "6.1-rt", "c0ffee"))
+
+	a, _, err := s.Intend(ctx, run.ID, ActionMail, "m1@rtbot.example")
+	if err != nil || a.Committing {
+		t.Fatalf("Intend = %+v, %v; want a fresh action, not committing", a, err)
+	}
+	if err := s.Committing(ctx, a.ID); err != nil {
+		t.Fatal(err)
+	}
+	// An interrupted, committing action is handed back with ErrInterrupted
+	// and says it may have happened.
+	got, _, err := s.Intend(ctx, run.ID, ActionMail, "m1@rtbot.example")
+	if !errors.Is(err, ErrInterrupted) || !got.Committing {
+		t.Fatalf("Intend after a crash while committing = %+v, %v; want committing and ErrInterrupted", got, err)
+	}
+	// A retry after Failed starts uncommitted again.
+	if err := s.Failed(ctx, a.ID, errors.New("450 try later")); err != nil {
+		t.Fatal(err)
+	}
+	if got, _, err = s.Intend(ctx, run.ID, ActionMail, "m1@rtbot.example"); err != nil || got.Committing || got.Attempts != 2 {
+		t.Fatalf("retry = %+v, %v; want attempt 2, not committing", got, err)
+	}
+	if done, err := s.EverDone(ctx, ActionMail, "m1@rtbot.example"); err != nil || done {
+		t.Fatalf("EverDone before Done = %v, %v", done, err)
+	}
+	if err := s.Done(ctx, a.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Committing(ctx, a.ID); err == nil {
+		t.Error("Committing accepted a done action")
+	}
+	if done, err := s.EverDone(ctx, ActionMail, "m1@rtbot.example"); err != nil || !done {
+		t.Fatalf("EverDone after Done = %v, %v", done, err)
+	}
+	if done, err := s.EverDone(ctx, ActionPush, "m1@rtbot.example"); err != nil || done {
+		t.Fatalf("EverDone of another kind = %v, %v", done, err)
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"github.com/rtbot/rtbot/conflicts"
 	"github.com/rtbot/rtbot/merger"
 	"github.com/rtbot/rtbot/patchqueue"
+	"github.com/rtbot/rtbot/pipeline"
 	"github.com/rtbot/rtbot/report"
 )
 
@@ -104,6 +105,8 @@ type mergeArgs struct {
 	opts                            merger.Options
 }
 
+// doMerge is `rtbot merge` without the flags: pipeline.Merge, then the
+// branch update the user asked for.
 func doMerge(ctx context.Context, a mergeArgs) (*conflicts.Report, error) {
 	start := time.Now()
 	eng, err := merger.Open(a.repo, a.opts)
@@ -111,24 +114,14 @@ func doMerge(ctx context.Context, a mergeArgs) (*conflicts.Report, error) {
 		return nil, err
 	}
 	defer eng.Close()
-	// Read a queue from files while the first object lookup loads the
-	// repository's pack index: both take tens of milliseconds.
-	type queued struct {
-		q   *patchqueue.Queue
-		err error
-	}
-	qch := make(chan queued, 1)
-	rg, isRange := patchqueue.ParseRange(a.queue)
-	isRange = isRange && !exists(a.queue)
-	if !isRange {
-		go func() {
-			q, err := patchqueue.Open(a.queue, patchqueue.DefaultLimits())
-			qch <- queued{q, err}
-		}()
-	}
-	ontoHash, err := eng.Resolve(a.onto)
-	if err != nil {
+	// Name the flag when a revision is unknown.
+	if _, err := eng.Resolve(a.onto); err != nil {
 		return nil, fmt.Errorf("--onto: %w", err)
+	}
+	if a.base != "" {
+		if _, err := eng.Resolve(a.base); err != nil {
+			return nil, fmt.Errorf("--base: %w", err)
+		}
 	}
 	var oldBranch plumbing.Hash
 	if a.branch != "" {
@@ -136,58 +129,21 @@ func doMerge(ctx context.Context, a mergeArgs) (*conflicts.Report, error) {
 			return nil, err
 		}
 	}
-	rep := &conflicts.Report{Candidate: conflicts.Rev{Name: a.onto, Commit: ontoHash.String()}, Queue: a.queue}
-	var res *merger.Result
-	if isRange {
-		if a.base != "" {
+	if _, isRange := patchqueue.ParseRange(a.queue); isRange && a.base != "" {
+		if _, err := os.Stat(a.queue); err != nil {
 			return nil, errors.New("--base is implied by a git range queue; drop one of them")
 		}
-		_, steps, baseHash, err := eng.ReadRange(ctx, rg)
-		if err != nil {
-			return nil, err
-		}
-		rep.Base = &conflicts.Rev{Name: rg.Base, Commit: baseHash.String()}
-		if res, err = eng.Rebase(ctx, steps, baseHash, ontoHash); err != nil {
-			return nil, err
-		}
-	} else {
-		qd := <-qch
-		if qd.err != nil {
-			return nil, qd.err
-		}
-		q := qd.q
-		var baseHash plumbing.Hash
-		if a.base != "" {
-			if baseHash, err = eng.Resolve(a.base); err != nil {
-				return nil, fmt.Errorf("--base: %w", err)
-			}
-			rep.Base = &conflicts.Rev{Name: a.base, Commit: baseHash.String()}
-		}
-		if res, err = eng.RebaseQueue(ctx, q, baseHash, ontoHash); err != nil {
-			var ae *merger.ApplyError
-			if errors.As(err, &ae) {
-				return nil, fmt.Errorf("queue does not apply to its base %s: %w", a.base, err)
-			}
-			return nil, err
-		}
 	}
-	if rep.Patches, err = conflicts.Triage(ctx, res, eng, conflicts.Options{DropApplied: a.dropApplied}); err != nil {
+	rep, res, err := pipeline.Merge(ctx, eng, pipeline.MergeSpec{Queue: a.queue, Base: a.base, Onto: a.onto, DropApplied: a.dropApplied})
+	if err != nil {
 		return nil, err
 	}
-	rep.Summary = conflicts.Summarise(rep.Patches)
-	rep.Result = conflicts.ResultRef{Commit: res.Head.String()}
 	if a.branch != "" {
 		if err := eng.UpdateBranch(a.branch, res.Head, oldBranch); err != nil {
 			return nil, err
 		}
 		rep.Result.Branch = a.branch
 	}
-	rep.Stats = res.Stats
 	rep.Elapsed = time.Since(start).Round(time.Millisecond).String()
 	return rep, nil
-}
-
-func exists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
 }
