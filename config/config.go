@@ -147,6 +147,11 @@ type Tree struct {
 	// from CandidateURL (a local mirror); default CandidateURL. See
 	// [Tree.MatchesCandidate].
 	AnnounceURL string `toml:"announce_url"`
+	// RCPatch is where the rc patch is when the candidate git tree cannot
+	// be fetched: an https URL or a local path, with {version} and {rc}
+	// placeholders. The patch is applied to the previous release tag.
+	// Empty (the default) means no fallback.
+	RCPatch string `toml:"rc_patch"`
 
 	// Queue is the RT queue: a git range "A..B", a git ref, a quilt
 	// directory, a .tar.xz/.tar.gz tarball, or an mbox/patch file.

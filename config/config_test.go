@@ -149,7 +149,7 @@ func TestExampleDocumentsEveryKey(t *testing.T) {
 	}
 	keys := []string{"name", "email", "state", "lock", "workdir", "addr", "tls", "username",
 		"password_file", "password_env", "mailbox", "mark_processed", "move_processed", "poll",
-		"from", "series", "repo", "candidate_url", "candidate_branch", "announce_url", "queue",
+		"from", "series", "repo", "candidate_url", "candidate_branch", "announce_url", "rc_patch", "queue",
 		"queue_kind", "queue_base", "maintainers", "cc", "senders", "push_remote",
 		"branch_template", "push_partial", "triggers", "type", "timeout", "argv", "url",
 		"method", "headers", "secret_env", "dir", "origin"}
@@ -233,6 +233,10 @@ func TestValidation(t *testing.T) {
 		{"candidate ssh", `candidate_url = "https://git.kernel.org/pub/scm/linux/kernel/git/stable/linux-stable-rc.git"`, `candidate_url = "ssh://git@example.org/stable/linux.git"`, "", ""},
 		{"candidate branch", `queue = "v6.1.176..v6.1.176-rt64"`, "queue = \"v6.1.176..v6.1.176-rt64\"\ncandidate_branch = \"linux 6.1.y\"", "tree[0].candidate_branch", "branch name"},
 		{"no queue", `queue = "v6.1.176..v6.1.176-rt64"`, ``, "tree[0].queue", "required"},
+		{"rc patch https", `queue = "v6.1.176..v6.1.176-rt64"`, "queue = \"v6.1.176..v6.1.176-rt64\"\nrc_patch = \"https://cdn.kernel.org/patch-{version}-rc{rc}.xz\"", "", ""},
+		{"rc patch path", `queue = "v6.1.176..v6.1.176-rt64"`, "queue = \"v6.1.176..v6.1.176-rt64\"\nrc_patch = \"rc/patch-{version}-rc{rc}.gz\"", "", ""},
+		{"rc patch http", `queue = "v6.1.176..v6.1.176-rt64"`, "queue = \"v6.1.176..v6.1.176-rt64\"\nrc_patch = \"http://example.org/patch-{version}\"", "tree[0].rc_patch", "https"},
+		{"rc patch placeholder", `queue = "v6.1.176..v6.1.176-rt64"`, "queue = \"v6.1.176..v6.1.176-rt64\"\nrc_patch = \"https://example.org/{sublevel}\"", "tree[0].rc_patch", "placeholder"},
 		{"path queue without base", `queue = "v6.1.176..v6.1.176-rt64"`, `queue = "patches-rt"`, "tree[0].queue_base", "required"},
 		{"path queue with base", `queue = "v6.1.176..v6.1.176-rt64"`, "queue = \"patches-rt\"\nqueue_base = \"v6.1.176\"", "", ""},
 		{"ref queue without base", `queue = "v6.1.176..v6.1.176-rt64"`, "queue = \"v6.1-rt\"\nqueue_kind = \"ref\"", "tree[0].queue_base", "required"},

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rtbot/rtbot/candidate"
 	"github.com/rtbot/rtbot/refname"
 
 	"github.com/BurntSushi/toml"
@@ -195,6 +196,13 @@ func (t *Tree) validate(p *problems, key, base string, triggers map[string]bool)
 	}
 	if t.AnnounceURL != "" {
 		t.AnnounceURL = checkRemote(p, key+".announce_url", t.AnnounceURL, base)
+	}
+	if t.RCPatch != "" {
+		if _, err := candidate.PatchSource(t.RCPatch, "6.1.1", 1); err != nil {
+			p.add(key+".rc_patch", "%v", err)
+		} else if !strings.Contains(t.RCPatch, "://") {
+			t.RCPatch = resolvePath(p, key+".rc_patch", t.RCPatch, base)
+		}
 	}
 
 	t.validateQueue(p, key, base)
