@@ -190,7 +190,7 @@ func TestIMAPWatchReconnects(t *testing.T) {
 	cfg := IMAPConfig{Addr: p.Addr, TLS: TLSPlain, Username: srv.User, Password: srv.Password}
 	watchErr := make(chan error, 1)
 	go func() {
-		watchErr <- Watch(ctx, cfg, opts, Checkpoint{}, func(ctx context.Context, res ScanResult) error {
+		watchErr <- Watch(ctx, cfg, opts, Checkpoint{}, func(ctx context.Context, _ *Scanner, res ScanResult) error {
 			if len(res.Candidates) > 0 {
 				results <- res
 			}
@@ -244,7 +244,7 @@ func TestIMAPWatchStopsOnHandlerError(t *testing.T) {
 	boom := errors.New("state store is full")
 	calls := 0
 	err := Watch(context.Background(), IMAPConfig{Addr: srv.Addr, TLS: TLSPlain, Username: srv.User, Password: srv.Password},
-		WatchOptions{}, Checkpoint{}, func(context.Context, ScanResult) error { calls++; return boom })
+		WatchOptions{}, Checkpoint{}, func(context.Context, *Scanner, ScanResult) error { calls++; return boom })
 	if !errors.Is(err, boom) || calls != 1 {
 		t.Errorf("Watch = %v after %d calls, want the handler's error after 1", err, calls)
 	}

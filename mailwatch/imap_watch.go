@@ -224,12 +224,13 @@ type WatchOptions struct {
 }
 
 // Watch keeps a connection to the mailbox, scanning from cp and then after
-// every Wait, and calls handle with each scan's result. handle must persist
+// every Wait, and calls handle with each scan's result and the connection
+// (to MarkProcessed what it handled). handle must persist
 // res.Next once it has processed the candidates; Watch continues from
 // res.Next only if handle returns nil, and returns handle's error otherwise.
 // Connection failures are retried with opts.Backoff; Watch returns on ctx's
 // end or a permanent error.
-func Watch(ctx context.Context, cfg IMAPConfig, opts WatchOptions, cp Checkpoint, handle func(ctx context.Context, res ScanResult) error) error {
+func Watch(ctx context.Context, cfg IMAPConfig, opts WatchOptions, cp Checkpoint, handle func(ctx context.Context, s *Scanner, res ScanResult) error) error {
 	attempt := 0
 	for {
 		s, err := Redial(ctx, cfg, opts.Backoff, opts.Report)
@@ -269,14 +270,14 @@ type handlerError struct{ err error }
 func (e handlerError) Error() string { return e.err.Error() }
 
 // watchConn is Watch on one connection; it returns the checkpoint reached.
-func watchConn(ctx context.Context, s *Scanner, opts WatchOptions, cp Checkpoint, handle func(context.Context, ScanResult) error, attempt *int) (Checkpoint, error) {
+func watchConn(ctx context.Context, s *Scanner, opts WatchOptions, cp Checkpoint, handle func(context.Context, *Scanner, ScanResult) error, attempt *int) (Checkpoint, error) {
 	for {
 		res, err := s.Scan(ctx, cp)
 		if err != nil {
 			return cp, err
 		}
 		*attempt = 0 // a successful scan proves the connection healthy
-		if err := handle(ctx, res); err != nil {
+		if err := handle(ctx, s, res); err != nil {
 			return cp, handlerError{err}
 		}
 		cp = res.Next

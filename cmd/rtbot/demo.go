@@ -7,16 +7,22 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strings"
 
+	"github.com/emersion/go-message/mail"
+	"github.com/go-git/go-git/v5"
+	"github.com/rtbot/rtbot/config"
 	"github.com/rtbot/rtbot/fixtures"
-	"github.com/rtbot/rtbot/mailwatch"
-	"github.com/rtbot/rtbot/merger"
-	"github.com/rtbot/rtbot/report"
+	"github.com/rtbot/rtbot/pipeline"
+	"github.com/rtbot/rtbot/state"
 )
 
-// cmdDemo runs the pipeline on an embedded default: a real announcement
-// mail, a generated repository with a stable release and its rc, and an RT
-// queue with clean, offset, 3-way, conflicting and already-backported
+// cmdDemo runs the real pipeline on an embedded default: in-process IMAP
+// and SMTP servers on loopback, real announcement mails (one genuine, one
+// forged copy, one that is not a stable-rc cover), a generated repository
+// with a stable release, a stable-rc tree to fetch the candidate from, and
+// an RT queue with clean, offset, 3-way, conflicting and already-backported
 // patches. It needs no configuration and no network.
 func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("demo", "rtbot demo [--dir DIR]", stderr)
@@ -32,6 +38,10 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		*dir = d
 	}
+	if entries, err := os.ReadDir(*dir); err == nil && len(entries) > 0 {
+		fmt.Fprintf(stderr, "rtbot demo: %s is not empty; give a new directory with --dir, or none\n", *dir)
+		return exitUsage
+	}
 	if err := runDemo(ctx, *dir, stdout); err != nil {
 		fmt.Fprintf(stderr, "rtbot demo: %v\n", err)
 		return exitError
@@ -39,46 +49,158 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-func runDemo(ctx context.Context, dir string, w io.Writer) error {
-	ann, err := mailwatch.Recognize(bytes.NewReader(fixtures.DemoMail))
-	if err != nil {
-		return fmt.Errorf("embedded announcement: %w", err)
-	}
-	if ann.Kind != mailwatch.KindStableRC {
-		return fmt.Errorf("embedded announcement recognised as %q: %s", ann.Kind, ann.Reason)
-	}
-	fmt.Fprintf(w, "1. mail      %q\n             from %s, Message-ID <%s>\n", ann.Subject, ann.From, ann.MessageID)
-	fmt.Fprintf(w, "             -> %s %s-rc%d, tree %s branch %s\n", ann.Kind, ann.Version, ann.RC, ann.GitURL, ann.GitBranch)
+// demoConfig is the configuration the demo runs with; it is written next to
+// the demo so `rtbot history` and `rtbot status` can read the state after.
+const demoConfig = `# Written by rtbot demo. The IMAP and SMTP servers lived only while the
+# demo ran; history and status still work:
+#   rtbot history --config %[1]s/rtbot.toml
+#   rtbot status  --config %[1]s/rtbot.toml
+[bot]
+name = "rtbot demo"
+email = "rtbot@demo.invalid"
+state = "state.db"
 
+[imap]
+addr = %[2]q
+tls = "plain"
+username = "rtbot"
+password_file = "imap.password"
+mark_processed = "$rtbot-done"
+
+[smtp]
+addr = %[3]q
+tls = "plain"
+
+[[tree]]
+name = "6.1-rt"
+series = "6.1"
+repo = "linux.git"
+candidate_url = "./linux-stable-rc.git"
+announce_url = "git://git.kernel.org/pub/scm/linux/kernel/git/stable/linux-stable-rc.git"
+queue = "patches-rt"
+queue_base = "v6.1.11"
+maintainers = ["RT Maintainer <rt-maintainer@demo.invalid>"]
+senders = ["gregkh@linuxfoundation.org"]
+push_remote = "./published.git"
+push_partial = true
+`
+
+func runDemo(ctx context.Context, dir string, w io.Writer) error {
 	d, err := fixtures.BuildDemo(dir)
 	if err != nil {
 		return err
 	}
-	onto := fmt.Sprintf("v%s-rc%d", ann.Version, ann.RC)
-	if onto != d.Onto {
-		return fmt.Errorf("demo repository has %s, the mail announced %s", d.Onto, onto)
+	if _, err := git.PlainInit(filepath.Join(dir, "published.git"), true); err != nil {
+		return err
 	}
-	fmt.Fprintf(w, "2. candidate %s in %s (base %s)\n", onto, d.Repo, d.Base)
-	fmt.Fprintf(w, "   queue     %s\n", d.Queue)
-	branch := fmt.Sprintf("rtbot/%s-rc%d", ann.Version, ann.RC)
-	rep, err := doMerge(ctx, mergeArgs{repo: d.Repo, queue: d.Queue, base: d.Base, onto: onto, branch: branch,
-		opts: merger.Options{Committer: merger.Identity{Name: "rtbot demo", Email: "rtbot@localhost"}}})
+	imapSrv, err := fixtures.StartIMAP("rtbot", "demo password", nil)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "3. rebased   %d patches in %s; branch %s -> %.12s\n", rep.Summary.Total, rep.Elapsed, branch, rep.Result.Commit)
-	var text bytes.Buffer
-	if err := report.Text(&text, rep); err != nil {
+	defer imapSrv.Close()
+	outbox := filepath.Join(dir, "outbox")
+	if err := os.MkdirAll(outbox, 0o755); err != nil {
 		return err
 	}
-	reportPath := filepath.Join(dir, "report.txt")
-	if err := os.WriteFile(reportPath, text.Bytes(), 0o644); err != nil {
+	smtpSrv, err := fixtures.StartSMTP(fixtures.SMTPOptions{Dir: outbox})
+	if err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "4. report    %s\n\n", reportPath)
-	if _, err := w.Write(text.Bytes()); err != nil {
+	defer smtpSrv.Close()
+
+	// The list traffic: the real announcement, a forged copy of it from
+	// another sender naming another tree, and a real RT release mail.
+	forged := fromLine.ReplaceAll(fixtures.DemoMail, []byte("From: Greg Kroah-Hartman <gregkh@linuxfoundation.org.evil.example>"))
+	forged = bytes.Replace(forged, []byte("Message-Id: <"), []byte("Message-Id: <forged."), 1)
+	mails := [][]byte{fixtures.DemoMail, forged, fixtures.DemoRTMail}
+	for _, m := range mails {
+		if err := imapSrv.Deliver(m); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(w, "rtbot demo in %s\n\n", dir)
+	fmt.Fprintf(w, "1. IMAP server %s holds %d list mails; SMTP server %s writes to %s\n", imapSrv.Addr, len(mails), smtpSrv.Addr, outbox)
+	fmt.Fprintf(w, "   repository  %s (v6.1.11 and the RT queue %s)\n", d.Repo, d.Queue)
+	fmt.Fprintf(w, "   stable-rc   %s (branch linux-6.1.y at 6.1.12-rc1)\n\n", d.StableRC)
+
+	if err := os.WriteFile(filepath.Join(dir, "imap.password"), []byte(imapSrv.Password+"\n"), 0o600); err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "\nInspect the result with:\n  git --git-dir=%s log --oneline %s..%s\n", d.Repo, onto, branch)
+	cfgPath := filepath.Join(dir, "rtbot.toml")
+	if err := os.WriteFile(cfgPath, fmt.Appendf(nil, demoConfig, dir, imapSrv.Addr, smtpSrv.Addr), 0o644); err != nil {
+		return err
+	}
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		return err
+	}
+	st, err := state.Open(ctx, cfg.Bot.State)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	p := pipeline.New(cfg, st, pipeline.Options{})
+
+	fmt.Fprintf(w, "2. rtbot run --config %s\n", cfgPath)
+	pass, err := p.Once(ctx)
+	if err != nil {
+		return err
+	}
+	printIndented(w, pass)
+
+	msgs := smtpSrv.Messages()
+	fmt.Fprintf(w, "\n3. the SMTP server accepted %d mail(s):\n", len(msgs))
+	for _, m := range msgs {
+		fmt.Fprintf(w, "   %s to %s\n", m.File, strings.Join(m.To, ", "))
+	}
+
+	fmt.Fprintf(w, "\n4. the same pass again: nothing new, nothing sent, nothing moved\n")
+	again, err := p.Once(ctx)
+	if err != nil {
+		return err
+	}
+	printIndented(w, again)
+	if n := len(smtpSrv.Messages()); n != len(msgs) {
+		return fmt.Errorf("the second pass sent %d more mail(s)", n-len(msgs))
+	}
+
+	if len(msgs) > 0 {
+		fmt.Fprintf(w, "\n5. the report, as the maintainers read it (%s):\n\n", msgs[0].File)
+		if err := printMail(w, msgs[0].Data); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(w, "\nLook further with:\n")
+	fmt.Fprintf(w, "  git --git-dir=%s log --oneline v6.1.12-rc1..rtbot/6.1-rt/6.1.12-rc1-partial\n", filepath.Join(dir, "published.git"))
+	fmt.Fprintf(w, "  rtbot history --config %s --run 1\n", cfgPath)
+	fmt.Fprintf(w, "  rtbot status --config %s\n", cfgPath)
 	return nil
+}
+
+// fromLine is the From: header line of a mail.
+var fromLine = regexp.MustCompile(`(?m)^From:[^\n]*$`)
+
+// printIndented prints a pass indented under a demo step.
+func printIndented(w io.Writer, pass *pipeline.Pass) {
+	var b strings.Builder
+	printPass(&b, pass)
+	fmt.Fprint(w, "   "+strings.ReplaceAll(strings.TrimSuffix(b.String(), "\n"), "\n", "\n   ")+"\n")
+}
+
+// printMail prints the headers a reader sees and the decoded body.
+func printMail(w io.Writer, data []byte) error {
+	mr, err := mail.CreateReader(bytes.NewReader(data))
+	if err != nil {
+		return err
+	}
+	for _, k := range []string{"From", "To", "Subject", "Message-Id", "In-Reply-To"} {
+		fmt.Fprintf(w, "%s: %s\n", k, mr.Header.Get(k))
+	}
+	p, err := mr.NextPart()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(w)
+	_, err = io.Copy(w, p.Body)
+	return err
 }

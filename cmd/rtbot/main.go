@@ -32,6 +32,11 @@ func commands() map[string]command {
 		"merge":    {cmdMerge, "rebase an RT queue onto a candidate and triage every patch"},
 		"demo":     {cmdDemo, "run the pipeline on an embedded default (no config, no network)"},
 		"announce": {cmdAnnounce, "classify mail files as stable-rc / RT announcements"},
+		"run":      {cmdRun, "one unattended pass over the mailbox (cron, systemd timer)"},
+		"watch":    {cmdWatch, "stay connected (IMAP IDLE) and process announcements as they come"},
+		"history":  {cmdHistory, "list past runs, or show one with its patches and actions"},
+		"action":   {cmdAction, "settle an interrupted action by hand: --done or --retry"},
+		"status":   {cmdStatus, "what rtbot is waiting for: announcements, mailboxes, pending actions"},
 	}
 }
 

@@ -1,0 +1,284 @@
+package pipeline
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/rtbot/rtbot/candidate"
+	"github.com/rtbot/rtbot/config"
+	"github.com/rtbot/rtbot/conflicts"
+	"github.com/rtbot/rtbot/merger"
+	"github.com/rtbot/rtbot/patchqueue"
+	"github.com/rtbot/rtbot/remote"
+	"github.com/rtbot/rtbot/state"
+)
+
+// CandidateRef is the ref rtbot keeps a tree's candidate under: fetched
+// once per announcement and never moved by a later fetch of the rc branch,
+// so a resumed run rebases onto the same commit.
+func CandidateRef(tree, version string, rc int) string {
+	return fmt.Sprintf("refs/rtbot/candidates/%s/%s-rc%d", tree, version, rc)
+}
+
+// runTree does one tree's run on announcement a. It returns an error only
+// when the run must be retried by a later pass (a network failure, a
+// temporary SMTP error); a run that ended for good, cleanly or not, is
+// recorded and returns nil.
+func (p *Pipeline) runTree(ctx context.Context, a state.Announcement, t config.Tree) (*RunReport, error) {
+	name := fmt.Sprintf("%s-rc%d", a.Version, a.RC)
+	log := p.log.With("tree", t.Name, "candidate", name)
+	rr := &RunReport{Announcement: a.MessageID, Tree: t.Name, Candidate: name}
+
+	cand, err := p.candidate(ctx, t, a)
+	if err != nil {
+		return rr, fmt.Errorf("candidate %s: %w", name, err)
+	}
+	rr.Commit = cand.String()
+	if err := p.fault(FaultFetched); err != nil {
+		return rr, err
+	}
+	qid, err := queueID(t)
+	if err != nil {
+		return rr, err
+	}
+	run, existed, err := p.store.StartRun(ctx, state.RunSpec{
+		Announcement: a.MessageID, Tree: t.Name, Candidate: cand.String(), QueueID: qid, Base: t.QueueBase,
+	})
+	if err != nil {
+		return rr, err
+	}
+	rr.RunID, rr.Resumed = run.ID, existed
+	if run.Finished() {
+		log.Info("already done", "run", run.ID, "outcome", run.Outcome)
+		rr.Outcome, rr.Pushed, rr.Result, rr.Error = run.Outcome, run.PushedBranch, run.ResultCommit, run.Error
+		return rr, nil
+	}
+	finishErr := func(cause error) (*RunReport, error) {
+		rr.Outcome, rr.Error = state.OutcomeError, cause.Error()
+		log.Error("run failed", "run", run.ID, "err", cause)
+		if err := p.store.FinishRun(ctx, run.ID, state.RunResult{Outcome: state.OutcomeError, Error: cause.Error()}); err != nil {
+			return rr, err
+		}
+		return rr, nil
+	}
+
+	repo, err := git.PlainOpen(t.Repo)
+	if err != nil {
+		return rr, fmt.Errorf("repository %s: %w", t.Repo, err)
+	}
+	if err := candidate.Check(repo, cand, a.Version, a.RC); err != nil {
+		return finishErr(err)
+	}
+
+	eng, err := merger.Open(t.Repo, merger.Options{
+		Committer: merger.Identity{Name: p.cfg.Bot.Name, Email: p.cfg.Bot.Email},
+		// The run's start time makes a resumed run write the same commits.
+		Now: func() time.Time { return run.StartedAt },
+	})
+	if err != nil {
+		return rr, err
+	}
+	defer eng.Close()
+	rep, res, err := Merge(ctx, eng, MergeSpec{Queue: t.Queue, Ref: t.QueueKind == config.QueueRef, Base: t.QueueBase, Onto: cand.String()})
+	if err != nil {
+		if ctx.Err() != nil {
+			return rr, err
+		}
+		return finishErr(err)
+	}
+	rep.Candidate.Name = "v" + name
+	rr.Report, rr.Result = rep, res.Head.String()
+	if err := p.fault(FaultRebased); err != nil {
+		return rr, err
+	}
+	if err := p.store.SavePatchResults(ctx, run.ID, patchResults(rep)); err != nil {
+		return rr, err
+	}
+	if err := p.fault(FaultResults); err != nil {
+		return rr, err
+	}
+
+	clean := rep.Summary.Attention == 0
+	branch, err := t.Branch(a.Version, a.RC)
+	if err != nil {
+		return finishErr(err)
+	}
+	if !clean {
+		branch += "-partial"
+	}
+	old, err := eng.BranchHead(branch)
+	if err != nil {
+		return rr, err
+	}
+	if old != res.Head {
+		if err := eng.UpdateBranch(branch, res.Head, old); err != nil {
+			return rr, err
+		}
+	}
+	rep.Result.Branch, rr.Branch = branch, branch
+	if err := p.fault(FaultBranch); err != nil {
+		return rr, err
+	}
+	log.Info("rebased", "run", run.ID, "patches", rep.Summary.Total, "attention", rep.Summary.Attention, "branch", branch)
+
+	if t.PushRemote != "" && (clean || t.PushPartial) {
+		if err := p.push(ctx, run.ID, t, branch, res.Head); err != nil {
+			return rr, err
+		}
+		rr.Pushed = branch
+	}
+	outcome := state.OutcomeClean
+	if clean {
+		ev := p.event(a, t, cand, rep, res, rr)
+		fired, err := p.fireTriggers(ctx, run.ID, t, ev)
+		rr.Triggers = fired
+		if err != nil {
+			return rr, err
+		}
+	} else {
+		outcome = state.OutcomeManual
+		id, err := p.mailReport(ctx, run.ID, a, t, rep, rr)
+		rr.Mail = id
+		if err != nil {
+			return rr, err
+		}
+	}
+	rr.Outcome = outcome
+	if err := p.store.FinishRun(ctx, run.ID, state.RunResult{Outcome: outcome, PushedBranch: rr.Pushed, ResultCommit: rr.Result}); err != nil {
+		return rr, err
+	}
+	return rr, p.fault(FaultFinished)
+}
+
+// candidate returns the tree's candidate commit for announcement a: the
+// one recorded under CandidateRef by an earlier attempt, or else the rc
+// branch fetched from the configured remote (never from a URL in the
+// mail), or, when that fails and rc_patch is configured, the rc patch
+// applied to the previous release.
+func (p *Pipeline) candidate(ctx context.Context, t config.Tree, a state.Announcement) (plumbing.Hash, error) {
+	ref := CandidateRef(t.Name, a.Version, a.RC)
+	repo, err := git.PlainOpen(t.Repo)
+	if err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("repository %s: %w", t.Repo, err)
+	}
+	if r, err := repo.Reference(plumbing.ReferenceName(ref), true); err == nil {
+		return r.Hash(), nil
+	}
+	h, ferr := remote.Fetch(ctx, t.Repo, t.CandidateURL, t.CandidateBranch, ref, p.opts.Progress)
+	if ferr == nil {
+		p.log.Info("fetched candidate", "tree", t.Name, "url", t.CandidateURL, "branch", t.CandidateBranch, "commit", h.String())
+		return h, nil
+	}
+	if t.RCPatch == "" || ctx.Err() != nil {
+		return plumbing.ZeroHash, ferr
+	}
+	p.log.Warn("fetching the candidate failed; building it from the rc patch", "tree", t.Name, "err", ferr)
+	src, err := candidate.PatchSource(t.RCPatch, a.Version, a.RC)
+	if err != nil {
+		return plumbing.ZeroHash, errors.Join(ferr, err)
+	}
+	eng, err := merger.Open(t.Repo, merger.Options{Committer: merger.Identity{Name: p.cfg.Bot.Name, Email: p.cfg.Bot.Email}})
+	if err != nil {
+		return plumbing.ZeroHash, err
+	}
+	defer eng.Close()
+	h, err = candidate.FromPatch(ctx, eng, src, a.Version, a.RC, ref)
+	if err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("fetch: %w; rc patch: %w", ferr, err)
+	}
+	return h, nil
+}
+
+// queueID identifies the content of a tree's queue and its base: the
+// commits of a range or ref, or the bytes of a queue directory, tarball or
+// mbox. A changed queue makes a new run; the same queue never runs twice on
+// the same candidate.
+func queueID(t config.Tree) (string, error) {
+	h := sha256.New()
+	fmt.Fprintf(h, "kind %s\n", t.QueueKind)
+	switch t.QueueKind {
+	case config.QueueRange, config.QueueRef:
+		repo, err := git.PlainOpen(t.Repo)
+		if err != nil {
+			return "", fmt.Errorf("repository %s: %w", t.Repo, err)
+		}
+		tip := t.Queue
+		if rg, ok := patchqueue.ParseRange(t.Queue); ok && t.QueueKind == config.QueueRange {
+			tip = rg.Tip
+		}
+		for _, rev := range []string{t.QueueBase, tip} {
+			c, err := repo.ResolveRevision(plumbing.Revision(rev))
+			if err != nil {
+				return "", fmt.Errorf("queue %s: revision %s: %w", t.Queue, rev, err)
+			}
+			fmt.Fprintf(h, "%s %s\n", rev, c)
+		}
+	default:
+		fmt.Fprintf(h, "base %s\n", t.QueueBase)
+		if err := hashPath(h, t.Queue); err != nil {
+			return "", fmt.Errorf("queue %s: %w", t.Queue, err)
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// hashPath writes the names and contents of the regular files under root
+// (or of root itself) to w, in a stable order.
+func hashPath(w io.Writer, root string) error {
+	var files []string
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.Type().IsRegular() {
+			files = append(files, path)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	sort.Strings(files)
+	for _, f := range files {
+		rel, _ := filepath.Rel(root, f)
+		fh, err := os.Open(f)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "file %q\n", rel)
+		_, err = io.Copy(w, fh)
+		fh.Close()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// patchResults is the state form of a triage.
+func patchResults(rep *conflicts.Report) []state.PatchResult {
+	out := make([]state.PatchResult, 0, len(rep.Patches))
+	for _, pr := range rep.Patches {
+		r := state.PatchResult{
+			Index: pr.Index, Name: pr.Name, Subject: pr.Subject, Status: string(pr.Status),
+			Action: string(pr.Action), Reason: pr.Reason, BlockedBy: pr.BlockedBy,
+		}
+		if len(pr.CausedBy) > 0 {
+			r.CausedBy, _ = json.Marshal(pr.CausedBy)
+		}
+		out = append(out, r)
+	}
+	return out
+}
