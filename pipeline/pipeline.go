@@ -48,19 +48,19 @@ type Options struct {
 
 // The steps Options.Fault is called at, in the order a pass reaches them.
 const (
-	FaultRecorded    = "recorded"     // announcements of a scan recorded, checkpoint not yet saved
-	FaultCheckpoint  = "checkpoint"   // checkpoint saved
-	FaultFetched     = "fetched"      // candidate fetched, run not yet started
-	FaultRebased     = "rebased"      // run started and rebased, results not yet saved
-	FaultResults     = "results"      // patch results saved, branch not yet moved
-	FaultBranch      = "branch"       // local branch moved, nothing pushed
-	FaultPushed      = "pushed"       // pushed, push not yet recorded done
-	FaultTriggered   = "triggered"    // a trigger fired, not yet recorded done
-	FaultMailCommit  = "mail-commit"  // report transmitted, final "." not yet sent
-	FaultMailSent    = "mail-sent"    // report accepted by the server, not yet recorded done
-	FaultFinished    = "finished"     // run finished, announcement not yet done
-	FaultAnnounced   = "announced"    // announcement done, mail not yet flagged
-	FaultMarkedFlags = "marked"       // processed mail flagged or moved
+	FaultRecorded    = "recorded"    // announcements of a scan recorded, checkpoint not yet saved
+	FaultCheckpoint  = "checkpoint"  // checkpoint saved
+	FaultFetched     = "fetched"     // candidate fetched, run not yet started
+	FaultRebased     = "rebased"     // run started and rebased, results not yet saved
+	FaultResults     = "results"     // patch results saved, branch not yet moved
+	FaultBranch      = "branch"      // local branch moved, nothing pushed
+	FaultPushed      = "pushed"      // pushed, push not yet recorded done
+	FaultTriggered   = "triggered"   // a trigger fired, not yet recorded done
+	FaultMailCommit  = "mail-commit" // report transmitted, final "." not yet sent
+	FaultMailSent    = "mail-sent"   // report accepted by the server, not yet recorded done
+	FaultFinished    = "finished"    // run finished, announcement not yet done
+	FaultAnnounced   = "announced"   // announcement done, mail not yet flagged
+	FaultMarkedFlags = "marked"      // processed mail flagged or moved
 )
 
 // Pipeline is the unattended job for one configuration and state file.

@@ -54,7 +54,9 @@ if [ "$FUZZTIME" != "0" ]; then
 		./textmerge:FuzzDiff \
 		./textmerge:FuzzMerge3 \
 		./mailwatch:FuzzRecognize \
-		./config:FuzzParse; do
+		./config:FuzzParse \
+		./mailout:FuzzMessageBytes \
+		./candidate:FuzzParseMakefile; do
 		pkg=${target%%:*}
 		fn=${target##*:}
 		go test -run '^$' -fuzz "^${fn}\$" -fuzztime "$FUZZTIME" "$pkg" >/dev/null

@@ -62,8 +62,8 @@ type Action struct {
 	// that is not committing was interrupted before its effect could have
 	// happened, and is safe to perform again.
 	Committing bool
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
 }
 
 const actionCols = `id, run_id, kind, key, state, attempts, last_error, committing, created_at, updated_at`

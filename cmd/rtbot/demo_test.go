@@ -21,7 +21,12 @@ func TestDemo(t *testing.T) {
 	}
 	s := out.String()
 	for _, w := range []string{
-		"stable-rc 6.1.12-rc1", "20230213144742.219399167@linuxfoundation.org",
+		"new      <20230213144742.219399167@linuxfoundation.org> 6.1.12-rc1 from gregkh@linuxfoundation.org",
+		`sender "gregkh@linuxfoundation.org.evil.example" is not one of its senders`,
+		"a rt-stable mail: rtbot acts on stable-rc review announcements only",
+		"run 1: 6.1-rt on 6.1.12-rc1: manual (5 patches, 2 need attention)",
+		"the SMTP server accepted 1 mail(s)", "scanned 0 matching mail(s), 0 new",
+		"In-Reply-To: <20230213144742.219399167@linuxfoundation.org>",
 		"3 of 5 applied, 2 need attention",
 		"applied          2", "merged           1", "already-applied  1", "conflict         1",
 		"0003 0003-serial-8250-irq-safe-locking.patch", "status: already-applied    action: drop",
@@ -31,15 +36,19 @@ func TestDemo(t *testing.T) {
 			t.Errorf("demo output lacks %q:\n%s", w, s)
 		}
 	}
-	rep, err := os.ReadFile(filepath.Join(dir, "report.txt"))
+	rep, err := os.ReadFile(filepath.Join(dir, "outbox", "0001.eml"))
 	if err != nil || !bytes.Contains(rep, []byte("need attention")) {
-		t.Errorf("report.txt: %v %q", err, rep)
+		t.Errorf("the mailed report: %v %q", err, rep)
 	}
-	r, err := fixtures.Open(filepath.Join(dir, "linux.git"))
+	if _, err := os.Stat(filepath.Join(dir, "outbox", "0002.eml")); err == nil {
+		t.Error("the demo mailed twice")
+	}
+	// The partial branch was pushed where the demo says.
+	r, err := fixtures.Open(filepath.Join(dir, "published.git"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ref, err := r.Repo.Reference("refs/heads/rtbot/6.1.12-rc1", true)
+	ref, err := r.Repo.Reference("refs/heads/rtbot/6.1-rt/6.1.12-rc1-partial", true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,5 +62,43 @@ func TestDemo(t *testing.T) {
 	}
 	if strings.Contains(snap["drivers/tty/serial/8250/8250_port.c"].Content, "uart_port_lock_irqsave") {
 		t.Error("the conflicting patch leaked into the branch")
+	}
+}
+
+// TestRunStatusHistory drives the commands on the state the demo leaves.
+func TestRunStatusHistory(t *testing.T) {
+	dir := t.TempDir()
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), []string{"demo", "--dir", dir}, &out, &errb); code != exitOK {
+		t.Fatalf("demo: exit %d: %s", code, errb.String())
+	}
+	cfg := filepath.Join(dir, "rtbot.toml")
+	for _, tc := range []struct {
+		args []string
+		code int
+		want []string
+	}{
+		{[]string{"history", "--config", cfg}, exitOK, []string{"rtbot/6.1-rt/6.1.12-rc1-partial", "manual"}},
+		{[]string{"history", "--config", cfg, "--run", "1"}, exitOK, []string{"3 conflict         refresh  0003-serial-8250-irq-safe-locking.patch", "mail    done"}},
+		{[]string{"history", "--config", cfg, "--json"}, exitOK, []string{`"Outcome": "manual"`}},
+		{[]string{"status", "--config", cfg}, exitOK, []string{"done 1 ignored 2", "no pending actions"}},
+		{[]string{"status", "--config", cfg, "--json"}, exitOK, []string{`"SchemaVersion": 2`}},
+		{[]string{"run"}, exitUsage, []string{"--config is required"}},
+		// The demo's servers are gone: the pass fails, saying where.
+		{[]string{"run", "--config", cfg}, exitError, []string{"rtbot run:", "dial"}},
+		{[]string{"action", "--config", cfg, "--done"}, exitUsage, nil},
+	} {
+		out.Reset()
+		errb.Reset()
+		code := run(context.Background(), tc.args, &out, &errb)
+		all := out.String() + errb.String()
+		if code != tc.code {
+			t.Errorf("%v: exit %d, want %d: %s", tc.args, code, tc.code, all)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(all, w) {
+				t.Errorf("%v: output lacks %q:\n%s", tc.args, w, all)
+			}
+		}
 	}
 }
