@@ -237,6 +237,11 @@ func TestValidation(t *testing.T) {
 		{"rc patch path", `queue = "v6.1.176..v6.1.176-rt64"`, "queue = \"v6.1.176..v6.1.176-rt64\"\nrc_patch = \"rc/patch-{version}-rc{rc}.gz\"", "", ""},
 		{"rc patch http", `queue = "v6.1.176..v6.1.176-rt64"`, "queue = \"v6.1.176..v6.1.176-rt64\"\nrc_patch = \"http://example.org/patch-{version}\"", "tree[0].rc_patch", "https"},
 		{"rc patch placeholder", `queue = "v6.1.176..v6.1.176-rt64"`, "queue = \"v6.1.176..v6.1.176-rt64\"\nrc_patch = \"https://example.org/{sublevel}\"", "tree[0].rc_patch", "placeholder"},
+		{"rc patch loopback http", `queue = "v6.1.176..v6.1.176-rt64"`, "queue = \"v6.1.176..v6.1.176-rt64\"\nrc_patch = \"http://127.0.0.1:8080/patch-{version}-rc{rc}.gz\"", "", ""},
+		{"rc patch ftp", `queue = "v6.1.176..v6.1.176-rt64"`, "queue = \"v6.1.176..v6.1.176-rt64\"\nrc_patch = \"ftp://example.org/patch-{version}-rc{rc}.gz\"", "tree[0].rc_patch", "https"},
+		{"rc patch unclosed", `queue = "v6.1.176..v6.1.176-rt64"`, "queue = \"v6.1.176..v6.1.176-rt64\"\nrc_patch = \"https://example.org/patch-{version\"", "tree[0].rc_patch", "placeholder"},
+		{"rc patch option-like", `queue = "v6.1.176..v6.1.176-rt64"`, "queue = \"v6.1.176..v6.1.176-rt64\"\nrc_patch = \"-patch-{version}\"", "tree[0].rc_patch", "not a URL or path"},
+		{"rc patch control", `queue = "v6.1.176..v6.1.176-rt64"`, "queue = \"v6.1.176..v6.1.176-rt64\"\nrc_patch = \"rc/patch\\n-{version}\"", "tree[0].rc_patch", "not a URL or path"},
 		{"path queue without base", `queue = "v6.1.176..v6.1.176-rt64"`, `queue = "patches-rt"`, "tree[0].queue_base", "required"},
 		{"path queue with base", `queue = "v6.1.176..v6.1.176-rt64"`, "queue = \"patches-rt\"\nqueue_base = \"v6.1.176\"", "", ""},
 		{"ref queue without base", `queue = "v6.1.176..v6.1.176-rt64"`, "queue = \"v6.1-rt\"\nqueue_kind = \"ref\"", "tree[0].queue_base", "required"},
@@ -273,6 +278,10 @@ func TestValidation(t *testing.T) {
 		{"webhook secret without env", `argv = ["make", "-j8"]`, "url = \"https://ci.example.org/?token={secret}\"", "trigger[0].secret_env", "{secret}"},
 		{"webhook header name", `argv = ["make", "-j8"]`, "url = \"https://ci.example.org/\"\nheaders = { \"Bad Header\" = \"x\" }", `trigger[0].headers."Bad Header"`, "header name"},
 		{"webhook ok", `argv = ["make", "-j8"]`, "url = \"https://ci.example.org/?token={secret}\"\nsecret_env = \"TOKEN\"\nheaders = { Authorization = \"Bearer {secret}\" }", "", ""},
+		{"webhook all placeholders", `argv = ["make", "-j8"]`, "url = \"https://ci.example.org/job/{tree}/buildWithParameters?token={secret}&B={branch}&V={version}-rc{rc}&S={series}&C={commit}&K={candidate}\"\nsecret_env = \"TOKEN\"", "", ""},
+		{"webhook unknown placeholder", `argv = ["make", "-j8"]`, "url = \"https://ci.example.org/?b={branch}&s={sublevel}\"", "trigger[0].url", "unknown placeholder {sublevel}"},
+		{"webhook unclosed placeholder", `argv = ["make", "-j8"]`, "url = \"https://ci.example.org/?b={branch\"", "trigger[0].url", "without '}'"},
+		{"kcidb url unknown placeholder", `argv = ["make", "-j8"]`, "url = \"https://kcidb.example.org/submit?x={subject}\"", "trigger[0].url", "unknown placeholder {subject}"},
 		{"kcidb neither", `argv = ["make", "-j8"]`, ``, "trigger[0].dir", "required"},
 		{"kcidb both", `argv = ["make", "-j8"]`, "dir = \"/tmp/k\"\nurl = \"https://kcidb.example.org/\"", "trigger[0].url", "not both"},
 		{"kcidb origin", `argv = ["make", "-j8"]`, "dir = \"/tmp/k\"\norigin = \"Bad-Origin\"", "trigger[0].origin", "KCIDB origin"},
@@ -502,7 +511,7 @@ func TestRelativePaths(t *testing.T) {
 	data = edit(t, data, `state = "/var/lib/rtbot/state.db"`, "state = \"state/rtbot.db\"\nworkdir = \"~/rtbot-work\"")
 	data = edit(t, data, `password_env = "IMAP_PW"`, `password_file = "./secrets/imap.pw"`)
 	data = edit(t, data, `repo = "/srv/linux.git"`, `repo = "../linux.git"`)
-	data = edit(t, data, `queue = "v6.1.176..v6.1.176-rt64"`, "queue = \"patches-rt\"\nqueue_base = \"v6.1.176\"\npush_remote = \"./push.git\"")
+	data = edit(t, data, `queue = "v6.1.176..v6.1.176-rt64"`, "queue = \"patches-rt\"\nqueue_base = \"v6.1.176\"\npush_remote = \"./push.git\"\nrc_patch = \"rc/patch-{version}-rc{rc}.gz\"")
 	data = edit(t, data, `argv = ["make", "-j8"]`, `argv = ["bin/test", "bin/not-a-path-argument"]`)
 	data += "\n[[trigger]]\nname = \"k\"\ntype = \"kcidb\"\ndir = \"kcidb\"\n"
 	c, err := Parse(filepath.Join(dir, "rtbot.toml"), []byte(data))
@@ -518,6 +527,8 @@ func TestRelativePaths(t *testing.T) {
 		{"repo", c.Trees[0].Repo, filepath.Join(parent, "linux.git")},
 		{"queue", c.Trees[0].Queue, filepath.Join(dir, "patches-rt")},
 		{"push remote", c.Trees[0].PushRemote, filepath.Join(dir, "push.git")},
+		{"rc patch, placeholders kept", c.Trees[0].RCPatch, filepath.Join(dir, "rc/patch-{version}-rc{rc}.gz")},
+		{"rc patch URL untouched", mustParse(t, edit(t, minimal, `queue = "v6.1.176..v6.1.176-rt64"`, "queue = \"v6.1.176..v6.1.176-rt64\"\nrc_patch = \"https://cdn.kernel.org/v6.x/patch-{version}-rc{rc}.xz\"")).Trees[0].RCPatch, "https://cdn.kernel.org/v6.x/patch-{version}-rc{rc}.xz"},
 		{"argv[0]", c.Triggers[0].Argv[0], filepath.Join(dir, "bin/test")},
 		{"argv[1] untouched", c.Triggers[0].Argv[1], "bin/not-a-path-argument"},
 		{"kcidb dir", c.Triggers[1].Dir, filepath.Join(dir, "kcidb")},

@@ -390,6 +390,9 @@ func (t *Trigger) validate(p *problems, key, base string) {
 
 // validateHTTP checks the headers and secret of a trigger that makes HTTP requests.
 func (t *Trigger) validateHTTP(p *problems, key string) {
+	if err := checkURLPlaceholders(t.URL); err != nil {
+		p.add(key+".url", "%q: %v", t.URL, err)
+	}
 	usesSecret := strings.Contains(t.URL, "{secret}")
 	for name, v := range t.Headers {
 		k := key + ".headers." + toml.Key{name}.String()
@@ -407,6 +410,38 @@ func (t *Trigger) validateHTTP(p *problems, key string) {
 	case t.SecretEnv == "" && usesSecret:
 		p.add(key+".secret_env", "required: url or headers use {secret}")
 	}
+}
+
+// triggerURLVars are the placeholders a trigger URL may use; package
+// trigger replaces them (and keeps the same list).
+var triggerURLVars = []string{"secret", "tree", "series", "version", "rc", "branch", "commit", "candidate"}
+
+// checkURLPlaceholders checks that every brace of a trigger URL belongs to
+// a known {name} placeholder.
+func checkURLPlaceholders(u string) error {
+	for s := u; s != ""; {
+		i := strings.IndexAny(s, "{}")
+		if i < 0 {
+			return nil
+		}
+		if s[i] == '}' {
+			return fmt.Errorf("'}' without '{' (write a literal brace as %%7D)")
+		}
+		end := strings.IndexByte(s[i:], '}')
+		if end < 0 {
+			return fmt.Errorf("'{' without '}' (write a literal brace as %%7B)")
+		}
+		name := s[i+1 : i+end]
+		known := false
+		for _, v := range triggerURLVars {
+			known = known || v == name
+		}
+		if !known {
+			return fmt.Errorf("unknown placeholder {%s}: want {%s}", name, strings.Join(triggerURLVars, "}, {"))
+		}
+		s = s[i+end+1:]
+	}
+	return nil
 }
 
 // isTokenChar reports whether r may appear in an HTTP header name (RFC 9110 token).

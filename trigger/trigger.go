@@ -221,9 +221,11 @@ func oneLine(s string) string {
 	}, s)
 }
 
-// stripUserinfo removes user:password from a URL-form remote, so that a
-// credential in a configured remote never leaves rtbot. Other remotes
-// (scp-style, remote names, paths) are returned unchanged.
+// stripUserinfo removes credentials from a URL-form remote, so that a
+// credential in a configured remote never leaves rtbot: all of user:password
+// for http(s) (a token often stands as the user name), the password for
+// other schemes (ssh://git@host/ keeps its user). Other remotes (scp-style,
+// remote names, paths) are returned unchanged.
 func stripUserinfo(s string) string {
 	if !strings.Contains(s, "://") {
 		return s
@@ -232,7 +234,15 @@ func stripUserinfo(s string) string {
 	if err != nil || u.User == nil {
 		return s
 	}
-	u.User = nil
+	_, hasPassword := u.User.Password()
+	switch {
+	case u.Scheme == "http" || u.Scheme == "https":
+		u.User = nil
+	case hasPassword:
+		u.User = url.User(u.User.Username())
+	default:
+		return s
+	}
 	return u.String()
 }
 

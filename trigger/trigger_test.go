@@ -1,190 +1,289 @@
 package trigger
 
 import (
-	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/rtbot/rtbot/config"
 )
 
-// TestMain lets the test binary play the triggered command.
+// helperArg as os.Args[1] makes the test binary play a triggered command.
+// The mode travels in argv, not in the environment: Fire passes the
+// command a fixed environment only.
+const helperArg = "rtbot-trigger-helper"
+
+// helperPath is the absolute path of the test binary (commands run in the
+// output directory, so a relative os.Args[0] would not do).
+var helperPath string
+
 func TestMain(m *testing.M) {
-	switch os.Getenv("RTBOT_TRIGGER_HELPER") {
-	case "":
-		os.Exit(m.Run())
-	case "env":
-		for _, kv := range os.Environ() {
-			if strings.HasPrefix(kv, "RTBOT_") {
-				fmt.Println(kv)
-			}
+	if len(os.Args) > 2 && os.Args[1] == helperArg {
+		os.Exit(helper(os.Args[2], os.Args[3:]))
+	}
+	p, err := filepath.Abs(os.Args[0])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	helperPath = p
+	os.Exit(m.Run())
+}
+
+// helperReport is what the "env" mode writes to its file.
+type helperReport struct {
+	Env  []string
+	Args []string
+	Dir  string
+}
+
+// helper is the triggered command: mode with args.
+func helper(mode string, args []string) int {
+	switch mode {
+	case "env": // env FILE [ARGS...]: report environment, arguments, directory
+		wd, _ := os.Getwd()
+		b, _ := json.Marshal(helperReport{Env: os.Environ(), Args: args[1:], Dir: wd})
+		if err := os.WriteFile(args[0], b, 0o644); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
 		}
-		os.Exit(0)
-	case "fail":
-		fmt.Fprintln(os.Stderr, "build failed")
-		os.Exit(3)
-	case "grandchild":
-		// A child that sleeps and holds the output pipe.
-		c := exec.Command(os.Args[0])
-		c.Env = []string{"RTBOT_TRIGGER_HELPER=sleep"}
-		c.Stdout = os.Stdout
-		c.Start()
-		time.Sleep(time.Hour)
+		os.Stdout.WriteString("out-1\n")
+		os.Stderr.WriteString("err-1\n")
+		os.Stdout.WriteString("out-2\n")
+		return 0
+	case "exit": // exit N
+		fmt.Fprintln(os.Stderr, "failing on purpose")
+		n, _ := strconv.Atoi(args[0])
+		return n
+	case "touch": // touch FILE
+		os.WriteFile(args[0], nil, 0o644)
+		return 0
 	case "sleep":
 		time.Sleep(time.Hour)
+		return 0
+	case "grandchild", "daemon": // MODE PIDFILE: start a sleeping child holding stdout
+		c := exec.Command(helperPath0(), helperArg, "sleep")
+		c.Stdout = os.Stdout
+		c.Stderr = os.Stderr
+		if mode == "daemon" {
+			c.SysProcAttr = newSession()
+		}
+		if err := c.Start(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		os.WriteFile(args[0], []byte(strconv.Itoa(c.Process.Pid)), 0o644)
+		fmt.Println("started", c.Process.Pid)
+		if mode == "daemon" {
+			return 0
+		}
+		time.Sleep(time.Hour)
+		return 0
+	case "flood": // flood N: write N bytes
+		n, _ := strconv.Atoi(args[0])
+		buf := []byte(strings.Repeat("0123456789abcdef", 4096))
+		for n > 0 {
+			k := min(n, len(buf))
+			if _, err := os.Stdout.Write(buf[:k]); err != nil {
+				return 2
+			}
+			n -= k
+		}
+		return 0
 	}
+	fmt.Fprintln(os.Stderr, "unknown helper mode", mode)
+	return 99
 }
 
-func event() Event {
+// helperPath0 is the helper binary from inside the helper.
+func helperPath0() string {
+	p, _ := filepath.Abs(os.Args[0])
+	return p
+}
+
+func testEvent() Event {
 	return Event{
-		Tree: "6.1-rt", Series: "6.1", Version: "6.1.177", RC: 1, Candidate: strings.Repeat("c", 40),
-		CandidateURL: "https://git.kernel.org/stable-rc.git", CandidateBranch: "linux-6.1.y", Base: "v6.1.176",
-		Branch: "rtbot/6.1-rt/6.1.177-rc1&x=1", Commit: strings.Repeat("d", 40), Repo: "/srv/linux.git",
-		Announcement: "cover@linuxfoundation.org", Subject: "[PATCH 6.1 000/9] $(touch pwned); `touch pwned2`\r\nX: y",
-		Patches: []Patch{{1, "0001-a.patch", "a", "applied", []byte("patch a\n")}, {2, "0002-b.patch", "b", "merged", []byte("patch b\n")}},
-		Time:    time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC),
+		Tree: "6.1-rt", Series: "6.1", Version: "6.1.177", RC: 1,
+		Candidate:       "1111111111111111111111111111111111111111",
+		CandidateURL:    "https://git.kernel.org/pub/scm/linux/kernel/git/stable/linux-stable-rc.git",
+		CandidateBranch: "linux-6.1.y", Base: "v6.1.176",
+		Branch:       "rtbot/6.1-rt/6.1.177-rc1",
+		Commit:       "2222222222222222222222222222222222222222",
+		PushRemote:   "https://bot:hunter2@git.example.org/rt/linux-rt.git",
+		Repo:         "/srv/linux.git",
+		Announcement: "20261122100000.123456789@linuxfoundation.org",
+		Subject:      "[PATCH 6.1 000/9] 6.1.177-rc1 review",
+		QueueID:      "v6.1.176..v6.1.176-rt64@3333333",
+		Patches: []Patch{
+			{Index: 1, Name: "0001-sched-rt.patch", Subject: "sched: rt", Status: "applied", Text: []byte("From 1\n--- a/x\n+++ b/x\n")},
+			{Index: 2, Name: "0002-printk.patch", Subject: "printk: nbcon", Status: "merged", Text: []byte("From 2\n--- a/y\n+++ b/y\n")},
+			{Index: 3, Name: "0003-locking.patch", Subject: "locking: rtmutex", Status: "applied", Text: []byte("From 3\n")},
+		},
+		Time: time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC),
 	}
 }
 
-func TestCommand(t *testing.T) {
-	dir := t.TempDir()
-	ctx := context.Background()
-	// Fire passes only a fixed environment, so the helper's mode goes
-	// through env(1) as an argument: still no shell anywhere.
-	env, err := exec.LookPath("env")
-	if err != nil {
-		t.Skip("no env program")
+func TestEnv(t *testing.T) {
+	tests := []struct {
+		name    string
+		edit    func(*Event)
+		want    []string // present, exactly
+		missing []string // keys left out
+	}{
+		{"all", func(*Event) {}, []string{
+			"RTBOT_TREE=6.1-rt", "RTBOT_SERIES=6.1", "RTBOT_VERSION=6.1.177", "RTBOT_RC=1",
+			"RTBOT_CANDIDATE=1111111111111111111111111111111111111111",
+			"RTBOT_CANDIDATE_URL=https://git.kernel.org/pub/scm/linux/kernel/git/stable/linux-stable-rc.git",
+			"RTBOT_CANDIDATE_BRANCH=linux-6.1.y", "RTBOT_BASE=v6.1.176", "RTBOT_BRANCH=rtbot/6.1-rt/6.1.177-rc1",
+			"RTBOT_COMMIT=2222222222222222222222222222222222222222",
+			"RTBOT_PUSH_REMOTE=https://git.example.org/rt/linux-rt.git", // credentials stripped
+			"RTBOT_REPO=/srv/linux.git", "RTBOT_ANNOUNCEMENT=20261122100000.123456789@linuxfoundation.org",
+			"RTBOT_SUBJECT=[PATCH 6.1 000/9] 6.1.177-rc1 review", "RTBOT_QUEUE_ID=v6.1.176..v6.1.176-rt64@3333333",
+		}, nil},
+		{"release", func(e *Event) { e.RC = 0 }, []string{"RTBOT_RC=0"}, nil},
+		{"subject controls", func(e *Event) { e.Subject = "a\r\nb\tc\x1b[31md\x00e\u0085f" }, []string{"RTBOT_SUBJECT=a  b c [31md e f"}, nil},
+		{"branch newline", func(e *Event) { e.Branch = "rtbot/x\nRTBOT_COMMIT=0" }, nil, []string{"RTBOT_BRANCH"}},
+		{"announcement NUL", func(e *Event) { e.Announcement = "a\x00b@c" }, nil, []string{"RTBOT_ANNOUNCEMENT"}},
+		{"scp remote kept", func(e *Event) { e.PushRemote = "git@example.org:rt/linux.git" }, []string{"RTBOT_PUSH_REMOTE=git@example.org:rt/linux.git"}, nil},
+		{"ssh user kept", func(e *Event) { e.PushRemote = "ssh://git@example.org/rt/linux.git" }, []string{"RTBOT_PUSH_REMOTE=ssh://git@example.org/rt/linux.git"}, nil},
+		{"ssh password dropped", func(e *Event) { e.PushRemote = "ssh://git:pw@example.org/rt/linux.git" }, []string{"RTBOT_PUSH_REMOTE=ssh://git@example.org/rt/linux.git"}, nil},
+		{"https token user dropped", func(e *Event) { e.CandidateURL = "https://ghp_token@github.com/x/y.git" }, []string{"RTBOT_CANDIDATE_URL=https://github.com/x/y.git"}, nil},
 	}
-	run := func(mode string, timeout time.Duration) (Result, error) {
-		tr := config.Trigger{Name: "build", Type: config.TriggerCommand, Argv: []string{env, "RTBOT_TRIGGER_HELPER=" + mode, os.Args[0]}}
-		tr.Timeout.Duration = timeout
-		return Fire(ctx, tr, event(), dir)
-	}
-	res, err := run("env", time.Minute)
-	if err != nil || res.ExitCode != 0 {
-		t.Fatalf("Fire = %+v, %v", res, err)
-	}
-	out, _ := os.ReadFile(res.Output)
-	for _, want := range []string{"RTBOT_TREE=6.1-rt", "RTBOT_RC=1", "RTBOT_BRANCH=rtbot/6.1-rt/6.1.177-rc1&x=1",
-		"RTBOT_SUBJECT=[PATCH 6.1 000/9] $(touch pwned); `touch pwned2`  X: y", "RTBOT_EVENT=" + dir} {
-		if !strings.Contains(string(out), want) {
-			t.Errorf("output lacks %q:\n%s", want, out)
-		}
-	}
-	for _, f := range []string{"pwned", "pwned2"} {
-		if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
-			t.Errorf("the subject was executed: %s exists", f)
-		}
-	}
-	if res, err := run("fail", time.Minute); err == nil || IsTemporary(err) || res.ExitCode != 3 {
-		t.Errorf("failing command: %+v, %v; want permanent, exit 3", res, err)
-	}
-	start := time.Now()
-	res, err = run("grandchild", 500*time.Millisecond)
-	if err == nil || !IsTemporary(err) || !strings.Contains(err.Error(), "timed out") {
-		t.Errorf("timeout: %+v, %v; want a temporary timeout", res, err)
-	}
-	if time.Since(start) > 30*time.Second {
-		t.Errorf("a grandchild kept Fire waiting %s", time.Since(start))
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ev := testEvent()
+			tt.edit(&ev)
+			env := Env(ev)
+			got := map[string]string{}
+			for _, kv := range env {
+				k, v, _ := strings.Cut(kv, "=")
+				got[k] = v
+				if strings.ContainsAny(kv, "\x00\r\n") {
+					t.Errorf("%q: a control character passed", kv)
+				}
+			}
+			for _, w := range tt.want {
+				k, v, _ := strings.Cut(w, "=")
+				if g, ok := got[k]; !ok || g != v {
+					t.Errorf("%s = %q, want %q", k, g, v)
+				}
+			}
+			for _, k := range tt.missing {
+				if _, ok := got[k]; ok {
+					t.Errorf("%s passed, want it left out", k)
+				}
+			}
+			if want := 15 - len(tt.missing); len(env) != want {
+				t.Errorf("%d variables, want %d: %q", len(env), want, env)
+			}
+		})
 	}
 }
 
-func TestWebhook(t *testing.T) {
-	var got struct {
-		method, path, query, auth string
-		body                      Event
-	}
-	status := http.StatusOK
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got.method, got.path, got.query, got.auth = r.Method, r.URL.Path, r.URL.RawQuery, r.Header.Get("Authorization")
-		b, _ := io.ReadAll(r.Body)
-		json.Unmarshal(b, &got.body)
-		w.WriteHeader(status)
-		io.WriteString(w, "queued")
-	}))
-	defer srv.Close()
-	t.Setenv("RTBOT_TEST_TOKEN", "s3cr&t")
-	tr := config.Trigger{Name: "jenkins", Type: config.TriggerWebhook, URL: srv.URL + "/job/rt/buildWithParameters?token={secret}&RT_BRANCH={branch}",
-		Method: "PUT", Headers: map[string]string{"Authorization": "Bearer {secret}"}, SecretEnv: "RTBOT_TEST_TOKEN"}
-	res, err := Fire(context.Background(), tr, event(), t.TempDir())
-	if err != nil || res.HTTPStatus != 200 {
-		t.Fatalf("Fire = %+v, %v", res, err)
-	}
-	if got.method != "PUT" || got.query != "token=s3cr%26t&RT_BRANCH=rtbot%2F6.1-rt%2F6.1.177-rc1%26x%3D1" || got.auth != "Bearer s3cr&t" {
-		t.Errorf("request %+v", got)
-	}
-	if got.body.Commit != event().Commit || len(got.body.Patches) != 2 || got.body.Patches[1].Status != "merged" {
-		t.Errorf("body %+v", got.body)
-	}
-	for _, tc := range []struct {
-		status    int
+func TestError(t *testing.T) {
+	inner := errors.New("boom")
+	tests := []struct {
+		err       error
 		temporary bool
-	}{{500, true}, {429, true}, {404, false}, {403, false}} {
-		status = tc.status
-		_, err := Fire(context.Background(), tr, event(), t.TempDir())
-		if err == nil || IsTemporary(err) != tc.temporary || strings.Contains(err.Error(), "s3cr") {
-			t.Errorf("status %d: %v; want temporary=%v and no secret", tc.status, err, tc.temporary)
+		text      string
+	}{
+		{&Error{Trigger: "jenkins", Temporary: true, Err: inner}, true, "trigger jenkins: boom"},
+		{&Error{Trigger: "build", Err: inner}, false, "trigger build: boom"},
+		{fmt.Errorf("tree 6.1-rt: %w", &Error{Trigger: "k", Temporary: true, Err: inner}), true, "tree 6.1-rt: trigger k: boom"},
+		{inner, false, "boom"},
+		{nil, false, ""},
+	}
+	for _, tt := range tests {
+		if got := IsTemporary(tt.err); got != tt.temporary {
+			t.Errorf("IsTemporary(%v) = %v, want %v", tt.err, got, tt.temporary)
 		}
-	}
-	os.Unsetenv("RTBOT_TEST_TOKEN")
-	if _, err := Fire(context.Background(), tr, event(), t.TempDir()); err == nil || !strings.Contains(err.Error(), "RTBOT_TEST_TOKEN") {
-		t.Errorf("missing secret: %v", err)
-	}
-	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { t.Error("followed a redirect to another host") }))
-	defer other.Close()
-	redir := httptest.NewServer(http.RedirectHandler(other.URL, http.StatusFound))
-	defer redir.Close()
-	if _, err := Fire(context.Background(), config.Trigger{Name: "r", Type: config.TriggerWebhook, URL: redir.URL}, event(), t.TempDir()); err == nil {
-		t.Error("redirect to another host accepted")
+		if tt.err != nil {
+			if tt.err.Error() != tt.text {
+				t.Errorf("Error() = %q, want %q", tt.err.Error(), tt.text)
+			}
+			if _, ok := tt.err.(*Error); ok && !errors.Is(tt.err, inner) {
+				t.Errorf("%v does not unwrap to its cause", tt.err)
+			}
+		}
 	}
 }
 
-func TestKCIDB(t *testing.T) {
-	ev := event()
-	doc, err := KCIDB(ev, "rtbot")
+func TestEventDocument(t *testing.T) {
+	ev := testEvent()
+	ev.Subject = "evil \"quote\" $(rm -rf /)\n"
+	b, err := eventDocument(ev)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var d struct {
-		Version   struct{ Major, Minor int }
-		Checkouts []struct {
-			ID            string                       `json:"id"`
-			Origin        string                       `json:"origin"`
-			Commit        string                       `json:"git_commit_hash"`
-			PatchsetHash  string                       `json:"patchset_hash"`
-			PatchsetFiles []struct{ Name, URL string } `json:"patchset_files"`
-			Valid         bool                         `json:"valid"`
-			LogExcerpt    string                       `json:"log_excerpt"`
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{
+		"tree": "6.1-rt", "series": "6.1", "version": "6.1.177", "rc": 1.0,
+		"candidate": ev.Candidate, "candidate_url": ev.CandidateURL, "candidate_branch": "linux-6.1.y",
+		"base": "v6.1.176", "branch": ev.Branch, "commit": ev.Commit,
+		"push_remote": "https://git.example.org/rt/linux-rt.git", "repo": "/srv/linux.git",
+		"announcement": ev.Announcement, "subject": ev.Subject, "queue_id": ev.QueueID,
+		"time": "2026-11-22T10:00:00Z",
+	}
+	for k, v := range want {
+		if m[k] != v {
+			t.Errorf("%s = %#v, want %#v", k, m[k], v)
 		}
 	}
-	if err := json.Unmarshal(doc, &d); err != nil {
-		t.Fatal(err)
+	patches, _ := m["patches"].([]any)
+	if len(patches) != 3 {
+		t.Fatalf("patches = %#v", m["patches"])
 	}
-	a, b := sha256.Sum256([]byte("patch a\n")), sha256.Sum256([]byte("patch b\n"))
-	want := sha256.Sum256([]byte(hex.EncodeToString(a[:]) + "\n" + hex.EncodeToString(b[:]) + "\n"))
-	c := d.Checkouts[0]
-	if d.Version.Major != 4 || len(d.Checkouts) != 1 || !strings.HasPrefix(c.ID, "rtbot:") || c.Commit != ev.Candidate ||
-		c.PatchsetHash != hex.EncodeToString(want[:]) || len(c.PatchsetFiles) != 2 || !c.Valid || !strings.Contains(c.LogExcerpt, "1 merged") {
-		t.Errorf("document %s", doc)
+	p, _ := patches[1].(map[string]any)
+	if len(p) != 4 || p["index"] != 2.0 || p["name"] != "0002-printk.patch" || p["subject"] != "printk: nbcon" || p["status"] != "merged" {
+		t.Errorf("patch 2 = %#v, want index, name, subject, status only", p)
 	}
-	dir := filepath.Join(t.TempDir(), "kcidb")
-	res, err := Fire(context.Background(), config.Trigger{Name: "kernelci", Type: config.TriggerKCIDB, Dir: dir}, ev, t.TempDir())
+	if len(m) != len(want)+1 {
+		t.Errorf("%d keys, want %d: %s", len(m), len(want)+1, b)
+	}
+
+	ev.Patches = nil
+	b, _ = eventDocument(ev)
+	if !strings.Contains(string(b), `"patches": []`) {
+		t.Errorf("no patches: want an empty list, got %s", b)
+	}
+}
+
+func TestSafeName(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"build-test", "build-test"},
+		{"../../etc/passwd", "_._.._etc_passwd"},
+		{".hidden", "_hidden"},
+		{"-rf", "_rf"},
+		{"a b/c\x00d", "a_b_c_d"},
+		{"", "_"},
+	}
+	for _, tt := range tests {
+		if got := safeName(tt.in); got != tt.want {
+			t.Errorf("safeName(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+// readFile returns the content of path, failing the test if it cannot.
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	written, err := os.ReadFile(res.Output)
-	if err != nil || string(written) != string(doc) || filepath.Dir(res.Output) != dir {
-		t.Errorf("written %s: %v", res.Output, err)
+	defer f.Close()
+	b, err := io.ReadAll(f)
+	if err != nil {
+		t.Fatal(err)
 	}
+	return string(b)
 }
