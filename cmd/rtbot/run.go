@@ -90,11 +90,8 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	pass, err := pipeline.New(cfg, st, opts).Once(ctx)
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if jerr := enc.Encode(pass); jerr != nil {
-			fmt.Fprintf(stderr, "rtbot run: %v\n", jerr)
-			return exitError
+		if code := writeJSON(stdout, stderr, pass); code != exitOK {
+			return code
 		}
 	} else {
 		printPass(stdout, pass)
