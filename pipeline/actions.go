@@ -102,9 +102,7 @@ func (p *Pipeline) event(a state.Announcement, t config.Tree, cand plumbing.Hash
 	if rr.Pushed != "" {
 		ev.PushRemote = t.PushRemote
 	}
-	if qid, err := queueID(t); err == nil {
-		ev.QueueID = qid
-	}
+	ev.QueueID = rr.QueueID
 	for i, pr := range rep.Patches {
 		tp := trigger.Patch{Index: pr.Index, Name: pr.Name, Subject: pr.Subject, Status: string(pr.Status)}
 		if i < len(res.Patches) && res.Patches[i].Patch != nil {
@@ -176,11 +174,7 @@ func (p *Pipeline) reportMessageID(a state.Announcement, t config.Tree, candidat
 // never repeated and waits for a human (`rtbot status` shows it); one
 // interrupted before that is sent again.
 func (p *Pipeline) mailReport(ctx context.Context, runID int64, a state.Announcement, t config.Tree, rep *conflicts.Report, rr *RunReport) (string, error) {
-	qid, err := queueID(t)
-	if err != nil {
-		return "", err
-	}
-	id := p.reportMessageID(a, t, rr.Commit, qid)
+	id := p.reportMessageID(a, t, rr.Commit, rr.QueueID)
 	act, done, err := p.intend(ctx, runID, state.ActionMail, id, func(committing bool) bool { return !committing })
 	if errors.Is(err, state.ErrInterrupted) {
 		// The run stays unfinished until a human says what happened.

@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"strings"
 	"time"
 
@@ -123,6 +124,7 @@ type RunReport struct {
 	Tree         string            `json:"tree"`
 	Candidate    string            `json:"candidate"` // "6.1.177-rc1"
 	Commit       string            `json:"commit"`    // candidate commit
+	QueueID      string            `json:"queue_id"`  // identity of the queue's content and base
 	Outcome      state.Outcome     `json:"outcome"`
 	Branch       string            `json:"branch,omitempty"`
 	Pushed       string            `json:"pushed,omitempty"`
@@ -432,8 +434,8 @@ func oneLine(s string) string {
 
 // hostOnly returns the host of a host:port address.
 func hostOnly(addr string) string {
-	if i := strings.LastIndexByte(addr, ':'); i > 0 {
-		addr = addr[:i]
+	if host, _, err := net.SplitHostPort(addr); err == nil {
+		return host
 	}
-	return strings.Trim(addr, "[]")
+	return addr
 }

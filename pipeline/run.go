@@ -49,10 +49,12 @@ func (p *Pipeline) runTree(ctx context.Context, a state.Announcement, t config.T
 	if err := p.fault(FaultFetched); err != nil {
 		return rr, err
 	}
+	// Hashed once per run: a queue tarball or directory is read whole.
 	qid, err := queueID(t)
 	if err != nil {
 		return rr, err
 	}
+	rr.QueueID = qid
 	run, existed, err := p.store.StartRun(ctx, state.RunSpec{
 		Announcement: a.MessageID, Tree: t.Name, Candidate: cand.String(), QueueID: qid, Base: t.QueueBase,
 	})
