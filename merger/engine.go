@@ -37,6 +37,10 @@ type Options struct {
 	Fuzz int
 	// CacheBytes bounds go-git's object cache; default 64 MiB.
 	CacheBytes int64
+	// Step, when not nil, is called after each patch of a rebase with the
+	// number of patches done and the total; an error it returns stops the
+	// rebase with that error. Progress displays and crash tests use it.
+	Step func(done, total int) error
 }
 
 // Engine is an open repository and the settings to rebase in it.

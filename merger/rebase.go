@@ -29,9 +29,14 @@ func (e *Engine) Rebase(ctx context.Context, steps []Step, base, onto plumbing.H
 	r := &rebaser{e: e, base: base, onto: oc}
 	res := &Result{Base: base, Onto: onto, Head: onto}
 	tip, tree := onto, oc.TreeHash
-	for _, st := range steps {
+	for i, st := range steps {
 		if err := ctx.Err(); err != nil {
 			return nil, err
+		}
+		if e.opts.Step != nil && i > 0 {
+			if err := e.opts.Step(i, len(steps)); err != nil {
+				return nil, err
+			}
 		}
 		pr := &PatchResult{Patch: st.Patch, Source: st.Commit}
 		res.Patches = append(res.Patches, pr)
@@ -74,6 +79,11 @@ func (e *Engine) Rebase(ctx context.Context, steps []Step, base, onto plumbing.H
 			return nil, fmt.Errorf("patch %s: %w", st.Patch.Name, err)
 		}
 		pr.Commit, tip, tree = c, c, nt
+	}
+	if e.opts.Step != nil && len(steps) > 0 {
+		if err := e.opts.Step(len(steps), len(steps)); err != nil {
+			return nil, err
+		}
 	}
 	res.Head = tip
 	if err := e.Persist(tip); err != nil {
