@@ -56,22 +56,31 @@ type Announcement struct {
 	UpdatedAt time.Time // last status change
 	Status    AnnouncementStatus
 	Reason    string // why it was ignored
+	// Attempts counts the failed attempts at processing it; LastError and
+	// LastAttempt describe the latest (see AnnouncementFailed).
+	Attempts    int
+	LastError   string
+	LastAttempt time.Time
 }
 
 const announcementCols = `id, message_id, kind, series, version, rc, git_url, git_branch, patch_url,
-	from_addr, subject, deadline, first_seen, updated_at, status, reason`
+	from_addr, subject, deadline, first_seen, updated_at, status, reason, attempts, last_error, last_attempt`
 
 func scanAnnouncement(sc scanner) (Announcement, error) {
 	var a Announcement
-	var deadline sql.NullString
+	var deadline, lastAttempt sql.NullString
 	var first, updated, status string
 	err := sc.Scan(&a.ID, &a.MessageID, &a.Kind, &a.Series, &a.Version, &a.RC, &a.GitURL, &a.GitBranch,
-		&a.PatchURL, &a.From, &a.Subject, &deadline, &first, &updated, &status, &a.Reason)
+		&a.PatchURL, &a.From, &a.Subject, &deadline, &first, &updated, &status, &a.Reason,
+		&a.Attempts, &a.LastError, &lastAttempt)
 	if err != nil {
 		return Announcement{}, err
 	}
 	a.Status = AnnouncementStatus(status)
 	if a.Deadline, err = parseNullTime("deadline", deadline); err != nil {
+		return Announcement{}, err
+	}
+	if a.LastAttempt, err = parseNullTime("last_attempt", lastAttempt); err != nil {
 		return Announcement{}, err
 	}
 	if a.FirstSeen, err = parseTime("first_seen", first); err != nil {
@@ -171,23 +180,28 @@ func (s *Store) Announcements(ctx context.Context, f AnnouncementFilter) ([]Anno
 		q += ` LIMIT ?`
 		args = append(args, f.Limit)
 	}
-	rows, err := s.db.QueryContext(ctx, q, args...)
+	out, err := queryAnnouncements(ctx, s.db, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("state: announcements: %w", err)
+	}
+	return out, nil
+}
+
+func queryAnnouncements(ctx context.Context, q querier, query string, args ...any) ([]Announcement, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
 	}
 	defer rows.Close()
 	var out []Announcement
 	for rows.Next() {
 		a, err := scanAnnouncement(rows)
 		if err != nil {
-			return nil, fmt.Errorf("state: announcements: %w", err)
+			return nil, err
 		}
 		out = append(out, a)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("state: announcements: %w", err)
-	}
-	return out, nil
+	return out, rows.Err()
 }
 
 // SetAnnouncementStatus moves the announcement to status (new, processing or
@@ -225,6 +239,29 @@ func (s *Store) setAnnouncementStatus(ctx context.Context, messageID string, sta
 	}
 	if err != nil {
 		return fmt.Errorf("state: set announcement <%s> %s: %w", messageID, status, err)
+	}
+	return nil
+}
+
+// AnnouncementFailed records a failed attempt at processing the
+// announcement: one more attempt, and cause as its last error. The
+// announcement keeps its status, so the next pass tries again. The error
+// wraps [ErrNotFound] if the Message-ID is unknown.
+func (s *Store) AnnouncementFailed(ctx context.Context, messageID string, cause error) error {
+	msg := "unknown error"
+	if cause != nil {
+		msg = cause.Error()
+	}
+	res, err := s.db.ExecContext(ctx, `UPDATE announcements SET attempts = attempts + 1, last_error = ?, last_attempt = ?
+		WHERE message_id = ?`, msg, formatTime(s.now()), messageID)
+	if err == nil {
+		var n int64
+		if n, err = res.RowsAffected(); err == nil && n == 0 {
+			err = ErrNotFound
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("state: announcement <%s> failed: %w", messageID, err)
 	}
 	return nil
 }

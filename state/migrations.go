@@ -21,6 +21,7 @@ func migrations() []migration {
 	return []migration{
 		{version: 1, name: "announcements, checkpoints, runs, patch results, actions", sql: schemaV1},
 		{version: 2, name: "actions: committing mark", sql: schemaV2},
+		{version: 3, name: "announcements: failed attempts", sql: schemaV3},
 	}
 }
 
@@ -113,6 +114,14 @@ CREATE INDEX actions_state ON actions (state);
 // have happened (committing) or certainly did not (not committing).
 const schemaV2 = `
 ALTER TABLE actions ADD COLUMN committing INTEGER NOT NULL DEFAULT 0 CHECK (committing IN (0, 1));
+`
+
+// schemaV3 records the failed attempts at processing an announcement (a
+// network outage, a full disk), so `rtbot status` can say why it waits.
+const schemaV3 = `
+ALTER TABLE announcements ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0);
+ALTER TABLE announcements ADD COLUMN last_error TEXT NOT NULL DEFAULT '';
+ALTER TABLE announcements ADD COLUMN last_attempt TEXT;
 `
 
 // migrate brings the file up to the newest schema the binary knows. It is

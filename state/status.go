@@ -17,6 +17,9 @@ type Status struct {
 	LastRuns []Run
 	// Announcements counts announcements by status; every status is present.
 	Announcements map[AnnouncementStatus]int
+	// Waiting holds the announcements not yet done (new or processing),
+	// oldest first, with their failed attempts and last error.
+	Waiting []Announcement
 }
 
 // Status summarises the state file, read as one snapshot.
@@ -37,6 +40,10 @@ func (s *Store) Status(ctx context.Context) (Status, error) {
 			WHERE r.id = (SELECT id FROM runs WHERE tree = r.tree ORDER BY started_at DESC, id DESC LIMIT 1)
 			ORDER BY tree`); err != nil {
 			return fmt.Errorf("last runs: %w", err)
+		}
+		if st.Waiting, err = queryAnnouncements(ctx, tx, `SELECT `+announcementCols+` FROM announcements
+			WHERE status IN ('new', 'processing') ORDER BY id`); err != nil {
+			return fmt.Errorf("waiting announcements: %w", err)
 		}
 		st.Announcements = make(map[AnnouncementStatus]int)
 		for _, s := range AnnouncementStatuses() {

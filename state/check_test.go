@@ -1,0 +1,104 @@
+package state
+
+import (
+	"context"
+	"errors"
+	"testing"
+)
+
+// TestCheck builds a consistent state file, then breaks each invariant
+// Check knows with raw SQL, and expects Check to name it.
+func TestCheck(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	mustRecord(t, s, "a1@kernel.org")
+	run, _, err := s.StartRun(ctx, RunSpec{Announcement: "a1@kernel.org", Tree: "6.1-rt", Candidate: "c1", QueueID: "q1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SavePatchResults(ctx, run.ID, []PatchResult{{Index: 1, Name: "a.patch", Status: "applied"}, {Index: 2, Name: "b.patch", Status: "conflict"}}); err != nil {
+		t.Fatal(err)
+	}
+	act, _, err := s.Intend(ctx, run.ID, ActionMail, "report@rtbot")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Done(ctx, act.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.FinishRun(ctx, run.ID, RunResult{Outcome: OutcomeManual}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetAnnouncementStatus(ctx, "a1@kernel.org", AnnouncementDone); err != nil {
+		t.Fatal(err)
+	}
+	if problems, err := s.Check(ctx); err != nil || len(problems) != 0 {
+		t.Fatalf("consistent file: problems %q, err %v", problems, err)
+	}
+
+	breaks := []struct {
+		name, sql, want, undo string
+	}{
+		{"intended action of a finished run", `UPDATE actions SET state = 'intended'`, "finished run with an action still intended: run 1, mail report@rtbot",
+			`UPDATE actions SET state = 'done'`},
+		{"done announcement, unfinished run", `UPDATE runs SET outcome = '', finished_at = NULL`, "done announcement with an unfinished run: <a1@kernel.org>, run 1",
+			`UPDATE runs SET outcome = 'manual', finished_at = started_at`},
+		{"gap in patch results", `DELETE FROM patch_results WHERE idx = 1`, "patch results not numbered 1..n: run 1",
+			`INSERT INTO patch_results (run_id, idx, name, status) VALUES (1, 1, 'a.patch', 'applied')`},
+	}
+	for _, b := range breaks {
+		t.Run(b.name, func(t *testing.T) {
+			if _, err := s.db.ExecContext(ctx, b.sql); err != nil {
+				t.Fatal(err)
+			}
+			problems, err := s.Check(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(problems) != 1 || problems[0] != b.want {
+				t.Errorf("problems %q, want [%q]", problems, b.want)
+			}
+			if _, err := s.db.ExecContext(ctx, b.undo); err != nil {
+				t.Fatal(err)
+			}
+			if problems, _ := s.Check(ctx); len(problems) != 0 {
+				t.Fatalf("after undoing: %q", problems)
+			}
+		})
+	}
+}
+
+// TestAnnouncementFailed records failed attempts and checks `rtbot
+// status` sees them on the waiting announcement.
+func TestAnnouncementFailed(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	mustRecord(t, s, "a1@kernel.org")
+	mustRecord(t, s, "a2@kernel.org")
+	if err := s.SetAnnouncementStatus(ctx, "a2@kernel.org", AnnouncementDone); err != nil {
+		t.Fatal(err)
+	}
+	for _, msg := range []string{"fetch: connection refused", "fetch: no route to host"} {
+		if err := s.AnnouncementFailed(ctx, "a1@kernel.org", errors.New(msg)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.AnnouncementFailed(ctx, "nope@kernel.org", errors.New("x")); !errors.Is(err, ErrNotFound) {
+		t.Errorf("unknown announcement: %v, want ErrNotFound", err)
+	}
+	st, err := s.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Waiting) != 1 {
+		t.Fatalf("waiting %+v, want a1 only", st.Waiting)
+	}
+	w := st.Waiting[0]
+	if w.MessageID != "a1@kernel.org" || w.Attempts != 2 || w.LastError != "fetch: no route to host" || w.LastAttempt.IsZero() {
+		t.Errorf("waiting announcement %+v", w)
+	}
+	a, err := s.Announcement(ctx, "a2@kernel.org")
+	if err != nil || a.Attempts != 0 || a.LastError != "" || a.Status != AnnouncementDone {
+		t.Errorf("a2 = %+v, %v", a, err)
+	}
+}
