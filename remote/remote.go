@@ -98,7 +98,13 @@ func temporary(err error) bool {
 		var he *githttp.Err
 		var ue *plumbing.UnexpectedError
 		var pe *plumbing.PermanentError
+		var errno syscall.Errno
 		switch {
+		case errors.As(e, &errno):
+			// syscall.Errno satisfies net.Error too; the network ones
+			// were caught above. A full disk or a permission error is
+			// not a network failure and does not pass by itself.
+			return false
 		case errors.As(e, &he):
 			c := he.StatusCode()
 			return c >= 500 || c == http.StatusTooManyRequests || c == http.StatusRequestTimeout

@@ -7,8 +7,10 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -321,6 +323,11 @@ func TestIsTemporary(t *testing.T) {
 		{"deadline", fmt.Errorf("list: %w", context.DeadlineExceeded), true},
 		{"marked temporary", fmt.Errorf("x: %w", &Error{Op: "fetch", Temporary: true, Err: errors.New("eof")}), true},
 		{"validation", errors.New(`remote "-x": not a usable remote name, URL or path`), false},
+		// syscall.Errno satisfies net.Error; a full disk is still not a
+		// network failure.
+		{"disk full", fmt.Errorf("fetch: %w", &os.PathError{Op: "write", Path: "objects/pack/tmp", Err: syscall.ENOSPC}), false},
+		{"permission", &os.PathError{Op: "open", Path: "objects", Err: syscall.EACCES}, false},
+		{"connection refused errno", &net.OpError{Op: "dial", Net: "tcp", Err: &os.SyscallError{Syscall: "connect", Err: syscall.ECONNREFUSED}}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.err == nil && tc.name != "nil" {
