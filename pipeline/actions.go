@@ -207,8 +207,23 @@ func (p *Pipeline) mailReport(ctx context.Context, runID int64, a state.Announce
 			return id, err
 		}
 	}
+	var me *mailout.Error
+	if errors.As(err, &me) && me.Stage == "commit" && me.Code == 0 {
+		// The whole message went out and no answer came back: the server
+		// may have accepted it. The action stays committing, as after a
+		// crash, and the next attempt asks a human instead of sending a
+		// second copy. The cause is not wrapped: this is not worth an
+		// immediate retry.
+		p.log.Error("report mail: no answer to the end of the message; it may have arrived", "message_id", id, "err", err)
+		return id, fmt.Errorf("report <%s>: the connection failed after the whole message was sent (%v), so it may have arrived: "+
+			"check the maintainers' mail, then run `rtbot action --config FILE --done %d` (it arrived) or `--retry %d` (it did not)",
+			id, err, act.ID, act.ID)
+	}
 	if serr := p.settle(ctx, act, err); serr != nil {
-		if err == nil || mailout.IsTemporary(err) || ctx.Err() != nil {
+		// Only the server's permanent refusal ends the action for good;
+		// anything else (a temporary reply, a failure to record the
+		// committing mark, a crash) leaves the run for the next attempt.
+		if !errors.As(err, &me) || me.Temporary || ctx.Err() != nil {
 			return id, serr
 		}
 		p.log.Error("report mail refused", "message_id", id, "err", err)

@@ -28,8 +28,11 @@ import (
 
 	"github.com/rtbot/rtbot/config"
 	"github.com/rtbot/rtbot/conflicts"
+	"github.com/rtbot/rtbot/mailout"
 	"github.com/rtbot/rtbot/mailwatch"
+	"github.com/rtbot/rtbot/remote"
 	"github.com/rtbot/rtbot/state"
+	"github.com/rtbot/rtbot/trigger"
 )
 
 // Options tune a Pipeline. The zero value is what `rtbot run` uses.
@@ -45,13 +48,31 @@ type Options struct {
 	// (see the Fault* constants); an error it returns stops the pass there,
 	// as a crash would. Crash-safety tests use it.
 	Fault func(point string) error
+	// Retry says how a pass retries a run that failed for a reason that
+	// may pass by itself (a network error, a 4xx SMTP reply); the zero
+	// value means DefaultRetry.
+	Retry Retry
 }
+
+// Retry bounds the retries of a run within one pass: up to Attempts tries
+// in all, waiting Min after the first failure and twice as long after each
+// next one, at most Max. What still fails is recorded against the
+// announcement and left for the next pass.
+type Retry struct {
+	Attempts int
+	Min, Max time.Duration
+}
+
+// DefaultRetry is the Retry of `rtbot run` and `rtbot watch`: three tries,
+// 10 s then 20 s apart.
+var DefaultRetry = Retry{Attempts: 3, Min: 10 * time.Second, Max: time.Minute}
 
 // The steps Options.Fault is called at, in the order a pass reaches them.
 const (
 	FaultRecorded    = "recorded"    // announcements of a scan recorded, checkpoint not yet saved
 	FaultCheckpoint  = "checkpoint"  // checkpoint saved
 	FaultFetched     = "fetched"     // candidate fetched, run not yet started
+	FaultRebasing    = "rebasing"    // after each patch of the rebase, before anything is written
 	FaultRebased     = "rebased"     // run started and rebased, results not yet saved
 	FaultResults     = "results"     // patch results saved, branch not yet moved
 	FaultBranch      = "branch"      // local branch moved, nothing pushed
@@ -77,6 +98,9 @@ func New(cfg *config.Config, store *state.Store, opts Options) *Pipeline {
 	log := opts.Log
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if opts.Retry.Attempts <= 0 {
+		opts.Retry = DefaultRetry
 	}
 	return &Pipeline{cfg: cfg, store: store, opts: opts, log: log}
 }
@@ -173,6 +197,10 @@ func (p *Pipeline) Once(ctx context.Context) (*Pass, error) {
 	}
 	perr := p.processPending(ctx, pass)
 	if err := p.markProcessed(ctx, sc, uidValidity, uids); err != nil {
+		var stop *Stopped
+		if errors.As(err, &stop) {
+			return pass, errors.Join(perr, err)
+		}
 		// The flag is a convenience for humans reading the mailbox; state
 		// already says the mail was processed.
 		p.log.Warn("flagging processed mail failed", "err", err)
@@ -288,11 +316,16 @@ func (p *Pipeline) processPending(ctx context.Context, pass *Pass) error {
 	var errs []error
 	for _, a := range anns {
 		if err := p.process(ctx, a, pass); err != nil {
-			if ctx.Err() != nil {
+			var stop *Stopped
+			if ctx.Err() != nil || errors.As(err, &stop) {
 				return errors.Join(append(errs, err)...)
 			}
 			pass.Pending++
-			p.log.Error("announcement left for the next pass", "message_id", a.MessageID, "err", err)
+			p.log.Error("announcement left for the next pass", "message_id", a.MessageID,
+				"version", fmt.Sprintf("%s-rc%d", a.Version, a.RC), "attempts", a.Attempts+1, "err", err)
+			if ferr := p.store.AnnouncementFailed(ctx, a.MessageID, err); ferr != nil {
+				errs = append(errs, ferr)
+			}
 			errs = append(errs, fmt.Errorf("announcement <%s> (%s-rc%d): %w", a.MessageID, a.Version, a.RC, err))
 		}
 	}
@@ -313,7 +346,7 @@ func (p *Pipeline) process(ctx context.Context, a state.Announcement, pass *Pass
 	}
 	var errs []error
 	for _, t := range trees {
-		rr, err := p.runTree(ctx, a, t)
+		rr, err := p.runTreeRetrying(ctx, a, t)
 		if rr != nil {
 			pass.Runs = append(pass.Runs, *rr)
 		}
@@ -328,6 +361,39 @@ func (p *Pipeline) process(ctx context.Context, a state.Announcement, pass *Pass
 		return err
 	}
 	return p.fault(FaultAnnounced)
+}
+
+// runTreeRetrying runs a tree on an announcement, trying again as
+// Options.Retry says when it fails for a reason that may pass. Each try
+// resumes the run where the last one stopped.
+func (p *Pipeline) runTreeRetrying(ctx context.Context, a state.Announcement, t config.Tree) (*RunReport, error) {
+	delay := p.opts.Retry.Min
+	for attempt := 1; ; attempt++ {
+		rr, err := p.runTree(ctx, a, t)
+		if err == nil || attempt >= p.opts.Retry.Attempts || !Temporary(err) {
+			return rr, err
+		}
+		p.log.Warn("temporary failure; retrying", "tree", t.Name, "candidate", fmt.Sprintf("%s-rc%d", a.Version, a.RC),
+			"attempt", attempt, "of", p.opts.Retry.Attempts, "in", delay, "err", err)
+		select {
+		case <-time.After(delay):
+		case <-ctx.Done():
+			return rr, err
+		}
+		delay = min(2*delay, max(p.opts.Retry.Max, p.opts.Retry.Min))
+	}
+}
+
+// Temporary reports whether err is a failure that may pass by itself: a
+// network error fetching or pushing, a temporary SMTP reply, a trigger's
+// temporary failure. A simulated crash, an interrupted action waiting for a
+// human, and a full disk are not: retrying at once does not help them.
+func Temporary(err error) bool {
+	var stop *Stopped
+	if err == nil || errors.As(err, &stop) || errors.Is(err, state.ErrInterrupted) {
+		return false
+	}
+	return remote.IsTemporary(err) || mailout.IsTemporary(err) || trigger.IsTemporary(err)
 }
 
 // markProcessed flags (or moves) the mail of announcements that are done or

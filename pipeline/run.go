@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"syscall"
 	"time"
 
 	"github.com/go-git/go-git/v5"
@@ -87,7 +88,8 @@ func (p *Pipeline) runTree(ctx context.Context, a state.Announcement, t config.T
 	eng, err := merger.Open(t.Repo, merger.Options{
 		Committer: merger.Identity{Name: p.cfg.Bot.Name, Email: p.cfg.Bot.Email},
 		// The run's start time makes a resumed run write the same commits.
-		Now: func() time.Time { return run.StartedAt },
+		Now:  func() time.Time { return run.StartedAt },
+		Step: func(int, int) error { return p.fault(FaultRebasing) },
 	})
 	if err != nil {
 		return rr, err
@@ -95,7 +97,10 @@ func (p *Pipeline) runTree(ctx context.Context, a state.Announcement, t config.T
 	defer eng.Close()
 	rep, res, err := Merge(ctx, eng, MergeSpec{Queue: t.Queue, Ref: t.QueueKind == config.QueueRef, Base: t.QueueBase, Onto: cand.String()})
 	if err != nil {
-		if ctx.Err() != nil {
+		var stop *Stopped
+		if ctx.Err() != nil || errors.As(err, &stop) || environmental(err) {
+			// Not a verdict on the queue or the candidate: the next
+			// pass resumes the run.
 			return rr, err
 		}
 		return finishErr(err)
@@ -201,6 +206,20 @@ func (p *Pipeline) candidate(ctx context.Context, t config.Tree, a state.Announc
 		return plumbing.ZeroHash, fmt.Errorf("fetch: %w; rc patch: %w", ferr, err)
 	}
 	return h, nil
+}
+
+// environmental reports whether err comes from the machine rather than
+// from the queue or the candidate: a full disk, an exceeded quota, an I/O
+// or permission error. Such a run is left for the next pass, not finished
+// as an error.
+func environmental(err error) bool {
+	for _, e := range []syscall.Errno{syscall.ENOSPC, syscall.EDQUOT, syscall.EIO, syscall.EROFS,
+		syscall.EACCES, syscall.EPERM, syscall.EMFILE, syscall.ENFILE, syscall.ENOMEM} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
 }
 
 // queueID identifies the content of a tree's queue and its base: the

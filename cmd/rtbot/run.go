@@ -84,7 +84,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	defer closeAll()
-	opts := pipeline.Options{Log: logger(stderr, *f.verbose)}
+	opts := pipeline.Options{Log: logger(stderr, *f.verbose), Fault: crashHook()}
 	if isTerminal(os.Stderr) {
 		opts.Progress = os.Stderr
 	}
@@ -156,7 +156,7 @@ func cmdWatch(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return code
 	}
 	defer closeAll()
-	err := pipeline.New(cfg, st, pipeline.Options{Log: logger(stderr, *f.verbose)}).Watch(ctx)
+	err := pipeline.New(cfg, st, pipeline.Options{Log: logger(stderr, *f.verbose), Fault: crashHook()}).Watch(ctx)
 	if err != nil && !errors.Is(err, context.Canceled) {
 		fmt.Fprintf(stderr, "rtbot watch: %v\n", err)
 		return exitError
@@ -283,17 +283,24 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "rtbot status: %v\n", err)
 		return exitError
 	}
-	waiting, err := st.Announcements(ctx, state.AnnouncementFilter{Status: []state.AnnouncementStatus{state.AnnouncementNew, state.AnnouncementProcessing}})
+	problems, err := st.Check(ctx)
 	if err != nil {
 		fmt.Fprintf(stderr, "rtbot status: %v\n", err)
 		return exitError
 	}
+	code = exitOK
+	if len(problems) > 0 {
+		code = exitError
+	}
 	if *asJSON {
 		type statusJSON struct {
 			state.Status
-			Waiting []state.Announcement
+			Problems []string `json:"Problems"`
 		}
-		return writeJSON(stdout, stderr, statusJSON{s, waiting})
+		if c := writeJSON(stdout, stderr, statusJSON{s, problems}); c != exitOK {
+			return c
+		}
+		return code
 	}
 	fmt.Fprintf(stdout, "state %s (schema %d)\n", st.Path(), s.SchemaVersion)
 	fmt.Fprint(stdout, "announcements:")
@@ -301,8 +308,12 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stdout, " %s %d", k, s.Announcements[k])
 	}
 	fmt.Fprintln(stdout)
-	for _, a := range waiting {
-		fmt.Fprintf(stdout, "  waiting  <%s> %s-rc%d (%s since %s)\n", a.MessageID, a.Version, a.RC, a.Status, a.FirstSeen.Format("2006-01-02 15:04"))
+	for _, a := range s.Waiting {
+		fmt.Fprintf(stdout, "  waiting  <%s> %s-rc%d (%s since %s)", a.MessageID, a.Version, a.RC, a.Status, a.FirstSeen.Format("2006-01-02 15:04"))
+		if a.Attempts > 0 {
+			fmt.Fprintf(stdout, ": %d failed attempt(s), the last at %s: %s", a.Attempts, a.LastAttempt.Format("2006-01-02 15:04"), a.LastError)
+		}
+		fmt.Fprintln(stdout)
 	}
 	for _, c := range s.Checkpoints {
 		fmt.Fprintf(stdout, "mailbox %s %s: up to UID %d (UIDVALIDITY %d), %s\n", c.Server, c.Mailbox, c.LastUID, c.UIDValidity, c.UpdatedAt.Format("2006-01-02 15:04:05"))
@@ -335,7 +346,13 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		}
 		fmt.Fprintln(stdout)
 	}
-	return exitOK
+	if len(problems) == 0 {
+		fmt.Fprintln(stdout, "state check: ok")
+	}
+	for _, p := range problems {
+		fmt.Fprintf(stdout, "STATE PROBLEM: %s\n", p)
+	}
+	return code
 }
 
 func writeJSON(stdout, stderr io.Writer, v any) int {
