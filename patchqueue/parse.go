@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"mime/quotedprintable"
 	"path"
 	"regexp"
@@ -20,8 +21,10 @@ import (
 	"github.com/sourcegraph/go-diff/diff"
 )
 
-// MaxPatchSize is the largest patch Parse accepts, in bytes. The biggest
-// patch in a real RT queue is well under 1 MiB.
+// MaxPatchSize is the per-patch limit Parse applied before [Limits] had
+// MaxPatchBytes; it is no longer enforced. Parse now applies
+// DefaultLimits().MaxPatchBytes (64 MiB), and [ParseWithLimits] the limit
+// it is given.
 const MaxPatchSize = 32 << 20
 
 // Parse parses one patch: optional mail headers (a format-patch mail, a quilt
@@ -31,9 +34,22 @@ const MaxPatchSize = 32 << 20
 //
 // Parse always returns a Patch. When the patch cannot be used, Patch.Err says
 // why, naming source, line, file and hunk; the fields it could read are set.
+// Parse applies [DefaultLimits]; see [ParseWithLimits].
 func Parse(source string, data []byte, strip int) *Patch {
+	return ParseWithLimits(source, data, strip, DefaultLimits())
+}
+
+// ParseWithLimits is [Parse] with the per-patch limits of lim:
+// a patch longer than lim.MaxPatchBytes, a hunk body of more than
+// lim.MaxHunkLines lines and a hunk header whose counts exceed
+// lim.MaxHunkLines (or whose numbers are negative or overflow) make
+// Patch.Err a *[PatchError]. Zero fields of lim take their [DefaultLimits]
+// values. The limits are checked before the hunks are converted, so an
+// oversized patch costs no more memory than its bytes.
+func ParseWithLimits(source string, data []byte, strip int, lim Limits) *Patch {
+	lim = lim.withDefaults()
 	p := &Patch{Name: path.Base(source), Source: source, Strip: strip}
-	if err := parseInto(p, data); err != nil {
+	if err := parseInto(p, data, lim); err != nil {
 		var pe *PatchError
 		if !errors.As(err, &pe) {
 			err = &PatchError{Source: source, Err: err}
@@ -45,9 +61,9 @@ func Parse(source string, data []byte, strip int) *Patch {
 
 var mboxFrom = regexp.MustCompile(`^From \S+ .*\d\d:\d\d:\d\d.* \d{4}$|^From [0-9a-f]{40} `)
 
-func parseInto(p *Patch, data []byte) error {
-	if len(data) > MaxPatchSize {
-		return fmt.Errorf("patch is %d bytes, larger than the %d byte limit", len(data), MaxPatchSize)
+func parseInto(p *Patch, data []byte, lim Limits) error {
+	if int64(len(data)) > lim.MaxPatchBytes {
+		return &PatchError{Source: p.Source, Err: fmt.Errorf("patch is %d bytes, over the limit of %d bytes per patch", len(data), lim.MaxPatchBytes)}
 	}
 	if bytes.IndexByte(data, 0) >= 0 {
 		return errors.New("patch contains a NUL byte (binary data)")
@@ -108,7 +124,7 @@ func parseInto(p *Patch, data []byte) error {
 	if lineOffset < 0 {
 		diffLine = 0
 	}
-	files, err := parseDiff(p.Source, body[diffAt:], diffLine, p.Strip)
+	files, err := parseDiff(p.Source, body[diffAt:], diffLine, p.Strip, lim)
 	p.Files = files
 	return err
 }
@@ -251,10 +267,13 @@ func findDiffStart(b []byte) int {
 
 // parseDiff parses the diff part of a patch. firstLine is the 1-based line of
 // the diff's start in the patch file (0 when unknown).
-func parseDiff(source string, d []byte, firstLine, strip int) ([]*File, error) {
+func parseDiff(source string, d []byte, firstLine, strip int, lim Limits) ([]*File, error) {
 	d = trimSignature(d)
+	if err := checkHunkSizes(source, d, firstLine, strip, lim.MaxHunkLines); err != nil {
+		return nil, err
+	}
 	headers, hunkLines := scanPositions(d, firstLine)
-	fds, err := diff.NewMultiFileDiffReader(bytes.NewReader(d)).ReadAllFiles()
+	fds, err := readFileDiffs(d)
 	if err != nil {
 		line := 0
 		var pe *diff.ParseError
@@ -298,6 +317,18 @@ func parseDiff(source string, d []byte, firstLine, strip int) ([]*File, error) {
 	return files, nil
 }
 
+// readFileDiffs runs the diff parser on d. The parser panics on some
+// malformed input (a "diff --git" line with one-letter names, for one);
+// that is an error in d, not a crash.
+func readFileDiffs(d []byte) (fds []*diff.FileDiff, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			fds, err = nil, fmt.Errorf("the diff parser failed: %v", r)
+		}
+	}()
+	return diff.NewMultiFileDiffReader(bytes.NewReader(d)).ReadAllFiles()
+}
+
 func nameOf(fd *diff.FileDiff, strip int) string {
 	if n, err := stripPath(fd.NewName, strip); err == nil && n != "" {
 		return n
@@ -338,6 +369,156 @@ func scanPositions(d []byte, firstLine int) (files, hunks []int) {
 		}
 	}
 	return files, hunks
+}
+
+// checkHunkSizes walks the diff before it is parsed and refuses hunk
+// headers with numbers that are not plain non-negative integers, that
+// overflow, or whose line counts exceed maxLines, and hunk bodies of more
+// than maxLines lines. Nothing is allocated by a header's count. Lines are
+// counted the way the diff parser reads a hunk: it ends at a line that
+// cannot be in a body, or at a "---"/"+++" pair followed by a hunk header
+// (a file header; otherwise the pair is a removed and an added line);
+// "\ No newline" markers and trailing empty lines (which trimBlankTail
+// drops) are not counted. firstLine is the patch-file line of d's start
+// (0 when unknown).
+func checkHunkSizes(source string, d []byte, firstLine, strip, maxLines int) error {
+	var (
+		file    string // the file the current hunks belong to
+		hunk    int    // 1-based hunk number within file
+		hdrLine int    // patch-file line of the current hunk header
+		inHunk  bool
+		body    int // body lines counted so far
+		blanks  int // empty lines not yet counted
+	)
+	lineAt := func(i int) int {
+		if firstLine <= 0 {
+			return 0
+		}
+		return firstLine + i
+	}
+	fail := func(line int, err error) error {
+		return &PatchError{Source: source, Line: line, File: file, Hunk: hunk, Err: err}
+	}
+	i := 0
+	for off := 0; off < len(d); i++ {
+		end := bytes.IndexByte(d[off:], '\n')
+		next := len(d)
+		line := d[off:]
+		if end >= 0 {
+			line, next = d[off:off+end], off+end+1
+		}
+		off = next
+		switch {
+		case bytes.HasPrefix(line, []byte("---")) && bytes.HasPrefix(d[next:], []byte("+++")) && (!inHunk || secondLineHasPrefix(d[next:], "@@ ")):
+			// A file header. Inside a hunk the parser takes "---"/"+++"
+			// for removed and added lines unless a hunk header follows.
+			newLine, _, _ := bytes.Cut(d[next:], []byte("\n"))
+			file = diffName(strings.TrimLeft(string(newLine[3:]), " "), strings.TrimLeft(string(line[3:]), " "), strip)
+			hunk, inHunk = 0, false
+		case bytes.HasPrefix(line, []byte("@@ ")):
+			hunk++
+			hdrLine, inHunk, body, blanks = lineAt(i), true, 0, 0
+			if err := checkHunkHeader(string(line), maxLines); err != nil {
+				return fail(hdrLine, err)
+			}
+		case !inHunk:
+		case len(line) == 0:
+			blanks++
+		case line[0] == ' ' || line[0] == '-' || line[0] == '+':
+			body += blanks + 1
+			blanks = 0
+			if body > maxLines {
+				return fail(hdrLine, fmt.Errorf("hunk body is longer than the limit of %d lines per hunk (line %d is its line %d)", maxLines, lineAt(i), body))
+			}
+		case line[0] == '\\':
+		default:
+			inHunk = false
+		}
+	}
+	return nil
+}
+
+// secondLineHasPrefix reports whether the second line of b starts with prefix.
+func secondLineHasPrefix(b []byte, prefix string) bool {
+	_, rest, ok := bytes.Cut(b, []byte("\n"))
+	return ok && bytes.HasPrefix(rest, []byte(prefix))
+}
+
+// diffName returns the name a "+++ "/"--- " header pair gives a file, for
+// errors: the new name with strip components removed, or the old one for a
+// deletion, or the raw name when stripping fails.
+func diffName(newName, oldName string, strip int) string {
+	for _, n := range []string{newName, oldName} {
+		if s, err := stripPath(n, strip); err == nil && s != "" {
+			return s
+		}
+	}
+	if i := strings.IndexByte(newName, '\t'); i >= 0 {
+		newName = newName[:i]
+	}
+	return newName
+}
+
+// checkHunkHeader checks the numbers of "@@ -a[,b] +c[,d] @@ ..." before
+// the diff parser reads them into 32-bit fields: each must be a decimal
+// number without sign that fits, and the counts b and d at most maxLines.
+// A header of another shape is left to the parser to refuse.
+func checkHunkHeader(hdr string, maxLines int) error {
+	pieces := strings.SplitN(hdr, " ", 5)
+	if len(pieces) < 4 || pieces[0] != "@@" || pieces[3] != "@@" {
+		return nil
+	}
+	hdr = shorten(strings.Join(pieces[:4], " ")) // without the section text
+	for k, side := range [2]struct{ sign, name string }{{"-", "old"}, {"+", "new"}} {
+		r, ok := strings.CutPrefix(pieces[k+1], side.sign)
+		if !ok {
+			return fmt.Errorf("hunk header %q: range %q does not start with %q", hdr, pieces[k+1], side.sign)
+		}
+		start, count, hasCount := strings.Cut(r, ",")
+		s, err := headerNumber(start)
+		if err != nil {
+			return fmt.Errorf("hunk header %q: %s start line: %w", hdr, side.name, err)
+		}
+		n := int64(1)
+		if hasCount {
+			if n, err = headerNumber(count); err != nil {
+				return fmt.Errorf("hunk header %q: %s line count: %w", hdr, side.name, err)
+			}
+		}
+		if n > int64(maxLines) {
+			return fmt.Errorf("hunk header %q claims %d %s lines, over the limit of %d lines per hunk", hdr, n, side.name, maxLines)
+		}
+		if s+n > math.MaxInt32 {
+			return fmt.Errorf("hunk header %q: %s range %d,%d is out of range", hdr, side.name, s, n)
+		}
+	}
+	return nil
+}
+
+// headerNumber parses a hunk header number: decimal digits only, at most
+// math.MaxInt32.
+func headerNumber(s string) (int64, error) {
+	if s == "" {
+		return 0, errors.New("missing number")
+	}
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return 0, fmt.Errorf("%q is not a non-negative decimal number", shorten(s))
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 32)
+	if err != nil {
+		return 0, fmt.Errorf("%s is out of range (the largest is %d)", shorten(s), math.MaxInt32)
+	}
+	return n, nil
+}
+
+// shorten cuts s for an error message: hostile input may be long.
+func shorten(s string) string {
+	if len(s) <= 64 {
+		return s
+	}
+	return s[:60] + "..."
 }
 
 // stripPath removes n leading components from a diff path and checks that

@@ -19,13 +19,44 @@ import (
 
 // Limits bound what reading a queue may consume; queues come from the
 // network and are not trusted.
+// A zero (or negative) field means its DefaultLimits value.
 type Limits struct {
 	MaxPatches   int   // patches in one queue
 	MaxTotalSize int64 // bytes of all patches together (uncompressed)
+	// MaxPatchBytes bounds one patch; a larger one is malformed (its
+	// Patch.Err says so) and the rest of the queue is still read.
+	MaxPatchBytes int64
+	// MaxHunkLines bounds the lines of one hunk body (context, removed and
+	// added lines together) and each line count of its header; a patch
+	// with a larger hunk is malformed.
+	MaxHunkLines int
 }
 
-// DefaultLimits returns limits generous for real RT queues (about 70 patches, 1 MiB).
-func DefaultLimits() Limits { return Limits{MaxPatches: 5000, MaxTotalSize: 512 << 20} }
+// DefaultLimits returns limits generous for real RT queues (about 70
+// patches, 1 MiB; the largest hunk a few thousand lines): 5000 patches,
+// 512 MiB in all, 64 MiB per patch and 200000 lines per hunk.
+func DefaultLimits() Limits {
+	return Limits{MaxPatches: 5000, MaxTotalSize: 512 << 20, MaxPatchBytes: 64 << 20, MaxHunkLines: 200000}
+}
+
+// withDefaults returns l with its zero or negative fields set to their
+// DefaultLimits values.
+func (l Limits) withDefaults() Limits {
+	d := DefaultLimits()
+	if l.MaxPatches <= 0 {
+		l.MaxPatches = d.MaxPatches
+	}
+	if l.MaxTotalSize <= 0 {
+		l.MaxTotalSize = d.MaxTotalSize
+	}
+	if l.MaxPatchBytes <= 0 {
+		l.MaxPatchBytes = d.MaxPatchBytes
+	}
+	if l.MaxHunkLines <= 0 {
+		l.MaxHunkLines = d.MaxHunkLines
+	}
+	return l
+}
 
 // SeriesEntry is one line of a quilt series file.
 type SeriesEntry struct {
@@ -81,6 +112,7 @@ func ParseSeries(name string, r io.Reader) ([]SeriesEntry, error) {
 // .tar.xz/.tar.gz/.tgz tarball, or a patch or mbox file. A git range is not
 // handled here (see [ParseRange]).
 func Open(src string, lim Limits) (*Queue, error) {
+	lim = lim.withDefaults()
 	st, err := os.Stat(src)
 	if err != nil {
 		return nil, fmt.Errorf("queue %s: %w", src, err)
@@ -111,6 +143,7 @@ func Open(src string, lim Limits) (*Queue, error) {
 
 // ReadDir reads a quilt queue from a directory.
 func ReadDir(dir string, lim Limits) (*Queue, error) {
+	lim = lim.withDefaults()
 	var seriesPath string
 	for _, c := range []string{"series", "patches/series", "debian/patches-rt/series"} {
 		p := filepath.Join(dir, c)
@@ -141,7 +174,21 @@ func ReadDir(dir string, lim Limits) (*Queue, error) {
 		if !st.Mode().IsRegular() {
 			return nil, errors.New("not a regular file")
 		}
-		return os.ReadFile(p)
+		tooBig := fmt.Errorf("over the limit of %d bytes per patch", lim.MaxPatchBytes)
+		if st.Size() > lim.MaxPatchBytes {
+			return nil, fmt.Errorf("%d bytes, %w", st.Size(), tooBig)
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		// The file may have grown since Lstat; never read more than the limit.
+		data, err := io.ReadAll(io.LimitReader(f, lim.MaxPatchBytes+1))
+		if err == nil && int64(len(data)) > lim.MaxPatchBytes {
+			return nil, tooBig
+		}
+		return data, err
 	}
 	return fromSeries(dir, seriesPath, entries, read, lim)
 }
@@ -163,7 +210,7 @@ func fromSeries(src, seriesName string, entries []SeriesEntry, read func(string)
 			if total > lim.MaxTotalSize {
 				return nil, fmt.Errorf("%s: patches exceed %d bytes", src, lim.MaxTotalSize)
 			}
-			p = Parse(e.Name, data, e.Strip)
+			p = ParseWithLimits(e.Name, data, e.Strip, lim)
 			p.Name = e.Name
 		}
 		p.Index = i + 1
@@ -177,6 +224,7 @@ func fromSeries(src, seriesName string, entries []SeriesEntry, read func(string)
 // patches-X.Y.Z-rtN.tar.xz containing patches/series and the patches. The
 // shallowest series file in the archive is used.
 func ReadTarball(name string, r io.Reader, lim Limits) (*Queue, error) {
+	lim = lim.withDefaults()
 	br := bufio.NewReader(r)
 	magic, _ := br.Peek(6)
 	var dec io.Reader
@@ -265,6 +313,7 @@ func ReadTarball(name string, r io.Reader, lim Limits) (*Queue, error) {
 // git format-patch --stdout writes them. Lines starting with ">From " are
 // unescaped (mboxrd).
 func ReadMbox(name string, data []byte, lim Limits) (*Queue, error) {
+	lim = lim.withDefaults()
 	q := &Queue{Source: name}
 	starts := []int{}
 	off := 0
@@ -283,7 +332,7 @@ func ReadMbox(name string, data []byte, lim Limits) (*Queue, error) {
 		off += end + 1
 	}
 	if len(starts) <= 1 {
-		p := Parse(name, data, 1)
+		p := ParseWithLimits(name, data, 1, lim)
 		p.Index = 1
 		q.Patches = []*Patch{p}
 		return q, nil
@@ -302,7 +351,7 @@ func ReadMbox(name string, data []byte, lim Limits) (*Queue, error) {
 		}
 		chunk := bytes.ReplaceAll(data[s:e], []byte("\n>From "), []byte("\nFrom "))
 		src := fmt.Sprintf("%s@%d", name, startLine)
-		p := Parse(src, chunk, 1)
+		p := ParseWithLimits(src, chunk, 1, lim)
 		if p.Err != nil {
 			// Rebase error lines onto the mbox file.
 			var pe *PatchError
