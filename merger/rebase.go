@@ -349,6 +349,14 @@ func (r *rebaser) file(ctx context.Context, st Step, tree plumbing.Hash, f *patc
 		fr.Outcome, fr.Unchanged, fr.Detail = Present, true, "the candidate already deleted this file"
 		return fr, nil
 	case !cand.exists && f.Op != patchqueue.OpAdd:
+		link, err := r.e.obj.linkOnPath(tree, src)
+		if err != nil {
+			return fr, err
+		}
+		if link != "" {
+			fr.Outcome, fr.Detail = Failed, (&symlinkError{Path: src, Link: link}).Error()
+			return fr, nil
+		}
 		fr.Outcome, fr.Detail = Missing, "the file does not exist in the candidate"
 		return fr, nil
 	}

@@ -232,6 +232,22 @@ type edit struct {
 
 var errDirFile = errors.New("a file and a directory would have the same path")
 
+// symlinkError is an edit to a path below a symbolic link, such as
+// evil/passwd when evil is a link to /etc. A git tree cannot hold a link
+// and a directory at one path, and a checkout would write through the link,
+// so the edit is refused; errors.Is(err, errDirFile) holds.
+type symlinkError struct {
+	Path string // the edited path
+	Link string // the symbolic link on the way to it
+}
+
+func (e *symlinkError) Error() string {
+	return fmt.Sprintf("%s: the path goes through symbolic link %s", e.Path, e.Link)
+}
+
+// Unwrap returns errDirFile: a link is a file where a directory would be.
+func (e *symlinkError) Unwrap() error { return errDirFile }
+
 // applyEdits writes the trees for root with the edits applied and returns
 // the new root. Only the trees on the edited paths are rewritten.
 func (o *objects) applyEdits(root plumbing.Hash, edits map[string]edit) (plumbing.Hash, error) {
@@ -290,6 +306,9 @@ func (o *objects) editTree(h plumbing.Hash, prefix string, edits map[string]edit
 		i := index(name)
 		child := emptyTree
 		if i >= 0 {
+			if t.Entries[i].Mode == filemode.Symlink {
+				return plumbing.ZeroHash, &symlinkError{Path: prefix + name + "/" + firstPath(es), Link: prefix + name}
+			}
 			if t.Entries[i].Mode != filemode.Dir {
 				return plumbing.ZeroHash, fmt.Errorf("%s%s: %w", prefix, name, errDirFile)
 			}
@@ -313,6 +332,40 @@ func (o *objects) editTree(h plumbing.Hash, prefix string, edits map[string]edit
 		return emptyTree, nil
 	}
 	return o.writeTree(t)
+}
+
+// linkOnPath returns the first directory on the way to path in root that
+// is a symbolic link, or "" when there is none.
+func (o *objects) linkOnPath(root plumbing.Hash, path string) (string, error) {
+	for i := strings.IndexByte(path, '/'); i >= 0; {
+		en, ok, err := o.lookup(root, path[:i])
+		if err != nil {
+			return "", err
+		}
+		if !ok {
+			return "", nil
+		}
+		if en.Mode == filemode.Symlink {
+			return path[:i], nil
+		}
+		j := strings.IndexByte(path[i+1:], '/')
+		if j < 0 {
+			break
+		}
+		i += 1 + j
+	}
+	return "", nil
+}
+
+// firstPath returns the least path edited, so that errors are reproducible.
+func firstPath(edits map[string]edit) string {
+	first := ""
+	for p := range edits {
+		if first == "" || p < first {
+			first = p
+		}
+	}
+	return first
 }
 
 // findBlob returns the first path (in tree order) under root whose blob is h,
