@@ -9,6 +9,7 @@
 //	[smtp]       where triage reports are sent from
 //	[[tree]]     one per RT series: repository, candidate remote, RT queue, people, push, triggers
 //	[[trigger]]  testing triggers a tree fires after a clean rebase: command, webhook, kcidb
+//	[limits]     bounds on what rtbot reads from mail and patch queues (optional)
 //
 // Reading is strict. A key rtbot does not know is an error that names the key
 // and its line, so a misspelt key never silently falls back to a default; keys
@@ -58,6 +59,42 @@ type Config struct {
 	Trees []Tree `toml:"tree"`
 	// Triggers are the [[trigger]] tables, in file order.
 	Triggers []Trigger `toml:"trigger"`
+	// Limits is the [limits] table. After Load every field is set: a key
+	// absent from the file takes its default, so the zero value never
+	// reaches callers.
+	Limits LimitsConfig `toml:"limits"`
+}
+
+// LimitsConfig is the [limits] table: how much rtbot reads of what comes
+// from the network (mail from the list, RT patch queues) before it gives
+// up on it. Every key is optional and must be a positive integer; after
+// Load every field holds the key's value or its default, never zero.
+type LimitsConfig struct {
+	// MailBytes is the largest mail recognised, counted on the raw message;
+	// default DefaultMailBytes.
+	MailBytes int64 `toml:"mail_bytes"`
+	// MailHeaderBytes bounds a mail's header block; default DefaultMailHeaderBytes.
+	MailHeaderBytes int64 `toml:"mail_header_bytes"`
+	// MailTextBytes bounds the decoded body text kept for examination;
+	// default DefaultMailTextBytes.
+	MailTextBytes int64 `toml:"mail_text_bytes"`
+	// MIMEParts bounds how many MIME parts of a mail are opened looking for
+	// the text; default DefaultMIMEParts.
+	MIMEParts int `toml:"mime_parts"`
+	// MIMEDepth bounds multipart nesting; default DefaultMIMEDepth.
+	MIMEDepth int `toml:"mime_depth"`
+	// QueuePatches is the most patches one queue may have; default
+	// DefaultQueuePatches.
+	QueuePatches int `toml:"queue_patches"`
+	// QueueBytes bounds all patches of a queue together (uncompressed);
+	// default DefaultQueueBytes.
+	QueueBytes int64 `toml:"queue_bytes"`
+	// PatchBytes bounds one patch; a larger one is reported as malformed
+	// and the rest of the queue goes on. Default DefaultPatchBytes.
+	PatchBytes int64 `toml:"patch_bytes"`
+	// HunkLines bounds the lines of one hunk; a patch with a larger hunk is
+	// malformed. Default DefaultHunkLines.
+	HunkLines int `toml:"hunk_lines"`
 }
 
 // BotConfig is the [bot] table: rtbot's identity and its files.
@@ -246,6 +283,20 @@ const (
 	DefaultKCIDBOrigin    = "rtbot"
 )
 
+// Defaults of the [limits] keys. The mail limits are mailwatch's defaults
+// and the queue limits patchqueue.DefaultLimits'.
+const (
+	DefaultMailBytes       = 8 << 20   // limits.mail_bytes: 8 MiB
+	DefaultMailHeaderBytes = 256 << 10 // limits.mail_header_bytes: 256 KiB
+	DefaultMailTextBytes   = 256 << 10 // limits.mail_text_bytes: 256 KiB
+	DefaultMIMEParts       = 64        // limits.mime_parts
+	DefaultMIMEDepth       = 8         // limits.mime_depth
+	DefaultQueuePatches    = 5000      // limits.queue_patches
+	DefaultQueueBytes      = 512 << 20 // limits.queue_bytes: 512 MiB
+	DefaultPatchBytes      = 64 << 20  // limits.patch_bytes: 64 MiB
+	DefaultHunkLines       = 200000    // limits.hunk_lines
+)
+
 // Duration is a time.Duration written in the file as a Go duration string
 // ("90s", "5m", "1h30m"). An invalid string is reported by Load with its key
 // and line, like every other validation problem.
@@ -323,6 +374,7 @@ func Parse(name string, data []byte) (*Config, error) {
 		base = abs
 	}
 	c.validate(p, base)
+	c.Limits.validate(p, md)
 	if err := p.err(); err != nil {
 		return nil, err
 	}

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rtbot/rtbot/patchqueue"
 )
 
 const examplePath = "../docs/rtbot.example.toml"
@@ -152,7 +154,9 @@ func TestExampleDocumentsEveryKey(t *testing.T) {
 		"from", "series", "repo", "candidate_url", "candidate_branch", "announce_url", "rc_patch", "queue",
 		"queue_kind", "queue_base", "maintainers", "cc", "senders", "push_remote",
 		"branch_template", "push_partial", "triggers", "type", "timeout", "argv", "url",
-		"method", "headers", "secret_env", "dir", "origin"}
+		"method", "headers", "secret_env", "dir", "origin",
+		"mail_bytes", "mail_header_bytes", "mail_text_bytes", "mime_parts", "mime_depth",
+		"queue_patches", "queue_bytes", "patch_bytes", "hunk_lines"}
 	for _, k := range keys {
 		if !strings.Contains(string(data), "\n"+k+" =") && !strings.Contains(string(data), "# "+k+" =") {
 			t.Errorf("the example does not show key %q", k)
@@ -722,4 +726,123 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// defaultLimits is the [limits] table with every key absent, as the
+// configuration documentation states it.
+var defaultLimits = LimitsConfig{
+	MailBytes: 8388608, MailHeaderBytes: 262144, MailTextBytes: 262144,
+	MIMEParts: 64, MIMEDepth: 8,
+	QueuePatches: 5000, QueueBytes: 536870912, PatchBytes: 67108864, HunkLines: 200000,
+}
+
+// TestLimitsDefaults checks that a file without [limits] gets every default
+// filled in, and that the queue defaults are patchqueue's.
+func TestLimitsDefaults(t *testing.T) {
+	c := mustParse(t, minimal)
+	if c.Limits != defaultLimits {
+		t.Errorf("limits %+v, want %+v", c.Limits, defaultLimits)
+	}
+	pq := patchqueue.DefaultLimits()
+	if int(c.Limits.QueuePatches) != pq.MaxPatches || c.Limits.QueueBytes != pq.MaxTotalSize ||
+		c.Limits.PatchBytes != pq.MaxPatchBytes || c.Limits.HunkLines != pq.MaxHunkLines {
+		t.Errorf("queue limits %+v differ from patchqueue.DefaultLimits() %+v", c.Limits, pq)
+	}
+	// An empty table and one with some keys: the others are defaults.
+	if c := mustParse(t, minimal+"\n[limits]\n"); c.Limits != defaultLimits {
+		t.Errorf("empty [limits]: %+v", c.Limits)
+	}
+	c = mustParse(t, minimal+"\n[limits]\nmail_bytes = 1000\nhunk_lines = 7\n")
+	want := defaultLimits
+	want.MailBytes, want.HunkLines = 1000, 7
+	if c.Limits != want {
+		t.Errorf("limits %+v, want %+v", c.Limits, want)
+	}
+}
+
+// TestExampleLimitsAreDefaults uncomments the example's [limits] section
+// and checks that the values it shows are the defaults.
+func TestExampleLimitsAreDefaults(t *testing.T) {
+	data, err := os.ReadFile(examplePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(data)
+	i := strings.Index(text, "\n# [limits]\n")
+	if i < 0 {
+		t.Fatal("the example has no commented [limits] section")
+	}
+	lines := strings.Split(text[i+1:], "\n")
+	n := 0
+	for j, l := range lines {
+		if rest, ok := strings.CutPrefix(l, "# "); ok && (rest == "[limits]" || strings.Contains(rest, " = ")) {
+			lines[j] = rest
+			n++
+		}
+	}
+	if n != 10 {
+		t.Fatalf("uncommented %d lines, want the header and 9 keys", n)
+	}
+	c, err := Parse(examplePath, []byte(text[:i+1]+strings.Join(lines, "\n")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Limits != defaultLimits {
+		t.Errorf("the example shows %+v, the defaults are %+v", c.Limits, defaultLimits)
+	}
+}
+
+// TestLimitsValidation checks that a [limits] value that is not a positive
+// integer is refused, naming the key and its line.
+func TestLimitsValidation(t *testing.T) {
+	// minimal is 28 lines: [limits] is line 30, its first key line 31.
+	tests := []struct {
+		name, table string
+		key         string
+		line        int
+		msg         string
+	}{
+		{"zero", "[limits]\nmail_bytes = 0\n", "limits.mail_bytes", 31, "0: must be a positive integer (leave the key out for the default, 8388608)"},
+		{"negative", "[limits]\nmail_bytes = -1\n", "limits.mail_bytes", 31, "-1: must be a positive integer"},
+		{"negative count", "[limits]\nmail_bytes = 10\nmime_depth = -3\n", "limits.mime_depth", 32, "-3: must be a positive integer (leave the key out for the default, 8)"},
+		{"string", "[limits]\nmail_bytes = \"8M\"\n", "limits.mail_bytes", 31, "type string"},
+		{"float", "[limits]\nmail_bytes = 1.5\n", "limits.mail_bytes", 31, "type float"},
+		{"inline table", "limits = { mail_bytes = 0 }\n", "limits.mail_bytes", 1, "must be a positive integer"}, // goes first
+		{"unknown key", "[limits]\nmail_byte = 5\n", "limits.mail_byte", 31, "unknown key"},
+		{"case differs", "[limits]\nMail_bytes = 5\n", "limits.Mail_bytes", 31, `did you mean "mail_bytes"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			data := minimal + "\n" + tt.table
+			if strings.HasPrefix(tt.table, "limits =") {
+				data = tt.table + minimal // a top-level key must come before the tables
+			}
+			c, err := Parse("rt.toml", []byte(data))
+			if c != nil {
+				t.Errorf("Parse returned a config along with errors")
+			}
+			for _, e := range problemsOf(t, err) {
+				if e.Key == tt.key {
+					if e.Line != tt.line || !strings.Contains(e.Err.Error(), tt.msg) {
+						t.Errorf("got %q (line %d), want line %d and %q", e, e.Line, tt.line, tt.msg)
+					}
+					if prefix := "rt.toml:" + strconv.Itoa(tt.line) + ": " + tt.key + ": "; !strings.HasPrefix(e.Error(), prefix) {
+						t.Errorf("error %q does not start with %q", e, prefix)
+					}
+					return
+				}
+			}
+			t.Fatalf("no error naming %s; got:\n%v", tt.key, err)
+		})
+	}
+
+	// Every bad value is reported, not just the first.
+	_, err := Parse("rt.toml", []byte(minimal+"\n[limits]\nmail_bytes = 0\nqueue_patches = -1\npatch_bytes = 0\n"))
+	var got []string
+	for _, e := range problemsOf(t, err) {
+		got = append(got, e.Key+":"+strconv.Itoa(e.Line))
+	}
+	if want := "limits.mail_bytes:31 limits.queue_patches:32 limits.patch_bytes:33"; strings.Join(got, " ") != want {
+		t.Errorf("errors %v, want %s", got, want)
+	}
 }

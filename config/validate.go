@@ -96,6 +96,47 @@ func (b *BotConfig) validate(p *problems, base string) {
 	}
 }
 
+// validate checks the [limits] keys written in the file (md says which)
+// and fills in the defaults of the others.
+func (l *LimitsConfig) validate(p *problems, md toml.MetaData) {
+	ints := []struct {
+		key string
+		v   *int
+		def int
+	}{
+		{"mime_parts", &l.MIMEParts, DefaultMIMEParts},
+		{"mime_depth", &l.MIMEDepth, DefaultMIMEDepth},
+		{"queue_patches", &l.QueuePatches, DefaultQueuePatches},
+		{"hunk_lines", &l.HunkLines, DefaultHunkLines},
+	}
+	sizes := []struct {
+		key string
+		v   *int64
+		def int64
+	}{
+		{"mail_bytes", &l.MailBytes, DefaultMailBytes},
+		{"mail_header_bytes", &l.MailHeaderBytes, DefaultMailHeaderBytes},
+		{"mail_text_bytes", &l.MailTextBytes, DefaultMailTextBytes},
+		{"queue_bytes", &l.QueueBytes, DefaultQueueBytes},
+		{"patch_bytes", &l.PatchBytes, DefaultPatchBytes},
+	}
+	check := func(key string, v, def int64) int64 {
+		switch {
+		case !md.IsDefined("limits", key):
+			return def
+		case v <= 0:
+			p.add("limits."+key, "%d: must be a positive integer (leave the key out for the default, %d)", v, def)
+		}
+		return v
+	}
+	for _, k := range ints {
+		*k.v = int(check(k.key, int64(*k.v), int64(k.def)))
+	}
+	for _, k := range sizes {
+		*k.v = check(k.key, *k.v, k.def)
+	}
+}
+
 // validate checks the connection and credential keys of [imap] or [smtp];
 // userRequired says whether a username (and so a password) is mandatory.
 func (s *Server) validate(p *problems, table, base string, userRequired bool) {
