@@ -27,6 +27,9 @@ type MergeSpec struct {
 	Onto string
 	// DropApplied lists patches already in the candidate as dropped.
 	DropApplied bool
+	// Limits bound reading a queue from files; zero fields mean
+	// patchqueue.DefaultLimits.
+	Limits patchqueue.Limits
 }
 
 // Merge rebases the queue spec names onto its candidate with eng and
@@ -50,7 +53,7 @@ func Merge(ctx context.Context, eng *merger.Engine, spec MergeSpec) (*conflicts.
 		rg, isRange = patchqueue.Range{Base: spec.Base, Tip: spec.Queue}, true
 	} else if !isRange {
 		go func() {
-			q, err := patchqueue.Open(spec.Queue, patchqueue.DefaultLimits())
+			q, err := patchqueue.Open(spec.Queue, withDefaults(spec.Limits))
 			qch <- queued{q, err}
 		}()
 	}
@@ -100,6 +103,24 @@ func Merge(ctx context.Context, eng *merger.Engine, spec MergeSpec) (*conflicts.
 	rep.Stats = res.Stats
 	rep.Elapsed = time.Since(start).Round(time.Millisecond).String()
 	return rep, res, nil
+}
+
+// withDefaults fills the zero fields of lim from patchqueue.DefaultLimits.
+func withDefaults(lim patchqueue.Limits) patchqueue.Limits {
+	d := patchqueue.DefaultLimits()
+	if lim.MaxPatches <= 0 {
+		lim.MaxPatches = d.MaxPatches
+	}
+	if lim.MaxTotalSize <= 0 {
+		lim.MaxTotalSize = d.MaxTotalSize
+	}
+	if lim.MaxPatchBytes <= 0 {
+		lim.MaxPatchBytes = d.MaxPatchBytes
+	}
+	if lim.MaxHunkLines <= 0 {
+		lim.MaxHunkLines = d.MaxHunkLines
+	}
+	return lim
 }
 
 func exists(p string) bool {

@@ -247,7 +247,16 @@ func (p *Pipeline) ingest(ctx context.Context, res mailwatch.ScanResult, pass *P
 // Message-ID made from its mailbox position, so it is reported once and
 // never retried.
 func (p *Pipeline) recordMail(ctx context.Context, c mailwatch.Candidate, uidValidity uint32) (state.Announcement, bool, error) {
-	a, err := mailwatch.Recognize(bytes.NewReader(c.Raw))
+	lim := p.cfg.Limits
+	a, err := mailwatch.RecognizeWithLimits(bytes.NewReader(c.Raw), mailwatch.Limits{
+		MaxBytes: lim.MailBytes, MaxHeaderBytes: lim.MailHeaderBytes, MaxTextBytes: lim.MailTextBytes,
+		MaxParts: lim.MIMEParts, MaxDepth: lim.MIMEDepth,
+	})
+	if err == nil && lim.MailBytes > 0 && c.Size > lim.MailBytes {
+		// Only the start of the mail was downloaded; its size is the
+		// server's word.
+		err = fmt.Errorf("%w: %d bytes, over the limit of %d ([limits] mail_bytes)", mailwatch.ErrTooLarge, c.Size, lim.MailBytes)
+	}
 	if err != nil || a.MessageID == "" {
 		reason := "no Message-ID"
 		if err != nil {
@@ -266,6 +275,18 @@ func (p *Pipeline) recordMail(ctx context.Context, c mailwatch.Candidate, uidVal
 	}
 	if _, why := p.accepting(rec); why != "" {
 		rec.Status, rec.Reason = state.AnnouncementIgnored, why
+	} else {
+		// One candidate, one run: a second announcement of the same rc (a
+		// resend, or a forgery that passes the sender check) would mail
+		// the maintainers the same report again.
+		first, found, err := p.store.FirstAnnouncement(ctx, rec.Kind, rec.Version, rec.RC)
+		if err != nil {
+			return state.Announcement{}, false, err
+		}
+		if found && first.MessageID != rec.MessageID {
+			rec.Status = state.AnnouncementIgnored
+			rec.Reason = fmt.Sprintf("repeats the announcement <%s> of %s-rc%d, which rtbot acts on", first.MessageID, rec.Version, rec.RC)
+		}
 	}
 	if a.Kind == mailwatch.KindNone && a.Reason != "" {
 		rec.Reason = a.Reason
@@ -435,6 +456,7 @@ func (p *Pipeline) imapConfig() (mailwatch.IMAPConfig, error) {
 		return mailwatch.IMAPConfig{}, fmt.Errorf("imap: %w", err)
 	}
 	return mailwatch.IMAPConfig{
+		MaxHeaderBytes: p.cfg.Limits.MailHeaderBytes, MaxTextBytes: p.cfg.Limits.MailTextBytes,
 		Addr: p.cfg.IMAP.Addr, TLS: mailwatch.TLSMode(p.cfg.IMAP.TLS), TLSConfig: p.opts.IMAPTLS,
 		Username: p.cfg.IMAP.Username, Password: pw, Mailbox: p.mailbox(),
 		ProcessedFlag: p.cfg.IMAP.MarkProcessed, ProcessedMailbox: p.cfg.IMAP.MoveProcessed,

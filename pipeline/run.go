@@ -95,7 +95,9 @@ func (p *Pipeline) runTree(ctx context.Context, a state.Announcement, t config.T
 		return rr, err
 	}
 	defer eng.Close()
-	rep, res, err := Merge(ctx, eng, MergeSpec{Queue: t.Queue, Ref: t.QueueKind == config.QueueRef, Base: t.QueueBase, Onto: cand.String()})
+	lim := p.cfg.Limits
+	rep, res, err := Merge(ctx, eng, MergeSpec{Queue: t.Queue, Ref: t.QueueKind == config.QueueRef, Base: t.QueueBase, Onto: cand.String(),
+		Limits: patchqueue.Limits{MaxPatches: lim.QueuePatches, MaxTotalSize: lim.QueueBytes, MaxPatchBytes: lim.PatchBytes, MaxHunkLines: lim.HunkLines}})
 	if err != nil {
 		var stop *Stopped
 		if ctx.Err() != nil || errors.As(err, &stop) || environmental(err) {

@@ -265,3 +265,18 @@ func (s *Store) AnnouncementFailed(ctx context.Context, messageID string, cause 
 	}
 	return nil
 }
+
+// FirstAnnouncement returns the earliest recorded announcement of kind for
+// version and rc that was not ignored; found is false when there is none.
+// rtbot uses it to recognise a second announcement of the same candidate.
+func (s *Store) FirstAnnouncement(ctx context.Context, kind, version string, rc int) (a Announcement, found bool, err error) {
+	a, err = scanAnnouncement(s.db.QueryRowContext(ctx, `SELECT `+announcementCols+` FROM announcements
+		WHERE kind = ? AND version = ? AND rc = ? AND status <> 'ignored' ORDER BY id LIMIT 1`, kind, version, rc))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Announcement{}, false, nil
+	}
+	if err != nil {
+		return Announcement{}, false, fmt.Errorf("state: first announcement of %s %s-rc%d: %w", kind, version, rc, err)
+	}
+	return a, true, nil
+}

@@ -102,3 +102,35 @@ func TestAnnouncementFailed(t *testing.T) {
 		t.Errorf("a2 = %+v, %v", a, err)
 	}
 }
+
+// TestFirstAnnouncement finds the first announcement of a candidate that
+// was not ignored.
+func TestFirstAnnouncement(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	if _, found, err := s.FirstAnnouncement(ctx, "stable-rc", "6.1.177", 1); err != nil || found {
+		t.Fatalf("empty store: found %v, %v", found, err)
+	}
+	ign := announcement("forged@evil.example")
+	ign.Status, ign.Reason = AnnouncementIgnored, "sender"
+	if _, _, err := s.RecordAnnouncement(ctx, ign); err != nil {
+		t.Fatal(err)
+	}
+	mustRecord(t, s, "a1@kernel.org")
+	mustRecord(t, s, "a2@kernel.org")
+	other := announcement("rc2@kernel.org")
+	other.RC = 2
+	if _, _, err := s.RecordAnnouncement(ctx, other); err != nil {
+		t.Fatal(err)
+	}
+	a, found, err := s.FirstAnnouncement(ctx, "stable-rc", "6.1.177", 1)
+	if err != nil || !found || a.MessageID != "a1@kernel.org" {
+		t.Errorf("first of 6.1.177-rc1 = %q, %v, %v; want a1", a.MessageID, found, err)
+	}
+	if a, _, _ := s.FirstAnnouncement(ctx, "stable-rc", "6.1.177", 2); a.MessageID != "rc2@kernel.org" {
+		t.Errorf("first of 6.1.177-rc2 = %q", a.MessageID)
+	}
+	if _, found, _ := s.FirstAnnouncement(ctx, "rt-stable", "6.1.177", 1); found {
+		t.Error("found an announcement of another kind")
+	}
+}
