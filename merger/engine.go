@@ -356,23 +356,7 @@ func (e *Engine) UpdateBranch(name string, h, old plumbing.Hash) error {
 		return err
 	}
 	rn := plumbing.NewBranchReferenceName(name)
-	cur, err := e.repo.Storer.Reference(rn)
-	switch {
-	case errors.Is(err, plumbing.ErrReferenceNotFound):
-		if !old.IsZero() {
-			return fmt.Errorf("branch %s: expected it at %s, but it does not exist", name, old)
-		}
-		return e.repo.Storer.SetReference(plumbing.NewHashReference(rn, h))
-	case err != nil:
-		return fmt.Errorf("branch %s: %w", name, err)
-	}
-	if cur.Hash() != old {
-		return fmt.Errorf("branch %s: moved to %s meanwhile (expected %s); not updating", name, cur.Hash(), old)
-	}
-	if err := e.repo.Storer.CheckAndSetReference(plumbing.NewHashReference(rn, h), cur); err != nil {
-		return fmt.Errorf("branch %s: %w", name, err)
-	}
-	return nil
+	return e.writeRef(rn, h, old)
 }
 
 // BranchHead returns where refs/heads/name points, or zero if it does not exist.

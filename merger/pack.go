@@ -89,6 +89,12 @@ func writePack(packDir string, objs []plumbing.EncodedObject) error {
 		tmp.Close()
 		return err
 	}
+	// On disk before it is named: a branch may point into it right after,
+	// and a power cut must not leave the branch and lose the objects.
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
 	if err := tmp.Close(); err != nil {
 		return err
 	}
@@ -119,13 +125,30 @@ func writePack(packDir string, objs []plumbing.EncodedObject) error {
 		itmp.Close()
 		return err
 	}
+	if err := itmp.Sync(); err != nil {
+		itmp.Close()
+		return err
+	}
 	if err := itmp.Close(); err != nil {
 		return err
 	}
 	if err := os.Chmod(itmp.Name(), 0o444); err != nil {
 		return err
 	}
-	return os.Rename(itmp.Name(), base+".idx")
+	if err := os.Rename(itmp.Name(), base+".idx"); err != nil {
+		return err
+	}
+	return syncDir(packDir)
+}
+
+// syncDir makes the names created in dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }
 
 // packEntry encodes one undeltified pack entry: the type-and-size header
