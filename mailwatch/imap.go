@@ -638,11 +638,10 @@ func (s *Scanner) fetch(ctx context.Context, uids []uint32) ([]Candidate, int64,
 		cmd := s.c.Fetch(set, opts)
 		for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
 			var (
-				c       Candidate
-				h, t    []byte
-				hMore   bool
-				tMore   bool
-				readErr error
+				c     Candidate
+				h, t  []byte
+				hMore bool
+				tMore bool
 			)
 			for item := msg.Next(); item != nil; item = msg.Next() {
 				switch it := item.(type) {
@@ -658,8 +657,15 @@ func (s *Scanner) fetch(ctx context.Context, uids []uint32) ([]Candidate, int64,
 					}
 					b, n, more, err := readBounded(it.Literal, limit)
 					fetched += n
-					if err != nil && readErr == nil {
-						readErr = err
+					if err != nil {
+						// The literal failed: the connection dropped in its
+						// middle. go-imap's decoder has already moved on over
+						// the same buffer, so nothing of this command may be
+						// read any more (msg.Next and cmd.Close would read the
+						// literal again, racing with it). Close waits for the
+						// decoder to stop.
+						s.c.Close()
+						return fmt.Errorf("uid %d: %w", c.UID, err)
 					}
 					if isHeader {
 						h, hMore = b, more
@@ -667,10 +673,6 @@ func (s *Scanner) fetch(ctx context.Context, uids []uint32) ([]Candidate, int64,
 						t, tMore = b, more
 					}
 				}
-			}
-			if readErr != nil {
-				cmd.Close()
-				return fmt.Errorf("uid %d: %w", c.UID, readErr)
 			}
 			if c.UID == 0 {
 				continue // unsolicited FETCH (flag update) without UID
@@ -694,17 +696,44 @@ func (s *Scanner) fetch(ctx context.Context, uids []uint32) ([]Candidate, int64,
 
 // readBounded reads at most limit bytes of r, and counts (then drops) the
 // rest: a hostile server may ignore the partial range it was asked for.
+// When r has a Size (an IMAP literal) and ends before it, the transfer was
+// cut: that is io.ErrUnexpectedEOF, not a short message. r is not read
+// again after it has returned an error or EOF.
 func readBounded(r io.Reader, limit int64) (b []byte, n int64, more bool, err error) {
 	if r == nil {
 		return nil, 0, false, nil
 	}
+	sr := &stickyReader{r: r}
 	var buf bytes.Buffer
-	n, err = buf.ReadFrom(io.LimitReader(r, limit))
+	n, err = buf.ReadFrom(io.LimitReader(sr, limit))
 	if err != nil {
 		return nil, n, false, err
 	}
-	rest, err := io.Copy(io.Discard, r)
-	return buf.Bytes(), n + rest, rest > 0, err
+	rest, err := io.Copy(io.Discard, sr)
+	n += rest
+	if err != nil {
+		return nil, n, false, err
+	}
+	if l, ok := r.(interface{ Size() int64 }); ok && n < l.Size() {
+		return nil, n, false, fmt.Errorf("literal ended after %d of %d bytes: %w", n, l.Size(), io.ErrUnexpectedEOF)
+	}
+	return buf.Bytes(), n, rest > 0, nil
+}
+
+// stickyReader stops calling r once it has returned an error (io.EOF
+// included) and returns that error from then on.
+type stickyReader struct {
+	r   io.Reader
+	err error
+}
+
+func (s *stickyReader) Read(b []byte) (int, error) {
+	if s.err != nil {
+		return 0, s.err
+	}
+	n, err := s.r.Read(b)
+	s.err = err
+	return n, err
 }
 
 // assemble joins the fetched header and body start into something a mail
