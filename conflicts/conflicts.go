@@ -17,6 +17,7 @@ type Status string
 const (
 	Applied        Status = "applied"         // applied exactly or at a line offset
 	Merged         Status = "merged"          // needed the 3-way merge; merged cleanly
+	Resolved       Status = "resolved"        // conflicted; a remembered resolution resolved it
 	Fuzz           Status = "fuzz"            // applied only with reduced context
 	AlreadyApplied Status = "already-applied" // the candidate already has the change
 	Superseded     Status = "superseded"      // upstream rewrote or removed the lines
@@ -63,27 +64,30 @@ func Rank(s Status) int {
 		return 0
 	case Merged:
 		return 1
-	case Fuzz:
+	case Resolved:
 		return 2
-	case AlreadyApplied:
+	case Fuzz:
 		return 3
-	case Superseded:
+	case AlreadyApplied:
 		return 4
-	case Blocked:
+	case Superseded:
 		return 5
-	case Conflict:
+	case Blocked:
 		return 6
-	case MissingFile:
+	case Conflict:
 		return 7
-	case Malformed:
+	case MissingFile:
 		return 8
+	case Malformed:
+		return 9
 	}
-	return 9
+	return 10
 }
 
 // Clean reports whether a status needs no human before the result can be
-// tested.
-func (s Status) Clean() bool { return s == Applied || s == Merged }
+// tested. A resolved patch counts as clean: a maintainer resolved the same
+// conflict before.
+func (s Status) Clean() bool { return s == Applied || s == Merged || s == Resolved }
 
 // Worse returns the worse of two statuses.
 func Worse(a, b Status) Status {
@@ -111,6 +115,8 @@ func fileStatus(f merger.FileResult) Status {
 			return AlreadyApplied
 		}
 		return Merged
+	case merger.Resolved:
+		return Resolved
 	case merger.Present:
 		return AlreadyApplied
 	case merger.Missing:

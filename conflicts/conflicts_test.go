@@ -60,12 +60,12 @@ func TestClassify(t *testing.T) {
 }
 
 func TestSummariseAndRank(t *testing.T) {
-	ps := []PatchReport{{Status: Applied}, {Status: Merged}, {Status: Conflict}, {Status: AlreadyApplied}, {Status: Conflict}}
+	ps := []PatchReport{{Status: Applied}, {Status: Merged}, {Status: Conflict}, {Status: AlreadyApplied}, {Status: Conflict}, {Status: Resolved}}
 	s := Summarise(ps)
-	if s.Total != 5 || s.Clean != 2 || s.Attention != 3 || s.ByStatus[Conflict] != 2 {
+	if s.Total != 6 || s.Clean != 3 || s.Attention != 3 || s.ByStatus[Conflict] != 2 || s.ByStatus[Resolved] != 1 {
 		t.Errorf("summary %+v", s)
 	}
-	order := []Status{Applied, Merged, Fuzz, AlreadyApplied, Superseded, Blocked, Conflict, MissingFile, Malformed}
+	order := []Status{Applied, Merged, Resolved, Fuzz, AlreadyApplied, Superseded, Blocked, Conflict, MissingFile, Malformed}
 	for i := 1; i < len(order); i++ {
 		if Rank(order[i-1]) >= Rank(order[i]) {
 			t.Errorf("%s should rank below %s", order[i-1], order[i])

@@ -63,6 +63,9 @@ type FileReport struct {
 	// CausedBy lists candidate commits that touched this file's failing lines.
 	CausedBy  []string `json:"caused_by,omitempty"`
 	BlockedBy string   `json:"blocked_by,omitempty"`
+	// Resolution says where the remembered resolution of a resolved file
+	// came from.
+	Resolution string `json:"resolution,omitempty"`
 }
 
 // Summary counts patches by status.
@@ -108,7 +111,7 @@ func Classify(res *merger.Result) []PatchReport {
 				}
 				pr.Files = append(pr.Files, FileReport{
 					Path: f.Path, NewPath: f.NewPath, Op: f.Op, Status: s, Detail: detail,
-					Renamed: f.Renamed, Hunks: f.Hunks, Regions: f.Regions,
+					Renamed: f.Renamed, Hunks: f.Hunks, Regions: f.Regions, Resolution: f.Resolution,
 				})
 				if s != AlreadyApplied {
 					all = false

@@ -41,6 +41,10 @@ type Options struct {
 	// number of patches done and the total; an error it returns stops the
 	// rebase with that error. Progress displays and crash tests use it.
 	Step func(done, total int) error
+	// Resolutions, when not nil, are remembered conflict resolutions: a
+	// conflict that one of them resolved before is resolved the same way
+	// (outcome Resolved) when its changes still fit.
+	Resolutions Resolutions
 }
 
 // Engine is an open repository and the settings to rebase in it.

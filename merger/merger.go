@@ -21,6 +21,9 @@ const (
 	// Merged: the hunks did not apply, and the 3-way merge of pre-image,
 	// post-image and candidate was clean.
 	Merged Outcome = "merged"
+	// Resolved: the 3-way merge conflicted, and a remembered resolution of
+	// the same conflict (see Resolutions) resolved it.
+	Resolved Outcome = "resolved"
 	// Conflict: neither worked; Regions say where.
 	Conflict Outcome = "conflict"
 	// Missing: the file the patch changes is not in the candidate.
@@ -38,7 +41,7 @@ const (
 )
 
 // Clean reports whether the outcome needs no human.
-func (o Outcome) Clean() bool { return o == Applied || o == Merged || o == Present }
+func (o Outcome) Clean() bool { return o == Applied || o == Merged || o == Resolved || o == Present }
 
 // LineRange is a 1-based range of lines; Count 0 means an empty range
 // before line Start.
@@ -72,6 +75,15 @@ type FileResult struct {
 	Unchanged bool         `json:"unchanged,omitempty"`
 	Hunks     []HunkResult `json:"hunks,omitempty"`
 	Regions   []Region     `json:"regions,omitempty"`
+	// Resolution names where the remembered resolution came from, when
+	// the outcome is Resolved.
+	Resolution string `json:"resolution,omitempty"`
+	// Conflicted is the file as the 3-way merge left it, with git's
+	// conflict markers, when the outcome is Conflict: what Learn records.
+	// ConflictKey is the key of its conflicts (see ConflictKey) when the
+	// outcome is Conflict or Resolved.
+	Conflicted  []byte `json:"-"`
+	ConflictKey string `json:"-"`
 
 	// Blob ids of the three versions, zero when absent, so later stages can
 	// read them.

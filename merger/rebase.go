@@ -106,7 +106,7 @@ func (e *Engine) ApplyOnto(ctx context.Context, q *patchqueue.Queue, onto plumbi
 }
 
 // outcomeRank orders outcomes from best to worst for a patch's summary.
-var outcomeRank = map[Outcome]int{Present: 0, Applied: 1, Merged: 2, Blocked: 3, Conflict: 4, Missing: 5, Failed: 6, Malformed: 7}
+var outcomeRank = map[Outcome]int{Present: 0, Applied: 1, Merged: 2, Resolved: 3, Blocked: 4, Conflict: 5, Missing: 6, Failed: 7, Malformed: 8}
 
 func worse(a, b Outcome) Outcome {
 	if outcomeRank[b] > outcomeRank[a] {
@@ -120,6 +120,7 @@ type rebaser struct {
 	base    plumbing.Hash
 	onto    *object.Commit
 	renames map[string]string // base path -> candidate path, computed on first need
+	ids     map[*patchqueue.Patch]string
 }
 
 // version is one side of a file: its content and whether it exists.
@@ -367,12 +368,30 @@ func (r *rebaser) file(ctx context.Context, st Step, tree plumbing.Hash, f *patc
 		fr.Outcome, fr.Detail = Applied, describeApplied(hunks)
 	} else if pre.exists && (post.exists || f.Op == patchqueue.OpDelete) {
 		m := textmerge.Merge3([]byte(pre.text), []byte(cand.text), []byte(post.text), textmerge.Options{})
-		if m.Clean {
+		var resolved []byte
+		var source, why string
+		if !m.Clean {
+			var err error
+			if resolved, source, why, err = r.reuse(st.Patch, fr.Path, m); err != nil {
+				return fr, fmt.Errorf("remembered resolutions: %w", err)
+			}
+		}
+		switch {
+		case m.Clean:
 			out = string(m.Merged)
 			fr.Outcome, fr.Detail = Merged, "the hunks did not apply; the 3-way merge with the patch's pre-image was clean"
-		} else {
+		case resolved != nil:
+			out = string(resolved)
+			fr.Outcome, fr.Resolution = Resolved, source
+			fr.ConflictKey = ConflictKey(r.patchID(st.Patch), fr.Path, m.Conflicts)
+			fr.Detail = fmt.Sprintf("%d conflicting region(s) in the 3-way merge, resolved as before (%s)", len(m.Conflicts), source)
+		default:
 			fr.Outcome = Conflict
 			fr.Detail = fmt.Sprintf("%d conflicting region(s) in the 3-way merge", len(m.Conflicts))
+			fr.Conflicted, fr.ConflictKey = m.Merged, ConflictKey(r.patchID(st.Patch), fr.Path, m.Conflicts)
+			if why != "" {
+				fr.Detail += "; " + why
+			}
 			for _, c := range m.Conflicts {
 				fr.Regions = append(fr.Regions, Region{
 					Base:      LineRange(c.Base),

@@ -97,6 +97,21 @@ func Text(w io.Writer, r *conflicts.Report) error {
 		b.WriteString("\nMerged with a 3-way merge (clean, listed for review):\n")
 		b.WriteString(strings.Join(merged, "\n") + "\n")
 	}
+	var resolved []string
+	for _, p := range r.Patches {
+		if p.Status != conflicts.Resolved {
+			continue
+		}
+		for _, f := range p.Files {
+			if f.Status == conflicts.Resolved {
+				resolved = append(resolved, fmt.Sprintf("  %04d %s: %s, as %s", p.Index, p.Name, f.Path, f.Resolution))
+			}
+		}
+	}
+	if len(resolved) > 0 {
+		b.WriteString("\nResolved as a maintainer resolved the same conflict before (clean, listed for review):\n")
+		b.WriteString(strings.Join(resolved, "\n") + "\n")
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }
