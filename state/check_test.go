@@ -3,6 +3,7 @@ package state
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -132,5 +133,48 @@ func TestFirstAnnouncement(t *testing.T) {
 	}
 	if _, found, _ := s.FirstAnnouncement(ctx, "rt-stable", "6.1.177", 1); found {
 		t.Error("found an announcement of another kind")
+	}
+}
+
+// TestResolutions saves, replaces, finds and counts remembered resolutions.
+func TestResolutions(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	hex := func(c string) string { return strings.Repeat(c, 64) }
+	r := Resolution{Key: hex("a"), PatchID: hex("b"), Path: "kernel/core.c", Preimage: "<<<<<<<\nx\n=======\ny\n>>>>>>>\n", Postimage: "xy\n", Source: "rtbot resolve: commit 1"}
+	if replaced, err := s.SaveResolution(ctx, r); err != nil || replaced {
+		t.Fatalf("first save: replaced %v, %v", replaced, err)
+	}
+	if replaced, err := s.SaveResolution(ctx, r); err != nil || replaced {
+		t.Fatalf("same again: replaced %v, %v", replaced, err)
+	}
+	other := r
+	other.Key, other.Path = hex("c"), "kernel/other.c"
+	if _, err := s.SaveResolution(ctx, other); err != nil {
+		t.Fatal(err)
+	}
+	newer := r
+	newer.Postimage, newer.Source = "yx\n", "rtbot resolve: commit 2"
+	if replaced, err := s.SaveResolution(ctx, newer); err != nil || !replaced {
+		t.Fatalf("newer fix: replaced %v, %v", replaced, err)
+	}
+	got, err := s.Resolutions(ctx, hex("b"), "kernel/core.c")
+	if err != nil || len(got) != 1 || got[0].Postimage != "yx\n" || got[0].Source != "rtbot resolve: commit 2" {
+		t.Fatalf("resolutions of core.c: %+v, %v", got, err)
+	}
+	if all, _ := s.Resolutions(ctx, "", ""); len(all) != 2 {
+		t.Errorf("all resolutions: %d, want 2", len(all))
+	}
+	if err := s.ResolutionUsed(ctx, hex("a")); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.Resolutions(ctx, hex("b"), "kernel/core.c"); got[0].Used != 1 || got[0].LastUsed.IsZero() {
+		t.Errorf("after use: %+v", got[0])
+	}
+	if err := s.ResolutionUsed(ctx, hex("f")); !errors.Is(err, ErrNotFound) {
+		t.Errorf("unknown key: %v", err)
+	}
+	if _, err := s.SaveResolution(ctx, Resolution{Key: "short"}); err == nil {
+		t.Error("saved a resolution without a proper key")
 	}
 }

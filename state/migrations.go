@@ -22,6 +22,7 @@ func migrations() []migration {
 		{version: 1, name: "announcements, checkpoints, runs, patch results, actions", sql: schemaV1},
 		{version: 2, name: "actions: committing mark", sql: schemaV2},
 		{version: 3, name: "announcements: failed attempts", sql: schemaV3},
+		{version: 4, name: "remembered conflict resolutions", sql: schemaV4},
 	}
 }
 
@@ -122,6 +123,23 @@ const schemaV3 = `
 ALTER TABLE announcements ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0);
 ALTER TABLE announcements ADD COLUMN last_error TEXT NOT NULL DEFAULT '';
 ALTER TABLE announcements ADD COLUMN last_attempt TEXT;
+`
+
+// schemaV4 remembers how maintainers resolved conflicts (see
+// Store.SaveResolution), keyed by the conflict's content.
+const schemaV4 = `
+CREATE TABLE resolutions (
+	key         TEXT PRIMARY KEY CHECK (length(key) = 64),
+	patch_id    TEXT NOT NULL CHECK (length(patch_id) = 64),
+	path        TEXT NOT NULL CHECK (path <> ''),
+	preimage    TEXT NOT NULL,
+	postimage   TEXT NOT NULL,
+	source      TEXT NOT NULL CHECK (source <> ''),
+	recorded_at TEXT NOT NULL,
+	used        INTEGER NOT NULL DEFAULT 0 CHECK (used >= 0),
+	last_used   TEXT
+);
+CREATE INDEX resolutions_patch_path ON resolutions (patch_id, path);
 `
 
 // migrate brings the file up to the newest schema the binary knows. It is
