@@ -148,31 +148,40 @@ func announced(version string, rc int) string {
 // empty one). A mismatch says both:
 // "candidate 1a2b3c4d5e6f: Makefile says 6.1.178-rc1, the announcement says 6.1.177-rc1".
 func Check(repo *git.Repository, commit plumbing.Hash, version string, rc int) error {
-	c, err := repo.CommitObject(commit)
+	v, err := Read(repo, commit)
 	if err != nil {
-		return fmt.Errorf("candidate %.12s: %w", commit, err)
-	}
-	f, err := c.File("Makefile")
-	if err != nil {
-		return fmt.Errorf("candidate %.12s: Makefile: %w", commit, err)
-	}
-	r, err := f.Reader()
-	if err != nil {
-		return fmt.Errorf("candidate %.12s: Makefile: %w", commit, err)
-	}
-	defer r.Close()
-	data, err := io.ReadAll(io.LimitReader(r, 1<<20))
-	if err != nil {
-		return fmt.Errorf("candidate %.12s: Makefile: %w", commit, err)
-	}
-	v, err := ParseMakefile(data)
-	if err != nil {
-		return fmt.Errorf("candidate %.12s: %w", commit, err)
+		return err
 	}
 	if want := announced(version, rc); v.String() != want {
 		return fmt.Errorf("candidate %.12s: Makefile says %s, the announcement says %s", commit, v, want)
 	}
 	return nil
+}
+
+// Read returns the kernel version the top-level Makefile of commit says.
+func Read(repo *git.Repository, commit plumbing.Hash) (Version, error) {
+	c, err := repo.CommitObject(commit)
+	if err != nil {
+		return Version{}, fmt.Errorf("candidate %.12s: %w", commit, err)
+	}
+	f, err := c.File("Makefile")
+	if err != nil {
+		return Version{}, fmt.Errorf("candidate %.12s: Makefile: %w", commit, err)
+	}
+	r, err := f.Reader()
+	if err != nil {
+		return Version{}, fmt.Errorf("candidate %.12s: Makefile: %w", commit, err)
+	}
+	defer r.Close()
+	data, err := io.ReadAll(io.LimitReader(r, 1<<20))
+	if err != nil {
+		return Version{}, fmt.Errorf("candidate %.12s: Makefile: %w", commit, err)
+	}
+	v, err := ParseMakefile(data)
+	if err != nil {
+		return Version{}, fmt.Errorf("candidate %.12s: %w", commit, err)
+	}
+	return v, nil
 }
 
 // PreviousRelease returns the tag of the release before version:

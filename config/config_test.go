@@ -573,6 +573,7 @@ func TestBranch(t *testing.T) {
 		want              string // "" means an error
 	}{
 		{DefaultBranchTemplate, "6.1.177", 1, "rtbot/6.1-rt/6.1.177-rc1"},
+		{DefaultBranchTemplate, "6.1.177", 0, "rtbot/6.1-rt/6.1.177"}, // a final release
 		{"rtbot/{series}/{version}-rc{rc}", "6.1.177", 2, "rtbot/6.1/6.1.177-rc2"},
 		{"rtbot/latest", "6.1.177", 1, "rtbot/latest"},
 		{DefaultBranchTemplate, "../main", 1, ""},

@@ -22,8 +22,10 @@ const BranchNamespace = "rtbot/"
 //
 // The placeholders are {series} (Series, "6.1"), {version} (the announced
 // version, "6.1.177"), {rc} (the rc number, "1") and {tree} (Name, "6.1-rt").
-// The template must start with BranchNamespace and the result must be a valid
-// branch name; Load checks the template, Branch checks the result.
+// For a final release (rc 0, see `rtbot run --onto`) the text "-rc{rc}"
+// is left out of the template. The template must start with
+// BranchNamespace and the result must be a valid branch name; Load checks
+// the template, Branch checks the result.
 func (t Tree) Branch(version string, rc int) (string, error) {
 	if version == "" || strings.ContainsRune(version, '/') {
 		return "", fmt.Errorf("tree %s: version %q cannot be part of a branch name", t.Name, version)
@@ -31,7 +33,12 @@ func (t Tree) Branch(version string, rc int) (string, error) {
 	if err := checkTemplate(t.BranchTemplate); err != nil {
 		return "", fmt.Errorf("tree %s: branch template %q: %w", t.Name, t.BranchTemplate, err)
 	}
-	b := expandTemplate(t.BranchTemplate, map[string]string{
+	tmpl := t.BranchTemplate
+	if rc == 0 {
+		// A final release: "6.1.12", not "6.1.12-rc0".
+		tmpl = strings.ReplaceAll(tmpl, "-rc{rc}", "")
+	}
+	b := expandTemplate(tmpl, map[string]string{
 		"series": t.Series, "version": version, "rc": strconv.Itoa(rc), "tree": t.Name,
 	})
 	if refname.Branch(b) != nil || !strings.HasPrefix(b, BranchNamespace) {

@@ -6,6 +6,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
+
+	"github.com/rtbot/rtbot/refname"
 
 	"github.com/go-git/go-git/v5/plumbing"
 )
@@ -66,4 +69,13 @@ func (e *Engine) writeRef(rn plumbing.ReferenceName, h, old plumbing.Hash) (err 
 		return fmt.Errorf("ref %s: %w", rn, err)
 	}
 	return syncDir(filepath.Dir(path))
+}
+
+// WriteRef creates ref rn at h with git's lock-file protocol; it refuses a
+// ref that exists. Only refs under refs/rtbot/ may be written this way.
+func (e *Engine) WriteRef(rn plumbing.ReferenceName, h plumbing.Hash) error {
+	if !strings.HasPrefix(rn.String(), "refs/rtbot/") || refname.Branch(strings.TrimPrefix(rn.String(), "refs/")) != nil {
+		return fmt.Errorf("ref %q: rtbot writes only valid refs under refs/rtbot/", rn)
+	}
+	return e.writeRef(rn, h, plumbing.ZeroHash)
 }

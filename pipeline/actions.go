@@ -124,7 +124,7 @@ func (p *Pipeline) event(a state.Announcement, t config.Tree, cand plumbing.Hash
 func (p *Pipeline) fireTriggers(ctx context.Context, runID int64, t config.Tree, ev trigger.Event) ([]string, error) {
 	var fired []string
 	var temporary []error
-	dir := filepath.Join(p.cfg.Bot.Workdir, "triggers", t.Name, fmt.Sprintf("%s-rc%d", ev.Version, ev.RC))
+	dir := filepath.Join(p.cfg.Bot.Workdir, "triggers", t.Name, candName(ev.Version, ev.RC))
 	for _, name := range t.Triggers {
 		tr, ok := p.cfg.Trigger(name)
 		if !ok {
@@ -236,7 +236,7 @@ func (p *Pipeline) mailReport(ctx context.Context, runID int64, a state.Announce
 // reportMail composes the triage report mail.
 func (p *Pipeline) reportMail(a state.Announcement, t config.Tree, rep *conflicts.Report, rr *RunReport, id string) (*mailout.Message, error) {
 	var b strings.Builder
-	fmt.Fprintf(&b, "rtbot rebased the %s RT queue (%s) onto %s-rc%d\n", t.Name, t.Queue, a.Version, a.RC)
+	fmt.Fprintf(&b, "rtbot rebased the %s RT queue (%s) onto %s\n", t.Name, t.Queue, candName(a.Version, a.RC))
 	fmt.Fprintf(&b, "(%s %s, commit %.12s).\n\n", t.CandidateURL, t.CandidateBranch, rr.Commit)
 	fmt.Fprintf(&b, "%d of %d patches need a human; the rest applied.\n", rep.Summary.Attention, rep.Summary.Total)
 	if rr.Branch != "" {
@@ -251,13 +251,18 @@ func (p *Pipeline) reportMail(a state.Announcement, t config.Tree, rep *conflict
 		return nil, err
 	}
 	fmt.Fprintf(&b, "\n-- \nrtbot, run %d. Reply to the maintainers, not to this address.\n", rr.RunID)
-	subject := fmt.Sprintf("[rtbot] %s on %s-rc%d: %d of %d patches need attention",
-		t.Name, a.Version, a.RC, rep.Summary.Attention, rep.Summary.Total)
-	return &mailout.Message{
+	subject := fmt.Sprintf("[rtbot] %s on %s: %d of %d patches need attention",
+		t.Name, candName(a.Version, a.RC), rep.Summary.Attention, rep.Summary.Total)
+	m := &mailout.Message{
 		From: p.cfg.SMTP.From, To: t.Maintainers, Cc: t.Cc, Subject: subject, Body: b.String(),
 		MessageID: id, InReplyTo: a.MessageID, References: []string{a.MessageID}, Date: time.Now(),
-		Headers: map[string]string{"X-Rtbot-Tree": t.Name, "X-Rtbot-Candidate": fmt.Sprintf("%s-rc%d", a.Version, a.RC)},
-	}, nil
+		Headers: map[string]string{"X-Rtbot-Tree": t.Name, "X-Rtbot-Candidate": candName(a.Version, a.RC)},
+	}
+	if a.Kind == KindManual {
+		// No list mail to thread under.
+		m.InReplyTo, m.References = "", nil
+	}
+	return m, nil
 }
 
 // smtpServer is the mailout form of [smtp].

@@ -226,7 +226,7 @@ func (p *Pipeline) ingest(ctx context.Context, res mailwatch.ScanResult, pass *P
 			if rec.Status == state.AnnouncementIgnored {
 				p.log.Info("ignored mail", "uid", c.UID, "message_id", rec.MessageID, "subject", rec.Subject, "reason", rec.Reason)
 			} else {
-				p.log.Info("announcement", "message_id", rec.MessageID, "version", fmt.Sprintf("%s-rc%d", rec.Version, rec.RC), "from", rec.From)
+				p.log.Info("announcement", "message_id", rec.MessageID, "version", candName(rec.Version, rec.RC), "from", rec.From)
 			}
 		}
 	}
@@ -285,7 +285,7 @@ func (p *Pipeline) recordMail(ctx context.Context, c mailwatch.Candidate, uidVal
 		}
 		if found && first.MessageID != rec.MessageID {
 			rec.Status = state.AnnouncementIgnored
-			rec.Reason = fmt.Sprintf("repeats the announcement <%s> of %s-rc%d, which rtbot acts on", first.MessageID, rec.Version, rec.RC)
+			rec.Reason = fmt.Sprintf("repeats the announcement <%s> of %s, which rtbot acts on", first.MessageID, candName(rec.Version, rec.RC))
 		}
 	}
 	if a.Kind == mailwatch.KindNone && a.Reason != "" {
@@ -296,8 +296,15 @@ func (p *Pipeline) recordMail(ctx context.Context, c mailwatch.Candidate, uidVal
 
 // accepting returns the trees that act on announcement a, or why none does.
 // Only stable-rc announcements from a tree's senders, naming the tree's
-// candidate remote and branch, count.
+// candidate remote and branch, count, and an operator's `rtbot run --onto`.
 func (p *Pipeline) accepting(a state.Announcement) ([]config.Tree, string) {
+	if a.Kind == KindManual {
+		// An operator's `rtbot run --onto`: every tree of the series.
+		if trees := p.cfg.TreesFor(a.Series); len(trees) > 0 {
+			return trees, ""
+		}
+		return nil, fmt.Sprintf("no [[tree]] follows series %s", a.Series)
+	}
 	if a.Kind != string(mailwatch.KindStableRC) {
 		return nil, fmt.Sprintf("a %s mail: rtbot acts on stable-rc review announcements only", a.Kind)
 	}
@@ -343,11 +350,11 @@ func (p *Pipeline) processPending(ctx context.Context, pass *Pass) error {
 			}
 			pass.Pending++
 			p.log.Error("announcement left for the next pass", "message_id", a.MessageID,
-				"version", fmt.Sprintf("%s-rc%d", a.Version, a.RC), "attempts", a.Attempts+1, "err", err)
+				"version", candName(a.Version, a.RC), "attempts", a.Attempts+1, "err", err)
 			if ferr := p.store.AnnouncementFailed(ctx, a.MessageID, err); ferr != nil {
 				errs = append(errs, ferr)
 			}
-			errs = append(errs, fmt.Errorf("announcement <%s> (%s-rc%d): %w", a.MessageID, a.Version, a.RC, err))
+			errs = append(errs, fmt.Errorf("announcement <%s> (%s): %w", a.MessageID, candName(a.Version, a.RC), err))
 		}
 	}
 	return errors.Join(errs...)
@@ -394,7 +401,7 @@ func (p *Pipeline) runTreeRetrying(ctx context.Context, a state.Announcement, t 
 		if err == nil || attempt >= p.opts.Retry.Attempts || !Temporary(err) {
 			return rr, err
 		}
-		p.log.Warn("temporary failure; retrying", "tree", t.Name, "candidate", fmt.Sprintf("%s-rc%d", a.Version, a.RC),
+		p.log.Warn("temporary failure; retrying", "tree", t.Name, "candidate", candName(a.Version, a.RC),
 			"attempt", attempt, "of", p.opts.Retry.Attempts, "in", delay, "err", err)
 		select {
 		case <-time.After(delay):

@@ -30,7 +30,16 @@ import (
 // once per announcement and never moved by a later fetch of the rc branch,
 // so a resumed run rebases onto the same commit.
 func CandidateRef(tree, version string, rc int) string {
-	return fmt.Sprintf("refs/rtbot/candidates/%s/%s-rc%d", tree, version, rc)
+	return fmt.Sprintf("refs/rtbot/candidates/%s/%s", tree, candName(version, rc))
+}
+
+// candName names a candidate: "6.1.177-rc1", or "6.1.177" for a final
+// release (rc 0).
+func candName(version string, rc int) string {
+	if rc == 0 {
+		return version
+	}
+	return fmt.Sprintf("%s-rc%d", version, rc)
 }
 
 // runTree does one tree's run on announcement a. It returns an error only
@@ -38,7 +47,7 @@ func CandidateRef(tree, version string, rc int) string {
 // temporary SMTP error); a run that ended for good, cleanly or not, is
 // recorded and returns nil.
 func (p *Pipeline) runTree(ctx context.Context, a state.Announcement, t config.Tree) (*RunReport, error) {
-	name := fmt.Sprintf("%s-rc%d", a.Version, a.RC)
+	name := candName(a.Version, a.RC)
 	log := p.log.With("tree", t.Name, "candidate", name)
 	rr := &RunReport{Announcement: a.MessageID, Tree: t.Name, Candidate: name}
 
@@ -88,8 +97,9 @@ func (p *Pipeline) runTree(ctx context.Context, a state.Announcement, t config.T
 	eng, err := merger.Open(t.Repo, merger.Options{
 		Committer: merger.Identity{Name: p.cfg.Bot.Name, Email: p.cfg.Bot.Email},
 		// The run's start time makes a resumed run write the same commits.
-		Now:  func() time.Time { return run.StartedAt },
-		Step: func(int, int) error { return p.fault(FaultRebasing) },
+		Now:         func() time.Time { return run.StartedAt },
+		Step:        func(int, int) error { return p.fault(FaultRebasing) },
+		Resolutions: storeResolutions{ctx, p.store},
 	})
 	if err != nil {
 		return rr, err
@@ -113,6 +123,9 @@ func (p *Pipeline) runTree(ctx context.Context, a state.Announcement, t config.T
 		return rr, err
 	}
 	if err := p.store.SavePatchResults(ctx, run.ID, patchResults(rep)); err != nil {
+		return rr, err
+	}
+	if err := p.countUses(ctx, res); err != nil {
 		return rr, err
 	}
 	if err := p.fault(FaultResults); err != nil {

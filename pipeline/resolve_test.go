@@ -1,0 +1,201 @@
+package pipeline
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/rtbot/rtbot/fixtures"
+	"github.com/rtbot/rtbot/state"
+)
+
+const serialPatch = "0003-serial-8250-irq-safe-locking.patch"
+
+// branchFile returns path at the tip of branch in the repository at dir.
+func branchFile(t *testing.T, dir, branch, path string) string {
+	t.Helper()
+	r, err := fixtures.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := r.Repo.ResolveRevision(plumbing.Revision("refs/heads/" + branch))
+	if err != nil {
+		t.Fatalf("branch %s: %v", branch, err)
+	}
+	tr, err := r.Snapshot(*h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr[path].Content
+}
+
+// patchStatus returns the recorded status and reason of a patch of a run.
+func (w *crashWorld) patchStatus(t *testing.T, runID int64, name string) (string, string) {
+	t.Helper()
+	d, err := w.store.Run(context.Background(), runID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range d.Patches {
+		if p.Name == name {
+			return p.Status, p.Reason
+		}
+	}
+	t.Fatalf("run %d has no patch %s", runID, name)
+	return "", ""
+}
+
+// TestResolutionRemembered is issue 7's scenario: rc1 conflicts; a
+// maintainer fixes the serial patch by hand and `rtbot resolve` records
+// the fix; rc2 (which also changed other code in the same file) and then
+// the final release have the same conflict, which resolves itself both
+// times: the runs are clean, the branches pushed and the tests triggered,
+// and no further report is mailed.
+func TestResolutionRemembered(t *testing.T) {
+	ctx := context.Background()
+	w := newCrashWorld(t)
+	const port = "drivers/tty/serial/8250/8250_port.c"
+
+	// rc1: the serial patch conflicts (and preempt.h is already applied).
+	w.deliver(t, 0)
+	p1 := w.pass(t, Options{})
+	if len(p1.Runs) != 1 || p1.Runs[0].Outcome != state.OutcomeManual {
+		t.Fatalf("rc1: %+v", p1.Runs)
+	}
+	rc1Run := p1.Runs[0].RunID
+	if st, _ := w.patchStatus(t, rc1Run, serialPatch); st != "conflict" {
+		t.Fatalf("rc1: the serial patch is %s, want conflict", st)
+	}
+
+	// The maintainer's fix: the partial branch with the serial patch
+	// applied by hand, keeping stable's port_quirk.
+	repo, err := fixtures.Open(w.demo.Repo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	partial, err := repo.Repo.ResolveRevision("refs/heads/rtbot/6.1-rt/6.1.12-rc1-partial")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tree, err := repo.Snapshot(*partial)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fixed := strings.Replace(tree[port].Content, "\tint r = x + 3 + port_quirk(x);\n", "\tint r = uart_port_lock_irqsave(x, 3) + port_quirk(x);\n", 1)
+	if fixed == tree[port].Content {
+		t.Fatal("the candidate's serial change is not where the test expects it")
+	}
+	tree[port] = fixtures.File{Content: fixed}
+	fix, err := repo.Commit(tree, "serial: 8250: irq-safe locking, refreshed for 6.1.12\n", *partial)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := New(w.cfg, w.store, Options{})
+	if _, err := p.Learn(ctx, LearnSpec{Run: rc1Run, Fix: fix.String(), Patch: "0001-no-such.patch"}); err == nil ||
+		!strings.Contains(err.Error(), serialPatch) {
+		t.Errorf("learning for a patch that did not conflict: %v; want an error naming the one that did", err)
+	}
+	learned, err := p.Learn(ctx, LearnSpec{Run: rc1Run, Fix: fix.String()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(learned) != 1 || learned[0].Path != port || !strings.Contains(learned[0].Source, fix.String()[:12]) {
+		t.Fatalf("learned %+v", learned)
+	}
+
+	// rc2: the same conflict, another change in the same file, and no
+	// preempt.h backport: clean thanks to the remembered resolution.
+	sr, err := fixtures.Open(w.demo.StableRC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc1, _ := sr.Repo.ResolveRevision("refs/heads/linux-6.1.y")
+	base, _ := sr.Repo.ResolveRevision("refs/heads/linux-6.1.y~1")
+	rc2Tree, _ := sr.Snapshot(*rc1)
+	baseTree, _ := sr.Snapshot(*base)
+	rc2Tree["include/linux/preempt.h"] = baseTree["include/linux/preempt.h"]
+	rc2Tree[port] = fixtures.File{Content: strings.Replace(rc2Tree[port].Content, "\tint r = x + 7;\n", "\tint r = x + 7 + 0;\n", 1)}
+	rc2Tree["Makefile"] = fixtures.File{Content: strings.Replace(rc2Tree["Makefile"].Content, "EXTRAVERSION = -rc1", "EXTRAVERSION = -rc2", 1)}
+	rc2, err := sr.Commit(rc2Tree, "Linux 6.1.12-rc2\n", *base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sr.Branch("linux-6.1.y", rc2); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.imap.Deliver(rcMail(2, crashRC2)); err != nil {
+		t.Fatal(err)
+	}
+	p2 := w.pass(t, Options{})
+	if len(p2.Runs) != 1 {
+		t.Fatalf("rc2: %+v", p2.Runs)
+	}
+	r2 := p2.Runs[0]
+	if r2.Outcome != state.OutcomeClean || r2.Pushed != "rtbot/6.1-rt/6.1.12-rc2" || !slices.Equal(r2.Triggers, []string{"kernelci"}) || r2.Mail != "" {
+		t.Fatalf("rc2 run %+v; want clean, pushed, tested, no mail", r2)
+	}
+	st, reason := w.patchStatus(t, r2.RunID, serialPatch)
+	if st != "resolved" || !strings.Contains(reason, "resolved as before (rtbot resolve: commit "+fix.String()[:12]) {
+		t.Errorf("rc2: serial patch %s: %q", st, reason)
+	}
+	got := branchFile(t, w.dir+"/published.git", "rtbot/6.1-rt/6.1.12-rc2", port)
+	for _, want := range []string{"uart_port_lock_irqsave(x, 3) + port_quirk(x)", "x + 7 + 0;"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("rc2 branch %s lacks %q", port, want)
+		}
+	}
+
+	// The final release, run by hand (`rtbot run --onto v6.1.12`).
+	demo, err := fixtures.Open(w.demo.Repo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	finalTree := rc2Tree.Clone()
+	finalTree["Makefile"] = fixtures.File{Content: strings.Replace(finalTree["Makefile"].Content, "EXTRAVERSION = -rc2", "EXTRAVERSION = ", 1)}
+	final, err := demo.Commit(finalTree, "Linux 6.1.12\n", rc2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := demo.Tag("v6.1.12", final); err != nil {
+		t.Fatal(err)
+	}
+	a, err := p.Submit(ctx, "", "v6.1.12")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Kind != KindManual || a.Version != "6.1.12" || a.RC != 0 || a.Status != state.AnnouncementNew {
+		t.Fatalf("submitted %+v", a)
+	}
+	p3, err := p.ProcessPending(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p3.Runs) != 1 {
+		t.Fatalf("final: %+v", p3.Runs)
+	}
+	r3 := p3.Runs[0]
+	if r3.Outcome != state.OutcomeClean || r3.Pushed != "rtbot/6.1-rt/6.1.12" || r3.Commit != final.String() ||
+		!slices.Equal(r3.Triggers, []string{"kernelci"}) {
+		t.Fatalf("final run %+v; want clean on %s, pushed, tested", r3, final)
+	}
+	if st, reason := w.patchStatus(t, r3.RunID, serialPatch); st != "resolved" {
+		t.Errorf("final: serial patch %s: %q", st, reason)
+	}
+	if n := len(w.smtp.Messages()); n != 1 {
+		t.Errorf("%d mails in all, want rc1's report only", n)
+	}
+	rs, _ := w.store.Resolutions(ctx, "", "")
+	if len(rs) != 1 || rs[0].Used != 2 {
+		t.Errorf("resolutions %+v; want one, used twice", rs)
+	}
+	// Asking again for the same release changes nothing.
+	if again, err := p.Submit(ctx, "", "v6.1.12"); err != nil || again.MessageID != a.MessageID || again.Status != state.AnnouncementDone {
+		t.Errorf("second submit: %+v, %v", again, err)
+	}
+	if p4, err := p.ProcessPending(ctx); err != nil || len(p4.Runs) != 0 {
+		t.Errorf("processing after the second submit: %+v, %v", p4, err)
+	}
+	w.check(t)
+}
