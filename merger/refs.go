@@ -43,18 +43,25 @@ func (e *Engine) writeRef(rn plumbing.ReferenceName, h, old plumbing.Hash) (err 
 			os.Remove(lock)
 		}
 	}()
+	what := "ref " + rn.String()
+	switch {
+	case rn.IsBranch():
+		what = "branch " + rn.Short()
+	case rn.IsTag():
+		what = "tag " + rn.Short()
+	}
 	cur, err := e.repo.Storer.Reference(rn)
 	switch {
 	case errors.Is(err, plumbing.ErrReferenceNotFound):
 		if !old.IsZero() {
-			return fmt.Errorf("branch %s: expected it at %s, but it does not exist", rn.Short(), old)
+			return fmt.Errorf("%s: expected it at %s, but it does not exist", what, old)
 		}
 	case err != nil:
-		return fmt.Errorf("branch %s: %w", rn.Short(), err)
+		return fmt.Errorf("%s: %w", what, err)
 	case old.IsZero():
-		return fmt.Errorf("branch %s: exists (at %s); not creating it", rn.Short(), cur.Hash())
+		return fmt.Errorf("%s: exists (at %s); not creating it", what, cur.Hash())
 	case cur.Hash() != old:
-		return fmt.Errorf("branch %s: moved to %s meanwhile (expected %s); not updating", rn.Short(), cur.Hash(), old)
+		return fmt.Errorf("%s: moved to %s meanwhile (expected %s); not updating", what, cur.Hash(), old)
 	}
 	if _, err := f.WriteString(h.String() + "\n"); err != nil {
 		return fmt.Errorf("ref %s: %w", rn, err)

@@ -1,0 +1,178 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/mail"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/rtbot/rtbot/merger"
+	"github.com/rtbot/rtbot/release"
+)
+
+func cmdRelease(_ context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("release", "rtbot release --repo DIR --branch NAME [--rc] [--tag-prefix v] [--name NAME --email ADDR] [--announce FILE] [--dry-run]", stderr)
+	repo := fs.String("repo", "", "git repository (bare or not) holding the series branch")
+	branch := fs.String("branch", "", "series branch to release, refs/heads/NAME (e.g. v6.1-rt)")
+	rc := fs.Bool("rc", false, "make a release candidate: -rtN -> -rtN+1-rc1, -rtN-rcM -> -rtN-rcM+1")
+	tagPrefix := fs.String("tag-prefix", "v", "prefix of the tag name before X.Y.Z-rtN")
+	name := fs.String("name", "", "author, committer and tagger name (default from RTBOT_COMMITTER)")
+	email := fs.String("email", "", "author, committer and tagger email (default from RTBOT_COMMITTER)")
+	allowRC := fs.Bool("allow-rc-kernel", false, "allow a release on a kernel whose Makefile has an EXTRAVERSION")
+	announce := fs.String("announce", "", "write the announcement mail to FILE instead of stdout")
+	gitURL := fs.String("git-url", release.DefaultGitURL, "git tree named in the announcement")
+	gitBranch := fs.String("git-branch", "", "branch named in the announcement (default vX.Y-rt)")
+	signature := fs.String("signature", "", "name signing the announcement (default the --name)")
+	releaseOn := fs.String("release-on", "", "for --rc: day (YYYY-MM-DD) the candidate becomes the release (default in 7 days)")
+	dryRun := fs.Bool("dry-run", false, "compute and print everything, write nothing")
+	if code, done := parseFlags(fs, args); done {
+		return code
+	}
+	if *repo == "" || *branch == "" || fs.NArg() > 0 {
+		fmt.Fprintln(stderr, "rtbot release: --repo and --branch are required")
+		fs.Usage()
+		return exitUsage
+	}
+	if err := merger.CheckBranchName(*branch); err != nil {
+		fmt.Fprintf(stderr, "rtbot release: --branch: %v\n", err)
+		return exitUsage
+	}
+	id, err := releaseIdentity(*name, *email, os.Getenv("RTBOT_COMMITTER"))
+	if err != nil {
+		fmt.Fprintf(stderr, "rtbot release: %v\n", err)
+		return exitUsage
+	}
+	day := time.Now().AddDate(0, 0, 7)
+	if *releaseOn != "" {
+		if !*rc {
+			fmt.Fprintln(stderr, "rtbot release: --release-on is for --rc")
+			return exitUsage
+		}
+		if day, err = time.Parse("2006-01-02", *releaseOn); err != nil {
+			fmt.Fprintf(stderr, "rtbot release: --release-on %q: want YYYY-MM-DD\n", *releaseOn)
+			return exitUsage
+		}
+	}
+
+	eng, err := merger.Open(*repo, merger.Options{})
+	if err != nil {
+		fmt.Fprintf(stderr, "rtbot release: %v\n", err)
+		return exitError
+	}
+	defer eng.Close()
+	plan, err := release.Prepare(eng, release.Options{
+		Branch: *branch, RC: *rc, TagPrefix: *tagPrefix, Identity: id, AllowRCKernel: *allowRC,
+	})
+	if err != nil {
+		fmt.Fprintf(stderr, "rtbot release: %v\n", err)
+		return exitError
+	}
+	info := plan.Info()
+	info.GitURL = *gitURL
+	if *gitBranch != "" {
+		info.GitBranch = *gitBranch
+	}
+	if *signature != "" {
+		info.Signature = *signature
+	}
+	if plan.New.RC > 0 {
+		info.ReleaseOn = day
+	}
+	text := release.Announcement(info)
+
+	if !*dryRun {
+		// The announcement file first: a release is never made without it.
+		if *announce != "" {
+			if err := os.WriteFile(*announce, []byte(text), 0o644); err != nil {
+				fmt.Fprintf(stderr, "rtbot release: --announce: %v\n", err)
+				return exitError
+			}
+		}
+		if err := plan.Apply(eng); err != nil {
+			if *announce != "" {
+				os.Remove(*announce)
+			}
+			fmt.Fprintf(stderr, "rtbot release: %v\n", err)
+			return exitError
+		}
+	}
+	printRelease(stdout, *repo, plan, *dryRun, *announce)
+	if *announce == "" || *dryRun {
+		fmt.Fprintf(stdout, "\n----- announcement mail -----\n%s", text)
+	}
+	return exitOK
+}
+
+// releaseIdentity takes the identity from --name and --email, or from
+// RTBOT_COMMITTER ("Name <email>").
+func releaseIdentity(name, email, env string) (merger.Identity, error) {
+	switch {
+	case name != "" && email != "":
+		if _, err := mail.ParseAddress(email); err != nil || strings.ContainsAny(email, "<> ") {
+			return merger.Identity{}, fmt.Errorf("--email %q: want a plain address", email)
+		}
+		return merger.Identity{Name: name, Email: email}, nil
+	case name != "" || email != "":
+		return merger.Identity{}, fmt.Errorf("--name and --email go together")
+	case env == "":
+		return merger.Identity{}, fmt.Errorf("no identity: give --name and --email, or set RTBOT_COMMITTER=\"Name <email>\"")
+	}
+	a, err := mail.ParseAddress(env)
+	if err != nil || a.Name == "" {
+		return merger.Identity{}, fmt.Errorf("RTBOT_COMMITTER %q: want \"Name <email>\"", env)
+	}
+	return merger.Identity{Name: a.Name, Email: a.Address}, nil
+}
+
+func printRelease(w io.Writer, repo string, p *release.Plan, dryRun bool, announce string) {
+	msg := strings.TrimSpace(p.Message)
+	if dryRun {
+		fmt.Fprintln(w, "dry run: nothing written")
+	}
+	fmt.Fprintf(w, "release %s on %s: kernel %s, %s %s -> %s\n", p.Version, p.Branch, p.Kernel, release.LocalversionFile, p.Old, p.New)
+	verb := func(done, would string) string {
+		if dryRun {
+			return would
+		}
+		return done
+	}
+	fmt.Fprintf(w, "commit  %s %q (parent %.12s)\n", p.Commit, msg, p.Tip)
+	if dryRun {
+		fmt.Fprintln(w, "        (the real run's commit id differs: it carries that run's time)")
+	}
+	fmt.Fprintf(w, "branch  %s %s %.12s -> %.12s\n", p.Branch, verb("moved", "would move"), p.Tip, p.Commit)
+	fmt.Fprintf(w, "tag     %s %s: annotated, unsigned, tag object %s\n", p.Tag, verb("created", "would be created"), p.TagObject)
+	switch {
+	case p.ChangesNote != "":
+		fmt.Fprintf(w, "changes: none listed (%s)\n", p.ChangesNote)
+	default:
+		fmt.Fprintf(w, "changes since %s: %d commits\n", p.Previous, len(p.Changes))
+	}
+	if announce != "" && !dryRun {
+		fmt.Fprintf(w, "announcement written to %s\n", announce)
+	}
+	if dryRun {
+		return
+	}
+	series := fmt.Sprintf("%d.%d", p.Kernel.Version, p.Kernel.Patchlevel)
+	pushNote := ""
+	if p.New.RC > 0 {
+		pushNote = " (a release candidate usually is not: the mail says only the final release is pushed)"
+	}
+	fmt.Fprintf(w, `
+next steps (rtbot does none of them):
+  1. sign the tag (rtbot's is unsigned), or sign with your own script:
+       git -C %[1]s tag -s -f -m %[2]q %[3]s %[4]s
+  2. push the branch and the signed tag%[8]s:
+       git -C %[1]s push origin %[5]s %[3]s
+  3. upload the patch and the patches tarball (rtbot merge --export), each signed uncompressed, with kup:
+       gpg --armor --detach-sign patch-%[6]s.patch
+       kup put patch-%[6]s.patch.xz patch-%[6]s.patch.asc /pub/linux/kernel/projects/rt/%[7]s/patch-%[6]s.patch.gz
+       gpg --armor --detach-sign patches-%[6]s.tar
+       kup put patches-%[6]s.tar.xz patches-%[6]s.tar.asc /pub/linux/kernel/projects/rt/%[7]s/patches-%[6]s.tar.gz
+  4. send the announcement with your mailer (docs/release.md)
+`, repo, msg, p.Tag, p.Commit, p.Branch, p.Version, series, pushNote)
+}
