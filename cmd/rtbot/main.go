@@ -36,7 +36,9 @@ func commands() map[string]command {
 		"watch":    {cmdWatch, "stay connected (IMAP IDLE) and process announcements as they come"},
 		"history":  {cmdHistory, "list past runs, or show one with its patches and actions"},
 		"action":   {cmdAction, "settle an interrupted action by hand: --done or --retry"},
+		"resolve":  {cmdResolve, "remember how a conflict was resolved; list, export or import resolutions"},
 		"status":   {cmdStatus, "what rtbot is waiting for: announcements, mailboxes, pending actions"},
+		"release":  {cmdRelease, "bump localversion-rt, commit and tag an RT-stable release, print the announcement"},
 	}
 }
 

@@ -68,10 +68,12 @@ func isTerminal(f *os.File) bool {
 }
 
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("run", "rtbot run --config FILE [--json] [-v]", stderr)
+	fs := newFlags("run", "rtbot run --config FILE [--onto REV [--tree NAME]] [--json] [-v]", stderr)
 	f := botFlags{config: fs.String("config", "", "configuration file (see docs/rtbot.example.toml)"),
 		verbose: fs.Bool("v", false, "log every step, not only problems")}
 	asJSON := fs.Bool("json", false, "print what the pass did as one JSON document")
+	onto := fs.String("onto", "", "run on this candidate (a final release tag, say) instead of reading the mailbox")
+	tree := fs.String("tree", "", "with --onto: the tree whose repository has REV (default: the first)")
 	if code, done := parseFlags(fs, args); done {
 		return code
 	}
@@ -88,7 +90,23 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if isTerminal(os.Stderr) {
 		opts.Progress = os.Stderr
 	}
-	pass, err := pipeline.New(cfg, st, opts).Once(ctx)
+	p := pipeline.New(cfg, st, opts)
+	var pass *pipeline.Pass
+	var err error
+	if *onto != "" {
+		var a state.Announcement
+		if a, err = p.Submit(ctx, *tree, *onto); err == nil {
+			if a.Status == state.AnnouncementIgnored {
+				fmt.Fprintf(stdout, "%s: %s\n", *onto, a.Reason)
+			}
+			pass, err = p.ProcessPending(ctx)
+		}
+		if pass == nil {
+			pass = &pipeline.Pass{}
+		}
+	} else {
+		pass, err = p.Once(ctx)
+	}
 	if *asJSON {
 		if code := writeJSON(stdout, stderr, pass); code != exitOK {
 			return code

@@ -1,0 +1,81 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/rtbot/rtbot/fixtures"
+)
+
+// TestResolveCommand records the fix of the demo's conflict with `rtbot
+// resolve`, lists it, exports it and imports it back, and refuses bad
+// input with exit codes and messages that say what is wrong.
+func TestResolveCommand(t *testing.T) {
+	dir := t.TempDir()
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), []string{"demo", "--dir", dir}, &out, &errb); code != exitOK {
+		t.Fatalf("demo: exit %d: %s", code, errb.String())
+	}
+	cfg := filepath.Join(dir, "rtbot.toml")
+	const port = "drivers/tty/serial/8250/8250_port.c"
+	repo, err := fixtures.Open(filepath.Join(dir, "linux.git"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	partial, err := repo.Repo.ResolveRevision("refs/heads/rtbot/6.1-rt/6.1.12-rc1-partial")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tree, _ := repo.Snapshot(*partial)
+	tree[port] = fixtures.File{Content: strings.Replace(tree[port].Content, "\tint r = x + 3 + port_quirk(x);\n",
+		"\tint r = uart_port_lock_irqsave(x, 3) + port_quirk(x);\n", 1)}
+	fix, err := repo.Commit(tree, "serial: refreshed\n", *partial)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := repo.Branch("fix/serial", fix); err != nil {
+		t.Fatal(err)
+	}
+	bad := filepath.Join(dir, "bad.jsonl")
+	os.WriteFile(bad, []byte(`{"key":"`+strings.Repeat("a", 64)+`","patch_id":"`+strings.Repeat("b", 64)+
+		`","path":"../../etc/passwd","preimage":"<<<<<<<\n","postimage":"x\n","source":"evil","recorded_at":"2026-01-01T00:00:00Z"}`+"\n"), 0o644)
+	export := filepath.Join(dir, "team.jsonl")
+	for _, tc := range []struct {
+		args []string
+		code int
+		want []string
+	}{
+		{[]string{"resolve", "--config", cfg, "--list"}, exitOK, []string{"no remembered resolutions"}},
+		{[]string{"resolve", "--config", cfg, "--run", "1"}, exitUsage, nil},
+		{[]string{"resolve", "--config", cfg, "--list", "--export", export}, exitUsage, nil},
+		{[]string{"resolve", "--config", cfg, "--run", "1", "--fix", "no-such-branch"}, exitError, []string{"fix no-such-branch"}},
+		{[]string{"resolve", "--config", cfg, "--run", "1", "--fix", "fix/serial"}, exitOK,
+			[]string{"remembered " + port, `rtbot resolve: commit ` + fix.String()[:12] + ` "serial: refreshed", run 1`}},
+		{[]string{"resolve", "--config", cfg, "--list"}, exitOK, []string{port + ", recorded", "used 0 time(s)"}},
+		{[]string{"resolve", "--config", cfg, "--export", export}, exitOK, []string{"wrote 1 resolution(s) to " + export}},
+		{[]string{"resolve", "--config", cfg, "--import", export}, exitOK, []string{"1 resolution(s) added or already known, 0 replaced"}},
+		{[]string{"resolve", "--config", cfg, "--import", bad}, exitError, []string{bad + ":1: path \"../../etc/passwd\""}},
+		{[]string{"run", "--config", cfg, "--onto", "v9.9.9"}, exitError, []string{"v9.9.9"}},
+	} {
+		out.Reset()
+		errb.Reset()
+		code := run(context.Background(), tc.args, &out, &errb)
+		all := out.String() + errb.String()
+		if code != tc.code {
+			t.Errorf("%v: exit %d, want %d: %s", tc.args, code, tc.code, all)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(all, w) {
+				t.Errorf("%v: output lacks %q:\n%s", tc.args, w, all)
+			}
+		}
+	}
+	data, err := os.ReadFile(export)
+	if err != nil || bytes.Count(data, []byte("\n")) != 1 || !bytes.Contains(data, []byte("uart_port_lock_irqsave(x, 3) + port_quirk(x)")) {
+		t.Errorf("exported file: %v\n%s", err, data)
+	}
+}
