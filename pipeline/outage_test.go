@@ -299,3 +299,27 @@ func TestDiskFullWritingObjects(t *testing.T) {
 		t.Errorf("after the disk was freed: %v", o)
 	}
 }
+
+// TestInterruptedFetchRef: go-git writes a fetched ref in place, so a
+// crash in the middle of the first fetch of a candidate leaves its ref
+// file empty. The next pass drops it and fetches again instead of failing
+// on it for ever.
+func TestInterruptedFetchRef(t *testing.T) {
+	w := newCrashWorld(t)
+	w.deliver(t, 0)
+	ref := filepath.Join(w.demo.Repo, "refs", "rtbot", "candidates", "6.1-rt", "6.1.12-rc1")
+	if err := os.MkdirAll(filepath.Dir(ref), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(ref, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err, log := w.logged(t, quickRetry); err != nil {
+		t.Fatalf("pass with a broken candidate ref: %v\n%s", err, log)
+	} else {
+		mustContain(t, "log", log, "dropped a candidate ref an interrupted fetch left broken")
+	}
+	if o := w.check(t); o.runs[crashRC1] != state.OutcomeManual || o.reports != 1 {
+		t.Errorf("after the broken ref: %v", o)
+	}
+}

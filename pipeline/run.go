@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"syscall"
 	"time"
 
@@ -195,6 +196,15 @@ func (p *Pipeline) candidate(ctx context.Context, t config.Tree, a state.Announc
 	if err != nil {
 		return plumbing.ZeroHash, fmt.Errorf("repository %s: %w", t.Repo, err)
 	}
+	// go-git writes a fetched ref in place: a crash in the middle of the
+	// first fetch leaves it empty (and every later fetch fails on it). No
+	// run used it yet (a run starts after the fetch), so it is dropped and
+	// fetched again.
+	if dropped, err := dropBrokenRef(t.Repo, ref); err != nil {
+		return plumbing.ZeroHash, err
+	} else if dropped {
+		p.log.Warn("dropped a candidate ref an interrupted fetch left broken", "tree", t.Name, "ref", ref)
+	}
 	if r, err := repo.Reference(plumbing.ReferenceName(ref), true); err == nil {
 		return r.Hash(), nil
 	}
@@ -235,6 +245,31 @@ func environmental(err error) bool {
 		}
 	}
 	return false
+}
+
+// dropBrokenRef removes the loose file of ref (one of rtbot's, under
+// refs/rtbot/) from the repository at repoPath, bare or not, when it does
+// not hold an object id.
+func dropBrokenRef(repoPath, ref string) (bool, error) {
+	if !strings.HasPrefix(ref, "refs/rtbot/") || strings.Contains(ref, "..") {
+		return false, fmt.Errorf("not checking %s: not one of rtbot's refs", ref)
+	}
+	gitDir := repoPath
+	if st, err := os.Stat(filepath.Join(repoPath, ".git")); err == nil && st.IsDir() {
+		gitDir = filepath.Join(repoPath, ".git")
+	}
+	path := filepath.Join(gitDir, filepath.FromSlash(ref))
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if s := strings.TrimSpace(string(data)); len(s) == 40 && plumbing.IsHash(s) || strings.HasPrefix(s, "ref: ") {
+		return false, nil
+	}
+	return true, os.Remove(path)
 }
 
 // queueID identifies the content of a tree's queue and its base: the
