@@ -223,6 +223,11 @@ type Tree struct {
 	// Triggers are the names of [[trigger]] tables fired after a clean
 	// rebase, in order.
 	Triggers []string `toml:"triggers"`
+	// ExportDir, when set, is where the refreshed queue of every clean run
+	// is written, as kernel.org publishes a queue (see package export):
+	// ExportDir/<candidate>/ holds patches/series, the patches, the
+	// patches-*.tar.xz tarball and the patch-*.patch.xz diff.
+	ExportDir string `toml:"export_dir"`
 }
 
 // Queue kinds for [Tree.QueueKind].

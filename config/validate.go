@@ -247,6 +247,9 @@ func (t *Tree) validate(p *problems, key, base string, triggers map[string]bool)
 	}
 
 	t.validateQueue(p, key, base)
+	if t.ExportDir != "" {
+		t.ExportDir = resolvePath(p, key+".export_dir", t.ExportDir, base)
+	}
 
 	if len(t.Maintainers) == 0 {
 		p.add(key+".maintainers", "at least one address is required: triage reports go to the maintainers")

@@ -56,7 +56,8 @@ if [ "$FUZZTIME" != "0" ]; then
 		./mailwatch:FuzzRecognize \
 		./config:FuzzParse \
 		./mailout:FuzzMessageBytes \
-		./candidate:FuzzParseMakefile; do
+		./candidate:FuzzParseMakefile \
+		./resolutions:FuzzRead; do
 		pkg=${target%%:*}
 		fn=${target##*:}
 		go test -run '^$' -fuzz "^${fn}\$" -fuzztime "$FUZZTIME" "$pkg" >/dev/null
