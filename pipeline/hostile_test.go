@@ -86,7 +86,7 @@ func TestHostileMail(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	pass, err, log := w.logged(t, quickRetry)
+	pass, log, err := w.logged(t, quickRetry)
 	if err != nil {
 		t.Fatalf("pass: %v\n%s", err, log)
 	}

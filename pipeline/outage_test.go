@@ -22,11 +22,11 @@ var quickRetry = Retry{Attempts: 3, Min: time.Millisecond, Max: time.Millisecond
 
 // logged runs one pass with a text log and returns the pass, its error and
 // the log.
-func (w *crashWorld) logged(t *testing.T, r Retry) (*Pass, error, string) {
+func (w *crashWorld) logged(t *testing.T, r Retry) (*Pass, string, error) {
 	t.Helper()
 	var log bytes.Buffer
 	pass, err := New(w.cfg, w.store, Options{Retry: r, Log: slog.New(slog.NewTextHandler(&log, nil))}).Once(context.Background())
-	return pass, err, log.String()
+	return pass, log.String(), err
 }
 
 // mailAction returns the report mail action of the rc1 run.
@@ -74,7 +74,7 @@ func TestSMTPTemporaryFailureRetried(t *testing.T) {
 	w := newCrashWorld(t)
 	w.deliver(t, 0)
 	w.smtp.FailNext("data", 451, 1)
-	_, err, log := w.logged(t, quickRetry)
+	_, log, err := w.logged(t, quickRetry)
 	if err != nil {
 		t.Fatalf("pass: %v\n%s", err, log)
 	}
@@ -94,7 +94,7 @@ func TestSMTPOutageLeftForNextPass(t *testing.T) {
 	w := newCrashWorld(t)
 	w.deliver(t, 0)
 	w.smtp.FailNext("rcpt", 452, 100)
-	_, err, log := w.logged(t, Retry{Attempts: 2, Min: time.Millisecond})
+	_, log, err := w.logged(t, Retry{Attempts: 2, Min: time.Millisecond})
 	if err == nil {
 		t.Fatal("the pass succeeded with the SMTP server refusing every recipient")
 	}
@@ -107,7 +107,7 @@ func TestSMTPOutageLeftForNextPass(t *testing.T) {
 		t.Fatal("a mail was accepted")
 	}
 	w.smtp.FailNext("rcpt", 0, 0)
-	if _, err, log := w.logged(t, quickRetry); err != nil {
+	if _, log, err := w.logged(t, quickRetry); err != nil {
 		t.Fatalf("pass after the outage: %v\n%s", err, log)
 	}
 	w.check(t)
@@ -122,7 +122,7 @@ func TestSMTPPermanentFailureRecorded(t *testing.T) {
 	w := newCrashWorld(t)
 	w.deliver(t, 0)
 	w.smtp.FailNext("data", 554, 1)
-	_, err, log := w.logged(t, quickRetry)
+	_, log, err := w.logged(t, quickRetry)
 	if err != nil {
 		t.Fatalf("pass: %v", err)
 	}
@@ -152,7 +152,7 @@ func TestSMTPDropAfterMessage(t *testing.T) {
 	w := newCrashWorld(t)
 	w.deliver(t, 0)
 	w.smtp.DropNext(1, true)
-	_, err, log := w.logged(t, quickRetry)
+	_, log, err := w.logged(t, quickRetry)
 	if err == nil || !strings.Contains(err.Error(), "may have arrived") || !strings.Contains(err.Error(), "rtbot action") {
 		t.Fatalf("pass error %v; want one saying the report may have arrived\n%s", err, log)
 	}
@@ -161,7 +161,7 @@ func TestSMTPDropAfterMessage(t *testing.T) {
 		t.Fatalf("mail action %+v; want left intended and committing", a)
 	}
 	for i := 0; i < 2; i++ {
-		if _, err, _ := w.logged(t, quickRetry); err == nil {
+		if _, _, err := w.logged(t, quickRetry); err == nil {
 			t.Fatal("a pass went on without a human settling the report")
 		}
 	}
@@ -171,7 +171,7 @@ func TestSMTPDropAfterMessage(t *testing.T) {
 	if err := w.store.Done(context.Background(), a.ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err, log := w.logged(t, quickRetry); err != nil {
+	if _, log, err := w.logged(t, quickRetry); err != nil {
 		t.Fatalf("pass after settling: %v\n%s", err, log)
 	}
 	w.check(t)
@@ -189,7 +189,7 @@ func TestRemoteUnreachable(t *testing.T) {
 	tree := &w.cfg.Trees[0]
 	goodCand, goodPush := tree.CandidateURL, tree.PushRemote
 	tree.CandidateURL = "http://127.0.0.1:1/linux-stable-rc.git"
-	_, err, log := w.logged(t, quickRetry)
+	_, log, err := w.logged(t, quickRetry)
 	if err == nil || !remote.IsTemporary(err) {
 		t.Fatalf("pass error %v; want a temporary fetch failure", err)
 	}
@@ -205,7 +205,7 @@ func TestRemoteUnreachable(t *testing.T) {
 	}
 
 	tree.CandidateURL, tree.PushRemote = goodCand, "http://127.0.0.1:1/published.git"
-	_, err, log = w.logged(t, quickRetry)
+	_, log, err = w.logged(t, quickRetry)
 	if err == nil || !strings.Contains(err.Error(), "connection refused") {
 		t.Fatalf("pass error %v; want the push remote's refused connection\n%s", err, log)
 	}
@@ -217,7 +217,7 @@ func TestRemoteUnreachable(t *testing.T) {
 	}
 
 	tree.PushRemote = goodPush
-	if _, err, log := w.logged(t, quickRetry); err != nil {
+	if _, log, err := w.logged(t, quickRetry); err != nil {
 		t.Fatalf("pass with both remotes back: %v\n%s", err, log)
 	}
 	o := w.check(t)
@@ -267,7 +267,7 @@ func TestDiskFullWritingObjects(t *testing.T) {
 		t.Fatalf("filling the tmpfs: %v, want ENOSPC", err)
 	}
 
-	_, err, log := w.logged(t, quickRetry)
+	_, log, err := w.logged(t, quickRetry)
 	if err == nil || !errors.Is(err, syscall.ENOSPC) {
 		t.Fatalf("pass error %v; want no space left on device\n%s", err, log)
 	}
@@ -291,7 +291,7 @@ func TestDiskFullWritingObjects(t *testing.T) {
 	}
 
 	os.Remove(filler)
-	if _, err, log := w.logged(t, quickRetry); err != nil {
+	if _, log, err := w.logged(t, quickRetry); err != nil {
 		t.Fatalf("pass with space again: %v\n%s", err, log)
 	}
 	o := w.check(t)
@@ -314,7 +314,7 @@ func TestInterruptedFetchRef(t *testing.T) {
 	if err := os.WriteFile(ref, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err, log := w.logged(t, quickRetry); err != nil {
+	if _, log, err := w.logged(t, quickRetry); err != nil {
 		t.Fatalf("pass with a broken candidate ref: %v\n%s", err, log)
 	} else {
 		mustContain(t, "log", log, "dropped a candidate ref an interrupted fetch left broken")
