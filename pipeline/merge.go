@@ -28,7 +28,7 @@ type MergeSpec struct {
 	// DropApplied lists patches already in the candidate as dropped.
 	DropApplied bool
 	// Limits bound reading a queue from files; zero fields mean
-	// patchqueue.DefaultLimits.
+	// patchqueue.DefaultLimits (patchqueue.Open fills them in).
 	Limits patchqueue.Limits
 }
 
@@ -53,7 +53,7 @@ func Merge(ctx context.Context, eng *merger.Engine, spec MergeSpec) (*conflicts.
 		rg, isRange = patchqueue.Range{Base: spec.Base, Tip: spec.Queue}, true
 	} else if !isRange {
 		go func() {
-			q, err := patchqueue.Open(spec.Queue, withDefaults(spec.Limits))
+			q, err := patchqueue.Open(spec.Queue, spec.Limits)
 			qch <- queued{q, err}
 		}()
 	}
@@ -103,24 +103,6 @@ func Merge(ctx context.Context, eng *merger.Engine, spec MergeSpec) (*conflicts.
 	rep.Stats = res.Stats
 	rep.Elapsed = time.Since(start).Round(time.Millisecond).String()
 	return rep, res, nil
-}
-
-// withDefaults fills the zero fields of lim from patchqueue.DefaultLimits.
-func withDefaults(lim patchqueue.Limits) patchqueue.Limits {
-	d := patchqueue.DefaultLimits()
-	if lim.MaxPatches <= 0 {
-		lim.MaxPatches = d.MaxPatches
-	}
-	if lim.MaxTotalSize <= 0 {
-		lim.MaxTotalSize = d.MaxTotalSize
-	}
-	if lim.MaxPatchBytes <= 0 {
-		lim.MaxPatchBytes = d.MaxPatchBytes
-	}
-	if lim.MaxHunkLines <= 0 {
-		lim.MaxHunkLines = d.MaxHunkLines
-	}
-	return lim
 }
 
 func exists(p string) bool {
