@@ -155,6 +155,7 @@ type RunReport struct {
 	Result       string            `json:"result,omitempty"`
 	Mail         string            `json:"mail,omitempty"` // Message-ID of the report sent
 	Triggers     []string          `json:"triggers,omitempty"`
+	Export       string            `json:"export,omitempty"` // where the refreshed queue was written
 	Error        string            `json:"error,omitempty"`
 	Resumed      bool              `json:"resumed,omitempty"`
 	Report       *conflicts.Report `json:"-"`

@@ -2,6 +2,8 @@ package pipeline
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -128,6 +130,7 @@ func TestResolutionRemembered(t *testing.T) {
 	if err := w.imap.Deliver(rcMail(2, crashRC2)); err != nil {
 		t.Fatal(err)
 	}
+	w.cfg.Trees[0].ExportDir = filepath.Join(w.dir, "export")
 	p2 := w.pass(t, Options{})
 	if len(p2.Runs) != 1 {
 		t.Fatalf("rc2: %+v", p2.Runs)
@@ -139,6 +142,18 @@ func TestResolutionRemembered(t *testing.T) {
 	st, reason := w.patchStatus(t, r2.RunID, serialPatch)
 	if st != "resolved" || !strings.Contains(reason, "resolved as before (rtbot resolve: commit "+fix.String()[:12]) {
 		t.Errorf("rc2: serial patch %s: %q", st, reason)
+	}
+	// The refreshed queue of the clean run, the resolved patch in it.
+	series, err := os.ReadFile(filepath.Join(w.dir, "export", "6.1.12-rc2", "patches", "series"))
+	if err != nil || r2.Export != filepath.Join(w.dir, "export", "6.1.12-rc2") || strings.Count(string(series), ".patch\n") != 5 {
+		t.Errorf("rc2 export at %q: series %q, %v", r2.Export, series, err)
+	}
+	if _, err := os.Stat(filepath.Join(r2.Export, "patches-6.1.12-rc2-rt5.tar.xz")); err != nil {
+		t.Errorf("rc2 export: %v", err)
+	}
+	exported, _ := os.ReadFile(filepath.Join(r2.Export, "patches", serialPatch))
+	if !strings.Contains(string(exported), "+\tint r = uart_port_lock_irqsave(x, 3) + port_quirk(x);") {
+		t.Errorf("the exported serial patch is not the resolved one:\n%s", exported)
 	}
 	got := branchFile(t, w.dir+"/published.git", "rtbot/6.1-rt/6.1.12-rc2", port)
 	for _, want := range []string{"uart_port_lock_irqsave(x, 3) + port_quirk(x)", "x + 7 + 0;"} {
@@ -182,6 +197,9 @@ func TestResolutionRemembered(t *testing.T) {
 	}
 	if st, reason := w.patchStatus(t, r3.RunID, serialPatch); st != "resolved" {
 		t.Errorf("final: serial patch %s: %q", st, reason)
+	}
+	if _, err := os.Stat(filepath.Join(w.dir, "export", "6.1.12", "patch-6.1.12-rt5.patch.xz")); err != nil {
+		t.Errorf("final export: %v", err)
 	}
 	if n := len(w.smtp.Messages()); n != 1 {
 		t.Errorf("%d mails in all, want rc1's report only", n)

@@ -21,6 +21,7 @@ import (
 	"github.com/rtbot/rtbot/candidate"
 	"github.com/rtbot/rtbot/config"
 	"github.com/rtbot/rtbot/conflicts"
+	"github.com/rtbot/rtbot/export"
 	"github.com/rtbot/rtbot/merger"
 	"github.com/rtbot/rtbot/patchqueue"
 	"github.com/rtbot/rtbot/remote"
@@ -163,6 +164,21 @@ func (p *Pipeline) runTree(ctx context.Context, a state.Announcement, t config.T
 		rr.Pushed = branch
 	}
 	outcome := state.OutcomeClean
+	if clean && t.ExportDir != "" {
+		// Deterministic and written atomically: a resumed run writes the
+		// same files again.
+		m, err := export.Write(ctx, eng.Repository(), res, filepath.Join(t.ExportDir, name), export.Options{Overwrite: true})
+		switch {
+		case err == nil:
+			rr.Export = m.Dir
+			log.Info("exported the refreshed queue", "dir", m.Dir, "release", m.Release, "patches", len(m.Patches))
+		case environmental(err) || ctx.Err() != nil:
+			return rr, fmt.Errorf("export to %s: %w", t.ExportDir, err)
+		default:
+			// Not a reason to withhold the branch from testing.
+			log.Error("exporting the refreshed queue failed", "dir", t.ExportDir, "err", err)
+		}
+	}
 	if clean {
 		ev := p.event(a, t, cand, rep, res, rr)
 		fired, err := p.fireTriggers(ctx, run.ID, t, ev)

@@ -18,10 +18,11 @@ import (
 	"github.com/rtbot/rtbot/patchqueue"
 	"github.com/rtbot/rtbot/pipeline"
 	"github.com/rtbot/rtbot/report"
+	"github.com/rtbot/rtbot/resolutions"
 )
 
 func cmdMerge(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("merge", "rtbot merge --repo DIR --queue SRC [--base REV] --onto REV [--branch NAME] [--json] [--export DIR]", stderr)
+	fs := newFlags("merge", "rtbot merge --repo DIR --queue SRC [--base REV] --onto REV [--branch NAME] [--json] [--export DIR] [--resolutions FILE]", stderr)
 	repo := fs.String("repo", "", "git repository (bare or not) holding the base and the candidate")
 	queue := fs.String("queue", "", "RT queue: quilt dir, .tar.xz/.tar.gz, patch or mbox file, or git range A..B")
 	base := fs.String("base", "", "revision the queue was made for (materialise it there first)")
@@ -33,6 +34,7 @@ func cmdMerge(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	committer := fs.String("committer", envOr("RTBOT_COMMITTER", "rtbot <rtbot@localhost>"), "committer identity \"Name <email>\" (env RTBOT_COMMITTER)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to FILE (for benchmarking)")
 	exportDir := fs.String("export", "", "write the rebased queue to DIR (new or empty): patches/ (series and format-patch files), patches-X.Y.Z-rtN.tar.xz and patch-X.Y.Z-rtN.patch.xz")
+	resFile := fs.String("resolutions", "", "remembered conflict resolutions to use (a file rtbot resolve --export wrote)")
 	if code, done := parseFlags(fs, args); done {
 		return code
 	}
@@ -63,6 +65,25 @@ func cmdMerge(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			return exitError
 		}
 	}
+	var remembered merger.Resolutions
+	if *resFile != "" {
+		fh, err := os.Open(*resFile)
+		if err != nil {
+			fmt.Fprintf(stderr, "rtbot merge: --resolutions: %v\n", err)
+			return exitError
+		}
+		entries, err := resolutions.Read(*resFile, fh)
+		fh.Close()
+		if err != nil {
+			fmt.Fprintf(stderr, "rtbot merge: --resolutions: %v\n", err)
+			return exitError
+		}
+		mem := make(resolutions.Memory, len(entries))
+		for i, e := range entries {
+			mem[i] = e.Resolution
+		}
+		remembered = mem
+	}
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
 		if err != nil {
@@ -78,7 +99,7 @@ func cmdMerge(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	rep, manifest, err := doMerge(ctx, mergeArgs{
 		repo: *repo, queue: *queue, base: *base, onto: *onto, branch: *branch, dropApplied: *dropApplied, exportDir: *exportDir,
-		opts: merger.Options{Committer: merger.Identity{Name: id.Name, Email: id.Address}, Fuzz: *fuzz},
+		opts: merger.Options{Committer: merger.Identity{Name: id.Name, Email: id.Address}, Fuzz: *fuzz, Resolutions: remembered},
 	})
 	var exportErr *exportError
 	if err != nil && !errors.As(err, &exportErr) {

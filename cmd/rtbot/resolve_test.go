@@ -22,6 +22,7 @@ func TestResolveCommand(t *testing.T) {
 	}
 	cfg := filepath.Join(dir, "rtbot.toml")
 	const port = "drivers/tty/serial/8250/8250_port.c"
+	const serialName = "0003-serial-8250-irq-safe-locking.patch"
 	repo, err := fixtures.Open(filepath.Join(dir, "linux.git"))
 	if err != nil {
 		t.Fatal(err)
@@ -60,6 +61,13 @@ func TestResolveCommand(t *testing.T) {
 		{[]string{"resolve", "--config", cfg, "--import", export}, exitOK, []string{"1 resolution(s) added or already known, 0 replaced"}},
 		{[]string{"resolve", "--config", cfg, "--import", bad}, exitError, []string{bad + ":1: path \"../../etc/passwd\""}},
 		{[]string{"run", "--config", cfg, "--onto", "v9.9.9"}, exitError, []string{"v9.9.9"}},
+		// The shared file resolves the same conflict in rtbot merge; the
+		// preempt.h backport still needs a human (exit 3).
+		{[]string{"merge", "--repo", filepath.Join(dir, "linux.git"), "--queue", filepath.Join(dir, "patches-rt"), "--base", "v6.1.11",
+			"--onto", "v6.1.12-rc1", "--resolutions", export}, exitManual,
+			[]string{"Resolved as a maintainer resolved the same conflict before", serialName + ": " + port + ", as rtbot resolve: commit " + fix.String()[:12]}},
+		{[]string{"merge", "--repo", filepath.Join(dir, "linux.git"), "--queue", filepath.Join(dir, "patches-rt"), "--base", "v6.1.11",
+			"--onto", "v6.1.12-rc1", "--resolutions", bad}, exitError, []string{"--resolutions: " + bad + ":1:"}},
 	} {
 		out.Reset()
 		errb.Reset()
