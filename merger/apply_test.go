@@ -1,6 +1,8 @@
 package merger
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -109,6 +111,23 @@ func TestReverseHunksUndo(t *testing.T) {
 // FuzzApplyHunks checks that hunk application never panics and that a
 // successful application of a diff made from (a, b) onto a yields b.
 func FuzzApplyHunks(f *testing.F) {
+	// Seeds from the real patch mails of the shared fixtures: the old and
+	// new side of each file's hunks, applied to a target with a line
+	// changed near them.
+	files, _ := filepath.Glob("../../shared/fixtures/mails/*.eml")
+	for _, file := range files {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			f.Fatal(err)
+		}
+		p := patchqueue.Parse(file, data, 1)
+		for _, pf := range p.Files {
+			for _, h := range pf.Hunks {
+				a, b := strings.Join(h.Old(), ""), strings.Join(h.New(), "")
+				f.Add(a, b, "/* stable */\n"+a)
+			}
+		}
+	}
 	f.Add("1\n2\n3\n4\n5\n", "1\n2\nthree\n4\n5\n", "0\n1\n2\n3\n4\n5\n")
 	f.Add("a\nb", "a\nc", "a\nb")
 	f.Add("", "new\n", "")

@@ -2,6 +2,8 @@ package textmerge
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"testing"
 )
 
@@ -28,7 +30,53 @@ func checkConflictBounds(t *testing.T, base, ours, theirs []byte, r Result) {
 	}
 }
 
+// realHunks returns the old and new sides of the hunks of the real patch
+// mails in the shared fixtures (a stable patch, an RT release mail with a
+// diff), as seeds: real kernel code, real hunk shapes.
+func realHunks(f *testing.F) [][2][]byte {
+	files, _ := filepath.Glob("../../shared/fixtures/mails/*.eml")
+	var out [][2][]byte
+	for _, file := range files {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			f.Fatal(err)
+		}
+		var old, nw []byte
+		in := false
+		flush := func() {
+			if in && (len(old) > 0 || len(nw) > 0) {
+				out = append(out, [2][]byte{old, nw})
+			}
+			old, nw, in = nil, nil, false
+		}
+		for _, line := range bytes.SplitAfter(data, []byte("\n")) {
+			switch {
+			case bytes.HasPrefix(line, []byte("@@ ")):
+				flush()
+				in = true
+			case !in:
+			case bytes.HasPrefix(line, []byte(" ")):
+				old, nw = append(old, line[1:]...), append(nw, line[1:]...)
+			case bytes.HasPrefix(line, []byte("-")) && !bytes.HasPrefix(line, []byte("---")):
+				old = append(old, line[1:]...)
+			case bytes.HasPrefix(line, []byte("+")) && !bytes.HasPrefix(line, []byte("+++")):
+				nw = append(nw, line[1:]...)
+			default:
+				flush()
+			}
+		}
+		flush()
+	}
+	return out
+}
+
 func FuzzMerge3(f *testing.F) {
+	for i, h := range realHunks(f) {
+		// ours: the old side with one line changed, as a stable backport
+		// next to the patch would.
+		ours := bytes.Replace(h[0], []byte("\n"), []byte(" /* stable */\n"), 1)
+		f.Add(h[0], ours, h[1], uint8(i))
+	}
 	f.Add([]byte("a\nb\nc\n"), []byte("a\nB\nc\n"), []byte("a\nb\nC\n"), uint8(0))
 	f.Add([]byte("a\nb\nc\nd\n"), []byte("A\nb\nc\nd\n"), []byte("a\nb\nc\nD"), uint8(1))
 	f.Add([]byte(""), []byte("x\n"), []byte("y"), uint8(2))
