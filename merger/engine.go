@@ -13,6 +13,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/cache"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/storage"
 	"github.com/go-git/go-git/v5/storage/filesystem"
 	"github.com/rtbot/rtbot/patchqueue"
 	"github.com/rtbot/rtbot/refname"
@@ -54,8 +55,11 @@ type Engine struct {
 	// warm delivers the prefetcher's own store, opened in the background.
 	warm <-chan *filesystem.Storage
 	mem  *overlay // new objects, in memory until a result is persisted
-	obj  *objects
-	opts Options
+	// packs reads packed blobs and trees for the engine and the
+	// prefetcher; nil when the packs could not be listed.
+	packs *packReader
+	obj   *objects
+	opts  Options
 	// persisted counts the objects written to the repository.
 	persisted int64
 }
@@ -80,14 +84,23 @@ func Open(path string, opts Options) (*Engine, error) {
 	if _, err := fs.Stat("objects"); err != nil {
 		return nil, fmt.Errorf("repository %s: not a git repository", path)
 	}
-	st := filesystem.NewStorageWithOptions(fs, cache.NewObjectLRU(cache.FileSize(opts.CacheBytes)),
+	fst := filesystem.NewStorageWithOptions(fs, cache.NewObjectLRU(cache.FileSize(opts.CacheBytes)),
 		filesystem.Options{KeepDescriptors: true})
+	var st storage.Storer = fst
+	packDir := filepath.Join(gitDir, "objects", "pack")
+	packs, _ := openPackReader(packDir) // nil: go-git reads everything
+	if packs != nil {
+		st = &packedStorage{Storage: fst, packs: packs}
+	}
 	repo, err := git.Open(st, nil)
 	if err != nil {
+		packs.Close()
 		return nil, fmt.Errorf("repository %s: %w", path, err)
 	}
-	mem := newOverlay(st, filepath.Join(gitDir, "objects", "pack"))
-	return &Engine{repo: repo, gitDir: gitDir, warm: warmStore(gitDir), mem: mem, obj: newObjects(mem), opts: opts}, nil
+	mem := newOverlay(st, packDir)
+	obj := newObjects(mem)
+	obj.packs = packs
+	return &Engine{repo: repo, gitDir: gitDir, warm: warmStore(gitDir), mem: mem, packs: packs, obj: obj, opts: opts}, nil
 }
 
 // Close releases the repository's open files.
@@ -103,6 +116,7 @@ func (e *Engine) Close() error {
 		// closes its own store when it stops.
 		e.obj.pre.cancel()
 	}
+	e.packs.Close() // waits for a read the prefetcher is doing
 	if c, ok := e.repo.Storer.(interface{ Close() error }); ok {
 		return c.Close()
 	}
@@ -261,7 +275,7 @@ func (e *Engine) Prefetch(ctx context.Context, q *patchqueue.Queue, commits ...p
 	if len(roots) == 0 || len(paths) == 0 {
 		return
 	}
-	e.obj.pre = startPrefetch(ctx, e.warm, roots, paths)
+	e.obj.pre = startPrefetch(ctx, e.warm, e.packs, roots, paths)
 }
 
 // applyExact applies one file diff with hunks only (no 3-way) and records

@@ -36,8 +36,11 @@ func writePack(packDir string, objs []plumbing.EncodedObject) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			// One zlib writer per worker, reset for each object: a new
+			// writer allocates about 1 MB.
+			zw, _ := zlib.NewWriterLevel(io.Discard, zlib.BestSpeed)
 			for i := range next {
-				data, err := packEntry(objs[i])
+				data, err := packEntry(zw, objs[i])
 				entries[i] = entry{data: data, crc: crc32.ChecksumIEEE(data), err: err}
 			}
 		}()
@@ -153,7 +156,7 @@ func syncDir(dir string) error {
 
 // packEntry encodes one undeltified pack entry: the type-and-size header
 // and the zlib-compressed content.
-func packEntry(obj plumbing.EncodedObject) ([]byte, error) {
+func packEntry(zw *zlib.Writer, obj plumbing.EncodedObject) ([]byte, error) {
 	var b bytes.Buffer
 	size := obj.Size()
 	c := byte(obj.Type()<<4) | byte(size&0x0f)
@@ -164,10 +167,7 @@ func packEntry(obj plumbing.EncodedObject) ([]byte, error) {
 		size >>= 7
 	}
 	b.WriteByte(c)
-	zw, err := zlib.NewWriterLevel(&b, zlib.BestSpeed)
-	if err != nil {
-		return nil, err
-	}
+	zw.Reset(&b)
 	r, err := obj.Reader()
 	if err != nil {
 		return nil, err

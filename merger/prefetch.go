@@ -14,7 +14,8 @@ import (
 // the base and candidate versions of every file the queue touches. Reading
 // a packed blob (inflate, resolve its delta chain) is most of the cost of a
 // rebase; the main goroutine meanwhile parses and applies patches. It has
-// its own store (own file descriptors and caches), so nothing is shared
+// its own store (own file descriptors and caches) for what the pack
+// reader it shares with the engine cannot read, so nothing else is shared
 // with the engine but the results, handed over under a mutex.
 //
 // Each blob is read once: whoever claims it first reads it. The engine
@@ -57,15 +58,14 @@ func (p *prefetcher) take(h plumbing.Hash) (string, bool) {
 	return s.content, s.ok
 }
 
-// warmStore opens a second store on gitDir and loads its pack indexes in
-// the background (the first object access does that, and it takes as long
-// as a tenth of a rebase), so that the prefetcher can start at once.
+// warmStore opens a second store on gitDir for the prefetcher. It reads
+// only what the pack reader cannot (loose objects), so its pack indexes,
+// which take as long as a tenth of a rebase to load, are loaded only if
+// it needs them.
 func warmStore(gitDir string) <-chan *filesystem.Storage {
 	ch := make(chan *filesystem.Storage, 1)
 	go func() {
-		st := filesystem.NewStorageWithOptions(osfs.New(gitDir), cache.NewObjectLRU(32<<20), filesystem.Options{KeepDescriptors: true})
-		_ = st.HasEncodedObject(plumbing.ZeroHash)
-		ch <- st
+		ch <- filesystem.NewStorageWithOptions(osfs.New(gitDir), cache.NewObjectLRU(32<<20), filesystem.Options{KeepDescriptors: true})
 	}()
 	return ch
 }
@@ -73,15 +73,16 @@ func warmStore(gitDir string) <-chan *filesystem.Storage {
 // startPrefetch reads the files at paths in the trees roots, in order, until
 // done or ctx ends, with the store warm delivers. Errors are not reported
 // here: the engine reads what the prefetcher could not, and reports then.
-func startPrefetch(ctx context.Context, warm <-chan *filesystem.Storage, roots []plumbing.Hash, paths []string) *prefetcher {
+func startPrefetch(ctx context.Context, warm <-chan *filesystem.Storage, packs *packReader, roots []plumbing.Hash, paths []string) *prefetcher {
 	ctx, cancel := context.WithCancel(ctx)
 	p := &prefetcher{cancel: cancel, slots: map[plumbing.Hash]*slot{}}
 	go func() {
 		st := <-warm
 		defer st.Close()
 		o := newObjects(st)
-		// First the list of blobs, in the order the engine will want them.
-		var order []plumbing.Hash
+		o.packs = packs
+		// In the order the engine will want them, each blob as soon as
+		// its path is looked up: the engine needs the first ones at once.
 		seen := map[plumbing.Hash]bool{}
 		for _, root := range roots {
 			for _, path := range paths {
@@ -92,23 +93,21 @@ func startPrefetch(ctx context.Context, warm <-chan *filesystem.Storage, roots [
 				if err != nil || !ok || seen[en.Hash] {
 					continue
 				}
-				seen[en.Hash] = true
-				order = append(order, en.Hash)
-			}
-		}
-		for _, h := range order {
-			p.mu.Lock()
-			if p.slots[h] != nil { // the engine has it already
+				h := en.Hash
+				seen[h] = true
+				p.mu.Lock()
+				if p.slots[h] != nil { // the engine has it already
+					p.mu.Unlock()
+					continue
+				}
+				s := &slot{byPrefetcher: true, ready: make(chan struct{})}
+				p.slots[h] = s
 				p.mu.Unlock()
-				continue
+				if ctx.Err() == nil {
+					s.content, s.ok = readBlob(o, h)
+				}
+				close(s.ready)
 			}
-			s := &slot{byPrefetcher: true, ready: make(chan struct{})}
-			p.slots[h] = s
-			p.mu.Unlock()
-			if ctx.Err() == nil {
-				s.content, s.ok = readBlob(o, h)
-			}
-			close(s.ready)
 		}
 	}()
 	return p

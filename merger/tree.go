@@ -6,6 +6,7 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"unsafe"
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
@@ -26,6 +27,9 @@ type objects struct {
 	blobBytes int64
 	// pre, when set, holds blobs read ahead on another goroutine.
 	pre *prefetcher
+	// packs, when set, reads packed blobs and trees faster than s; s
+	// reads what it cannot.
+	packs *packReader
 	// blobsRead and bytesRead count what was read, for benchmarks.
 	blobsRead, bytesRead int64
 	written              int64
@@ -46,13 +50,18 @@ func (o *objects) tree(h plumbing.Hash) (*object.Tree, error) {
 	if h == emptyTree {
 		return &object.Tree{Hash: emptyTree}, nil
 	}
-	obj, err := o.s.EncodedObject(plumbing.TreeObject, h)
-	if err != nil {
-		return nil, fmt.Errorf("tree %s: %w", h, err)
-	}
 	t := &object.Tree{}
-	if err := t.Decode(obj); err != nil {
-		return nil, fmt.Errorf("tree %s: %w", h, err)
+	if typ, data, err := o.packs.read(h); err != nil || typ != plumbing.TreeObject ||
+		t.Decode(&rawObject{hash: h, typ: typ, data: data}) != nil {
+		// Not packed, or not a tree: go-git says what it is.
+		obj, err := o.s.EncodedObject(plumbing.TreeObject, h)
+		if err != nil {
+			return nil, fmt.Errorf("tree %s: %w", h, err)
+		}
+		t = &object.Tree{}
+		if err := t.Decode(obj); err != nil {
+			return nil, fmt.Errorf("tree %s: %w", h, err)
+		}
 	}
 	if len(o.trees) >= maxTreeCache {
 		clear(o.trees)
@@ -130,6 +139,14 @@ func (o *objects) blob(h plumbing.Hash) (string, error) {
 		return b, nil
 	}
 	if b, ok := o.pre.take(h); ok {
+		o.bytesRead += int64(len(b))
+		o.cacheBlob(h, b)
+		return b, nil
+	}
+	if typ, data, err := o.packs.read(h); err == nil && typ == plumbing.BlobObject {
+		// The pack reader's buffers are never written again: the string
+		// can share them.
+		b := unsafe.String(unsafe.SliceData(data), len(data))
 		o.bytesRead += int64(len(b))
 		o.cacheBlob(h, b)
 		return b, nil
