@@ -51,6 +51,7 @@ if [ "$FUZZTIME" != "0" ]; then
 	for target in \
 		./patchqueue:FuzzParse \
 		./merger:FuzzApplyHunks \
+		./merger:FuzzApplyDelta \
 		./textmerge:FuzzDiff \
 		./textmerge:FuzzMerge3 \
 		./mailwatch:FuzzRecognize \
