@@ -538,6 +538,10 @@ var errBadDelta = errors.New("invalid delta")
 // applyDelta applies a git delta to base into a new buffer of the target
 // size the delta declares.
 func applyDelta(base, delta []byte) ([]byte, error) {
+	if len(delta) < 4 {
+		// git's DELTA_SIZE_MIN: patch_delta refuses anything shorter.
+		return nil, fmt.Errorf("%w: %d bytes, shorter than any delta git writes", errBadDelta, len(delta))
+	}
 	srcSize, delta, ok := deltaSize(delta)
 	if !ok || srcSize != uint64(len(base)) {
 		return nil, fmt.Errorf("%w: base size", errBadDelta)
