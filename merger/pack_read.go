@@ -601,15 +601,22 @@ func applyDelta(base, delta []byte) ([]byte, error) {
 }
 
 // deltaSize decodes one of the two sizes at the start of a delta.
+//
+// Like git's get_delta_hdr_size (and go-git), a size cut short by the end
+// of the delta is what its bytes so far say (0 for none): such a delta can
+// only be empty from there on, and is then valid.
 func deltaSize(b []byte) (uint64, []byte, bool) {
 	var v uint64
-	for i, shift := 0, uint(0); i < len(b) && shift < 64; i, shift = i+1, shift+7 {
+	for i, shift := 0, uint(0); i < len(b); i, shift = i+1, shift+7 {
+		if shift > 57 { // would overflow 64 bits, as go-git refuses too
+			return 0, nil, false
+		}
 		v |= uint64(b[i]&0x7f) << shift
 		if b[i]&0x80 == 0 {
 			return v, b[i+1:], true
 		}
 	}
-	return 0, nil, false
+	return v, nil, true
 }
 
 // baseKey is an entry of one pack.
