@@ -48,6 +48,7 @@ go test -count=1 ./...
 
 if [ "$FUZZTIME" != "0" ]; then
 	echo "== fuzz targets, $FUZZTIME each"
+	fuzzlog=$(mktemp /tmp/rtbot-fuzz.XXXXXX)
 	for target in \
 		./patchqueue:FuzzParse \
 		./merger:FuzzApplyHunks \
@@ -61,7 +62,11 @@ if [ "$FUZZTIME" != "0" ]; then
 		./resolutions:FuzzRead; do
 		pkg=${target%%:*}
 		fn=${target##*:}
-		go test -run '^$' -fuzz "^${fn}\$" -fuzztime "$FUZZTIME" "$pkg" >/dev/null
+		if ! go test -run '^$' -fuzz "^${fn}\$" -fuzztime "$FUZZTIME" "$pkg" >"$fuzzlog" 2>&1; then
+			echo "FAIL $pkg $fn:" >&2
+			tail -40 "$fuzzlog" >&2
+			exit 1
+		fi
 		echo "ok  $pkg $fn"
 	done
 fi
