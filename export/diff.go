@@ -246,18 +246,7 @@ func writeDiff(w *bytes.Buffer, fds []*fileDiff) {
 			pre = textmerge.Lines(fd.pre)
 		}
 		for _, h := range fd.hunks {
-			fmt.Fprintf(w, "@@ -%s +%s @@", span(h.OldStart, h.OldLines), span(h.NewStart, h.NewLines))
-			if fn := funcName(pre, h); fn != "" {
-				w.WriteString(" " + fn)
-			}
-			w.WriteByte('\n')
-			for _, l := range h.Lines {
-				w.WriteByte(l.Op)
-				w.WriteString(l.Text)
-				if !strings.HasSuffix(l.Text, "\n") {
-					w.WriteString("\n\\ No newline at end of file\n")
-				}
-			}
+			patchqueue.WriteHunk(w, h, funcName(pre, h))
 		}
 	}
 }
@@ -270,13 +259,6 @@ func tabIfSpace(name string) string {
 }
 
 func short(h plumbing.Hash) string { return h.String()[:abbrev] }
-
-func span(start, n int) string {
-	if n == 1 {
-		return strconv.Itoa(start)
-	}
-	return fmt.Sprintf("%d,%d", start, n)
-}
 
 // funcName is git's default hunk header: the last line before the hunk's
 // first line that starts with a letter, "_" or "$", cut to 80 bytes and

@@ -73,17 +73,32 @@ func writeFileDiff(b *strings.Builder, f *File) {
 	}
 	fmt.Fprintf(b, "--- %s\n+++ %s\n", from, to)
 	for _, h := range f.Hunks {
-		fmt.Fprintf(b, "@@ -%s +%s @@", span(h.OldStart, h.OldLines), span(h.NewStart, h.NewLines))
-		if h.Section != "" {
-			b.WriteString(" " + h.Section)
-		}
-		b.WriteString("\n")
-		for _, l := range h.Lines {
-			b.WriteByte(l.Op)
-			b.WriteString(l.Text)
-			if !strings.HasSuffix(l.Text, "\n") {
-				b.WriteString("\n\\ No newline at end of file\n")
-			}
+		WriteHunk(b, h, h.Section)
+	}
+}
+
+// HunkWriter is what WriteHunk writes to: a strings.Builder, a
+// bytes.Buffer, a bufio.Writer.
+type HunkWriter interface {
+	io.Writer
+	io.ByteWriter
+	io.StringWriter
+}
+
+// WriteHunk writes h in unified diff form: the "@@ -a,b +c,d @@" header
+// with section after it when not empty, the lines, and "\ No newline at
+// end of file" after a last line without one.
+func WriteHunk(w HunkWriter, h *Hunk, section string) {
+	fmt.Fprintf(w, "@@ -%s +%s @@", span(h.OldStart, h.OldLines), span(h.NewStart, h.NewLines))
+	if section != "" {
+		w.WriteString(" " + section)
+	}
+	w.WriteByte('\n')
+	for _, l := range h.Lines {
+		w.WriteByte(l.Op)
+		w.WriteString(l.Text)
+		if !strings.HasSuffix(l.Text, "\n") {
+			w.WriteString("\n\\ No newline at end of file\n")
 		}
 	}
 }
