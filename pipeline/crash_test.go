@@ -228,6 +228,22 @@ func (o outcome) String() string {
 	return b.String()
 }
 
+// finish recovers from a crash in phase ph with settle, runs the later
+// phases, and checks the end state is want's: the trigger may have fired
+// twice (at least once), everything else must be the same.
+func (w *crashWorld) finish(t *testing.T, ph int, settle func(*testing.T), what string, want outcome) {
+	t.Helper()
+	settle(t)
+	for p := ph + 1; p < 2; p++ {
+		w.deliver(t, p)
+		settle(t)
+	}
+	got := w.check(t)
+	if got.String() != want.String() || got.triggers < 1 || got.triggers > 2 {
+		t.Errorf("after %s:\n%v\ntriggers %d\nwant\n%v\ntriggers 1 (2 allowed: at least once)", what, got, got.triggers, want)
+	}
+}
+
 // crashBaseline runs the scenario uninterrupted and returns the crash
 // points each phase reaches, in order, and the outcome every crashed run
 // must end in. It checks every Fault point is among them.
@@ -304,15 +320,7 @@ func TestCrashAtEveryPoint(t *testing.T) {
 				if !errors.As(err, &stop) || stop.Point != cp.point {
 					t.Fatalf("the pass was not stopped at %s: %v", cp, err)
 				}
-				w.recover(t)
-				for p := ph + 1; p < 2; p++ {
-					w.deliver(t, p)
-					w.recover(t)
-				}
-				got := w.check(t)
-				if got.String() != want.String() || got.triggers < 1 || got.triggers > 2 {
-					t.Errorf("after a crash at %s:\n%v\ntriggers %d\nwant\n%v\ntriggers 1 (2 allowed: at least once)", cp, got, got.triggers, want)
-				}
+				w.finish(t, ph, w.recover, "a crash at "+cp.String(), want)
 			})
 			exercised++
 		}

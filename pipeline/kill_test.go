@@ -111,15 +111,7 @@ func TestKillAtEveryPoint(t *testing.T) {
 					!strings.Contains(out, "crashing at "+cp.String()) {
 					t.Fatalf("rtbot run was not killed at %s: %v\n%s", cp, err, out)
 				}
-				w.recoverByProcess(t)
-				for p := ph + 1; p < 2; p++ {
-					w.deliver(t, p)
-					w.recoverByProcess(t)
-				}
-				got := w.check(t)
-				if got.String() != want.String() || got.triggers < 1 || got.triggers > 2 {
-					t.Errorf("after a kill at %s:\n%v\ntriggers %d\nwant\n%v", cp, got, got.triggers, want)
-				}
+				w.finish(t, ph, w.recoverByProcess, "a kill at "+cp.String(), want)
 			})
 		}
 	}
