@@ -203,7 +203,27 @@ func TestSendFailures(t *testing.T) {
 			if n := len(smtpd.Messages()); n != 0 {
 				t.Errorf("%d message(s) delivered despite the failure", n)
 			}
+			if MayHaveBeenSent(err) {
+				t.Errorf("Send = %v: a reply came, yet MayHaveBeenSent", err)
+			}
 		})
+	}
+}
+
+// TestMayHaveBeenSent: a connection dropped after the final dot and before
+// the reply leaves the outcome unknown, whether or not the server kept
+// the message.
+func TestMayHaveBeenSent(t *testing.T) {
+	for _, keep := range []bool{true, false} {
+		smtpd := start(t, fixtures.SMTPOptions{})
+		smtpd.DropNext(1, keep)
+		err := Send(context.Background(), Server{Addr: smtpd.Addr, TLS: "plain", Timeout: 5 * time.Second}, report(), Hooks{})
+		if !MayHaveBeenSent(err) {
+			t.Errorf("keep=%v: Send = %v; want an error that may have been sent", keep, err)
+		}
+		if n := len(smtpd.Messages()); n != map[bool]int{true: 1, false: 0}[keep] {
+			t.Errorf("keep=%v: the server has %d message(s)", keep, n)
+		}
 	}
 }
 

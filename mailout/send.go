@@ -94,6 +94,16 @@ func IsTemporary(err error) bool {
 	return errors.As(err, &e) && e.Temporary
 }
 
+// MayHaveBeenSent reports whether err leaves it unknown if the server
+// took the message: the whole message and its final dot went out and no
+// reply came back (the connection failed, or the context ended). Sending
+// again could deliver a second copy; a reply (even 4xx) makes it certain
+// the message was not taken.
+func MayHaveBeenSent(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Stage == "commit" && e.Code == 0
+}
+
 // classify turns err at stage into an *Error.
 func classify(addr, stage string, err error) *Error {
 	e := &Error{Addr: addr, Stage: stage, Err: err}

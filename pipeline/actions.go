@@ -207,8 +207,7 @@ func (p *Pipeline) mailReport(ctx context.Context, runID int64, a state.Announce
 			return id, err
 		}
 	}
-	var me *mailout.Error
-	if errors.As(err, &me) && me.Stage == "commit" && me.Code == 0 {
+	if mailout.MayHaveBeenSent(err) {
 		// The whole message went out and no answer came back: the server
 		// may have accepted it. The action stays committing, as after a
 		// crash, and the next attempt asks a human instead of sending a
@@ -223,6 +222,7 @@ func (p *Pipeline) mailReport(ctx context.Context, runID int64, a state.Announce
 		// Only the server's permanent refusal ends the action for good;
 		// anything else (a temporary reply, a failure to record the
 		// committing mark, a crash) leaves the run for the next attempt.
+		var me *mailout.Error
 		if !errors.As(err, &me) || me.Temporary || ctx.Err() != nil {
 			return id, serr
 		}
