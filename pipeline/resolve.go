@@ -31,11 +31,6 @@ func (s storeResolutions) Resolutions(patchID, path string) ([]merger.Resolution
 	return out, nil
 }
 
-// Resolutions is the store as a merger.Resolutions, for `rtbot merge`.
-func Resolutions(ctx context.Context, store *state.Store) merger.Resolutions {
-	return storeResolutions{ctx, store}
-}
-
 // countUses records one use of every remembered resolution a rebase
 // applied.
 func (p *Pipeline) countUses(ctx context.Context, res *merger.Result) error {
