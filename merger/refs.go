@@ -78,11 +78,12 @@ func (e *Engine) writeRef(rn plumbing.ReferenceName, h, old plumbing.Hash) (err 
 	return syncDir(filepath.Dir(path))
 }
 
-// WriteRef creates ref rn at h with git's lock-file protocol; it refuses a
-// ref that exists. Only refs under refs/rtbot/ may be written this way.
-func (e *Engine) WriteRef(rn plumbing.ReferenceName, h plumbing.Hash) error {
+// WriteRef moves ref rn from old to h with git's lock-file protocol; old
+// zero means the ref must not exist yet (it is created). Only refs under
+// refs/rtbot/ may be written this way.
+func (e *Engine) WriteRef(rn plumbing.ReferenceName, h, old plumbing.Hash) error {
 	if !strings.HasPrefix(rn.String(), "refs/rtbot/") || refname.Branch(strings.TrimPrefix(rn.String(), "refs/")) != nil {
 		return fmt.Errorf("ref %q: rtbot writes only valid refs under refs/rtbot/", rn)
 	}
-	return e.writeRef(rn, h, plumbing.ZeroHash)
+	return e.writeRef(rn, h, old)
 }

@@ -105,7 +105,7 @@ func pinCandidate(eng *merger.Engine, ref string, commit plumbing.Hash) error {
 		}
 		return nil
 	}
-	return eng.WriteRef(plumbing.ReferenceName(ref), commit)
+	return eng.WriteRef(plumbing.ReferenceName(ref), commit, plumbing.ZeroHash)
 }
 
 // ProcessPending processes the announcements not yet done, without
