@@ -218,7 +218,8 @@ type Tree struct {
 	// See [Tree.Branch] for the placeholders and the rtbot/ namespace.
 	BranchTemplate string `toml:"branch_template"`
 	// PushPartial pushes the branch with the patches that did apply when
-	// manual work is needed, for inspection. Off by default.
+	// manual work is needed, for inspection; fixes maintainers push onto
+	// it are learnt as resolutions (docs/resolutions.md). Off by default.
 	PushPartial bool `toml:"push_partial"`
 	// Triggers are the names of [[trigger]] tables fired after a clean
 	// rebase, in order.

@@ -55,30 +55,40 @@ func (p *Pipeline) settle(ctx context.Context, act state.Action, err error) erro
 	return p.store.Done(ctx, act.ID)
 }
 
+// errTakenOver is the push of a partial branch the maintainers pushed
+// onto (see push).
+var errTakenOver = errors.New("the maintainers pushed onto the partial branch there; rtbot leaves it to them")
+
 // push pushes branch at head to the tree's push remote with a lease: the
 // remote branch must be absent, already at head, or at a commit rtbot
 // itself pushed there. A push is safe to repeat, so an interrupted one is
-// simply done again.
-func (p *Pipeline) push(ctx context.Context, runID int64, t config.Tree, branch string, head plumbing.Hash) error {
+// simply done again. A partial branch the maintainers pushed onto (a fix,
+// see learnFixes) is theirs from then on: a later run on the same
+// candidate leaves it alone and push returns errTakenOver, recording
+// nothing.
+func (p *Pipeline) push(ctx context.Context, runID int64, t config.Tree, branch string, head plumbing.Hash, partial bool) error {
+	if partial {
+		if _, theirs, err := p.remoteBranch(ctx, t, branch, head); err != nil || theirs {
+			if theirs {
+				p.log.Warn("not pushing the partial branch", "tree", t.Name, "remote", t.PushRemote, "branch", branch, "why", errTakenOver)
+				err = errTakenOver
+			}
+			return err
+		}
+	}
 	key := branch + "@" + head.String()
 	act, done, err := p.intend(ctx, runID, state.ActionPush, key, func(bool) bool { return true })
 	if err != nil || done {
 		return err
 	}
 	err = func() error {
-		lease, err := remote.RemoteHead(ctx, t.Repo, t.PushRemote, branch)
+		lease, theirs, err := p.remoteBranch(ctx, t, branch, head)
 		if err != nil {
 			return err
 		}
-		if !lease.IsZero() && lease != head {
-			ours, err := p.store.EverDone(ctx, state.ActionPush, branch+"@"+lease.String())
-			if err != nil {
-				return err
-			}
-			if !ours {
-				return fmt.Errorf("push %s to %s: the remote branch is at %s, which rtbot did not push; not overwriting it",
-					branch, t.PushRemote, lease)
-			}
+		if theirs {
+			return fmt.Errorf("push %s to %s: the remote branch is at %s, which rtbot did not push; not overwriting it",
+				branch, t.PushRemote, lease)
 		}
 		return remote.Push(ctx, t.Repo, t.PushRemote, branch, head, lease, p.opts.Progress)
 	}()
@@ -89,6 +99,18 @@ func (p *Pipeline) push(ctx context.Context, runID int64, t config.Tree, branch 
 		p.log.Info("pushed", "tree", t.Name, "remote", t.PushRemote, "branch", branch, "commit", head.String())
 	}
 	return p.settle(ctx, act, err)
+}
+
+// remoteBranch returns where branch is on the tree's push remote (zero:
+// absent), and whether that is a commit other than head that rtbot never
+// pushed there: someone else's.
+func (p *Pipeline) remoteBranch(ctx context.Context, t config.Tree, branch string, head plumbing.Hash) (plumbing.Hash, bool, error) {
+	at, err := remote.RemoteHead(ctx, t.Repo, t.PushRemote, branch)
+	if err != nil || at.IsZero() || at == head {
+		return at, false, err
+	}
+	ours, err := p.store.EverDone(ctx, state.ActionPush, branch+"@"+at.String())
+	return at, !ours, err
 }
 
 // event describes a clean rebase to the testing triggers.
@@ -241,10 +263,17 @@ func (p *Pipeline) reportMail(a state.Announcement, t config.Tree, rep *conflict
 	fmt.Fprintf(&b, "%d of %d patches need a human; the rest applied.\n", rep.Summary.Attention, rep.Summary.Total)
 	if rr.Branch != "" {
 		fmt.Fprintf(&b, "What did apply is on branch %s (commit %.12s)\nin %s", rr.Branch, rr.Result, t.Repo)
-		if rr.Pushed != "" {
-			fmt.Fprintf(&b, "\nand was pushed to %s", t.PushRemote)
+		switch {
+		case rr.Pushed != "":
+			fmt.Fprintf(&b, "\nand was pushed to %s.\n", t.PushRemote)
+			b.WriteString("Apply the patches below by hand on top of it (git am -3 keeps their\n" +
+				"subjects) and push it back: rtbot learns the resolutions and applies\n" +
+				"them to the next candidate with the same conflict.\n")
+		case rr.NotPushed != "":
+			fmt.Fprintf(&b, ";\nnot pushed to %s: %s.\n", t.PushRemote, rr.NotPushed)
+		default:
+			b.WriteString(".\n")
 		}
-		b.WriteString(".\n")
 	}
 	b.WriteString("\n")
 	if err := report.Text(&b, rep); err != nil {

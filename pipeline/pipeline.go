@@ -70,6 +70,7 @@ var DefaultRetry = Retry{Attempts: 3, Min: 10 * time.Second, Max: time.Minute}
 // The steps Options.Fault is called at, in the order a pass reaches them.
 const (
 	FaultRecorded    = "recorded"    // announcements of a scan recorded, checkpoint not yet saved
+	FaultLearnt      = "learnt"      // resolutions learnt from a pushed partial branch, its fixes ref not yet moved
 	FaultCheckpoint  = "checkpoint"  // checkpoint saved
 	FaultFetched     = "fetched"     // candidate fetched, run not yet started
 	FaultRebasing    = "rebasing"    // after each patch of the rebase, before anything is written
@@ -117,6 +118,13 @@ func (e *Stopped) Error() string { return fmt.Sprintf("stopped at %s: %v", e.Poi
 // Unwrap returns the error Fault returned.
 func (e *Stopped) Unwrap() error { return e.Err }
 
+// stopping reports whether err ends the pass: the context is done, or
+// Options.Fault stopped it.
+func stopping(ctx context.Context, err error) bool {
+	var stop *Stopped
+	return ctx.Err() != nil || errors.As(err, &stop)
+}
+
 func (p *Pipeline) fault(point string) error {
 	if p.opts.Fault == nil {
 		return nil
@@ -139,26 +147,32 @@ type Pass struct {
 	// Pending counts announcements left for a later pass (a temporary
 	// failure, said in the log and by `rtbot status`).
 	Pending int `json:"pending"`
+	// Learned lists the commits maintainers pushed onto partial branches
+	// that the pass read, and what it learnt from each.
+	Learned []Learned `json:"learned,omitempty"`
 }
 
 // RunReport is what one run of a tree on a candidate did.
 type RunReport struct {
-	RunID        int64             `json:"run_id"`
-	Announcement string            `json:"announcement"`
-	Tree         string            `json:"tree"`
-	Candidate    string            `json:"candidate"` // "6.1.177-rc1"
-	Commit       string            `json:"commit"`    // candidate commit
-	QueueID      string            `json:"queue_id"`  // identity of the queue's content and base
-	Outcome      state.Outcome     `json:"outcome"`
-	Branch       string            `json:"branch,omitempty"`
-	Pushed       string            `json:"pushed,omitempty"`
-	Result       string            `json:"result,omitempty"`
-	Mail         string            `json:"mail,omitempty"` // Message-ID of the report sent
-	Triggers     []string          `json:"triggers,omitempty"`
-	Export       string            `json:"export,omitempty"` // where the refreshed queue was written
-	Error        string            `json:"error,omitempty"`
-	Resumed      bool              `json:"resumed,omitempty"`
-	Report       *conflicts.Report `json:"-"`
+	RunID        int64         `json:"run_id"`
+	Announcement string        `json:"announcement"`
+	Tree         string        `json:"tree"`
+	Candidate    string        `json:"candidate"` // "6.1.177-rc1"
+	Commit       string        `json:"commit"`    // candidate commit
+	QueueID      string        `json:"queue_id"`  // identity of the queue's content and base
+	Outcome      state.Outcome `json:"outcome"`
+	Branch       string        `json:"branch,omitempty"`
+	Pushed       string        `json:"pushed,omitempty"`
+	// NotPushed says why a branch to be pushed was not (the maintainers
+	// pushed onto the partial branch).
+	NotPushed string            `json:"not_pushed,omitempty"`
+	Result    string            `json:"result,omitempty"`
+	Mail      string            `json:"mail,omitempty"` // Message-ID of the report sent
+	Triggers  []string          `json:"triggers,omitempty"`
+	Export    string            `json:"export,omitempty"` // where the refreshed queue was written
+	Error     string            `json:"error,omitempty"`
+	Resumed   bool              `json:"resumed,omitempty"`
+	Report    *conflicts.Report `json:"-"`
 }
 
 // Once does one pass: it scans the mailbox from the saved checkpoint,
@@ -332,10 +346,14 @@ func (p *Pipeline) accepting(a state.Announcement) ([]config.Tree, string) {
 	return ok, ""
 }
 
-// processPending processes every announcement that is new or was left
-// processing, oldest first. It goes on past a failed one and returns the
+// processPending learns from the fixes pushed onto partial branches, then
+// processes every announcement that is new or was left processing, oldest
+// first. It goes on past a failed one and returns the
 // failures joined.
 func (p *Pipeline) processPending(ctx context.Context, pass *Pass) error {
+	if err := p.learnFixes(ctx, pass); err != nil {
+		return err
+	}
 	anns, err := p.store.Announcements(ctx, state.AnnouncementFilter{
 		Status: []state.AnnouncementStatus{state.AnnouncementNew, state.AnnouncementProcessing},
 	})
@@ -345,8 +363,7 @@ func (p *Pipeline) processPending(ctx context.Context, pass *Pass) error {
 	var errs []error
 	for _, a := range anns {
 		if err := p.process(ctx, a, pass); err != nil {
-			var stop *Stopped
-			if ctx.Err() != nil || errors.As(err, &stop) {
+			if stopping(ctx, err) {
 				return errors.Join(append(errs, err)...)
 			}
 			pass.Pending++

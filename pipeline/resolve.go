@@ -7,10 +7,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/rtbot/rtbot/config"
 	"github.com/rtbot/rtbot/merger"
 	"github.com/rtbot/rtbot/state"
+	"github.com/rtbot/rtbot/textmerge"
 )
 
 // storeResolutions is the state database as a merger.Resolutions.
@@ -57,6 +59,17 @@ type LearnSpec struct {
 	// Patch names the patch resolved (its file name in the queue); it may
 	// be empty when only one patch of the run conflicts.
 	Patch string
+	// Since, when set, is the revision the fix builds on (the fix commit's
+	// parent, or the run's partial branch): only what changed from Since
+	// to Fix is learnt, merged into each file as the conflicting patch
+	// found it, so the patches the partial branch already carries after
+	// the conflicting one do not leak into its resolution. Empty means the
+	// run's partial branch when Fix descends from it, and otherwise the
+	// fix's files taken whole.
+	Since string
+	// Via says how the fix reached rtbot, for the resolution's source;
+	// empty means "rtbot resolve".
+	Via string
 }
 
 // Learn records the resolutions a maintainer's fix teaches: it redoes the
@@ -107,6 +120,20 @@ func (p *Pipeline) Learn(ctx context.Context, spec LearnSpec) ([]state.Resolutio
 	if err != nil {
 		return nil, fmt.Errorf("fix %s: %w", spec.Fix, err)
 	}
+	since, err := learnSince(eng, spec.Since, run.ResultCommit, fix)
+	if err != nil {
+		return nil, err
+	}
+	var st *object.Tree
+	if !since.IsZero() {
+		sc, err := eng.Repository().CommitObject(since)
+		if err != nil {
+			return nil, fmt.Errorf("since %s: %w", spec.Since, err)
+		}
+		if st, err = sc.Tree(); err != nil {
+			return nil, fmt.Errorf("since %s: %w", spec.Since, err)
+		}
+	}
 	_, res, err := Merge(ctx, eng, MergeSpec{Queue: t.Queue, Ref: t.QueueKind == config.QueueRef, Base: t.QueueBase, Onto: run.Candidate})
 	if err != nil {
 		return nil, err
@@ -140,17 +167,42 @@ func (p *Pipeline) Learn(ctx context.Context, spec LearnSpec) ([]state.Resolutio
 			return nil, fmt.Errorf("patch %s has no 3-way merge conflict in run %d (conflicting: %s)", spec.Patch, run.ID, strings.Join(names, ", "))
 		}
 	}
-	source := fmt.Sprintf("rtbot resolve: commit %.12s %q, run %d", fix, firstLine(fc.Message), run.ID)
-	learned, err := merger.Learn(pr, func(path string) (string, bool, error) {
-		f, err := ft.File(path)
-		if errors.Is(err, object.ErrFileNotFound) {
-			return "", false, nil
+	via := spec.Via
+	if via == "" {
+		via = "rtbot resolve"
+	}
+	source := fmt.Sprintf("%s: commit %.12s %q, run %d", via, fix, firstLine(fc.Message), run.ID)
+	cand := make(map[string]plumbing.Hash)
+	for _, f := range pr.Files {
+		at := f.NewPath
+		if at == "" {
+			at = f.Path
 		}
+		cand[at] = f.CandBlob
+	}
+	learned, err := merger.Learn(pr, func(path string) (string, bool, error) {
+		text, ok, err := treeFile(ft, path)
+		if err != nil || st == nil || !ok {
+			return text, ok, err
+		}
+		// Only the fix's own change, merged into the file as the patch
+		// found it.
+		old, _, err := treeFile(st, path)
 		if err != nil {
 			return "", false, err
 		}
-		text, err := f.Contents()
-		return text, err == nil, err
+		found := ""
+		if h := cand[path]; !h.IsZero() {
+			if found, err = eng.Blob(h); err != nil {
+				return "", false, err
+			}
+		}
+		m := textmerge.Merge3([]byte(old), []byte(found), []byte(text), textmerge.Options{})
+		if !m.Clean {
+			return "", false, fmt.Errorf("the fix's change (%.12s..%.12s) does not merge cleanly into the file as the patch found it "+
+				"(what the fix builds on changes the same lines); learn from a commit that carries only this patch's change", since, fix)
+		}
+		return string(m.Merged), true, nil
 	}, source)
 	if err != nil {
 		return nil, err
@@ -165,6 +217,53 @@ func (p *Pipeline) Learn(ctx context.Context, spec LearnSpec) ([]state.Resolutio
 		out = append(out, r)
 	}
 	return out, nil
+}
+
+// learnSince resolves LearnSpec.Since: the revision named, or else the
+// run's result (its partial branch) when fix descends from it, or else
+// none (the zero hash).
+func learnSince(eng *merger.Engine, since, result string, fix plumbing.Hash) (plumbing.Hash, error) {
+	if since != "" {
+		h, err := eng.Resolve(since)
+		if err != nil {
+			return plumbing.ZeroHash, fmt.Errorf("since %s: %w", since, err)
+		}
+		return h, nil
+	}
+	if result == "" {
+		return plumbing.ZeroHash, nil
+	}
+	r := eng.Repository()
+	rc, err := r.CommitObject(plumbing.NewHash(result))
+	if err != nil {
+		// The partial branch's commits are not in this repository (pushed
+		// elsewhere and collected since): learn from the whole files.
+		return plumbing.ZeroHash, nil
+	}
+	fc, err := r.CommitObject(fix)
+	if err != nil {
+		return plumbing.ZeroHash, err
+	}
+	if fix == rc.Hash {
+		return plumbing.ZeroHash, nil
+	}
+	if ok, err := rc.IsAncestor(fc); err != nil || !ok {
+		return plumbing.ZeroHash, err
+	}
+	return rc.Hash, nil
+}
+
+// treeFile returns the text of path in tree, and whether it is there.
+func treeFile(tree *object.Tree, path string) (string, bool, error) {
+	f, err := tree.File(path)
+	if errors.Is(err, object.ErrFileNotFound) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, err
+	}
+	text, err := f.Contents()
+	return text, err == nil, err
 }
 
 // firstLine is the first line of a commit message.

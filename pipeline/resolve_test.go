@@ -49,6 +49,48 @@ func (w *crashWorld) patchStatus(t *testing.T, runID int64, name string) (string
 	return "", ""
 }
 
+// resolveSerial is a maintainer's resolution of the serial patch's
+// conflict in 8250_port.c as the partial branch has it: the patch applied
+// by hand, keeping stable's port_quirk.
+func resolveSerial(t *testing.T, content string) string {
+	t.Helper()
+	fixed := strings.Replace(content, "\tint r = x + 3 + port_quirk(x);\n", "\tint r = uart_port_lock_irqsave(x, 3) + port_quirk(x);\n", 1)
+	if fixed == content {
+		t.Fatal("the candidate's serial change is not where the test expects it")
+	}
+	return fixed
+}
+
+// publishSameConflictRC2 moves the stable-rc branch to a 6.1.12-rc2 with
+// rc1's serial conflict, another change in the same file and no preempt.h
+// backport, and delivers its announcement. It returns rc2 and its tree.
+func (w *crashWorld) publishSameConflictRC2(t *testing.T) (plumbing.Hash, fixtures.Tree) {
+	t.Helper()
+	const port = "drivers/tty/serial/8250/8250_port.c"
+	sr, err := fixtures.Open(w.demo.StableRC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc1, _ := sr.Repo.ResolveRevision("refs/heads/linux-6.1.y")
+	base, _ := sr.Repo.ResolveRevision("refs/heads/linux-6.1.y~1")
+	rc2Tree, _ := sr.Snapshot(*rc1)
+	baseTree, _ := sr.Snapshot(*base)
+	rc2Tree["include/linux/preempt.h"] = baseTree["include/linux/preempt.h"]
+	rc2Tree[port] = fixtures.File{Content: strings.Replace(rc2Tree[port].Content, "\tint r = x + 7;\n", "\tint r = x + 7 + 0;\n", 1)}
+	rc2Tree["Makefile"] = fixtures.File{Content: strings.Replace(rc2Tree["Makefile"].Content, "EXTRAVERSION = -rc1", "EXTRAVERSION = -rc2", 1)}
+	rc2, err := sr.Commit(rc2Tree, "Linux 6.1.12-rc2\n", *base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sr.Branch("linux-6.1.y", rc2); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.imap.Deliver(rcMail(2, crashRC2)); err != nil {
+		t.Fatal(err)
+	}
+	return rc2, rc2Tree
+}
+
 // TestResolutionRemembered is issue 7's scenario: rc1 conflicts; a
 // maintainer fixes the serial patch by hand and `rtbot resolve` records
 // the fix; rc2 (which also changed other code in the same file) and then
@@ -85,11 +127,7 @@ func TestResolutionRemembered(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fixed := strings.Replace(tree[port].Content, "\tint r = x + 3 + port_quirk(x);\n", "\tint r = uart_port_lock_irqsave(x, 3) + port_quirk(x);\n", 1)
-	if fixed == tree[port].Content {
-		t.Fatal("the candidate's serial change is not where the test expects it")
-	}
-	tree[port] = fixtures.File{Content: fixed}
+	tree[port] = fixtures.File{Content: resolveSerial(t, tree[port].Content)}
 	fix, err := repo.Commit(tree, "serial: 8250: irq-safe locking, refreshed for 6.1.12\n", *partial)
 	if err != nil {
 		t.Fatal(err)
@@ -109,27 +147,7 @@ func TestResolutionRemembered(t *testing.T) {
 
 	// rc2: the same conflict, another change in the same file, and no
 	// preempt.h backport: clean thanks to the remembered resolution.
-	sr, err := fixtures.Open(w.demo.StableRC)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rc1, _ := sr.Repo.ResolveRevision("refs/heads/linux-6.1.y")
-	base, _ := sr.Repo.ResolveRevision("refs/heads/linux-6.1.y~1")
-	rc2Tree, _ := sr.Snapshot(*rc1)
-	baseTree, _ := sr.Snapshot(*base)
-	rc2Tree["include/linux/preempt.h"] = baseTree["include/linux/preempt.h"]
-	rc2Tree[port] = fixtures.File{Content: strings.Replace(rc2Tree[port].Content, "\tint r = x + 7;\n", "\tint r = x + 7 + 0;\n", 1)}
-	rc2Tree["Makefile"] = fixtures.File{Content: strings.Replace(rc2Tree["Makefile"].Content, "EXTRAVERSION = -rc1", "EXTRAVERSION = -rc2", 1)}
-	rc2, err := sr.Commit(rc2Tree, "Linux 6.1.12-rc2\n", *base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sr.Branch("linux-6.1.y", rc2); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.imap.Deliver(rcMail(2, crashRC2)); err != nil {
-		t.Fatal(err)
-	}
+	rc2, rc2Tree := w.publishSameConflictRC2(t)
 	w.cfg.Trees[0].ExportDir = filepath.Join(w.dir, "export")
 	p2 := w.pass(t, Options{})
 	if len(p2.Runs) != 1 {

@@ -111,8 +111,7 @@ func (p *Pipeline) runTree(ctx context.Context, a state.Announcement, t config.T
 	rep, res, err := Merge(ctx, eng, MergeSpec{Queue: t.Queue, Ref: t.QueueKind == config.QueueRef, Base: t.QueueBase, Onto: cand.String(),
 		Limits: patchqueue.Limits{MaxPatches: lim.QueuePatches, MaxTotalSize: lim.QueueBytes, MaxPatchBytes: lim.PatchBytes, MaxHunkLines: lim.HunkLines}})
 	if err != nil {
-		var stop *Stopped
-		if ctx.Err() != nil || errors.As(err, &stop) || environmental(err) {
+		if stopping(ctx, err) || environmental(err) {
 			// Not a verdict on the queue or the candidate: the next
 			// pass resumes the run.
 			return rr, err
@@ -158,10 +157,14 @@ func (p *Pipeline) runTree(ctx context.Context, a state.Announcement, t config.T
 	log.Info("rebased", "run", run.ID, "patches", rep.Summary.Total, "attention", rep.Summary.Attention, "branch", branch)
 
 	if t.PushRemote != "" && (clean || t.PushPartial) {
-		if err := p.push(ctx, run.ID, t, branch, res.Head); err != nil {
+		switch err := p.push(ctx, run.ID, t, branch, res.Head, !clean); {
+		case errors.Is(err, errTakenOver):
+			rr.NotPushed = err.Error()
+		case err != nil:
 			return rr, err
+		default:
+			rr.Pushed = branch
 		}
-		rr.Pushed = branch
 	}
 	outcome := state.OutcomeClean
 	if clean && t.ExportDir != "" {

@@ -16,11 +16,12 @@ import (
 // cmdResolve records, lists, exports and imports remembered conflict
 // resolutions (docs/resolutions.md).
 func cmdResolve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("resolve", "rtbot resolve --config FILE (--run ID --fix REV [--patch NAME] | --list | --export FILE | --import FILE)", stderr)
+	fs := newFlags("resolve", "rtbot resolve --config FILE (--run ID --fix REV [--patch NAME] [--since REV] | --list | --export FILE | --import FILE)", stderr)
 	f := botFlags{config: fs.String("config", "", "configuration file"), verbose: fs.Bool("v", false, "log every step")}
 	runID := fs.Int64("run", 0, "the run whose conflict the fix resolves")
 	fix := fs.String("fix", "", "revision (commit or branch) in the tree's repository that carries the resolved files")
 	patch := fs.String("patch", "", "the conflicting patch the fix resolves (its file name); needed when several conflict")
+	since := fs.String("since", "", "learn only what changed from this revision to --fix (default: the run's partial branch, when --fix builds on it)")
 	list := fs.Bool("list", false, "list the remembered resolutions")
 	export := fs.String("export", "", "write every resolution to FILE (JSON Lines; - for stdout) to share with other maintainers")
 	imp := fs.String("import", "", "add the resolutions of FILE (as --export writes it)")
@@ -49,7 +50,7 @@ func cmdResolve(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	switch {
 	case *fix != "":
 		p := pipeline.New(cfg, st, pipeline.Options{Log: logger(stderr, *f.verbose)})
-		learned, err := p.Learn(ctx, pipeline.LearnSpec{Run: *runID, Fix: *fix, Patch: *patch})
+		learned, err := p.Learn(ctx, pipeline.LearnSpec{Run: *runID, Fix: *fix, Patch: *patch, Since: *since})
 		if err != nil {
 			return fail(err)
 		}

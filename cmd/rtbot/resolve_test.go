@@ -87,3 +87,69 @@ func TestResolveCommand(t *testing.T) {
 		t.Errorf("exported file: %v\n%s", err, data)
 	}
 }
+
+// TestRunLearnsPushedFix: a maintainer pushes the serial patch, applied
+// by hand, onto the demo's published partial branch; the next `rtbot run`
+// says it learnt it, and `rtbot resolve --list` shows where it came from.
+func TestRunLearnsPushedFix(t *testing.T) {
+	dir := t.TempDir()
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), []string{"demo", "--dir", dir}, &out, &errb); code != exitOK {
+		t.Fatalf("demo: exit %d: %s", code, errb.String())
+	}
+	cfg := filepath.Join(dir, "rtbot.toml")
+	const (
+		port    = "drivers/tty/serial/8250/8250_port.c"
+		partial = "rtbot/6.1-rt/6.1.12-rc1-partial"
+	)
+	pub, err := fixtures.Open(filepath.Join(dir, "published.git"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tip, err := pub.Repo.ResolveRevision("refs/heads/" + partial)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tree, _ := pub.Snapshot(*tip)
+	tree[port] = fixtures.File{Content: strings.Replace(tree[port].Content, "\tint r = x + 3 + port_quirk(x);\n",
+		"\tint r = uart_port_lock_irqsave(x, 3) + port_quirk(x);\n", 1)}
+	fix, err := pub.Commit(tree, "serial: 8250: Use port lock wrappers\n\nSigned-off-by: A Maintainer <m@example.org>\n", *tip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pub.Branch(partial, fix); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args []string
+		code int
+		want []string
+	}{
+		// Any pass reads the branch first; this one then runs the queue
+		// on its own base (clean: pushed, nothing to mail).
+		{[]string{"run", "--config", cfg, "--onto", "v6.1.11"}, exitOK,
+			[]string{"fix      " + fix.String()[:12] + " on " + partial + " (0003-serial-8250-irq-safe-locking.patch): learnt " + port,
+				"6.1-rt on 6.1.11: clean", "pushed   rtbot/6.1-rt/6.1.11"}},
+		{[]string{"resolve", "--config", cfg, "--list"}, exitOK, []string{"pushed to " + partial + ": commit " + fix.String()[:12]}},
+		// Nothing new: nothing learnt twice, the release not run twice.
+		{[]string{"run", "--config", cfg, "--onto", "v6.1.11", "--json"}, exitOK, []string{`"runs": null`}},
+		// The fetched fix is in the tree's repository now.
+		{[]string{"resolve", "--config", cfg, "--run", "1", "--fix", fix.String(), "--since", "no-such-rev"}, exitError, []string{"since no-such-rev"}},
+	} {
+		out.Reset()
+		errb.Reset()
+		code := run(context.Background(), tc.args, &out, &errb)
+		all := out.String() + errb.String()
+		if code != tc.code {
+			t.Errorf("%v: exit %d, want %d: %s", tc.args, code, tc.code, all)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(all, w) {
+				t.Errorf("%v: output lacks %q:\n%s", tc.args, w, all)
+			}
+		}
+		if tc.args[0] == "run" && strings.Count(all, "learn") > 1 {
+			t.Errorf("%v: learnt again:\n%s", tc.args, all)
+		}
+	}
+}

@@ -124,6 +124,13 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // printPass prints what one pass did, one line per new mail and per run.
 func printPass(w io.Writer, pass *pipeline.Pass) {
 	fmt.Fprintf(w, "scanned %d matching mail(s), %d new\n", pass.Scanned, len(pass.New))
+	for _, l := range pass.Learned {
+		if l.Error != "" {
+			fmt.Fprintf(w, "  fix      %.12s on %s (%s): not learnt: %s\n", l.Commit, l.Branch, l.Patch, l.Error)
+		} else {
+			fmt.Fprintf(w, "  fix      %.12s on %s (%s): learnt %s\n", l.Commit, l.Branch, l.Patch, strings.Join(l.Files, ", "))
+		}
+	}
 	for _, a := range pass.New {
 		if a.Status == state.AnnouncementIgnored {
 			fmt.Fprintf(w, "  ignored  <%s> %q: %s\n", a.MessageID, a.Subject, a.Reason)
