@@ -10,6 +10,8 @@
 #   RTBOT_FUZZTIME   how much each fuzz target runs, as go test -fuzztime takes
 #                    it (default 20000x, a count of inputs; 0 skips fuzzing)
 #   RTBOT_LAB        a real-kernel lab (scripts/lab/build.sh) for the lab tests
+#   RTBOT_DOVECOT_PORT  the test Dovecot's port (default: the first free one
+#                    from 31143)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -38,8 +40,23 @@ go run "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION" ./...
 if command -v dovecot >/dev/null 2>&1 || [ -x /usr/sbin/dovecot ]; then
 	DOVECOT_DIR=$(mktemp -d /tmp/rtbot-dovecot.XXXXXX)
 	trap 'bash scripts/dovecot/stop.sh "$DOVECOT_DIR" >/dev/null 2>&1 || true; rm -rf "$DOVECOT_DIR"' EXIT
-	echo "== starting Dovecot on 127.0.0.1:31143 in $DOVECOT_DIR"
-	bash scripts/dovecot/start.sh "$DOVECOT_DIR" 31143
+	# The first port from 31143 nothing listens on: a Dovecot left over by
+	# a killed run (or a second checkout testing at once) keeps its port.
+	port=${RTBOT_DOVECOT_PORT:-}
+	if [ -z "$port" ]; then
+		for p in $(seq 31143 31242); do
+			if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+				port=$p
+				break
+			fi
+		done
+	fi
+	if [ -z "$port" ]; then
+		echo "no free port in 31143-31242 for Dovecot; set RTBOT_DOVECOT_PORT" >&2
+		exit 1
+	fi
+	echo "== starting Dovecot on 127.0.0.1:$port in $DOVECOT_DIR"
+	bash scripts/dovecot/start.sh "$DOVECOT_DIR" "$port"
 	set -a
 	# shellcheck disable=SC1091
 	. "$DOVECOT_DIR/env"
