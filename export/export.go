@@ -23,6 +23,7 @@ import (
 	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/rtbot/rtbot/atomicfile"
 	"github.com/rtbot/rtbot/candidate"
 	"github.com/rtbot/rtbot/merger"
 	"github.com/rtbot/rtbot/patchqueue"
@@ -196,7 +197,7 @@ func Write(ctx context.Context, repo *git.Repository, res *merger.Result, dir st
 	if err := writeXZ(filepath.Join(tmp, tarName), tarball); err != nil {
 		return nil, fmt.Errorf("export: %s: %w", tarName, err)
 	}
-	if err := syncDir(tmp); err != nil {
+	if err := atomicfile.SyncDir(tmp); err != nil {
 		return nil, fmt.Errorf("export: %w", err)
 	}
 
@@ -217,7 +218,7 @@ func Write(ctx context.Context, repo *git.Repository, res *merger.Result, dir st
 			return nil, fmt.Errorf("export: %w", err)
 		}
 	}
-	if err := syncDir(dir); err != nil {
+	if err := atomicfile.SyncDir(dir); err != nil {
 		return nil, fmt.Errorf("export: %w", err)
 	}
 	m.Series = filepath.Join(patchesDir, "series")
@@ -473,16 +474,4 @@ func writeFile(name string, data []byte) error {
 		return err
 	}
 	return f.Close()
-}
-
-func syncDir(dir string) error {
-	f, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	if err := f.Sync(); err != nil && !errors.Is(err, os.ErrInvalid) {
-		return err
-	}
-	return nil
 }

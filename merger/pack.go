@@ -15,6 +15,8 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/format/idxfile"
+
+	"github.com/rtbot/rtbot/atomicfile"
 )
 
 // writePack writes objs as one pack and its index into packDir
@@ -141,17 +143,7 @@ func writePack(packDir string, objs []plumbing.EncodedObject) error {
 	if err := os.Rename(itmp.Name(), base+".idx"); err != nil {
 		return err
 	}
-	return syncDir(packDir)
-}
-
-// syncDir makes the names created in dir durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return atomicfile.SyncDir(packDir)
 }
 
 // packEntry encodes one undeltified pack entry: the type-and-size header

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/rtbot/rtbot/atomicfile"
 	"github.com/rtbot/rtbot/refname"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -75,7 +76,7 @@ func (e *Engine) writeRef(rn plumbing.ReferenceName, h, old plumbing.Hash) (err 
 	if err := os.Rename(lock, path); err != nil {
 		return fmt.Errorf("ref %s: %w", rn, err)
 	}
-	return syncDir(filepath.Dir(path))
+	return atomicfile.SyncDir(filepath.Dir(path))
 }
 
 // WriteRef moves ref rn from old to h with git's lock-file protocol; old

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/mail"
 	"net/url"
@@ -18,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rtbot/rtbot/atomicfile"
 	"github.com/rtbot/rtbot/config"
 )
 
@@ -308,7 +310,7 @@ func fireKCIDB(ctx context.Context, t config.Trigger, ev Event, dir string, res 
 			return temporary(t, err)
 		}
 		path := filepath.Join(t.Dir, kcidbFileName(origin, ev))
-		if err := writeAtomic(path, doc); err != nil {
+		if err := atomicfile.WriteFile(path, 0o644, func(w io.Writer) error { _, err := w.Write(doc); return err }); err != nil {
 			return temporary(t, err)
 		}
 		res.Output = path
@@ -339,37 +341,4 @@ func fireKCIDB(ctx context.Context, t config.Trigger, ev Event, dir string, res 
 	default:
 		return permanent(t, errors.New("a kcidb trigger needs dir or url"))
 	}
-}
-
-// writeAtomic writes data to path through a temporary file in the same
-// directory and a rename, so a reader never sees a partial document.
-func writeAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if err == nil {
-		err = f.Chmod(0o644)
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	if d, err := os.Open(dir); err == nil {
-		d.Sync() // the rename, durably; best effort
-		d.Close()
-	}
-	return nil
 }

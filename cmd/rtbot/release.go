@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rtbot/rtbot/atomicfile"
 	"github.com/rtbot/rtbot/merger"
 	"github.com/rtbot/rtbot/release"
 )
@@ -86,7 +87,7 @@ func cmdRelease(_ context.Context, args []string, stdout, stderr io.Writer) int 
 	if !*dryRun {
 		// The announcement file first: a release is never made without it.
 		if *announce != "" {
-			if err := os.WriteFile(*announce, []byte(text), 0o644); err != nil {
+			if err := atomicfile.WriteFile(*announce, 0o644, func(w io.Writer) error { _, err := io.WriteString(w, text); return err }); err != nil {
 				fmt.Fprintf(stderr, "rtbot release: --announce: %v\n", err)
 				return exitError
 			}

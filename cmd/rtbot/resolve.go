@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 
+	"github.com/rtbot/rtbot/atomicfile"
 	"github.com/rtbot/rtbot/merger"
 	"github.com/rtbot/rtbot/pipeline"
 	"github.com/rtbot/rtbot/resolutions"
@@ -86,7 +86,7 @@ func cmdResolve(ctx context.Context, args []string, stdout, stderr io.Writer) in
 			}
 			return exitOK
 		}
-		if err := writeFileAtomic(*export, func(w io.Writer) error { return resolutions.Write(w, entries) }); err != nil {
+		if err := atomicfile.WriteFile(*export, 0o644, func(w io.Writer) error { return resolutions.Write(w, entries) }); err != nil {
 			return fail(err)
 		}
 		fmt.Fprintf(stdout, "wrote %d resolution(s) to %s\n", len(entries), *export)
@@ -118,26 +118,4 @@ func cmdResolve(ctx context.Context, args []string, stdout, stderr io.Writer) in
 			*imp, added, replaced)
 		return exitOK
 	}
-}
-
-// writeFileAtomic writes path through a temporary file in its directory,
-// renamed into place once complete.
-func writeFileAtomic(path string, write func(io.Writer) error) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if err := write(tmp); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
