@@ -266,9 +266,10 @@ func (p *Pipeline) reportMail(a state.Announcement, t config.Tree, rep *conflict
 		switch {
 		case rr.Pushed != "":
 			fmt.Fprintf(&b, "\nand was pushed to %s.\n", t.PushRemote)
-			b.WriteString("Apply the patches below by hand on top of it (git am -3 keeps their\n" +
-				"subjects) and push it back: rtbot learns the resolutions and applies\n" +
-				"them to the next candidate with the same conflict.\n")
+			b.WriteString("Apply each conflicting patch below by hand on top of it (git am -3\n" +
+				"keeps its subject) and push the branch back: rtbot learns the\n" +
+				"resolutions and applies them to the next candidate with the same\n" +
+				"conflict.\n")
 		case rr.NotPushed != "":
 			fmt.Fprintf(&b, ";\nnot pushed to %s: %s.\n", t.PushRemote, rr.NotPushed)
 		default:

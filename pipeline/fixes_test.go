@@ -170,7 +170,10 @@ func TestFixPushedOntoPartialBranch(t *testing.T) {
 	}
 	msgs := w.smtp.Messages()
 	if len(msgs) != 2 || !strings.Contains(string(msgs[1].Data), "not pushed to") {
-		t.Errorf("%d mails; the second should say the partial branch was not pushed", len(msgs))
+		t.Fatalf("%d mails; the second should say the partial branch was not pushed", len(msgs))
+	}
+	if first := string(msgs[0].Data); !strings.Contains(first, "push the branch back") || strings.Contains(string(msgs[1].Data), "push the branch back") {
+		t.Errorf("only the first report, whose partial branch was pushed, should say how to teach rtbot:\n%s", first)
 	}
 	w.check(t)
 }
