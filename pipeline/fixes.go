@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/rtbot/rtbot/config"
@@ -67,9 +68,6 @@ func fetchedFixRef(branch string) string {
 // returned is only that of a cancelled context or a Fault stop.
 func (p *Pipeline) learnFixes(ctx context.Context, pass *Pass) error {
 	for _, t := range p.cfg.Trees {
-		if t.PushRemote == "" || !t.PushPartial {
-			continue
-		}
 		if err := p.learnTreeFixes(ctx, t, pass); err != nil {
 			if stopping(ctx, err) {
 				return err
@@ -80,31 +78,14 @@ func (p *Pipeline) learnFixes(ctx context.Context, pass *Pass) error {
 	return nil
 }
 
-// learnTreeFixes learns from the partial branches of tree t's runs that
-// needed a human and were rebased on its current queue, the latest run
-// of each branch.
+// learnTreeFixes learns from the partial branches of tree t that
+// watchedRuns lists.
 func (p *Pipeline) learnTreeFixes(ctx context.Context, t config.Tree, pass *Pass) error {
-	runs, err := p.store.Runs(ctx, state.RunFilter{Tree: t.Name})
+	runs, err := p.watchedRuns(ctx, t)
 	if err != nil {
 		return err
 	}
-	qid := ""
-	seen := map[string]bool{}
-	for _, run := range runs { // newest first: the latest run of a branch counts
-		if run.Outcome != state.OutcomeManual || run.PushedBranch == "" || run.ResultCommit == "" || seen[run.PushedBranch] {
-			continue
-		}
-		seen[run.PushedBranch] = true
-		if qid == "" {
-			if qid, err = queueID(t); err != nil {
-				return err
-			}
-		}
-		if run.QueueID != qid {
-			// Redoing its rebase needs its queue; a changed queue is
-			// itself the maintainers' answer to its conflicts.
-			continue
-		}
+	for _, run := range runs {
 		if err := p.learnBranch(ctx, t, run, pass); err != nil {
 			if stopping(ctx, err) {
 				return err
@@ -114,6 +95,79 @@ func (p *Pipeline) learnTreeFixes(ctx context.Context, t config.Tree, pass *Pass
 		}
 	}
 	return nil
+}
+
+// watchedRuns are the runs of tree t whose partial branches a pass reads
+// for fixes: runs that needed a human, pushed their partial branch and
+// were rebased on the tree's current queue, the latest run of each
+// branch. None when the tree does not push partial branches.
+func (p *Pipeline) watchedRuns(ctx context.Context, t config.Tree) ([]state.Run, error) {
+	if t.PushRemote == "" || !t.PushPartial {
+		return nil, nil
+	}
+	runs, err := p.store.Runs(ctx, state.RunFilter{Tree: t.Name})
+	if err != nil {
+		return nil, err
+	}
+	var out []state.Run
+	qid := ""
+	seen := map[string]bool{}
+	for _, run := range runs { // newest first: the latest run of a branch counts
+		if run.Outcome != state.OutcomeManual || run.PushedBranch == "" || run.ResultCommit == "" || seen[run.PushedBranch] {
+			continue
+		}
+		seen[run.PushedBranch] = true
+		if qid == "" {
+			if qid, err = queueID(t); err != nil {
+				return nil, err
+			}
+		}
+		// Redoing an older run's rebase needs its queue; a changed
+		// queue is itself the maintainers' answer to its conflicts.
+		if run.QueueID == qid {
+			out = append(out, run)
+		}
+	}
+	return out, nil
+}
+
+// WatchedBranch is a partial branch each pass reads for fixes the
+// maintainers push onto it.
+type WatchedBranch struct {
+	Tree   string `json:"tree"`
+	Branch string `json:"branch"`
+	Run    int64  `json:"run"`
+	// ReadUpTo is the last commit of the branch already learnt from
+	// (FixesRef); empty while nothing was pushed onto rtbot's commit.
+	ReadUpTo string `json:"read_up_to,omitempty"`
+}
+
+// Watched lists the partial branches the next pass reads for fixes, for
+// `rtbot status`. It reads only local state: the state file, the queue
+// and the tree's repository.
+func (p *Pipeline) Watched(ctx context.Context) ([]WatchedBranch, error) {
+	var out []WatchedBranch
+	for _, t := range p.cfg.Trees {
+		runs, err := p.watchedRuns(ctx, t)
+		if err != nil {
+			return out, fmt.Errorf("tree %s: %w", t.Name, err)
+		}
+		if len(runs) == 0 {
+			continue
+		}
+		repo, err := git.PlainOpen(t.Repo)
+		if err != nil {
+			return out, fmt.Errorf("tree %s: repository %s: %w", t.Name, t.Repo, err)
+		}
+		for _, run := range runs {
+			w := WatchedBranch{Tree: t.Name, Branch: run.PushedBranch, Run: run.ID}
+			if r, err := repo.Reference(FixesRef(run.PushedBranch), true); err == nil {
+				w.ReadUpTo = r.Hash().String()
+			}
+			out = append(out, w)
+		}
+	}
+	return out, nil
 }
 
 // learnBranch learns from what was pushed onto one run's partial branch.

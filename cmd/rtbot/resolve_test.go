@@ -131,6 +131,7 @@ func TestRunLearnsPushedFix(t *testing.T) {
 			[]string{"fix      " + fix.String()[:12] + " on " + partial + " (0003-serial-8250-irq-safe-locking.patch): learnt " + port,
 				"6.1-rt on 6.1.11: clean", "pushed   rtbot/6.1-rt/6.1.11"}},
 		{[]string{"resolve", "--config", cfg, "--list"}, exitOK, []string{"pushed to " + partial + ": commit " + fix.String()[:12]}},
+		{[]string{"status", "--config", cfg}, exitOK, []string{"reading " + partial + " for fixes (run 1 of 6.1-rt): learnt up to " + fix.String()[:12]}},
 		// Nothing new: nothing learnt twice, the release not run twice.
 		{[]string{"run", "--config", cfg, "--onto", "v6.1.11", "--json"}, exitOK, []string{`"runs": null`}},
 		// The fetched fix is in the tree's repository now.

@@ -190,26 +190,26 @@ func cmdWatch(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 }
 
 // openState opens the state database named by --config for reading.
-func openState(name string, configPath string, stderr io.Writer) (*state.Store, int) {
+func openState(name string, configPath string, stderr io.Writer) (*config.Config, *state.Store, int) {
 	if configPath == "" {
 		fmt.Fprintf(stderr, "rtbot %s: --config is required\n", name)
-		return nil, exitUsage
+		return nil, nil, exitUsage
 	}
 	cfg, err := config.Load(configPath)
 	if err != nil {
 		fmt.Fprintf(stderr, "rtbot %s: %v\n", name, err)
-		return nil, exitError
+		return nil, nil, exitError
 	}
 	if _, err := os.Stat(cfg.Bot.State); err != nil {
 		fmt.Fprintf(stderr, "rtbot %s: no state yet at %s (rtbot run has not run)\n", name, cfg.Bot.State)
-		return nil, exitError
+		return nil, nil, exitError
 	}
 	st, err := state.Open(context.Background(), cfg.Bot.State)
 	if err != nil {
 		fmt.Fprintf(stderr, "rtbot %s: %v\n", name, err)
-		return nil, exitError
+		return nil, nil, exitError
 	}
-	return st, 0
+	return cfg, st, 0
 }
 
 func cmdHistory(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -222,7 +222,7 @@ func cmdHistory(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	if code, done := parseFlags(fs, args); done {
 		return code
 	}
-	st, code := openState("history", *cfgPath, stderr)
+	_, st, code := openState("history", *cfgPath, stderr)
 	if st == nil {
 		return code
 	}
@@ -298,7 +298,7 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if code, done := parseFlags(fs, args); done {
 		return code
 	}
-	st, code := openState("status", *cfgPath, stderr)
+	cfg, st, code := openState("status", *cfgPath, stderr)
 	if st == nil {
 		return code
 	}
@@ -313,6 +313,11 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "rtbot status: %v\n", err)
 		return exitError
 	}
+	watched, err := pipeline.New(cfg, st, pipeline.Options{}).Watched(ctx)
+	if err != nil {
+		// What the state says is still worth printing.
+		problems = append(problems, "partial branches read for fixes: "+err.Error())
+	}
 	code = exitOK
 	if len(problems) > 0 {
 		code = exitError
@@ -320,9 +325,10 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if *asJSON {
 		type statusJSON struct {
 			state.Status
-			Problems []string `json:"Problems"`
+			Watched  []pipeline.WatchedBranch `json:"Watched"`
+			Problems []string                 `json:"Problems"`
 		}
-		if c := writeJSON(stdout, stderr, statusJSON{s, problems}); c != exitOK {
+		if c := writeJSON(stdout, stderr, statusJSON{s, watched, problems}); c != exitOK {
 			return c
 		}
 		return code
@@ -353,6 +359,13 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			fmt.Fprintf(stdout, ": %s", r.Error)
 		}
 		fmt.Fprintln(stdout)
+	}
+	for _, w := range watched {
+		read := "nothing pushed onto it yet"
+		if w.ReadUpTo != "" {
+			read = fmt.Sprintf("learnt up to %.12s", w.ReadUpTo)
+		}
+		fmt.Fprintf(stdout, "reading %s for fixes (run %d of %s): %s\n", w.Branch, w.Run, w.Tree, read)
 	}
 	if len(s.Pending) == 0 {
 		fmt.Fprintln(stdout, "no pending actions")
@@ -407,7 +420,7 @@ func cmdAction(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "rtbot action: %q is not an action id (see rtbot status)\n", fs.Arg(0))
 		return exitUsage
 	}
-	st, code := openState("action", *cfgPath, stderr)
+	_, st, code := openState("action", *cfgPath, stderr)
 	if st == nil {
 		return code
 	}
