@@ -13,20 +13,6 @@ import (
 	"github.com/rtbot/rtbot/state"
 )
 
-// branchRef returns where branch points in the repository at dir.
-func branchRef(t *testing.T, dir, branch string) plumbing.Hash {
-	t.Helper()
-	r, err := fixtures.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := r.Repo.ResolveRevision(plumbing.Revision("refs/heads/" + branch))
-	if err != nil {
-		t.Fatalf("branch %s: %v", branch, err)
-	}
-	return *h
-}
-
 // pushSerialFix is a maintainer resolving rc1's serial conflict on the
 // published partial branch: an unrelated commit touching the same file, a
 // first attempt at the patch (subject as git am -3 keeps it) that still

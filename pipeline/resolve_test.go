@@ -22,15 +22,25 @@ func branchFile(t *testing.T, dir, branch, path string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := r.Repo.ResolveRevision(plumbing.Revision("refs/heads/" + branch))
-	if err != nil {
-		t.Fatalf("branch %s: %v", branch, err)
-	}
-	tr, err := r.Snapshot(*h)
+	tr, err := r.Snapshot(branchRef(t, dir, branch))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return tr[path].Content
+}
+
+// branchRef returns where branch points in the repository at dir.
+func branchRef(t *testing.T, dir, branch string) plumbing.Hash {
+	t.Helper()
+	r, err := fixtures.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := r.Repo.ResolveRevision(plumbing.Revision("refs/heads/" + branch))
+	if err != nil {
+		t.Fatalf("branch %s: %v", branch, err)
+	}
+	return *h
 }
 
 // patchStatus returns the recorded status and reason of a patch of a run.

@@ -73,11 +73,7 @@ func TestRunStatusHistory(t *testing.T) {
 		t.Fatalf("demo: exit %d: %s", code, errb.String())
 	}
 	cfg := filepath.Join(dir, "rtbot.toml")
-	for _, tc := range []struct {
-		args []string
-		code int
-		want []string
-	}{
+	runCases(t, []cliCase{
 		{[]string{"history", "--config", cfg}, exitOK, []string{"rtbot/6.1-rt/6.1.12-rc1-partial", "manual"}},
 		{[]string{"history", "--config", cfg, "--run", "1"}, exitOK, []string{"3 conflict         refresh  0003-serial-8250-irq-safe-locking.patch", "mail    done"}},
 		{[]string{"history", "--config", cfg, "--json"}, exitOK, []string{`"Outcome": "manual"`}},
@@ -88,18 +84,5 @@ func TestRunStatusHistory(t *testing.T) {
 		// The demo's servers are gone: the pass fails, saying where.
 		{[]string{"run", "--config", cfg}, exitError, []string{"rtbot run:", "dial"}},
 		{[]string{"action", "--config", cfg, "--done"}, exitUsage, nil},
-	} {
-		out.Reset()
-		errb.Reset()
-		code := run(context.Background(), tc.args, &out, &errb)
-		all := out.String() + errb.String()
-		if code != tc.code {
-			t.Errorf("%v: exit %d, want %d: %s", tc.args, code, tc.code, all)
-		}
-		for _, w := range tc.want {
-			if !strings.Contains(all, w) {
-				t.Errorf("%v: output lacks %q:\n%s", tc.args, w, all)
-			}
-		}
-	}
+	})
 }
