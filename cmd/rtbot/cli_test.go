@@ -3,8 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/rtbot/rtbot/fixtures"
 )
 
 // cliCase is one rtbot command line, the exit code it must end with and
@@ -38,4 +42,46 @@ func runCases(t *testing.T, cases []cliCase) {
 			}
 		}
 	}
+}
+
+// demoDir runs `rtbot demo` in a new directory and returns the directory
+// and the configuration file it left there.
+func demoDir(t *testing.T) (dir, cfg string) {
+	t.Helper()
+	dir = t.TempDir()
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), []string{"demo", "--dir", dir}, &out, &errb); code != exitOK {
+		t.Fatalf("demo: exit %d: %s", code, errb.String())
+	}
+	return dir, filepath.Join(dir, "rtbot.toml")
+}
+
+// serialFix commits, in the repository at repoDir, the demo's serial
+// conflict resolved by hand on top of its partial branch, with message
+// msg, and points branch to at it.
+func serialFix(t *testing.T, repoDir, to, msg string) plumbing.Hash {
+	t.Helper()
+	const port = "drivers/tty/serial/8250/8250_port.c"
+	repo, err := fixtures.Open(repoDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	partial, err := repo.Repo.ResolveRevision("refs/heads/rtbot/6.1-rt/6.1.12-rc1-partial")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tree, err := repo.Snapshot(*partial)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tree[port] = fixtures.File{Content: strings.Replace(tree[port].Content, "\tint r = x + 3 + port_quirk(x);\n",
+		"\tint r = uart_port_lock_irqsave(x, 3) + port_quirk(x);\n", 1)}
+	fix, err := repo.Commit(tree, msg, *partial)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := repo.Branch(to, fix); err != nil {
+		t.Fatal(err)
+	}
+	return fix
 }

@@ -67,12 +67,7 @@ func TestDemo(t *testing.T) {
 
 // TestRunStatusHistory drives the commands on the state the demo leaves.
 func TestRunStatusHistory(t *testing.T) {
-	dir := t.TempDir()
-	var out, errb bytes.Buffer
-	if code := run(context.Background(), []string{"demo", "--dir", dir}, &out, &errb); code != exitOK {
-		t.Fatalf("demo: exit %d: %s", code, errb.String())
-	}
-	cfg := filepath.Join(dir, "rtbot.toml")
+	_, cfg := demoDir(t)
 	runCases(t, []cliCase{
 		{[]string{"history", "--config", cfg}, exitOK, []string{"rtbot/6.1-rt/6.1.12-rc1-partial", "manual"}},
 		{[]string{"history", "--config", cfg, "--run", "1"}, exitOK, []string{"3 conflict         refresh  0003-serial-8250-irq-safe-locking.patch", "mail    done"}},

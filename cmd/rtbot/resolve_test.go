@@ -2,45 +2,20 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/rtbot/rtbot/fixtures"
 )
 
 // TestResolveCommand records the fix of the demo's conflict with `rtbot
 // resolve`, lists it, exports it and imports it back, and refuses bad
 // input with exit codes and messages that say what is wrong.
 func TestResolveCommand(t *testing.T) {
-	dir := t.TempDir()
-	var out, errb bytes.Buffer
-	if code := run(context.Background(), []string{"demo", "--dir", dir}, &out, &errb); code != exitOK {
-		t.Fatalf("demo: exit %d: %s", code, errb.String())
-	}
-	cfg := filepath.Join(dir, "rtbot.toml")
+	dir, cfg := demoDir(t)
 	const port = "drivers/tty/serial/8250/8250_port.c"
 	const serialName = "0003-serial-8250-irq-safe-locking.patch"
-	repo, err := fixtures.Open(filepath.Join(dir, "linux.git"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	partial, err := repo.Repo.ResolveRevision("refs/heads/rtbot/6.1-rt/6.1.12-rc1-partial")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tree, _ := repo.Snapshot(*partial)
-	tree[port] = fixtures.File{Content: strings.Replace(tree[port].Content, "\tint r = x + 3 + port_quirk(x);\n",
-		"\tint r = uart_port_lock_irqsave(x, 3) + port_quirk(x);\n", 1)}
-	fix, err := repo.Commit(tree, "serial: refreshed\n", *partial)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := repo.Branch("fix/serial", fix); err != nil {
-		t.Fatal(err)
-	}
+	fix := serialFix(t, filepath.Join(dir, "linux.git"), "fix/serial", "serial: refreshed\n")
 	bad := filepath.Join(dir, "bad.jsonl")
 	os.WriteFile(bad, []byte(`{"key":"`+strings.Repeat("a", 64)+`","patch_id":"`+strings.Repeat("b", 64)+
 		`","path":"../../etc/passwd","preimage":"<<<<<<<\n","postimage":"x\n","source":"evil","recorded_at":"2026-01-01T00:00:00Z"}`+"\n"), 0o644)
@@ -75,34 +50,13 @@ func TestResolveCommand(t *testing.T) {
 // by hand, onto the demo's published partial branch; the next `rtbot run`
 // says it learnt it, and `rtbot resolve --list` shows where it came from.
 func TestRunLearnsPushedFix(t *testing.T) {
-	dir := t.TempDir()
-	var out, errb bytes.Buffer
-	if code := run(context.Background(), []string{"demo", "--dir", dir}, &out, &errb); code != exitOK {
-		t.Fatalf("demo: exit %d: %s", code, errb.String())
-	}
-	cfg := filepath.Join(dir, "rtbot.toml")
+	dir, cfg := demoDir(t)
 	const (
 		port    = "drivers/tty/serial/8250/8250_port.c"
 		partial = "rtbot/6.1-rt/6.1.12-rc1-partial"
 	)
-	pub, err := fixtures.Open(filepath.Join(dir, "published.git"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tip, err := pub.Repo.ResolveRevision("refs/heads/" + partial)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tree, _ := pub.Snapshot(*tip)
-	tree[port] = fixtures.File{Content: strings.Replace(tree[port].Content, "\tint r = x + 3 + port_quirk(x);\n",
-		"\tint r = uart_port_lock_irqsave(x, 3) + port_quirk(x);\n", 1)}
-	fix, err := pub.Commit(tree, "serial: 8250: Use port lock wrappers\n\nSigned-off-by: A Maintainer <m@example.org>\n", *tip)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := pub.Branch(partial, fix); err != nil {
-		t.Fatal(err)
-	}
+	fix := serialFix(t, filepath.Join(dir, "published.git"), partial,
+		"serial: 8250: Use port lock wrappers\n\nSigned-off-by: A Maintainer <m@example.org>\n")
 	runCases(t, []cliCase{
 		// Any pass reads the branch first; this one then runs the queue
 		// on its own base (clean: pushed, nothing to mail).
