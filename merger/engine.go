@@ -76,16 +76,11 @@ func Open(path string, opts Options) (*Engine, error) {
 	if opts.CacheBytes <= 0 {
 		opts.CacheBytes = 64 << 20
 	}
-	gitDir := path
-	if st, err := osfs.New(path).Stat(".git"); err == nil && st.IsDir() {
-		gitDir = path + "/.git"
+	gitDir, _, err := findGitDir(path)
+	if err != nil {
+		return nil, err
 	}
-	fs := osfs.New(gitDir)
-	if _, err := fs.Stat("objects"); err != nil {
-		return nil, fmt.Errorf("repository %s: not a git repository", path)
-	}
-	fst := filesystem.NewStorageWithOptions(fs, cache.NewObjectLRU(cache.FileSize(opts.CacheBytes)),
-		filesystem.Options{KeepDescriptors: true})
+	fst := filesystem.NewStorageWithOptions(osfs.New(gitDir), cache.NewObjectLRU(cache.FileSize(opts.CacheBytes)), storageOptions())
 	var st storage.Storer = fst
 	packDir := filepath.Join(gitDir, "objects", "pack")
 	packs, _ := openPackReader(packDir) // nil: go-git reads everything

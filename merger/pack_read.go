@@ -39,8 +39,10 @@ type packReader struct {
 	// which unmaps the files: no read ever sees them unmapped.
 	mu     sync.RWMutex
 	closed bool
-	dir    string // objects/pack
-	packs  []*packFile
+	// dirs are the objects/pack directories read: the repository's, then
+	// those of its alternates (objects/info/alternates), as git reads them.
+	dirs  []string
+	packs []*packFile
 	// complete is set when every pack in dir was opened: an object
 	// in none of packs is then in no pack go-git would read either.
 	complete bool
@@ -85,10 +87,15 @@ const (
 	packREFDelta = 7
 )
 
-// openPackReader maps every usable pack in dir (a repository's objects/pack).
-// A pack it cannot use is left out: go-git reads its objects.
+// openPackReader maps every usable pack in dir (a repository's
+// objects/pack) and in the pack directories of the repository's
+// alternates. A pack it cannot use is left out: go-git reads its objects.
 func openPackReader(dir string) (*packReader, error) {
-	r := &packReader{dir: dir}
+	dirs, err := alternatePackDirs(filepath.Dir(dir), 0, nil)
+	if err != nil {
+		return nil, err
+	}
+	r := &packReader{dirs: append([]string{dir}, dirs...)}
 	r.bases.init(maxBaseCache)
 	if err := r.addPacks(); err != nil {
 		return nil, err
@@ -96,33 +103,80 @@ func openPackReader(dir string) (*packReader, error) {
 	return r, nil
 }
 
-// addPacks opens the packs of r.dir not open yet (all, the first time),
+// maxAlternateDepth bounds a chain of alternates, as git's own limit does.
+const maxAlternateDepth = 5
+
+// alternatePackDirs returns the objects/pack directories of the object
+// directories objects/info/alternates in objectsDir names (one per line,
+// absolute or relative to objectsDir, "#" comments), and of theirs in
+// turn, each once. seen holds the object directories already listed.
+func alternatePackDirs(objectsDir string, depth int, seen map[string]bool) ([]string, error) {
+	data, err := os.ReadFile(filepath.Join(objectsDir, "info", "alternates"))
+	if os.IsNotExist(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if depth >= maxAlternateDepth {
+		return nil, fmt.Errorf("%s: alternates nested deeper than %d", objectsDir, maxAlternateDepth)
+	}
+	if seen == nil {
+		seen = map[string]bool{filepath.Clean(objectsDir): true}
+	}
+	var dirs []string
+	for _, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if !filepath.IsAbs(line) {
+			line = filepath.Join(objectsDir, line)
+		}
+		line = filepath.Clean(line)
+		if seen[line] {
+			continue
+		}
+		seen[line] = true
+		dirs = append(dirs, filepath.Join(line, "pack"))
+		more, err := alternatePackDirs(line, depth+1, seen)
+		if err != nil {
+			return nil, err
+		}
+		dirs = append(dirs, more...)
+	}
+	return dirs, nil
+}
+
+// addPacks opens the packs of r.dirs not open yet (all, the first time),
 // as go-git lists them: pack-*.pack files, each with its .idx.
 func (r *packReader) addPacks() error {
-	ents, err := os.ReadDir(r.dir)
-	if err != nil && !os.IsNotExist(err) {
-		return err
-	}
 	open := map[string]bool{}
 	for _, p := range r.packs {
 		open[p.path] = true
 	}
 	r.complete = true
-	for _, e := range ents {
-		n := e.Name()
-		if !strings.HasPrefix(n, "pack-") || !strings.HasSuffix(n, ".pack") {
-			continue
+	for _, dir := range r.dirs {
+		ents, err := os.ReadDir(dir)
+		if err != nil && !os.IsNotExist(err) {
+			return err
 		}
-		path := filepath.Join(r.dir, n)
-		if open[path] {
-			continue
+		for _, e := range ents {
+			n := e.Name()
+			if !strings.HasPrefix(n, "pack-") || !strings.HasSuffix(n, ".pack") {
+				continue
+			}
+			path := filepath.Join(dir, n)
+			if open[path] {
+				continue
+			}
+			p, err := openPackFile(strings.TrimSuffix(path, ".pack")+".idx", path)
+			if err != nil {
+				r.complete = false
+				continue
+			}
+			r.packs = append(r.packs, p)
 		}
-		p, err := openPackFile(strings.TrimSuffix(path, ".pack")+".idx", path)
-		if err != nil {
-			r.complete = false
-			continue
-		}
-		r.packs = append(r.packs, p)
 	}
 	return nil
 }

@@ -65,7 +65,7 @@ func (p *prefetcher) take(h plumbing.Hash) (string, bool) {
 func warmStore(gitDir string) <-chan *filesystem.Storage {
 	ch := make(chan *filesystem.Storage, 1)
 	go func() {
-		ch <- filesystem.NewStorageWithOptions(osfs.New(gitDir), cache.NewObjectLRU(32<<20), filesystem.Options{KeepDescriptors: true})
+		ch <- filesystem.NewStorageWithOptions(osfs.New(gitDir), cache.NewObjectLRU(32<<20), storageOptions())
 	}()
 	return ch
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/rtbot/rtbot/config"
@@ -155,9 +154,9 @@ func (p *Pipeline) Watched(ctx context.Context) ([]WatchedBranch, error) {
 		if len(runs) == 0 {
 			continue
 		}
-		repo, err := git.PlainOpen(t.Repo)
+		repo, err := merger.OpenRepository(t.Repo)
 		if err != nil {
-			return out, fmt.Errorf("tree %s: repository %s: %w", t.Name, t.Repo, err)
+			return out, fmt.Errorf("tree %s: %w", t.Name, err)
 		}
 		for _, run := range runs {
 			w := WatchedBranch{Tree: t.Name, Branch: run.PushedBranch, Run: run.ID}

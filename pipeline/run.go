@@ -16,7 +16,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/rtbot/rtbot/candidate"
 	"github.com/rtbot/rtbot/config"
@@ -88,9 +87,9 @@ func (p *Pipeline) runTree(ctx context.Context, a state.Announcement, t config.T
 		return rr, nil
 	}
 
-	repo, err := git.PlainOpen(t.Repo)
+	repo, err := merger.OpenRepository(t.Repo)
 	if err != nil {
-		return rr, fmt.Errorf("repository %s: %w", t.Repo, err)
+		return rr, err
 	}
 	if err := candidate.Check(repo, cand, a.Version, a.RC); err != nil {
 		return finishErr(err)
@@ -211,9 +210,9 @@ func (p *Pipeline) runTree(ctx context.Context, a state.Announcement, t config.T
 // applied to the previous release.
 func (p *Pipeline) candidate(ctx context.Context, t config.Tree, a state.Announcement) (plumbing.Hash, error) {
 	ref := CandidateRef(t.Name, a.Version, a.RC)
-	repo, err := git.PlainOpen(t.Repo)
+	repo, err := merger.OpenRepository(t.Repo)
 	if err != nil {
-		return plumbing.ZeroHash, fmt.Errorf("repository %s: %w", t.Repo, err)
+		return plumbing.ZeroHash, err
 	}
 	// go-git writes a fetched ref in place: a crash in the middle of the
 	// first fetch leaves it empty (and every later fetch fails on it). No
@@ -300,9 +299,9 @@ func queueID(t config.Tree) (string, error) {
 	fmt.Fprintf(h, "kind %s\n", t.QueueKind)
 	switch t.QueueKind {
 	case config.QueueRange, config.QueueRef:
-		repo, err := git.PlainOpen(t.Repo)
+		repo, err := merger.OpenRepository(t.Repo)
 		if err != nil {
-			return "", fmt.Errorf("repository %s: %w", t.Repo, err)
+			return "", err
 		}
 		tip := t.Queue
 		if rg, ok := patchqueue.ParseRange(t.Queue); ok && t.QueueKind == config.QueueRange {

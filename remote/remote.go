@@ -32,6 +32,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
+	"github.com/rtbot/rtbot/merger"
 	"github.com/rtbot/rtbot/refname"
 )
 
@@ -150,9 +151,9 @@ func open(repoPath, s string) (*git.Repository, *git.Remote, error) {
 	if err := checkRemote(s); err != nil {
 		return nil, nil, err
 	}
-	repo, err := git.PlainOpen(repoPath)
+	repo, err := merger.OpenRepository(repoPath)
 	if err != nil {
-		return nil, nil, fmt.Errorf("repository %s: %w", repoPath, err)
+		return nil, nil, err
 	}
 	if r, err := repo.Remote(s); err == nil {
 		return repo, r, nil
