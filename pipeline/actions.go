@@ -288,7 +288,7 @@ func (p *Pipeline) reportMail(a state.Announcement, t config.Tree, rep *conflict
 		MessageID: id, InReplyTo: a.MessageID, References: []string{a.MessageID}, Date: time.Now(),
 		Headers: map[string]string{"X-Rtbot-Tree": t.Name, "X-Rtbot-Candidate": candName(a.Version, a.RC)},
 	}
-	if a.Kind == KindManual {
+	if a.Kind == KindManual || a.Kind == KindRerun {
 		// No list mail to thread under.
 		m.InReplyTo, m.References = "", nil
 	}

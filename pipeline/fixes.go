@@ -223,6 +223,7 @@ func (p *Pipeline) learnBranch(ctx context.Context, t config.Tree, run state.Run
 			bySubject[pr.Subject] = pr.Name
 		}
 	}
+	learnt := false
 	for i := len(pushed) - 1; i >= 0; i-- {
 		c := pushed[i]
 		l := Learned{Tree: t.Name, Branch: branch, Run: run.ID, Commit: c.Hash.String(), Patch: bySubject[patchSubject(c.Message)]}
@@ -242,6 +243,7 @@ func (p *Pipeline) learnBranch(ctx context.Context, t config.Tree, run state.Run
 			for _, r := range rs {
 				l.Files = append(l.Files, r.Path)
 			}
+			learnt = true
 		case ctx.Err() != nil || environmental(err) || errors.Is(err, state.ErrNotFound):
 			return err
 		default:
@@ -254,10 +256,69 @@ func (p *Pipeline) learnBranch(ctx context.Context, t config.Tree, run state.Run
 		}
 		pass.Learned = append(pass.Learned, l)
 	}
+	if learnt {
+		if err := p.rerunIfClean(ctx, t, run, branch, tip, pass); err != nil {
+			return err
+		}
+	}
 	if err := p.fault(FaultLearnt); err != nil {
 		return err
 	}
 	return p.moveFixesRef(eng, branch, tip, done, result)
+}
+
+// KindRerun is the kind of the announcement rtbot records for itself when
+// the resolutions learnt from a partial branch make its candidate clean:
+// the candidate is run again, for the tree that pushed the branch only,
+// and this time pushed and tested (see rerunIfClean). Its GitURL and
+// GitBranch are the remote and the partial branch the fix was pushed to.
+const KindRerun = "rerun"
+
+// rerunIfClean rebases the run's queue onto its candidate again with the
+// resolutions now remembered and, when no patch needs a human any more,
+// records a KindRerun announcement for the candidate, which the pass then
+// processes like any other: the clean branch is pushed and the tests
+// fire, so an rc whose only conflicts the maintainers fixed is tested
+// within its review window. Still unclean, nothing is recorded: the
+// report already mailed stands. One rerun per pushed tip.
+func (p *Pipeline) rerunIfClean(ctx context.Context, t config.Tree, run state.Run, branch string, tip plumbing.Hash, pass *Pass) error {
+	a, err := p.store.Announcement(ctx, run.Announcement)
+	if err != nil {
+		return err
+	}
+	eng, err := merger.Open(t.Repo, merger.Options{
+		Committer:   merger.Identity{Name: p.cfg.Bot.Name, Email: p.cfg.Bot.Email},
+		Resolutions: storeResolutions{ctx, p.store},
+	})
+	if err != nil {
+		return err
+	}
+	defer eng.Close()
+	rep, _, err := Merge(ctx, eng, p.mergeSpec(t, run.Candidate))
+	if err != nil {
+		return err
+	}
+	if n := rep.Summary.Attention; n > 0 {
+		p.log.Info("the candidate still needs a human after the fixes learnt; not running it again",
+			"tree", t.Name, "candidate", candName(a.Version, a.RC), "attention", n)
+		return nil
+	}
+	rec, dup, err := p.store.RecordAnnouncement(ctx, state.Announcement{
+		MessageID: p.messageID(fmt.Sprintf("rerun.%s.%s.%.12s", t.Name, candName(a.Version, a.RC), tip)),
+		Kind:      KindRerun, Series: a.Series, Version: a.Version, RC: a.RC,
+		GitURL: t.PushRemote, GitBranch: branch, From: "rtbot",
+		Subject: fmt.Sprintf("%s: fixes pushed to %s (%.12s) leave nothing for a human", candName(a.Version, a.RC), branch, tip),
+		Status:  state.AnnouncementNew,
+	})
+	if err != nil {
+		return err
+	}
+	if !dup {
+		p.log.Info("the fixes learnt make the candidate clean: running it again", "tree", t.Name,
+			"candidate", candName(a.Version, a.RC), "announcement", rec.MessageID)
+		pass.New = append(pass.New, rec)
+	}
+	return nil
 }
 
 // fixSince is what a fix commit's change is learnt against: its parent,

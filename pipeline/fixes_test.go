@@ -13,23 +13,22 @@ import (
 	"github.com/rtbot/rtbot/state"
 )
 
-// pushSerialFix is a maintainer resolving rc1's serial conflict on the
-// published partial branch: an unrelated commit touching the same file, a
+// pushSerialFix is a maintainer resolving the serial conflict on the
+// published partial branch partial: an unrelated commit touching the same file, a
 // first attempt at the patch (subject as git am -3 keeps it) that still
 // has conflict markers, and its correction, pushed as the branch. It
 // returns the attempt and the correction.
-func (w *crashWorld) pushSerialFix(t *testing.T) (attempt, fix plumbing.Hash) {
+func (w *crashWorld) pushSerialFix(t *testing.T, partial string) (attempt, fix plumbing.Hash) {
 	t.Helper()
 	const (
 		port    = "drivers/tty/serial/8250/8250_port.c"
-		partial = "rtbot/6.1-rt/6.1.12-rc1-partial"
 		subject = "serial: 8250: Use port lock wrappers"
 	)
 	pub, err := fixtures.Open(w.dir + "/published.git")
 	if err != nil {
 		t.Fatal(err)
 	}
-	tip, err := pub.Repo.ResolveRevision("refs/heads/" + partial)
+	tip, err := pub.Repo.ResolveRevision(plumbing.Revision("refs/heads/" + partial))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +79,7 @@ func TestFixPushedOntoPartialBranch(t *testing.T) {
 	}
 	rc1Run := p1.Runs[0].RunID
 
-	attempt, fix := w.pushSerialFix(t)
+	attempt, fix := w.pushSerialFix(t, partial)
 
 	// rc2 has the same conflict; one pass learns, then runs it.
 	w.publishSameConflictRC2(t)
@@ -154,6 +153,10 @@ func TestFixPushedOntoPartialBranch(t *testing.T) {
 	if r := branchRef(t, w.dir+"/published.git", partial); r != fix {
 		t.Errorf("the partial branch was moved from the maintainers' %s to %s", fix, r)
 	}
+	// The branch is still read for fixes, now for the latest run.
+	if wb, err := p.Watched(ctx); err != nil || len(wb) != 1 || wb[0].Branch != partial || wb[0].Run != p4.Runs[0].RunID || wb[0].ReadUpTo != fix.String() {
+		t.Errorf("watched %+v, %v; want %s for run %d, read up to the fix", wb, err, partial, p4.Runs[0].RunID)
+	}
 	msgs := w.smtp.Messages()
 	if len(msgs) != 2 || !strings.Contains(string(msgs[1].Data), "not pushed to") {
 		t.Fatalf("%d mails; the second should say the partial branch was not pushed", len(msgs))
@@ -210,24 +213,43 @@ func TestFixBranchRewritten(t *testing.T) {
 	w.check(t)
 }
 
-// fixWorld is the state just before the pass that learns a pushed fix:
-// rc1 conflicted, the maintainer pushed the serial fix onto the partial
-// branch (see pushSerialFix), and rc2, with the same conflict, was
-// announced.
-func fixWorld(t *testing.T) (*crashWorld, plumbing.Hash) {
-	t.Helper()
-	w := newCrashWorld(t)
-	w.deliver(t, 0)
-	w.pass(t, Options{})
-	_, fix := w.pushSerialFix(t)
-	w.publishSameConflictRC2(t)
-	return w, fix
+// fixScenario is the state just before a pass that learns a fix pushed
+// onto a partial branch.
+type fixScenario struct {
+	name    string
+	partial string // the branch the fix was pushed to
+	// setup builds the world and returns it with the fix commit.
+	setup func(t *testing.T, w *crashWorld) plumbing.Hash
+	// reports and triggers are what the uninterrupted pass leaves in all.
+	reports, triggers int
+}
+
+var fixScenarios = []fixScenario{
+	// rc1 conflicted, the fix was pushed onto its partial branch, and
+	// rc2, with the same conflict, was announced: the pass learns, then
+	// runs rc2 clean.
+	{"learn-then-rc2", "rtbot/6.1-rt/6.1.12-rc1-partial", func(t *testing.T, w *crashWorld) plumbing.Hash {
+		w.deliver(t, 0)
+		w.pass(t, Options{})
+		_, fix := w.pushSerialFix(t, "rtbot/6.1-rt/6.1.12-rc1-partial")
+		w.publishSameConflictRC2(t)
+		return fix
+	}, 1, 1},
+	// rc2 needed a human for the serial conflict alone and the fix was
+	// pushed onto its partial branch: the pass learns and reruns rc2.
+	{"learn-then-rerun", "rtbot/6.1-rt/6.1.12-rc2-partial", func(t *testing.T, w *crashWorld) plumbing.Hash {
+		w.deliver(t, 0)
+		w.pass(t, Options{})
+		w.publishSameConflictRC2(t)
+		w.pass(t, Options{})
+		_, fix := w.pushSerialFix(t, "rtbot/6.1-rt/6.1.12-rc2-partial")
+		return fix
+	}, 2, 1},
 }
 
 // learntState is what learning left: the resolutions (without their use
-// counts and times) and where the fixes ref points, with the fix commit's
-// id (which differs between worlds) written as <fix>.
-func (w *crashWorld) learntState(t *testing.T, fix plumbing.Hash) string {
+// counts and times) and where the fixes ref of partial points.
+func (w *crashWorld) learntState(t *testing.T, partial string) string {
 	t.Helper()
 	rs, err := w.store.Resolutions(context.Background(), "", "")
 	if err != nil {
@@ -241,59 +263,154 @@ func (w *crashWorld) learntState(t *testing.T, fix plumbing.Hash) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r, err := demo.Repo.Reference(FixesRef("rtbot/6.1-rt/6.1.12-rc1-partial"), true); err == nil {
+	if r, err := demo.Repo.Reference(FixesRef(partial), true); err == nil {
 		fmt.Fprintf(&b, "fixes ref %s\n", r.Hash())
 	}
-	return strings.ReplaceAll(strings.ReplaceAll(b.String(), fix.String(), "<fix>"), fix.String()[:12], "<fix>")
+	return b.String()
 }
 
-// TestFixCrashAtEveryPoint stops the pass that learns a pushed fix and
-// then runs rc2 at every point it reaches (including between recording
-// the resolutions and moving the fixes ref), recovers, and checks the end
-// state is the uninterrupted one: the resolution recorded once, the fixes
-// ref at the fix, rc2 clean and pushed, one report in all.
+// endState is check's outcome and learntState, with the fix commit's id
+// (which differs between worlds) written as <fix>.
+func (w *crashWorld) endState(t *testing.T, sc fixScenario, fix plumbing.Hash) (outcome, string) {
+	t.Helper()
+	o := w.check(t)
+	s := o.String() + "\n" + w.learntState(t, sc.partial)
+	return o, strings.ReplaceAll(strings.ReplaceAll(s, fix.String(), "<fix>"), fix.String()[:12], "<fix>")
+}
+
+// TestFixCrashAtEveryPoint stops the pass that learns a pushed fix (and
+// then runs rc2, or reruns the candidate the fix made clean) at every
+// point it reaches, including between recording the resolutions and
+// moving the fixes ref, recovers, and checks the end state is the
+// uninterrupted one: the resolution recorded once, the fixes ref at the
+// fix, the clean branch pushed and tested, no report more.
 func TestFixCrashAtEveryPoint(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the scenario once per crash point")
 	}
-	base, fix := fixWorld(t)
-	var seen []crashPoint
-	count := map[string]int{}
-	base.pass(t, Options{Fault: func(point string) error {
-		count[point]++
-		seen = append(seen, crashPoint{point, count[point]})
-		return nil
-	}})
-	want, wantLearnt := base.check(t), base.learntState(t, fix)
-	if want.reports != 1 || want.triggers != 1 || !strings.Contains(wantLearnt, "fixes ref <fix>") ||
-		strings.Count(wantLearnt, "pushed to") != 1 {
-		t.Fatalf("uninterrupted:\n%v\n%s", want, wantLearnt)
-	}
-	if count[FaultLearnt] != 1 {
-		t.Fatalf("the pass reaches %q %d times, want once", FaultLearnt, count[FaultLearnt])
-	}
-	for _, cp := range seen {
-		t.Run(cp.String(), func(t *testing.T) {
-			t.Parallel()
-			w, fix := fixWorld(t)
-			n := map[string]int{}
-			_, err := New(w.cfg, w.store, Options{Fault: func(point string) error {
-				n[point]++
-				if point == cp.point && n[point] == cp.n {
-					return errors.New("simulated crash")
-				}
+	for _, sc := range fixScenarios {
+		t.Run(sc.name, func(t *testing.T) {
+			base := newCrashWorld(t)
+			fix := sc.setup(t, base)
+			var seen []crashPoint
+			count := map[string]int{}
+			base.pass(t, Options{Fault: func(point string) error {
+				count[point]++
+				seen = append(seen, crashPoint{point, count[point]})
 				return nil
-			}}).Once(context.Background())
-			var stop *Stopped
-			if !errors.As(err, &stop) || stop.Point != cp.point {
-				t.Fatalf("the pass was not stopped at %s: %v", cp, err)
+			}})
+			o, want := base.endState(t, sc, fix)
+			if o.reports != sc.reports || o.triggers != sc.triggers || !strings.Contains(want, "fixes ref <fix>") ||
+				strings.Count(want, "pushed to") != 1 {
+				t.Fatalf("uninterrupted:\n%s", want)
 			}
-			w.recover(t)
-			got, gotLearnt := w.check(t), w.learntState(t, fix)
-			if got.String() != want.String() || got.triggers < 1 || got.triggers > 2 || gotLearnt != wantLearnt {
-				t.Errorf("after a crash at %s:\n%v\n%s\ntriggers %d\nwant\n%v\n%s", cp, got, gotLearnt, got.triggers, want, wantLearnt)
+			if count[FaultLearnt] != 1 {
+				t.Fatalf("the pass reaches %q %d times, want once", FaultLearnt, count[FaultLearnt])
 			}
+			for _, cp := range seen {
+				t.Run(cp.String(), func(t *testing.T) {
+					t.Parallel()
+					w := newCrashWorld(t)
+					fix := sc.setup(t, w)
+					n := map[string]int{}
+					_, err := New(w.cfg, w.store, Options{Fault: func(point string) error {
+						n[point]++
+						if point == cp.point && n[point] == cp.n {
+							return errors.New("simulated crash")
+						}
+						return nil
+					}}).Once(context.Background())
+					var stop *Stopped
+					if !errors.As(err, &stop) || stop.Point != cp.point {
+						t.Fatalf("the pass was not stopped at %s: %v", cp, err)
+					}
+					w.recover(t)
+					got, gotState := w.endState(t, sc, fix)
+					if gotState != want || got.triggers < 1 || got.triggers > 2 {
+						t.Errorf("after a crash at %s:\n%s\ntriggers %d\nwant\n%s", cp, gotState, got.triggers, want)
+					}
+				})
+			}
+			t.Logf("exercised %d crash points", len(seen))
 		})
 	}
-	t.Logf("exercised %d crash points", len(seen))
+}
+
+// TestFixMakesCandidateClean: rc2's only problem is the serial conflict.
+// Once the maintainer's fix is pushed onto rc2's partial branch, the next
+// pass learns it, finds rc2 now clean and runs it again: the clean branch
+// is pushed and tested, with no further mail. Nothing is rerun twice.
+func TestFixMakesCandidateClean(t *testing.T) {
+	w := newCrashWorld(t)
+	const partial = "rtbot/6.1-rt/6.1.12-rc2-partial"
+	w.deliver(t, 0)
+	w.pass(t, Options{})
+	w.publishSameConflictRC2(t)
+	p2 := w.pass(t, Options{})
+	if len(p2.Runs) != 1 || p2.Runs[0].Outcome != state.OutcomeManual || p2.Runs[0].Pushed != partial {
+		t.Fatalf("rc2 before the fix: %+v", p2.Runs)
+	}
+	if rep := p2.Runs[0].Report; rep == nil || rep.Summary.Attention != 1 {
+		t.Fatalf("rc2 before the fix: %+v; want the serial conflict alone", p2.Runs[0])
+	}
+	_, fix := w.pushSerialFix(t, partial)
+
+	p3 := w.pass(t, Options{})
+	if len(p3.Learned) != 2 || p3.Learned[1].Commit != fix.String() || p3.Learned[1].Error != "" {
+		t.Fatalf("learned %+v", p3.Learned)
+	}
+	if len(p3.New) != 1 || p3.New[0].Kind != KindRerun || p3.New[0].Version != "6.1.12" || p3.New[0].RC != 2 ||
+		!strings.Contains(p3.New[0].MessageID, fix.String()[:12]) {
+		t.Fatalf("new announcements %+v; want rtbot's rerun of 6.1.12-rc2", p3.New)
+	}
+	if len(p3.Runs) != 1 {
+		t.Fatalf("runs %+v; want the rerun", p3.Runs)
+	}
+	r := p3.Runs[0]
+	if r.Outcome != state.OutcomeClean || r.Pushed != "rtbot/6.1-rt/6.1.12-rc2" || !slices.Equal(r.Triggers, []string{"kernelci"}) || r.Mail != "" {
+		t.Fatalf("rerun %+v; want clean, pushed, tested, no mail", r)
+	}
+	if st, reason := w.patchStatus(t, r.RunID, serialPatch); st != "resolved" || !strings.Contains(reason, "pushed to "+partial) {
+		t.Errorf("rerun: serial patch %s: %q", st, reason)
+	}
+	if r := branchRef(t, w.dir+"/published.git", partial); r != fix {
+		t.Errorf("the partial branch moved from the maintainers' %s to %s", fix, r)
+	}
+	if n := len(w.smtp.Messages()); n != 2 {
+		t.Errorf("%d mails, want rc1's and rc2's reports only", n)
+	}
+	if p4 := w.pass(t, Options{}); len(p4.Learned) != 0 || len(p4.New) != 0 || len(p4.Runs) != 0 {
+		t.Errorf("a pass with nothing new: %+v", p4)
+	}
+	w.check(t)
+}
+
+// TestRerunAcceptedByItsTreeOnly: a rerun is run by the tree that pushed
+// the partial branch, not by every tree of the series (another tree's
+// maintainers would get a report for a fix they never made).
+func TestRerunAcceptedByItsTreeOnly(t *testing.T) {
+	w := newCrashWorld(t)
+	other := w.cfg.Trees[0]
+	other.Name, other.PushRemote = "6.1-rt-next", w.dir+"/other.git"
+	w.cfg.Trees = append(w.cfg.Trees, other)
+	p := New(w.cfg, w.store, Options{})
+	for _, tc := range []struct {
+		url, branch string
+		want        string // the tree accepting it; "" for none
+	}{
+		{w.cfg.Trees[0].PushRemote, "rtbot/6.1-rt/6.1.12-rc2-partial", "6.1-rt"},
+		{other.PushRemote, "rtbot/6.1-rt-next/6.1.12-rc2-partial", "6.1-rt-next"},
+		{other.PushRemote, "rtbot/6.1-rt/6.1.12-rc2-partial", ""},
+		{w.cfg.Trees[0].PushRemote, "rtbot/6.1-rt/6.1.12-rc3-partial", ""},
+	} {
+		trees, why := p.accepting(state.Announcement{Kind: KindRerun, Series: "6.1", Version: "6.1.12", RC: 2, GitURL: tc.url, GitBranch: tc.branch})
+		var names []string
+		for _, tr := range trees {
+			names = append(names, tr.Name)
+		}
+		if tc.want == "" && (len(trees) != 0 || !strings.Contains(why, tc.branch)) ||
+			tc.want != "" && !slices.Equal(names, []string{tc.want}) {
+			t.Errorf("%s %s: accepted by %v (%s), want %q", tc.url, tc.branch, names, why, tc.want)
+		}
+	}
 }

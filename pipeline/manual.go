@@ -78,9 +78,8 @@ func (p *Pipeline) Submit(ctx context.Context, treeName, rev string) (state.Anno
 			return state.Announcement{}, err
 		}
 	}
-	domain := p.cfg.Bot.Email[strings.LastIndexByte(p.cfg.Bot.Email, '@')+1:]
 	a := state.Announcement{
-		MessageID: fmt.Sprintf("manual.%s.%.12s@%s", candName(version, rc), commit, domain),
+		MessageID: p.messageID(fmt.Sprintf("manual.%s.%.12s", candName(version, rc), commit)),
 		Kind:      KindManual, Series: series, Version: version, RC: rc, From: "rtbot run --onto",
 		Subject: fmt.Sprintf("rtbot run --onto %s (%s)", oneLine(rev), v), Status: state.AnnouncementNew,
 	}
@@ -93,6 +92,12 @@ func (p *Pipeline) Submit(ctx context.Context, treeName, rev string) (state.Anno
 	}
 	rec, _, err := p.store.RecordAnnouncement(ctx, a)
 	return rec, err
+}
+
+// messageID is the Message-ID (without angle brackets) of an announcement
+// rtbot records itself: local at the domain of the bot's address.
+func (p *Pipeline) messageID(local string) string {
+	return local + "@" + p.cfg.Bot.Email[strings.LastIndexByte(p.cfg.Bot.Email, '@')+1:]
 }
 
 // pinCandidate points ref at commit, once: a ref already there is left as

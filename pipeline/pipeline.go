@@ -70,7 +70,7 @@ var DefaultRetry = Retry{Attempts: 3, Min: 10 * time.Second, Max: time.Minute}
 // The steps Options.Fault is called at, in the order a pass reaches them.
 const (
 	FaultRecorded    = "recorded"    // announcements of a scan recorded, checkpoint not yet saved
-	FaultLearnt      = "learnt"      // resolutions learnt from a pushed partial branch, its fixes ref not yet moved
+	FaultLearnt      = "learnt"      // resolutions learnt from a pushed partial branch (and a rerun recorded), its fixes ref not yet moved
 	FaultCheckpoint  = "checkpoint"  // checkpoint saved
 	FaultFetched     = "fetched"     // candidate fetched, run not yet started
 	FaultRebasing    = "rebasing"    // after each patch of the rebase, before anything is written
@@ -311,7 +311,8 @@ func (p *Pipeline) recordMail(ctx context.Context, c mailwatch.Candidate, uidVal
 
 // accepting returns the trees that act on announcement a, or why none does.
 // Only stable-rc announcements from a tree's senders, naming the tree's
-// candidate remote and branch, count, and an operator's `rtbot run --onto`.
+// candidate remote and branch, count, an operator's `rtbot run --onto`,
+// and rtbot's own reruns after fixes (KindRerun).
 func (p *Pipeline) accepting(a state.Announcement) ([]config.Tree, string) {
 	if a.Kind == KindManual {
 		// An operator's `rtbot run --onto`: every tree of the series.
@@ -319,6 +320,16 @@ func (p *Pipeline) accepting(a state.Announcement) ([]config.Tree, string) {
 			return trees, ""
 		}
 		return nil, fmt.Sprintf("no [[tree]] follows series %s", a.Series)
+	}
+	if a.Kind == KindRerun {
+		// rtbot's own, after fixes pushed onto a partial branch: the
+		// tree that pushed that branch there.
+		for _, t := range p.cfg.TreesFor(a.Series) {
+			if b, err := t.Branch(a.Version, a.RC); err == nil && t.PushRemote == a.GitURL && b+"-partial" == a.GitBranch {
+				return []config.Tree{t}, ""
+			}
+		}
+		return nil, fmt.Sprintf("no [[tree]] pushes %s to %s any more", a.GitBranch, a.GitURL)
 	}
 	if a.Kind != string(mailwatch.KindStableRC) {
 		return nil, fmt.Sprintf("a %s mail: rtbot acts on stable-rc review announcements only", a.Kind)

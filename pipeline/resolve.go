@@ -134,7 +134,7 @@ func (p *Pipeline) Learn(ctx context.Context, spec LearnSpec) ([]state.Resolutio
 			return nil, fmt.Errorf("since %s: %w", spec.Since, err)
 		}
 	}
-	_, res, err := Merge(ctx, eng, MergeSpec{Queue: t.Queue, Ref: t.QueueKind == config.QueueRef, Base: t.QueueBase, Onto: run.Candidate})
+	_, res, err := Merge(ctx, eng, p.mergeSpec(t, run.Candidate))
 	if err != nil {
 		return nil, err
 	}

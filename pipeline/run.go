@@ -106,9 +106,7 @@ func (p *Pipeline) runTree(ctx context.Context, a state.Announcement, t config.T
 		return rr, err
 	}
 	defer eng.Close()
-	lim := p.cfg.Limits
-	rep, res, err := Merge(ctx, eng, MergeSpec{Queue: t.Queue, Ref: t.QueueKind == config.QueueRef, Base: t.QueueBase, Onto: cand.String(),
-		Limits: patchqueue.Limits{MaxPatches: lim.QueuePatches, MaxTotalSize: lim.QueueBytes, MaxPatchBytes: lim.PatchBytes, MaxHunkLines: lim.HunkLines}})
+	rep, res, err := Merge(ctx, eng, p.mergeSpec(t, cand.String()))
 	if err != nil {
 		if stopping(ctx, err) || environmental(err) {
 			// Not a verdict on the queue or the candidate: the next
@@ -197,10 +195,24 @@ func (p *Pipeline) runTree(ctx context.Context, a state.Announcement, t config.T
 		}
 	}
 	rr.Outcome = outcome
-	if err := p.store.FinishRun(ctx, run.ID, state.RunResult{Outcome: outcome, PushedBranch: rr.Pushed, ResultCommit: rr.Result}); err != nil {
+	published := rr.Pushed
+	if rr.NotPushed != "" {
+		// The maintainers' now, built on an earlier run's push: still
+		// where this run's fixes are to be pushed and read from.
+		published = branch
+	}
+	if err := p.store.FinishRun(ctx, run.ID, state.RunResult{Outcome: outcome, PushedBranch: published, ResultCommit: rr.Result}); err != nil {
 		return rr, err
 	}
 	return rr, p.fault(FaultFinished)
+}
+
+// mergeSpec is the rebase of tree t's queue onto the candidate onto, within
+// the configured limits.
+func (p *Pipeline) mergeSpec(t config.Tree, onto string) MergeSpec {
+	lim := p.cfg.Limits
+	return MergeSpec{Queue: t.Queue, Ref: t.QueueKind == config.QueueRef, Base: t.QueueBase, Onto: onto,
+		Limits: patchqueue.Limits{MaxPatches: lim.QueuePatches, MaxTotalSize: lim.QueueBytes, MaxPatchBytes: lim.PatchBytes, MaxHunkLines: lim.HunkLines}}
 }
 
 // candidate returns the tree's candidate commit for announcement a: the
