@@ -103,16 +103,7 @@ func TestFixPushedOntoPartialBranch(t *testing.T) {
 	if strings.Contains(rs[0].Postimage, "reviewed") {
 		t.Errorf("the unrelated commit's change leaked into the resolution:\n%s", rs[0].Postimage)
 	}
-	if len(p2.Runs) != 1 {
-		t.Fatalf("rc2: %+v", p2.Runs)
-	}
-	r2 := p2.Runs[0]
-	if r2.Outcome != state.OutcomeClean || r2.Pushed != "rtbot/6.1-rt/6.1.12-rc2" || !slices.Equal(r2.Triggers, []string{"kernelci"}) || r2.Mail != "" {
-		t.Fatalf("rc2 run %+v; want clean, pushed, tested, no mail", r2)
-	}
-	if st, reason := w.patchStatus(t, r2.RunID, serialPatch); st != "resolved" || !strings.Contains(reason, "pushed to "+partial) {
-		t.Errorf("rc2: serial patch %s: %q", st, reason)
-	}
+	w.wantResolved(t, "rc2", p2.Runs, "rtbot/6.1-rt/6.1.12-rc2", "pushed to "+partial)
 	got := branchFile(t, w.dir+"/published.git", "rtbot/6.1-rt/6.1.12-rc2", port)
 	if !strings.Contains(got, "uart_port_lock_irqsave(x, 3) + port_quirk(x)") || !strings.Contains(got, "x + 7 + 0;") || strings.Contains(got, "reviewed") {
 		t.Errorf("rc2 branch %s:\n%s", port, got)
@@ -363,16 +354,7 @@ func TestFixMakesCandidateClean(t *testing.T) {
 		!strings.Contains(p3.New[0].MessageID, fix.String()[:12]) {
 		t.Fatalf("new announcements %+v; want rtbot's rerun of 6.1.12-rc2", p3.New)
 	}
-	if len(p3.Runs) != 1 {
-		t.Fatalf("runs %+v; want the rerun", p3.Runs)
-	}
-	r := p3.Runs[0]
-	if r.Outcome != state.OutcomeClean || r.Pushed != "rtbot/6.1-rt/6.1.12-rc2" || !slices.Equal(r.Triggers, []string{"kernelci"}) || r.Mail != "" {
-		t.Fatalf("rerun %+v; want clean, pushed, tested, no mail", r)
-	}
-	if st, reason := w.patchStatus(t, r.RunID, serialPatch); st != "resolved" || !strings.Contains(reason, "pushed to "+partial) {
-		t.Errorf("rerun: serial patch %s: %q", st, reason)
-	}
+	w.wantResolved(t, "rerun", p3.Runs, "rtbot/6.1-rt/6.1.12-rc2", "pushed to "+partial)
 	if r := branchRef(t, w.dir+"/published.git", partial); r != fix {
 		t.Errorf("the partial branch moved from the maintainers' %s to %s", fix, r)
 	}

@@ -43,6 +43,24 @@ func branchRef(t *testing.T, dir, branch string) plumbing.Hash {
 	return *h
 }
 
+// wantResolved checks that runs is one clean run with the serial patch
+// resolved, its reason saying via: the branch pushed, the tests fired, no
+// mail. It returns the run.
+func (w *crashWorld) wantResolved(t *testing.T, what string, runs []RunReport, branch, via string) RunReport {
+	t.Helper()
+	if len(runs) != 1 {
+		t.Fatalf("%s: runs %+v; want one", what, runs)
+	}
+	r := runs[0]
+	if r.Outcome != state.OutcomeClean || r.Pushed != branch || !slices.Equal(r.Triggers, []string{"kernelci"}) || r.Mail != "" {
+		t.Fatalf("%s: run %+v; want clean, %s pushed, tested, no mail", what, r, branch)
+	}
+	if st, reason := w.patchStatus(t, r.RunID, serialPatch); st != "resolved" || !strings.Contains(reason, via) {
+		t.Errorf("%s: serial patch %s: %q; want resolved, %q", what, st, reason, via)
+	}
+	return r
+}
+
 // patchStatus returns the recorded status and reason of a patch of a run.
 func (w *crashWorld) patchStatus(t *testing.T, runID int64, name string) (string, string) {
 	t.Helper()
@@ -160,17 +178,7 @@ func TestResolutionRemembered(t *testing.T) {
 	rc2, rc2Tree := w.publishSameConflictRC2(t)
 	w.cfg.Trees[0].ExportDir = filepath.Join(w.dir, "export")
 	p2 := w.pass(t, Options{})
-	if len(p2.Runs) != 1 {
-		t.Fatalf("rc2: %+v", p2.Runs)
-	}
-	r2 := p2.Runs[0]
-	if r2.Outcome != state.OutcomeClean || r2.Pushed != "rtbot/6.1-rt/6.1.12-rc2" || !slices.Equal(r2.Triggers, []string{"kernelci"}) || r2.Mail != "" {
-		t.Fatalf("rc2 run %+v; want clean, pushed, tested, no mail", r2)
-	}
-	st, reason := w.patchStatus(t, r2.RunID, serialPatch)
-	if st != "resolved" || !strings.Contains(reason, "resolved as before (rtbot resolve: commit "+fix.String()[:12]) {
-		t.Errorf("rc2: serial patch %s: %q", st, reason)
-	}
+	r2 := w.wantResolved(t, "rc2", p2.Runs, "rtbot/6.1-rt/6.1.12-rc2", "resolved as before (rtbot resolve: commit "+fix.String()[:12])
 	// The refreshed queue of the clean run, the resolved patch in it.
 	series, err := os.ReadFile(filepath.Join(w.dir, "export", "6.1.12-rc2", "patches", "series"))
 	if err != nil || r2.Export != filepath.Join(w.dir, "export", "6.1.12-rc2") || strings.Count(string(series), ".patch\n") != 5 {
