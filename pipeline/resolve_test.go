@@ -78,13 +78,12 @@ func (w *crashWorld) patchStatus(t *testing.T, runID int64, name string) (string
 }
 
 // resolveSerial is a maintainer's resolution of the serial patch's
-// conflict in 8250_port.c as the partial branch has it: the patch applied
-// by hand, keeping stable's port_quirk.
+// conflict in content (see fixtures.ResolveDemoConflict).
 func resolveSerial(t *testing.T, content string) string {
 	t.Helper()
-	fixed := strings.Replace(content, "\tint r = x + 3 + port_quirk(x);\n", "\tint r = uart_port_lock_irqsave(x, 3) + port_quirk(x);\n", 1)
-	if fixed == content {
-		t.Fatal("the candidate's serial change is not where the test expects it")
+	fixed, err := fixtures.ResolveDemoConflict(content)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return fixed
 }
@@ -143,20 +142,7 @@ func TestResolutionRemembered(t *testing.T) {
 
 	// The maintainer's fix: the partial branch with the serial patch
 	// applied by hand, keeping stable's port_quirk.
-	repo, err := fixtures.Open(w.demo.Repo)
-	if err != nil {
-		t.Fatal(err)
-	}
-	partial, err := repo.Repo.ResolveRevision("refs/heads/rtbot/6.1-rt/6.1.12-rc1-partial")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tree, err := repo.Snapshot(*partial)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tree[port] = fixtures.File{Content: resolveSerial(t, tree[port].Content)}
-	fix, err := repo.Commit(tree, "serial: 8250: irq-safe locking, refreshed for 6.1.12\n", *partial)
+	fix, err := fixtures.CommitDemoFix(w.demo.Repo, "rtbot/6.1-rt/6.1.12-rc1-partial", "serial: 8250: irq-safe locking, refreshed for 6.1.12\n")
 	if err != nil {
 		t.Fatal(err)
 	}

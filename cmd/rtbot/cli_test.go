@@ -61,22 +61,11 @@ func demoDir(t *testing.T) (dir, cfg string) {
 // msg, and points branch to at it.
 func serialFix(t *testing.T, repoDir, to, msg string) plumbing.Hash {
 	t.Helper()
-	const port = "drivers/tty/serial/8250/8250_port.c"
+	fix, err := fixtures.CommitDemoFix(repoDir, "rtbot/6.1-rt/6.1.12-rc1-partial", msg)
+	if err != nil {
+		t.Fatal(err)
+	}
 	repo, err := fixtures.Open(repoDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	partial, err := repo.Repo.ResolveRevision("refs/heads/rtbot/6.1-rt/6.1.12-rc1-partial")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tree, err := repo.Snapshot(*partial)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tree[port] = fixtures.File{Content: strings.Replace(tree[port].Content, "\tint r = x + 3 + port_quirk(x);\n",
-		"\tint r = uart_port_lock_irqsave(x, 3) + port_quirk(x);\n", 1)}
-	fix, err := repo.Commit(tree, msg, *partial)
 	if err != nil {
 		t.Fatal(err)
 	}
