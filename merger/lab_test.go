@@ -278,3 +278,91 @@ func TestLabTriageMatchesDebian(t *testing.T) {
 		})
 	}
 }
+
+// TestLabResolutionLearnt learns a real resolution and replays it: Debian's
+// 6.1.176 RT queue conflicts on v6.1.177 in 0040 (arch/arm/mm/fault.c);
+// the fix is the file as Debian's refreshed 6.1.177 queue has it after the
+// same patch. Rebased again with that resolution remembered, 0040 is
+// resolved, and the file after it is the maintainers' refresh, byte for
+// byte.
+func TestLabResolutionLearnt(t *testing.T) {
+	lab := labDir(t)
+	const name = "0040-ARM-enable-irq-in-translation-section-permission-fau.patch"
+	const path = "arch/arm/mm/fault.c"
+	fileAfter := func(run labRun, eng *merger.Engine) (*merger.PatchResult, string) {
+		t.Helper()
+		for _, pr := range run.res.Patches {
+			if pr.Patch.Name != name {
+				continue
+			}
+			if pr.Commit.IsZero() {
+				return pr, ""
+			}
+			c, err := eng.Repository().CommitObject(pr.Commit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f, err := c.File(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			text, err := f.Contents()
+			if err != nil {
+				t.Fatal(err)
+			}
+			return pr, text
+		}
+		t.Fatalf("no patch %s", name)
+		return nil, ""
+	}
+	rebase := func(queue, base string, res merger.Resolutions) (labRun, *merger.Engine) {
+		t.Helper()
+		eng, err := merger.Open(filepath.Join(lab, "linux.git"), merger.Options{Now: fixedNow, Resolutions: res})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { eng.Close() })
+		q, err := patchqueue.Open(filepath.Join(lab, "queues", queue), patchqueue.DefaultLimits())
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := eng.Resolve(base)
+		o, _ := eng.Resolve("v6.1.177")
+		start := time.Now()
+		r, err := eng.RebaseQueue(context.Background(), q, b, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return labRun{res: r, took: time.Since(start)}, eng
+	}
+
+	old, oldEng := rebase("6.1.176", "v6.1.176", nil)
+	conflict, _ := fileAfter(old, oldEng)
+	if conflict.Outcome != merger.Conflict {
+		t.Fatalf("%s on v6.1.177: %s, want a conflict", name, conflict.Outcome)
+	}
+	refreshed, refEng := rebase("6.1.177", "v6.1.177", nil)
+	_, want := fileAfter(refreshed, refEng)
+	if want == "" {
+		t.Fatalf("Debian's refreshed %s did not apply on v6.1.177", name)
+	}
+	learned, err := merger.Learn(conflict, func(p string) (string, bool, error) {
+		if p != path {
+			t.Fatalf("asked for %s", p)
+		}
+		return want, true, nil
+	}, "Debian's 6.1.177 queue")
+	if err != nil || len(learned) != 1 {
+		t.Fatalf("learned %+v, %v", learned, err)
+	}
+
+	again, againEng := rebase("6.1.176", "v6.1.176", memory(learned))
+	pr, got := fileAfter(again, againEng)
+	if pr.Outcome != merger.Resolved {
+		t.Fatalf("%s with the resolution remembered: %s (%s)", name, pr.Outcome, pr.Files[0].Detail)
+	}
+	if got != want {
+		t.Errorf("%s after %s differs from Debian's refresh", path, name)
+	}
+	t.Logf("rebase with the resolution %v (without: %v)", again.took.Round(time.Millisecond), old.took.Round(time.Millisecond))
+}
