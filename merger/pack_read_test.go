@@ -299,22 +299,30 @@ func TestPackReader64BitOffsets(t *testing.T) {
 	}
 }
 
+// mainTip opens the repository at dir and returns it with the tip of its
+// main branch and that commit's files.
+func mainTip(t *testing.T, dir string) (*fixtures.Repo, *plumbing.Hash, fixtures.Tree) {
+	t.Helper()
+	r, err := fixtures.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tip, err := r.Repo.ResolveRevision("main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap, err := r.Snapshot(*tip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r, tip, snap
+}
+
 // TestPackReaderSeveralPacks: objects spread over packs are all found, and
 // loose objects are not (go-git reads those).
 func TestPackReaderSeveralPacks(t *testing.T) {
 	dir := packedRepo(t, false)
-	r0, err := fixtures.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tip, err := r0.Repo.ResolveRevision("main")
-	if err != nil {
-		t.Fatal(err)
-	}
-	snap, err := r0.Snapshot(*tip)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r0, tip, snap := mainTip(t, dir)
 	snap["kernel/sched/core.c"] = fixtures.File{Content: snap["kernel/sched/core.c"].Content + "one more line\n"}
 	second, err := r0.Commit(snap, "second pack\n", *tip)
 	if err != nil {
@@ -710,18 +718,7 @@ func TestEngineReadsThroughPackReader(t *testing.T) {
 // use, and in a pack written after it was opened (visible after Reindex).
 func TestPackedStorageAnswersAsGoGit(t *testing.T) {
 	dir := packedRepo(t, false)
-	r0, err := fixtures.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tip, err := r0.Repo.ResolveRevision("main")
-	if err != nil {
-		t.Fatal(err)
-	}
-	snap, err := r0.Snapshot(*tip)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r0, tip, snap := mainTip(t, dir)
 	snap["loose.txt"] = fixtures.File{Content: "a loose blob\n"}
 	loose, err := r0.Commit(snap, "loose\n", *tip)
 	if err != nil {
