@@ -154,19 +154,36 @@ func (p *Pipeline) Watched(ctx context.Context) ([]WatchedBranch, error) {
 		if len(runs) == 0 {
 			continue
 		}
-		repo, err := merger.OpenRepository(t.Repo)
-		if err != nil {
-			return out, fmt.Errorf("tree %s: %w", t.Name, err)
-		}
 		for _, run := range runs {
 			w := WatchedBranch{Tree: t.Name, Branch: run.PushedBranch, Run: run.ID}
-			if r, err := repo.Reference(FixesRef(run.PushedBranch), true); err == nil {
-				w.ReadUpTo = r.Hash().String()
+			h, err := p.readUpTo(t, run.PushedBranch)
+			if err != nil {
+				return out, fmt.Errorf("tree %s: %w", t.Name, err)
+			}
+			if !h.IsZero() {
+				w.ReadUpTo = h.String()
 			}
 			out = append(out, w)
 		}
 	}
 	return out, nil
+}
+
+// readUpTo returns where FixesRef(branch) points in tree t's repository:
+// the last commit of the branch learnt from; zero when none was yet.
+func (p *Pipeline) readUpTo(t config.Tree, branch string) (plumbing.Hash, error) {
+	repo, err := merger.OpenRepository(t.Repo)
+	if err != nil {
+		return plumbing.ZeroHash, err
+	}
+	r, err := repo.Reference(FixesRef(branch), true)
+	switch {
+	case errors.Is(err, plumbing.ErrReferenceNotFound):
+		return plumbing.ZeroHash, nil
+	case err != nil:
+		return plumbing.ZeroHash, fmt.Errorf("%s: %w", FixesRef(branch), err)
+	}
+	return r.Hash(), nil
 }
 
 // learnBranch learns from what was pushed onto one run's partial branch.
@@ -177,19 +194,22 @@ func (p *Pipeline) learnBranch(ctx context.Context, t config.Tree, run state.Run
 		return err
 	}
 	result := plumbing.NewHash(run.ResultCommit)
+	done, err := p.readUpTo(t, branch)
+	if err != nil {
+		return err
+	}
+	if done.IsZero() {
+		done = result
+	}
+	if tip.IsZero() || tip == result || tip == done {
+		return nil // nothing new: the common case, without opening the engine
+	}
 	eng, err := merger.Open(t.Repo, merger.Options{})
 	if err != nil {
 		return err
 	}
 	defer eng.Close()
 	repo := eng.Repository()
-	done := result
-	if r, err := repo.Reference(FixesRef(branch), true); err == nil {
-		done = r.Hash()
-	}
-	if tip.IsZero() || tip == result || tip == done {
-		return nil
-	}
 	got, err := remote.Fetch(ctx, t.Repo, t.PushRemote, branch, fetchedFixRef(branch), p.opts.Progress)
 	if err != nil {
 		return err
