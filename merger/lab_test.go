@@ -346,8 +346,8 @@ func TestLabResolutionLearnt(t *testing.T) {
 	if want == "" {
 		t.Fatalf("Debian's refreshed %s did not apply on v6.1.177", name)
 	}
-	learned, err := merger.Learn(conflict, func(p string) (string, bool, error) {
-		if p != path {
+	learned, err := merger.Learn(conflict, func(f *merger.FileResult) (string, bool, error) {
+		if p := f.ResultPath(); p != path {
 			t.Fatalf("asked for %s", p)
 		}
 		return want, true, nil

@@ -92,6 +92,15 @@ type FileResult struct {
 	PatchFile *patchqueue.File `json:"-"`
 }
 
+// ResultPath is where the file is in the result: NewPath, or Path for a
+// file the patch deletes.
+func (f *FileResult) ResultPath() string {
+	if f.NewPath == "" {
+		return f.Path
+	}
+	return f.NewPath
+}
+
 // PatchResult is what happened to one patch of the queue.
 type PatchResult struct {
 	Patch   *patchqueue.Patch `json:"-"`

@@ -137,24 +137,23 @@ func (r *rebaser) patchID(p *patchqueue.Patch) string {
 
 // Learn returns the resolutions a fix teaches for the conflicting files of
 // one patch's result: for every file the 3-way merge left in conflict, the
-// file as fixed (fixed returns its content and whether it exists). A fix
-// that still holds conflict markers, or that deletes a file the patch does
-// not delete, teaches nothing and is an error naming the file.
-func Learn(pr *PatchResult, fixed func(path string) (string, bool, error), source string) ([]Resolution, error) {
+// file as fixed (fixed is handed the file's result, whose ResultPath
+// names it, and returns its content and whether it exists). A fix that
+// still holds conflict markers, or that deletes a file the patch does not
+// delete, teaches nothing and is an error naming the file.
+func Learn(pr *PatchResult, fixed func(f *FileResult) (string, bool, error), source string) ([]Resolution, error) {
 	if pr == nil || pr.Patch == nil {
 		return nil, fmt.Errorf("no patch result to learn from")
 	}
 	id := PatchID(pr.Patch)
 	var out []Resolution
-	for _, f := range pr.Files {
+	for i := range pr.Files {
+		f := &pr.Files[i]
 		if f.Outcome != Conflict || f.Conflicted == nil {
 			continue
 		}
-		at := f.NewPath
-		if at == "" {
-			at = f.Path
-		}
-		text, ok, err := fixed(at)
+		at := f.ResultPath()
+		text, ok, err := fixed(f)
 		if err != nil {
 			return nil, fmt.Errorf("patch %s file %s: %w", pr.Patch.Name, at, err)
 		}

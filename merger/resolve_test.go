@@ -92,8 +92,8 @@ func TestRememberedResolution(t *testing.T) {
 		t.Fatalf("rc1: %+v", res1.Patches[0])
 	}
 	fix := strings.Replace(fixtures.Lines("line", 30), "line 10\n", "stable 10 and rt\n", 1)
-	learned, err := merger.Learn(res1.Patches[0], func(path string) (string, bool, error) {
-		if path != "kernel/core.c" {
+	learned, err := merger.Learn(res1.Patches[0], func(f *merger.FileResult) (string, bool, error) {
+		if path := f.ResultPath(); path != "kernel/core.c" {
 			t.Errorf("asked for the fix of %s", path)
 		}
 		return fix, true, nil
@@ -105,7 +105,7 @@ func TestRememberedResolution(t *testing.T) {
 		t.Fatalf("learned %+v", learned)
 	}
 	// A fix that still has markers teaches nothing.
-	if _, err := merger.Learn(res1.Patches[0], func(string) (string, bool, error) { return learned[0].Preimage, true, nil }, "x"); err == nil ||
+	if _, err := merger.Learn(res1.Patches[0], func(*merger.FileResult) (string, bool, error) { return learned[0].Preimage, true, nil }, "x"); err == nil ||
 		!strings.Contains(err.Error(), "conflict markers") {
 		t.Errorf("learning from a file with markers: %v", err)
 	}

@@ -172,15 +172,8 @@ func (p *Pipeline) Learn(ctx context.Context, spec LearnSpec) ([]state.Resolutio
 		via = "rtbot resolve"
 	}
 	source := fmt.Sprintf("%s: commit %.12s %q, run %d", via, fix, firstLine(fc.Message), run.ID)
-	cand := make(map[string]plumbing.Hash)
-	for _, f := range pr.Files {
-		at := f.NewPath
-		if at == "" {
-			at = f.Path
-		}
-		cand[at] = f.CandBlob
-	}
-	learned, err := merger.Learn(pr, func(path string) (string, bool, error) {
+	learned, err := merger.Learn(pr, func(f *merger.FileResult) (string, bool, error) {
+		path := f.ResultPath()
 		text, ok, err := treeFile(ft, path)
 		if err != nil || st == nil || !ok {
 			return text, ok, err
@@ -192,8 +185,8 @@ func (p *Pipeline) Learn(ctx context.Context, spec LearnSpec) ([]state.Resolutio
 			return "", false, err
 		}
 		found := ""
-		if h := cand[path]; !h.IsZero() {
-			if found, err = eng.Blob(h); err != nil {
+		if !f.CandBlob.IsZero() {
+			if found, err = eng.Blob(f.CandBlob); err != nil {
 				return "", false, err
 			}
 		}
