@@ -9,10 +9,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/rtbot/rtbot/mailwatch"
+	"github.com/rtbot/rtbot/internal/mailwatch"
 )
 
-// announceLine is one line of `rtbot announce --json` (DESIGN.md, "CLI
+// announceLine is one line of `rtbot announce --json` (docs/design.md, "CLI
 // contract"). Every key is always present, empty when unknown, except reason,
 // which only a "none" line has.
 type announceLine struct {

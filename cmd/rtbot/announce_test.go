@@ -9,9 +9,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/rtbot/rtbot/internal/testkit"
 )
 
-const sharedMails = "../../../shared/fixtures/mails"
+var sharedMails = testkit.MailsDir()
 
 func TestAnnounceJSON(t *testing.T) {
 	files := []string{

@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/rtbot/rtbot/fixtures"
+	"github.com/rtbot/rtbot/internal/fixtures"
 )
 
 // cliCase is one rtbot command line, the exit code it must end with and

@@ -12,10 +12,10 @@ import (
 
 	"github.com/emersion/go-message/mail"
 	"github.com/go-git/go-git/v5"
-	"github.com/rtbot/rtbot/config"
-	"github.com/rtbot/rtbot/fixtures"
-	"github.com/rtbot/rtbot/pipeline"
-	"github.com/rtbot/rtbot/state"
+	"github.com/rtbot/rtbot/internal/config"
+	"github.com/rtbot/rtbot/internal/fixtures"
+	"github.com/rtbot/rtbot/internal/pipeline"
+	"github.com/rtbot/rtbot/internal/state"
 )
 
 // cmdDemo runs the real pipeline on an embedded default: in-process IMAP

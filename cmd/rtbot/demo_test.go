@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rtbot/rtbot/fixtures"
+	"github.com/rtbot/rtbot/internal/fixtures"
 )
 
 // TestDemo runs `rtbot demo` and checks that every path of the engine shows

@@ -1,5 +1,5 @@
 // Command rtbot keeps the PREEMPT_RT patch queue merged onto Linux stable
-// release candidates. See README.md and DESIGN.md for the commands.
+// release candidates. See README.md and docs/design.md for the commands.
 package main
 
 import (
@@ -14,7 +14,7 @@ import (
 	"syscall"
 )
 
-// Exit codes (DESIGN.md, "CLI contract").
+// Exit codes (docs/design.md, "CLI contract").
 const (
 	exitOK     = 0 // everything applied or merged
 	exitError  = 1 // an error stopped the command

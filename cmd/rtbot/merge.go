@@ -12,13 +12,13 @@ import (
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/rtbot/rtbot/conflicts"
-	"github.com/rtbot/rtbot/export"
-	"github.com/rtbot/rtbot/merger"
-	"github.com/rtbot/rtbot/patchqueue"
-	"github.com/rtbot/rtbot/pipeline"
-	"github.com/rtbot/rtbot/report"
-	"github.com/rtbot/rtbot/resolutions"
+	"github.com/rtbot/rtbot/internal/triage"
+	"github.com/rtbot/rtbot/internal/export"
+	"github.com/rtbot/rtbot/internal/merger"
+	"github.com/rtbot/rtbot/internal/patchqueue"
+	"github.com/rtbot/rtbot/internal/pipeline"
+	"github.com/rtbot/rtbot/internal/report"
+	"github.com/rtbot/rtbot/internal/resolutions"
 )
 
 func cmdMerge(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -169,7 +169,7 @@ func printManifest(w io.Writer, m *export.Manifest) {
 // doMerge is `rtbot merge` without the flags: pipeline.Merge, then the
 // branch update and the export the user asked for. An export that fails
 // returns the report and an *exportError.
-func doMerge(ctx context.Context, a mergeArgs) (*conflicts.Report, *export.Manifest, error) {
+func doMerge(ctx context.Context, a mergeArgs) (*triage.Report, *export.Manifest, error) {
 	start := time.Now()
 	eng, err := merger.Open(a.repo, a.opts)
 	if err != nil {

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rtbot/rtbot/fixtures"
+	"github.com/rtbot/rtbot/internal/fixtures"
 )
 
 // mergeRepo builds a repository with a base v1, a candidate v2-rc1 that

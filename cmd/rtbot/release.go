@@ -9,9 +9,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/rtbot/rtbot/atomicfile"
-	"github.com/rtbot/rtbot/merger"
-	"github.com/rtbot/rtbot/release"
+	"github.com/rtbot/rtbot/internal/atomicfile"
+	"github.com/rtbot/rtbot/internal/merger"
+	"github.com/rtbot/rtbot/internal/release"
 )
 
 func cmdRelease(_ context.Context, args []string, stdout, stderr io.Writer) int {

@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/rtbot/rtbot/fixtures"
+	"github.com/rtbot/rtbot/internal/fixtures"
 )
 
 // releaseRepo builds a bare repository with the branch v6.1-rt on kernel

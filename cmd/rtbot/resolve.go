@@ -6,11 +6,11 @@ import (
 	"io"
 	"os"
 
-	"github.com/rtbot/rtbot/atomicfile"
-	"github.com/rtbot/rtbot/merger"
-	"github.com/rtbot/rtbot/pipeline"
-	"github.com/rtbot/rtbot/resolutions"
-	"github.com/rtbot/rtbot/state"
+	"github.com/rtbot/rtbot/internal/atomicfile"
+	"github.com/rtbot/rtbot/internal/merger"
+	"github.com/rtbot/rtbot/internal/pipeline"
+	"github.com/rtbot/rtbot/internal/resolutions"
+	"github.com/rtbot/rtbot/internal/state"
 )
 
 // cmdResolve records, lists, exports and imports remembered conflict

@@ -11,9 +11,9 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/rtbot/rtbot/config"
-	"github.com/rtbot/rtbot/pipeline"
-	"github.com/rtbot/rtbot/state"
+	"github.com/rtbot/rtbot/internal/config"
+	"github.com/rtbot/rtbot/internal/pipeline"
+	"github.com/rtbot/rtbot/internal/state"
 )
 
 // botFlags are the flags run and watch share.

@@ -13,7 +13,7 @@
 #
 # Environment:
 #   RTBOT_DOVECOT_MAILS   generated mails in INBOX (default 3000; 50000 for perf-mail.md)
-#   RTBOT_FIXTURES        real mails to mix in (default REPO/../shared/fixtures/mails)
+#   RTBOT_FIXTURES        real mails to mix in (default REPO/internal/fixtures/mails)
 #
 # On success it writes DIR/env, to be sourced by the caller:
 #   RTBOT_DOVECOT_ADDR, RTBOT_DOVECOT_USER, RTBOT_DOVECOT_PASSWORD_FILE,
@@ -37,7 +37,7 @@ fi
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
-FIXTURES=${RTBOT_FIXTURES:-$REPO/../shared/fixtures/mails}
+FIXTURES=${RTBOT_FIXTURES:-$REPO/internal/fixtures/mails}
 NMAILS=${RTBOT_DOVECOT_MAILS:-3000}
 
 # 1. The package. Debian's dovecot-imapd brings dovecot-core.

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # build.sh - build the rtbot "real-kernel lab" from Debian bookworm's linux
-# source packages (see DESIGN.md, "Real data for tests and benchmarks").
+# source packages (see docs/design.md, "Real data for tests and benchmarks").
 #
 # Usage: scripts/lab/build.sh [LAB_DIR]
 #   LAB_DIR defaults to ${RTBOT_LAB:-$HOME/rtbot-lab}.

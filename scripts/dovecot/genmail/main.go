@@ -8,7 +8,7 @@
 // mails rtbot's IMAP search must return (those covers and announcements, and
 // the stable-* and rt-* fixtures) are written to -expected, one per line.
 //
-//	go run ./scripts/dovecot/genmail -maildir DIR/Maildir -n 50000 -fixtures ../shared/fixtures/mails -expected DIR/expected.txt
+//	go run ./scripts/dovecot/genmail -maildir DIR/Maildir -n 50000 -fixtures internal/fixtures/mails -expected DIR/expected.txt
 package main
 
 import (
@@ -21,7 +21,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/rtbot/rtbot/fixtures"
+	"github.com/rtbot/rtbot/internal/fixtures"
 )
 
 func main() {

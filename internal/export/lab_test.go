@@ -1,0 +1,124 @@
+package export_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rtbot/rtbot/internal/export"
+	"github.com/rtbot/rtbot/internal/merger"
+	"github.com/rtbot/rtbot/internal/patchqueue"
+)
+
+// TestLabRoundTrip exports Debian's 6.1.174 RT queue rebased onto v6.1.176
+// in the real-kernel lab (scripts/lab/build.sh) and applies the export
+// back onto v6.1.176 with git am, quilt push and git apply: each must
+// give the rebased result's tree. Runs only when RTBOT_LAB names the lab.
+func TestLabRoundTrip(t *testing.T) {
+	lab := os.Getenv("RTBOT_LAB")
+	if lab == "" {
+		t.Skip("RTBOT_LAB is not set: build the real-kernel lab with scripts/lab/build.sh and point RTBOT_LAB at it")
+	}
+	repoDir := filepath.Join(lab, "linux.git")
+	if _, err := os.Stat(repoDir); err != nil {
+		t.Skipf("RTBOT_LAB=%s has no linux.git: %v", lab, err)
+	}
+	needGit(t)
+	const queue, base, onto = "6.1.174", "v6.1.174", "v6.1.176"
+	ctx := context.Background()
+	start := time.Now()
+	phase := func(what string) {
+		t.Logf("%-28s %v", what, time.Since(start).Round(time.Millisecond))
+		start = time.Now()
+	}
+
+	eng, err := merger.Open(repoDir, merger.Options{Now: fixedNow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	q, err := patchqueue.Open(filepath.Join(lab, "queues", queue), patchqueue.DefaultLimits())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := eng.Resolve(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := eng.Resolve(onto)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := eng.RebaseQueue(ctx, q, b, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	phase("rebase")
+
+	out := filepath.Join(t.TempDir(), "export")
+	m, err := export.Write(ctx, eng.Repository(), res, out, export.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	phase("export")
+	t.Logf("%s: %d patches exported, %d skipped", m.Release, len(m.Patches), len(m.Skipped))
+	for _, s := range m.Skipped {
+		t.Logf("skipped %s: %s", s.Name, s.Reason)
+	}
+	if !strings.HasPrefix(m.Release, "6.1.176-rt") || len(m.Patches) == 0 || len(m.Patches)+len(m.Skipped) != len(q.Patches) {
+		t.Fatalf("manifest: release %s, %d exported + %d skipped of %d", m.Release, len(m.Patches), len(m.Skipped), len(q.Patches))
+	}
+	headTree := treeOf(t, eng, res.Head).String()
+
+	// Headers and messages are the queue's.
+	for _, p := range m.Patches {
+		got := patchqueue.Parse(p.Name, []byte(readFile(t, filepath.Join(out, "patches", p.Name))), 1)
+		src := sourceOf(res, p.Commit).Patch
+		if got.Err != nil || got.AuthorName != src.AuthorName || got.AuthorEmail != src.AuthorEmail ||
+			!got.Date.Equal(src.Date) || got.Subject != src.Subject || got.Body != src.Body {
+			t.Errorf("%s: headers or message differ from the queue's (parse error %v)", p.Name, got.Err)
+		}
+		if p.Name != src.Name {
+			t.Errorf("%s: the queue named it %s", p.Name, src.Name)
+		}
+	}
+
+	wt := checkout(t, repoDir, onto)
+	phase("checkout " + onto)
+
+	args := []string{"am", "-q"}
+	for _, p := range m.Patches {
+		args = append(args, filepath.Join(out, "patches", p.Name))
+	}
+	run(t, wt, nil, "git", args...)
+	if got := strings.TrimSpace(run(t, wt, nil, "git", "rev-parse", "HEAD^{tree}")); got != headTree {
+		t.Errorf("git am made tree %s, want the result's %s", got, headTree)
+	}
+	phase("git am")
+
+	run(t, wt, nil, "git", "checkout", "-q", "--detach", onto)
+	copyDir(t, filepath.Join(out, "patches"), filepath.Join(wt, "patches"))
+	if _, err := runErr(t, wt, nil, "quilt", "--version"); err != nil {
+		t.Log("quilt not installed (apt-get install quilt): quilt push not tried")
+	} else {
+		quiltPush(t, wt)
+		if got := worktreeTree(t, wt); got != headTree {
+			t.Errorf("quilt push made tree %s, want the result's %s", got, headTree)
+		}
+		phase("quilt push -a --fuzz=0")
+	}
+
+	run(t, wt, nil, "git", "reset", "-q", "--hard", onto)
+	diff := filepath.Join(t.TempDir(), "rt.patch")
+	if err := os.WriteFile(diff, []byte(unxz(t, m.Combined)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run(t, wt, nil, "git", "apply", "--index", diff)
+	if got := strings.TrimSpace(run(t, wt, nil, "git", "write-tree")); got != headTree {
+		t.Errorf("git apply of the combined patch made tree %s, want %s", got, headTree)
+	}
+	phase("git apply combined")
+}

@@ -1,0 +1,293 @@
+package merger
+
+import (
+	"strings"
+
+	"github.com/rtbot/rtbot/internal/patchqueue"
+)
+
+// HunkResult says where and how one hunk applied, or that it did not.
+type HunkResult struct {
+	Index  int  `json:"index"`            // 1-based hunk number in the file diff
+	Failed bool `json:"failed,omitempty"` // did not apply exactly, at an offset or with the allowed fuzz
+	// Offset is the line offset from the position the hunk header names.
+	Offset int `json:"offset,omitempty"`
+	// Fuzz is the number of context lines ignored at each end (0 unless fuzz is enabled).
+	Fuzz int `json:"fuzz,omitempty"`
+	// At is the 1-based line in the target file (the candidate, during a
+	// rebase) where the hunk applied, or where it was expected when it failed.
+	At int `json:"at"`
+	// Base is the hunk's first line in the patch's pre-image (the queue's
+	// base with the earlier patches applied).
+	Base int `json:"base"`
+}
+
+// splitLines splits text into lines that keep their "\n"; the last line may
+// lack one.
+func splitLines(s string) []string {
+	if s == "" {
+		return nil
+	}
+	n := strings.Count(s, "\n")
+	if !strings.HasSuffix(s, "\n") {
+		n++
+	}
+	out := make([]string, 0, n)
+	for len(s) > 0 {
+		i := strings.IndexByte(s, '\n')
+		if i < 0 {
+			out = append(out, s)
+			break
+		}
+		out = append(out, s[:i+1])
+		s = s[i+1:]
+	}
+	return out
+}
+
+// applyHunks applies the hunks of one file diff to content the way
+// `git apply` does: each hunk is searched at the line its header names and
+// then alternately one line further and one line back, the whole context
+// must match, a hunk that starts at line 1 must match at the start of the
+// file and one without trailing context at its end. With fuzz > 0, a hunk
+// that does not match is retried ignoring up to fuzz context lines at each
+// end, as GNU patch does.
+//
+// It returns the new content and one result per hunk; ok is false when any
+// hunk failed, in which case the content is meaningless.
+func applyHunks(content string, hunks []*patchqueue.Hunk, fuzz int) (out string, res []HunkResult, ok bool) {
+	orig := splitLines(content)
+	img := &image{done: make([]string, 0, len(orig)+8), rest: orig}
+	ok = true
+	for i, h := range hunks {
+		pre, post := h.Old(), h.New()
+		leading, trailing := h.Leading(), h.Trailing()
+		matchBegin := h.OldStart <= 1
+		matchEnd := trailing == 0
+		hint := h.NewStart - 1
+		if h.NewStart == 0 {
+			hint = 0
+		}
+		r := HunkResult{Index: i + 1, Base: h.OldStart}
+		pos := -1
+		for f := 0; f <= fuzz; f++ {
+			cut := func(n int) int { return min(n, f) }
+			lo, hi := cut(leading), cut(trailing)
+			if f > 0 && lo == 0 && hi == 0 {
+				break // no context left to ignore
+			}
+			p := pre[lo : len(pre)-hi]
+			q := post[lo : len(post)-hi]
+			// Ignoring context lifts the anchoring at file start and end,
+			// as GNU patch does once it fuzzes.
+			mb := matchBegin && lo == 0
+			me := matchEnd && hi == 0
+			pos = findPos(img, p, hint+lo, mb, me)
+			if pos >= 0 {
+				r.Fuzz = f
+				r.Offset = pos - (hint + lo)
+				r.At = pos + 1
+				img.splice(pos, len(p), q)
+				break
+			}
+			if fuzz == 0 {
+				break
+			}
+		}
+		if pos < 0 {
+			r.Failed, r.At, ok = true, hint+1, false
+		}
+		res = append(res, r)
+	}
+	if !ok {
+		return "", res, false
+	}
+	return img.String(), res, true
+}
+
+// image is a file being patched: the lines before the cursor, already
+// patched, followed by the rest of the original. Hunks come in order, so a
+// splice at or after the cursor only moves the lines in between; one before
+// it (git allows a hunk to match earlier than the previous one) rebuilds.
+type image struct {
+	done, rest []string
+}
+
+func (m *image) len() int { return len(m.done) + len(m.rest) }
+
+func (m *image) at(i int) string {
+	if i < len(m.done) {
+		return m.done[i]
+	}
+	return m.rest[i-len(m.done)]
+}
+
+// splice replaces n lines at line at with repl.
+func (m *image) splice(at, n int, repl []string) {
+	if at >= len(m.done) {
+		k := at - len(m.done)
+		m.done = append(m.done, m.rest[:k]...)
+		m.done = append(m.done, repl...)
+		m.rest = m.rest[k+n:]
+		return
+	}
+	all := make([]string, 0, m.len()-n+len(repl))
+	all = append(all, m.done...)
+	all = append(all, m.rest...)
+	all = splice(all, at, n, repl)
+	m.done, m.rest = all[:at+len(repl)], all[at+len(repl):]
+}
+
+// String joins the lines into the file's content.
+func (m *image) String() string {
+	size := 0
+	for _, l := range m.done {
+		size += len(l)
+	}
+	for _, l := range m.rest {
+		size += len(l)
+	}
+	var b strings.Builder
+	b.Grow(size)
+	for _, l := range m.done {
+		b.WriteString(l)
+	}
+	for _, l := range m.rest {
+		b.WriteString(l)
+	}
+	return b.String()
+}
+
+func splice(img []string, at, n int, repl []string) []string {
+	out := make([]string, 0, len(img)-n+len(repl))
+	out = append(out, img[:at]...)
+	out = append(out, repl...)
+	return append(out, img[at+n:]...)
+}
+
+// findPos is git apply's find_pos: the line where pre matches img, searched
+// from line outward (one forward, one back, ...), or -1.
+func findPos(img *image, pre []string, line int, matchBegin, matchEnd bool) int {
+	n := img.len()
+	if len(pre) > n {
+		return -1
+	}
+	switch {
+	case matchBegin:
+		line = 0
+	case matchEnd:
+		line = n - len(pre)
+	}
+	if line > n {
+		line = n
+	}
+	if line < 0 {
+		line = 0
+	}
+	back, fwd := line, line
+	try := line
+	for i := 0; ; i++ {
+		if matchAt(img, pre, try, matchBegin, matchEnd) {
+			return try
+		}
+		for {
+			if back == 0 && fwd == n {
+				return -1
+			}
+			if i&1 == 1 {
+				if back == 0 {
+					i++
+					continue
+				}
+				back--
+				try = back
+			} else {
+				if fwd == n {
+					i++
+					continue
+				}
+				fwd++
+				try = fwd
+			}
+			break
+		}
+	}
+}
+
+func matchAt(img *image, pre []string, at int, matchBegin, matchEnd bool) bool {
+	if matchBegin && at != 0 {
+		return false
+	}
+	n := img.len()
+	if at+len(pre) > n {
+		return false
+	}
+	if matchEnd && at+len(pre) != n {
+		return false
+	}
+	for i, l := range pre {
+		if img.at(at+i) != l {
+			return false
+		}
+	}
+	return true
+}
+
+// reverseHunks returns hunks that undo the given ones.
+func reverseHunks(hunks []*patchqueue.Hunk) []*patchqueue.Hunk {
+	out := make([]*patchqueue.Hunk, len(hunks))
+	for i, h := range hunks {
+		r := &patchqueue.Hunk{OldStart: h.NewStart, OldLines: h.NewLines, NewStart: h.OldStart, NewLines: h.OldLines, Section: h.Section, Pos: h.Pos}
+		for _, l := range h.Lines {
+			switch l.Op {
+			case '+':
+				l.Op = '-'
+			case '-':
+				l.Op = '+'
+			}
+			r.Lines = append(r.Lines, l)
+		}
+		// Within a change block removed lines come before added ones.
+		r.Lines = reorderBlocks(r.Lines)
+		out[i] = r
+	}
+	return out
+}
+
+func reorderBlocks(lines []patchqueue.Line) []patchqueue.Line {
+	out := make([]patchqueue.Line, 0, len(lines))
+	for i := 0; i < len(lines); {
+		if lines[i].Op == ' ' {
+			out = append(out, lines[i])
+			i++
+			continue
+		}
+		j := i
+		for j < len(lines) && lines[j].Op != ' ' {
+			j++
+		}
+		for _, l := range lines[i:j] {
+			if l.Op == '-' {
+				out = append(out, l)
+			}
+		}
+		for _, l := range lines[i:j] {
+			if l.Op == '+' {
+				out = append(out, l)
+			}
+		}
+		i = j
+	}
+	return out
+}
+
+// ApplyHunks applies hunks to content with git apply's rules (see the
+// merger's documentation) and, with fuzz > 0, GNU patch's fuzz. ok is false
+// when a hunk does not apply; results say which.
+func ApplyHunks(content string, hunks []*patchqueue.Hunk, fuzz int) (out string, results []HunkResult, ok bool) {
+	return applyHunks(content, hunks, fuzz)
+}
+
+// ReverseHunks returns hunks that undo the given ones: applying them to a
+// file that has the change removes it.
+func ReverseHunks(hunks []*patchqueue.Hunk) []*patchqueue.Hunk { return reverseHunks(hunks) }

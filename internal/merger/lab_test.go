@@ -1,0 +1,368 @@
+package merger_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rtbot/rtbot/internal/triage"
+	"github.com/rtbot/rtbot/internal/merger"
+	"github.com/rtbot/rtbot/internal/patchqueue"
+)
+
+// The real-kernel lab (scripts/lab/build.sh) is a ~80k-file repository
+// with one commit per Debian 6.1.y release and each release's RT queue.
+// These tests run only when RTBOT_LAB names it.
+
+func labDir(tb testing.TB) string {
+	tb.Helper()
+	d := os.Getenv("RTBOT_LAB")
+	if d == "" {
+		tb.Skip("RTBOT_LAB is not set: build the real-kernel lab with scripts/lab/build.sh and point RTBOT_LAB at it")
+	}
+	if _, err := os.Stat(filepath.Join(d, "linux.git")); err != nil {
+		tb.Skipf("RTBOT_LAB=%s has no linux.git: %v", d, err)
+	}
+	return d
+}
+
+type labRun struct {
+	res  *merger.Result
+	took time.Duration
+}
+
+// rebaseLab does what `rtbot merge --queue QUEUE --base BASE --onto ONTO`
+// does: open the repository, read the queue, materialise, rebase.
+func rebaseLab(tb testing.TB, lab, queue, base, onto string) labRun {
+	tb.Helper()
+	start := time.Now()
+	ctx := context.Background()
+	eng, err := merger.Open(filepath.Join(lab, "linux.git"), merger.Options{Now: fixedNow})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer eng.Close()
+	q, err := patchqueue.Open(filepath.Join(lab, "queues", queue), patchqueue.DefaultLimits())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	b, err := eng.Resolve(base)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	o, err := eng.Resolve(onto)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	res, err := eng.RebaseQueue(ctx, q, b, o)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return labRun{res: res, took: time.Since(start)}
+}
+
+// labGitAm3 runs `git am -3` of the queue on onto in a new worktree and
+// returns how many patches applied, the tree then, and the time git am took.
+func labGitAm3(tb testing.TB, lab, queue, onto string) (applied int, tree string, took time.Duration) {
+	tb.Helper()
+	git := func(dir string, args ...string) (string, error) {
+		cmd := exec.Command("git", args...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null",
+			"GIT_AUTHOR_NAME=am", "GIT_AUTHOR_EMAIL=am@example.org", "GIT_COMMITTER_NAME=am", "GIT_COMMITTER_EMAIL=am@example.org")
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	repo := filepath.Join(lab, "linux.git")
+	wt := filepath.Join(tb.TempDir(), "wt")
+	if out, err := git(repo, "worktree", "add", "-q", "--detach", wt, onto); err != nil {
+		tb.Fatalf("worktree: %v\n%s", err, out)
+	}
+	defer git(repo, "worktree", "remove", "--force", wt)
+	series, err := patchqueue.ParseSeries("series", mustOpen(tb, filepath.Join(lab, "queues", queue, "series")))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	args := []string{"am", "-q", "-3"}
+	for _, e := range series {
+		args = append(args, filepath.Join(lab, "queues", queue, e.Name))
+	}
+	start := time.Now()
+	_, amErr := git(wt, args...)
+	took = time.Since(start)
+	out, err := git(wt, "rev-list", "--count", onto+"..HEAD")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	applied = atoi(strings.TrimSpace(out))
+	// The tree of the last applied patch; read before --abort resets HEAD.
+	out, err = git(wt, "rev-parse", "HEAD^{tree}")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if amErr != nil {
+		git(wt, "am", "--abort")
+	}
+	return applied, strings.TrimSpace(out), took
+}
+
+func mustOpen(tb testing.TB, p string) *os.File {
+	f, err := os.Open(p)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { f.Close() })
+	return f
+}
+
+func atoi(s string) int {
+	n := 0
+	for _, c := range s {
+		n = n*10 + int(c-'0')
+	}
+	return n
+}
+
+// TestLabQueueOnOwnBase: Debian's 6.1.174 queue applies to v6.1.174, every
+// patch exactly or at an offset.
+func TestLabQueueOnOwnBase(t *testing.T) {
+	lab := labDir(t)
+	r := rebaseLab(t, lab, "6.1.174", "v6.1.174", "v6.1.174")
+	for _, p := range r.res.Patches {
+		if p.Outcome != merger.Applied {
+			t.Errorf("patch %s: %s %s", p.Patch.Name, p.Outcome, p.Err)
+		}
+	}
+	// Onto its own base every file is the pre-image: the result is the
+	// materialised queue itself, so every patch must have been committed.
+	for _, p := range r.res.Patches {
+		if p.Commit.IsZero() || p.Source.IsZero() {
+			t.Errorf("patch %s: not committed", p.Patch.Name)
+		}
+	}
+}
+
+func mustEngine(t *testing.T, lab string) *merger.Engine {
+	e, err := merger.Open(filepath.Join(lab, "linux.git"), merger.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	return e
+}
+
+// TestLabMatchesGitAm3 rebases real queues onto later releases and checks
+// the result against `git am -3` on the same repository: git am stops at
+// the first patch that needs a human, which must be rtbot's first unclean
+// patch, and the trees up to there must be identical.
+func TestLabMatchesGitAm3(t *testing.T) {
+	lab := labDir(t)
+	for _, c := range []struct{ queue, base, onto string }{
+		{"6.1.174", "v6.1.174", "v6.1.176"},
+		{"6.1.176", "v6.1.176", "v6.1.177"},
+	} {
+		t.Run(c.queue+"-onto-"+c.onto, func(t *testing.T) {
+			r := rebaseLab(t, lab, c.queue, c.base, c.onto)
+			applied, amTree, amTook := labGitAm3(t, lab, c.queue, c.onto)
+			first := len(r.res.Patches)
+			for i, p := range r.res.Patches {
+				if !p.Outcome.Clean() || p.Empty {
+					first = i
+					break
+				}
+			}
+			t.Logf("rtbot %v, git am -3 %v; git am applied %d, rtbot's first unclean patch is #%d", r.took, amTook, applied, first+1)
+			for _, p := range r.res.Patches {
+				if p.Outcome != merger.Applied {
+					t.Logf("  %s: %s", p.Patch.Name, p.Outcome)
+				}
+			}
+			if applied != first {
+				t.Fatalf("git am -3 applied %d patches, rtbot's first unclean patch is #%d", applied, first+1)
+			}
+			tip := r.res.Onto
+			if first > 0 {
+				tip = r.res.Patches[first-1].Commit
+			}
+			c, err := mustEngine(t, lab).Repository().CommitObject(tip)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.TreeHash.String() != amTree {
+				t.Errorf("after %d patches rtbot's tree is %s, git am -3's %s", first, c.TreeHash, amTree)
+			}
+		})
+	}
+}
+
+// BenchmarkLabRebase measures `rtbot merge`'s work on the real lab (open,
+// read the queue, materialise on v6.1.174, rebase onto v6.1.176) and
+// reports its speed-up over one `git am -3` of the same queue.
+func BenchmarkLabRebase(b *testing.B) {
+	lab := labDir(b)
+	_, _, amTook := labGitAm3(b, lab, "6.1.174", "v6.1.176")
+	b.ResetTimer()
+	var total time.Duration
+	for i := 0; i < b.N; i++ {
+		r := rebaseLab(b, lab, "6.1.174", "v6.1.174", "v6.1.176")
+		total += r.took
+	}
+	b.ReportMetric(float64(amTook)/float64(total/time.Duration(b.N)), "x-faster-than-git-am")
+}
+
+// TestLabTriageMatchesDebian checks rtbot's verdicts on real queues against
+// what Debian's maintainers recorded in debian/changelog for the same
+// releases (scripts/lab/README.md lists the entries), and reports how long
+// triage takes next to the rebase.
+func TestLabTriageMatchesDebian(t *testing.T) {
+	lab := labDir(t)
+	ctx := context.Background()
+	cases := []struct {
+		queue, base, onto string
+		// want maps a patch-name prefix to the action Debian's changelog
+		// implies; every other patch must apply.
+		want map[string]triage.Action
+	}{
+		// 6.1.177-1: Refresh 0040 (ARM fault handlers); Drop 0056
+		// (debugobjects, "applied upstream"); Drop 0071 (kvm/vmx regparm).
+		{"6.1.176", "v6.1.176", "v6.1.177", map[string]triage.Action{"0040-": triage.Refresh, "0056-": triage.Drop, "0071-": triage.Drop}},
+		// The rt58 queue met the same two upstream changes.
+		{"6.1.174", "v6.1.174", "v6.1.177", map[string]triage.Action{"0040-": triage.Refresh, "0056-": triage.Drop}},
+		// 6.1.176-1 moved to rt64 without a refresh: the rt58 queue applies.
+		{"6.1.174", "v6.1.174", "v6.1.176", nil},
+		// Debian's refreshed 6.1.177 queue applies to 6.1.177.
+		{"6.1.177", "v6.1.177", "v6.1.177", nil},
+	}
+	for _, c := range cases {
+		t.Run(c.queue+"-onto-"+c.onto, func(t *testing.T) {
+			eng, err := merger.Open(filepath.Join(lab, "linux.git"), merger.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer eng.Close()
+			q, err := patchqueue.Open(filepath.Join(lab, "queues", c.queue), patchqueue.DefaultLimits())
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := eng.Resolve(c.base)
+			o, _ := eng.Resolve(c.onto)
+			start := time.Now()
+			res, err := eng.RebaseQueue(ctx, q, b, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			applyTook := time.Since(start)
+			start = time.Now()
+			reps, err := triage.Triage(ctx, res, eng, triage.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("rebase %v, triage %v", applyTook, time.Since(start))
+			for _, r := range reps {
+				want := triage.None
+				for prefix, a := range c.want {
+					if strings.HasPrefix(r.Name, prefix) {
+						want = a
+					}
+				}
+				if r.Action != want {
+					t.Errorf("%s: %s/%s (%s), Debian's changelog implies %s", r.Name, r.Status, r.Action, r.Reason, want)
+				} else if want != triage.None {
+					t.Logf("%s: %s/%s: %s; caused by %v", r.Name, r.Status, r.Action, r.Reason, r.CausedBy)
+				}
+			}
+		})
+	}
+}
+
+// TestLabResolutionLearnt learns a real resolution and replays it: Debian's
+// 6.1.176 RT queue conflicts on v6.1.177 in 0040 (arch/arm/mm/fault.c);
+// the fix is the file as Debian's refreshed 6.1.177 queue has it after the
+// same patch. Rebased again with that resolution remembered, 0040 is
+// resolved, and the file after it is the maintainers' refresh, byte for
+// byte.
+func TestLabResolutionLearnt(t *testing.T) {
+	lab := labDir(t)
+	const name = "0040-ARM-enable-irq-in-translation-section-permission-fau.patch"
+	const path = "arch/arm/mm/fault.c"
+	fileAfter := func(run labRun, eng *merger.Engine) (*merger.PatchResult, string) {
+		t.Helper()
+		for _, pr := range run.res.Patches {
+			if pr.Patch.Name != name {
+				continue
+			}
+			if pr.Commit.IsZero() {
+				return pr, ""
+			}
+			c, err := eng.Repository().CommitObject(pr.Commit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f, err := c.File(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			text, err := f.Contents()
+			if err != nil {
+				t.Fatal(err)
+			}
+			return pr, text
+		}
+		t.Fatalf("no patch %s", name)
+		return nil, ""
+	}
+	rebase := func(queue, base string, res merger.Resolutions) (labRun, *merger.Engine) {
+		t.Helper()
+		eng, err := merger.Open(filepath.Join(lab, "linux.git"), merger.Options{Now: fixedNow, Resolutions: res})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { eng.Close() })
+		q, err := patchqueue.Open(filepath.Join(lab, "queues", queue), patchqueue.DefaultLimits())
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := eng.Resolve(base)
+		o, _ := eng.Resolve("v6.1.177")
+		start := time.Now()
+		r, err := eng.RebaseQueue(context.Background(), q, b, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return labRun{res: r, took: time.Since(start)}, eng
+	}
+
+	old, oldEng := rebase("6.1.176", "v6.1.176", nil)
+	conflict, _ := fileAfter(old, oldEng)
+	if conflict.Outcome != merger.Conflict {
+		t.Fatalf("%s on v6.1.177: %s, want a conflict", name, conflict.Outcome)
+	}
+	refreshed, refEng := rebase("6.1.177", "v6.1.177", nil)
+	_, want := fileAfter(refreshed, refEng)
+	if want == "" {
+		t.Fatalf("Debian's refreshed %s did not apply on v6.1.177", name)
+	}
+	learned, err := merger.Learn(conflict, func(f *merger.FileResult) (string, bool, error) {
+		if p := f.ResultPath(); p != path {
+			t.Fatalf("asked for %s", p)
+		}
+		return want, true, nil
+	}, "Debian's 6.1.177 queue")
+	if err != nil || len(learned) != 1 {
+		t.Fatalf("learned %+v, %v", learned, err)
+	}
+
+	again, againEng := rebase("6.1.176", "v6.1.176", memory(learned))
+	pr, got := fileAfter(again, againEng)
+	if pr.Outcome != merger.Resolved {
+		t.Fatalf("%s with the resolution remembered: %s (%s)", name, pr.Outcome, pr.Files[0].Detail)
+	}
+	if got != want {
+		t.Errorf("%s after %s differs from Debian's refresh", path, name)
+	}
+	t.Logf("rebase with the resolution %v (without: %v)", again.took.Round(time.Millisecond), old.took.Round(time.Millisecond))
+}

@@ -1,0 +1,474 @@
+package merger
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/filemode"
+	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/rtbot/rtbot/internal/patchqueue"
+	"github.com/rtbot/rtbot/internal/textmerge"
+)
+
+// Rebase replays materialised steps onto the candidate commit onto, like
+// `git rebase --onto`: per file, the patch's hunks are tried exactly or at
+// a line offset, then a 3-way merge of the step's pre-image, post-image and
+// the candidate's file. A patch whose every file succeeds becomes a commit
+// on top of the previous one; a patch with any failed file is not committed
+// (later patches go on without it) and its failures are recorded. base is
+// the commit the steps were made on, used to follow files the candidate
+// renamed; zero when unknown.
+func (e *Engine) Rebase(ctx context.Context, steps []Step, base, onto plumbing.Hash) (*Result, error) {
+	oc, err := e.commit(onto)
+	if err != nil {
+		return nil, err
+	}
+	r := &rebaser{e: e, base: base, onto: oc}
+	res := &Result{Base: base, Onto: onto, Head: onto}
+	tip, tree := onto, oc.TreeHash
+	for i, st := range steps {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if e.opts.Step != nil && i > 0 {
+			if err := e.opts.Step(i, len(steps)); err != nil {
+				return nil, err
+			}
+		}
+		pr := &PatchResult{Patch: st.Patch, Source: st.Commit}
+		res.Patches = append(res.Patches, pr)
+		if st.Patch.Err != nil {
+			pr.Outcome, pr.Err = Malformed, st.Patch.Err.Error()
+			continue
+		}
+		if st.BlockedBy != "" {
+			pr.Outcome, pr.BlockedBy = Blocked, st.BlockedBy
+			pr.Err = "does not apply to the queue's base without " + st.BlockedBy + ": " + st.Err.Error()
+			continue
+		}
+		edits := map[string]edit{}
+		pr.Outcome = Applied
+		for _, f := range st.Patch.Files {
+			fr, err := r.file(ctx, st, tree, f, edits)
+			if err != nil {
+				return nil, fmt.Errorf("patch %s file %s: %w", st.Patch.Name, f.Path(), err)
+			}
+			pr.Files = append(pr.Files, fr)
+			pr.Outcome = worse(pr.Outcome, fr.Outcome)
+		}
+		if !pr.Outcome.Clean() {
+			continue
+		}
+		nt, err := e.obj.applyEdits(tree, edits)
+		if errors.Is(err, errDirFile) {
+			pr.Outcome, pr.Err = Failed, err.Error()
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("patch %s: %w", st.Patch.Name, err)
+		}
+		if nt == tree {
+			pr.Empty = true
+			continue
+		}
+		c, err := e.writeCommit(st.Patch, nt, tip)
+		if err != nil {
+			return nil, fmt.Errorf("patch %s: %w", st.Patch.Name, err)
+		}
+		pr.Commit, tip, tree = c, c, nt
+	}
+	if e.opts.Step != nil && len(steps) > 0 {
+		if err := e.opts.Step(len(steps), len(steps)); err != nil {
+			return nil, err
+		}
+	}
+	res.Head = tip
+	if err := e.Persist(tip); err != nil {
+		return nil, err
+	}
+	res.Stats = e.Stats()
+	return res, nil
+}
+
+// ApplyOnto applies a queue that has no base directly onto the candidate,
+// like `git am -3`: hunks first, and where they fail a 3-way merge whose
+// pre-image is the blob named on the patch's "index" line when the
+// repository has it.
+func (e *Engine) ApplyOnto(ctx context.Context, q *patchqueue.Queue, onto plumbing.Hash) (*Result, error) {
+	steps := make([]Step, len(q.Patches))
+	for i, p := range q.Patches {
+		steps[i] = Step{Patch: p}
+	}
+	return e.Rebase(ctx, steps, plumbing.ZeroHash, onto)
+}
+
+// outcomeRank orders outcomes from best to worst for a patch's summary.
+var outcomeRank = map[Outcome]int{Present: 0, Applied: 1, Merged: 2, Resolved: 3, Blocked: 4, Conflict: 5, Missing: 6, Failed: 7, Malformed: 8}
+
+func worse(a, b Outcome) Outcome {
+	if outcomeRank[b] > outcomeRank[a] {
+		return b
+	}
+	return a
+}
+
+type rebaser struct {
+	e       *Engine
+	base    plumbing.Hash
+	onto    *object.Commit
+	renames map[string]string // base path -> candidate path, computed on first need
+	ids     map[*patchqueue.Patch]string
+}
+
+// version is one side of a file: its content and whether it exists.
+type version struct {
+	text   string
+	exists bool
+	hash   plumbing.Hash
+	mode   filemode.FileMode
+}
+
+func (r *rebaser) read(tree plumbing.Hash, path string) (version, error) {
+	v, err := r.peek(tree, path)
+	if err != nil || !v.exists {
+		return v, err
+	}
+	return v, r.load(&v)
+}
+
+// peek finds a file's blob and mode without reading its content.
+func (r *rebaser) peek(tree plumbing.Hash, path string) (version, error) {
+	if tree.IsZero() || path == "" {
+		return version{}, nil
+	}
+	en, ok, err := r.e.obj.lookup(tree, path)
+	if err != nil || !ok {
+		return version{}, err
+	}
+	if en.Mode == filemode.Submodule {
+		return version{}, fmt.Errorf("%s is a submodule", path)
+	}
+	return version{exists: true, hash: en.Hash, mode: en.Mode}, nil
+}
+
+// load reads the content of a version found by peek.
+func (r *rebaser) load(v *version) error {
+	text, err := r.e.obj.blob(v.hash)
+	v.text = text
+	return err
+}
+
+// preimages returns the pre- and post-image of f: from the materialised
+// step when there is one, else from the blob on the diff's index line (the
+// post-image is then the pre-image with the hunks applied).
+func (r *rebaser) preimages(st Step, f *patchqueue.File) (pre, post version, err error) {
+	if !st.Commit.IsZero() {
+		if pre, err = r.read(st.ParentTree, f.OldPath); err != nil {
+			return
+		}
+		post, err = r.read(st.Tree, f.NewPath)
+		return
+	}
+	if f.Op == patchqueue.OpAdd {
+		pre = version{exists: true}
+	} else if f.OldIndex != "" {
+		h, ok := r.e.expandBlob(f.OldIndex)
+		if !ok {
+			return
+		}
+		text, err := r.e.obj.blob(h)
+		if err != nil {
+			return version{}, version{}, nil
+		}
+		pre = version{text: text, exists: true, hash: h}
+	} else {
+		return
+	}
+	if out, _, ok := applyHunks(pre.text, f.Hunks, 0); ok {
+		post = version{text: out, exists: f.Op != patchqueue.OpDelete}
+	} else {
+		pre = version{}
+	}
+	return
+}
+
+// expandBlob resolves a possibly abbreviated blob id from an index line.
+func (e *Engine) expandBlob(id string) (plumbing.Hash, bool) {
+	if len(id) == 40 {
+		h := plumbing.NewHash(id)
+		_, err := e.repo.Storer.EncodedObject(plumbing.BlobObject, h)
+		return h, err == nil
+	}
+	type prefixer interface {
+		HashesWithPrefix(prefix []byte) ([]plumbing.Hash, error)
+	}
+	p, ok := e.repo.Storer.(prefixer)
+	if !ok || len(id)%2 != 0 && len(id) < 7 {
+		return plumbing.ZeroHash, false
+	}
+	b := make([]byte, len(id)/2)
+	for i := range b {
+		if _, err := fmt.Sscanf(id[2*i:2*i+2], "%02x", &b[i]); err != nil {
+			return plumbing.ZeroHash, false
+		}
+	}
+	hs, err := p.HashesWithPrefix(b)
+	if err != nil {
+		return plumbing.ZeroHash, false
+	}
+	var found []plumbing.Hash
+	for _, h := range hs {
+		if strings.HasPrefix(h.String(), id) {
+			if _, err := e.repo.Storer.EncodedObject(plumbing.BlobObject, h); err == nil {
+				found = append(found, h)
+			}
+		}
+	}
+	if len(found) != 1 {
+		return plumbing.ZeroHash, false
+	}
+	return found[0], true
+}
+
+// renamed returns the candidate's path for a base path the candidate
+// renamed, using git's rename detection between base and candidate.
+func (r *rebaser) renamed(ctx context.Context, path string) (string, error) {
+	if r.base.IsZero() {
+		return "", nil
+	}
+	if r.renames == nil {
+		r.renames = map[string]string{}
+		bc, err := r.e.commit(r.base)
+		if err != nil {
+			return "", err
+		}
+		bt, err := bc.Tree()
+		if err != nil {
+			return "", err
+		}
+		ot, err := r.onto.Tree()
+		if err != nil {
+			return "", err
+		}
+		changes, err := object.DiffTreeWithOptions(ctx, bt, ot, &object.DiffTreeOptions{DetectRenames: true, RenameScore: 50, RenameLimit: 1000})
+		if err != nil {
+			return "", fmt.Errorf("rename detection: %w", err)
+		}
+		for _, c := range changes {
+			if c.From.Name != "" && c.To.Name != "" && c.From.Name != c.To.Name {
+				r.renames[c.From.Name] = c.To.Name
+			}
+		}
+	}
+	return r.renames[path], nil
+}
+
+// file rebases one file diff onto tree, recording the edit on success.
+func (r *rebaser) file(ctx context.Context, st Step, tree plumbing.Hash, f *patchqueue.File, edits map[string]edit) (FileResult, error) {
+	fr := FileResult{Op: f.Op.String(), Path: f.Path(), NewPath: f.NewPath, PatchFile: f}
+	if f.Op == patchqueue.OpRename || f.Op == patchqueue.OpCopy {
+		fr.Path = f.OldPath
+	}
+	pre, post, err := r.preimages(st, f)
+	if err != nil {
+		return fr, err
+	}
+	fr.PreBlob, fr.PostBlob = pre.hash, post.hash
+
+	// Find the candidate's version of the file the patch starts from.
+	src := f.OldPath
+	if f.Op == patchqueue.OpAdd {
+		src = f.NewPath
+	}
+	cand, err := r.peek(tree, src)
+	if err != nil {
+		return fr, err
+	}
+	if !cand.exists && f.Op != patchqueue.OpAdd {
+		moved, err := r.renamed(ctx, src)
+		if err != nil {
+			return fr, err
+		}
+		if moved == "" && r.base.IsZero() && !pre.hash.IsZero() {
+			// Without a base, find the pre-image blob under another name,
+			// as git am -3's exact rename detection does.
+			if moved, err = r.e.obj.findBlob(tree, "", pre.hash); err != nil {
+				return fr, err
+			}
+		}
+		if moved != "" {
+			if cand, err = r.peek(tree, moved); err != nil {
+				return fr, err
+			}
+			if cand.exists {
+				fr.Renamed, src = moved, moved
+				if f.Op == patchqueue.OpModify {
+					fr.NewPath = moved
+				}
+			}
+		}
+	}
+	fr.CandBlob = cand.hash
+
+	// The common case: the candidate's file is exactly the pre-image (stable
+	// did not touch it since the base, or only patches of this queue did).
+	// The result is the post-image, with no text work at all.
+	if cand.exists && pre.exists && post.exists && cand.hash == pre.hash && !pre.hash.IsZero() &&
+		(f.Op == patchqueue.OpModify || f.Op == patchqueue.OpRename) && !st.Commit.IsZero() {
+		fr.Outcome, fr.Detail = Applied, "applied exactly"
+		for i, h := range f.Hunks {
+			fr.Hunks = append(fr.Hunks, HunkResult{Index: i + 1, At: h.OldStart, Base: h.OldStart})
+		}
+		mode := cand.mode
+		if f.NewMode != 0 && f.OldMode != f.NewMode {
+			mode = filemode.FileMode(f.NewMode)
+		}
+		if f.Op == patchqueue.OpRename {
+			edits[src] = edit{del: true}
+		}
+		edits[fr.NewPath] = edit{e: entry{Hash: post.hash, Mode: mode}}
+		return fr, nil
+	}
+	if cand.exists {
+		if err := r.load(&cand); err != nil {
+			return fr, err
+		}
+	}
+
+	switch {
+	case f.Op == patchqueue.OpAdd && cand.exists:
+		if post.exists && cand.text == post.text {
+			fr.Outcome, fr.Unchanged, fr.Detail = Present, true, "the candidate already has this file with the same content"
+			return fr, nil
+		}
+		// add/add: merge against an empty base, as git does.
+		pre = version{exists: true}
+	case f.Op == patchqueue.OpDelete && !cand.exists:
+		fr.Outcome, fr.Unchanged, fr.Detail = Present, true, "the candidate already deleted this file"
+		return fr, nil
+	case !cand.exists && f.Op != patchqueue.OpAdd:
+		link, err := r.e.obj.linkOnPath(tree, src)
+		if err != nil {
+			return fr, err
+		}
+		if link != "" {
+			fr.Outcome, fr.Detail = Failed, (&symlinkError{Path: src, Link: link}).Error()
+			return fr, nil
+		}
+		fr.Outcome, fr.Detail = Missing, "the file does not exist in the candidate"
+		return fr, nil
+	}
+
+	out, hunks, ok := applyHunks(cand.text, f.Hunks, r.e.opts.Fuzz)
+	fr.Hunks = hunks
+	if ok {
+		fr.Outcome, fr.Detail = Applied, describeApplied(hunks)
+	} else if pre.exists && (post.exists || f.Op == patchqueue.OpDelete) {
+		m := textmerge.Merge3([]byte(pre.text), []byte(cand.text), []byte(post.text), textmerge.Options{})
+		var resolved []byte
+		var source, why string
+		if !m.Clean {
+			var err error
+			if resolved, source, why, err = r.reuse(st.Patch, fr.Path, m); err != nil {
+				return fr, fmt.Errorf("remembered resolutions: %w", err)
+			}
+		}
+		switch {
+		case m.Clean:
+			out = string(m.Merged)
+			fr.Outcome, fr.Detail = Merged, "the hunks did not apply; the 3-way merge with the patch's pre-image was clean"
+		case resolved != nil:
+			out = string(resolved)
+			fr.Outcome, fr.Resolution = Resolved, source
+			fr.ConflictKey = ConflictKey(r.patchID(st.Patch), fr.Path, m.Conflicts)
+			fr.Detail = fmt.Sprintf("%d conflicting region(s) in the 3-way merge, resolved as before (%s)", len(m.Conflicts), source)
+		default:
+			fr.Outcome = Conflict
+			fr.Detail = fmt.Sprintf("%d conflicting region(s) in the 3-way merge", len(m.Conflicts))
+			fr.Conflicted, fr.ConflictKey = m.Merged, ConflictKey(r.patchID(st.Patch), fr.Path, m.Conflicts)
+			if why != "" {
+				fr.Detail += "; " + why
+			}
+			for _, c := range m.Conflicts {
+				fr.Regions = append(fr.Regions, Region{
+					Base:      LineRange(c.Base),
+					Candidate: LineRange(c.Ours),
+					Patch:     LineRange(c.Theirs),
+					BaseText:  splitLines(string(c.BaseText)),
+					CandText:  splitLines(string(c.OursText)),
+					PatchText: splitLines(string(c.TheirsText)),
+				})
+			}
+			return fr, nil
+		}
+	} else {
+		fr.Outcome = Conflict
+		fr.Detail = "the hunks do not apply and the patch's pre-image is not available for a 3-way merge"
+		return fr, nil
+	}
+	fr.Unchanged = f.Op != patchqueue.OpDelete && out == cand.text && fr.NewPath == src
+
+	mode := cand.mode
+	if mode == 0 {
+		mode = filemode.Regular
+	}
+	if f.NewMode != 0 && (f.OldMode != f.NewMode || f.Op == patchqueue.OpAdd) {
+		mode = filemode.FileMode(f.NewMode)
+	}
+	switch f.Op {
+	case patchqueue.OpDelete:
+		if out != "" {
+			fr.Outcome, fr.Detail = Conflict, "the candidate's file has content the deletion does not remove"
+			return fr, nil
+		}
+		edits[src] = edit{del: true}
+		fr.NewPath = ""
+		return fr, nil
+	case patchqueue.OpRename:
+		edits[src] = edit{del: true}
+	}
+	h, err := r.e.obj.writeBlob(out)
+	if err != nil {
+		return fr, err
+	}
+	edits[fr.NewPath] = edit{e: entry{Hash: h, Mode: mode}}
+	return fr, nil
+}
+
+func describeApplied(hs []HunkResult) string {
+	var off []string
+	for _, h := range hs {
+		if h.Offset != 0 || h.Fuzz != 0 {
+			s := fmt.Sprintf("hunk %d at offset %+d", h.Index, h.Offset)
+			if h.Fuzz > 0 {
+				s += fmt.Sprintf(" with fuzz %d", h.Fuzz)
+			}
+			off = append(off, s)
+		}
+	}
+	if len(off) == 0 {
+		return "applied exactly"
+	}
+	return "applied: " + strings.Join(off, ", ")
+}
+
+// RebaseQueue does the whole job for a queue read from files: with a base,
+// it materialises the queue there and rebases it onto onto; without one
+// (zero base), it applies the queue onto onto like git am -3. Blobs are read
+// ahead on another core. A queue that does not apply to its own base is an
+// *ApplyError.
+func (e *Engine) RebaseQueue(ctx context.Context, q *patchqueue.Queue, base, onto plumbing.Hash) (*Result, error) {
+	if base.IsZero() {
+		e.Prefetch(ctx, q, onto)
+		return e.ApplyOnto(ctx, q, onto)
+	}
+	e.Prefetch(ctx, q, base, onto)
+	steps, err := e.Materialise(ctx, q, base)
+	if err != nil {
+		return nil, err
+	}
+	return e.Rebase(ctx, steps, base, onto)
+}

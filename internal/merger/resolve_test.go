@@ -1,0 +1,160 @@
+package merger_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/rtbot/rtbot/internal/fixtures"
+	"github.com/rtbot/rtbot/internal/merger"
+	"github.com/rtbot/rtbot/internal/patchqueue"
+)
+
+// memory is an in-memory merger.Resolutions.
+type memory []merger.Resolution
+
+func (m memory) Resolutions(patchID, path string) ([]merger.Resolution, error) {
+	var out []merger.Resolution
+	for _, r := range m {
+		if r.PatchID == patchID && r.Path == path {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// TestRememberedResolution records how a maintainer resolved a conflict on
+// rc1 and replays it: on rc2, where the same conflict recurs beside an
+// unrelated stable change in the same file, the patch resolves itself; on
+// rc3, where upstream changed the conflicting lines again, the remembered
+// resolution is not forced and the report says why.
+func TestRememberedResolution(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	r, err := fixtures.Init(dir, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := fixtures.Tree{"kernel/core.c": {Content: fixtures.Lines("line", 30)}, "kernel/other.c": {Content: "other\n"}}
+	b, _ := r.Commit(base, "base\n")
+	rtTree := base.Clone()
+	replace(rtTree, "kernel/core.c", "line 10\n", "rt 10\n")
+	rtTree["kernel/other.c"] = fixtures.File{Content: "other rt\n"}
+	rt, _ := r.Commit(rtTree, "rt: change line 10\n", b)
+	r.Tag("v1", b)
+	r.Branch("rt", rt)
+
+	candidate := func(msg string, edits ...string) plumbing.Hash {
+		tr := base.Clone()
+		for i := 0; i < len(edits); i += 2 {
+			replace(tr, "kernel/core.c", edits[i], edits[i+1])
+		}
+		h, err := r.Commit(tr, msg, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	rc1 := candidate("rc1\n", "line 10\n", "stable 10\n")
+	rc2 := candidate("rc2\n", "line 10\n", "stable 10\n", "line 25\n", "stable 25\n")
+	rc3 := candidate("rc3\n", "line 10\n", "stable 10 again\n")
+
+	rebase := func(onto plumbing.Hash, mem merger.Resolutions) (*merger.Engine, *merger.Result) {
+		eng, err := merger.Open(dir, merger.Options{Now: fixedNow, Resolutions: mem})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { eng.Close() })
+		_, steps, bh, err := eng.ReadRange(ctx, patchqueue.Range{Base: "v1", Tip: "rt"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := eng.Rebase(ctx, steps, bh, onto)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return eng, res
+	}
+	fileOf := func(res *merger.Result, path string) merger.FileResult {
+		for _, f := range res.Patches[0].Files {
+			if f.Path == path {
+				return f
+			}
+		}
+		t.Fatalf("no result for %s", path)
+		return merger.FileResult{}
+	}
+
+	// rc1: the conflict, and the maintainer's fix.
+	_, res1 := rebase(rc1, nil)
+	if res1.Patches[0].Outcome != merger.Conflict || fileOf(res1, "kernel/core.c").ConflictKey == "" {
+		t.Fatalf("rc1: %+v", res1.Patches[0])
+	}
+	fix := strings.Replace(fixtures.Lines("line", 30), "line 10\n", "stable 10 and rt\n", 1)
+	learned, err := merger.Learn(res1.Patches[0], func(f *merger.FileResult) (string, bool, error) {
+		if path := f.ResultPath(); path != "kernel/core.c" {
+			t.Errorf("asked for the fix of %s", path)
+		}
+		return fix, true, nil
+	}, "rtbot resolve: commit 1234567, run 1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(learned) != 1 || learned[0].Path != "kernel/core.c" || !strings.Contains(learned[0].Preimage, "<<<<<<<") {
+		t.Fatalf("learned %+v", learned)
+	}
+	// A fix that still has markers teaches nothing.
+	if _, err := merger.Learn(res1.Patches[0], func(*merger.FileResult) (string, bool, error) { return learned[0].Preimage, true, nil }, "x"); err == nil ||
+		!strings.Contains(err.Error(), "conflict markers") {
+		t.Errorf("learning from a file with markers: %v", err)
+	}
+
+	// rc1 again, with the memory: resolved, exactly the fix.
+	_, again := rebase(rc1, memory(learned))
+	if again.Patches[0].Outcome != merger.Resolved {
+		t.Fatalf("rc1 with the resolution: %+v", again.Patches[0])
+	}
+	snapshot := func(h plumbing.Hash) fixtures.Tree {
+		fresh, err := fixtures.Open(dir) // sees the packs written since r was opened
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr, err := fresh.Snapshot(h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tr
+	}
+	snap := snapshot(again.Head)
+	if snap["kernel/core.c"].Content != fix || snap["kernel/other.c"].Content != "other rt\n" {
+		t.Errorf("rc1 resolved to:\n%s", snap["kernel/core.c"].Content)
+	}
+
+	// rc2: the same conflict beside an unrelated change.
+	_, res2 := rebase(rc2, memory(learned))
+	f2 := fileOf(res2, "kernel/core.c")
+	if res2.Patches[0].Outcome != merger.Resolved || f2.Resolution != "rtbot resolve: commit 1234567, run 1" ||
+		!strings.Contains(f2.Detail, "resolved as before (rtbot resolve: commit 1234567, run 1)") {
+		t.Fatalf("rc2: %+v", res2.Patches[0])
+	}
+	snap = snapshot(res2.Head)
+	want := strings.Replace(fix, "line 25\n", "stable 25\n", 1)
+	if snap["kernel/core.c"].Content != want {
+		t.Errorf("rc2 resolved to:\n%s\nwant\n%s", snap["kernel/core.c"].Content, want)
+	}
+
+	// rc3: upstream changed the lines again; the resolution is not forced.
+	_, res3 := rebase(rc3, memory(learned))
+	f3 := fileOf(res3, "kernel/core.c")
+	if res3.Patches[0].Outcome != merger.Conflict || !strings.Contains(f3.Detail, "no longer fit") || res3.Patches[0].Commit != plumbing.ZeroHash {
+		t.Fatalf("rc3: %+v", res3.Patches[0])
+	}
+
+	// Another patch's resolution of the same file does not apply.
+	other := append(memory{}, learned...)
+	other[0].PatchID = strings.Repeat("0", 64)
+	if _, res := rebase(rc2, other); res.Patches[0].Outcome != merger.Conflict {
+		t.Errorf("a resolution recorded for another patch was used: %+v", res.Patches[0])
+	}
+}

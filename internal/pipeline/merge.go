@@ -1,0 +1,111 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/rtbot/rtbot/internal/triage"
+	"github.com/rtbot/rtbot/internal/merger"
+	"github.com/rtbot/rtbot/internal/patchqueue"
+)
+
+// MergeSpec says which queue to rebase onto which candidate.
+type MergeSpec struct {
+	// Queue is a quilt directory, a tarball, a patch or mbox file, or a git
+	// range "A..B" in the engine's repository.
+	Queue string
+	// Ref, when set, makes Queue a git revision: the queue is Base..Queue.
+	Ref bool
+	// Base is the revision the queue was made for. It is implied by a
+	// range and required for a ref.
+	Base string
+	// Onto is the candidate revision.
+	Onto string
+	// DropApplied lists patches already in the candidate as dropped.
+	DropApplied bool
+	// Limits bound reading a queue from files; zero fields mean
+	// patchqueue.DefaultLimits (patchqueue.Open fills them in).
+	Limits patchqueue.Limits
+}
+
+// Merge rebases the queue spec names onto its candidate with eng and
+// triages the result. The report's Result names the rebased commit; no
+// branch is moved and nothing is persisted: that is the caller's decision.
+func Merge(ctx context.Context, eng *merger.Engine, spec MergeSpec) (*triage.Report, *merger.Result, error) {
+	start := time.Now()
+	// Read a queue from files while the first object lookup loads the
+	// repository's pack index: both take tens of milliseconds.
+	type queued struct {
+		q   *patchqueue.Queue
+		err error
+	}
+	qch := make(chan queued, 1)
+	rg, isRange := patchqueue.ParseRange(spec.Queue)
+	isRange = isRange && !spec.Ref && !exists(spec.Queue)
+	if spec.Ref {
+		if spec.Base == "" {
+			return nil, nil, fmt.Errorf("queue %s is a git revision: its base is required", spec.Queue)
+		}
+		rg, isRange = patchqueue.Range{Base: spec.Base, Tip: spec.Queue}, true
+	} else if !isRange {
+		go func() {
+			q, err := patchqueue.Open(spec.Queue, spec.Limits)
+			qch <- queued{q, err}
+		}()
+	}
+	ontoHash, err := eng.Resolve(spec.Onto)
+	if err != nil {
+		return nil, nil, fmt.Errorf("candidate %s: %w", spec.Onto, err)
+	}
+	rep := &triage.Report{Candidate: triage.Rev{Name: spec.Onto, Commit: ontoHash.String()}, Queue: spec.Queue}
+	var res *merger.Result
+	if isRange {
+		if spec.Base != "" && spec.Base != rg.Base {
+			return nil, nil, fmt.Errorf("base %s differs from the start of the queue range %s", spec.Base, spec.Queue)
+		}
+		_, steps, baseHash, err := eng.ReadRange(ctx, rg)
+		if err != nil {
+			return nil, nil, err
+		}
+		rep.Base = &triage.Rev{Name: rg.Base, Commit: baseHash.String()}
+		if res, err = eng.Rebase(ctx, steps, baseHash, ontoHash); err != nil {
+			return nil, nil, err
+		}
+	} else {
+		qd := <-qch
+		if qd.err != nil {
+			return nil, nil, qd.err
+		}
+		var baseHash plumbing.Hash
+		if spec.Base != "" {
+			if baseHash, err = eng.Resolve(spec.Base); err != nil {
+				return nil, nil, fmt.Errorf("base %s: %w", spec.Base, err)
+			}
+			rep.Base = &triage.Rev{Name: spec.Base, Commit: baseHash.String()}
+		}
+		if res, err = eng.RebaseQueue(ctx, qd.q, baseHash, ontoHash); err != nil {
+			var ae *merger.ApplyError
+			if errors.As(err, &ae) {
+				return nil, nil, fmt.Errorf("queue does not apply to its base %s: %w", spec.Base, err)
+			}
+			return nil, nil, err
+		}
+	}
+	if rep.Patches, err = triage.Triage(ctx, res, eng, triage.Options{DropApplied: spec.DropApplied}); err != nil {
+		return nil, nil, err
+	}
+	rep.Summary = triage.Summarise(rep.Patches)
+	rep.Result = triage.ResultRef{Commit: res.Head.String()}
+	rep.Stats = res.Stats
+	rep.Elapsed = time.Since(start).Round(time.Millisecond).String()
+	return rep, res, nil
+}
+
+func exists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}

@@ -1,0 +1,565 @@
+// Package pipeline is rtbot's unattended job (docs/design.md, "What a run does"):
+// it reads announcements from the IMAP mailbox, records them, and for every
+// configured tree that follows the announced series fetches the candidate,
+// rebases the RT queue onto it, triages the result and acts on it: push the
+// branch and fire the testing triggers when every patch is clean, or mail
+// the triage report (threaded under the announcement) when a human is
+// needed.
+//
+// Every step is recorded in the state database before and after it
+// happens, so a pass that is interrupted anywhere is resumed by the next one
+// and nothing is done twice: announcements are deduplicated by Message-ID,
+// runs by (announcement, tree, candidate, queue), side effects by the
+// actions ledger, and the rebased commits are reproducible because their
+// committer time is the run's start time.
+package pipeline
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/rtbot/rtbot/internal/config"
+	"github.com/rtbot/rtbot/internal/triage"
+	"github.com/rtbot/rtbot/internal/mailout"
+	"github.com/rtbot/rtbot/internal/mailwatch"
+	"github.com/rtbot/rtbot/internal/remote"
+	"github.com/rtbot/rtbot/internal/state"
+	"github.com/rtbot/rtbot/internal/trigger"
+)
+
+// Options tune a Pipeline. The zero value is what `rtbot run` uses.
+type Options struct {
+	// Log receives what the pipeline does; nil discards it.
+	Log *slog.Logger
+	// Progress, when not nil, receives fetch and push progress (a terminal).
+	Progress io.Writer
+	// IMAPTLS and SMTPTLS, when not nil, replace the system trust settings
+	// for the servers (a private CA, or the demo's self-signed servers).
+	IMAPTLS, SMTPTLS *tls.Config
+	// Fault, when not nil, is called at each named step of the pipeline
+	// (see the Fault* constants); an error it returns stops the pass there,
+	// as a crash would. Crash-safety tests use it.
+	Fault func(point string) error
+	// Retry says how a pass retries a run that failed for a reason that
+	// may pass by itself (a network error, a 4xx SMTP reply); the zero
+	// value means DefaultRetry.
+	Retry Retry
+}
+
+// Retry bounds the retries of a run within one pass: up to Attempts tries
+// in all, waiting Min after the first failure and twice as long after each
+// next one, at most Max. What still fails is recorded against the
+// announcement and left for the next pass.
+type Retry struct {
+	Attempts int
+	Min, Max time.Duration
+}
+
+// DefaultRetry is the Retry of `rtbot run` and `rtbot watch`: three tries,
+// 10 s then 20 s apart.
+var DefaultRetry = Retry{Attempts: 3, Min: 10 * time.Second, Max: time.Minute}
+
+// The steps Options.Fault is called at, in the order a pass reaches them.
+const (
+	FaultRecorded    = "recorded"    // announcements of a scan recorded, checkpoint not yet saved
+	FaultLearnt      = "learnt"      // resolutions learnt from a pushed partial branch (and a rerun recorded), its fixes ref not yet moved
+	FaultCheckpoint  = "checkpoint"  // checkpoint saved
+	FaultFetched     = "fetched"     // candidate fetched, run not yet started
+	FaultRebasing    = "rebasing"    // after each patch of the rebase, before anything is written
+	FaultRebased     = "rebased"     // run started and rebased, results not yet saved
+	FaultResults     = "results"     // patch results saved, branch not yet moved
+	FaultBranch      = "branch"      // local branch moved, nothing pushed
+	FaultPushed      = "pushed"      // pushed, push not yet recorded done
+	FaultTriggered   = "triggered"   // a trigger fired, not yet recorded done
+	FaultMailCommit  = "mail-commit" // report transmitted, final "." not yet sent
+	FaultMailSent    = "mail-sent"   // report accepted by the server, not yet recorded done
+	FaultFinished    = "finished"    // run finished, announcement not yet done
+	FaultAnnounced   = "announced"   // announcement done, mail not yet flagged
+	FaultMarkedFlags = "marked"      // processed mail flagged or moved
+)
+
+// Pipeline is the unattended job for one configuration and state file.
+type Pipeline struct {
+	cfg   *config.Config
+	store *state.Store
+	opts  Options
+	log   *slog.Logger
+}
+
+// New returns the pipeline for cfg, recording in store.
+func New(cfg *config.Config, store *state.Store, opts Options) *Pipeline {
+	log := opts.Log
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if opts.Retry.Attempts <= 0 {
+		opts.Retry = DefaultRetry
+	}
+	return &Pipeline{cfg: cfg, store: store, opts: opts, log: log}
+}
+
+// Stopped is the error of a pass that Options.Fault stopped. Nothing is
+// recorded about the step it stopped at, as after a crash.
+type Stopped struct {
+	Point string
+	Err   error
+}
+
+func (e *Stopped) Error() string { return fmt.Sprintf("stopped at %s: %v", e.Point, e.Err) }
+
+// Unwrap returns the error Fault returned.
+func (e *Stopped) Unwrap() error { return e.Err }
+
+// stopping reports whether err ends the pass: the context is done, or
+// Options.Fault stopped it.
+func stopping(ctx context.Context, err error) bool {
+	var stop *Stopped
+	return ctx.Err() != nil || errors.As(err, &stop)
+}
+
+func (p *Pipeline) fault(point string) error {
+	if p.opts.Fault == nil {
+		return nil
+	}
+	if err := p.opts.Fault(point); err != nil {
+		return &Stopped{Point: point, Err: err}
+	}
+	return nil
+}
+
+// Pass is what one pass did.
+type Pass struct {
+	// Scanned counts the messages the IMAP search matched and rtbot read.
+	Scanned int `json:"scanned"`
+	// New are the announcements recorded for the first time, including
+	// ignored ones (with their reason).
+	New []state.Announcement `json:"new"`
+	// Runs are the runs this pass worked on, in order.
+	Runs []RunReport `json:"runs"`
+	// Pending counts announcements left for a later pass (a temporary
+	// failure, said in the log and by `rtbot status`).
+	Pending int `json:"pending"`
+	// Learned lists the commits maintainers pushed onto partial branches
+	// that the pass read, and what it learnt from each.
+	Learned []Learned `json:"learned,omitempty"`
+}
+
+// RunReport is what one run of a tree on a candidate did.
+type RunReport struct {
+	RunID        int64         `json:"run_id"`
+	Announcement string        `json:"announcement"`
+	Tree         string        `json:"tree"`
+	Candidate    string        `json:"candidate"` // "6.1.177-rc1"
+	Commit       string        `json:"commit"`    // candidate commit
+	QueueID      string        `json:"queue_id"`  // identity of the queue's content and base
+	Outcome      state.Outcome `json:"outcome"`
+	Branch       string        `json:"branch,omitempty"`
+	Pushed       string        `json:"pushed,omitempty"`
+	// NotPushed says why a branch to be pushed was not (the maintainers
+	// pushed onto the partial branch).
+	NotPushed string            `json:"not_pushed,omitempty"`
+	Result    string            `json:"result,omitempty"`
+	Mail      string            `json:"mail,omitempty"` // Message-ID of the report sent
+	Triggers  []string          `json:"triggers,omitempty"`
+	Export    string            `json:"export,omitempty"` // where the refreshed queue was written
+	Error     string            `json:"error,omitempty"`
+	Resumed   bool              `json:"resumed,omitempty"`
+	Report    *triage.Report `json:"-"`
+}
+
+// Once does one pass: it scans the mailbox from the saved checkpoint,
+// records what it finds, processes every announcement not yet done, and
+// flags processed mail if configured. Announcements a temporary failure
+// held back stay pending for the next pass; the returned error says why.
+func (p *Pipeline) Once(ctx context.Context) (*Pass, error) {
+	pass := &Pass{}
+	icfg, err := p.imapConfig()
+	if err != nil {
+		return pass, err
+	}
+	sc, err := mailwatch.Dial(ctx, icfg)
+	if err != nil {
+		return pass, err
+	}
+	defer sc.Close()
+	cp, err := p.store.Checkpoint(ctx, p.cfg.IMAP.Addr, icfg.Mailbox)
+	if err != nil {
+		return pass, err
+	}
+	uids := map[string][]uint32{}
+	var uidValidity uint32
+	for {
+		res, err := sc.Scan(ctx, mailwatch.Checkpoint{UIDValidity: cp.UIDValidity, LastUID: cp.LastUID})
+		if err != nil {
+			return pass, err
+		}
+		if err := p.ingest(ctx, res, pass, uids); err != nil {
+			return pass, err
+		}
+		cp.UIDValidity, cp.LastUID = res.Next.UIDValidity, res.Next.LastUID
+		uidValidity = res.Next.UIDValidity
+		if !res.More {
+			break
+		}
+	}
+	perr := p.processPending(ctx, pass)
+	if err := p.markProcessed(ctx, sc, uidValidity, uids); err != nil {
+		var stop *Stopped
+		if errors.As(err, &stop) {
+			return pass, errors.Join(perr, err)
+		}
+		// The flag is a convenience for humans reading the mailbox; state
+		// already says the mail was processed.
+		p.log.Warn("flagging processed mail failed", "err", err)
+	}
+	return pass, perr
+}
+
+// ingest records the announcements of one scan and saves its checkpoint.
+// uids collects the UIDs of each recorded Message-ID, for markProcessed.
+func (p *Pipeline) ingest(ctx context.Context, res mailwatch.ScanResult, pass *Pass, uids map[string][]uint32) error {
+	pass.Scanned += len(res.Candidates)
+	for _, c := range res.Candidates {
+		rec, dup, err := p.recordMail(ctx, c, res.Next.UIDValidity)
+		if err != nil {
+			return err
+		}
+		if rec.MessageID == "" {
+			continue
+		}
+		uids[rec.MessageID] = append(uids[rec.MessageID], c.UID)
+		if !dup {
+			pass.New = append(pass.New, rec)
+			if rec.Status == state.AnnouncementIgnored {
+				p.log.Info("ignored mail", "uid", c.UID, "message_id", rec.MessageID, "subject", rec.Subject, "reason", rec.Reason)
+			} else {
+				p.log.Info("announcement", "message_id", rec.MessageID, "version", candName(rec.Version, rec.RC), "from", rec.From)
+			}
+		}
+	}
+	if err := p.fault(FaultRecorded); err != nil {
+		return err
+	}
+	if err := p.store.SaveCheckpoint(ctx, state.Checkpoint{
+		Server: p.cfg.IMAP.Addr, Mailbox: p.mailbox(), UIDValidity: res.Next.UIDValidity, LastUID: res.Next.LastUID,
+	}); err != nil {
+		return err
+	}
+	return p.fault(FaultCheckpoint)
+}
+
+// recordMail classifies one message and records it: an announcement some
+// tree accepts as new, anything else that looked like one as ignored with
+// the reason. A message that cannot be parsed at all is recorded under a
+// Message-ID made from its mailbox position, so it is reported once and
+// never retried.
+func (p *Pipeline) recordMail(ctx context.Context, c mailwatch.Candidate, uidValidity uint32) (state.Announcement, bool, error) {
+	lim := p.cfg.Limits
+	a, err := mailwatch.RecognizeWithLimits(bytes.NewReader(c.Raw), mailwatch.Limits{
+		MaxBytes: lim.MailBytes, MaxHeaderBytes: lim.MailHeaderBytes, MaxTextBytes: lim.MailTextBytes,
+		MaxParts: lim.MIMEParts, MaxDepth: lim.MIMEDepth,
+	})
+	if err == nil && lim.MailBytes > 0 && c.Size > lim.MailBytes {
+		// Only the start of the mail was downloaded; its size is the
+		// server's word.
+		err = fmt.Errorf("%w: %d bytes, over the limit of %d ([limits] mail_bytes)", mailwatch.ErrTooLarge, c.Size, lim.MailBytes)
+	}
+	if err != nil || a.MessageID == "" {
+		reason := "no Message-ID"
+		if err != nil {
+			reason = err.Error()
+		}
+		a = mailwatch.Announcement{
+			Kind:      mailwatch.KindNone,
+			MessageID: fmt.Sprintf("unparsed.%d.%d@%s", uidValidity, c.UID, hostOnly(p.cfg.IMAP.Addr)),
+			Reason:    "malformed mail: " + reason,
+		}
+	}
+	rec := state.Announcement{
+		MessageID: a.MessageID, Kind: string(a.Kind), Series: a.Series, Version: a.Version, RC: a.RC,
+		GitURL: a.GitURL, GitBranch: a.GitBranch, PatchURL: a.PatchURL, From: a.From, Subject: oneLine(a.Subject),
+		Deadline: a.Deadline, Status: state.AnnouncementNew,
+	}
+	if _, why := p.accepting(rec); why != "" {
+		rec.Status, rec.Reason = state.AnnouncementIgnored, why
+	} else {
+		// One candidate, one run: a second announcement of the same rc (a
+		// resend, or a forgery that passes the sender check) would mail
+		// the maintainers the same report again.
+		first, found, err := p.store.FirstAnnouncement(ctx, rec.Kind, rec.Version, rec.RC)
+		if err != nil {
+			return state.Announcement{}, false, err
+		}
+		if found && first.MessageID != rec.MessageID {
+			rec.Status = state.AnnouncementIgnored
+			rec.Reason = fmt.Sprintf("repeats the announcement <%s> of %s, which rtbot acts on", first.MessageID, candName(rec.Version, rec.RC))
+		}
+	}
+	if a.Kind == mailwatch.KindNone && a.Reason != "" {
+		rec.Reason = a.Reason
+	}
+	return p.store.RecordAnnouncement(ctx, rec)
+}
+
+// accepting returns the trees that act on announcement a, or why none does.
+// Only stable-rc announcements from a tree's senders, naming the tree's
+// candidate remote and branch, count, an operator's `rtbot run --onto`,
+// and rtbot's own reruns after fixes (KindRerun).
+func (p *Pipeline) accepting(a state.Announcement) ([]config.Tree, string) {
+	if a.Kind == KindManual {
+		// An operator's `rtbot run --onto`: every tree of the series.
+		if trees := p.cfg.TreesFor(a.Series); len(trees) > 0 {
+			return trees, ""
+		}
+		return nil, fmt.Sprintf("no [[tree]] follows series %s", a.Series)
+	}
+	if a.Kind == KindRerun {
+		// rtbot's own, after fixes pushed onto a partial branch: the
+		// tree that pushed that branch there.
+		for _, t := range p.cfg.TreesFor(a.Series) {
+			if b, err := t.Branch(a.Version, a.RC); err == nil && t.PushRemote == a.GitURL && b+"-partial" == a.GitBranch {
+				return []config.Tree{t}, ""
+			}
+		}
+		return nil, fmt.Sprintf("no [[tree]] pushes %s to %s any more", a.GitBranch, a.GitURL)
+	}
+	if a.Kind != string(mailwatch.KindStableRC) {
+		return nil, fmt.Sprintf("a %s mail: rtbot acts on stable-rc review announcements only", a.Kind)
+	}
+	trees := p.cfg.TreesFor(a.Series)
+	if len(trees) == 0 {
+		return nil, fmt.Sprintf("no [[tree]] follows series %s", a.Series)
+	}
+	var ok []config.Tree
+	var why []string
+	for _, t := range trees {
+		switch {
+		case !t.AcceptsSender(a.From):
+			why = append(why, fmt.Sprintf("tree %s: sender %q is not one of its senders", t.Name, a.From))
+		case !t.MatchesCandidate(a.GitURL, a.GitBranch):
+			why = append(why, fmt.Sprintf("tree %s: the mail names %q branch %q, not the configured candidate %s branch %s",
+				t.Name, a.GitURL, a.GitBranch, t.CandidateURL, t.CandidateBranch))
+		default:
+			ok = append(ok, t)
+		}
+	}
+	if len(ok) == 0 {
+		return nil, strings.Join(why, "; ")
+	}
+	return ok, ""
+}
+
+// processPending learns from the fixes pushed onto partial branches, then
+// processes every announcement that is new or was left processing, oldest
+// first. It goes on past a failed one and returns the
+// failures joined.
+func (p *Pipeline) processPending(ctx context.Context, pass *Pass) error {
+	if err := p.learnFixes(ctx, pass); err != nil {
+		return err
+	}
+	anns, err := p.store.Announcements(ctx, state.AnnouncementFilter{
+		Status: []state.AnnouncementStatus{state.AnnouncementNew, state.AnnouncementProcessing},
+	})
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, a := range anns {
+		if err := p.process(ctx, a, pass); err != nil {
+			if stopping(ctx, err) {
+				return errors.Join(append(errs, err)...)
+			}
+			pass.Pending++
+			p.log.Error("announcement left for the next pass", "message_id", a.MessageID,
+				"version", candName(a.Version, a.RC), "attempts", a.Attempts+1, "err", err)
+			if ferr := p.store.AnnouncementFailed(ctx, a.MessageID, err); ferr != nil {
+				errs = append(errs, ferr)
+			}
+			errs = append(errs, fmt.Errorf("announcement <%s> (%s): %w", a.MessageID, candName(a.Version, a.RC), err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// process runs every accepting tree on one announcement.
+func (p *Pipeline) process(ctx context.Context, a state.Announcement, pass *Pass) error {
+	trees, why := p.accepting(a)
+	if len(trees) == 0 {
+		// The configuration changed since the mail was recorded.
+		return p.store.IgnoreAnnouncement(ctx, a.MessageID, why)
+	}
+	if a.Status != state.AnnouncementProcessing {
+		if err := p.store.SetAnnouncementStatus(ctx, a.MessageID, state.AnnouncementProcessing); err != nil {
+			return err
+		}
+	}
+	var errs []error
+	for _, t := range trees {
+		rr, err := p.runTreeRetrying(ctx, a, t)
+		if rr != nil {
+			pass.Runs = append(pass.Runs, *rr)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("tree %s: %w", t.Name, err))
+		}
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	if err := p.store.SetAnnouncementStatus(ctx, a.MessageID, state.AnnouncementDone); err != nil {
+		return err
+	}
+	return p.fault(FaultAnnounced)
+}
+
+// runTreeRetrying runs a tree on an announcement, trying again as
+// Options.Retry says when it fails for a reason that may pass. Each try
+// resumes the run where the last one stopped.
+func (p *Pipeline) runTreeRetrying(ctx context.Context, a state.Announcement, t config.Tree) (*RunReport, error) {
+	delay := p.opts.Retry.Min
+	for attempt := 1; ; attempt++ {
+		rr, err := p.runTree(ctx, a, t)
+		if err == nil || attempt >= p.opts.Retry.Attempts || !Temporary(err) {
+			return rr, err
+		}
+		p.log.Warn("temporary failure; retrying", "tree", t.Name, "candidate", candName(a.Version, a.RC),
+			"attempt", attempt, "of", p.opts.Retry.Attempts, "in", delay, "err", err)
+		select {
+		case <-time.After(delay):
+		case <-ctx.Done():
+			return rr, err
+		}
+		delay = min(2*delay, max(p.opts.Retry.Max, p.opts.Retry.Min))
+	}
+}
+
+// Temporary reports whether err is a failure that may pass by itself: a
+// network error fetching or pushing, a temporary SMTP reply, a trigger's
+// temporary failure. A simulated crash, an interrupted action waiting for a
+// human, and a full disk are not: retrying at once does not help them.
+func Temporary(err error) bool {
+	var stop *Stopped
+	if err == nil || errors.As(err, &stop) || errors.Is(err, state.ErrInterrupted) {
+		return false
+	}
+	return remote.IsTemporary(err) || mailout.IsTemporary(err) || trigger.IsTemporary(err)
+}
+
+// markProcessed flags (or moves) the mail of announcements that are done or
+// ignored, when the configuration asks for it.
+func (p *Pipeline) markProcessed(ctx context.Context, sc *mailwatch.Scanner, uidValidity uint32, uids map[string][]uint32) error {
+	if p.cfg.IMAP.MarkProcessed == "" && p.cfg.IMAP.MoveProcessed == "" {
+		return nil
+	}
+	var done []uint32
+	for id, us := range uids {
+		a, err := p.store.Announcement(ctx, id)
+		if err != nil {
+			return err
+		}
+		if a.Status == state.AnnouncementDone || a.Status == state.AnnouncementIgnored {
+			done = append(done, us...)
+		}
+	}
+	if len(done) == 0 {
+		return nil
+	}
+	if err := sc.MarkProcessed(ctx, uidValidity, done); err != nil {
+		return err
+	}
+	return p.fault(FaultMarkedFlags)
+}
+
+func (p *Pipeline) mailbox() string {
+	if p.cfg.IMAP.Mailbox == "" {
+		return config.DefaultMailbox
+	}
+	return p.cfg.IMAP.Mailbox
+}
+
+// imapConfig is the mailwatch configuration of [imap].
+func (p *Pipeline) imapConfig() (mailwatch.IMAPConfig, error) {
+	pw, err := p.cfg.IMAP.Password()
+	if err != nil {
+		return mailwatch.IMAPConfig{}, fmt.Errorf("imap: %w", err)
+	}
+	return mailwatch.IMAPConfig{
+		MaxHeaderBytes: p.cfg.Limits.MailHeaderBytes, MaxTextBytes: p.cfg.Limits.MailTextBytes,
+		Addr: p.cfg.IMAP.Addr, TLS: mailwatch.TLSMode(p.cfg.IMAP.TLS), TLSConfig: p.opts.IMAPTLS,
+		Username: p.cfg.IMAP.Username, Password: pw, Mailbox: p.mailbox(),
+		ProcessedFlag: p.cfg.IMAP.MarkProcessed, ProcessedMailbox: p.cfg.IMAP.MoveProcessed,
+	}, nil
+}
+
+// Watch stays connected to the mailbox (IMAP IDLE, or polling every
+// [imap] poll) and processes announcements as they arrive, until ctx ends.
+// Connection failures are retried with backoff; a failed announcement is
+// retried at the next wake-up.
+func (p *Pipeline) Watch(ctx context.Context) error {
+	icfg, err := p.imapConfig()
+	if err != nil {
+		return err
+	}
+	cp, err := p.store.Checkpoint(ctx, p.cfg.IMAP.Addr, icfg.Mailbox)
+	if err != nil {
+		return err
+	}
+	poll := p.cfg.IMAP.Poll.Duration
+	if poll <= 0 {
+		poll = config.DefaultPoll
+	}
+	opts := mailwatch.WatchOptions{
+		Poll:    poll,
+		Backoff: mailwatch.Backoff{Min: time.Second, Max: 5 * time.Minute},
+		Report: func(attempt int, err error, next time.Duration) {
+			p.log.Warn("IMAP connection failed; retrying", "attempt", attempt+1, "err", err, "next", next)
+		},
+	}
+	return mailwatch.Watch(ctx, icfg, opts, mailwatch.Checkpoint{UIDValidity: cp.UIDValidity, LastUID: cp.LastUID},
+		func(ctx context.Context, sc *mailwatch.Scanner, res mailwatch.ScanResult) error {
+			pass := &Pass{}
+			uids := map[string][]uint32{}
+			if err := p.ingest(ctx, res, pass, uids); err != nil {
+				return err
+			}
+			if err := p.processPending(ctx, pass); err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				p.log.Warn("some announcements wait for the next wake-up", "err", err)
+			}
+			for _, r := range pass.Runs {
+				p.log.Info("run", "tree", r.Tree, "candidate", r.Candidate, "outcome", r.Outcome, "branch", r.Branch, "mail", r.Mail)
+			}
+			if err := p.markProcessed(ctx, sc, res.Next.UIDValidity, uids); err != nil {
+				p.log.Warn("flagging processed mail failed", "err", err)
+			}
+			return nil
+		})
+}
+
+// oneLine replaces control characters (a hostile subject's CR/LF) by spaces.
+func oneLine(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, s)
+}
+
+// hostOnly returns the host of a host:port address.
+func hostOnly(addr string) string {
+	if host, _, err := net.SplitHostPort(addr); err == nil {
+		return host
+	}
+	return addr
+}

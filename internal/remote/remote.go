@@ -1,0 +1,324 @@
+// Package remote fetches candidates into and pushes results out of a local
+// repository with go-git: no git command line is assembled, and nothing is
+// added to the repository's configuration (a URL or path is used through an
+// anonymous remote).
+//
+// rtbot moves only refs of its own: fetches land under refs/rtbot/, and
+// pushes go to branches under rtbot/ with a lease, so a branch a human
+// moved is never overwritten.
+//
+// Transports and credentials: ssh remotes authenticate with the ssh agent
+// (go-git's default); https and http remotes go unauthenticated unless the
+// URL carries the credentials (https://user:token@host/...); git:// has
+// none. Local paths and file:// URLs use go-git's file transport, which
+// runs git's own git-upload-pack and git-receive-pack programs with the
+// path as their only argument (found on PATH or under `git --exec-path`),
+// so those need git installed; the network transports are pure Go.
+package remote
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"syscall"
+
+	"github.com/go-git/go-git/v5"
+	gitconfig "github.com/go-git/go-git/v5/config"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/plumbing/transport"
+	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
+	"github.com/rtbot/rtbot/internal/merger"
+	"github.com/rtbot/rtbot/internal/refname"
+)
+
+// ErrStale is wrapped by Push's error when the remote branch is neither
+// where the lease says nor already at the commit being pushed.
+var ErrStale = errors.New("stale lease: the remote branch is not where rtbot left it")
+
+// Namespace is the prefix of every ref Fetch writes.
+const Namespace = "refs/rtbot/"
+
+// BranchNamespace is the prefix of every branch Push moves.
+const BranchNamespace = "rtbot/"
+
+// Error is a failed fetch, list or push: the remote said no, or could not
+// be reached.
+type Error struct {
+	Op     string // "fetch", "list", "push"
+	Remote string // the remote name, URL or path as given
+	Ref    string // the branch
+	// Temporary says a later attempt may succeed: the network failed or
+	// the server was unavailable, not the request.
+	Temporary bool
+	Err       error
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("%s %s %s: %v", e.Op, e.Remote, e.Ref, e.Err) }
+
+// Unwrap returns the underlying error.
+func (e *Error) Unwrap() error { return e.Err }
+
+// IsTemporary reports whether err is worth retrying later: network
+// failures, timeouts and a server that is unavailable (HTTP 5xx, 429) are
+// temporary; authentication and authorisation failures, a missing
+// repository or branch, ErrStale, invalid arguments and cancellation are
+// not.
+func IsTemporary(err error) bool {
+	if err == nil {
+		return false
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Temporary
+	}
+	return temporary(err)
+}
+
+// temporary classifies a transport error.
+func temporary(err error) bool {
+	switch {
+	case errors.Is(err, ErrStale), errors.Is(err, context.Canceled),
+		errors.Is(err, transport.ErrAuthenticationRequired), errors.Is(err, transport.ErrAuthorizationFailed),
+		errors.Is(err, transport.ErrInvalidAuthMethod), errors.Is(err, transport.ErrRepositoryNotFound),
+		errors.Is(err, transport.ErrEmptyRemoteRepository), errors.Is(err, git.NoMatchingRefSpecError{}):
+		return false
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, io.ErrUnexpectedEOF),
+		errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET),
+		errors.Is(err, syscall.ETIMEDOUT), errors.Is(err, syscall.EHOSTUNREACH),
+		errors.Is(err, syscall.ENETUNREACH), errors.Is(err, syscall.EPIPE):
+		return true
+	}
+	// go-git's plumbing errors do not unwrap; look inside by hand.
+	for e := err; e != nil; {
+		var ne net.Error
+		var he *githttp.Err
+		var ue *plumbing.UnexpectedError
+		var pe *plumbing.PermanentError
+		var errno syscall.Errno
+		switch {
+		case errors.As(e, &errno):
+			// syscall.Errno satisfies net.Error too; the network ones
+			// were caught above. A full disk or a permission error is
+			// not a network failure and does not pass by itself.
+			return false
+		case errors.As(e, &he):
+			c := he.StatusCode()
+			return c >= 500 || c == http.StatusTooManyRequests || c == http.StatusRequestTimeout
+		case errors.As(e, &ne):
+			return true // dial, DNS, timeouts
+		case errors.As(e, &pe):
+			return false
+		case errors.As(e, &ue):
+			e = ue.Err
+			continue
+		}
+		break
+	}
+	// ssh and the git protocol report some failures as text only.
+	msg := err.Error()
+	for _, s := range []string{"connection refused", "connection reset", "i/o timeout", "no route to host",
+		"network is unreachable", "broken pipe", "TLS handshake timeout", "temporary failure in name resolution"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
+}
+
+func wrap(op, remote, ref string, err error) error {
+	return &Error{Op: op, Remote: remote, Ref: ref, Err: err, Temporary: temporary(err)}
+}
+
+// checkRemote refuses remote names, URLs and paths that a transport could
+// take for an option (the file transport passes the path to
+// git-upload-pack as an argument) or that carry control characters.
+func checkRemote(s string) error {
+	if s == "" || strings.HasPrefix(s, "-") || strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		return fmt.Errorf("remote %q: not a usable remote name, URL or path", s)
+	}
+	return nil
+}
+
+// open opens the repository at repoPath (bare or not) and a remote for s:
+// the remote configured under that name, or else an anonymous remote for
+// the URL or path s, which is not saved in the repository's configuration.
+func open(repoPath, s string) (*git.Repository, *git.Remote, error) {
+	if err := checkRemote(s); err != nil {
+		return nil, nil, err
+	}
+	repo, err := merger.OpenRepository(repoPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	if r, err := repo.Remote(s); err == nil {
+		return repo, r, nil
+	}
+	r := git.NewRemote(repo.Storer, &gitconfig.RemoteConfig{Name: "anonymous", URLs: []string{s}})
+	return repo, r, nil
+}
+
+// Fetch fetches branch from url (a URL, a local path or a remote configured
+// in the repository) into the repository at repoPath as ref, a full ref
+// name under refs/rtbot/ that is force-updated, and returns the fetched
+// commit. A fetch with nothing new is not an error. progress, when not
+// nil, receives the server's progress text.
+func Fetch(ctx context.Context, repoPath, url, branch, ref string, progress io.Writer) (plumbing.Hash, error) {
+	if !strings.HasPrefix(ref, Namespace) || refname.Branch(strings.TrimPrefix(ref, "refs/")) != nil {
+		return plumbing.ZeroHash, fmt.Errorf("fetch into %q: rtbot fetches only into valid refs under %s", ref, Namespace)
+	}
+	if err := refname.Branch(branch); err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("fetch %s: %w", url, err)
+	}
+	repo, r, err := open(repoPath, url)
+	if err != nil {
+		return plumbing.ZeroHash, err
+	}
+	spec := gitconfig.RefSpec("+" + plumbing.NewBranchReferenceName(branch).String() + ":" + ref)
+	err = r.FetchContext(ctx, &git.FetchOptions{
+		RemoteName: r.Config().Name,
+		RefSpecs:   []gitconfig.RefSpec{spec},
+		Progress:   progress,
+		Tags:       git.NoTags,
+	})
+	switch {
+	case err == nil, errors.Is(err, git.NoErrAlreadyUpToDate):
+	case errors.Is(err, git.NoMatchingRefSpecError{}):
+		return plumbing.ZeroHash, &Error{Op: "fetch", Remote: url, Ref: branch, Err: fmt.Errorf("the remote has no branch %s", branch)}
+	default:
+		return plumbing.ZeroHash, wrap("fetch", url, branch, err)
+	}
+	got, err := repo.Storer.Reference(plumbing.ReferenceName(ref))
+	if err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("fetch %s %s: %s: %w", url, branch, ref, err)
+	}
+	if _, err := object.GetCommit(repo.Storer, got.Hash()); err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("fetch %s %s: %s is not a commit: %w", url, branch, got.Hash(), err)
+	}
+	return got.Hash(), nil
+}
+
+// RemoteHead returns the commit branch points at on remote (a remote
+// configured in the repository at repoPath, a URL or a path), or the zero
+// hash when the remote has no such branch.
+func RemoteHead(ctx context.Context, repoPath, remote, branch string) (plumbing.Hash, error) {
+	if err := refname.Branch(branch); err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("list %s: %w", remote, err)
+	}
+	_, r, err := open(repoPath, remote)
+	if err != nil {
+		return plumbing.ZeroHash, err
+	}
+	return head(ctx, r, remote, branch)
+}
+
+func head(ctx context.Context, r *git.Remote, remote, branch string) (plumbing.Hash, error) {
+	refs, err := r.ListContext(ctx, &git.ListOptions{})
+	if err != nil {
+		if errors.Is(err, transport.ErrEmptyRemoteRepository) {
+			return plumbing.ZeroHash, nil
+		}
+		return plumbing.ZeroHash, wrap("list", remote, branch, err)
+	}
+	want := plumbing.NewBranchReferenceName(branch)
+	for _, ref := range refs {
+		if ref.Name() == want && ref.Type() == plumbing.HashReference {
+			return ref.Hash(), nil
+		}
+	}
+	return plumbing.ZeroHash, nil
+}
+
+// Push makes branch (a short name under rtbot/; rtbot never moves anyone
+// else's branch) on remote point at commit, with a lease: the remote branch
+// must be at lease now (the zero hash: it must not exist). A remote branch
+// already at commit is success without a push (a rerun after a crash); one
+// anywhere else is an error wrapping ErrStale that names both commits.
+// remote is a remote configured in the repository at repoPath, a URL or a
+// path; commit must be in the repository at repoPath.
+//
+// go-git's ForceWithLease option does not serve here: it is ignored for a
+// commit id as the source of the refspec and otherwise compares with a
+// remote-tracking ref rtbot does not keep. Instead Push lists the remote
+// (the idempotence and lease check, with a clear error) and then pushes
+// requiring, in the push's own ref advertisement, that the branch is at
+// lease (go-git's RequireRemoteRefs); the update command carries that old
+// value, and git's receive-pack applies it only if the branch is still
+// there. For a new branch one small race remains: a branch created by
+// someone else between the listing and the push is overwritten only if
+// commit is a descendant of it (a fast-forward); otherwise the push is
+// refused and reported as stale.
+func Push(ctx context.Context, repoPath, remote, branch string, commit, lease plumbing.Hash, progress io.Writer) error {
+	if !strings.HasPrefix(branch, BranchNamespace) || refname.Branch(branch) != nil {
+		return fmt.Errorf("push %q: rtbot only pushes valid branch names under %s", branch, BranchNamespace)
+	}
+	if commit.IsZero() {
+		return fmt.Errorf("push %s: no commit (rtbot does not delete branches)", branch)
+	}
+	repo, r, err := open(repoPath, remote)
+	if err != nil {
+		return err
+	}
+	if _, err := object.GetCommit(repo.Storer, commit); err != nil {
+		return fmt.Errorf("push %s: commit %s is not in %s: %w", branch, commit, repoPath, err)
+	}
+	cur, err := head(ctx, r, remote, branch)
+	if err != nil {
+		return err
+	}
+	if cur == commit {
+		return nil
+	}
+	if cur != lease {
+		return stale(remote, branch, cur, lease, commit)
+	}
+	return send(ctx, r, remote, branch, commit, lease, progress)
+}
+
+// send pushes commit to branch, which the ref advertisement of the push
+// itself must show at lease (absent for the zero hash, where only a
+// non-fast-forward is refused).
+func send(ctx context.Context, r *git.Remote, remote, branch string, commit, lease plumbing.Hash, progress io.Writer) error {
+	rn := plumbing.NewBranchReferenceName(branch)
+	opts := &git.PushOptions{
+		RemoteName: r.Config().Name,
+		RefSpecs:   []gitconfig.RefSpec{gitconfig.RefSpec(commit.String() + ":" + rn.String())},
+		Progress:   progress,
+	}
+	if !lease.IsZero() {
+		opts.RefSpecs[0] = "+" + opts.RefSpecs[0]
+		opts.RequireRemoteRefs = []gitconfig.RefSpec{gitconfig.RefSpec(lease.String() + ":" + rn.String())}
+	}
+	perr := r.PushContext(ctx, opts)
+	if perr == nil || errors.Is(perr, git.NoErrAlreadyUpToDate) {
+		return nil
+	}
+	// Refused or failed: say stale when the branch moved meanwhile, and
+	// succeed when it is at commit after all (the push got through before
+	// the connection broke).
+	if now, err := head(ctx, r, remote, branch); err == nil {
+		if now == commit {
+			return nil
+		}
+		if now != lease {
+			return stale(remote, branch, now, lease, commit)
+		}
+	}
+	return wrap("push", remote, branch, perr)
+}
+
+func stale(remote, branch string, cur, lease, commit plumbing.Hash) error {
+	return &Error{Op: "push", Remote: remote, Ref: branch,
+		Err: fmt.Errorf("%w: it is at %s, the lease expected %s (not pushing %s)", ErrStale, short(cur), short(lease), short(commit))}
+}
+
+func short(h plumbing.Hash) string {
+	if h.IsZero() {
+		return "nothing (absent)"
+	}
+	return h.String()[:12]
+}

@@ -1,0 +1,342 @@
+//go:build unix
+
+package trigger
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/rtbot/rtbot/internal/config"
+)
+
+func newSession() *syscall.SysProcAttr { return &syscall.SysProcAttr{Setsid: true} }
+
+// commandTrigger runs the test binary in helper mode with args.
+func commandTrigger(timeout time.Duration, args ...string) config.Trigger {
+	tr := config.Trigger{Name: "build-test", Type: config.TriggerCommand, Argv: append([]string{helperPath, helperArg}, args...)}
+	tr.Timeout.Duration = timeout
+	return tr
+}
+
+// gone reports whether process pid has ended (or is a zombie nobody reaped).
+func gone(pid int) bool {
+	if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+		return true
+	}
+	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return os.IsNotExist(err)
+	}
+	// pid (comm) S ...: the state follows the last ')'.
+	s := string(stat)
+	i := strings.LastIndexByte(s, ')')
+	return i >= 0 && i+2 < len(s) && (s[i+2] == 'Z' || s[i+2] == 'X')
+}
+
+func waitGone(t *testing.T, pid int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !gone(pid) {
+		if time.Now().After(deadline) {
+			syscall.Kill(pid, syscall.SIGKILL)
+			t.Fatalf("process %d survived", pid)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func readPID(t *testing.T, path string) int {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("pid file: %v", err)
+	}
+	pid, err := strconv.Atoi(string(b))
+	if err != nil || pid <= 1 {
+		t.Fatalf("pid file %q", b)
+	}
+	return pid
+}
+
+// TestCommandEnvironment checks that the command gets exactly the base
+// environment and the RTBOT_* variables, that hostile text arrives as data,
+// and that output is kept interleaved.
+func TestCommandEnvironment(t *testing.T) {
+	t.Setenv("RTBOT_CANARY_SECRET", "must-not-leak")
+	t.Setenv("LANG", "C.UTF-8")
+	hostile := "[PATCH 6.1 000/9] $(touch pwned1); `touch pwned2`; touch pwned3 | touch pwned4 && x\ty"
+	tests := []struct {
+		name    string
+		subject string
+		want    string // RTBOT_SUBJECT
+		args    []string
+	}{
+		{"plain", "[PATCH 6.1 000/9] 6.1.177-rc1 review", "[PATCH 6.1 000/9] 6.1.177-rc1 review", nil},
+		{"shell syntax", hostile, strings.ReplaceAll(hostile, "\t", " "), []string{"; touch pwned5", "$(touch pwned6)", "*"}},
+		{"line breaks", "a\r\nRTBOT_COMMIT=0\x00", "a  RTBOT_COMMIT=0 ", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "out") // Fire creates it
+			report := filepath.Join(t.TempDir(), "report.json")
+			ev := testEvent()
+			ev.Subject = tt.subject
+			tr := commandTrigger(time.Minute, append([]string{"env", report}, tt.args...)...)
+			res, err := Fire(context.Background(), tr, ev, dir)
+			if err != nil {
+				t.Fatalf("Fire: %v", err)
+			}
+			if res.ExitCode != 0 || res.Trigger != "build-test" || res.Type != "command" || res.Finished.Before(res.Started) {
+				t.Errorf("result %+v", res)
+			}
+			var rep helperReport
+			if err := json.Unmarshal([]byte(readFile(t, report)), &rep); err != nil {
+				t.Fatal(err)
+			}
+
+			var want []string
+			for _, k := range baseEnv {
+				if v, ok := os.LookupEnv(k); ok {
+					want = append(want, k+"="+v)
+				}
+			}
+			for _, kv := range Env(ev) {
+				if strings.HasPrefix(kv, "RTBOT_SUBJECT=") {
+					kv = "RTBOT_SUBJECT=" + tt.want
+				}
+				want = append(want, kv)
+			}
+			var eventFile string
+			var got []string
+			for _, kv := range rep.Env {
+				if v, ok := strings.CutPrefix(kv, "RTBOT_EVENT="); ok {
+					eventFile = v
+					continue
+				}
+				got = append(got, kv)
+			}
+			slices.Sort(want)
+			slices.Sort(got)
+			if !slices.Equal(got, want) {
+				t.Errorf("environment\n got %q\nwant %q", got, want)
+			}
+			if !slices.Contains(want, "RTBOT_PUSH_REMOTE=https://git.example.org/rt/linux-rt.git") {
+				t.Errorf("push remote credentials not stripped: %q", want)
+			}
+			if filepath.Dir(eventFile) != dir {
+				t.Errorf("RTBOT_EVENT = %q, want a file in %s", eventFile, dir)
+			}
+			var doc map[string]any
+			if err := json.Unmarshal([]byte(readFile(t, eventFile)), &doc); err != nil || doc["subject"] != tt.subject || doc["commit"] != ev.Commit {
+				t.Errorf("event file: %v, subject %q commit %v", err, doc["subject"], doc["commit"])
+			}
+			if !slices.Equal(rep.Args, tt.args) && !(len(rep.Args) == 0 && len(tt.args) == 0) {
+				t.Errorf("arguments %q, want %q verbatim", rep.Args, tt.args)
+			}
+			if rep.Dir != dir {
+				t.Errorf("ran in %s, want %s", rep.Dir, dir)
+			}
+			for i := 1; i <= 6; i++ {
+				for _, d := range []string{dir, filepath.Dir(report), "."} {
+					if _, err := os.Stat(filepath.Join(d, "pwned"+strconv.Itoa(i))); err == nil {
+						t.Errorf("pwned%d exists in %s: something ran a shell", i, d)
+					}
+				}
+			}
+			if out := readFile(t, res.Output); out != "out-1\nerr-1\nout-2\n" {
+				t.Errorf("log %q, want stdout and stderr interleaved", out)
+			}
+			if filepath.Dir(res.Output) != dir || !strings.HasPrefix(filepath.Base(res.Output), "build-test-") {
+				t.Errorf("output %s: want build-test-TIMESTAMP.log in %s", res.Output, dir)
+			}
+		})
+	}
+}
+
+func TestCommandFailures(t *testing.T) {
+	tests := []struct {
+		name      string
+		trigger   func(dir string) config.Trigger
+		edit      func(*Event)
+		exit      int
+		temporary bool
+		errHas    []string
+		logHas    string
+		notRun    bool // the marker file must not exist
+	}{
+		{
+			name:    "exit status",
+			trigger: func(string) config.Trigger { return commandTrigger(time.Minute, "exit", "3") },
+			exit:    3, errHas: []string{"status 3", ".log"}, logHas: "failing on purpose",
+		},
+		{
+			name:    "exit status 1",
+			trigger: func(string) config.Trigger { return commandTrigger(time.Minute, "exit", "1") },
+			exit:    1, errHas: []string{"status 1"},
+		},
+		{
+			name: "no such program",
+			trigger: func(string) config.Trigger {
+				return config.Trigger{Name: "x", Type: config.TriggerCommand, Argv: []string{"/nonexistent/rtbot-test"}}
+			},
+			exit: -1, errHas: []string{"cannot start", "/nonexistent/rtbot-test"},
+		},
+		{
+			name: "newline in branch",
+			trigger: func(dir string) config.Trigger {
+				return commandTrigger(time.Minute, "touch", filepath.Join(dir, "ran"))
+			},
+			edit: func(e *Event) { e.Branch = "rtbot/x\nLD_PRELOAD=/tmp/evil.so" },
+			exit: -1, errHas: []string{"RTBOT_BRANCH", "line break"}, notRun: true,
+		},
+		{
+			name: "NUL in commit",
+			trigger: func(dir string) config.Trigger {
+				return commandTrigger(time.Minute, "touch", filepath.Join(dir, "ran"))
+			},
+			edit: func(e *Event) { e.Commit = "2222\x00" },
+			exit: -1, errHas: []string{"RTBOT_COMMIT"}, notRun: true,
+		},
+		{
+			name:    "unknown type",
+			trigger: func(string) config.Trigger { return config.Trigger{Name: "x", Type: "email"} },
+			errHas:  []string{`unknown trigger type "email"`},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			marker := t.TempDir()
+			ev := testEvent()
+			if tt.edit != nil {
+				tt.edit(&ev)
+			}
+			res, err := Fire(context.Background(), tt.trigger(marker), ev, dir)
+			var e *Error
+			if !errors.As(err, &e) {
+				t.Fatalf("err = %v, want an *Error", err)
+			}
+			if IsTemporary(err) != tt.temporary {
+				t.Errorf("temporary = %v, want %v: %v", IsTemporary(err), tt.temporary, err)
+			}
+			if res.ExitCode != tt.exit {
+				t.Errorf("exit code %d, want %d", res.ExitCode, tt.exit)
+			}
+			for _, s := range tt.errHas {
+				if !strings.Contains(err.Error(), s) {
+					t.Errorf("error %q lacks %q", err, s)
+				}
+			}
+			if tt.logHas != "" && !strings.Contains(readFile(t, res.Output), tt.logHas) {
+				t.Errorf("log lacks %q", tt.logHas)
+			}
+			if _, err := os.Stat(filepath.Join(marker, "ran")); tt.notRun && err == nil {
+				t.Error("the command ran")
+			}
+		})
+	}
+}
+
+// TestCommandTimeout checks that a command that outlives its timeout is
+// killed with its whole process group, including a grandchild that holds
+// the output pipe, and that Fire reports a temporary failure promptly.
+func TestCommandTimeout(t *testing.T) {
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	start := time.Now()
+	// Long enough for the helper to start its grandchild on a loaded machine.
+	res, err := Fire(context.Background(), commandTrigger(2*time.Second, "grandchild", pidFile), testEvent(), t.TempDir())
+	elapsed := time.Since(start)
+	if err == nil || !IsTemporary(err) || !strings.Contains(err.Error(), "timed out after 2s") {
+		t.Errorf("err = %v, want a temporary time-out", err)
+	}
+	if elapsed > 20*time.Second {
+		t.Errorf("Fire took %v: the grandchild kept it waiting", elapsed)
+	}
+	if res.ExitCode != -1 {
+		t.Errorf("exit code %d, want -1 (killed)", res.ExitCode)
+	}
+	waitGone(t, readPID(t, pidFile))
+	if log := readFile(t, res.Output); !strings.Contains(log, "started ") || !strings.Contains(log, "[rtbot: timed out after 2s; process group killed]\n") {
+		t.Errorf("log %q", log)
+	}
+}
+
+func TestCommandCancel(t *testing.T) {
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { // cancel once the grandchild runs
+		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+			if b, _ := os.ReadFile(pidFile); len(b) > 0 {
+				break
+			}
+		}
+		cancel()
+	}()
+	_, err := Fire(ctx, commandTrigger(time.Hour, "grandchild", pidFile), testEvent(), t.TempDir())
+	if err == nil || !IsTemporary(err) || !strings.Contains(err.Error(), "cancelled") {
+		t.Errorf("err = %v, want a temporary cancellation", err)
+	}
+	waitGone(t, readPID(t, pidFile))
+
+	// Not even started when the context is already done.
+	dir := t.TempDir()
+	_, err = Fire(ctx, commandTrigger(time.Hour, "touch", filepath.Join(dir, "ran")), testEvent(), t.TempDir())
+	if !IsTemporary(err) {
+		t.Errorf("cancelled context: %v, want temporary", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "ran")); err == nil {
+		t.Error("the command ran with a cancelled context")
+	}
+}
+
+// TestCommandBackground checks that a command that exits successfully but
+// leaves a process in another session holding the output pipe does not
+// keep Fire waiting beyond waitDelay.
+func TestCommandBackground(t *testing.T) {
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	start := time.Now()
+	res, err := Fire(context.Background(), commandTrigger(time.Hour, "daemon", pidFile), testEvent(), t.TempDir())
+	pid := readPID(t, pidFile)
+	defer syscall.Kill(pid, syscall.SIGKILL)
+	if err != nil || res.ExitCode != 0 {
+		t.Errorf("Fire = %+v, %v; want success", res, err)
+	}
+	if elapsed := time.Since(start); elapsed > waitDelay+15*time.Second {
+		t.Errorf("Fire took %v", elapsed)
+	}
+	if log := readFile(t, res.Output); !strings.Contains(log, "background process kept it open") {
+		t.Errorf("log %q", log)
+	}
+}
+
+func TestCommandOutputCap(t *testing.T) {
+	res, err := Fire(context.Background(), commandTrigger(time.Minute, "flood", strconv.Itoa(maxCommandOutput+1<<20)), testEvent(), t.TempDir())
+	if err != nil {
+		t.Fatalf("Fire: %v (the command must not see a broken pipe)", err)
+	}
+	log := readFile(t, res.Output)
+	note := "[rtbot: output truncated at 16777216 bytes]\n"
+	if !strings.HasSuffix(log, "\n"+note) || len(log) != maxCommandOutput+1+len(note) {
+		t.Errorf("log of %d bytes ending %q; want %d bytes of output and the note", len(log), log[max(0, len(log)-80):], maxCommandOutput)
+	}
+}
+
+// TestCommandOutputNames checks that two firings in the same second keep
+// separate logs.
+func TestCommandOutputNames(t *testing.T) {
+	dir := t.TempDir()
+	a, err1 := Fire(context.Background(), commandTrigger(time.Minute, "exit", "0"), testEvent(), dir)
+	b, err2 := Fire(context.Background(), commandTrigger(time.Minute, "exit", "0"), testEvent(), dir)
+	if err1 != nil || err2 != nil || a.Output == b.Output {
+		t.Errorf("outputs %s and %s (%v, %v): want two files", a.Output, b.Output, err1, err2)
+	}
+}

@@ -1,0 +1,303 @@
+package trigger
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/rtbot/rtbot/internal/config"
+)
+
+// kcidbOut mirrors the parts of a KCIDB document the tests check, with
+// field names spelled as in the kcidb-io schema.
+type kcidbOut struct {
+	Version struct {
+		Major int `json:"major"`
+		Minor int `json:"minor"`
+	} `json:"version"`
+	Checkouts []map[string]json.RawMessage `json:"checkouts"`
+}
+
+// wantPatchsetHash computes the KCIDB patchset hash the way the schema
+// describes it: sha256sum *.patch | cut -c-64 | sha256sum | cut -c-64.
+func wantPatchsetHash(texts ...string) string {
+	if len(texts) == 0 {
+		return ""
+	}
+	var list strings.Builder
+	for _, text := range texts {
+		fmt.Fprintf(&list, "%x\n", sha256.Sum256([]byte(text)))
+	}
+	sum := sha256.Sum256([]byte(list.String()))
+	return hex.EncodeToString(sum[:])
+}
+
+func decodeKCIDB(t *testing.T, doc []byte) (kcidbOut, map[string]any) {
+	t.Helper()
+	var d kcidbOut
+	if err := json.Unmarshal(doc, &d); err != nil {
+		t.Fatalf("%v\n%s", err, doc)
+	}
+	if len(d.Checkouts) != 1 {
+		t.Fatalf("%d checkouts", len(d.Checkouts))
+	}
+	c := map[string]any{}
+	for k, v := range d.Checkouts[0] {
+		var x any
+		json.Unmarshal(v, &x)
+		c[k] = x
+	}
+	return d, c
+}
+
+func TestKCIDBDocument(t *testing.T) {
+	tests := []struct {
+		name   string
+		origin string
+		edit   func(*Event)
+		want   map[string]any // checkout fields; nil: must be absent
+		misc   map[string]any
+	}{
+		{
+			name: "rc pushed over https", origin: "rt_lab",
+			want: map[string]any{
+				"id":                        "rt_lab:6.1-rt:6.1.177-rc1:2222222222222222222222222222222222222222",
+				"origin":                    "rt_lab",
+				"tree_name":                 "6.1-rt",
+				"git_repository_url":        "https://git.example.org/rt/linux-rt.git",
+				"git_repository_branch":     "rtbot/6.1-rt/6.1.177-rc1",
+				"git_repository_branch_tip": true,
+				"git_commit_hash":           "2222222222222222222222222222222222222222",
+				"patchset_hash":             "",
+				"message_id":                "20261122100000.123456789@linuxfoundation.org",
+				"start_time":                "2026-11-22T10:00:00Z",
+				"valid":                     true,
+				"comment":                   "6.1.177-rc1 with the 6.1-rt queue",
+			},
+			misc: map[string]any{
+				"generator": "rtbot", "candidate": "1111111111111111111111111111111111111111", "version": "6.1.177", "rc": 1.0,
+				"base": "v6.1.176", "announcement": "20261122100000.123456789@linuxfoundation.org",
+				"candidate_branch": "linux-6.1.y", "push_remote": "https://git.example.org/rt/linux-rt.git",
+				"queue_patchset_hash": wantPatchsetHash("From 1\n--- a/x\n+++ b/x\n", "From 2\n--- a/y\n+++ b/y\n", "From 3\n"),
+			},
+		},
+		{
+			name: "release, ssh remote, default origin",
+			edit: func(e *Event) {
+				e.RC = 0
+				e.PushRemote = "ssh://git@git.example.org/rt/linux-rt.git"
+				e.Announcement = "not a message id"
+			},
+			want: map[string]any{
+				"id":                        "rtbot:6.1-rt:6.1.177:2222222222222222222222222222222222222222",
+				"origin":                    "rtbot",
+				"git_repository_url":        nil, // the schema wants https
+				"git_repository_branch_tip": nil,
+				"message_id":                nil,
+				"patchset_hash":             "",
+			},
+			misc: map[string]any{"rc": 0.0, "push_remote": "ssh://git@git.example.org/rt/linux-rt.git"},
+		},
+		{
+			name: "local only, no patches",
+			edit: func(e *Event) { e.PushRemote = ""; e.Patches = nil },
+			want: map[string]any{"git_repository_url": nil, "git_repository_branch": "rtbot/6.1-rt/6.1.177-rc1"},
+			misc: map[string]any{"queue_patchset_hash": "", "patches": []any{}, "push_remote": nil},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ev := testEvent()
+			if tt.edit != nil {
+				tt.edit(&ev)
+			}
+			doc, err := KCIDB(ev, tt.origin)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d, c := decodeKCIDB(t, doc)
+			if d.Version.Major != 5 || d.Version.Minor != 3 {
+				t.Errorf("version %+v, want 5.3", d.Version)
+			}
+			for k, v := range tt.want {
+				got, ok := c[k]
+				if v == nil {
+					if ok {
+						t.Errorf("%s = %#v, want it absent", k, got)
+					}
+					continue
+				}
+				if got != v {
+					t.Errorf("%s = %#v, want %#v", k, got, v)
+				}
+			}
+			misc, _ := c["misc"].(map[string]any)
+			for k, v := range tt.misc {
+				got, ok := misc[k]
+				switch want := v.(type) {
+				case nil:
+					if ok {
+						t.Errorf("misc.%s = %#v, want it absent", k, got)
+					}
+				case []any:
+					if g, _ := got.([]any); len(g) != len(want) || got == nil {
+						t.Errorf("misc.%s = %#v, want %#v", k, got, want)
+					}
+				default:
+					if got != v {
+						t.Errorf("misc.%s = %#v, want %#v", k, got, v)
+					}
+				}
+			}
+			if strings.Contains(string(doc), "hunter2") || strings.Contains(string(doc), "bot@git.example.org") {
+				t.Error("the push remote's credentials are in the document")
+			}
+			for k := range c {
+				if !kcidbCheckoutFields[k] {
+					t.Errorf("field %q is not in the KCIDB v5.3 checkout schema", k)
+				}
+			}
+		})
+	}
+}
+
+// kcidbCheckoutFields are the properties of a checkout in kcidb-io v5.3
+// (additionalProperties is false).
+var kcidbCheckoutFields = map[string]bool{
+	"_timestamp": true, "id": true, "origin": true, "tree_name": true, "git_repository_url": true,
+	"git_commit_hash": true, "git_commit_name": true, "git_commit_tags": true, "git_commit_message": true,
+	"git_repository_branch": true, "git_repository_branch_tip": true, "patchset_files": true,
+	"patchset_hash": true, "message_id": true, "comment": true, "start_time": true,
+	"origin_builds_finish_time": true, "origin_tests_finish_time": true, "log_url": true,
+	"log_excerpt": true, "valid": true, "misc": true,
+}
+
+func TestKCIDBLogExcerpt(t *testing.T) {
+	ev := testEvent()
+	doc, err := KCIDB(ev, "rtbot")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, c := decodeKCIDB(t, doc)
+	excerpt, _ := c["log_excerpt"].(string)
+	for _, want := range []string{
+		"6.1.177-rc1 + 6.1-rt queue: 3 patches: 2 applied, 1 merged\n",
+		"queue base v6.1.176 rebased onto 6.1.177-rc1 111111111111 (linux-6.1.y) as rtbot/6.1-rt/6.1.177-rc1 222222222222\n",
+		"merged: 0002 0002-printk.patch\n",
+	} {
+		if !strings.Contains(excerpt, want) {
+			t.Errorf("log_excerpt %q lacks %q", excerpt, want)
+		}
+	}
+
+	// A huge queue still fits the schema's 16384 characters.
+	ev.Patches = nil
+	for i := 1; i <= 5000; i++ {
+		ev.Patches = append(ev.Patches, Patch{Index: i, Name: fmt.Sprintf("%04d-some-long-patch-name-for-the-test.patch", i), Status: "merged"})
+	}
+	doc, err = KCIDB(ev, "rtbot")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, c = decodeKCIDB(t, doc)
+	excerpt, _ = c["log_excerpt"].(string)
+	if len(excerpt) > maxLogExcerpt || !strings.HasSuffix(excerpt, "\n...\n") || !strings.HasPrefix(excerpt, "6.1.177-rc1 + 6.1-rt queue: 5000 patches: 5000 merged\n") {
+		t.Errorf("log_excerpt of %d bytes: %q...%q", len(excerpt), excerpt[:80], excerpt[len(excerpt)-40:])
+	}
+}
+
+func TestKCIDBErrors(t *testing.T) {
+	tests := []struct {
+		name   string
+		origin string
+		edit   func(*Event)
+		errHas string
+	}{
+		{"bad origin", "Bad-Origin", nil, "origin"},
+		{"short commit", "rtbot", func(e *Event) { e.Commit = "2222222" }, "commit"},
+		{"upper-case commit", "rtbot", func(e *Event) { e.Commit = strings.Repeat("A", 40) }, "commit"},
+		{"NUL in a patch name", "rtbot", func(e *Event) { e.Patches[0].Name = "a\x00b" }, "NUL"},
+	}
+	for _, tt := range tests {
+		ev := testEvent()
+		if tt.edit != nil {
+			tt.edit(&ev)
+		}
+		if _, err := KCIDB(ev, tt.origin); err == nil || !strings.Contains(err.Error(), tt.errHas) {
+			t.Errorf("%s: err = %v, want %q", tt.name, err, tt.errHas)
+		}
+	}
+	ev := testEvent()
+	ev.Commit = "bad"
+	_, err := Fire(context.Background(), config.Trigger{Name: "k", Type: config.TriggerKCIDB, Dir: t.TempDir()}, ev, t.TempDir())
+	if err == nil || IsTemporary(err) {
+		t.Errorf("Fire with a bad commit: %v, want a permanent error", err)
+	}
+}
+
+func TestKCIDBDir(t *testing.T) {
+	kdir := filepath.Join(t.TempDir(), "kcidb", "out")
+	ev := testEvent()
+	want, err := KCIDB(ev, "rt_lab")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := config.Trigger{Name: "kernelci", Type: config.TriggerKCIDB, Dir: kdir, Origin: "rt_lab"}
+	for i := 0; i < 2; i++ { // firing again rewrites the same document
+		res, err := Fire(context.Background(), tr, ev, t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Output != filepath.Join(kdir, "rt_lab-6.1-rt-6.1.177-rc1-222222222222.json") {
+			t.Errorf("output %s", res.Output)
+		}
+		if got := readFile(t, res.Output); got != string(want) {
+			t.Errorf("written document differs from KCIDB():\n%s", got)
+		}
+	}
+	entries, _ := os.ReadDir(kdir)
+	if len(entries) != 1 {
+		t.Errorf("%d files in %s, want only the document (no temporary files)", len(entries), kdir)
+	}
+}
+
+func TestKCIDBURL(t *testing.T) {
+	t.Setenv("RTBOT_TEST_KCIDB_TOKEN", "jwt.token.value")
+	rec := newRecorder(t)
+	tr := config.Trigger{Name: "kernelci", Type: config.TriggerKCIDB, URL: rec.srv.URL + "/submit",
+		Headers: map[string]string{"Authorization": "Bearer {secret}"}, SecretEnv: "RTBOT_TEST_KCIDB_TOKEN"}
+	ev := testEvent()
+	want, _ := KCIDB(ev, "rtbot")
+	dir := t.TempDir()
+	res, err := Fire(context.Background(), tr, ev, dir)
+	if err != nil || res.HTTPStatus != 200 {
+		t.Fatalf("Fire = %+v, %v", res, err)
+	}
+	reqs := rec.requests()
+	if len(reqs) != 1 {
+		t.Fatalf("%d requests", len(reqs))
+	}
+	r := reqs[0]
+	if r.method != "POST" || r.path != "/submit" || string(r.body) != string(want) ||
+		r.header.Get("Authorization") != "Bearer jwt.token.value" || r.header.Get("Content-Type") != "application/json" {
+		t.Errorf("request %s %s %v\n%s", r.method, r.path, r.header, r.body)
+	}
+	if filepath.Dir(res.Output) != dir || readFile(t, res.Output) != string(want) {
+		t.Errorf("copy %s: want the document in %s", res.Output, dir)
+	}
+
+	rec.status.Store(503)
+	if _, err := Fire(context.Background(), tr, ev, dir); !IsTemporary(err) || strings.Contains(err.Error(), "jwt.token") {
+		t.Errorf("HTTP 503: %v, want temporary without the token", err)
+	}
+	rec.status.Store(400)
+	if _, err := Fire(context.Background(), tr, ev, dir); err == nil || IsTemporary(err) {
+		t.Errorf("HTTP 400: %v, want permanent", err)
+	}
+}
