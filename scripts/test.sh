@@ -72,16 +72,16 @@ if [ "$FUZZTIME" != "0" ]; then
 	echo "== fuzz targets, $FUZZTIME each"
 	fuzzlog=$(mktemp /tmp/rtbot-fuzz.XXXXXX)
 	for target in \
-		./patchqueue:FuzzParse \
-		./merger:FuzzApplyHunks \
-		./merger:FuzzApplyDelta \
-		./textmerge:FuzzDiff \
-		./textmerge:FuzzMerge3 \
-		./mailwatch:FuzzRecognize \
-		./config:FuzzParse \
-		./mailout:FuzzMessageBytes \
-		./candidate:FuzzParseMakefile \
-		./resolutions:FuzzRead; do
+		./internal/patchqueue:FuzzParse \
+		./internal/merger:FuzzApplyHunks \
+		./internal/merger:FuzzApplyDelta \
+		./internal/textmerge:FuzzDiff \
+		./internal/textmerge:FuzzMerge3 \
+		./internal/mailwatch:FuzzRecognize \
+		./internal/config:FuzzParse \
+		./internal/mailout:FuzzMessageBytes \
+		./internal/candidate:FuzzParseMakefile \
+		./internal/resolutions:FuzzRead; do
 		pkg=${target%%:*}
 		fn=${target##*:}
 		if ! go test -run '^$' -fuzz "^${fn}\$" -fuzztime "$FUZZTIME" "$pkg" >"$fuzzlog" 2>&1; then
