@@ -71,17 +71,16 @@ go test -count=1 ./...
 if [ "$FUZZTIME" != "0" ]; then
 	echo "== fuzz targets, $FUZZTIME each"
 	fuzzlog=$(mktemp /tmp/rtbot-fuzz.XXXXXX)
-	for target in \
-		./internal/patchqueue:FuzzParse \
-		./internal/merger:FuzzApplyHunks \
-		./internal/merger:FuzzApplyDelta \
-		./internal/textmerge:FuzzDiff \
-		./internal/textmerge:FuzzMerge3 \
-		./internal/mailwatch:FuzzRecognize \
-		./internal/config:FuzzParse \
-		./internal/mailout:FuzzMessageBytes \
-		./internal/candidate:FuzzParseMakefile \
-		./internal/resolutions:FuzzRead; do
+	# Every Fuzz function of every package, found by go test -list, so a
+	# target that moves or is added is never left out.
+	targets=$(go test -list '^Fuzz' ./... | awk '
+		/^Fuzz/ { names[++n] = $1; next }
+		/^ok / { for (i = 1; i <= n; i++) print $2 ":" names[i]; n = 0 }')
+	if [ -z "$targets" ]; then
+		echo "no fuzz targets found" >&2
+		exit 1
+	fi
+	for target in $targets; do
 		pkg=${target%%:*}
 		fn=${target##*:}
 		if ! go test -run '^$' -fuzz "^${fn}\$" -fuzztime "$FUZZTIME" "$pkg" >"$fuzzlog" 2>&1; then
