@@ -48,120 +48,142 @@ type differ struct {
 // for an empty tree) in git's order, a type change (file to symlink) as a
 // deletion followed by an addition, with hunks of three context lines.
 func (d *differ) treeDiff(a, b plumbing.Hash) ([]*fileDiff, error) {
-	var pairs []struct {
-		path     string
-		from, to side
-	}
-	var walk func(prefix string, a, b plumbing.Hash) error
-	walk = func(prefix string, a, b plumbing.Hash) error {
-		ea, err := d.entries(a)
-		if err != nil {
-			return err
-		}
-		eb, err := d.entries(b)
-		if err != nil {
-			return err
-		}
-		add := func(path string, from, to side) {
-			pairs = append(pairs, struct {
-				path     string
-				from, to side
-			}{path, from, to})
-		}
-		i, j := 0, 0
-		for i < len(ea) || j < len(eb) {
-			var x, y *object.TreeEntry
-			switch {
-			case j == len(eb) || i < len(ea) && key(ea[i]) < key(eb[j]):
-				x = &ea[i]
-				i++
-			case i == len(ea) || key(eb[j]) < key(ea[i]):
-				y = &eb[j]
-				j++
-			default:
-				x, y = &ea[i], &eb[j]
-				i++
-				j++
-			}
-			if x != nil && y != nil && x.Hash == y.Hash && x.Mode == y.Mode {
-				continue
-			}
-			if x != nil && x.Mode == filemode.Dir || y != nil && y.Mode == filemode.Dir {
-				// Both are directories here: entries with the same key
-				// have the same kind.
-				var ha, hb plumbing.Hash
-				if x != nil {
-					ha = x.Hash
-				}
-				if y != nil {
-					hb = y.Hash
-				}
-				name := x
-				if name == nil {
-					name = y
-				}
-				if err := walk(prefix+name.Name+"/", ha, hb); err != nil {
-					return err
-				}
-				continue
-			}
-			var from, to side
-			name := ""
-			if x != nil {
-				from, name = side{x.Mode, x.Hash}, x.Name
-			}
-			if y != nil {
-				to, name = side{y.Mode, y.Hash}, y.Name
-			}
-			path := prefix + name
-			for _, s := range []side{from, to} {
-				if s.mode == filemode.Submodule {
-					return fmt.Errorf("%s: submodule changes cannot be exported", path)
-				}
-			}
-			if from.mode != 0 && to.mode != 0 && isLink(from.mode) != isLink(to.mode) {
-				add(path, from, side{})
-				add(path, side{}, to)
-				continue
-			}
-			add(path, from, to)
-		}
-		return nil
-	}
-	if err := walk("", a, b); err != nil {
+	w := &treeWalk{d: d}
+	if err := w.trees("", a, b); err != nil {
 		return nil, err
 	}
-	out := make([]*fileDiff, 0, len(pairs))
-	for _, p := range pairs {
-		fd := &fileDiff{path: p.path, from: p.from, to: p.to}
-		var post []byte
-		var err error
-		if fd.from.mode != 0 {
-			if fd.pre, err = d.blob(p.path, fd.from.hash); err != nil {
-				return nil, err
-			}
-		}
-		if fd.to.mode != 0 {
-			if post, err = d.blob(p.path, fd.to.hash); err != nil {
-				return nil, err
-			}
-		}
-		if fd.from.hash != fd.to.hash {
-			fd.hunks = patchqueue.MakeHunks(string(fd.pre), string(post), contextLines)
-		}
-		for _, h := range fd.hunks {
-			for _, l := range h.Lines {
-				switch l.Op {
-				case '+':
-					fd.added++
-				case '-':
-					fd.deleted++
-				}
-			}
+	out := make([]*fileDiff, 0, len(w.changes))
+	for _, c := range w.changes {
+		fd, err := d.fileDiff(c)
+		if err != nil {
+			return nil, err
 		}
 		out = append(out, fd)
 	}
 	return out, nil
+}
+
+// pathChange is a path whose entry differs between two trees: from and
+// to are its two versions.
+type pathChange struct {
+	path     string
+	from, to side
+}
+
+// treeWalk collects the changed paths between two trees, in git's order.
+type treeWalk struct {
+	d       *differ
+	changes []pathChange
+}
+
+// trees walks trees a and b (either zero: empty) at prefix side by side,
+// in the order of their sorted entries.
+func (w *treeWalk) trees(prefix string, a, b plumbing.Hash) error {
+	ea, err := w.d.entries(a)
+	if err != nil {
+		return err
+	}
+	eb, err := w.d.entries(b)
+	if err != nil {
+		return err
+	}
+	i, j := 0, 0
+	for i < len(ea) || j < len(eb) {
+		var x, y *object.TreeEntry
+		switch {
+		case j == len(eb) || i < len(ea) && key(ea[i]) < key(eb[j]):
+			x = &ea[i]
+			i++
+		case i == len(ea) || key(eb[j]) < key(ea[i]):
+			y = &eb[j]
+			j++
+		default:
+			x, y = &ea[i], &eb[j]
+			i++
+			j++
+		}
+		if err := w.entry(prefix, x, y); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// entry compares entry x of tree a with entry y of tree b under the same
+// key (either nil: absent): unchanged, a directory to walk, or a changed
+// path, a type change (file to symlink) as a deletion and an addition.
+func (w *treeWalk) entry(prefix string, x, y *object.TreeEntry) error {
+	if x != nil && y != nil && x.Hash == y.Hash && x.Mode == y.Mode {
+		return nil
+	}
+	if x != nil && x.Mode == filemode.Dir || y != nil && y.Mode == filemode.Dir {
+		// Both are directories here: entries with the same key
+		// have the same kind.
+		var ha, hb plumbing.Hash
+		if x != nil {
+			ha = x.Hash
+		}
+		if y != nil {
+			hb = y.Hash
+		}
+		name := x
+		if name == nil {
+			name = y
+		}
+		return w.trees(prefix+name.Name+"/", ha, hb)
+	}
+	var from, to side
+	name := ""
+	if x != nil {
+		from, name = side{x.Mode, x.Hash}, x.Name
+	}
+	if y != nil {
+		to, name = side{y.Mode, y.Hash}, y.Name
+	}
+	path := prefix + name
+	for _, s := range []side{from, to} {
+		if s.mode == filemode.Submodule {
+			return fmt.Errorf("%s: submodule changes cannot be exported", path)
+		}
+	}
+	if from.mode != 0 && to.mode != 0 && isLink(from.mode) != isLink(to.mode) {
+		w.changes = append(w.changes, pathChange{path, from, side{}}, pathChange{path, side{}, to})
+		return nil
+	}
+	w.changes = append(w.changes, pathChange{path, from, to})
+	return nil
+}
+
+// fileDiff reads both versions of a changed path and computes its hunks
+// and counts.
+func (d *differ) fileDiff(c pathChange) (*fileDiff, error) {
+	fd := &fileDiff{path: c.path, from: c.from, to: c.to}
+	var post []byte
+	var err error
+	if fd.from.mode != 0 {
+		if fd.pre, err = d.blob(c.path, fd.from.hash); err != nil {
+			return nil, err
+		}
+	}
+	if fd.to.mode != 0 {
+		if post, err = d.blob(c.path, fd.to.hash); err != nil {
+			return nil, err
+		}
+	}
+	if fd.from.hash != fd.to.hash {
+		fd.hunks = patchqueue.MakeHunks(string(fd.pre), string(post), contextLines)
+	}
+	for _, h := range fd.hunks {
+		for _, l := range h.Lines {
+			switch l.Op {
+			case '+':
+				fd.added++
+			case '-':
+				fd.deleted++
+			}
+		}
+	}
+	return fd, nil
 }
 
 // key is an entry's sort key in a git tree: directories sort as "name/".
@@ -337,6 +359,28 @@ func writeStat(w *bytes.Buffer, fds []*fileDiff) {
 	if len(fds) == 0 {
 		return
 	}
+	g := statGraphFor(fds)
+	files, ins, del := 0, 0, 0
+	for _, fd := range fds {
+		g.writeLine(w, fd)
+		files++
+		ins += fd.added
+		del += fd.deleted
+	}
+	writeStatTotals(w, files, ins, del)
+	writeSummary(w, fds)
+}
+
+// statGraph is the layout of --stat lines: the widths of the name, the
+// number and the +/- graph, and the largest change the graph scales.
+type statGraph struct {
+	nameWidth, numberWidth, graphWidth int
+	maxChange                          int
+}
+
+// statGraphFor lays out the --stat lines of fds in 72 columns, as git
+// does: the graph gets at most 3/8 of the width, the name the rest.
+func statGraphFor(fds []*fileDiff) statGraph {
 	const width = 72
 	maxLen, maxChange := 0, 0
 	for _, fd := range fds {
@@ -355,48 +399,54 @@ func writeStat(w *bytes.Buffer, fds []*fileDiff) {
 			graphWidth = width - numberWidth - 6 - nameWidth
 		}
 	}
-	scale := func(n int) int {
-		if n == 0 {
-			return 0
-		}
-		return 1 + n*(graphWidth-1)/maxChange
+	return statGraph{nameWidth: nameWidth, numberWidth: numberWidth, graphWidth: graphWidth, maxChange: maxChange}
+}
+
+// scale is the length in the graph of n changed lines.
+func (g statGraph) scale(n int) int {
+	if n == 0 {
+		return 0
 	}
-	files, ins, del := 0, 0, 0
-	for _, fd := range fds {
-		name, prefix := quotePath(fd.path), ""
-		if len(name) > nameWidth {
-			prefix = "..."
-			keep := max(nameWidth-3, 0)
-			name = name[len(name)-keep:]
-			if i := strings.IndexByte(name, '/'); i >= 0 {
-				name = name[i:]
-			}
+	return 1 + n*(g.graphWidth-1)/g.maxChange
+}
+
+// writeLine writes the --stat line of one file: its name (cut at the
+// front with "..." when too long), the lines changed and the graph.
+func (g statGraph) writeLine(w *bytes.Buffer, fd *fileDiff) {
+	name, prefix := quotePath(fd.path), ""
+	if len(name) > g.nameWidth {
+		prefix = "..."
+		keep := max(g.nameWidth-3, 0)
+		name = name[len(name)-keep:]
+		if i := strings.IndexByte(name, '/'); i >= 0 {
+			name = name[i:]
 		}
-		pad := max(nameWidth-len(prefix)-len(name), 0)
-		add, rem := fd.added, fd.deleted
-		if graphWidth <= maxChange {
-			total := scale(add + rem)
-			if total < 2 && add > 0 && rem > 0 {
-				total = 2
-			}
-			if add < rem {
-				add = scale(add)
-				rem = total - add
-			} else {
-				rem = scale(rem)
-				add = total - rem
-			}
-		}
-		sep := ""
-		if fd.added+fd.deleted > 0 {
-			sep = " "
-		}
-		fmt.Fprintf(w, " %s%s%s | %*d%s%s%s\n", prefix, name, strings.Repeat(" ", pad),
-			numberWidth, fd.added+fd.deleted, sep, strings.Repeat("+", add), strings.Repeat("-", rem))
-		files++
-		ins += fd.added
-		del += fd.deleted
 	}
+	pad := max(g.nameWidth-len(prefix)-len(name), 0)
+	add, rem := fd.added, fd.deleted
+	if g.graphWidth <= g.maxChange {
+		total := g.scale(add + rem)
+		if total < 2 && add > 0 && rem > 0 {
+			total = 2
+		}
+		if add < rem {
+			add = g.scale(add)
+			rem = total - add
+		} else {
+			rem = g.scale(rem)
+			add = total - rem
+		}
+	}
+	sep := ""
+	if fd.added+fd.deleted > 0 {
+		sep = " "
+	}
+	fmt.Fprintf(w, " %s%s%s | %*d%s%s%s\n", prefix, name, strings.Repeat(" ", pad),
+		g.numberWidth, fd.added+fd.deleted, sep, strings.Repeat("+", add), strings.Repeat("-", rem))
+}
+
+// writeStatTotals writes the --stat totals line.
+func writeStatTotals(w *bytes.Buffer, files, ins, del int) {
 	fmt.Fprintf(w, " %d %s changed", files, plural(files, "file", "files"))
 	if ins > 0 || del == 0 {
 		fmt.Fprintf(w, ", %d %s(+)", ins, plural(ins, "insertion", "insertions"))
@@ -405,6 +455,11 @@ func writeStat(w *bytes.Buffer, fds []*fileDiff) {
 		fmt.Fprintf(w, ", %d %s(-)", del, plural(del, "deletion", "deletions"))
 	}
 	w.WriteByte('\n')
+}
+
+// writeSummary writes the --summary lines: the created, deleted and
+// mode-changed files.
+func writeSummary(w *bytes.Buffer, fds []*fileDiff) {
 	for _, fd := range fds {
 		switch {
 		case fd.from.mode == 0:

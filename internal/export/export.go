@@ -120,8 +120,50 @@ func Write(ctx context.Context, repo *git.Repository, res *merger.Result, dir st
 		return nil, err
 	}
 	m := &Manifest{Dir: dir, Release: release}
+	commits, results, err := patchCommits(repo, res, m)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("export: %w", err)
+	}
+	tmp, err := os.MkdirTemp(dir, tmpPrefix)
+	if err != nil {
+		return nil, fmt.Errorf("export: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	files, err := writePatches(ctx, d, tmp, commits, results, m)
+	if err != nil {
+		return nil, err
+	}
+	combinedName, err := writeCombined(d, tmp, release, res, onto, head)
+	if err != nil {
+		return nil, err
+	}
+	mtime := onto.Committer.When
+	if len(commits) > 0 {
+		mtime = commits[len(commits)-1].Committer.When
+	}
+	tarName, err := writeTarball(tmp, release, files, mtime)
+	if err != nil {
+		return nil, err
+	}
+	if err := atomicfile.SyncDir(tmp); err != nil {
+		return nil, fmt.Errorf("export: %w", err)
+	}
+	if err := moveIntoPlace(ctx, dir, tmp, combinedName, tarName); err != nil {
+		return nil, err
+	}
+	m.Series = filepath.Join(dir, "patches", "series")
+	m.Combined = filepath.Join(dir, combinedName)
+	m.Tarball = filepath.Join(dir, tarName)
+	return m, nil
+}
 
-	// The commits, checked to form one line from the candidate to the head.
+// patchCommits returns the commits of the patches of res that have one,
+// with their results, checked to form one line from the candidate to the
+// head. The patches without a commit are added to m.Skipped.
+func patchCommits(repo *git.Repository, res *merger.Result, m *Manifest) ([]*object.Commit, []*merger.PatchResult, error) {
 	var commits []*object.Commit
 	var results []*merger.PatchResult
 	prev := res.Onto
@@ -132,26 +174,24 @@ func Write(ctx context.Context, repo *git.Repository, res *merger.Result, dir st
 		}
 		c, err := repo.CommitObject(pr.Commit)
 		if err != nil {
-			return nil, fmt.Errorf("export: patch %s: commit %s: %w", patchName(pr), pr.Commit, err)
+			return nil, nil, fmt.Errorf("export: patch %s: commit %s: %w", patchName(pr), pr.Commit, err)
 		}
 		if len(c.ParentHashes) != 1 || c.ParentHashes[0] != prev {
-			return nil, fmt.Errorf("export: patch %s: commit %s is not on top of %s: the result is not one line of commits", patchName(pr), pr.Commit, prev)
+			return nil, nil, fmt.Errorf("export: patch %s: commit %s is not on top of %s: the result is not one line of commits", patchName(pr), pr.Commit, prev)
 		}
 		commits, results, prev = append(commits, c), append(results, pr), pr.Commit
 	}
 	if prev != res.Head {
-		return nil, fmt.Errorf("export: the last patch commit %s is not the result %s", prev, res.Head)
+		return nil, nil, fmt.Errorf("export: the last patch commit %s is not the result %s", prev, res.Head)
 	}
-	names := fileNames(results)
+	return commits, results, nil
+}
 
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("export: %w", err)
-	}
-	tmp, err := os.MkdirTemp(dir, tmpPrefix)
-	if err != nil {
-		return nil, fmt.Errorf("export: %w", err)
-	}
-	defer os.RemoveAll(tmp)
+// writePatches writes each commit as a patch, and the series, under
+// tmp/patches/, and adds them to m.Patches. It returns the files written,
+// by name under patches/.
+func writePatches(ctx context.Context, d *differ, tmp string, commits []*object.Commit, results []*merger.PatchResult, m *Manifest) (map[string][]byte, error) {
+	names := fileNames(results)
 	files := map[string][]byte{} // name under patches/ -> content
 	var series bytes.Buffer
 	for i, c := range commits {
@@ -173,58 +213,62 @@ func Write(ctx context.Context, repo *git.Repository, res *merger.Result, dir st
 			return nil, fmt.Errorf("export: %w", err)
 		}
 	}
+	return files, nil
+}
 
+// writeCombined writes the diff from the candidate onto to the result
+// head as one xz-compressed patch under tmp, and returns its name.
+func writeCombined(d *differ, tmp, release string, res *merger.Result, onto, head *object.Commit) (string, error) {
 	var combined bytes.Buffer
 	fds, err := d.treeDiff(onto.TreeHash, head.TreeHash)
 	if err != nil {
-		return nil, fmt.Errorf("export: %s..%s: %w", res.Onto, res.Head, err)
+		return "", fmt.Errorf("export: %s..%s: %w", res.Onto, res.Head, err)
 	}
 	writeDiff(&combined, fds)
 	combinedName := "patch-" + release + ".patch.xz"
 	if err := writeXZ(filepath.Join(tmp, combinedName), combined.Bytes()); err != nil {
-		return nil, fmt.Errorf("export: %s: %w", combinedName, err)
+		return "", fmt.Errorf("export: %s: %w", combinedName, err)
 	}
+	return combinedName, nil
+}
 
-	mtime := onto.Committer.When
-	if len(commits) > 0 {
-		mtime = commits[len(commits)-1].Committer.When
-	}
+// writeTarball writes the tarball of files, all with mtime, under tmp and
+// returns its name.
+func writeTarball(tmp, release string, files map[string][]byte, mtime time.Time) (string, error) {
 	tarball, err := tarPatches(files, mtime)
 	if err != nil {
-		return nil, fmt.Errorf("export: %w", err)
+		return "", fmt.Errorf("export: %w", err)
 	}
 	tarName := "patches-" + release + ".tar.xz"
 	if err := writeXZ(filepath.Join(tmp, tarName), tarball); err != nil {
-		return nil, fmt.Errorf("export: %s: %w", tarName, err)
+		return "", fmt.Errorf("export: %s: %w", tarName, err)
 	}
-	if err := atomicfile.SyncDir(tmp); err != nil {
-		return nil, fmt.Errorf("export: %w", err)
-	}
+	return tarName, nil
+}
 
-	// Move into place: patches/ (an old one aside first), the combined
-	// patch, then the tarball, so a tarball under its final name is only
-	// ever complete and written after the rest.
+// moveIntoPlace moves what was written under tmp into dir: patches/ (an
+// old one aside first), the combined patch, then the tarball, so a
+// tarball under its final name is only ever complete and written after
+// the rest.
+func moveIntoPlace(ctx context.Context, dir, tmp, combinedName, tarName string) error {
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return err
 	}
 	patchesDir := filepath.Join(dir, "patches")
 	if _, err := os.Lstat(patchesDir); err == nil {
 		if err := os.Rename(patchesDir, filepath.Join(tmp, "old-patches")); err != nil {
-			return nil, fmt.Errorf("export: %w", err)
+			return fmt.Errorf("export: %w", err)
 		}
 	}
 	for _, name := range []string{"patches", combinedName, tarName} {
 		if err := os.Rename(filepath.Join(tmp, name), filepath.Join(dir, name)); err != nil {
-			return nil, fmt.Errorf("export: %w", err)
+			return fmt.Errorf("export: %w", err)
 		}
 	}
 	if err := atomicfile.SyncDir(dir); err != nil {
-		return nil, fmt.Errorf("export: %w", err)
+		return fmt.Errorf("export: %w", err)
 	}
-	m.Series = filepath.Join(patchesDir, "series")
-	m.Combined = filepath.Join(dir, combinedName)
-	m.Tarball = filepath.Join(dir, tarName)
-	return m, nil
+	return nil
 }
 
 // formatPatch writes commit c as patch n of total in `git format-patch`

@@ -232,7 +232,6 @@ var forms = []struct {
 
 func TestWriteRoundTrips(t *testing.T) {
 	needGit(t)
-	ctx := context.Background()
 	b := build(t)
 	for _, form := range forms {
 		t.Run(form.name, func(t *testing.T) {
@@ -241,186 +240,235 @@ func TestWriteRoundTrips(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer eng.Close()
-			res, err := form.rebase(ctx, eng, b)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var outcomes []merger.Outcome
-			for _, p := range res.Patches {
-				outcomes = append(outcomes, p.Outcome)
-			}
-			want := []merger.Outcome{merger.Applied, merger.Applied, merger.Applied, merger.Applied, merger.Applied, merger.Applied, merger.Conflict, merger.Merged}
-			if fmt.Sprint(outcomes) != fmt.Sprint(want) {
-				t.Fatalf("rebase outcomes %v, want %v", outcomes, want)
-			}
-			repo := eng.Repository()
-			headTree := treeOf(t, eng, res.Head)
-			out := filepath.Join(t.TempDir(), "export")
-			m, err := export.Write(ctx, repo, res, out, export.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-
-			// The manifest: names, release, what was left out.
-			if m.Release != "6.1.12-rc1-rt5" || filepath.Base(m.Tarball) != "patches-6.1.12-rc1-rt5.tar.xz" ||
-				filepath.Base(m.Combined) != "patch-6.1.12-rc1-rt5.patch.xz" || m.Series != filepath.Join(out, "patches", "series") {
-				t.Errorf("manifest names: %+v", m)
-			}
-			if len(m.Skipped) != 1 || m.Skipped[0].Name != res.Patches[6].Patch.Name || m.Skipped[0].Outcome != merger.Conflict {
-				t.Errorf("skipped %+v, want patch 7 (%s) as conflict", m.Skipped, res.Patches[6].Patch.Name)
-			}
-			if len(m.Patches) != 7 {
-				t.Fatalf("%d patches exported, want 7", len(m.Patches))
-			}
-			series := readFile(t, m.Series)
-			var names []string
-			for i, p := range m.Patches {
-				names = append(names, p.Name)
-				src := sourceOf(res, p.Commit)
-				if p.Source != src.Patch.Name {
-					t.Errorf("patch %d: source %q, want %q", i+1, p.Source, src.Patch.Name)
-				}
-				wantName := src.Patch.Name // format-patch's own name in the quilt dir
-				if form.name == "git range" {
-					wantName = fmt.Sprintf("%04d-", i+1)
-				}
-				if !strings.HasPrefix(p.Name, wantName) || !strings.HasSuffix(p.Name, ".patch") {
-					t.Errorf("patch %d named %q, want %q...", i+1, p.Name, wantName)
-				}
-			}
-			if series != strings.Join(names, "\n")+"\n" {
-				t.Errorf("series:\n%s\nwant the exported names %v", series, names)
-			}
-
-			t.Run("git am", func(t *testing.T) {
-				wt := checkout(t, b.dir, "cand")
-				args := []string{"am", "-q"}
-				for _, n := range names {
-					args = append(args, filepath.Join(out, "patches", n))
-				}
-				run(t, wt, nil, "git", args...)
-				if got := strings.TrimSpace(run(t, wt, nil, "git", "rev-parse", "HEAD^{tree}")); got != headTree.String() {
-					t.Errorf("git am made tree %s, want the result's %s", got, headTree)
-				}
-				// Author, date, message and committer all round-trip: git am
-				// recreates rtbot's very commits.
-				if got := strings.TrimSpace(run(t, wt, nil, "git", "rev-parse", "HEAD")); got != res.Head.String() {
-					t.Errorf("git am made commit %s, want the result %s:\n%s\n%s", got, res.Head,
-						run(t, wt, nil, "git", "cat-file", "-p", "HEAD"), run(t, b.dir, nil, "git", "cat-file", "-p", res.Head.String()))
-				}
-			})
-
-			t.Run("quilt push", func(t *testing.T) {
-				if _, err := exec.LookPath("quilt"); err != nil {
-					t.Skip("quilt not installed (apt-get install quilt)")
-				}
-				wt := checkout(t, b.dir, "cand")
-				copyDir(t, filepath.Join(out, "patches"), filepath.Join(wt, "patches"))
-				quiltPush(t, wt)
-				if got := worktreeTree(t, wt); got != headTree.String() {
-					t.Errorf("quilt push made tree %s, want the result's %s", got, headTree)
-				}
-				compareFiles(t, eng, res.Head, wt)
-			})
-
-			t.Run("tarball", func(t *testing.T) {
-				members := untar(t, m.Tarball)
-				onDisk := readTree(t, filepath.Join(out, "patches"))
-				if len(members) != len(onDisk) {
-					t.Errorf("tarball has %d files, patches/ %d", len(members), len(onDisk))
-				}
-				last, _ := repo.CommitObject(res.Head)
-				for name, mem := range members {
-					if want, ok := onDisk[strings.TrimPrefix(name, "patches/")]; !ok || want != mem.data {
-						t.Errorf("tarball member %s differs from patches/ (on disk: %v)", name, ok)
-					}
-					if mem.hdr.Mode != 0o644 || mem.hdr.Uid != 0 || mem.hdr.Gid != 0 || !mem.hdr.ModTime.Equal(last.Committer.When.Truncate(time.Second)) {
-						t.Errorf("%s: mode %o uid %d gid %d mtime %v, want 0644 0 0 %v", name, mem.hdr.Mode, mem.hdr.Uid, mem.hdr.Gid, mem.hdr.ModTime, last.Committer.When)
-					}
-				}
-				// The system's tar and xz read it too.
-				if _, err := exec.LookPath("xz"); err == nil {
-					x := t.TempDir()
-					run(t, x, nil, "tar", "-xJf", m.Tarball)
-					if got := readTree(t, filepath.Join(x, "patches")); fmt.Sprint(got) != fmt.Sprint(onDisk) {
-						t.Error("tar -xJf gives other files than patches/")
-					}
-				}
-				// Twice the same export: the same bytes.
-				again := filepath.Join(t.TempDir(), "again")
-				m2, err := export.Write(ctx, repo, res, again, export.Options{})
-				if err != nil {
-					t.Fatal(err)
-				}
-				for _, pair := range [][2]string{{m.Tarball, m2.Tarball}, {m.Combined, m2.Combined}} {
-					if !bytes.Equal([]byte(readFile(t, pair[0])), []byte(readFile(t, pair[1]))) {
-						t.Errorf("%s differs between two runs", filepath.Base(pair[0]))
-					}
-				}
-				if fmt.Sprint(readTree(t, filepath.Join(again, "patches"))) != fmt.Sprint(onDisk) {
-					t.Error("patches/ differs between two runs")
-				}
-			})
-
-			t.Run("combined patch", func(t *testing.T) {
-				wt := checkout(t, b.dir, "cand")
-				diff := filepath.Join(t.TempDir(), "rt.patch")
-				if err := os.WriteFile(diff, []byte(unxz(t, m.Combined)), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				run(t, wt, nil, "git", "apply", "--index", diff)
-				if got := strings.TrimSpace(run(t, wt, nil, "git", "write-tree")); got != headTree.String() {
-					t.Errorf("git apply of the combined patch made tree %s, want %s", got, headTree)
-				}
-			})
-
-			t.Run("headers", func(t *testing.T) {
-				for i, p := range m.Patches {
-					data := readFile(t, filepath.Join(out, "patches", p.Name))
-					got := patchqueue.Parse(p.Name, []byte(data), 1)
-					src := sourceOf(res, p.Commit).Patch
-					if got.Err != nil {
-						t.Errorf("%s does not parse: %v", p.Name, got.Err)
-						continue
-					}
-					if got.AuthorName != src.AuthorName || got.AuthorEmail != src.AuthorEmail ||
-						got.Date.Format(time.RFC1123Z) != src.Date.Format(time.RFC1123Z) ||
-						got.Subject != src.Subject || got.Body != src.Body {
-						t.Errorf("%s: headers\n got  %q <%s> %v %q\n%q\nwant %q <%s> %v %q\n%q", p.Name,
-							got.AuthorName, got.AuthorEmail, got.Date, got.Subject, got.Body,
-							src.AuthorName, src.AuthorEmail, src.Date, src.Subject, src.Body)
-					}
-					prefix := fmt.Sprintf("Subject: [PATCH %d/7] ", i+1)
-					if !strings.Contains(data, "\n"+prefix) || !strings.HasPrefix(data, "From "+p.Commit.String()+" Mon Sep 17 00:00:00 2001\n") {
-						t.Errorf("%s: mail lines:\n%s", p.Name, data[:min(len(data), 400)])
-					}
-				}
-			})
-
-			t.Run("refuses a non-empty directory", func(t *testing.T) {
-				if _, err := export.Write(ctx, repo, res, out, export.Options{}); err == nil || !strings.Contains(err.Error(), "not empty") {
-					t.Errorf("second Write into %s: %v, want a not-empty error", out, err)
-				}
-				stale := filepath.Join(out, "patches", "stale.patch")
-				if err := os.WriteFile(stale, []byte("x"), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				tarball := readFile(t, m.Tarball)
-				if _, err := export.Write(ctx, repo, res, out, export.Options{Overwrite: true}); err != nil {
-					t.Fatal(err)
-				}
-				if _, err := os.Stat(stale); err == nil {
-					t.Error("Overwrite kept a file of the old patches/")
-				}
-				if readFile(t, m.Tarball) != tarball {
-					t.Error("Overwrite wrote another tarball")
-				}
-				left, _ := filepath.Glob(filepath.Join(out, ".rtbot-export-*"))
-				if len(left) > 0 {
-					t.Errorf("work directories left behind: %v", left)
-				}
-			})
+			rt := exportForm(t, b, eng, form.name, form.rebase)
+			t.Run("git am", rt.amRecreatesCommits)
+			t.Run("quilt push", rt.quiltPushRecreatesTree)
+			t.Run("tarball", rt.tarballHoldsPatches)
+			t.Run("combined patch", rt.combinedPatchApplies)
+			t.Run("headers", rt.headersRoundTrip)
+			t.Run("refuses a non-empty directory", rt.refusesNonEmptyDir)
 		})
+	}
+}
+
+// roundTrip is the export of one form of the queue, which the subtests
+// of TestWriteRoundTrips read back.
+type roundTrip struct {
+	b        built
+	eng      *merger.Engine
+	res      *merger.Result
+	headTree plumbing.Hash
+	out      string           // the export directory
+	m        *export.Manifest // what Write wrote there
+	names    []string         // the exported patches in series order
+}
+
+// exportForm rebases the queue in one form, exports the result and checks
+// the manifest: names, release, what was left out.
+func exportForm(t *testing.T, b built, eng *merger.Engine, form string,
+	rebase func(context.Context, *merger.Engine, built) (*merger.Result, error)) *roundTrip {
+	t.Helper()
+	res, err := rebase(context.Background(), eng, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var outcomes []merger.Outcome
+	for _, p := range res.Patches {
+		outcomes = append(outcomes, p.Outcome)
+	}
+	want := []merger.Outcome{merger.Applied, merger.Applied, merger.Applied, merger.Applied, merger.Applied, merger.Applied, merger.Conflict, merger.Merged}
+	if fmt.Sprint(outcomes) != fmt.Sprint(want) {
+		t.Fatalf("rebase outcomes %v, want %v", outcomes, want)
+	}
+	rt := &roundTrip{b: b, eng: eng, res: res, headTree: treeOf(t, eng, res.Head), out: filepath.Join(t.TempDir(), "export")}
+	if rt.m, err = export.Write(context.Background(), eng.Repository(), res, rt.out, export.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	m := rt.m
+	if m.Release != "6.1.12-rc1-rt5" || filepath.Base(m.Tarball) != "patches-6.1.12-rc1-rt5.tar.xz" ||
+		filepath.Base(m.Combined) != "patch-6.1.12-rc1-rt5.patch.xz" || m.Series != filepath.Join(rt.out, "patches", "series") {
+		t.Errorf("manifest names: %+v", m)
+	}
+	if len(m.Skipped) != 1 || m.Skipped[0].Name != res.Patches[6].Patch.Name || m.Skipped[0].Outcome != merger.Conflict {
+		t.Errorf("skipped %+v, want patch 7 (%s) as conflict", m.Skipped, res.Patches[6].Patch.Name)
+	}
+	if len(m.Patches) != 7 {
+		t.Fatalf("%d patches exported, want 7", len(m.Patches))
+	}
+	rt.names = checkExportedNames(t, m, res, form)
+	return rt
+}
+
+// checkExportedNames checks each exported patch's source and file name
+// (the queue's own in a quilt directory, format-patch's for a git range)
+// and the series, and returns the names.
+func checkExportedNames(t *testing.T, m *export.Manifest, res *merger.Result, form string) []string {
+	t.Helper()
+	series := readFile(t, m.Series)
+	var names []string
+	for i, p := range m.Patches {
+		names = append(names, p.Name)
+		src := sourceOf(res, p.Commit)
+		if p.Source != src.Patch.Name {
+			t.Errorf("patch %d: source %q, want %q", i+1, p.Source, src.Patch.Name)
+		}
+		wantName := src.Patch.Name // format-patch's own name in the quilt dir
+		if form == "git range" {
+			wantName = fmt.Sprintf("%04d-", i+1)
+		}
+		if !strings.HasPrefix(p.Name, wantName) || !strings.HasSuffix(p.Name, ".patch") {
+			t.Errorf("patch %d named %q, want %q...", i+1, p.Name, wantName)
+		}
+	}
+	if series != strings.Join(names, "\n")+"\n" {
+		t.Errorf("series:\n%s\nwant the exported names %v", series, names)
+	}
+	return names
+}
+
+// amRecreatesCommits: git am of the exported patches on the candidate
+// makes the result's tree, and its very commits.
+func (rt *roundTrip) amRecreatesCommits(t *testing.T) {
+	b, res, headTree := rt.b, rt.res, rt.headTree
+	wt := checkout(t, b.dir, "cand")
+	args := []string{"am", "-q"}
+	for _, n := range rt.names {
+		args = append(args, filepath.Join(rt.out, "patches", n))
+	}
+	run(t, wt, nil, "git", args...)
+	if got := strings.TrimSpace(run(t, wt, nil, "git", "rev-parse", "HEAD^{tree}")); got != headTree.String() {
+		t.Errorf("git am made tree %s, want the result's %s", got, headTree)
+	}
+	// Author, date, message and committer all round-trip: git am
+	// recreates rtbot's very commits.
+	if got := strings.TrimSpace(run(t, wt, nil, "git", "rev-parse", "HEAD")); got != res.Head.String() {
+		t.Errorf("git am made commit %s, want the result %s:\n%s\n%s", got, res.Head,
+			run(t, wt, nil, "git", "cat-file", "-p", "HEAD"), run(t, b.dir, nil, "git", "cat-file", "-p", res.Head.String()))
+	}
+}
+
+// quiltPushRecreatesTree: quilt push -a of patches/ on the candidate
+// makes the result's tree and files.
+func (rt *roundTrip) quiltPushRecreatesTree(t *testing.T) {
+	if _, err := exec.LookPath("quilt"); err != nil {
+		t.Skip("quilt not installed (apt-get install quilt)")
+	}
+	wt := checkout(t, rt.b.dir, "cand")
+	copyDir(t, filepath.Join(rt.out, "patches"), filepath.Join(wt, "patches"))
+	quiltPush(t, wt)
+	if got := worktreeTree(t, wt); got != rt.headTree.String() {
+		t.Errorf("quilt push made tree %s, want the result's %s", got, rt.headTree)
+	}
+	compareFiles(t, rt.eng, rt.res.Head, wt)
+}
+
+// tarballHoldsPatches: the tarball holds patches/ as written, with fixed
+// owners, modes and times, readable by the system's tar, and the same
+// export twice gives the same bytes.
+func (rt *roundTrip) tarballHoldsPatches(t *testing.T) {
+	m, out, res, repo := rt.m, rt.out, rt.res, rt.eng.Repository()
+	members := untar(t, m.Tarball)
+	onDisk := readTree(t, filepath.Join(out, "patches"))
+	if len(members) != len(onDisk) {
+		t.Errorf("tarball has %d files, patches/ %d", len(members), len(onDisk))
+	}
+	last, _ := repo.CommitObject(res.Head)
+	for name, mem := range members {
+		if want, ok := onDisk[strings.TrimPrefix(name, "patches/")]; !ok || want != mem.data {
+			t.Errorf("tarball member %s differs from patches/ (on disk: %v)", name, ok)
+		}
+		if mem.hdr.Mode != 0o644 || mem.hdr.Uid != 0 || mem.hdr.Gid != 0 || !mem.hdr.ModTime.Equal(last.Committer.When.Truncate(time.Second)) {
+			t.Errorf("%s: mode %o uid %d gid %d mtime %v, want 0644 0 0 %v", name, mem.hdr.Mode, mem.hdr.Uid, mem.hdr.Gid, mem.hdr.ModTime, last.Committer.When)
+		}
+	}
+	// The system's tar and xz read it too.
+	if _, err := exec.LookPath("xz"); err == nil {
+		x := t.TempDir()
+		run(t, x, nil, "tar", "-xJf", m.Tarball)
+		if got := readTree(t, filepath.Join(x, "patches")); fmt.Sprint(got) != fmt.Sprint(onDisk) {
+			t.Error("tar -xJf gives other files than patches/")
+		}
+	}
+	// Twice the same export: the same bytes.
+	again := filepath.Join(t.TempDir(), "again")
+	m2, err := export.Write(context.Background(), repo, res, again, export.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pair := range [][2]string{{m.Tarball, m2.Tarball}, {m.Combined, m2.Combined}} {
+		if !bytes.Equal([]byte(readFile(t, pair[0])), []byte(readFile(t, pair[1]))) {
+			t.Errorf("%s differs between two runs", filepath.Base(pair[0]))
+		}
+	}
+	if fmt.Sprint(readTree(t, filepath.Join(again, "patches"))) != fmt.Sprint(onDisk) {
+		t.Error("patches/ differs between two runs")
+	}
+}
+
+// combinedPatchApplies: git apply of the combined patch on the candidate
+// makes the result's tree.
+func (rt *roundTrip) combinedPatchApplies(t *testing.T) {
+	wt := checkout(t, rt.b.dir, "cand")
+	diff := filepath.Join(t.TempDir(), "rt.patch")
+	if err := os.WriteFile(diff, []byte(unxz(t, rt.m.Combined)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run(t, wt, nil, "git", "apply", "--index", diff)
+	if got := strings.TrimSpace(run(t, wt, nil, "git", "write-tree")); got != rt.headTree.String() {
+		t.Errorf("git apply of the combined patch made tree %s, want %s", got, rt.headTree)
+	}
+}
+
+// headersRoundTrip: each exported patch parses back to its source's
+// author, date, subject and body, in format-patch's mail form.
+func (rt *roundTrip) headersRoundTrip(t *testing.T) {
+	for i, p := range rt.m.Patches {
+		data := readFile(t, filepath.Join(rt.out, "patches", p.Name))
+		got := patchqueue.Parse(p.Name, []byte(data), 1)
+		src := sourceOf(rt.res, p.Commit).Patch
+		if got.Err != nil {
+			t.Errorf("%s does not parse: %v", p.Name, got.Err)
+			continue
+		}
+		if got.AuthorName != src.AuthorName || got.AuthorEmail != src.AuthorEmail ||
+			got.Date.Format(time.RFC1123Z) != src.Date.Format(time.RFC1123Z) ||
+			got.Subject != src.Subject || got.Body != src.Body {
+			t.Errorf("%s: headers\n got  %q <%s> %v %q\n%q\nwant %q <%s> %v %q\n%q", p.Name,
+				got.AuthorName, got.AuthorEmail, got.Date, got.Subject, got.Body,
+				src.AuthorName, src.AuthorEmail, src.Date, src.Subject, src.Body)
+		}
+		prefix := fmt.Sprintf("Subject: [PATCH %d/7] ", i+1)
+		if !strings.Contains(data, "\n"+prefix) || !strings.HasPrefix(data, "From "+p.Commit.String()+" Mon Sep 17 00:00:00 2001\n") {
+			t.Errorf("%s: mail lines:\n%s", p.Name, data[:min(len(data), 400)])
+		}
+	}
+}
+
+// refusesNonEmptyDir: Write refuses the export directory now that it is
+// not empty, and with Overwrite replaces patches/ and writes the same
+// tarball, leaving no work directory behind.
+func (rt *roundTrip) refusesNonEmptyDir(t *testing.T) {
+	ctx, repo, res, out, m := context.Background(), rt.eng.Repository(), rt.res, rt.out, rt.m
+	if _, err := export.Write(ctx, repo, res, out, export.Options{}); err == nil || !strings.Contains(err.Error(), "not empty") {
+		t.Errorf("second Write into %s: %v, want a not-empty error", out, err)
+	}
+	stale := filepath.Join(out, "patches", "stale.patch")
+	if err := os.WriteFile(stale, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tarball := readFile(t, m.Tarball)
+	if _, err := export.Write(ctx, repo, res, out, export.Options{Overwrite: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(stale); err == nil {
+		t.Error("Overwrite kept a file of the old patches/")
+	}
+	if readFile(t, m.Tarball) != tarball {
+		t.Error("Overwrite wrote another tarball")
+	}
+	left, _ := filepath.Glob(filepath.Join(out, ".rtbot-export-*"))
+	if len(left) > 0 {
+		t.Errorf("work directories left behind: %v", left)
 	}
 }
 

@@ -73,7 +73,14 @@ func TestLabRoundTrip(t *testing.T) {
 	}
 	headTree := treeOf(t, eng, res.Head).String()
 
-	// Headers and messages are the queue's.
+	checkLabPatches(t, m, res, out)
+	applyLabExport(t, repoDir, onto, out, m, headTree, phase)
+}
+
+// checkLabPatches checks that the exported patches' headers, messages and
+// names are the queue's.
+func checkLabPatches(t *testing.T, m *export.Manifest, res *merger.Result, out string) {
+	t.Helper()
 	for _, p := range m.Patches {
 		got := patchqueue.Parse(p.Name, []byte(readFile(t, filepath.Join(out, "patches", p.Name))), 1)
 		src := sourceOf(res, p.Commit).Patch
@@ -85,7 +92,14 @@ func TestLabRoundTrip(t *testing.T) {
 			t.Errorf("%s: the queue named it %s", p.Name, src.Name)
 		}
 	}
+}
 
+// applyLabExport applies the export in out back onto the candidate onto
+// with git am, quilt push and git apply of the combined patch, and checks
+// that each gives headTree, the rebased result's tree. phase logs the
+// time each took.
+func applyLabExport(t *testing.T, repoDir, onto, out string, m *export.Manifest, headTree string, phase func(string)) {
+	t.Helper()
 	wt := checkout(t, repoDir, onto)
 	phase("checkout " + onto)
 

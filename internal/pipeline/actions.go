@@ -10,13 +10,13 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/rtbot/rtbot/internal/config"
-	"github.com/rtbot/rtbot/internal/triage"
 	"github.com/rtbot/rtbot/internal/mailout"
 	"github.com/rtbot/rtbot/internal/merger"
 	"github.com/rtbot/rtbot/internal/patchqueue"
 	"github.com/rtbot/rtbot/internal/remote"
 	"github.com/rtbot/rtbot/internal/report"
 	"github.com/rtbot/rtbot/internal/state"
+	"github.com/rtbot/rtbot/internal/triage"
 	"github.com/rtbot/rtbot/internal/trigger"
 )
 
@@ -114,22 +114,22 @@ func (p *Pipeline) remoteBranch(ctx context.Context, t config.Tree, branch strin
 }
 
 // event describes a clean rebase to the testing triggers.
-func (p *Pipeline) event(a state.Announcement, t config.Tree, cand plumbing.Hash, rep *triage.Report, res *merger.Result, rr *RunReport) trigger.Event {
+func (p *Pipeline) event(a state.Announcement, t config.Tree, cand plumbing.Hash, triageReport *triage.Report, mergeResult *merger.Result, runReport *RunReport) trigger.Event {
 	ev := trigger.Event{
 		Tree: t.Name, Series: t.Series, Version: a.Version, RC: a.RC, Candidate: cand.String(),
 		CandidateURL: t.CandidateURL, CandidateBranch: t.CandidateBranch, Base: t.QueueBase,
-		Branch: rr.Branch, Commit: res.Head.String(), Repo: t.Repo, Announcement: a.MessageID,
+		Branch: runReport.Branch, Commit: mergeResult.Head.String(), Repo: t.Repo, Announcement: a.MessageID,
 		Subject: a.Subject, Time: time.Now(),
 	}
-	if rr.Pushed != "" {
+	if runReport.Pushed != "" {
 		ev.PushRemote = t.PushRemote
 	}
-	ev.QueueID = rr.QueueID
-	for i, pr := range rep.Patches {
+	ev.QueueID = runReport.QueueID
+	for i, pr := range triageReport.Patches {
 		tp := trigger.Patch{Index: pr.Index, Name: pr.Name, Subject: pr.Subject, Status: string(pr.Status)}
-		if i < len(res.Patches) && res.Patches[i].Patch != nil {
+		if i < len(mergeResult.Patches) && mergeResult.Patches[i].Patch != nil {
 			var b strings.Builder
-			if patchqueue.WriteFormatPatch(&b, res.Patches[i].Patch) == nil {
+			if patchqueue.WriteFormatPatch(&b, mergeResult.Patches[i].Patch) == nil {
 				tp.Text = []byte(b.String())
 			}
 		}
@@ -160,7 +160,7 @@ func (p *Pipeline) fireTriggers(ctx context.Context, runID int64, t config.Tree,
 			fired = append(fired, name)
 			continue
 		}
-		res, err := trigger.Fire(ctx, tr, ev, dir)
+		fireResult, err := trigger.Fire(ctx, tr, ev, dir)
 		if err == nil {
 			if err := p.fault(FaultTriggered); err != nil {
 				return fired, err
@@ -173,11 +173,11 @@ func (p *Pipeline) fireTriggers(ctx context.Context, runID int64, t config.Tree,
 			case trigger.IsTemporary(err) || ctx.Err() != nil:
 				temporary = append(temporary, fmt.Errorf("trigger %s: %w", name, serr))
 			default:
-				p.log.Error("trigger failed", "tree", t.Name, "trigger", name, "err", err, "output", res.Output)
+				p.log.Error("trigger failed", "tree", t.Name, "trigger", name, "err", err, "output", fireResult.Output)
 			}
 			continue
 		}
-		p.log.Info("trigger fired", "tree", t.Name, "trigger", name, "type", tr.Type, "output", res.Output)
+		p.log.Info("trigger fired", "tree", t.Name, "trigger", name, "type", tr.Type, "output", fireResult.Output)
 		fired = append(fired, name)
 	}
 	return fired, errors.Join(temporary...)
@@ -195,8 +195,8 @@ func (p *Pipeline) reportMessageID(a state.Announcement, t config.Tree, candidat
 // interrupted after the message was handed to the server (committing) is
 // never repeated and waits for a human (`rtbot status` shows it); one
 // interrupted before that is sent again.
-func (p *Pipeline) mailReport(ctx context.Context, runID int64, a state.Announcement, t config.Tree, rep *triage.Report, rr *RunReport) (string, error) {
-	id := p.reportMessageID(a, t, rr.Commit, rr.QueueID)
+func (p *Pipeline) mailReport(ctx context.Context, runID int64, a state.Announcement, t config.Tree, triageReport *triage.Report, runReport *RunReport) (string, error) {
+	id := p.reportMessageID(a, t, runReport.Commit, runReport.QueueID)
 	act, done, err := p.intend(ctx, runID, state.ActionMail, id, func(committing bool) bool { return !committing })
 	if errors.Is(err, state.ErrInterrupted) {
 		// The run stays unfinished until a human says what happened.
@@ -207,7 +207,7 @@ func (p *Pipeline) mailReport(ctx context.Context, runID int64, a state.Announce
 	if err != nil || done {
 		return id, err
 	}
-	msg, err := p.reportMail(a, t, rep, rr, id)
+	msg, err := p.reportMail(a, t, triageReport, runReport, id)
 	if err != nil {
 		return id, p.settle(ctx, act, err)
 	}
@@ -256,33 +256,33 @@ func (p *Pipeline) mailReport(ctx context.Context, runID int64, a state.Announce
 }
 
 // reportMail composes the triage report mail.
-func (p *Pipeline) reportMail(a state.Announcement, t config.Tree, rep *triage.Report, rr *RunReport, id string) (*mailout.Message, error) {
+func (p *Pipeline) reportMail(a state.Announcement, t config.Tree, triageReport *triage.Report, runReport *RunReport, id string) (*mailout.Message, error) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "rtbot rebased the %s RT queue (%s) onto %s\n", t.Name, t.Queue, candName(a.Version, a.RC))
-	fmt.Fprintf(&b, "(%s %s, commit %.12s).\n\n", t.CandidateURL, t.CandidateBranch, rr.Commit)
-	fmt.Fprintf(&b, "%d of %d patches need a human; the rest applied.\n", rep.Summary.Attention, rep.Summary.Total)
-	if rr.Branch != "" {
-		fmt.Fprintf(&b, "What did apply is on branch %s (commit %.12s)\nin %s", rr.Branch, rr.Result, t.Repo)
+	fmt.Fprintf(&b, "(%s %s, commit %.12s).\n\n", t.CandidateURL, t.CandidateBranch, runReport.Commit)
+	fmt.Fprintf(&b, "%d of %d patches need a human; the rest applied.\n", triageReport.Summary.Attention, triageReport.Summary.Total)
+	if runReport.Branch != "" {
+		fmt.Fprintf(&b, "What did apply is on branch %s (commit %.12s)\nin %s", runReport.Branch, runReport.Result, t.Repo)
 		switch {
-		case rr.Pushed != "":
+		case runReport.Pushed != "":
 			fmt.Fprintf(&b, "\nand was pushed to %s.\n", t.PushRemote)
 			b.WriteString("Apply each conflicting patch below by hand on top of it (git am -3\n" +
 				"keeps its subject) and push the branch back: rtbot learns the\n" +
 				"resolutions and applies them to the next candidate with the same\n" +
 				"conflict.\n")
-		case rr.NotPushed != "":
-			fmt.Fprintf(&b, ";\nnot pushed to %s: %s.\n", t.PushRemote, rr.NotPushed)
+		case runReport.NotPushed != "":
+			fmt.Fprintf(&b, ";\nnot pushed to %s: %s.\n", t.PushRemote, runReport.NotPushed)
 		default:
 			b.WriteString(".\n")
 		}
 	}
 	b.WriteString("\n")
-	if err := report.Text(&b, rep); err != nil {
+	if err := report.Text(&b, triageReport); err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(&b, "\n-- \nrtbot, run %d. Reply to the maintainers, not to this address.\n", rr.RunID)
+	fmt.Fprintf(&b, "\n-- \nrtbot, run %d. Reply to the maintainers, not to this address.\n", runReport.RunID)
 	subject := fmt.Sprintf("[rtbot] %s on %s: %d of %d patches need attention",
-		t.Name, candName(a.Version, a.RC), rep.Summary.Attention, rep.Summary.Total)
+		t.Name, candName(a.Version, a.RC), triageReport.Summary.Attention, triageReport.Summary.Total)
 	m := &mailout.Message{
 		From: p.cfg.SMTP.From, To: t.Maintainers, Cc: t.Cc, Subject: subject, Body: b.String(),
 		MessageID: id, InReplyTo: a.MessageID, References: []string{a.MessageID}, Date: time.Now(),

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
+	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/rtbot/rtbot/internal/config"
@@ -186,22 +188,23 @@ func (p *Pipeline) readUpTo(t config.Tree, branch string) (plumbing.Hash, error)
 	return r.Hash(), nil
 }
 
+// partialBranch is one run's partial branch as learnBranch reads it.
+type partialBranch struct {
+	t      config.Tree
+	run    state.Run
+	name   string        // the branch, run.PushedBranch
+	result plumbing.Hash // the commit rtbot pushed there, run.ResultCommit
+	done   plumbing.Hash // the last commit learnt from (FixesRef), else result
+	tip    plumbing.Hash // where the branch is on the push remote
+}
+
 // learnBranch learns from what was pushed onto one run's partial branch.
 func (p *Pipeline) learnBranch(ctx context.Context, t config.Tree, run state.Run, pass *Pass) error {
-	branch := run.PushedBranch
-	tip, err := remote.RemoteHead(ctx, t.Repo, t.PushRemote, branch)
+	b, err := p.readPartialBranch(ctx, t, run)
 	if err != nil {
 		return err
 	}
-	result := plumbing.NewHash(run.ResultCommit)
-	done, err := p.readUpTo(t, branch)
-	if err != nil {
-		return err
-	}
-	if done.IsZero() {
-		done = result
-	}
-	if tip.IsZero() || tip == result || tip == done {
+	if b.tip.IsZero() || b.tip == b.result || b.tip == b.done {
 		return nil // nothing new: the common case, without opening the engine
 	}
 	eng, err := merger.Open(t.Repo, merger.Options{})
@@ -209,33 +212,80 @@ func (p *Pipeline) learnBranch(ctx context.Context, t config.Tree, run state.Run
 		return err
 	}
 	defer eng.Close()
-	repo := eng.Repository()
-	got, err := remote.Fetch(ctx, t.Repo, t.PushRemote, branch, fetchedFixRef(branch), p.opts.Progress)
+	if b.tip, err = remote.Fetch(ctx, t.Repo, t.PushRemote, b.name, fetchedFixRef(b.name), p.opts.Progress); err != nil {
+		return err
+	}
+	pushed, builtOn, err := p.pushedCommits(eng.Repository(), b)
 	if err != nil {
 		return err
 	}
-	tip = got
-	// The commits pushed since, oldest first, along first parents.
-	var pushed []*object.Commit
-	c, err := repo.CommitObject(tip)
-	if err != nil {
-		return fmt.Errorf("%s at %s: %w", branch, tip, err)
+	if !builtOn {
+		return p.moveFixesRef(eng, b.name, b.tip, b.done, b.result)
 	}
-	for c.Hash != done && c.Hash != result {
+	learnt, err := p.learnPushedCommits(ctx, b, pushed, pass)
+	if err != nil {
+		return err
+	}
+	if learnt {
+		if err := p.rerunIfClean(ctx, t, run, b.name, b.tip, pass); err != nil {
+			return err
+		}
+	}
+	if err := p.fault(FaultLearnt); err != nil {
+		return err
+	}
+	return p.moveFixesRef(eng, b.name, b.tip, b.done, b.result)
+}
+
+// readPartialBranch reads where run's partial branch is on the push
+// remote and how far rtbot has learnt from it.
+func (p *Pipeline) readPartialBranch(ctx context.Context, t config.Tree, run state.Run) (*partialBranch, error) {
+	b := &partialBranch{t: t, run: run, name: run.PushedBranch, result: plumbing.NewHash(run.ResultCommit)}
+	var err error
+	if b.tip, err = remote.RemoteHead(ctx, t.Repo, t.PushRemote, b.name); err != nil {
+		return nil, err
+	}
+	if b.done, err = p.readUpTo(t, b.name); err != nil {
+		return nil, err
+	}
+	if b.done.IsZero() {
+		b.done = b.result
+	}
+	return b, nil
+}
+
+// pushedCommits returns the commits pushed onto the branch since rtbot
+// last looked, oldest first, along first parents. builtOn is false (and
+// logged) when the branch no longer builds on that commit: it was
+// rewritten or force-pushed, and nothing is learnt from it.
+func (p *Pipeline) pushedCommits(repo *git.Repository, b *partialBranch) (pushed []*object.Commit, builtOn bool, err error) {
+	c, err := repo.CommitObject(b.tip)
+	if err != nil {
+		return nil, false, fmt.Errorf("%s at %s: %w", b.name, b.tip, err)
+	}
+	for c.Hash != b.done && c.Hash != b.result {
 		if len(pushed) == maxFixCommits || c.NumParents() == 0 {
 			p.log.Warn("the partial branch no longer builds on the commit rtbot pushed or last learnt from "+
-				"(rewritten or force-pushed): not learning from it", "tree", t.Name, "branch", branch,
-				"tip", tip.String(), "pushed", result.String())
-			return p.moveFixesRef(eng, branch, tip, done, result)
+				"(rewritten or force-pushed): not learning from it", "tree", b.t.Name, "branch", b.name,
+				"tip", b.tip.String(), "pushed", b.result.String())
+			return nil, false, nil
 		}
 		pushed = append(pushed, c)
 		if c, err = c.Parent(0); err != nil {
-			return fmt.Errorf("%s: %w", branch, err)
+			return nil, false, fmt.Errorf("%s: %w", b.name, err)
 		}
 	}
-	d, err := p.store.Run(ctx, run.ID)
+	slices.Reverse(pushed)
+	return pushed, true, nil
+}
+
+// learnPushedCommits learns from each pushed commit, in order, whose
+// subject is one of the run's conflicting patches, and says in the pass
+// what it learnt. learnt is whether any resolution was.
+func (p *Pipeline) learnPushedCommits(ctx context.Context, b *partialBranch, pushed []*object.Commit, pass *Pass) (learnt bool, err error) {
+	d, err := p.store.Run(ctx, b.run.ID)
 	if err != nil {
-		return err
+		return false, err
 	}
 	bySubject := map[string]string{}
 	for _, pr := range d.Patches {
@@ -243,48 +293,50 @@ func (p *Pipeline) learnBranch(ctx context.Context, t config.Tree, run state.Run
 			bySubject[pr.Subject] = pr.Name
 		}
 	}
-	learnt := false
-	for i := len(pushed) - 1; i >= 0; i-- {
-		c := pushed[i]
-		l := Learned{Tree: t.Name, Branch: branch, Run: run.ID, Commit: c.Hash.String(), Patch: bySubject[patchSubject(c.Message)]}
+	for _, c := range pushed {
+		l := Learned{Tree: b.t.Name, Branch: b.name, Run: b.run.ID, Commit: c.Hash.String(), Patch: bySubject[patchSubject(c.Message)]}
 		if l.Patch == "" {
 			p.log.Info("a commit on the partial branch is not one of its conflicting patches; left alone",
-				"branch", branch, "commit", c.Hash.String(), "subject", firstLine(c.Message))
+				"branch", b.name, "commit", c.Hash.String(), "subject", firstLine(c.Message))
 			continue
 		}
-		since, err := fixSince(c, result)
+		ok, err := p.learnPushedCommit(ctx, b, c, &l)
 		if err != nil {
-			return fmt.Errorf("%s: %w", branch, err)
+			return learnt, err
 		}
-		rs, err := p.Learn(ctx, LearnSpec{Run: run.ID, Fix: c.Hash.String(), Since: since.String(),
-			Patch: l.Patch, Via: "pushed to " + branch})
-		switch {
-		case err == nil:
-			for _, r := range rs {
-				l.Files = append(l.Files, r.Path)
-			}
-			learnt = true
-		case ctx.Err() != nil || environmental(err) || errors.Is(err, state.ErrNotFound):
-			return err
-		default:
-			// The fix itself is wrong (conflict markers left in, say):
-			// said once, in the log and the pass; the maintainer pushes
-			// a corrected commit.
-			l.Error = err.Error()
-			p.log.Error("could not learn a resolution from a commit pushed onto the partial branch",
-				"branch", branch, "commit", c.Hash.String(), "patch", l.Patch, "err", err)
-		}
+		learnt = learnt || ok
 		pass.Learned = append(pass.Learned, l)
 	}
-	if learnt {
-		if err := p.rerunIfClean(ctx, t, run, branch, tip, pass); err != nil {
-			return err
+	return learnt, nil
+}
+
+// learnPushedCommit learns the resolution of patch l.Patch from commit c,
+// filling in l, and reports whether it learnt it. A fix that is itself
+// wrong is said in l.Error, not returned.
+func (p *Pipeline) learnPushedCommit(ctx context.Context, b *partialBranch, c *object.Commit, l *Learned) (bool, error) {
+	since, err := fixSince(c, b.result)
+	if err != nil {
+		return false, fmt.Errorf("%s: %w", b.name, err)
+	}
+	rs, err := p.Learn(ctx, LearnSpec{Run: b.run.ID, Fix: c.Hash.String(), Since: since.String(),
+		Patch: l.Patch, Via: "pushed to " + b.name})
+	switch {
+	case err == nil:
+		for _, r := range rs {
+			l.Files = append(l.Files, r.Path)
 		}
+		return true, nil
+	case ctx.Err() != nil || environmental(err) || errors.Is(err, state.ErrNotFound):
+		return false, err
+	default:
+		// The fix itself is wrong (conflict markers left in, say):
+		// said once, in the log and the pass; the maintainer pushes
+		// a corrected commit.
+		l.Error = err.Error()
+		p.log.Error("could not learn a resolution from a commit pushed onto the partial branch",
+			"branch", b.name, "commit", c.Hash.String(), "patch", l.Patch, "err", err)
+		return false, nil
 	}
-	if err := p.fault(FaultLearnt); err != nil {
-		return err
-	}
-	return p.moveFixesRef(eng, branch, tip, done, result)
 }
 
 // KindRerun is the kind of the announcement rtbot records for itself when
@@ -314,11 +366,11 @@ func (p *Pipeline) rerunIfClean(ctx context.Context, t config.Tree, run state.Ru
 		return err
 	}
 	defer eng.Close()
-	rep, _, err := Merge(ctx, eng, p.mergeSpec(t, run.Candidate))
+	triageReport, _, err := Merge(ctx, eng, p.mergeSpec(t, run.Candidate))
 	if err != nil {
 		return err
 	}
-	if n := rep.Summary.Attention; n > 0 {
+	if n := triageReport.Summary.Attention; n > 0 {
 		p.log.Info("the candidate still needs a human after the fixes learnt; not running it again",
 			"tree", t.Name, "candidate", candName(a.Version, a.RC), "attention", n)
 		return nil

@@ -66,12 +66,8 @@ func (w *crashWorld) pushSerialFix(t *testing.T, partial string) (attempt, fix p
 // resolution) before it runs rc2, which comes out clean: pushed, tested,
 // no second report. A later pass learns nothing again.
 func TestFixPushedOntoPartialBranch(t *testing.T) {
-	ctx := context.Background()
+	const partial = "rtbot/6.1-rt/6.1.12-rc1-partial"
 	w := newCrashWorld(t)
-	const (
-		port    = "drivers/tty/serial/8250/8250_port.c"
-		partial = "rtbot/6.1-rt/6.1.12-rc1-partial"
-	)
 	w.deliver(t, 0)
 	p1 := w.pass(t, Options{})
 	if len(p1.Runs) != 1 || p1.Runs[0].Outcome != state.OutcomeManual || p1.Runs[0].Pushed != partial {
@@ -80,8 +76,18 @@ func TestFixPushedOntoPartialBranch(t *testing.T) {
 	rc1Run := p1.Runs[0].RunID
 
 	attempt, fix := w.pushSerialFix(t, partial)
+	w.learnThenRunRC2(t, partial, rc1Run, attempt, fix)
+	w.nothingLearntTwice(t, partial, fix)
+	w.rc1AgainLeavesBranch(t, partial, fix)
+	w.check(t)
+}
 
-	// rc2 has the same conflict; one pass learns, then runs it.
+// learnThenRunRC2 publishes rc2, with rc1's conflict, and checks that one
+// pass learns from the pushed fix (refusing the attempt, keeping the
+// unrelated commit's change out), then runs rc2 clean.
+func (w *crashWorld) learnThenRunRC2(t *testing.T, partial string, rc1Run int64, attempt, fix plumbing.Hash) {
+	t.Helper()
+	const port = fixtures.DemoConflictFile
 	w.publishSameConflictRC2(t)
 	p2 := w.pass(t, Options{})
 	if len(p2.Learned) != 2 {
@@ -93,7 +99,7 @@ func TestFixPushedOntoPartialBranch(t *testing.T) {
 	if l := p2.Learned[1]; l.Commit != fix.String() || l.Patch != serialPatch || l.Run != rc1Run || l.Error != "" || !slices.Equal(l.Files, []string{port}) {
 		t.Errorf("the fix: %+v; want %s learnt for %s", l, port, serialPatch)
 	}
-	rs, err := w.store.Resolutions(ctx, "", "")
+	rs, err := w.store.Resolutions(context.Background(), "", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,8 +117,12 @@ func TestFixPushedOntoPartialBranch(t *testing.T) {
 	if n := len(w.smtp.Messages()); n != 1 {
 		t.Errorf("%d mails in all, want rc1's report only", n)
 	}
+}
 
-	// How far rtbot read is kept; nothing is learnt twice.
+// nothingLearntTwice checks that how far rtbot read the partial branch is
+// kept, so a pass with nothing new pushed learns nothing again.
+func (w *crashWorld) nothingLearntTwice(t *testing.T, partial string, fix plumbing.Hash) {
+	t.Helper()
 	demo, err := fixtures.Open(w.demo.Repo)
 	if err != nil {
 		t.Fatal(err)
@@ -123,13 +133,17 @@ func TestFixPushedOntoPartialBranch(t *testing.T) {
 	if p3 := w.pass(t, Options{}); len(p3.Learned) != 0 || len(p3.Runs) != 0 {
 		t.Errorf("a pass with nothing new: learned %+v, runs %+v", p3.Learned, p3.Runs)
 	}
-	if rs, _ := w.store.Resolutions(ctx, "", ""); len(rs) != 1 || rs[0].Used != 1 {
+	if rs, _ := w.store.Resolutions(context.Background(), "", ""); len(rs) != 1 || rs[0].Used != 1 {
 		t.Errorf("resolutions %+v; want one, used once", rs)
 	}
+}
 
-	// rc1 run again by hand (rtbot run --onto v6.1.12-rc1) still needs a
-	// human: the partial branch is the maintainers' now and stays as
-	// they pushed it; the report says so.
+// rc1AgainLeavesBranch runs rc1 again by hand (rtbot run --onto
+// v6.1.12-rc1): it still needs a human, the partial branch is the
+// maintainers' now and stays as they pushed it, and the report says so.
+func (w *crashWorld) rc1AgainLeavesBranch(t *testing.T, partial string, fix plumbing.Hash) {
+	t.Helper()
+	ctx := context.Background()
 	p := New(w.cfg, w.store, Options{})
 	if _, err := p.Submit(ctx, "", "v6.1.12-rc1"); err != nil {
 		t.Fatal(err)
@@ -155,7 +169,6 @@ func TestFixPushedOntoPartialBranch(t *testing.T) {
 	if first := string(msgs[0].Data); !strings.Contains(first, "push the branch back") || strings.Contains(string(msgs[1].Data), "push the branch back") {
 		t.Errorf("only the first report, whose partial branch was pushed, should say how to teach rtbot:\n%s", first)
 	}
-	w.check(t)
 }
 
 // TestFixBranchRewritten: a partial branch force-pushed to something

@@ -46,20 +46,21 @@ func mimeBomb(depth int) []byte {
 	return withBody(m, b.String())
 }
 
-// TestHostileMail delivers, beside the real announcement, mails that try
-// rtbot's limits and its trust: each is recorded ignored with its reason,
-// none starts a run, and the real one is processed as usual. The report
-// rtbot writes carries nothing from a hostile mail into its headers.
-func TestHostileMail(t *testing.T) {
-	w := newCrashWorld(t)
-	w.cfg.Limits.MailBytes = 256 << 10
+// hostileMail is a mail that tries rtbot's limits or its trust, with the
+// Message-ID it is recorded under ("" for one recorded as unparsed) and
+// what the recorded reason says.
+type hostileMail struct {
+	name, id string
+	msg      []byte
+	reason   string // in the recorded reason
+}
+
+// hostileMails are the mails TestHostileMail delivers beside the real
+// announcement.
+func hostileMails() []hostileMail {
 	big := withHeader(fixtures.DemoMail, "Message-Id", "<big@linuxfoundation.org>")
 	big = append(big, bytes.Repeat([]byte("padding padding padding padding\n"), 20000)...)
-	hostile := []struct {
-		name, id string
-		msg      []byte
-		reason   string // in the recorded reason
-	}{
+	return []hostileMail{
 		{"oversized", "", big, "over the limit of 262144"},
 		{"MIME bomb", "bomb@linuxfoundation.org", mimeBomb(40), "repeats the announcement"},
 		{"forged sender", forgedID, forge(fixtures.DemoMail, "Greg KH <gregkh@linuxfoundation.org.evil.example>", forgedID), "not one of its senders"},
@@ -76,6 +77,16 @@ func TestHostileMail(t *testing.T) {
 		{"header injection in the subject", "inject@linuxfoundation.org", withHeader(withHeader(fixtures.DemoMail, "Message-Id", "<inject@linuxfoundation.org>"),
 			"Subject", "=?UTF-8?Q?[PATCH_6.1_000/114]_6.1.12-rc1_review=0D=0ABcc:_victim@evil.example?="), "not a stable review cycle"},
 	}
+}
+
+// TestHostileMail delivers, beside the real announcement, mails that try
+// rtbot's limits and its trust: each is recorded ignored with its reason,
+// none starts a run, and the real one is processed as usual. The report
+// rtbot writes carries nothing from a hostile mail into its headers.
+func TestHostileMail(t *testing.T) {
+	w := newCrashWorld(t)
+	w.cfg.Limits.MailBytes = 256 << 10
+	hostile := hostileMails()
 	// The real announcement first: a later copy, however it is made, is
 	// a repeat.
 	if err := w.imap.Deliver(fixtures.DemoMail); err != nil {
@@ -90,11 +101,22 @@ func TestHostileMail(t *testing.T) {
 	if err != nil {
 		t.Fatalf("pass: %v\n%s", err, log)
 	}
-	ctx := context.Background()
-	anns, err := w.store.Announcements(ctx, state.AnnouncementFilter{})
+	anns, err := w.store.Announcements(context.Background(), state.AnnouncementFilter{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	checkHostileIgnored(t, hostile, anns)
+	if len(pass.Runs) != 1 || pass.Runs[0].Announcement != crashRC1 {
+		t.Fatalf("runs %+v; want only the real announcement's", pass.Runs)
+	}
+	checkReportHeaders(t, w.smtp.Messages())
+	w.check(t)
+}
+
+// checkHostileIgnored checks that every hostile mail is recorded, among
+// anns, as ignored with its reason, and that nothing else is ignored.
+func checkHostileIgnored(t *testing.T, hostile []hostileMail, anns []state.Announcement) {
+	t.Helper()
 	byID := map[string]state.Announcement{}
 	for _, a := range anns {
 		byID[a.MessageID] = a
@@ -139,10 +161,13 @@ func TestHostileMail(t *testing.T) {
 	if ignored != len(hostile) {
 		t.Errorf("%d ignored, want %d: %+v", ignored, len(hostile), anns)
 	}
-	if len(pass.Runs) != 1 || pass.Runs[0].Announcement != crashRC1 {
-		t.Fatalf("runs %+v; want only the real announcement's", pass.Runs)
-	}
-	msgs := w.smtp.Messages()
+}
+
+// checkReportHeaders checks that the one mail sent is the report, to the
+// maintainers, threaded under the real announcement, with only the
+// headers rtbot writes.
+func checkReportHeaders(t *testing.T, msgs []fixtures.ReceivedMail) {
+	t.Helper()
 	if len(msgs) != 1 {
 		t.Fatalf("%d mails sent, want the one report", len(msgs))
 	}
@@ -164,5 +189,4 @@ func TestHostileMail(t *testing.T) {
 	if to := msgs[0].To; len(to) != 1 || to[0] != "rt@test.invalid" {
 		t.Errorf("report went to %v", to)
 	}
-	w.check(t)
 }

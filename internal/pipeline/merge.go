@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/rtbot/rtbot/internal/triage"
 	"github.com/rtbot/rtbot/internal/merger"
 	"github.com/rtbot/rtbot/internal/patchqueue"
+	"github.com/rtbot/rtbot/internal/triage"
 )
 
 // MergeSpec says which queue to rebase onto which candidate.
@@ -61,8 +61,8 @@ func Merge(ctx context.Context, eng *merger.Engine, spec MergeSpec) (*triage.Rep
 	if err != nil {
 		return nil, nil, fmt.Errorf("candidate %s: %w", spec.Onto, err)
 	}
-	rep := &triage.Report{Candidate: triage.Rev{Name: spec.Onto, Commit: ontoHash.String()}, Queue: spec.Queue}
-	var res *merger.Result
+	triageReport := &triage.Report{Candidate: triage.Rev{Name: spec.Onto, Commit: ontoHash.String()}, Queue: spec.Queue}
+	var mergeResult *merger.Result
 	if isRange {
 		if spec.Base != "" && spec.Base != rg.Base {
 			return nil, nil, fmt.Errorf("base %s differs from the start of the queue range %s", spec.Base, spec.Queue)
@@ -71,8 +71,8 @@ func Merge(ctx context.Context, eng *merger.Engine, spec MergeSpec) (*triage.Rep
 		if err != nil {
 			return nil, nil, err
 		}
-		rep.Base = &triage.Rev{Name: rg.Base, Commit: baseHash.String()}
-		if res, err = eng.Rebase(ctx, steps, baseHash, ontoHash); err != nil {
+		triageReport.Base = &triage.Rev{Name: rg.Base, Commit: baseHash.String()}
+		if mergeResult, err = eng.Rebase(ctx, steps, baseHash, ontoHash); err != nil {
 			return nil, nil, err
 		}
 	} else {
@@ -85,9 +85,9 @@ func Merge(ctx context.Context, eng *merger.Engine, spec MergeSpec) (*triage.Rep
 			if baseHash, err = eng.Resolve(spec.Base); err != nil {
 				return nil, nil, fmt.Errorf("base %s: %w", spec.Base, err)
 			}
-			rep.Base = &triage.Rev{Name: spec.Base, Commit: baseHash.String()}
+			triageReport.Base = &triage.Rev{Name: spec.Base, Commit: baseHash.String()}
 		}
-		if res, err = eng.RebaseQueue(ctx, qd.q, baseHash, ontoHash); err != nil {
+		if mergeResult, err = eng.RebaseQueue(ctx, qd.q, baseHash, ontoHash); err != nil {
 			var ae *merger.ApplyError
 			if errors.As(err, &ae) {
 				return nil, nil, fmt.Errorf("queue does not apply to its base %s: %w", spec.Base, err)
@@ -95,14 +95,14 @@ func Merge(ctx context.Context, eng *merger.Engine, spec MergeSpec) (*triage.Rep
 			return nil, nil, err
 		}
 	}
-	if rep.Patches, err = triage.Triage(ctx, res, eng, triage.Options{DropApplied: spec.DropApplied}); err != nil {
+	if triageReport.Patches, err = triage.Triage(ctx, mergeResult, eng, triage.Options{DropApplied: spec.DropApplied}); err != nil {
 		return nil, nil, err
 	}
-	rep.Summary = triage.Summarise(rep.Patches)
-	rep.Result = triage.ResultRef{Commit: res.Head.String()}
-	rep.Stats = res.Stats
-	rep.Elapsed = time.Since(start).Round(time.Millisecond).String()
-	return rep, res, nil
+	triageReport.Summary = triage.Summarise(triageReport.Patches)
+	triageReport.Result = triage.ResultRef{Commit: mergeResult.Head.String()}
+	triageReport.Stats = mergeResult.Stats
+	triageReport.Elapsed = time.Since(start).Round(time.Millisecond).String()
+	return triageReport, mergeResult, nil
 }
 
 func exists(p string) bool {

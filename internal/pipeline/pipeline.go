@@ -27,11 +27,11 @@ import (
 	"time"
 
 	"github.com/rtbot/rtbot/internal/config"
-	"github.com/rtbot/rtbot/internal/triage"
 	"github.com/rtbot/rtbot/internal/mailout"
 	"github.com/rtbot/rtbot/internal/mailwatch"
 	"github.com/rtbot/rtbot/internal/remote"
 	"github.com/rtbot/rtbot/internal/state"
+	"github.com/rtbot/rtbot/internal/triage"
 	"github.com/rtbot/rtbot/internal/trigger"
 )
 
@@ -165,13 +165,13 @@ type RunReport struct {
 	Pushed       string        `json:"pushed,omitempty"`
 	// NotPushed says why a branch to be pushed was not (the maintainers
 	// pushed onto the partial branch).
-	NotPushed string            `json:"not_pushed,omitempty"`
-	Result    string            `json:"result,omitempty"`
-	Mail      string            `json:"mail,omitempty"` // Message-ID of the report sent
-	Triggers  []string          `json:"triggers,omitempty"`
-	Export    string            `json:"export,omitempty"` // where the refreshed queue was written
-	Error     string            `json:"error,omitempty"`
-	Resumed   bool              `json:"resumed,omitempty"`
+	NotPushed string         `json:"not_pushed,omitempty"`
+	Result    string         `json:"result,omitempty"`
+	Mail      string         `json:"mail,omitempty"` // Message-ID of the report sent
+	Triggers  []string       `json:"triggers,omitempty"`
+	Export    string         `json:"export,omitempty"` // where the refreshed queue was written
+	Error     string         `json:"error,omitempty"`
+	Resumed   bool           `json:"resumed,omitempty"`
 	Report    *triage.Report `json:"-"`
 }
 
@@ -197,16 +197,16 @@ func (p *Pipeline) Once(ctx context.Context) (*Pass, error) {
 	uids := map[string][]uint32{}
 	var uidValidity uint32
 	for {
-		res, err := sc.Scan(ctx, mailwatch.Checkpoint{UIDValidity: cp.UIDValidity, LastUID: cp.LastUID})
+		scan, err := sc.Scan(ctx, mailwatch.Checkpoint{UIDValidity: cp.UIDValidity, LastUID: cp.LastUID})
 		if err != nil {
 			return pass, err
 		}
-		if err := p.ingest(ctx, res, pass, uids); err != nil {
+		if err := p.ingest(ctx, scan, pass, uids); err != nil {
 			return pass, err
 		}
-		cp.UIDValidity, cp.LastUID = res.Next.UIDValidity, res.Next.LastUID
-		uidValidity = res.Next.UIDValidity
-		if !res.More {
+		cp.UIDValidity, cp.LastUID = scan.Next.UIDValidity, scan.Next.LastUID
+		uidValidity = scan.Next.UIDValidity
+		if !scan.More {
 			break
 		}
 	}
@@ -225,10 +225,10 @@ func (p *Pipeline) Once(ctx context.Context) (*Pass, error) {
 
 // ingest records the announcements of one scan and saves its checkpoint.
 // uids collects the UIDs of each recorded Message-ID, for markProcessed.
-func (p *Pipeline) ingest(ctx context.Context, res mailwatch.ScanResult, pass *Pass, uids map[string][]uint32) error {
-	pass.Scanned += len(res.Candidates)
-	for _, c := range res.Candidates {
-		rec, dup, err := p.recordMail(ctx, c, res.Next.UIDValidity)
+func (p *Pipeline) ingest(ctx context.Context, scan mailwatch.ScanResult, pass *Pass, uids map[string][]uint32) error {
+	pass.Scanned += len(scan.Candidates)
+	for _, c := range scan.Candidates {
+		rec, dup, err := p.recordMail(ctx, c, scan.Next.UIDValidity)
 		if err != nil {
 			return err
 		}
@@ -249,7 +249,7 @@ func (p *Pipeline) ingest(ctx context.Context, res mailwatch.ScanResult, pass *P
 		return err
 	}
 	if err := p.store.SaveCheckpoint(ctx, state.Checkpoint{
-		Server: p.cfg.IMAP.Addr, Mailbox: p.mailbox(), UIDValidity: res.Next.UIDValidity, LastUID: res.Next.LastUID,
+		Server: p.cfg.IMAP.Addr, Mailbox: p.mailbox(), UIDValidity: scan.Next.UIDValidity, LastUID: scan.Next.LastUID,
 	}); err != nil {
 		return err
 	}
@@ -403,9 +403,9 @@ func (p *Pipeline) process(ctx context.Context, a state.Announcement, pass *Pass
 	}
 	var errs []error
 	for _, t := range trees {
-		rr, err := p.runTreeRetrying(ctx, a, t)
-		if rr != nil {
-			pass.Runs = append(pass.Runs, *rr)
+		runReport, err := p.runTreeRetrying(ctx, a, t)
+		if runReport != nil {
+			pass.Runs = append(pass.Runs, *runReport)
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("tree %s: %w", t.Name, err))
@@ -426,16 +426,16 @@ func (p *Pipeline) process(ctx context.Context, a state.Announcement, pass *Pass
 func (p *Pipeline) runTreeRetrying(ctx context.Context, a state.Announcement, t config.Tree) (*RunReport, error) {
 	delay := p.opts.Retry.Min
 	for attempt := 1; ; attempt++ {
-		rr, err := p.runTree(ctx, a, t)
+		runReport, err := p.runTree(ctx, a, t)
 		if err == nil || attempt >= p.opts.Retry.Attempts || !Temporary(err) {
-			return rr, err
+			return runReport, err
 		}
 		p.log.Warn("temporary failure; retrying", "tree", t.Name, "candidate", candName(a.Version, a.RC),
 			"attempt", attempt, "of", p.opts.Retry.Attempts, "in", delay, "err", err)
 		select {
 		case <-time.After(delay):
 		case <-ctx.Done():
-			return rr, err
+			return runReport, err
 		}
 		delay = min(2*delay, max(p.opts.Retry.Max, p.opts.Retry.Min))
 	}
@@ -524,10 +524,10 @@ func (p *Pipeline) Watch(ctx context.Context) error {
 		},
 	}
 	return mailwatch.Watch(ctx, icfg, opts, mailwatch.Checkpoint{UIDValidity: cp.UIDValidity, LastUID: cp.LastUID},
-		func(ctx context.Context, sc *mailwatch.Scanner, res mailwatch.ScanResult) error {
+		func(ctx context.Context, sc *mailwatch.Scanner, scan mailwatch.ScanResult) error {
 			pass := &Pass{}
 			uids := map[string][]uint32{}
-			if err := p.ingest(ctx, res, pass, uids); err != nil {
+			if err := p.ingest(ctx, scan, pass, uids); err != nil {
 				return err
 			}
 			if err := p.processPending(ctx, pass); err != nil {
@@ -539,7 +539,7 @@ func (p *Pipeline) Watch(ctx context.Context) error {
 			for _, r := range pass.Runs {
 				p.log.Info("run", "tree", r.Tree, "candidate", r.Candidate, "outcome", r.Outcome, "branch", r.Branch, "mail", r.Mail)
 			}
-			if err := p.markProcessed(ctx, sc, res.Next.UIDValidity, uids); err != nil {
+			if err := p.markProcessed(ctx, sc, scan.Next.UIDValidity, uids); err != nil {
 				p.log.Warn("flagging processed mail failed", "err", err)
 			}
 			return nil

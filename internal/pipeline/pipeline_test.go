@@ -224,7 +224,6 @@ func (w *world) publishRC2(t *testing.T) plumbing.Hash {
 // announcement that only the third pass processes. A forged copy of the
 // announcement is ignored and recorded.
 func runTwiceThenNew(t *testing.T, w *world, box mailbox) {
-	ctx := context.Background()
 	const realID = "20230213144742.219399167@linuxfoundation.org"
 	for _, m := range [][]byte{
 		fixtures.DemoMail,
@@ -234,8 +233,17 @@ func runTwiceThenNew(t *testing.T, w *world, box mailbox) {
 			t.Fatal(err)
 		}
 	}
+	firstPassReports(t, w, realID)
+	secondPassDoesNothing(t, w)
+	thirdPassRunsOnlyNew(t, w, box)
+}
 
-	// Pass 1: the real announcement runs, the forged one is recorded ignored.
+// firstPassReports is pass 1: the real announcement runs, its report is
+// mailed and its partial branch pushed; the forged one is recorded
+// ignored.
+func firstPassReports(t *testing.T, w *world, realID string) {
+	t.Helper()
+	ctx := context.Background()
 	p1 := w.pass(t, Options{})
 	if len(p1.New) != 2 || len(p1.Runs) != 1 {
 		t.Fatalf("pass 1: %d new, %d runs; want 2 and 1: %+v", len(p1.New), len(p1.Runs), p1)
@@ -275,8 +283,12 @@ func runTwiceThenNew(t *testing.T, w *world, box mailbox) {
 	if len(d.Patches) != 5 || statuses["conflict"] != 1 || statuses["already-applied"] != 1 {
 		t.Errorf("recorded patch results %v, want 5 with one conflict and one already-applied", statuses)
 	}
+}
 
-	// Pass 2 on the same mailbox: nothing new, nothing sent, nothing moved.
+// secondPassDoesNothing is pass 2 on the same mailbox: nothing new,
+// nothing sent, nothing moved.
+func secondPassDoesNothing(t *testing.T, w *world) {
+	t.Helper()
 	before := w.snapshot(t)
 	p2 := w.pass(t, Options{})
 	if len(p2.New) != 0 || len(p2.Runs) != 0 || p2.Pending != 0 {
@@ -286,9 +298,13 @@ func runTwiceThenNew(t *testing.T, w *world, box mailbox) {
 	if fmt.Sprint(before) != fmt.Sprint(after) {
 		t.Errorf("pass 2 changed something:\nbefore %+v\nafter  %+v", before, after)
 	}
+}
 
-	// A new announcement: rc2, on which the queue applies cleanly. Only
-	// it is processed.
+// thirdPassRunsOnlyNew delivers a new announcement, rc2, on which the
+// queue applies cleanly, and checks that pass 3 processes only it: a
+// clean run, pushed and tested, no mail.
+func thirdPassRunsOnlyNew(t *testing.T, w *world, box mailbox) {
+	t.Helper()
 	rc2 := w.publishRC2(t)
 	if err := box.Deliver(rcMail(2, "rc2.cover@linuxfoundation.org")); err != nil {
 		t.Fatal(err)
@@ -312,7 +328,7 @@ func runTwiceThenNew(t *testing.T, w *world, box mailbox) {
 	if got := refs(t, filepath.Join(w.dir, "published.git"))["refs/heads/rtbot/6.1-rt/6.1.12-rc2"]; !strings.HasPrefix(got, r3.Result) {
 		t.Errorf("published rc2 branch at %q, want %s", got, r3.Result)
 	}
-	st, err := w.store.Status(ctx)
+	st, err := w.store.Status(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}

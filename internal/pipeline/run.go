@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
@@ -19,12 +20,12 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/rtbot/rtbot/internal/candidate"
 	"github.com/rtbot/rtbot/internal/config"
-	"github.com/rtbot/rtbot/internal/triage"
 	"github.com/rtbot/rtbot/internal/export"
 	"github.com/rtbot/rtbot/internal/merger"
 	"github.com/rtbot/rtbot/internal/patchqueue"
 	"github.com/rtbot/rtbot/internal/remote"
 	"github.com/rtbot/rtbot/internal/state"
+	"github.com/rtbot/rtbot/internal/triage"
 )
 
 // CandidateRef is the ref rtbot keeps a tree's candidate under: fetched
@@ -43,168 +44,264 @@ func candName(version string, rc int) string {
 	return fmt.Sprintf("%s-rc%d", version, rc)
 }
 
+// treeRun is one run of a tree on a candidate while runTree does it: what
+// its steps share.
+type treeRun struct {
+	a         state.Announcement
+	t         config.Tree
+	name      string // the candidate's name, candName
+	log       *slog.Logger
+	cand      plumbing.Hash
+	run       state.Run
+	runReport *RunReport
+}
+
+// runFailed is the error of a step that ends the run for good: runTree
+// records it as the run's error outcome instead of leaving the run for a
+// later pass.
+type runFailed struct{ cause error }
+
+func (e *runFailed) Error() string { return e.cause.Error() }
+
 // runTree does one tree's run on announcement a. It returns an error only
 // when the run must be retried by a later pass (a network failure, a
 // temporary SMTP error); a run that ended for good, cleanly or not, is
 // recorded and returns nil.
 func (p *Pipeline) runTree(ctx context.Context, a state.Announcement, t config.Tree) (*RunReport, error) {
-	name := candName(a.Version, a.RC)
-	log := p.log.With("tree", t.Name, "candidate", name)
-	rr := &RunReport{Announcement: a.MessageID, Tree: t.Name, Candidate: name}
-
-	cand, err := p.candidate(ctx, t, a)
-	if err != nil {
-		return rr, fmt.Errorf("candidate %s: %w", name, err)
+	tr, finished, err := p.startTreeRun(ctx, a, t)
+	if err != nil || finished {
+		return tr.runReport, err
 	}
-	rr.Commit = cand.String()
+	err = p.completeTreeRun(ctx, tr)
+	var failed *runFailed
+	if errors.As(err, &failed) {
+		return tr.runReport, p.finishFailedRun(ctx, tr, failed.cause)
+	}
+	return tr.runReport, err
+}
+
+// startTreeRun gets the candidate and starts (or resumes) the run of tree
+// t on it. finished says the run already ended in an earlier pass: its
+// report is filled in from the state and there is nothing left to do.
+func (p *Pipeline) startTreeRun(ctx context.Context, a state.Announcement, t config.Tree) (tr *treeRun, finished bool, err error) {
+	name := candName(a.Version, a.RC)
+	tr = &treeRun{a: a, t: t, name: name, log: p.log.With("tree", t.Name, "candidate", name),
+		runReport: &RunReport{Announcement: a.MessageID, Tree: t.Name, Candidate: name}}
+	runReport := tr.runReport
+	if tr.cand, err = p.candidate(ctx, t, a); err != nil {
+		return tr, false, fmt.Errorf("candidate %s: %w", name, err)
+	}
+	runReport.Commit = tr.cand.String()
 	if err := p.fault(FaultFetched); err != nil {
-		return rr, err
+		return tr, false, err
 	}
 	// Hashed once per run: a queue tarball or directory is read whole.
-	qid, err := queueID(t)
-	if err != nil {
-		return rr, err
+	if runReport.QueueID, err = queueID(t); err != nil {
+		return tr, false, err
 	}
-	rr.QueueID = qid
 	run, existed, err := p.store.StartRun(ctx, state.RunSpec{
-		Announcement: a.MessageID, Tree: t.Name, Candidate: cand.String(), QueueID: qid, Base: t.QueueBase,
+		Announcement: a.MessageID, Tree: t.Name, Candidate: tr.cand.String(), QueueID: runReport.QueueID, Base: t.QueueBase,
 	})
 	if err != nil {
-		return rr, err
+		return tr, false, err
 	}
-	rr.RunID, rr.Resumed = run.ID, existed
+	tr.run = run
+	runReport.RunID, runReport.Resumed = run.ID, existed
 	if run.Finished() {
-		log.Info("already done", "run", run.ID, "outcome", run.Outcome)
-		rr.Outcome, rr.Pushed, rr.Result, rr.Error = run.Outcome, run.PushedBranch, run.ResultCommit, run.Error
-		return rr, nil
+		tr.log.Info("already done", "run", run.ID, "outcome", run.Outcome)
+		runReport.Outcome, runReport.Pushed, runReport.Result, runReport.Error = run.Outcome, run.PushedBranch, run.ResultCommit, run.Error
+		return tr, true, nil
 	}
-	finishErr := func(cause error) (*RunReport, error) {
-		rr.Outcome, rr.Error = state.OutcomeError, cause.Error()
-		log.Error("run failed", "run", run.ID, "err", cause)
-		if err := p.store.FinishRun(ctx, run.ID, state.RunResult{Outcome: state.OutcomeError, Error: cause.Error()}); err != nil {
-			return rr, err
-		}
-		return rr, nil
-	}
+	return tr, false, nil
+}
 
-	repo, err := merger.OpenRepository(t.Repo)
-	if err != nil {
-		return rr, err
-	}
-	if err := candidate.Check(repo, cand, a.Version, a.RC); err != nil {
-		return finishErr(err)
-	}
+// finishFailedRun records cause as the error that ended the run for good.
+func (p *Pipeline) finishFailedRun(ctx context.Context, tr *treeRun, cause error) error {
+	tr.runReport.Outcome, tr.runReport.Error = state.OutcomeError, cause.Error()
+	tr.log.Error("run failed", "run", tr.run.ID, "err", cause)
+	return p.store.FinishRun(ctx, tr.run.ID, state.RunResult{Outcome: state.OutcomeError, Error: cause.Error()})
+}
 
-	eng, err := merger.Open(t.Repo, merger.Options{
+// completeTreeRun does a started run: it checks the candidate, rebases the
+// queue onto it, moves and pushes the branch, acts on the result (export
+// and triggers when clean, the mailed report when not) and finishes the
+// run. An error that ends the run for good is a *runFailed.
+func (p *Pipeline) completeTreeRun(ctx context.Context, tr *treeRun) error {
+	if err := p.checkCandidate(tr); err != nil {
+		return err
+	}
+	eng, err := merger.Open(tr.t.Repo, merger.Options{
 		Committer: merger.Identity{Name: p.cfg.Bot.Name, Email: p.cfg.Bot.Email},
 		// The run's start time makes a resumed run write the same commits.
-		Now:         func() time.Time { return run.StartedAt },
+		Now:         func() time.Time { return tr.run.StartedAt },
 		Step:        func(int, int) error { return p.fault(FaultRebasing) },
 		Resolutions: storeResolutions{ctx, p.store},
 	})
 	if err != nil {
-		return rr, err
+		return err
 	}
 	defer eng.Close()
-	rep, res, err := Merge(ctx, eng, p.mergeSpec(t, cand.String()))
+	triageReport, mergeResult, err := p.rebaseRun(ctx, tr, eng)
+	if err != nil {
+		return err
+	}
+	clean := triageReport.Summary.Attention == 0
+	branch, err := p.moveRunBranch(tr, eng, triageReport, mergeResult.Head, clean)
+	if err != nil {
+		return err
+	}
+	if err := p.pushRunBranch(ctx, tr, branch, mergeResult.Head, clean); err != nil {
+		return err
+	}
+	outcome, err := p.actOnRun(ctx, tr, eng, triageReport, mergeResult, clean)
+	if err != nil {
+		return err
+	}
+	return p.finishRun(ctx, tr, outcome, branch)
+}
+
+// checkCandidate checks that the candidate commit is the announced
+// version; one that is not ends the run.
+func (p *Pipeline) checkCandidate(tr *treeRun) error {
+	repo, err := merger.OpenRepository(tr.t.Repo)
+	if err != nil {
+		return err
+	}
+	if err := candidate.Check(repo, tr.cand, tr.a.Version, tr.a.RC); err != nil {
+		return &runFailed{err}
+	}
+	return nil
+}
+
+// rebaseRun rebases the tree's queue onto the candidate, triages the
+// result and records the patches' results and the remembered resolutions
+// it used.
+func (p *Pipeline) rebaseRun(ctx context.Context, tr *treeRun, eng *merger.Engine) (*triage.Report, *merger.Result, error) {
+	triageReport, mergeResult, err := Merge(ctx, eng, p.mergeSpec(tr.t, tr.cand.String()))
 	if err != nil {
 		if stopping(ctx, err) || environmental(err) {
 			// Not a verdict on the queue or the candidate: the next
 			// pass resumes the run.
-			return rr, err
+			return nil, nil, err
 		}
-		return finishErr(err)
+		return nil, nil, &runFailed{err}
 	}
-	rep.Candidate.Name = "v" + name
-	rr.Report, rr.Result = rep, res.Head.String()
+	triageReport.Candidate.Name = "v" + tr.name
+	tr.runReport.Report, tr.runReport.Result = triageReport, mergeResult.Head.String()
 	if err := p.fault(FaultRebased); err != nil {
-		return rr, err
+		return nil, nil, err
 	}
-	if err := p.store.SavePatchResults(ctx, run.ID, patchResults(rep)); err != nil {
-		return rr, err
+	if err := p.store.SavePatchResults(ctx, tr.run.ID, patchResults(triageReport)); err != nil {
+		return nil, nil, err
 	}
-	if err := p.countUses(ctx, res); err != nil {
-		return rr, err
+	if err := p.countResolutionUses(ctx, mergeResult); err != nil {
+		return nil, nil, err
 	}
 	if err := p.fault(FaultResults); err != nil {
-		return rr, err
+		return nil, nil, err
 	}
+	return triageReport, mergeResult, nil
+}
 
-	clean := rep.Summary.Attention == 0
-	branch, err := t.Branch(a.Version, a.RC)
+// moveRunBranch points the run's local branch at head: the tree's branch
+// for the candidate, with "-partial" when a patch needs a human.
+func (p *Pipeline) moveRunBranch(tr *treeRun, eng *merger.Engine, triageReport *triage.Report, head plumbing.Hash, clean bool) (string, error) {
+	branch, err := tr.t.Branch(tr.a.Version, tr.a.RC)
 	if err != nil {
-		return finishErr(err)
+		return "", &runFailed{err}
 	}
 	if !clean {
 		branch += "-partial"
 	}
 	old, err := eng.BranchHead(branch)
 	if err != nil {
-		return rr, err
+		return "", err
 	}
-	if old != res.Head {
-		if err := eng.UpdateBranch(branch, res.Head, old); err != nil {
-			return rr, err
+	if old != head {
+		if err := eng.UpdateBranch(branch, head, old); err != nil {
+			return "", err
 		}
 	}
-	rep.Result.Branch, rr.Branch = branch, branch
+	triageReport.Result.Branch, tr.runReport.Branch = branch, branch
 	if err := p.fault(FaultBranch); err != nil {
-		return rr, err
+		return "", err
 	}
-	log.Info("rebased", "run", run.ID, "patches", rep.Summary.Total, "attention", rep.Summary.Attention, "branch", branch)
+	tr.log.Info("rebased", "run", tr.run.ID, "patches", triageReport.Summary.Total,
+		"attention", triageReport.Summary.Attention, "branch", branch)
+	return branch, nil
+}
 
-	if t.PushRemote != "" && (clean || t.PushPartial) {
-		switch err := p.push(ctx, run.ID, t, branch, res.Head, !clean); {
-		case errors.Is(err, errTakenOver):
-			rr.NotPushed = err.Error()
-		case err != nil:
-			return rr, err
-		default:
-			rr.Pushed = branch
+// pushRunBranch pushes the branch when the tree pushes it: a clean one, or
+// a partial one with push_partial.
+func (p *Pipeline) pushRunBranch(ctx context.Context, tr *treeRun, branch string, head plumbing.Hash, clean bool) error {
+	if tr.t.PushRemote == "" || !clean && !tr.t.PushPartial {
+		return nil
+	}
+	switch err := p.push(ctx, tr.run.ID, tr.t, branch, head, !clean); {
+	case errors.Is(err, errTakenOver):
+		tr.runReport.NotPushed = err.Error()
+	case err != nil:
+		return err
+	default:
+		tr.runReport.Pushed = branch
+	}
+	return nil
+}
+
+// actOnRun acts on the rebase and returns the run's outcome: a clean
+// result is exported (when configured) and handed to the triggers, an
+// unclean one mailed to the maintainers.
+func (p *Pipeline) actOnRun(ctx context.Context, tr *treeRun, eng *merger.Engine, triageReport *triage.Report, mergeResult *merger.Result, clean bool) (state.Outcome, error) {
+	if !clean {
+		id, err := p.mailReport(ctx, tr.run.ID, tr.a, tr.t, triageReport, tr.runReport)
+		tr.runReport.Mail = id
+		return state.OutcomeManual, err
+	}
+	if tr.t.ExportDir != "" {
+		if err := p.exportQueue(ctx, tr, eng, mergeResult); err != nil {
+			return state.OutcomeClean, err
 		}
 	}
-	outcome := state.OutcomeClean
-	if clean && t.ExportDir != "" {
-		// Deterministic and written atomically: a resumed run writes the
-		// same files again.
-		m, err := export.Write(ctx, eng.Repository(), res, filepath.Join(t.ExportDir, name), export.Options{Overwrite: true})
-		switch {
-		case err == nil:
-			rr.Export = m.Dir
-			log.Info("exported the refreshed queue", "dir", m.Dir, "release", m.Release, "patches", len(m.Patches))
-		case environmental(err) || ctx.Err() != nil:
-			return rr, fmt.Errorf("export to %s: %w", t.ExportDir, err)
-		default:
-			// Not a reason to withhold the branch from testing.
-			log.Error("exporting the refreshed queue failed", "dir", t.ExportDir, "err", err)
-		}
+	ev := p.event(tr.a, tr.t, tr.cand, triageReport, mergeResult, tr.runReport)
+	fired, err := p.fireTriggers(ctx, tr.run.ID, tr.t, ev)
+	tr.runReport.Triggers = fired
+	return state.OutcomeClean, err
+}
+
+// exportQueue writes the refreshed queue of a clean run under the tree's
+// export directory. Only a failure of the machine is an error: a queue
+// that cannot be exported is logged and still tested.
+func (p *Pipeline) exportQueue(ctx context.Context, tr *treeRun, eng *merger.Engine, mergeResult *merger.Result) error {
+	// Deterministic and written atomically: a resumed run writes the
+	// same files again.
+	m, err := export.Write(ctx, eng.Repository(), mergeResult, filepath.Join(tr.t.ExportDir, tr.name), export.Options{Overwrite: true})
+	switch {
+	case err == nil:
+		tr.runReport.Export = m.Dir
+		tr.log.Info("exported the refreshed queue", "dir", m.Dir, "release", m.Release, "patches", len(m.Patches))
+	case environmental(err) || ctx.Err() != nil:
+		return fmt.Errorf("export to %s: %w", tr.t.ExportDir, err)
+	default:
+		// Not a reason to withhold the branch from testing.
+		tr.log.Error("exporting the refreshed queue failed", "dir", tr.t.ExportDir, "err", err)
 	}
-	if clean {
-		ev := p.event(a, t, cand, rep, res, rr)
-		fired, err := p.fireTriggers(ctx, run.ID, t, ev)
-		rr.Triggers = fired
-		if err != nil {
-			return rr, err
-		}
-	} else {
-		outcome = state.OutcomeManual
-		id, err := p.mailReport(ctx, run.ID, a, t, rep, rr)
-		rr.Mail = id
-		if err != nil {
-			return rr, err
-		}
-	}
-	rr.Outcome = outcome
-	published := rr.Pushed
-	if rr.NotPushed != "" {
+	return nil
+}
+
+// finishRun records the run's outcome and where its branch was published.
+func (p *Pipeline) finishRun(ctx context.Context, tr *treeRun, outcome state.Outcome, branch string) error {
+	runReport := tr.runReport
+	runReport.Outcome = outcome
+	published := runReport.Pushed
+	if runReport.NotPushed != "" {
 		// The maintainers' now, built on an earlier run's push: still
 		// where this run's fixes are to be pushed and read from.
 		published = branch
 	}
-	if err := p.store.FinishRun(ctx, run.ID, state.RunResult{Outcome: outcome, PushedBranch: published, ResultCommit: rr.Result}); err != nil {
-		return rr, err
+	if err := p.store.FinishRun(ctx, tr.run.ID, state.RunResult{Outcome: outcome, PushedBranch: published, ResultCommit: runReport.Result}); err != nil {
+		return err
 	}
-	return rr, p.fault(FaultFinished)
+	return p.fault(FaultFinished)
 }
 
 // mergeSpec is the rebase of tree t's queue onto the candidate onto, within
@@ -369,9 +466,9 @@ func hashPath(w io.Writer, root string) error {
 }
 
 // patchResults is the state form of a triage.
-func patchResults(rep *triage.Report) []state.PatchResult {
-	out := make([]state.PatchResult, 0, len(rep.Patches))
-	for _, pr := range rep.Patches {
+func patchResults(triageReport *triage.Report) []state.PatchResult {
+	out := make([]state.PatchResult, 0, len(triageReport.Patches))
+	for _, pr := range triageReport.Patches {
 		r := state.PatchResult{
 			Index: pr.Index, Name: pr.Name, Subject: pr.Subject, Status: string(pr.Status),
 			Action: string(pr.Action), Reason: pr.Reason, BlockedBy: pr.BlockedBy,

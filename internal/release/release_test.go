@@ -209,84 +209,106 @@ func TestRelease(t *testing.T) {
 			if p.Version != "6.1.12-rt6" || p.Tag != "v6.1.12-rt6" || p.Message != "Linux 6.1.12-rt6\n" {
 				t.Errorf("version %q tag %q message %q", p.Version, p.Tag, p.Message)
 			}
-
-			// The branch moved by exactly one commit, and only it and the tag changed.
-			after := refs(t, rr.dir)
-			if got := git(t, rr.dir, "rev-parse", "v6.1-rt"); got != p.Commit.String() {
-				t.Errorf("branch at %s, want %s", got, p.Commit)
-			}
-			if got := git(t, rr.dir, "rev-parse", "v6.1-rt~1"); got != rr.tip.String() {
-				t.Errorf("release commit's parent %s, want the old tip %s", got, rr.tip)
-			}
-			if got := git(t, rr.dir, "rev-list", "--count", rr.tip.String()+"..v6.1-rt"); got != "1" {
-				t.Errorf("%s commits added, want 1", got)
-			}
-			if got := git(t, rr.dir, "diff-tree", "-r", "--name-only", "--no-commit-id", "v6.1-rt"); got != "localversion-rt" {
-				t.Errorf("release commit changes %q, want only localversion-rt", got)
-			}
-			if got, size := git(t, rr.dir, "cat-file", "-p", "v6.1-rt:localversion-rt"), git(t, rr.dir, "cat-file", "-s", "v6.1-rt:localversion-rt"); got != "-rt6" || size != "5" {
-				t.Errorf("localversion-rt %q (%s bytes), want \"-rt6\\n\"", got, size)
-			}
-			if got := git(t, rr.dir, "ls-tree", "v6.1-rt", "scripts/setver.sh"); !strings.HasPrefix(got, "100755 ") {
-				t.Errorf("modes not kept: %q", got)
-			}
-			if got := git(t, rr.dir, "log", "-1", "--format=%an <%ae>|%cn <%ce>|%B", "v6.1-rt"); got != "Clark Williams <williams@redhat.com>|Clark Williams <williams@redhat.com>|Linux 6.1.12-rt6" {
-				t.Errorf("commit: %q", got)
-			}
-			delete(after, "refs/heads/v6.1-rt")
-			delete(before, "refs/heads/v6.1-rt")
-			if after["refs/tags/v6.1.12-rt6"] != p.TagObject.String() {
-				t.Errorf("tag ref %q, want the tag object %s", after["refs/tags/v6.1.12-rt6"], p.TagObject)
-			}
-			delete(after, "refs/tags/v6.1.12-rt6")
-			if len(after) != len(before) {
-				t.Errorf("refs changed:\nbefore %v\nafter  %v", before, after)
-			}
-			for n, h := range before {
-				if after[n] != h {
-					t.Errorf("ref %s moved %s -> %s", n, h, after[n])
-				}
-			}
-
-			// The tag is annotated, and git reads what go-git wrote.
-			if got := git(t, rr.dir, "cat-file", "-t", "v6.1.12-rt6"); got != "tag" {
-				t.Errorf("tag type %s", got)
-			}
-			want := "object " + p.Commit.String() + "\ntype commit\ntag v6.1.12-rt6\n" +
-				"tagger Clark Williams <williams@redhat.com> 1709085351 +0000\n\nLinux 6.1.12-rt6"
-			if got := git(t, rr.dir, "cat-file", "-p", "v6.1.12-rt6"); got != want {
-				t.Errorf("git cat-file -p v6.1.12-rt6:\n%s\nwant\n%s", got, want)
-			}
-			if got := git(t, rr.dir, "rev-parse", "v6.1.12-rt6^{commit}"); got != p.Commit.String() {
-				t.Errorf("tag peels to %s, want %s", got, p.Commit)
-			}
-			if out := git(t, rr.dir, "fsck", "--strict", "--no-dangling"); out != "" {
-				t.Errorf("git fsck: %s", out)
-			}
-			// No lock file left.
-			for _, n := range []string{"refs/heads/v6.1-rt.lock", "refs/tags/v6.1.12-rt6.lock"} {
-				gitDir := rr.dir
-				if !bare {
-					gitDir = filepath.Join(rr.dir, ".git")
-				}
-				if _, err := os.Stat(filepath.Join(gitDir, n)); !os.IsNotExist(err) {
-					t.Errorf("%s left behind", n)
-				}
-			}
-
-			// Changes: first-parent since v6.1.11-rt5 (the newest -rt5 of
-			// the series), oldest first, without the release commits.
-			if p.Previous != "v6.1.11-rt5" || p.PreviousVersion != "6.1.11-rt5" || p.ChangesNote != "" {
-				t.Errorf("previous %q (%q), note %q", p.Previous, p.PreviousVersion, p.ChangesNote)
-			}
-			var subjects []string
-			for _, c := range p.Changes {
-				subjects = append(subjects, c.Author+": "+c.Subject)
-			}
-			if got, want := strings.Join(subjects, "|"), "Clark Williams: Merge tag 'v6.1.12' into v6.1-rt|Zed Author: sched/rt: Fix three|Ann Author: printk: Fix three"; got != want {
-				t.Errorf("changes %q\nwant     %q", got, want)
-			}
+			checkReleaseCommit(t, rr, p)
+			checkOnlyBranchAndTagMoved(t, before, refs(t, rr.dir), p)
+			checkReleaseTag(t, rr, p, bare)
+			checkReleaseChanges(t, p)
 		})
+	}
+}
+
+// checkReleaseCommit: the branch moved by exactly one commit, which
+// changes only localversion-rt, keeps the modes and is the release
+// identity's.
+func checkReleaseCommit(t *testing.T, rr *rtRepo, p *release.Plan) {
+	t.Helper()
+	if got := git(t, rr.dir, "rev-parse", "v6.1-rt"); got != p.Commit.String() {
+		t.Errorf("branch at %s, want %s", got, p.Commit)
+	}
+	if got := git(t, rr.dir, "rev-parse", "v6.1-rt~1"); got != rr.tip.String() {
+		t.Errorf("release commit's parent %s, want the old tip %s", got, rr.tip)
+	}
+	if got := git(t, rr.dir, "rev-list", "--count", rr.tip.String()+"..v6.1-rt"); got != "1" {
+		t.Errorf("%s commits added, want 1", got)
+	}
+	if got := git(t, rr.dir, "diff-tree", "-r", "--name-only", "--no-commit-id", "v6.1-rt"); got != "localversion-rt" {
+		t.Errorf("release commit changes %q, want only localversion-rt", got)
+	}
+	if got, size := git(t, rr.dir, "cat-file", "-p", "v6.1-rt:localversion-rt"), git(t, rr.dir, "cat-file", "-s", "v6.1-rt:localversion-rt"); got != "-rt6" || size != "5" {
+		t.Errorf("localversion-rt %q (%s bytes), want \"-rt6\\n\"", got, size)
+	}
+	if got := git(t, rr.dir, "ls-tree", "v6.1-rt", "scripts/setver.sh"); !strings.HasPrefix(got, "100755 ") {
+		t.Errorf("modes not kept: %q", got)
+	}
+	if got := git(t, rr.dir, "log", "-1", "--format=%an <%ae>|%cn <%ce>|%B", "v6.1-rt"); got != "Clark Williams <williams@redhat.com>|Clark Williams <williams@redhat.com>|Linux 6.1.12-rt6" {
+		t.Errorf("commit: %q", got)
+	}
+}
+
+// checkOnlyBranchAndTagMoved: of the refs before and after the release,
+// only the branch and the new tag changed.
+func checkOnlyBranchAndTagMoved(t *testing.T, before, after map[string]string, p *release.Plan) {
+	t.Helper()
+	delete(after, "refs/heads/v6.1-rt")
+	delete(before, "refs/heads/v6.1-rt")
+	if after["refs/tags/v6.1.12-rt6"] != p.TagObject.String() {
+		t.Errorf("tag ref %q, want the tag object %s", after["refs/tags/v6.1.12-rt6"], p.TagObject)
+	}
+	delete(after, "refs/tags/v6.1.12-rt6")
+	if len(after) != len(before) {
+		t.Errorf("refs changed:\nbefore %v\nafter  %v", before, after)
+	}
+	for n, h := range before {
+		if after[n] != h {
+			t.Errorf("ref %s moved %s -> %s", n, h, after[n])
+		}
+	}
+}
+
+// checkReleaseTag: the tag is annotated, git reads what go-git wrote, and
+// no lock file is left.
+func checkReleaseTag(t *testing.T, rr *rtRepo, p *release.Plan, bare bool) {
+	t.Helper()
+	if got := git(t, rr.dir, "cat-file", "-t", "v6.1.12-rt6"); got != "tag" {
+		t.Errorf("tag type %s", got)
+	}
+	want := "object " + p.Commit.String() + "\ntype commit\ntag v6.1.12-rt6\n" +
+		"tagger Clark Williams <williams@redhat.com> 1709085351 +0000\n\nLinux 6.1.12-rt6"
+	if got := git(t, rr.dir, "cat-file", "-p", "v6.1.12-rt6"); got != want {
+		t.Errorf("git cat-file -p v6.1.12-rt6:\n%s\nwant\n%s", got, want)
+	}
+	if got := git(t, rr.dir, "rev-parse", "v6.1.12-rt6^{commit}"); got != p.Commit.String() {
+		t.Errorf("tag peels to %s, want %s", got, p.Commit)
+	}
+	if out := git(t, rr.dir, "fsck", "--strict", "--no-dangling"); out != "" {
+		t.Errorf("git fsck: %s", out)
+	}
+	// No lock file left.
+	for _, n := range []string{"refs/heads/v6.1-rt.lock", "refs/tags/v6.1.12-rt6.lock"} {
+		gitDir := rr.dir
+		if !bare {
+			gitDir = filepath.Join(rr.dir, ".git")
+		}
+		if _, err := os.Stat(filepath.Join(gitDir, n)); !os.IsNotExist(err) {
+			t.Errorf("%s left behind", n)
+		}
+	}
+}
+
+// checkReleaseChanges: the changes are the first-parent commits since
+// v6.1.11-rt5 (the newest -rt5 of the series), oldest first, without the
+// release commits.
+func checkReleaseChanges(t *testing.T, p *release.Plan) {
+	t.Helper()
+	if p.Previous != "v6.1.11-rt5" || p.PreviousVersion != "6.1.11-rt5" || p.ChangesNote != "" {
+		t.Errorf("previous %q (%q), note %q", p.Previous, p.PreviousVersion, p.ChangesNote)
+	}
+	var subjects []string
+	for _, c := range p.Changes {
+		subjects = append(subjects, c.Author+": "+c.Subject)
+	}
+	if got, want := strings.Join(subjects, "|"), "Clark Williams: Merge tag 'v6.1.12' into v6.1-rt|Zed Author: sched/rt: Fix three|Ann Author: printk: Fix three"; got != want {
+		t.Errorf("changes %q\nwant     %q", got, want)
 	}
 }
 

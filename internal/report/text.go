@@ -18,77 +18,110 @@ import (
 // merged and should be reviewed.
 func Text(w io.Writer, r *triage.Report) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s + %s: %d of %d applied, %d need attention\n",
+	writeSummary(&b, r)
+	writeCounts(&b, r.Summary.ByStatus)
+	for _, p := range r.Patches {
+		if !p.Status.Clean() {
+			writePatch(&b, p)
+		}
+	}
+	writeMerged(&b, r.Patches)
+	writeResolved(&b, r.Patches)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// writeSummary writes the report's first lines: what was rebased onto
+// what with how many patches applied, the queue, and the result.
+func writeSummary(b *strings.Builder, r *triage.Report) {
+	fmt.Fprintf(b, "%s + %s: %d of %d applied, %d need attention\n",
 		r.Candidate.Name, queueName(r.Queue), r.Summary.Clean, r.Summary.Total, r.Summary.Attention)
 	if r.Base != nil {
-		fmt.Fprintf(&b, "queue: %s, made for %s\n", r.Queue, r.Base.Name)
+		fmt.Fprintf(b, "queue: %s, made for %s\n", r.Queue, r.Base.Name)
 	} else {
-		fmt.Fprintf(&b, "queue: %s, applied directly\n", r.Queue)
+		fmt.Fprintf(b, "queue: %s, applied directly\n", r.Queue)
 	}
-	fmt.Fprintf(&b, "result: %s", short(r.Result.Commit))
+	fmt.Fprintf(b, "result: %s", short(r.Result.Commit))
 	if r.Result.Branch != "" {
-		fmt.Fprintf(&b, " on branch %s", r.Result.Branch)
+		fmt.Fprintf(b, " on branch %s", r.Result.Branch)
 	}
 	b.WriteString("\n\n")
+}
+
+// writeCounts writes the number of patches of each status, the worst
+// first.
+func writeCounts(b *strings.Builder, byStatus map[triage.Status]int) {
 	var keys []string
-	for s := range r.Summary.ByStatus {
+	for s := range byStatus {
 		keys = append(keys, string(s))
 	}
 	sort.Slice(keys, func(i, j int) bool {
 		return triage.Rank(triage.Status(keys[i])) < triage.Rank(triage.Status(keys[j]))
 	})
 	for _, k := range keys {
-		fmt.Fprintf(&b, "  %-16s %d\n", k, r.Summary.ByStatus[triage.Status(k)])
+		fmt.Fprintf(b, "  %-16s %d\n", k, byStatus[triage.Status(k)])
 	}
-	for _, p := range r.Patches {
-		if p.Status.Clean() {
-			continue
-		}
-		fmt.Fprintf(&b, "\n%s\n", strings.Repeat("-", 72))
-		fmt.Fprintf(&b, "%04d %s\n", p.Index, p.Name)
-		if p.Subject != "" {
-			fmt.Fprintf(&b, "     %s\n", p.Subject)
-		}
-		fmt.Fprintf(&b, "status: %s    action: %s\n", p.Status, p.Action)
-		if p.Reason != "" {
-			b.WriteString(wrap(p.Reason, 72))
-		}
-		for _, f := range p.Files {
-			if f.Status.Clean() {
-				continue
-			}
-			fmt.Fprintf(&b, "\n  %s%s: %s", f.Path, where(f), f.Status)
-			if f.Renamed != "" {
-				fmt.Fprintf(&b, " (renamed to %s in the candidate)", f.Renamed)
-			}
-			b.WriteString("\n")
-			if f.Detail != "" && !strings.HasPrefix(p.Reason, f.Path+": ") {
-				b.WriteString(indent(wrap(f.Detail, 68), "    "))
-			}
-			for _, h := range f.Hunks {
-				if h.Failed && f.Status != triage.AlreadyApplied {
-					fmt.Fprintf(&b, "    hunk %d expected near line %d: does not apply\n", h.Index, h.At)
-				}
-			}
-			for i, rg := range f.Regions {
-				fmt.Fprintf(&b, "    region %d\n", i+1)
-				excerpt(&b, "base, "+lines(rg.Base.Start, rg.Base.Count), rg.BaseText)
-				excerpt(&b, "candidate, "+lines(rg.Candidate.Start, rg.Candidate.Count), rg.CandText)
-				excerpt(&b, "RT patch, "+lines(rg.Patch.Start, rg.Patch.Count), rg.PatchText)
-			}
-		}
-		if p.BlockedBy != "" {
-			fmt.Fprintf(&b, "\n  blocked by: %s\n", p.BlockedBy)
-		}
-		if len(p.CausedBy) > 0 {
-			b.WriteString("\n  caused by:\n")
-			for _, c := range p.CausedBy {
-				fmt.Fprintf(&b, "    %s\n", c)
-			}
+}
+
+// writePatch writes the section of a patch that needs a human: its
+// status, action and reason, each of its files in trouble, and what
+// blocked or caused it.
+func writePatch(b *strings.Builder, p triage.PatchReport) {
+	fmt.Fprintf(b, "\n%s\n", strings.Repeat("-", 72))
+	fmt.Fprintf(b, "%04d %s\n", p.Index, p.Name)
+	if p.Subject != "" {
+		fmt.Fprintf(b, "     %s\n", p.Subject)
+	}
+	fmt.Fprintf(b, "status: %s    action: %s\n", p.Status, p.Action)
+	if p.Reason != "" {
+		b.WriteString(wrap(p.Reason, 72))
+	}
+	for _, f := range p.Files {
+		if !f.Status.Clean() {
+			writeFile(b, p, f)
 		}
 	}
+	if p.BlockedBy != "" {
+		fmt.Fprintf(b, "\n  blocked by: %s\n", p.BlockedBy)
+	}
+	if len(p.CausedBy) > 0 {
+		b.WriteString("\n  caused by:\n")
+		for _, c := range p.CausedBy {
+			fmt.Fprintf(b, "    %s\n", c)
+		}
+	}
+}
+
+// writeFile writes a file of patch p in trouble: where and what, the
+// detail (unless the patch's reason already says it), the hunks that do
+// not apply and the conflicting regions, each side excerpted.
+func writeFile(b *strings.Builder, p triage.PatchReport, f triage.FileReport) {
+	fmt.Fprintf(b, "\n  %s%s: %s", f.Path, where(f), f.Status)
+	if f.Renamed != "" {
+		fmt.Fprintf(b, " (renamed to %s in the candidate)", f.Renamed)
+	}
+	b.WriteString("\n")
+	if f.Detail != "" && !strings.HasPrefix(p.Reason, f.Path+": ") {
+		b.WriteString(indent(wrap(f.Detail, 68), "    "))
+	}
+	for _, h := range f.Hunks {
+		if h.Failed && f.Status != triage.AlreadyApplied {
+			fmt.Fprintf(b, "    hunk %d expected near line %d: does not apply\n", h.Index, h.At)
+		}
+	}
+	for i, rg := range f.Regions {
+		fmt.Fprintf(b, "    region %d\n", i+1)
+		excerpt(b, "base, "+lines(rg.Base.Start, rg.Base.Count), rg.BaseText)
+		excerpt(b, "candidate, "+lines(rg.Candidate.Start, rg.Candidate.Count), rg.CandText)
+		excerpt(b, "RT patch, "+lines(rg.Patch.Start, rg.Patch.Count), rg.PatchText)
+	}
+}
+
+// writeMerged lists the patches that merged with a 3-way merge, for
+// review.
+func writeMerged(b *strings.Builder, patches []triage.PatchReport) {
 	var merged []string
-	for _, p := range r.Patches {
+	for _, p := range patches {
 		if p.Status == triage.Merged {
 			merged = append(merged, fmt.Sprintf("  %04d %s", p.Index, p.Name))
 		}
@@ -97,8 +130,13 @@ func Text(w io.Writer, r *triage.Report) error {
 		b.WriteString("\nMerged with a 3-way merge (clean, listed for review):\n")
 		b.WriteString(strings.Join(merged, "\n") + "\n")
 	}
+}
+
+// writeResolved lists the files a remembered resolution resolved, for
+// review.
+func writeResolved(b *strings.Builder, patches []triage.PatchReport) {
 	var resolved []string
-	for _, p := range r.Patches {
+	for _, p := range patches {
 		if p.Status != triage.Resolved {
 			continue
 		}
@@ -112,8 +150,6 @@ func Text(w io.Writer, r *triage.Report) error {
 		b.WriteString("\nResolved as a maintainer resolved the same conflict before (clean, listed for review):\n")
 		b.WriteString(strings.Join(resolved, "\n") + "\n")
 	}
-	_, err := io.WriteString(w, b.String())
-	return err
 }
 
 const maxExcerpt = 12

@@ -4,8 +4,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rtbot/rtbot/internal/triage"
 	"github.com/rtbot/rtbot/internal/merger"
+	"github.com/rtbot/rtbot/internal/triage"
 )
 
 func TestTextReport(t *testing.T) {

@@ -396,25 +396,7 @@ func TestActionsLedger(t *testing.T) {
 	s := openAt(t, path)
 	mustRecord(t, s, "a1@kernel.org")
 	run := mustStart(t, s, spec("a1@kernel.org", "6.1-rt", "c0ffee"))
-
-	// Intend → Done → Intend says alreadyDone.
-	push, done, err := s.Intend(ctx, run.ID, ActionPush, "rtbot/6.1.177-rc1@beef")
-	if err != nil || done || push.State != ActionIntended || push.Attempts != 1 {
-		t.Fatalf("Intend push = %+v, done %v, %v", push, done, err)
-	}
-	if err := s.Done(ctx, push.ID); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Done(ctx, push.ID); err != nil {
-		t.Errorf("Done is not idempotent: %v", err)
-	}
-	again, done, err := s.Intend(ctx, run.ID, ActionPush, "rtbot/6.1.177-rc1@beef")
-	if err != nil || !done || again.ID != push.ID || again.State != ActionDone {
-		t.Errorf("Intend after Done = %+v, alreadyDone %v, %v", again, done, err)
-	}
-	if err := s.Failed(ctx, push.ID, errors.New("late")); err == nil {
-		t.Error("a done action was marked failed")
-	}
+	checkDoneIsFinal(t, s, run.ID)
 
 	// Intend a mail, then "crash": the process is gone without Done and
 	// without closing; a new Store on the same file takes over.
@@ -431,45 +413,82 @@ func TestActionsLedger(t *testing.T) {
 	if !errors.Is(err, ErrInterrupted) || done || got.ID != mail.ID || got.Attempts != 1 {
 		t.Fatalf("Intend of an interrupted action = %+v, done %v, err %v; want ErrInterrupted", got, done, err)
 	}
+	checkReconciled(t, s2, run.ID, mail.ID)
+	checkLedgerRefuses(t, s2, run.ID)
+}
 
-	// Reconciled as not sent: Failed, then retried.
-	if err := s2.Failed(ctx, mail.ID, errors.New("smtp: 451 try again later")); err != nil {
+// checkDoneIsFinal: Intend → Done → Intend says alreadyDone, and a done
+// action cannot fail.
+func checkDoneIsFinal(t *testing.T, s *Store, runID int64) {
+	t.Helper()
+	ctx := context.Background()
+	push, done, err := s.Intend(ctx, runID, ActionPush, "rtbot/6.1.177-rc1@beef")
+	if err != nil || done || push.State != ActionIntended || push.Attempts != 1 {
+		t.Fatalf("Intend push = %+v, done %v, %v", push, done, err)
+	}
+	if err := s.Done(ctx, push.ID); err != nil {
 		t.Fatal(err)
 	}
-	d, err := s2.Run(ctx, run.ID)
+	if err := s.Done(ctx, push.ID); err != nil {
+		t.Errorf("Done is not idempotent: %v", err)
+	}
+	again, done, err := s.Intend(ctx, runID, ActionPush, "rtbot/6.1.177-rc1@beef")
+	if err != nil || !done || again.ID != push.ID || again.State != ActionDone {
+		t.Errorf("Intend after Done = %+v, alreadyDone %v, %v", again, done, err)
+	}
+	if err := s.Failed(ctx, push.ID, errors.New("late")); err == nil {
+		t.Error("a done action was marked failed")
+	}
+}
+
+// checkReconciled reconciles the interrupted mail as not sent (Failed,
+// then retried, failed again) and finally as sent after all (Done).
+func checkReconciled(t *testing.T, s2 *Store, runID, mailID int64) {
+	t.Helper()
+	ctx := context.Background()
+	if err := s2.Failed(ctx, mailID, errors.New("smtp: 451 try again later")); err != nil {
+		t.Fatal(err)
+	}
+	d, err := s2.Run(ctx, runID)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(d.Actions) != 2 || d.Actions[1].State != ActionFailed || d.Actions[1].LastError != "smtp: 451 try again later" || d.Actions[1].Attempts != 1 {
 		t.Errorf("after Failed: %+v", d.Actions)
 	}
-	retry, done, err := s2.Intend(ctx, run.ID, ActionMail, "rtbot-6.1.177-rc1-1@rtbot.example")
-	if err != nil || done || retry.ID != mail.ID || retry.Attempts != 2 || retry.State != ActionIntended {
+	retry, done, err := s2.Intend(ctx, runID, ActionMail, "rtbot-6.1.177-rc1-1@rtbot.example")
+	if err != nil || done || retry.ID != mailID || retry.Attempts != 2 || retry.State != ActionIntended {
 		t.Errorf("retry after Failed = %+v, done %v, %v", retry, done, err)
 	}
-	if err := s2.Failed(ctx, mail.ID, errors.New("smtp: 451 again")); err != nil {
+	if err := s2.Failed(ctx, mailID, errors.New("smtp: 451 again")); err != nil {
 		t.Fatal(err)
 	}
 	if pend, _ := s2.Pending(ctx); len(pend) != 1 || pend[0].State != ActionFailed || pend[0].Attempts != 2 {
 		t.Errorf("Pending after second failure = %+v", pend)
 	}
 	// Reconciliation may also find it went out after all.
-	if err := s2.Done(ctx, mail.ID); err != nil {
+	if err := s2.Done(ctx, mailID); err != nil {
 		t.Fatal(err)
 	}
 	if pend, _ := s2.Pending(ctx); len(pend) != 0 {
 		t.Errorf("Pending after Done = %+v", pend)
 	}
+}
 
+// checkLedgerRefuses: bad intents, and Done or Failed of an unknown
+// action, are refused.
+func checkLedgerRefuses(t *testing.T, s2 *Store, runID int64) {
+	t.Helper()
+	ctx := context.Background()
 	bad := []struct {
 		name  string
 		runID int64
 		kind  ActionKind
 		key   string
 	}{
-		{"unknown kind", run.ID, "sms", "x"},
-		{"empty key", run.ID, ActionTrigger, ""},
-		{"unknown run", run.ID + 100, ActionTrigger, "jenkins"},
+		{"unknown kind", runID, "sms", "x"},
+		{"empty key", runID, ActionTrigger, ""},
+		{"unknown run", runID + 100, ActionTrigger, "jenkins"},
 	}
 	for _, tc := range bad {
 		if _, _, err := s2.Intend(ctx, tc.runID, tc.kind, tc.key); err == nil {

@@ -85,7 +85,7 @@ func (t *triager) patch(p *merger.PatchResult, r *PatchReport) error {
 		fr := &r.Files[i]
 		switch f.Outcome {
 		case merger.Conflict:
-			if err := t.conflict(p, f, fr); err != nil {
+			if err := t.conflict(f, fr); err != nil {
 				return err
 			}
 		case merger.Missing:
@@ -140,27 +140,92 @@ type hunkFacts struct {
 	center                    int // 0-based line in the candidate where the hunk belongs
 }
 
-func (t *triager) conflict(p *merger.PatchResult, f merger.FileResult, fr *FileReport) error {
+// conflict decides what a file that failed to apply or merge is, from its
+// content in the candidate, trying each verdict in turn: already applied
+// exactly, or in substance; blocked by an earlier patch that failed;
+// superseded upstream; already applied in another form; and else a real
+// conflict.
+func (t *triager) conflict(f merger.FileResult, fr *FileReport) error {
 	cand, err := t.src.Blob(f.CandBlob)
 	if err != nil {
 		return err
 	}
 	hunks := f.PatchFile.Hunks
 	// Exactly already there: the patch reverse-applies.
-	if len(hunks) > 0 {
-		if _, _, ok := merger.ApplyHunks(cand, merger.ReverseHunks(hunks), 0); ok {
-			fr.Status = AlreadyApplied
-			fr.Detail = "the patch reverse-applies to the candidate: this exact change is already there"
-			return t.cause(f, fr, nil)
-		}
+	if reverseApplies(cand, hunks) {
+		fr.Status = AlreadyApplied
+		fr.Detail = "the patch reverse-applies to the candidate: this exact change is already there"
+		return t.cause(f, fr, nil)
 	}
-	lines := strings.Split(cand, "\n")
+	lines := normLines(cand)
+	ff := examineFile(f, hunks, lines)
+	if ff.substance {
+		fr.Status = AlreadyApplied
+		fr.Detail = fmt.Sprintf("already applied in substance: all %d added lines are in the candidate near the place, and %d removed lines are gone", ff.addTot, ff.remTot)
+		return t.cause(f, fr, ff.facts)
+	}
+	// Failing only because an earlier patch of the queue failed?
+	if t.blockedByEarlier(f, ff.facts, lines, fr) {
+		return nil
+	}
+	if supersededUpstream(f, hunks, ff.facts) {
+		fr.Status = Superseded
+		fr.Detail = fmt.Sprintf("upstream removed the lines the patch changes and its additions are not there (%d of %d removed lines and %d of %d added lines are in the candidate)",
+			ff.remIn, ff.remTot, ff.addIn, ff.addTot)
+		return t.cause(f, fr, ff.facts)
+	}
+	// The same change made in another form: most identifiers the patch
+	// introduces are in the candidate near the place.
+	if in, tot := introduced(hunks, lines, ff.facts); tot >= 3 && 10*in >= 6*tot {
+		fr.Status = AlreadyApplied
+		fr.Detail = fmt.Sprintf("already applied in substance, in another form: %d of %d identifiers the patch introduces (%d%%) are in the candidate near the place; %d of %d added lines are there verbatim",
+			in, tot, 100*in/tot, ff.addIn, ff.addTot)
+		return t.cause(f, fr, ff.facts)
+	}
+	fr.Status = Conflict
+	if len(f.Regions) > 0 {
+		fr.Detail = fmt.Sprintf("upstream and the patch change the same lines (%d region(s))", len(f.Regions))
+	} else {
+		fr.Detail = "the hunks do not apply and there is no pre-image for a 3-way merge"
+	}
+	return t.cause(f, fr, ff.facts)
+}
+
+// reverseApplies reports whether the hunks reverse-apply to cand: the
+// exact change is already there.
+func reverseApplies(cand string, hunks []*patchqueue.Hunk) bool {
+	if len(hunks) == 0 {
+		return false
+	}
+	_, _, ok := merger.ApplyHunks(cand, merger.ReverseHunks(hunks), 0)
+	return ok
+}
+
+// normLines is text split into lines, each normalised (norm).
+func normLines(text string) []string {
+	lines := strings.Split(text, "\n")
 	for i := range lines {
 		lines[i] = norm(lines[i])
 	}
-	facts := make([]hunkFacts, len(hunks))
-	substance := len(hunks) > 0
-	var addTot, addIn, remTot, remIn int
+	return lines
+}
+
+// fileFacts is what the candidate says about every hunk of a file, and
+// the totals of their significant added and removed lines.
+type fileFacts struct {
+	facts         []hunkFacts
+	addTot, addIn int // added lines, and of those found near the place
+	remTot, remIn int // removed lines, and of those found near the place
+	// substance: every hunk adds or removes something, all its additions
+	// are near the place and none of its removals.
+	substance bool
+}
+
+// examineFile examines each hunk of the patch's file near its place in
+// the candidate's lines: where the apply found it, or the one conflicting
+// region of a single hunk, or else where the patch expected it.
+func examineFile(f merger.FileResult, hunks []*patchqueue.Hunk, lines []string) fileFacts {
+	ff := fileFacts{facts: make([]hunkFacts, len(hunks)), substance: len(hunks) > 0}
 	for i, h := range hunks {
 		center := h.OldStart - 1
 		if i < len(f.Hunks) && f.Hunks[i].At > 0 {
@@ -169,19 +234,20 @@ func (t *triager) conflict(p *merger.PatchResult, f merger.FileResult, fr *FileR
 		if len(f.Regions) > 0 && len(hunks) == 1 {
 			center = f.Regions[0].Candidate.Start - 1
 		}
-		facts[i] = examine(h, lines, center)
-		fc := facts[i]
-		addTot, addIn, remTot, remIn = addTot+fc.added, addIn+fc.addedIn, remTot+fc.removed, remIn+fc.removedIn
+		ff.facts[i] = examine(h, lines, center)
+		fc := ff.facts[i]
+		ff.addTot, ff.addIn, ff.remTot, ff.remIn = ff.addTot+fc.added, ff.addIn+fc.addedIn, ff.remTot+fc.removed, ff.remIn+fc.removedIn
 		if fc.added+fc.removed == 0 || fc.addedIn < fc.added || fc.removedIn > 0 {
-			substance = false
+			ff.substance = false
 		}
 	}
-	if substance {
-		fr.Status = AlreadyApplied
-		fr.Detail = fmt.Sprintf("already applied in substance: all %d added lines are in the candidate near the place, and %d removed lines are gone", addTot, remTot)
-		return t.cause(f, fr, facts)
-	}
-	// Failing only because an earlier patch of the queue failed?
+	return ff
+}
+
+// blockedByEarlier reports whether a failed hunk of f needs a line that an
+// earlier unclean patch of the queue adds and the candidate lacks; if so
+// it marks fr blocked by that patch.
+func (t *triager) blockedByEarlier(f merger.FileResult, facts []hunkFacts, lines []string, fr *FileReport) bool {
 	inCand := make(map[string]bool, len(lines))
 	for _, l := range lines {
 		inCand[l] = true
@@ -195,14 +261,19 @@ func (t *triager) conflict(p *merger.PatchResult, f merger.FileResult, fr *FileR
 				if a.line == l && !inCand[l] {
 					fr.Status, fr.BlockedBy = Blocked, a.patch
 					fr.Detail = fmt.Sprintf("hunk %d needs %q, which earlier patch %s adds and which did not apply", i+1, strings.TrimSpace(l), a.patch)
-					return nil
+					return true
 				}
 			}
 		}
 	}
-	// Superseded: upstream deleted what the patch changes (the candidate's
-	// side of a conflicting region is empty, or without a 3-way merge, the
-	// removed and context lines are gone), and its result is not there.
+	return false
+}
+
+// supersededUpstream reports whether upstream deleted what the patch changes (the
+// candidate's side of a conflicting region is empty, or without a 3-way
+// merge, the removed and context lines are gone) and its result is not
+// there.
+func supersededUpstream(f merger.FileResult, hunks []*patchqueue.Hunk, facts []hunkFacts) bool {
 	superseded := false
 	for _, rg := range f.Regions {
 		if rg.Candidate.Count == 0 && rg.Base.Count > 0 {
@@ -221,27 +292,7 @@ func (t *triager) conflict(p *merger.PatchResult, f merger.FileResult, fr *FileR
 			}
 		}
 	}
-	if superseded {
-		fr.Status = Superseded
-		fr.Detail = fmt.Sprintf("upstream removed the lines the patch changes and its additions are not there (%d of %d removed lines and %d of %d added lines are in the candidate)",
-			remIn, remTot, addIn, addTot)
-		return t.cause(f, fr, facts)
-	}
-	// The same change made in another form: most identifiers the patch
-	// introduces are in the candidate near the place.
-	if in, tot := introduced(hunks, lines, facts); tot >= 3 && 10*in >= 6*tot {
-		fr.Status = AlreadyApplied
-		fr.Detail = fmt.Sprintf("already applied in substance, in another form: %d of %d identifiers the patch introduces (%d%%) are in the candidate near the place; %d of %d added lines are there verbatim",
-			in, tot, 100*in/tot, addIn, addTot)
-		return t.cause(f, fr, facts)
-	}
-	fr.Status = Conflict
-	if len(f.Regions) > 0 {
-		fr.Detail = fmt.Sprintf("upstream and the patch change the same lines (%d region(s))", len(f.Regions))
-	} else {
-		fr.Detail = "the hunks do not apply and there is no pre-image for a 3-way merge"
-	}
-	return t.cause(f, fr, facts)
+	return superseded
 }
 
 // cause finds the candidate commits that touched the failing place.

@@ -6,10 +6,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rtbot/rtbot/internal/triage"
 	"github.com/rtbot/rtbot/internal/fixtures"
 	"github.com/rtbot/rtbot/internal/merger"
 	"github.com/rtbot/rtbot/internal/patchqueue"
+	"github.com/rtbot/rtbot/internal/triage"
 )
 
 func edit(t fixtures.Tree, path, old, new string) {

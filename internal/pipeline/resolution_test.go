@@ -127,9 +127,46 @@ func (w *crashWorld) publishSameConflictRC2(t *testing.T) (plumbing.Hash, fixtur
 func TestResolutionRemembered(t *testing.T) {
 	ctx := context.Background()
 	w := newCrashWorld(t)
-	const port = "drivers/tty/serial/8250/8250_port.c"
+	rc1Run := w.conflictingRC1(t)
+	p := New(w.cfg, w.store, Options{})
+	fix := w.learnSerialFix(t, p, rc1Run)
+	rc2, rc2Tree := w.resolvedRC2(t, fix)
 
-	// rc1: the serial patch conflicts (and preempt.h is already applied).
+	// The final release, run by hand (`rtbot run --onto v6.1.12`).
+	final := w.tagFinal(t, rc2, rc2Tree)
+	a, err := p.Submit(ctx, "", "v6.1.12")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Kind != KindManual || a.Version != "6.1.12" || a.RC != 0 || a.Status != state.AnnouncementNew {
+		t.Fatalf("submitted %+v", a)
+	}
+	p3, err := p.ProcessPending(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.wantFinalResolved(t, p3.Runs, final)
+	if n := len(w.smtp.Messages()); n != 1 {
+		t.Errorf("%d mails in all, want rc1's report only", n)
+	}
+	rs, _ := w.store.Resolutions(ctx, "", "")
+	if len(rs) != 1 || rs[0].Used != 2 {
+		t.Errorf("resolutions %+v; want one, used twice", rs)
+	}
+	// Asking again for the same release changes nothing.
+	if again, err := p.Submit(ctx, "", "v6.1.12"); err != nil || again.MessageID != a.MessageID || again.Status != state.AnnouncementDone {
+		t.Errorf("second submit: %+v, %v", again, err)
+	}
+	if p4, err := p.ProcessPending(ctx); err != nil || len(p4.Runs) != 0 {
+		t.Errorf("processing after the second submit: %+v, %v", p4, err)
+	}
+	w.check(t)
+}
+
+// conflictingRC1 processes rc1, whose serial patch conflicts (and
+// preempt.h is already applied), and returns its run.
+func (w *crashWorld) conflictingRC1(t *testing.T) int64 {
+	t.Helper()
 	w.deliver(t, 0)
 	p1 := w.pass(t, Options{})
 	if len(p1.Runs) != 1 || p1.Runs[0].Outcome != state.OutcomeManual {
@@ -139,14 +176,19 @@ func TestResolutionRemembered(t *testing.T) {
 	if st, _ := w.patchStatus(t, rc1Run, serialPatch); st != "conflict" {
 		t.Fatalf("rc1: the serial patch is %s, want conflict", st)
 	}
+	return rc1Run
+}
 
-	// The maintainer's fix: the partial branch with the serial patch
-	// applied by hand, keeping stable's port_quirk.
+// learnSerialFix commits the maintainer's fix (the partial branch with
+// the serial patch applied by hand, keeping stable's port_quirk) and
+// learns it as `rtbot resolve` does. It returns the fix.
+func (w *crashWorld) learnSerialFix(t *testing.T, p *Pipeline, rc1Run int64) plumbing.Hash {
+	t.Helper()
+	ctx := context.Background()
 	fix, err := fixtures.CommitDemoFix(w.demo.Repo, "rtbot/6.1-rt/6.1.12-rc1-partial", "serial: 8250: irq-safe locking, refreshed for 6.1.12\n")
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := New(w.cfg, w.store, Options{})
 	if _, err := p.Learn(ctx, LearnSpec{Run: rc1Run, Fix: fix.String(), Patch: "0001-no-such.patch"}); err == nil ||
 		!strings.Contains(err.Error(), serialPatch) {
 		t.Errorf("learning for a patch that did not conflict: %v; want an error naming the one that did", err)
@@ -155,12 +197,20 @@ func TestResolutionRemembered(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(learned) != 1 || learned[0].Path != port || !strings.Contains(learned[0].Source, fix.String()[:12]) {
+	if len(learned) != 1 || learned[0].Path != fixtures.DemoConflictFile || !strings.Contains(learned[0].Source, fix.String()[:12]) {
 		t.Fatalf("learned %+v", learned)
 	}
+	return fix
+}
 
-	// rc2: the same conflict, another change in the same file, and no
-	// preempt.h backport: clean thanks to the remembered resolution.
+// resolvedRC2 publishes rc2, with the same conflict, another change in
+// the same file, and no preempt.h backport, and checks that its run is
+// clean thanks to the remembered resolution, with the resolved patch in
+// the exported queue and on the pushed branch. It returns rc2 and its
+// tree.
+func (w *crashWorld) resolvedRC2(t *testing.T, fix plumbing.Hash) (plumbing.Hash, fixtures.Tree) {
+	t.Helper()
+	const port = fixtures.DemoConflictFile
 	rc2, rc2Tree := w.publishSameConflictRC2(t)
 	w.cfg.Trees[0].ExportDir = filepath.Join(w.dir, "export")
 	p2 := w.pass(t, Options{})
@@ -183,8 +233,13 @@ func TestResolutionRemembered(t *testing.T) {
 			t.Errorf("rc2 branch %s lacks %q", port, want)
 		}
 	}
+	return rc2, rc2Tree
+}
 
-	// The final release, run by hand (`rtbot run --onto v6.1.12`).
+// tagFinal commits the final release v6.1.12 on top of rc2 in the demo
+// repository, tags it, and returns it.
+func (w *crashWorld) tagFinal(t *testing.T, rc2 plumbing.Hash, rc2Tree fixtures.Tree) plumbing.Hash {
+	t.Helper()
 	demo, err := fixtures.Open(w.demo.Repo)
 	if err != nil {
 		t.Fatal(err)
@@ -198,21 +253,18 @@ func TestResolutionRemembered(t *testing.T) {
 	if err := demo.Tag("v6.1.12", final); err != nil {
 		t.Fatal(err)
 	}
-	a, err := p.Submit(ctx, "", "v6.1.12")
-	if err != nil {
-		t.Fatal(err)
+	return final
+}
+
+// wantFinalResolved checks that runs is the final release's one run:
+// clean on final thanks to the remembered resolution, pushed, tested and
+// exported.
+func (w *crashWorld) wantFinalResolved(t *testing.T, runs []RunReport, final plumbing.Hash) {
+	t.Helper()
+	if len(runs) != 1 {
+		t.Fatalf("final: %+v", runs)
 	}
-	if a.Kind != KindManual || a.Version != "6.1.12" || a.RC != 0 || a.Status != state.AnnouncementNew {
-		t.Fatalf("submitted %+v", a)
-	}
-	p3, err := p.ProcessPending(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(p3.Runs) != 1 {
-		t.Fatalf("final: %+v", p3.Runs)
-	}
-	r3 := p3.Runs[0]
+	r3 := runs[0]
 	if r3.Outcome != state.OutcomeClean || r3.Pushed != "rtbot/6.1-rt/6.1.12" || r3.Commit != final.String() ||
 		!slices.Equal(r3.Triggers, []string{"kernelci"}) {
 		t.Fatalf("final run %+v; want clean on %s, pushed, tested", r3, final)
@@ -223,19 +275,4 @@ func TestResolutionRemembered(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(w.dir, "export", "6.1.12", "patch-6.1.12-rt5.patch.xz")); err != nil {
 		t.Errorf("final export: %v", err)
 	}
-	if n := len(w.smtp.Messages()); n != 1 {
-		t.Errorf("%d mails in all, want rc1's report only", n)
-	}
-	rs, _ := w.store.Resolutions(ctx, "", "")
-	if len(rs) != 1 || rs[0].Used != 2 {
-		t.Errorf("resolutions %+v; want one, used twice", rs)
-	}
-	// Asking again for the same release changes nothing.
-	if again, err := p.Submit(ctx, "", "v6.1.12"); err != nil || again.MessageID != a.MessageID || again.Status != state.AnnouncementDone {
-		t.Errorf("second submit: %+v, %v", again, err)
-	}
-	if p4, err := p.ProcessPending(ctx); err != nil || len(p4.Runs) != 0 {
-		t.Errorf("processing after the second submit: %+v, %v", p4, err)
-	}
-	w.check(t)
 }

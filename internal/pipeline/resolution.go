@@ -33,10 +33,10 @@ func (s storeResolutions) Resolutions(patchID, path string) ([]merger.Resolution
 	return out, nil
 }
 
-// countUses records one use of every remembered resolution a rebase
-// applied.
-func (p *Pipeline) countUses(ctx context.Context, res *merger.Result) error {
-	for _, pr := range res.Patches {
+// countResolutionUses records one use of every remembered resolution a
+// rebase applied.
+func (p *Pipeline) countResolutionUses(ctx context.Context, mergeResult *merger.Result) error {
+	for _, pr := range mergeResult.Patches {
 		for _, f := range pr.Files {
 			if f.Outcome == merger.Resolved {
 				if err := p.store.ResolutionUsed(ctx, f.ConflictKey); err != nil && !errors.Is(err, state.ErrNotFound) {
@@ -78,27 +78,9 @@ type LearnSpec struct {
 // content, so the same conflict on a later candidate resolves itself. It
 // returns what was recorded.
 func (p *Pipeline) Learn(ctx context.Context, spec LearnSpec) ([]state.Resolution, error) {
-	d, err := p.store.Run(ctx, spec.Run)
+	run, t, err := p.learnableRun(ctx, spec.Run)
 	if err != nil {
 		return nil, err
-	}
-	run := d.Run
-	var t config.Tree
-	for _, c := range p.cfg.Trees {
-		if c.Name == run.Tree {
-			t = c
-		}
-	}
-	if t.Name == "" {
-		return nil, fmt.Errorf("run %d is of tree %q, which is not configured any more", run.ID, run.Tree)
-	}
-	qid, err := queueID(t)
-	if err != nil {
-		return nil, err
-	}
-	if qid != run.QueueID {
-		return nil, fmt.Errorf("the queue of tree %s changed since run %d: its conflicts cannot be redone; "+
-			"the next run on the new queue shows whether the change resolved them", t.Name, run.ID)
 	}
 	eng, err := merger.Open(t.Repo, merger.Options{
 		Committer: merger.Identity{Name: p.cfg.Bot.Name, Email: p.cfg.Bot.Email},
@@ -108,6 +90,73 @@ func (p *Pipeline) Learn(ctx context.Context, spec LearnSpec) ([]state.Resolutio
 		return nil, err
 	}
 	defer eng.Close()
+	fix, err := readFix(eng, spec, run.ResultCommit)
+	if err != nil {
+		return nil, err
+	}
+	_, mergeResult, err := Merge(ctx, eng, p.mergeSpec(t, run.Candidate))
+	if err != nil {
+		return nil, err
+	}
+	pr, err := resolvedPatch(run.ID, mergeResult, spec.Patch)
+	if err != nil {
+		return nil, err
+	}
+	via := spec.Via
+	if via == "" {
+		via = "rtbot resolve"
+	}
+	source := fmt.Sprintf("%s: commit %.12s %q, run %d", via, fix.hash, firstLine(fix.commit.Message), run.ID)
+	learned, err := merger.Learn(pr, fix.resolvedFile(eng), source)
+	if err != nil {
+		return nil, err
+	}
+	return p.saveResolutions(ctx, pr, learned, source)
+}
+
+// learnableRun returns run id and its tree, refusing a run whose tree is
+// no longer configured or whose queue changed since: its rebase cannot be
+// redone.
+func (p *Pipeline) learnableRun(ctx context.Context, id int64) (state.Run, config.Tree, error) {
+	d, err := p.store.Run(ctx, id)
+	if err != nil {
+		return state.Run{}, config.Tree{}, err
+	}
+	run := d.Run
+	var t config.Tree
+	for _, c := range p.cfg.Trees {
+		if c.Name == run.Tree {
+			t = c
+		}
+	}
+	if t.Name == "" {
+		return run, t, fmt.Errorf("run %d is of tree %q, which is not configured any more", run.ID, run.Tree)
+	}
+	qid, err := queueID(t)
+	if err != nil {
+		return run, t, err
+	}
+	if qid != run.QueueID {
+		return run, t, fmt.Errorf("the queue of tree %s changed since run %d: its conflicts cannot be redone; "+
+			"the next run on the new queue shows whether the change resolved them", t.Name, run.ID)
+	}
+	return run, t, nil
+}
+
+// learnFix is the fix Learn learns from: its commit and tree, and the
+// tree of what it builds on (LearnSpec.Since) when only its own change is
+// learnt.
+type learnFix struct {
+	hash      plumbing.Hash
+	commit    *object.Commit
+	tree      *object.Tree
+	since     plumbing.Hash
+	sinceTree *object.Tree // nil: the fix's files are taken whole
+}
+
+// readFix reads the fix spec names and what it builds on; result is the
+// run's result commit (its partial branch).
+func readFix(eng *merger.Engine, spec LearnSpec, result string) (*learnFix, error) {
 	fix, err := eng.Resolve(spec.Fix)
 	if err != nil {
 		return nil, fmt.Errorf("fix %s: %w", spec.Fix, err)
@@ -120,27 +169,29 @@ func (p *Pipeline) Learn(ctx context.Context, spec LearnSpec) ([]state.Resolutio
 	if err != nil {
 		return nil, fmt.Errorf("fix %s: %w", spec.Fix, err)
 	}
-	since, err := learnSince(eng, spec.Since, run.ResultCommit, fix)
+	since, err := learnSince(eng, spec.Since, result, fix)
 	if err != nil {
 		return nil, err
 	}
-	var st *object.Tree
+	lf := &learnFix{hash: fix, commit: fc, tree: ft, since: since}
 	if !since.IsZero() {
 		sc, err := eng.Repository().CommitObject(since)
 		if err != nil {
 			return nil, fmt.Errorf("since %s: %w", spec.Since, err)
 		}
-		if st, err = sc.Tree(); err != nil {
+		if lf.sinceTree, err = sc.Tree(); err != nil {
 			return nil, fmt.Errorf("since %s: %w", spec.Since, err)
 		}
 	}
-	_, res, err := Merge(ctx, eng, p.mergeSpec(t, run.Candidate))
-	if err != nil {
-		return nil, err
-	}
+	return lf, nil
+}
+
+// resolvedPatch picks the patch of the redone rebase that the fix
+// resolves: the one named, or the only one with a 3-way merge conflict.
+func resolvedPatch(runID int64, mergeResult *merger.Result, name string) (*merger.PatchResult, error) {
 	var conflicting []*merger.PatchResult
 	var names []string
-	for _, pr := range res.Patches {
+	for _, pr := range mergeResult.Patches {
 		for _, f := range pr.Files {
 			if f.Outcome == merger.Conflict && f.Conflicted != nil {
 				conflicting = append(conflicting, pr)
@@ -149,38 +200,39 @@ func (p *Pipeline) Learn(ctx context.Context, spec LearnSpec) ([]state.Resolutio
 			}
 		}
 	}
-	var pr *merger.PatchResult
 	switch {
 	case len(conflicting) == 0:
-		return nil, fmt.Errorf("run %d has no patch with a 3-way merge conflict to learn from", run.ID)
-	case spec.Patch == "" && len(conflicting) > 1:
-		return nil, fmt.Errorf("run %d has %d conflicting patches (%s): name the one the fix resolves", run.ID, len(conflicting), strings.Join(names, ", "))
-	case spec.Patch == "":
-		pr = conflicting[0]
-	default:
-		for _, c := range conflicting {
-			if c.Patch.Name == spec.Patch {
-				pr = c
-			}
-		}
-		if pr == nil {
-			return nil, fmt.Errorf("patch %s has no 3-way merge conflict in run %d (conflicting: %s)", spec.Patch, run.ID, strings.Join(names, ", "))
+		return nil, fmt.Errorf("run %d has no patch with a 3-way merge conflict to learn from", runID)
+	case name == "" && len(conflicting) > 1:
+		return nil, fmt.Errorf("run %d has %d conflicting patches (%s): name the one the fix resolves", runID, len(conflicting), strings.Join(names, ", "))
+	case name == "":
+		return conflicting[0], nil
+	}
+	var pr *merger.PatchResult
+	for _, c := range conflicting {
+		if c.Patch.Name == name {
+			pr = c
 		}
 	}
-	via := spec.Via
-	if via == "" {
-		via = "rtbot resolve"
+	if pr == nil {
+		return nil, fmt.Errorf("patch %s has no 3-way merge conflict in run %d (conflicting: %s)", name, runID, strings.Join(names, ", "))
 	}
-	source := fmt.Sprintf("%s: commit %.12s %q, run %d", via, fix, firstLine(fc.Message), run.ID)
-	learned, err := merger.Learn(pr, func(f *merger.FileResult) (string, bool, error) {
+	return pr, nil
+}
+
+// resolvedFile is the merger.Learn callback: a conflicting file's resolved
+// text as the fix has it, or, when the fix builds on sinceTree, only the
+// fix's own change merged into the file as the patch found it.
+func (lf *learnFix) resolvedFile(eng *merger.Engine) func(f *merger.FileResult) (string, bool, error) {
+	return func(f *merger.FileResult) (string, bool, error) {
 		path := f.ResultPath()
-		text, ok, err := treeFile(ft, path)
-		if err != nil || st == nil || !ok {
+		text, ok, err := treeFile(lf.tree, path)
+		if err != nil || lf.sinceTree == nil || !ok {
 			return text, ok, err
 		}
 		// Only the fix's own change, merged into the file as the patch
 		// found it.
-		old, _, err := treeFile(st, path)
+		old, _, err := treeFile(lf.sinceTree, path)
 		if err != nil {
 			return "", false, err
 		}
@@ -193,13 +245,14 @@ func (p *Pipeline) Learn(ctx context.Context, spec LearnSpec) ([]state.Resolutio
 		m := textmerge.Merge3([]byte(old), []byte(found), []byte(text), textmerge.Options{})
 		if !m.Clean {
 			return "", false, fmt.Errorf("the fix's change (%.12s..%.12s) does not merge cleanly into the file as the patch found it "+
-				"(what the fix builds on changes the same lines); learn from a commit that carries only this patch's change", since, fix)
+				"(what the fix builds on changes the same lines); learn from a commit that carries only this patch's change", lf.since, lf.hash)
 		}
 		return string(m.Merged), true, nil
-	}, source)
-	if err != nil {
-		return nil, err
 	}
+}
+
+// saveResolutions records the resolutions learnt from patch pr.
+func (p *Pipeline) saveResolutions(ctx context.Context, pr *merger.PatchResult, learned []merger.Resolution, source string) ([]state.Resolution, error) {
 	var out []state.Resolution
 	for _, l := range learned {
 		r := state.Resolution{Key: l.Key, PatchID: l.PatchID, Path: l.Path, Preimage: l.Preimage, Postimage: l.Postimage, Source: l.Source}
@@ -212,9 +265,9 @@ func (p *Pipeline) Learn(ctx context.Context, spec LearnSpec) ([]state.Resolutio
 	return out, nil
 }
 
-// learnSince resolves LearnSpec.Since: the revision named, or else the
-// run's result (its partial branch) when fix descends from it, or else
-// none (the zero hash).
+// learnSince is the revision LearnSpec.Since names, or else the run's
+// result (its partial branch) when fix descends from it, or else none
+// (the zero hash).
 func learnSince(eng *merger.Engine, since, result string, fix plumbing.Hash) (plumbing.Hash, error) {
 	if since != "" {
 		h, err := eng.Resolve(since)
