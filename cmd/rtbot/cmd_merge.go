@@ -12,13 +12,13 @@ import (
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/rtbot/rtbot/internal/triage"
 	"github.com/rtbot/rtbot/internal/export"
 	"github.com/rtbot/rtbot/internal/merger"
 	"github.com/rtbot/rtbot/internal/patchqueue"
 	"github.com/rtbot/rtbot/internal/pipeline"
 	"github.com/rtbot/rtbot/internal/report"
 	"github.com/rtbot/rtbot/internal/resolutions"
+	"github.com/rtbot/rtbot/internal/triage"
 )
 
 func cmdMerge(ctx context.Context, args []string, stdout, stderr io.Writer) int {
