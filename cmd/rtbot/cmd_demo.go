@@ -24,29 +24,23 @@ import (
 // with a stable release, a stable-rc tree to fetch the candidate from, and
 // an RT queue with clean, offset, 3-way, conflicting and already-backported
 // patches. It needs no configuration and no network.
-func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("demo", "rtbot demo [--dir DIR]", stderr)
+func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("demo", "rtbot demo [--dir DIR]")
 	dir := fs.String("dir", "", "where to build the demo (default: a new temporary directory, kept)")
-	if code, done := parseFlags(fs, args); done {
-		return code
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	if *dir == "" {
 		d, err := os.MkdirTemp("", "rtbot-demo-")
 		if err != nil {
-			fmt.Fprintf(stderr, "rtbot demo: %v\n", err)
-			return exitError
+			return err
 		}
 		*dir = d
 	}
 	if entries, err := os.ReadDir(*dir); err == nil && len(entries) > 0 {
-		fmt.Fprintf(stderr, "rtbot demo: %s is not empty; give a new directory with --dir, or none\n", *dir)
-		return exitUsage
+		return usagef("%s is not empty; give a new directory with --dir, or none", *dir)
 	}
-	if err := runDemo(ctx, *dir, stdout); err != nil {
-		fmt.Fprintf(stderr, "rtbot demo: %v\n", err)
-		return exitError
-	}
-	return exitOK
+	return runDemo(ctx, *dir, stdout)
 }
 
 // demoConfig is the configuration the demo runs with; it is written next to

@@ -9,43 +9,42 @@ import (
 	"github.com/rtbot/rtbot/internal/state"
 )
 
-func cmdHistory(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("history", "rtbot history --config FILE [--tree NAME] [--limit N] [--run ID] [--json]", stderr)
+// cmdHistory implements `rtbot history`: the past runs, or one in full.
+func cmdHistory(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("history", "rtbot history --config FILE [--tree NAME] [--limit N] [--run ID] [--json]")
 	cfgPath := fs.String("config", "", "configuration file")
 	tree := fs.String("tree", "", "only runs of this tree")
 	limit := fs.Int("limit", 20, "at most this many runs (0: all)")
 	runID := fs.Int64("run", 0, "show one run in full: its patches and actions")
 	asJSON := fs.Bool("json", false, "print JSON")
-	if code, done := parseFlags(fs, args); done {
-		return code
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
-	_, st, code := openState("history", *cfgPath, stderr)
-	if st == nil {
-		return code
+	_, st, err := openState(*cfgPath)
+	if err != nil {
+		return err
 	}
 	defer st.Close()
 	if *runID != 0 {
 		d, err := st.Run(ctx, *runID)
 		if err != nil {
-			fmt.Fprintf(stderr, "rtbot history: %v\n", err)
-			return exitError
+			return err
 		}
 		if *asJSON {
-			return writeJSON(stdout, stderr, d)
+			return writeJSON(stdout, d)
 		}
 		printRunDetail(stdout, d)
-		return exitOK
+		return nil
 	}
 	runs, err := st.Runs(ctx, state.RunFilter{Tree: *tree, Limit: *limit})
 	if err != nil {
-		fmt.Fprintf(stderr, "rtbot history: %v\n", err)
-		return exitError
+		return err
 	}
 	if *asJSON {
 		if runs == nil {
 			runs = []state.Run{}
 		}
-		return writeJSON(stdout, stderr, runs)
+		return writeJSON(stdout, runs)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "RUN\tSTARTED\tTREE\tCANDIDATE\tOUTCOME\tBRANCH\tANNOUNCEMENT")
@@ -57,9 +56,10 @@ func cmdHistory(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%.12s\t%s\t%s\t<%s>\n", r.ID, r.StartedAt.Format("2006-01-02 15:04"), r.Tree, r.Candidate, outcome, r.PushedBranch, r.Announcement)
 	}
 	tw.Flush()
-	return exitOK
+	return nil
 }
 
+// printRunDetail prints one run: its outcome, patches and actions.
 func printRunDetail(w io.Writer, d state.RunDetail) {
 	fmt.Fprintf(w, "run %d: tree %s, candidate %s, queue %.12s on %s\n", d.ID, d.Tree, d.Candidate, d.QueueID, d.Base)
 	fmt.Fprintf(w, "announcement <%s>, started %s, attempts %d\n", d.Announcement, d.StartedAt.Format("2006-01-02 15:04:05"), d.Attempts)

@@ -21,8 +21,10 @@ import (
 	"github.com/rtbot/rtbot/internal/triage"
 )
 
-func cmdMerge(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("merge", "rtbot merge --repo DIR --queue SRC [--base REV] --onto REV [--branch NAME] [--json] [--export DIR] [--resolutions FILE]", stderr)
+// cmdMerge implements `rtbot merge`: it rebases a queue onto a candidate
+// and prints the triage; exit 3 when patches need attention.
+func cmdMerge(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("merge", "rtbot merge --repo DIR --queue SRC [--base REV] --onto REV [--branch NAME] [--json] [--export DIR] [--resolutions FILE]")
 	repo := fs.String("repo", "", "git repository (bare or not) holding the base and the candidate")
 	queue := fs.String("queue", "", "RT queue: quilt dir, .tar.xz/.tar.gz, patch or mbox file, or git range A..B")
 	base := fs.String("base", "", "revision the queue was made for (materialise it there first)")
@@ -35,48 +37,40 @@ func cmdMerge(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to FILE (for benchmarking)")
 	exportDir := fs.String("export", "", "write the rebased queue to DIR (new or empty): patches/ (series and format-patch files), patches-X.Y.Z-rtN.tar.xz and patch-X.Y.Z-rtN.patch.xz")
 	resFile := fs.String("resolutions", "", "remembered conflict resolutions to use (a file rtbot resolve --export wrote)")
-	if code, done := parseFlags(fs, args); done {
-		return code
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	if *repo == "" || *queue == "" || *onto == "" || fs.NArg() > 0 {
-		fmt.Fprintln(stderr, "rtbot merge: --repo, --queue and --onto are required")
-		fs.Usage()
-		return exitUsage
+		return usageOf(fs, "--repo, --queue and --onto are required")
 	}
 	if *fuzz < 0 || *fuzz > 3 {
-		fmt.Fprintln(stderr, "rtbot merge: --fuzz must be between 0 and 3")
-		return exitUsage
+		return usagef("--fuzz must be between 0 and 3")
 	}
 	id, err := mail.ParseAddress(*committer)
 	if err != nil || id.Name == "" {
-		fmt.Fprintf(stderr, "rtbot merge: --committer %q: want \"Name <email>\"\n", *committer)
-		return exitUsage
+		return usagef("--committer %q: want \"Name <email>\"", *committer)
 	}
 	if *branch != "" {
 		if err := merger.CheckBranchName(*branch); err != nil {
-			fmt.Fprintf(stderr, "rtbot merge: %v\n", err)
-			return exitUsage
+			return usagef("%v", err)
 		}
 	}
 	if *exportDir != "" {
 		// Fail before the rebase, not after it.
 		if err := export.CheckDir(*exportDir, export.Options{}); err != nil {
-			fmt.Fprintf(stderr, "rtbot merge: --export: %v\n", err)
-			return exitError
+			return fmt.Errorf("--export: %w", err)
 		}
 	}
 	var remembered merger.Resolutions
 	if *resFile != "" {
 		fh, err := os.Open(*resFile)
 		if err != nil {
-			fmt.Fprintf(stderr, "rtbot merge: --resolutions: %v\n", err)
-			return exitError
+			return fmt.Errorf("--resolutions: %w", err)
 		}
 		entries, err := resolutions.Read(*resFile, fh)
 		fh.Close()
 		if err != nil {
-			fmt.Fprintf(stderr, "rtbot merge: --resolutions: %v\n", err)
-			return exitError
+			return fmt.Errorf("--resolutions: %w", err)
 		}
 		mem := make(resolutions.Memory, len(entries))
 		for i, e := range entries {
@@ -87,13 +81,11 @@ func cmdMerge(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
 		if err != nil {
-			fmt.Fprintf(stderr, "rtbot merge: %v\n", err)
-			return exitError
+			return err
 		}
 		defer f.Close()
 		if err := pprof.StartCPUProfile(f); err != nil {
-			fmt.Fprintf(stderr, "rtbot merge: %v\n", err)
-			return exitError
+			return err
 		}
 		defer pprof.StopCPUProfile()
 	}
@@ -103,23 +95,19 @@ func cmdMerge(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	})
 	var exportErr *exportError
 	if err != nil && !errors.As(err, &exportErr) {
-		fmt.Fprintf(stderr, "rtbot merge: %v\n", err)
-		return exitError
+		return err
 	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(rep); err != nil {
-			fmt.Fprintf(stderr, "rtbot merge: %v\n", err)
-			return exitError
+			return err
 		}
 	} else if err := report.Text(stdout, rep); err != nil {
-		fmt.Fprintf(stderr, "rtbot merge: %v\n", err)
-		return exitError
+		return err
 	}
 	if exportErr != nil {
-		fmt.Fprintf(stderr, "rtbot merge: %v\n", exportErr.err)
-		return exitError
+		return exportErr.err
 	}
 	if manifest != nil {
 		// stdout holds nothing but the JSON document with --json.
@@ -130,9 +118,9 @@ func cmdMerge(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		printManifest(w, manifest)
 	}
 	if rep.Summary.Attention > 0 {
-		return exitManual
+		return fmt.Errorf("%d patch(es) need attention: %w", rep.Summary.Attention, errNeedsHuman)
 	}
-	return exitOK
+	return nil
 }
 
 func envOr(k, def string) string {

@@ -14,8 +14,10 @@ import (
 	"github.com/rtbot/rtbot/internal/release"
 )
 
-func cmdRelease(_ context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("release", "rtbot release --repo DIR --branch NAME [--rc] [--tag-prefix v] [--name NAME --email ADDR] [--announce FILE] [--dry-run]", stderr)
+// cmdRelease implements `rtbot release`: it bumps localversion-rt, commits
+// and tags the release and prints the announcement.
+func cmdRelease(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("release", "rtbot release --repo DIR --branch NAME [--rc] [--tag-prefix v] [--name NAME --email ADDR] [--announce FILE] [--dry-run]")
 	repo := fs.String("repo", "", "git repository (bare or not) holding the series branch")
 	branch := fs.String("branch", "", "series branch to release, refs/heads/NAME (e.g. v6.1-rt)")
 	rc := fs.Bool("rc", false, "make a release candidate: -rtN -> -rtN+1-rc1, -rtN-rcM -> -rtN-rcM+1")
@@ -29,47 +31,39 @@ func cmdRelease(_ context.Context, args []string, stdout, stderr io.Writer) int 
 	signature := fs.String("signature", "", "name signing the announcement (default the --name)")
 	releaseOn := fs.String("release-on", "", "for --rc: day (YYYY-MM-DD) the candidate becomes the release (default in 7 days)")
 	dryRun := fs.Bool("dry-run", false, "compute and print everything, write nothing")
-	if code, done := parseFlags(fs, args); done {
-		return code
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	if *repo == "" || *branch == "" || fs.NArg() > 0 {
-		fmt.Fprintln(stderr, "rtbot release: --repo and --branch are required")
-		fs.Usage()
-		return exitUsage
+		return usageOf(fs, "--repo and --branch are required")
 	}
 	if err := merger.CheckBranchName(*branch); err != nil {
-		fmt.Fprintf(stderr, "rtbot release: --branch: %v\n", err)
-		return exitUsage
+		return usagef("--branch: %v", err)
 	}
 	id, err := releaseIdentity(*name, *email, os.Getenv("RTBOT_COMMITTER"))
 	if err != nil {
-		fmt.Fprintf(stderr, "rtbot release: %v\n", err)
-		return exitUsage
+		return usagef("%v", err)
 	}
 	day := time.Now().AddDate(0, 0, 7)
 	if *releaseOn != "" {
 		if !*rc {
-			fmt.Fprintln(stderr, "rtbot release: --release-on is for --rc")
-			return exitUsage
+			return usagef("--release-on is for --rc")
 		}
 		if day, err = time.Parse("2006-01-02", *releaseOn); err != nil {
-			fmt.Fprintf(stderr, "rtbot release: --release-on %q: want YYYY-MM-DD\n", *releaseOn)
-			return exitUsage
+			return usagef("--release-on %q: want YYYY-MM-DD", *releaseOn)
 		}
 	}
 
 	eng, err := merger.Open(*repo, merger.Options{})
 	if err != nil {
-		fmt.Fprintf(stderr, "rtbot release: %v\n", err)
-		return exitError
+		return err
 	}
 	defer eng.Close()
 	plan, err := release.Prepare(eng, release.Options{
 		Branch: *branch, RC: *rc, TagPrefix: *tagPrefix, Identity: id, AllowRCKernel: *allowRC,
 	})
 	if err != nil {
-		fmt.Fprintf(stderr, "rtbot release: %v\n", err)
-		return exitError
+		return err
 	}
 	info := plan.Info()
 	info.GitURL = *gitURL
@@ -88,23 +82,21 @@ func cmdRelease(_ context.Context, args []string, stdout, stderr io.Writer) int 
 		// The announcement file first: a release is never made without it.
 		if *announce != "" {
 			if err := atomicfile.WriteFile(*announce, 0o644, func(w io.Writer) error { _, err := io.WriteString(w, text); return err }); err != nil {
-				fmt.Fprintf(stderr, "rtbot release: --announce: %v\n", err)
-				return exitError
+				return fmt.Errorf("--announce: %w", err)
 			}
 		}
 		if err := plan.Apply(eng); err != nil {
 			if *announce != "" {
 				os.Remove(*announce)
 			}
-			fmt.Fprintf(stderr, "rtbot release: %v\n", err)
-			return exitError
+			return err
 		}
 	}
 	printRelease(stdout, *repo, plan, *dryRun, *announce)
 	if *announce == "" || *dryRun {
 		fmt.Fprintf(stdout, "\n----- announcement mail -----\n%s", text)
 	}
-	return exitOK
+	return nil
 }
 
 // releaseIdentity takes the identity from --name and --email, or from

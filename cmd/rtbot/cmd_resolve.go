@@ -15,8 +15,8 @@ import (
 
 // cmdResolve records, lists, exports and imports remembered conflict
 // resolutions (docs/resolutions.md).
-func cmdResolve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("resolve", "rtbot resolve --config FILE (--run ID --fix REV [--patch NAME] [--since REV] | --list | --export FILE | --import FILE)", stderr)
+func cmdResolve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("resolve", "rtbot resolve --config FILE (--run ID --fix REV [--patch NAME] [--since REV] | --list | --export FILE | --import FILE)")
 	f := botFlags{config: fs.String("config", "", "configuration file"), verbose: fs.Bool("v", false, "log every step")}
 	runID := fs.Int64("run", 0, "the run whose conflict the fix resolves")
 	fix := fs.String("fix", "", "revision (commit or branch) in the tree's repository that carries the resolved files")
@@ -25,8 +25,8 @@ func cmdResolve(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	list := fs.Bool("list", false, "list the remembered resolutions")
 	export := fs.String("export", "", "write every resolution to FILE (JSON Lines; - for stdout) to share with other maintainers")
 	imp := fs.String("import", "", "add the resolutions of FILE (as --export writes it)")
-	if code, done := parseFlags(fs, args); done {
-		return code
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	modes := 0
 	for _, on := range []bool{*runID != 0 || *fix != "", *list, *export != "", *imp != ""} {
@@ -35,33 +35,28 @@ func cmdResolve(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		}
 	}
 	if fs.NArg() > 0 || modes != 1 || (*runID != 0) != (*fix != "") {
-		fs.Usage()
-		return exitUsage
+		return usageOf(fs, "")
 	}
-	cfg, st, closeAll, code := openBot("resolve", f, stderr)
-	if cfg == nil {
-		return code
+	cfg, st, closeAll, err := openBot(f)
+	if err != nil {
+		return err
 	}
 	defer closeAll()
-	fail := func(err error) int {
-		fmt.Fprintf(stderr, "rtbot resolve: %v\n", err)
-		return exitError
-	}
 	switch {
 	case *fix != "":
 		p := pipeline.New(cfg, st, pipeline.Options{Log: logger(stderr, *f.verbose)})
 		learned, err := p.Learn(ctx, pipeline.LearnSpec{Run: *runID, Fix: *fix, Patch: *patch, Since: *since})
 		if err != nil {
-			return fail(err)
+			return err
 		}
 		for _, r := range learned {
 			fmt.Fprintf(stdout, "remembered %s (patch %.12s, key %.12s): %s\n", r.Path, r.PatchID, r.Key, r.Source)
 		}
-		return exitOK
+		return nil
 	case *list:
 		all, err := st.Resolutions(ctx, "", "")
 		if err != nil {
-			return fail(err)
+			return err
 		}
 		if len(all) == 0 {
 			fmt.Fprintln(stdout, "no remembered resolutions")
@@ -69,11 +64,11 @@ func cmdResolve(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		for _, r := range all {
 			fmt.Fprintf(stdout, "%.12s %s, recorded %s, used %d time(s): %s\n", r.Key, r.Path, r.RecordedAt.Format("2006-01-02 15:04"), r.Used, r.Source)
 		}
-		return exitOK
+		return nil
 	case *export != "":
 		all, err := st.Resolutions(ctx, "", "")
 		if err != nil {
-			return fail(err)
+			return err
 		}
 		entries := make([]resolutions.Entry, len(all))
 		for i, r := range all {
@@ -82,31 +77,31 @@ func cmdResolve(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		}
 		if *export == "-" {
 			if err := resolutions.Write(stdout, entries); err != nil {
-				return fail(err)
+				return err
 			}
-			return exitOK
+			return nil
 		}
 		if err := atomicfile.WriteFile(*export, 0o644, func(w io.Writer) error { return resolutions.Write(w, entries) }); err != nil {
-			return fail(err)
+			return err
 		}
 		fmt.Fprintf(stdout, "wrote %d resolution(s) to %s\n", len(entries), *export)
-		return exitOK
+		return nil
 	default:
 		fh, err := os.Open(*imp)
 		if err != nil {
-			return fail(err)
+			return err
 		}
 		entries, err := resolutions.Read(*imp, fh)
 		fh.Close()
 		if err != nil {
-			return fail(err)
+			return err
 		}
 		added, replaced := 0, 0
 		for _, e := range entries {
 			rep, err := st.SaveResolution(ctx, state.Resolution{Key: e.Key, PatchID: e.PatchID, Path: e.Path,
 				Preimage: e.Preimage, Postimage: e.Postimage, Source: e.Source, RecordedAt: e.RecordedAt})
 			if err != nil {
-				return fail(err)
+				return err
 			}
 			if rep {
 				replaced++
@@ -116,6 +111,6 @@ func cmdResolve(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		}
 		fmt.Fprintf(stdout, "imported %s: %d resolution(s) added or already known, %d replaced by the file's version\n",
 			*imp, added, replaced)
-		return exitOK
+		return nil
 	}
 }

@@ -10,23 +10,24 @@ import (
 	"github.com/rtbot/rtbot/internal/state"
 )
 
-func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("run", "rtbot run --config FILE [--onto REV [--tree NAME]] [--json] [-v]", stderr)
+// cmdRun implements `rtbot run`: one pass over the mailbox, or over the
+// candidate --onto names.
+func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("run", "rtbot run --config FILE [--onto REV [--tree NAME]] [--json] [-v]")
 	f := botFlags{config: fs.String("config", "", "configuration file (see docs/rtbot.example.toml)"),
 		verbose: fs.Bool("v", false, "log every step, not only problems")}
 	asJSON := fs.Bool("json", false, "print what the pass did as one JSON document")
 	onto := fs.String("onto", "", "run on this candidate (a final release tag, say) instead of reading the mailbox")
 	tree := fs.String("tree", "", "with --onto: the tree whose repository has REV (default: the first)")
-	if code, done := parseFlags(fs, args); done {
-		return code
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	if fs.NArg() > 0 {
-		fs.Usage()
-		return exitUsage
+		return usageOf(fs, "")
 	}
-	cfg, st, closeAll, code := openBot("run", f, stderr)
-	if cfg == nil {
-		return code
+	cfg, st, closeAll, err := openBot(f)
+	if err != nil {
+		return err
 	}
 	defer closeAll()
 	opts := pipeline.Options{Log: logger(stderr, *f.verbose), Fault: crashHook()}
@@ -35,7 +36,6 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	p := pipeline.New(cfg, st, opts)
 	var pass *pipeline.Pass
-	var err error
 	if *onto != "" {
 		var a state.Announcement
 		if a, err = p.Submit(ctx, *tree, *onto); err == nil {
@@ -51,15 +51,11 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		pass, err = p.Once(ctx)
 	}
 	if *asJSON {
-		if code := writeJSON(stdout, stderr, pass); code != exitOK {
-			return code
+		if err := writeJSON(stdout, pass); err != nil {
+			return err
 		}
 	} else {
 		printPass(stdout, pass)
 	}
-	if err != nil {
-		fmt.Fprintf(stderr, "rtbot run: %v\n", err)
-		return exitError
-	}
-	return exitOK
+	return err
 }

@@ -9,36 +9,36 @@ import (
 	"github.com/rtbot/rtbot/internal/state"
 )
 
-func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("status", "rtbot status --config FILE [--json]", stderr)
+// cmdStatus implements `rtbot status`: what rtbot waits for, and whether
+// its state is sound (exit 1 when it is not).
+func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("status", "rtbot status --config FILE [--json]")
 	cfgPath := fs.String("config", "", "configuration file")
 	asJSON := fs.Bool("json", false, "print JSON")
-	if code, done := parseFlags(fs, args); done {
-		return code
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
-	cfg, st, code := openState("status", *cfgPath, stderr)
-	if st == nil {
-		return code
+	cfg, st, err := openState(*cfgPath)
+	if err != nil {
+		return err
 	}
 	defer st.Close()
 	s, err := st.Status(ctx)
 	if err != nil {
-		fmt.Fprintf(stderr, "rtbot status: %v\n", err)
-		return exitError
+		return err
 	}
 	problems, err := st.Check(ctx)
 	if err != nil {
-		fmt.Fprintf(stderr, "rtbot status: %v\n", err)
-		return exitError
+		return err
 	}
 	watched, err := pipeline.New(cfg, st, pipeline.Options{}).Watched(ctx)
 	if err != nil {
 		// What the state says is still worth printing.
 		problems = append(problems, "partial branches read for fixes: "+err.Error())
 	}
-	code = exitOK
+	var result error
 	if len(problems) > 0 {
-		code = exitError
+		result = fmt.Errorf("%d state problem(s): %w", len(problems), errReported)
 	}
 	if *asJSON {
 		type statusJSON struct {
@@ -46,10 +46,10 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			Watched  []pipeline.WatchedBranch `json:"Watched"`
 			Problems []string                 `json:"Problems"`
 		}
-		if c := writeJSON(stdout, stderr, statusJSON{s, watched, problems}); c != exitOK {
-			return c
+		if err := writeJSON(stdout, statusJSON{s, watched, problems}); err != nil {
+			return err
 		}
-		return code
+		return result
 	}
 	fmt.Fprintf(stdout, "state %s (schema %d)\n", st.Path(), s.SchemaVersion)
 	fmt.Fprint(stdout, "announcements:")
@@ -108,5 +108,5 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	for _, p := range problems {
 		fmt.Fprintf(stdout, "STATE PROBLEM: %s\n", p)
 	}
-	return code
+	return result
 }

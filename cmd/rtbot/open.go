@@ -19,58 +19,50 @@ type botFlags struct {
 }
 
 // openBot loads the configuration, takes the lock and opens the state
-// database. close releases them in reverse order.
-func openBot(name string, f botFlags, stderr io.Writer) (cfg *config.Config, st *state.Store, closeAll func(), code int) {
+// database. closeAll releases them in reverse order.
+func openBot(f botFlags) (*config.Config, *state.Store, func(), error) {
 	if *f.config == "" {
-		fmt.Fprintf(stderr, "rtbot %s: --config is required\n", name)
-		return nil, nil, nil, exitUsage
+		return nil, nil, nil, usagef("--config is required")
 	}
 	cfg, err := config.Load(*f.config)
 	if err != nil {
-		fmt.Fprintf(stderr, "rtbot %s: %v\n", name, err)
-		return nil, nil, nil, exitError
+		return nil, nil, nil, err
 	}
 	if err := os.MkdirAll(cfg.Bot.Workdir, 0o755); err != nil {
-		fmt.Fprintf(stderr, "rtbot %s: workdir: %v\n", name, err)
-		return nil, nil, nil, exitError
+		return nil, nil, nil, fmt.Errorf("workdir: %w", err)
 	}
 	release, err := pipeline.Lock(cfg.Bot.Lock)
 	if err != nil {
-		fmt.Fprintf(stderr, "rtbot %s: %v\n", name, err)
-		return nil, nil, nil, exitError
-	}
-	st, err = state.Open(context.Background(), cfg.Bot.State)
-	if err != nil {
-		release()
-		fmt.Fprintf(stderr, "rtbot %s: %v\n", name, err)
-		return nil, nil, nil, exitError
-	}
-	return cfg, st, func() { st.Close(); release() }, 0
-}
-
-// openState opens the state database named by --config for reading.
-func openState(name string, configPath string, stderr io.Writer) (*config.Config, *state.Store, int) {
-	if configPath == "" {
-		fmt.Fprintf(stderr, "rtbot %s: --config is required\n", name)
-		return nil, nil, exitUsage
-	}
-	cfg, err := config.Load(configPath)
-	if err != nil {
-		fmt.Fprintf(stderr, "rtbot %s: %v\n", name, err)
-		return nil, nil, exitError
-	}
-	if _, err := os.Stat(cfg.Bot.State); err != nil {
-		fmt.Fprintf(stderr, "rtbot %s: no state yet at %s (rtbot run has not run)\n", name, cfg.Bot.State)
-		return nil, nil, exitError
+		return nil, nil, nil, err
 	}
 	st, err := state.Open(context.Background(), cfg.Bot.State)
 	if err != nil {
-		fmt.Fprintf(stderr, "rtbot %s: %v\n", name, err)
-		return nil, nil, exitError
+		release()
+		return nil, nil, nil, err
 	}
-	return cfg, st, 0
+	return cfg, st, func() { st.Close(); release() }, nil
 }
 
+// openState opens the state database named by --config for reading.
+func openState(configPath string) (*config.Config, *state.Store, error) {
+	if configPath == "" {
+		return nil, nil, usagef("--config is required")
+	}
+	cfg, err := config.Load(configPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, err := os.Stat(cfg.Bot.State); err != nil {
+		return nil, nil, fmt.Errorf("no state yet at %s (rtbot run has not run)", cfg.Bot.State)
+	}
+	st, err := state.Open(context.Background(), cfg.Bot.State)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cfg, st, nil
+}
+
+// logger logs to stderr: every step when verbose, else only problems.
 func logger(stderr io.Writer, verbose bool) *slog.Logger {
 	level := slog.LevelInfo
 	if !verbose {

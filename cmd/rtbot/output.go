@@ -54,12 +54,12 @@ func printPass(w io.Writer, pass *pipeline.Pass) {
 	}
 }
 
-func writeJSON(stdout, stderr io.Writer, v any) int {
+// writeJSON writes v to stdout as an indented JSON document.
+func writeJSON(stdout io.Writer, v any) error {
 	enc := json.NewEncoder(stdout)
 	enc.SetIndent("", "  ")
 	if err := enc.Encode(v); err != nil {
-		fmt.Fprintf(stderr, "rtbot: %v\n", err)
-		return exitError
+		return &bareError{err}
 	}
-	return exitOK
+	return nil
 }
