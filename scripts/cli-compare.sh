@@ -11,8 +11,10 @@
 # own `rtbot demo` leaves the repository, state and configuration the later
 # cases use), so paths are the same for both. What differs from run to run
 # anyway is normalised before the comparison: loopback ports, times, elapsed
-# times, and commit ids (each named by its order of appearance in its file,
-# since a commit id carries its commit's time). Exit 0 when nothing differs,
+# times, commit ids (each named by its order of appearance in its file,
+# since a commit id carries its commit's time), and merge --json's count of
+# objects written (none when an earlier merge made the same commits in the
+# same second). Exit 0 when nothing differs,
 # 1 when something does (the diff is printed), 2 on a usage error.
 #
 # Needs bash, perl and diff. RTBOT_COMMITTER is unset for every case that
@@ -189,6 +191,7 @@ normalise() {
 		s{\.tmp\d+\b}{.tmpN}g;
 		s{\d{4}-\d\d-\d\d[ T]\d\d:\d\d(?::\d\d)?(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?}{TIME}g;
 		s{"elapsed": "[^"]*"}{"elapsed": "ELAPSED"}g;
+		s{"objects_written": \d+}{"objects_written": N}g;
 		s{^Date: .*$}{Date: DATE}mg;
 		s{(?<![0-9a-f])([0-9a-f]{12,40})(?![0-9a-f])}{commit($1)}ge;
 	' "$1"
