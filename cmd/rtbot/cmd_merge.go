@@ -24,80 +24,121 @@ import (
 // cmdMerge implements `rtbot merge`: it rebases a queue onto a candidate
 // and prints the triage; exit 3 when patches need attention.
 func cmdMerge(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("merge", "rtbot merge --repo DIR --queue SRC [--base REV] --onto REV [--branch NAME] [--json] [--export DIR] [--resolutions FILE]")
-	repo := fs.String("repo", "", "git repository (bare or not) holding the base and the candidate")
-	queue := fs.String("queue", "", "RT queue: quilt dir, .tar.xz/.tar.gz, patch or mbox file, or git range A..B")
-	base := fs.String("base", "", "revision the queue was made for (materialise it there first)")
-	onto := fs.String("onto", "", "candidate revision to rebase onto")
-	branch := fs.String("branch", "", "move refs/heads/NAME to the result (compare-and-swap)")
-	asJSON := fs.Bool("json", false, "print the triage as one JSON document")
-	dropApplied := fs.Bool("drop-applied", false, "leave patches already in the candidate out of the patches needing attention, listed as dropped")
-	fuzz := fs.Int("fuzz", 0, "context lines a hunk may ignore at each end (GNU patch fuzz; reported as 'fuzz')")
-	committer := fs.String("committer", envOr("RTBOT_COMMITTER", "rtbot <rtbot@localhost>"), "committer identity \"Name <email>\" (env RTBOT_COMMITTER)")
-	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to FILE (for benchmarking)")
-	exportDir := fs.String("export", "", "write the rebased queue to DIR (new or empty): patches/ (series and format-patch files), patches-X.Y.Z-rtN.tar.xz and patch-X.Y.Z-rtN.patch.xz")
-	resFile := fs.String("resolutions", "", "remembered conflict resolutions to use (a file rtbot resolve --export wrote)")
-	if err := parseFlags(fs, args); err != nil {
+	f, err := parseMergeFlags(args)
+	if err != nil {
 		return err
 	}
-	if *repo == "" || *queue == "" || *onto == "" || fs.NArg() > 0 {
-		return usageOf(fs, "--repo, --queue and --onto are required")
-	}
-	if *fuzz < 0 || *fuzz > 3 {
-		return usagef("--fuzz must be between 0 and 3")
-	}
-	id, err := mail.ParseAddress(*committer)
-	if err != nil || id.Name == "" {
-		return usagef("--committer %q: want \"Name <email>\"", *committer)
-	}
-	if *branch != "" {
-		if err := merger.CheckBranchName(*branch); err != nil {
-			return usagef("%v", err)
-		}
-	}
-	if *exportDir != "" {
+	if f.exportDir != "" {
 		// Fail before the rebase, not after it.
-		if err := export.CheckDir(*exportDir, export.Options{}); err != nil {
+		if err := export.CheckDir(f.exportDir, export.Options{}); err != nil {
 			return fmt.Errorf("--export: %w", err)
 		}
 	}
-	var remembered merger.Resolutions
-	if *resFile != "" {
-		fh, err := os.Open(*resFile)
-		if err != nil {
-			return fmt.Errorf("--resolutions: %w", err)
-		}
-		entries, err := resolutions.Read(*resFile, fh)
-		fh.Close()
-		if err != nil {
-			return fmt.Errorf("--resolutions: %w", err)
-		}
-		mem := make(resolutions.Memory, len(entries))
-		for i, e := range entries {
-			mem[i] = e.Resolution
-		}
-		remembered = mem
+	if f.opts.Resolutions, err = loadResolutions(f.resFile); err != nil {
+		return fmt.Errorf("--resolutions: %w", err)
 	}
-	if *cpuprofile != "" {
-		f, err := os.Create(*cpuprofile)
+	if f.cpuprofile != "" {
+		stop, err := startCPUProfile(f.cpuprofile)
 		if err != nil {
 			return err
 		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+		defer stop()
 	}
-	rep, manifest, err := doMerge(ctx, mergeArgs{
-		repo: *repo, queue: *queue, base: *base, onto: *onto, branch: *branch, dropApplied: *dropApplied, exportDir: *exportDir,
-		opts: merger.Options{Committer: merger.Identity{Name: id.Name, Email: id.Address}, Fuzz: *fuzz, Resolutions: remembered},
-	})
+	rep, manifest, err := doMerge(ctx, f.mergeArgs)
+	return finishMerge(stdout, stderr, f.asJSON, rep, manifest, err)
+}
+
+// mergeFlags is merge's command line.
+type mergeFlags struct {
+	mergeArgs
+	asJSON              bool
+	cpuprofile, resFile string
+}
+
+// parseMergeFlags parses merge's command line and checks it: every error
+// it returns is a usage error.
+func parseMergeFlags(args []string) (mergeFlags, error) {
+	fs := newFlags("merge", "rtbot merge --repo DIR --queue SRC [--base REV] --onto REV [--branch NAME] [--json] [--export DIR] [--resolutions FILE]")
+	var f mergeFlags
+	fs.StringVar(&f.repo, "repo", "", "git repository (bare or not) holding the base and the candidate")
+	fs.StringVar(&f.queue, "queue", "", "RT queue: quilt dir, .tar.xz/.tar.gz, patch or mbox file, or git range A..B")
+	fs.StringVar(&f.base, "base", "", "revision the queue was made for (materialise it there first)")
+	fs.StringVar(&f.onto, "onto", "", "candidate revision to rebase onto")
+	fs.StringVar(&f.branch, "branch", "", "move refs/heads/NAME to the result (compare-and-swap)")
+	fs.BoolVar(&f.asJSON, "json", false, "print the triage as one JSON document")
+	fs.BoolVar(&f.dropApplied, "drop-applied", false, "leave patches already in the candidate out of the patches needing attention, listed as dropped")
+	fs.IntVar(&f.opts.Fuzz, "fuzz", 0, "context lines a hunk may ignore at each end (GNU patch fuzz; reported as 'fuzz')")
+	committer := fs.String("committer", envOr("RTBOT_COMMITTER", "rtbot <rtbot@localhost>"), "committer identity \"Name <email>\" (env RTBOT_COMMITTER)")
+	fs.StringVar(&f.cpuprofile, "cpuprofile", "", "write a CPU profile to FILE (for benchmarking)")
+	fs.StringVar(&f.exportDir, "export", "", "write the rebased queue to DIR (new or empty): patches/ (series and format-patch files), patches-X.Y.Z-rtN.tar.xz and patch-X.Y.Z-rtN.patch.xz")
+	fs.StringVar(&f.resFile, "resolutions", "", "remembered conflict resolutions to use (a file rtbot resolve --export wrote)")
+	if err := parseFlags(fs, args); err != nil {
+		return f, err
+	}
+	if f.repo == "" || f.queue == "" || f.onto == "" || fs.NArg() > 0 {
+		return f, usageOf(fs, "--repo, --queue and --onto are required")
+	}
+	if f.opts.Fuzz < 0 || f.opts.Fuzz > 3 {
+		return f, usagef("--fuzz must be between 0 and 3")
+	}
+	id, err := mail.ParseAddress(*committer)
+	if err != nil || id.Name == "" {
+		return f, usagef("--committer %q: want \"Name <email>\"", *committer)
+	}
+	f.opts.Committer = merger.Identity{Name: id.Name, Email: id.Address}
+	if f.branch != "" {
+		if err := merger.CheckBranchName(f.branch); err != nil {
+			return f, usagef("%v", err)
+		}
+	}
+	return f, nil
+}
+
+// loadResolutions reads the remembered resolutions in file, a file rtbot
+// resolve --export wrote; none when file is "".
+func loadResolutions(file string) (merger.Resolutions, error) {
+	if file == "" {
+		return nil, nil
+	}
+	fh, err := os.Open(file)
+	if err != nil {
+		return nil, err
+	}
+	defer fh.Close()
+	entries, err := resolutions.Read(file, fh)
+	if err != nil {
+		return nil, err
+	}
+	mem := make(resolutions.Memory, len(entries))
+	for i, e := range entries {
+		mem[i] = e.Resolution
+	}
+	return mem, nil
+}
+
+// startCPUProfile writes a CPU profile to file until stop is called.
+func startCPUProfile(file string) (stop func(), err error) {
+	f, err := os.Create(file)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
+
+// finishMerge prints what doMerge returned: the triage (as JSON or text),
+// then where the export went. It returns doMerge's error (after the triage
+// when only the export failed), or errNeedsHuman when patches need
+// attention.
+func finishMerge(stdout, stderr io.Writer, asJSON bool, rep *triage.Report, manifest *export.Manifest, err error) error {
 	var exportErr *exportError
 	if err != nil && !errors.As(err, &exportErr) {
 		return err
 	}
-	if *asJSON {
+	if asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(rep); err != nil {
@@ -112,7 +153,7 @@ func cmdMerge(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if manifest != nil {
 		// stdout holds nothing but the JSON document with --json.
 		w := stdout
-		if *asJSON {
+		if asJSON {
 			w = stderr
 		}
 		printManifest(w, manifest)
@@ -123,6 +164,7 @@ func cmdMerge(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return nil
 }
 
+// envOr is the environment variable k, or def when it is unset or empty.
 func envOr(k, def string) string {
 	if v := os.Getenv(k); v != "" {
 		return v

@@ -17,84 +17,118 @@ import (
 // cmdRelease implements `rtbot release`: it bumps localversion-rt, commits
 // and tags the release and prints the announcement.
 func cmdRelease(_ context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("release", "rtbot release --repo DIR --branch NAME [--rc] [--tag-prefix v] [--name NAME --email ADDR] [--announce FILE] [--dry-run]")
-	repo := fs.String("repo", "", "git repository (bare or not) holding the series branch")
-	branch := fs.String("branch", "", "series branch to release, refs/heads/NAME (e.g. v6.1-rt)")
-	rc := fs.Bool("rc", false, "make a release candidate: -rtN -> -rtN+1-rc1, -rtN-rcM -> -rtN-rcM+1")
-	tagPrefix := fs.String("tag-prefix", "v", "prefix of the tag name before X.Y.Z-rtN")
-	name := fs.String("name", "", "author, committer and tagger name (default from RTBOT_COMMITTER)")
-	email := fs.String("email", "", "author, committer and tagger email (default from RTBOT_COMMITTER)")
-	allowRC := fs.Bool("allow-rc-kernel", false, "allow a release on a kernel whose Makefile has an EXTRAVERSION")
-	announce := fs.String("announce", "", "write the announcement mail to FILE instead of stdout")
-	gitURL := fs.String("git-url", release.DefaultGitURL, "git tree named in the announcement")
-	gitBranch := fs.String("git-branch", "", "branch named in the announcement (default vX.Y-rt)")
-	signature := fs.String("signature", "", "name signing the announcement (default the --name)")
-	releaseOn := fs.String("release-on", "", "for --rc: day (YYYY-MM-DD) the candidate becomes the release (default in 7 days)")
-	dryRun := fs.Bool("dry-run", false, "compute and print everything, write nothing")
-	if err := parseFlags(fs, args); err != nil {
+	f, err := parseReleaseFlags(args)
+	if err != nil {
 		return err
 	}
-	if *repo == "" || *branch == "" || fs.NArg() > 0 {
-		return usageOf(fs, "--repo and --branch are required")
-	}
-	if err := merger.CheckBranchName(*branch); err != nil {
-		return usagef("--branch: %v", err)
-	}
-	id, err := releaseIdentity(*name, *email, os.Getenv("RTBOT_COMMITTER"))
-	if err != nil {
-		return usagef("%v", err)
-	}
-	day := time.Now().AddDate(0, 0, 7)
-	if *releaseOn != "" {
-		if !*rc {
-			return usagef("--release-on is for --rc")
-		}
-		if day, err = time.Parse("2006-01-02", *releaseOn); err != nil {
-			return usagef("--release-on %q: want YYYY-MM-DD", *releaseOn)
-		}
-	}
-
-	eng, err := merger.Open(*repo, merger.Options{})
+	eng, err := merger.Open(f.repo, merger.Options{})
 	if err != nil {
 		return err
 	}
 	defer eng.Close()
-	plan, err := release.Prepare(eng, release.Options{
-		Branch: *branch, RC: *rc, TagPrefix: *tagPrefix, Identity: id, AllowRCKernel: *allowRC,
-	})
+	plan, err := release.Prepare(eng, f.opts)
 	if err != nil {
 		return err
 	}
-	info := plan.Info()
-	info.GitURL = *gitURL
-	if *gitBranch != "" {
-		info.GitBranch = *gitBranch
-	}
-	if *signature != "" {
-		info.Signature = *signature
-	}
-	if plan.New.RC > 0 {
-		info.ReleaseOn = day
-	}
-	text := release.Announcement(info)
-
-	if !*dryRun {
-		// The announcement file first: a release is never made without it.
-		if *announce != "" {
-			if err := atomicfile.WriteFile(*announce, 0o644, func(w io.Writer) error { _, err := io.WriteString(w, text); return err }); err != nil {
-				return fmt.Errorf("--announce: %w", err)
-			}
-		}
-		if err := plan.Apply(eng); err != nil {
-			if *announce != "" {
-				os.Remove(*announce)
-			}
+	text := release.Announcement(f.info(plan))
+	if !f.dryRun {
+		if err := applyRelease(eng, plan, f.announce, text); err != nil {
 			return err
 		}
 	}
-	printRelease(stdout, *repo, plan, *dryRun, *announce)
-	if *announce == "" || *dryRun {
+	printRelease(stdout, f.repo, plan, f.dryRun, f.announce)
+	if f.announce == "" || f.dryRun {
 		fmt.Fprintf(stdout, "\n----- announcement mail -----\n%s", text)
+	}
+	return nil
+}
+
+// releaseFlags is release's command line.
+type releaseFlags struct {
+	repo      string
+	opts      release.Options
+	announce  string // the file for the announcement, "" for stdout
+	gitURL    string
+	gitBranch string
+	signature string
+	releaseOn time.Time // the day a release candidate becomes the release
+	dryRun    bool
+}
+
+// parseReleaseFlags parses release's command line and checks it: every
+// error it returns is a usage error.
+func parseReleaseFlags(args []string) (releaseFlags, error) {
+	fs := newFlags("release", "rtbot release --repo DIR --branch NAME [--rc] [--tag-prefix v] [--name NAME --email ADDR] [--announce FILE] [--dry-run]")
+	var f releaseFlags
+	fs.StringVar(&f.repo, "repo", "", "git repository (bare or not) holding the series branch")
+	fs.StringVar(&f.opts.Branch, "branch", "", "series branch to release, refs/heads/NAME (e.g. v6.1-rt)")
+	fs.BoolVar(&f.opts.RC, "rc", false, "make a release candidate: -rtN -> -rtN+1-rc1, -rtN-rcM -> -rtN-rcM+1")
+	fs.StringVar(&f.opts.TagPrefix, "tag-prefix", "v", "prefix of the tag name before X.Y.Z-rtN")
+	name := fs.String("name", "", "author, committer and tagger name (default from RTBOT_COMMITTER)")
+	email := fs.String("email", "", "author, committer and tagger email (default from RTBOT_COMMITTER)")
+	fs.BoolVar(&f.opts.AllowRCKernel, "allow-rc-kernel", false, "allow a release on a kernel whose Makefile has an EXTRAVERSION")
+	fs.StringVar(&f.announce, "announce", "", "write the announcement mail to FILE instead of stdout")
+	fs.StringVar(&f.gitURL, "git-url", release.DefaultGitURL, "git tree named in the announcement")
+	fs.StringVar(&f.gitBranch, "git-branch", "", "branch named in the announcement (default vX.Y-rt)")
+	fs.StringVar(&f.signature, "signature", "", "name signing the announcement (default the --name)")
+	releaseOn := fs.String("release-on", "", "for --rc: day (YYYY-MM-DD) the candidate becomes the release (default in 7 days)")
+	fs.BoolVar(&f.dryRun, "dry-run", false, "compute and print everything, write nothing")
+	if err := parseFlags(fs, args); err != nil {
+		return f, err
+	}
+	if f.repo == "" || f.opts.Branch == "" || fs.NArg() > 0 {
+		return f, usageOf(fs, "--repo and --branch are required")
+	}
+	if err := merger.CheckBranchName(f.opts.Branch); err != nil {
+		return f, usagef("--branch: %v", err)
+	}
+	var err error
+	if f.opts.Identity, err = releaseIdentity(*name, *email, os.Getenv("RTBOT_COMMITTER")); err != nil {
+		return f, usagef("%v", err)
+	}
+	f.releaseOn = time.Now().AddDate(0, 0, 7)
+	if *releaseOn != "" {
+		if !f.opts.RC {
+			return f, usagef("--release-on is for --rc")
+		}
+		if f.releaseOn, err = time.Parse("2006-01-02", *releaseOn); err != nil {
+			return f, usagef("--release-on %q: want YYYY-MM-DD", *releaseOn)
+		}
+	}
+	return f, nil
+}
+
+// info is what the announcement of plan says, with what the flags change.
+func (f releaseFlags) info(plan *release.Plan) release.Info {
+	info := plan.Info()
+	info.GitURL = f.gitURL
+	if f.gitBranch != "" {
+		info.GitBranch = f.gitBranch
+	}
+	if f.signature != "" {
+		info.Signature = f.signature
+	}
+	if plan.New.RC > 0 {
+		info.ReleaseOn = f.releaseOn
+	}
+	return info
+}
+
+// applyRelease writes the announcement text to the file announce (unless
+// it is ""), then makes the release plan in eng's repository. A release is
+// never made without its announcement: the file is written first, and
+// removed when the release fails.
+func applyRelease(eng *merger.Engine, plan *release.Plan, announce, text string) error {
+	if announce != "" {
+		if err := atomicfile.WriteFile(announce, 0o644, func(w io.Writer) error { _, err := io.WriteString(w, text); return err }); err != nil {
+			return fmt.Errorf("--announce: %w", err)
+		}
+	}
+	if err := plan.Apply(eng); err != nil {
+		if announce != "" {
+			os.Remove(announce)
+		}
+		return err
 	}
 	return nil
 }
