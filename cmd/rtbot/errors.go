@@ -33,7 +33,8 @@ var (
 	errReported   = errors.New("the output says what failed")
 )
 
-// usageError is a command line that is wrong, or -h.
+// usageError is a command line that is wrong, or -h. Wrapped, it still
+// prints its own message and usage only.
 type usageError struct {
 	msg   string // what is wrong, printed after "rtbot COMMAND: "; "" for none
 	usage string // printed after msg: the usage, or all the flag package said

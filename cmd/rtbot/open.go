@@ -12,7 +12,8 @@ import (
 	"github.com/rtbot/rtbot/internal/state"
 )
 
-// botFlags are the flags run and watch share.
+// botFlags are the flags of the commands that open the bot with openBot:
+// run, watch and resolve.
 type botFlags struct {
 	config  *string
 	verbose *bool
