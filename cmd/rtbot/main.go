@@ -4,26 +4,18 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"sort"
+	"strings"
 	"syscall"
 )
 
-// Exit codes (docs/design.md, "CLI contract").
-const (
-	exitOK     = 0 // everything applied or merged
-	exitError  = 1 // an error stopped the command
-	exitUsage  = 2 // the command line was wrong
-	exitManual = 3 // the command worked, and a human is needed
-)
-
 type command struct {
-	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) int
+	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	summary string
 }
 
@@ -49,57 +41,43 @@ func main() {
 	os.Exit(code)
 }
 
+// run runs the command line args (without the program name) and returns
+// the exit code, having printed the command's error, if any, to stderr.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	name, err := dispatch(ctx, args, stdout, stderr)
+	printError(stderr, name, err)
+	return exitCode(err)
+}
+
+// dispatch runs the command args name and returns its name ("" when args
+// name none) and its error.
+func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) (string, error) {
 	cmds := commands()
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		usage(stderr, cmds)
-		if len(args) == 0 {
-			return exitUsage
-		}
-		return exitOK
+	switch {
+	case len(args) == 0:
+		return "", &usageError{usage: usage(cmds)}
+	case args[0] == "-h" || args[0] == "--help" || args[0] == "help":
+		return "", &usageError{usage: usage(cmds), err: flag.ErrHelp}
 	}
 	c, ok := cmds[args[0]]
 	if !ok {
-		fmt.Fprintf(stderr, "rtbot: unknown command %q\n", args[0])
-		usage(stderr, cmds)
-		return exitUsage
+		return "", &usageError{msg: fmt.Sprintf("unknown command %q", args[0]), usage: usage(cmds)}
 	}
-	return c.run(ctx, args[1:], stdout, stderr)
+	return args[0], c.run(ctx, args[1:], stdout, stderr)
 }
 
-func usage(w io.Writer, cmds map[string]command) {
-	fmt.Fprintln(w, "usage: rtbot COMMAND [flags]\n\ncommands:")
+// usage is rtbot's usage: the commands and what each does.
+func usage(cmds map[string]command) string {
+	var b strings.Builder
+	fmt.Fprintln(&b, "usage: rtbot COMMAND [flags]\n\ncommands:")
 	var names []string
 	for n := range cmds {
 		names = append(names, n)
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		fmt.Fprintf(w, "  %-10s %s\n", n, cmds[n].summary)
+		fmt.Fprintf(&b, "  %-10s %s\n", n, cmds[n].summary)
 	}
-	fmt.Fprintln(w, "\nrun 'rtbot COMMAND -h' for a command's flags")
-}
-
-// newFlags returns a flag set for subcommand name that prints its usage line
-// and flags to stderr.
-func newFlags(name, usageLine string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet("rtbot "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: "+usageLine)
-		fs.PrintDefaults()
-	}
-	return fs
-}
-
-// parseFlags parses args; when it returns done, the command must exit with
-// code (0 for -h, 2 for a usage error, which the flag package has reported).
-func parseFlags(fs *flag.FlagSet, args []string) (code int, done bool) {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK, true
-		}
-		return exitUsage, true
-	}
-	return 0, false
+	fmt.Fprintln(&b, "\nrun 'rtbot COMMAND -h' for a command's flags")
+	return b.String()
 }

@@ -24,29 +24,23 @@ import (
 // with a stable release, a stable-rc tree to fetch the candidate from, and
 // an RT queue with clean, offset, 3-way, conflicting and already-backported
 // patches. It needs no configuration and no network.
-func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("demo", "rtbot demo [--dir DIR]", stderr)
+func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("demo", "rtbot demo [--dir DIR]")
 	dir := fs.String("dir", "", "where to build the demo (default: a new temporary directory, kept)")
-	if code, done := parseFlags(fs, args); done {
-		return code
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	if *dir == "" {
 		d, err := os.MkdirTemp("", "rtbot-demo-")
 		if err != nil {
-			fmt.Fprintf(stderr, "rtbot demo: %v\n", err)
-			return exitError
+			return err
 		}
 		*dir = d
 	}
 	if entries, err := os.ReadDir(*dir); err == nil && len(entries) > 0 {
-		fmt.Fprintf(stderr, "rtbot demo: %s is not empty; give a new directory with --dir, or none\n", *dir)
-		return exitUsage
+		return usagef("%s is not empty; give a new directory with --dir, or none", *dir)
 	}
-	if err := runDemo(ctx, *dir, stdout); err != nil {
-		fmt.Fprintf(stderr, "rtbot demo: %v\n", err)
-		return exitError
-	}
-	return exitOK
+	return runDemo(ctx, *dir, stdout)
 }
 
 // demoConfig is the configuration the demo runs with; it is written next to
@@ -85,6 +79,7 @@ push_remote = "./published.git"
 push_partial = true
 `
 
+// runDemo builds the demo in dir, runs it, and tells w what happened.
 func runDemo(ctx context.Context, dir string, w io.Writer) error {
 	d, err := fixtures.BuildDemo(dir)
 	if err != nil {
@@ -93,41 +88,22 @@ func runDemo(ctx context.Context, dir string, w io.Writer) error {
 	if _, err := git.PlainInit(filepath.Join(dir, "published.git"), true); err != nil {
 		return err
 	}
-	imapSrv, err := fixtures.StartIMAP("rtbot", "demo password", nil)
+	srv, err := startDemoServers(dir)
 	if err != nil {
 		return err
 	}
-	defer imapSrv.Close()
-	outbox := filepath.Join(dir, "outbox")
-	if err := os.MkdirAll(outbox, 0o755); err != nil {
-		return err
-	}
-	smtpSrv, err := fixtures.StartSMTP(fixtures.SMTPOptions{Dir: outbox})
+	defer srv.close()
+	n, err := srv.deliverListMails()
 	if err != nil {
 		return err
-	}
-	defer smtpSrv.Close()
-
-	// The list traffic: the real announcement, a forged copy of it from
-	// another sender naming another tree, and a real RT release mail.
-	forged := fromLine.ReplaceAll(fixtures.DemoMail, []byte("From: Greg Kroah-Hartman <gregkh@linuxfoundation.org.evil.example>"))
-	forged = bytes.Replace(forged, []byte("Message-Id: <"), []byte("Message-Id: <forged."), 1)
-	mails := [][]byte{fixtures.DemoMail, forged, fixtures.DemoRTMail}
-	for _, m := range mails {
-		if err := imapSrv.Deliver(m); err != nil {
-			return err
-		}
 	}
 	fmt.Fprintf(w, "rtbot demo in %s\n\n", dir)
-	fmt.Fprintf(w, "1. IMAP server %s holds %d list mails; SMTP server %s writes to %s\n", imapSrv.Addr, len(mails), smtpSrv.Addr, outbox)
+	fmt.Fprintf(w, "1. IMAP server %s holds %d list mails; SMTP server %s writes to %s\n", srv.imap.Addr, n, srv.smtp.Addr, srv.outbox)
 	fmt.Fprintf(w, "   repository  %s (v6.1.11 and the RT queue %s)\n", d.Repo, d.Queue)
 	fmt.Fprintf(w, "   stable-rc   %s (branch linux-6.1.y at 6.1.12-rc1)\n\n", d.StableRC)
 
-	if err := os.WriteFile(filepath.Join(dir, "imap.password"), []byte(imapSrv.Password+"\n"), 0o600); err != nil {
-		return err
-	}
-	cfgPath := filepath.Join(dir, "rtbot.toml")
-	if err := os.WriteFile(cfgPath, fmt.Appendf(nil, demoConfig, dir, imapSrv.Addr, smtpSrv.Addr), 0o644); err != nil {
+	cfgPath, err := srv.writeConfig(dir)
+	if err != nil {
 		return err
 	}
 	cfg, err := config.Load(cfgPath)
@@ -139,8 +115,81 @@ func runDemo(ctx context.Context, dir string, w io.Writer) error {
 		return err
 	}
 	defer st.Close()
-	p := pipeline.New(cfg, st, pipeline.Options{})
+	if err := demoPasses(ctx, w, cfgPath, pipeline.New(cfg, st, pipeline.Options{}), srv.smtp); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "\nLook further with:\n")
+	fmt.Fprintf(w, "  git --git-dir=%s log --oneline v6.1.12-rc1..rtbot/6.1-rt/6.1.12-rc1-partial\n", filepath.Join(dir, "published.git"))
+	fmt.Fprintf(w, "  rtbot history --config %s --run 1\n", cfgPath)
+	fmt.Fprintf(w, "  rtbot status --config %s\n", cfgPath)
+	return nil
+}
 
+// demoServers are the demo's IMAP server and its SMTP server, which
+// writes the mails it accepts to outbox.
+type demoServers struct {
+	imap   *fixtures.IMAPServer
+	smtp   *fixtures.SMTPServer
+	outbox string
+}
+
+// startDemoServers starts the demo's servers on loopback, the SMTP server
+// writing to dir/outbox.
+func startDemoServers(dir string) (*demoServers, error) {
+	imapSrv, err := fixtures.StartIMAP("rtbot", "demo password", nil)
+	if err != nil {
+		return nil, err
+	}
+	srv := &demoServers{imap: imapSrv, outbox: filepath.Join(dir, "outbox")}
+	if err := os.MkdirAll(srv.outbox, 0o755); err != nil {
+		imapSrv.Close()
+		return nil, err
+	}
+	if srv.smtp, err = fixtures.StartSMTP(fixtures.SMTPOptions{Dir: srv.outbox}); err != nil {
+		imapSrv.Close()
+		return nil, err
+	}
+	return srv, nil
+}
+
+// close stops the servers.
+func (s *demoServers) close() {
+	s.smtp.Close()
+	s.imap.Close()
+}
+
+// deliverListMails puts the list traffic in the IMAP mailbox: the real
+// announcement, a forged copy of it from another sender naming another
+// tree, and a real RT release mail. It returns how many mails it delivered.
+func (s *demoServers) deliverListMails() (int, error) {
+	forged := fromLine.ReplaceAll(fixtures.DemoMail, []byte("From: Greg Kroah-Hartman <gregkh@linuxfoundation.org.evil.example>"))
+	forged = bytes.Replace(forged, []byte("Message-Id: <"), []byte("Message-Id: <forged."), 1)
+	mails := [][]byte{fixtures.DemoMail, forged, fixtures.DemoRTMail}
+	for _, m := range mails {
+		if err := s.imap.Deliver(m); err != nil {
+			return 0, err
+		}
+	}
+	return len(mails), nil
+}
+
+// writeConfig writes the IMAP password and the demo's configuration,
+// naming the servers, into dir, and returns the configuration's path.
+func (s *demoServers) writeConfig(dir string) (string, error) {
+	if err := os.WriteFile(filepath.Join(dir, "imap.password"), []byte(s.imap.Password+"\n"), 0o600); err != nil {
+		return "", err
+	}
+	cfgPath := filepath.Join(dir, "rtbot.toml")
+	if err := os.WriteFile(cfgPath, fmt.Appendf(nil, demoConfig, dir, s.imap.Addr, s.smtp.Addr), 0o644); err != nil {
+		return "", err
+	}
+	return cfgPath, nil
+}
+
+// demoPasses runs steps 2 to 5 of the demo: a pass over the mailbox, the
+// mail it sent, a second pass that must do nothing, and the report as the
+// maintainers read it.
+func demoPasses(ctx context.Context, w io.Writer, cfgPath string, p *pipeline.Pipeline, smtpSrv *fixtures.SMTPServer) error {
 	fmt.Fprintf(w, "2. rtbot run --config %s\n", cfgPath)
 	pass, err := p.Once(ctx)
 	if err != nil {
@@ -170,10 +219,6 @@ func runDemo(ctx context.Context, dir string, w io.Writer) error {
 			return err
 		}
 	}
-	fmt.Fprintf(w, "\nLook further with:\n")
-	fmt.Fprintf(w, "  git --git-dir=%s log --oneline v6.1.12-rc1..rtbot/6.1-rt/6.1.12-rc1-partial\n", filepath.Join(dir, "published.git"))
-	fmt.Fprintf(w, "  rtbot history --config %s --run 1\n", cfgPath)
-	fmt.Fprintf(w, "  rtbot status --config %s\n", cfgPath)
 	return nil
 }
 

@@ -32,30 +32,29 @@ type announceLine struct {
 // cmdAnnounce implements `rtbot announce [--json] FILE...`: it classifies each
 // mail file offline and prints one line per file. Exit 2 on a usage error, 1
 // if any file could not be read (the others are still classified), else 0.
-func cmdAnnounce(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("announce", "rtbot announce [--json] FILE...", stderr)
+func cmdAnnounce(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("announce", "rtbot announce [--json] FILE...")
 	asJSON := fs.Bool("json", false, "print one JSON object per file, one per line")
-	if code, done := parseFlags(fs, args); done {
-		return code
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	if fs.NArg() == 0 {
-		fmt.Fprintln(stderr, "rtbot announce: no mail files given")
-		fs.Usage()
-		return exitUsage
+		return usageOf(fs, "no mail files given")
 	}
 
 	enc := json.NewEncoder(stdout)
 	enc.SetEscapeHTML(false)
-	code := exitOK
+	unread := 0
 	for _, file := range fs.Args() {
 		if err := ctx.Err(); err != nil {
-			fmt.Fprintf(stderr, "rtbot announce: %v\n", err)
-			return exitError
+			return err
 		}
 		a, err := announceFile(file)
 		if err != nil {
+			// The line of a file that cannot be read goes to stderr, in
+			// its place among the other files' lines, and the rest go on.
 			fmt.Fprintf(stderr, "rtbot announce: %v\n", err)
-			code = exitError
+			unread++
 			continue
 		}
 		if *asJSON {
@@ -64,11 +63,13 @@ func cmdAnnounce(ctx context.Context, args []string, stdout, stderr io.Writer) i
 			_, err = fmt.Fprintln(stdout, announceText(file, a))
 		}
 		if err != nil {
-			fmt.Fprintf(stderr, "rtbot announce: writing output: %v\n", err)
-			return exitError
+			return fmt.Errorf("writing output: %w", err)
 		}
 	}
-	return code
+	if unread > 0 {
+		return fmt.Errorf("%d of %d file(s) could not be read: %w", unread, fs.NArg(), errReported)
+	}
+	return nil
 }
 
 // announceFile recognises the mail in file.

@@ -25,7 +25,7 @@ func TestAnnounceJSON(t *testing.T) {
 		"../../internal/mailwatch/testdata/stable-6.1.91-rc1-sasha.eml",
 	}
 	var stdout, stderr bytes.Buffer
-	code := cmdAnnounce(context.Background(), append([]string{"--json"}, files...), &stdout, &stderr)
+	code := announce(context.Background(), append([]string{"--json"}, files...), &stdout, &stderr)
 	if code != exitOK {
 		t.Fatalf("exit %d, stderr %q", code, stderr.String())
 	}
@@ -85,6 +85,12 @@ func TestAnnounceJSON(t *testing.T) {
 	}
 }
 
+// announce runs `rtbot announce ARGS...` as main does, and returns its exit
+// code.
+func announce(ctx context.Context, args []string, stdout, stderr *bytes.Buffer) int {
+	return run(ctx, append([]string{"announce"}, args...), stdout, stderr)
+}
+
 func keys(m map[string]any) []string {
 	var ks []string
 	for k := range m {
@@ -96,7 +102,7 @@ func keys(m map[string]any) []string {
 func TestAnnounceText(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	files := []string{sharedMails + "/stable-6.12.12-rc2.eml", sharedMails + "/not-rc-6.12.51-release.eml"}
-	if code := cmdAnnounce(context.Background(), files, &stdout, &stderr); code != exitOK {
+	if code := announce(context.Background(), files, &stdout, &stderr); code != exitOK {
 		t.Fatalf("exit %d, stderr %q", code, stderr.String())
 	}
 	want := files[0] + ": stable-rc 6.12.12-rc2, git://git.kernel.org/pub/scm/linux/kernel/git/stable/linux-stable-rc.git linux-6.12.y, " +
@@ -132,7 +138,7 @@ func TestAnnounceExitCodes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
-			code := cmdAnnounce(context.Background(), tt.args, &stdout, &stderr)
+			code := announce(context.Background(), tt.args, &stdout, &stderr)
 			if code != tt.code {
 				t.Errorf("exit %d, want %d (stderr %q)", code, tt.code, stderr.String())
 			}
@@ -148,7 +154,7 @@ func TestAnnounceExitCodes(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
 		var stdout, stderr bytes.Buffer
-		if code := cmdAnnounce(ctx, []string{good}, &stdout, &stderr); code != exitError || stdout.Len() != 0 {
+		if code := announce(ctx, []string{good}, &stdout, &stderr); code != exitError || stdout.Len() != 0 {
 			t.Errorf("exit %d, stdout %q; want 1 and nothing", code, stdout.String())
 		}
 	})

@@ -1,0 +1,205 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/mail"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/rtbot/rtbot/internal/atomicfile"
+	"github.com/rtbot/rtbot/internal/merger"
+	"github.com/rtbot/rtbot/internal/release"
+)
+
+// cmdRelease implements `rtbot release`: it bumps localversion-rt, commits
+// and tags the release and prints the announcement.
+func cmdRelease(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	f, err := parseReleaseFlags(args)
+	if err != nil {
+		return err
+	}
+	eng, err := merger.Open(f.repo, merger.Options{})
+	if err != nil {
+		return err
+	}
+	defer eng.Close()
+	plan, err := release.Prepare(eng, f.opts)
+	if err != nil {
+		return err
+	}
+	text := release.Announcement(f.info(plan))
+	if !f.dryRun {
+		if err := applyRelease(eng, plan, f.announce, text); err != nil {
+			return err
+		}
+	}
+	printRelease(stdout, f.repo, plan, f.dryRun, f.announce)
+	if f.announce == "" || f.dryRun {
+		fmt.Fprintf(stdout, "\n----- announcement mail -----\n%s", text)
+	}
+	return nil
+}
+
+// releaseFlags is release's command line.
+type releaseFlags struct {
+	repo      string
+	opts      release.Options
+	announce  string // the file for the announcement, "" for stdout
+	gitURL    string
+	gitBranch string
+	signature string
+	releaseOn time.Time // the day a release candidate becomes the release
+	dryRun    bool
+}
+
+// parseReleaseFlags parses release's command line and checks it: every
+// error it returns is a usage error.
+func parseReleaseFlags(args []string) (releaseFlags, error) {
+	fs := newFlags("release", "rtbot release --repo DIR --branch NAME [--rc] [--tag-prefix v] [--name NAME --email ADDR] [--announce FILE] [--dry-run]")
+	var f releaseFlags
+	fs.StringVar(&f.repo, "repo", "", "git repository (bare or not) holding the series branch")
+	fs.StringVar(&f.opts.Branch, "branch", "", "series branch to release, refs/heads/NAME (e.g. v6.1-rt)")
+	fs.BoolVar(&f.opts.RC, "rc", false, "make a release candidate: -rtN -> -rtN+1-rc1, -rtN-rcM -> -rtN-rcM+1")
+	fs.StringVar(&f.opts.TagPrefix, "tag-prefix", "v", "prefix of the tag name before X.Y.Z-rtN")
+	name := fs.String("name", "", "author, committer and tagger name (default from RTBOT_COMMITTER)")
+	email := fs.String("email", "", "author, committer and tagger email (default from RTBOT_COMMITTER)")
+	fs.BoolVar(&f.opts.AllowRCKernel, "allow-rc-kernel", false, "allow a release on a kernel whose Makefile has an EXTRAVERSION")
+	fs.StringVar(&f.announce, "announce", "", "write the announcement mail to FILE instead of stdout")
+	fs.StringVar(&f.gitURL, "git-url", release.DefaultGitURL, "git tree named in the announcement")
+	fs.StringVar(&f.gitBranch, "git-branch", "", "branch named in the announcement (default vX.Y-rt)")
+	fs.StringVar(&f.signature, "signature", "", "name signing the announcement (default the --name)")
+	releaseOn := fs.String("release-on", "", "for --rc: day (YYYY-MM-DD) the candidate becomes the release (default in 7 days)")
+	fs.BoolVar(&f.dryRun, "dry-run", false, "compute and print everything, write nothing")
+	if err := parseFlags(fs, args); err != nil {
+		return f, err
+	}
+	if f.repo == "" || f.opts.Branch == "" || fs.NArg() > 0 {
+		return f, usageOf(fs, "--repo and --branch are required")
+	}
+	if err := merger.CheckBranchName(f.opts.Branch); err != nil {
+		return f, usagef("--branch: %v", err)
+	}
+	var err error
+	if f.opts.Identity, err = releaseIdentity(*name, *email, os.Getenv("RTBOT_COMMITTER")); err != nil {
+		return f, usagef("%v", err)
+	}
+	f.releaseOn = time.Now().AddDate(0, 0, 7)
+	if *releaseOn != "" {
+		if !f.opts.RC {
+			return f, usagef("--release-on is for --rc")
+		}
+		if f.releaseOn, err = time.Parse("2006-01-02", *releaseOn); err != nil {
+			return f, usagef("--release-on %q: want YYYY-MM-DD", *releaseOn)
+		}
+	}
+	return f, nil
+}
+
+// info is what the announcement of plan says, with what the flags change.
+func (f releaseFlags) info(plan *release.Plan) release.Info {
+	info := plan.Info()
+	info.GitURL = f.gitURL
+	if f.gitBranch != "" {
+		info.GitBranch = f.gitBranch
+	}
+	if f.signature != "" {
+		info.Signature = f.signature
+	}
+	if plan.New.RC > 0 {
+		info.ReleaseOn = f.releaseOn
+	}
+	return info
+}
+
+// applyRelease writes the announcement text to the file announce (unless
+// it is ""), then makes the release plan in eng's repository. A release is
+// never made without its announcement: the file is written first, and
+// removed when the release fails.
+func applyRelease(eng *merger.Engine, plan *release.Plan, announce, text string) error {
+	if announce != "" {
+		if err := atomicfile.WriteFile(announce, 0o644, func(w io.Writer) error { _, err := io.WriteString(w, text); return err }); err != nil {
+			return fmt.Errorf("--announce: %w", err)
+		}
+	}
+	if err := plan.Apply(eng); err != nil {
+		if announce != "" {
+			os.Remove(announce)
+		}
+		return err
+	}
+	return nil
+}
+
+// releaseIdentity takes the identity from --name and --email, or from
+// RTBOT_COMMITTER ("Name <email>").
+func releaseIdentity(name, email, env string) (merger.Identity, error) {
+	switch {
+	case name != "" && email != "":
+		if _, err := mail.ParseAddress(email); err != nil || strings.ContainsAny(email, "<> ") {
+			return merger.Identity{}, fmt.Errorf("--email %q: want a plain address", email)
+		}
+		return merger.Identity{Name: name, Email: email}, nil
+	case name != "" || email != "":
+		return merger.Identity{}, fmt.Errorf("--name and --email go together")
+	case env == "":
+		return merger.Identity{}, fmt.Errorf("no identity: give --name and --email, or set RTBOT_COMMITTER=\"Name <email>\"")
+	}
+	a, err := mail.ParseAddress(env)
+	if err != nil || a.Name == "" {
+		return merger.Identity{}, fmt.Errorf("RTBOT_COMMITTER %q: want \"Name <email>\"", env)
+	}
+	return merger.Identity{Name: a.Name, Email: a.Address}, nil
+}
+
+func printRelease(w io.Writer, repo string, p *release.Plan, dryRun bool, announce string) {
+	msg := strings.TrimSpace(p.Message)
+	if dryRun {
+		fmt.Fprintln(w, "dry run: nothing written")
+	}
+	fmt.Fprintf(w, "release %s on %s: kernel %s, %s %s -> %s\n", p.Version, p.Branch, p.Kernel, release.LocalversionFile, p.Old, p.New)
+	verb := func(done, would string) string {
+		if dryRun {
+			return would
+		}
+		return done
+	}
+	fmt.Fprintf(w, "commit  %s %q (parent %.12s)\n", p.Commit, msg, p.Tip)
+	if dryRun {
+		fmt.Fprintln(w, "        (the real run's commit id differs: it carries that run's time)")
+	}
+	fmt.Fprintf(w, "branch  %s %s %.12s -> %.12s\n", p.Branch, verb("moved", "would move"), p.Tip, p.Commit)
+	fmt.Fprintf(w, "tag     %s %s: annotated, unsigned, tag object %s\n", p.Tag, verb("created", "would be created"), p.TagObject)
+	switch {
+	case p.ChangesNote != "":
+		fmt.Fprintf(w, "changes: none listed (%s)\n", p.ChangesNote)
+	default:
+		fmt.Fprintf(w, "changes since %s: %d commits\n", p.Previous, len(p.Changes))
+	}
+	if announce != "" && !dryRun {
+		fmt.Fprintf(w, "announcement written to %s\n", announce)
+	}
+	if dryRun {
+		return
+	}
+	series := fmt.Sprintf("%d.%d", p.Kernel.Version, p.Kernel.Patchlevel)
+	pushNote := ""
+	if p.New.RC > 0 {
+		pushNote = " (a release candidate usually is not: the mail says only the final release is pushed)"
+	}
+	fmt.Fprintf(w, `
+next steps (rtbot does none of them):
+  1. sign the tag (rtbot's is unsigned), or sign with your own script:
+       git -C %[1]s tag -s -f -m %[2]q %[3]s %[4]s
+  2. push the branch and the signed tag%[8]s:
+       git -C %[1]s push origin %[5]s %[3]s
+  3. upload the patch and the patches tarball (rtbot merge --export), each signed uncompressed, with kup:
+       gpg --armor --detach-sign patch-%[6]s.patch
+       kup put patch-%[6]s.patch.xz patch-%[6]s.patch.asc /pub/linux/kernel/projects/rt/%[7]s/patch-%[6]s.patch.gz
+       gpg --armor --detach-sign patches-%[6]s.tar
+       kup put patches-%[6]s.tar.xz patches-%[6]s.tar.asc /pub/linux/kernel/projects/rt/%[7]s/patches-%[6]s.tar.gz
+  4. send the announcement with your mailer (docs/release.md)
+`, repo, msg, p.Tag, p.Commit, p.Branch, p.Version, series, pushNote)
+}

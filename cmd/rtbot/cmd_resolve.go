@@ -1,0 +1,157 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/rtbot/rtbot/internal/atomicfile"
+	"github.com/rtbot/rtbot/internal/merger"
+	"github.com/rtbot/rtbot/internal/pipeline"
+	"github.com/rtbot/rtbot/internal/resolutions"
+	"github.com/rtbot/rtbot/internal/state"
+)
+
+// cmdResolve records, lists, exports and imports remembered conflict
+// resolutions (docs/resolutions.md).
+func cmdResolve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	f, err := parseResolveFlags(args)
+	if err != nil {
+		return err
+	}
+	cfg, st, closeAll, err := openBot(f.bot)
+	if err != nil {
+		return err
+	}
+	defer closeAll()
+	switch {
+	case f.learn.Fix != "":
+		p := pipeline.New(cfg, st, pipeline.Options{Log: logger(stderr, *f.bot.verbose)})
+		return learnFix(ctx, stdout, p, f.learn)
+	case f.list:
+		return listResolutions(ctx, stdout, st)
+	case f.export != "":
+		return exportResolutions(ctx, stdout, st, f.export)
+	default:
+		return importResolutions(ctx, stdout, st, f.imp)
+	}
+}
+
+// resolveFlags is resolve's command line: one of learn (a fix), list,
+// export or import.
+type resolveFlags struct {
+	bot    botFlags
+	learn  pipeline.LearnSpec
+	list   bool
+	export string
+	imp    string
+}
+
+// parseResolveFlags parses resolve's command line and checks that it asks
+// for one thing; every error it returns is a usage error.
+func parseResolveFlags(args []string) (resolveFlags, error) {
+	fs := newFlags("resolve", "rtbot resolve --config FILE (--run ID --fix REV [--patch NAME] [--since REV] | --list | --export FILE | --import FILE)")
+	f := resolveFlags{bot: botFlags{config: fs.String("config", "", "configuration file"), verbose: fs.Bool("v", false, "log every step")}}
+	fs.Int64Var(&f.learn.Run, "run", 0, "the run whose conflict the fix resolves")
+	fs.StringVar(&f.learn.Fix, "fix", "", "revision (commit or branch) in the tree's repository that carries the resolved files")
+	fs.StringVar(&f.learn.Patch, "patch", "", "the conflicting patch the fix resolves (its file name); needed when several conflict")
+	fs.StringVar(&f.learn.Since, "since", "", "learn only what changed from this revision to --fix (default: the run's partial branch, when --fix builds on it)")
+	fs.BoolVar(&f.list, "list", false, "list the remembered resolutions")
+	fs.StringVar(&f.export, "export", "", "write every resolution to FILE (JSON Lines; - for stdout) to share with other maintainers")
+	fs.StringVar(&f.imp, "import", "", "add the resolutions of FILE (as --export writes it)")
+	if err := parseFlags(fs, args); err != nil {
+		return f, err
+	}
+	learn := f.learn.Run != 0 || f.learn.Fix != ""
+	modes := 0
+	for _, on := range []bool{learn, f.list, f.export != "", f.imp != ""} {
+		if on {
+			modes++
+		}
+	}
+	if fs.NArg() > 0 || modes != 1 || (f.learn.Run != 0) != (f.learn.Fix != "") {
+		return f, usageOf(fs, "")
+	}
+	return f, nil
+}
+
+// learnFix learns the resolution spec's fix carries and says what it
+// remembered.
+func learnFix(ctx context.Context, w io.Writer, p *pipeline.Pipeline, spec pipeline.LearnSpec) error {
+	learned, err := p.Learn(ctx, spec)
+	if err != nil {
+		return err
+	}
+	for _, r := range learned {
+		fmt.Fprintf(w, "remembered %s (patch %.12s, key %.12s): %s\n", r.Path, r.PatchID, r.Key, r.Source)
+	}
+	return nil
+}
+
+// listResolutions lists the remembered resolutions.
+func listResolutions(ctx context.Context, w io.Writer, st *state.Store) error {
+	all, err := st.Resolutions(ctx, "", "")
+	if err != nil {
+		return err
+	}
+	if len(all) == 0 {
+		fmt.Fprintln(w, "no remembered resolutions")
+	}
+	for _, r := range all {
+		fmt.Fprintf(w, "%.12s %s, recorded %s, used %d time(s): %s\n", r.Key, r.Path, r.RecordedAt.Format("2006-01-02 15:04"), r.Used, r.Source)
+	}
+	return nil
+}
+
+// exportResolutions writes every remembered resolution to file, or to
+// stdout when file is "-".
+func exportResolutions(ctx context.Context, stdout io.Writer, st *state.Store, file string) error {
+	all, err := st.Resolutions(ctx, "", "")
+	if err != nil {
+		return err
+	}
+	entries := make([]resolutions.Entry, len(all))
+	for i, r := range all {
+		entries[i] = resolutions.Entry{Resolution: merger.Resolution{PatchID: r.PatchID, Path: r.Path, Key: r.Key,
+			Preimage: r.Preimage, Postimage: r.Postimage, Source: r.Source}, RecordedAt: r.RecordedAt}
+	}
+	if file == "-" {
+		return resolutions.Write(stdout, entries)
+	}
+	if err := atomicfile.WriteFile(file, 0o644, func(w io.Writer) error { return resolutions.Write(w, entries) }); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %d resolution(s) to %s\n", len(entries), file)
+	return nil
+}
+
+// importResolutions adds the resolutions of file, as exportResolutions
+// writes it, to the state.
+func importResolutions(ctx context.Context, stdout io.Writer, st *state.Store, file string) error {
+	fh, err := os.Open(file)
+	if err != nil {
+		return err
+	}
+	entries, err := resolutions.Read(file, fh)
+	fh.Close()
+	if err != nil {
+		return err
+	}
+	added, replaced := 0, 0
+	for _, e := range entries {
+		rep, err := st.SaveResolution(ctx, state.Resolution{Key: e.Key, PatchID: e.PatchID, Path: e.Path,
+			Preimage: e.Preimage, Postimage: e.Postimage, Source: e.Source, RecordedAt: e.RecordedAt})
+		if err != nil {
+			return err
+		}
+		if rep {
+			replaced++
+		} else {
+			added++
+		}
+	}
+	fmt.Fprintf(stdout, "imported %s: %d resolution(s) added or already known, %d replaced by the file's version\n",
+		file, added, replaced)
+	return nil
+}

@@ -1,0 +1,80 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+
+	"github.com/rtbot/rtbot/internal/config"
+	"github.com/rtbot/rtbot/internal/pipeline"
+	"github.com/rtbot/rtbot/internal/state"
+)
+
+// botFlags are the flags of the commands that open the bot with openBot:
+// run, watch and resolve.
+type botFlags struct {
+	config  *string
+	verbose *bool
+}
+
+// openBot loads the configuration, takes the lock and opens the state
+// database. closeAll releases them in reverse order.
+func openBot(f botFlags) (*config.Config, *state.Store, func(), error) {
+	if *f.config == "" {
+		return nil, nil, nil, usagef("--config is required")
+	}
+	cfg, err := config.Load(*f.config)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if err := os.MkdirAll(cfg.Bot.Workdir, 0o755); err != nil {
+		return nil, nil, nil, fmt.Errorf("workdir: %w", err)
+	}
+	release, err := pipeline.Lock(cfg.Bot.Lock)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	st, err := state.Open(context.Background(), cfg.Bot.State)
+	if err != nil {
+		release()
+		return nil, nil, nil, err
+	}
+	return cfg, st, func() { st.Close(); release() }, nil
+}
+
+// openState opens the state database named by --config for reading.
+func openState(configPath string) (*config.Config, *state.Store, error) {
+	if configPath == "" {
+		return nil, nil, usagef("--config is required")
+	}
+	cfg, err := config.Load(configPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, err := os.Stat(cfg.Bot.State); err != nil {
+		return nil, nil, fmt.Errorf("no state yet at %s (rtbot run has not run)", cfg.Bot.State)
+	}
+	st, err := state.Open(context.Background(), cfg.Bot.State)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cfg, st, nil
+}
+
+// logger logs to stderr: every step when verbose, else only problems.
+func logger(stderr io.Writer, verbose bool) *slog.Logger {
+	level := slog.LevelInfo
+	if !verbose {
+		level = slog.LevelWarn
+	}
+	return slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+}
+
+// isTerminal reports whether f is a character device (a terminal), where
+// fetch progress is worth printing.
+func isTerminal(f *os.File) bool {
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}

@@ -1,0 +1,65 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/rtbot/rtbot/internal/pipeline"
+	"github.com/rtbot/rtbot/internal/state"
+)
+
+// printPass prints what one pass did, one line per new mail and per run.
+func printPass(w io.Writer, pass *pipeline.Pass) {
+	fmt.Fprintf(w, "scanned %d matching mail(s), %d new\n", pass.Scanned, len(pass.New))
+	for _, l := range pass.Learned {
+		if l.Error != "" {
+			fmt.Fprintf(w, "  fix      %.12s on %s (%s): not learnt: %s\n", l.Commit, l.Branch, l.Patch, l.Error)
+		} else {
+			fmt.Fprintf(w, "  fix      %.12s on %s (%s): learnt %s\n", l.Commit, l.Branch, l.Patch, strings.Join(l.Files, ", "))
+		}
+	}
+	for _, a := range pass.New {
+		if a.Status == state.AnnouncementIgnored {
+			fmt.Fprintf(w, "  ignored  <%s> %q: %s\n", a.MessageID, a.Subject, a.Reason)
+		} else {
+			fmt.Fprintf(w, "  new      <%s> %s-rc%d from %s\n", a.MessageID, a.Version, a.RC, a.From)
+		}
+	}
+	for _, r := range pass.Runs {
+		fmt.Fprintf(w, "run %d: %s on %s: %s", r.RunID, r.Tree, r.Candidate, r.Outcome)
+		if r.Report != nil {
+			fmt.Fprintf(w, " (%d patches, %d need attention)", r.Report.Summary.Total, r.Report.Summary.Attention)
+		}
+		fmt.Fprintln(w)
+		if r.Branch != "" {
+			fmt.Fprintf(w, "  branch   %s -> %.12s\n", r.Branch, r.Result)
+		}
+		if r.Pushed != "" {
+			fmt.Fprintf(w, "  pushed   %s\n", r.Pushed)
+		}
+		if len(r.Triggers) > 0 {
+			fmt.Fprintf(w, "  tested   %s\n", strings.Join(r.Triggers, ", "))
+		}
+		if r.Mail != "" {
+			fmt.Fprintf(w, "  mailed   <%s>\n", r.Mail)
+		}
+		if r.Error != "" {
+			fmt.Fprintf(w, "  error    %s\n", r.Error)
+		}
+	}
+	if pass.Pending > 0 {
+		fmt.Fprintf(w, "%d announcement(s) left for the next pass (see the log above)\n", pass.Pending)
+	}
+}
+
+// writeJSON writes v to stdout as an indented JSON document.
+func writeJSON(stdout io.Writer, v any) error {
+	enc := json.NewEncoder(stdout)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return &bareError{err}
+	}
+	return nil
+}
