@@ -10,13 +10,14 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/rtbot/rtbot/internal/config"
-	"github.com/rtbot/rtbot/internal/triage"
 	"github.com/rtbot/rtbot/internal/mailout"
 	"github.com/rtbot/rtbot/internal/merger"
+	"github.com/rtbot/rtbot/internal/netsec"
 	"github.com/rtbot/rtbot/internal/patchqueue"
 	"github.com/rtbot/rtbot/internal/remote"
 	"github.com/rtbot/rtbot/internal/report"
 	"github.com/rtbot/rtbot/internal/state"
+	"github.com/rtbot/rtbot/internal/triage"
 	"github.com/rtbot/rtbot/internal/trigger"
 )
 
@@ -297,7 +298,7 @@ func (p *Pipeline) reportMail(a state.Announcement, t config.Tree, rep *triage.R
 
 // smtpServer is the mailout form of [smtp].
 func (p *Pipeline) smtpServer() (mailout.Server, error) {
-	s := mailout.Server{Addr: p.cfg.SMTP.Addr, TLS: p.cfg.SMTP.TLS, Username: p.cfg.SMTP.Username, TLSConfig: p.opts.SMTPTLS}
+	s := mailout.Server{Addr: p.cfg.SMTP.Addr, TLS: netsec.Mode(p.cfg.SMTP.TLS), Username: p.cfg.SMTP.Username, TLSConfig: p.opts.SMTPTLS}
 	if s.Username != "" {
 		pw, err := p.cfg.SMTP.Password()
 		if err != nil {
