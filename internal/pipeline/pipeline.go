@@ -27,11 +27,12 @@ import (
 	"time"
 
 	"github.com/rtbot/rtbot/internal/config"
-	"github.com/rtbot/rtbot/internal/triage"
 	"github.com/rtbot/rtbot/internal/mailout"
 	"github.com/rtbot/rtbot/internal/mailwatch"
+	"github.com/rtbot/rtbot/internal/netsec"
 	"github.com/rtbot/rtbot/internal/remote"
 	"github.com/rtbot/rtbot/internal/state"
+	"github.com/rtbot/rtbot/internal/triage"
 	"github.com/rtbot/rtbot/internal/trigger"
 )
 
@@ -165,13 +166,13 @@ type RunReport struct {
 	Pushed       string        `json:"pushed,omitempty"`
 	// NotPushed says why a branch to be pushed was not (the maintainers
 	// pushed onto the partial branch).
-	NotPushed string            `json:"not_pushed,omitempty"`
-	Result    string            `json:"result,omitempty"`
-	Mail      string            `json:"mail,omitempty"` // Message-ID of the report sent
-	Triggers  []string          `json:"triggers,omitempty"`
-	Export    string            `json:"export,omitempty"` // where the refreshed queue was written
-	Error     string            `json:"error,omitempty"`
-	Resumed   bool              `json:"resumed,omitempty"`
+	NotPushed string         `json:"not_pushed,omitempty"`
+	Result    string         `json:"result,omitempty"`
+	Mail      string         `json:"mail,omitempty"` // Message-ID of the report sent
+	Triggers  []string       `json:"triggers,omitempty"`
+	Export    string         `json:"export,omitempty"` // where the refreshed queue was written
+	Error     string         `json:"error,omitempty"`
+	Resumed   bool           `json:"resumed,omitempty"`
 	Report    *triage.Report `json:"-"`
 }
 
@@ -493,7 +494,7 @@ func (p *Pipeline) imapConfig() (mailwatch.IMAPConfig, error) {
 	}
 	return mailwatch.IMAPConfig{
 		MaxHeaderBytes: p.cfg.Limits.MailHeaderBytes, MaxTextBytes: p.cfg.Limits.MailTextBytes,
-		Addr: p.cfg.IMAP.Addr, TLS: mailwatch.TLSMode(p.cfg.IMAP.TLS), TLSConfig: p.opts.IMAPTLS,
+		Addr: p.cfg.IMAP.Addr, TLS: netsec.Mode(p.cfg.IMAP.TLS), TLSConfig: p.opts.IMAPTLS,
 		Username: p.cfg.IMAP.Username, Password: pw, Mailbox: p.mailbox(),
 		ProcessedFlag: p.cfg.IMAP.MarkProcessed, ProcessedMailbox: p.cfg.IMAP.MoveProcessed,
 	}, nil
