@@ -161,7 +161,7 @@ func (p *Pipeline) fireTriggers(ctx context.Context, runID int64, t config.Tree,
 			fired = append(fired, name)
 			continue
 		}
-		res, err := trigger.Fire(ctx, tr, ev, dir)
+		res, err := trigger.Fire(ctx, triggerSpec(tr), ev, dir)
 		if err == nil {
 			if err := p.fault(FaultTriggered); err != nil {
 				return fired, err
