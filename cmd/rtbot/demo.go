@@ -130,7 +130,7 @@ func runDemo(ctx context.Context, dir string, w io.Writer) error {
 	if err := os.WriteFile(cfgPath, fmt.Appendf(nil, demoConfig, dir, imapSrv.Addr, smtpSrv.Addr), 0o644); err != nil {
 		return err
 	}
-	cfg, err := config.Load(cfgPath)
+	cfg, err := config.Load(cfgPath, pipeline.ConfigRules())
 	if err != nil {
 		return err
 	}

@@ -29,7 +29,7 @@ func openBot(name string, f botFlags, stderr io.Writer) (cfg *config.Config, st 
 		fmt.Fprintf(stderr, "rtbot %s: --config is required\n", name)
 		return nil, nil, nil, exitUsage
 	}
-	cfg, err := config.Load(*f.config)
+	cfg, err := config.Load(*f.config, pipeline.ConfigRules())
 	if err != nil {
 		fmt.Fprintf(stderr, "rtbot %s: %v\n", name, err)
 		return nil, nil, nil, exitError
@@ -195,7 +195,7 @@ func openState(name string, configPath string, stderr io.Writer) (*config.Config
 		fmt.Fprintf(stderr, "rtbot %s: --config is required\n", name)
 		return nil, nil, exitUsage
 	}
-	cfg, err := config.Load(configPath)
+	cfg, err := config.Load(configPath, pipeline.ConfigRules())
 	if err != nil {
 		fmt.Fprintf(stderr, "rtbot %s: %v\n", name, err)
 		return nil, nil, exitError

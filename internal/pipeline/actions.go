@@ -12,7 +12,6 @@ import (
 	"github.com/rtbot/rtbot/internal/config"
 	"github.com/rtbot/rtbot/internal/mailout"
 	"github.com/rtbot/rtbot/internal/merger"
-	"github.com/rtbot/rtbot/internal/netsec"
 	"github.com/rtbot/rtbot/internal/patchqueue"
 	"github.com/rtbot/rtbot/internal/remote"
 	"github.com/rtbot/rtbot/internal/report"
@@ -294,17 +293,4 @@ func (p *Pipeline) reportMail(a state.Announcement, t config.Tree, rep *triage.R
 		m.InReplyTo, m.References = "", nil
 	}
 	return m, nil
-}
-
-// smtpServer is the mailout form of [smtp].
-func (p *Pipeline) smtpServer() (mailout.Server, error) {
-	s := mailout.Server{Addr: p.cfg.SMTP.Addr, TLS: netsec.Mode(p.cfg.SMTP.TLS), Username: p.cfg.SMTP.Username, TLSConfig: p.opts.SMTPTLS}
-	if s.Username != "" {
-		pw, err := p.cfg.SMTP.Password()
-		if err != nil {
-			return s, fmt.Errorf("smtp: %w", err)
-		}
-		s.Password = pw
-	}
-	return s, nil
 }

@@ -19,12 +19,12 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/rtbot/rtbot/internal/candidate"
 	"github.com/rtbot/rtbot/internal/config"
-	"github.com/rtbot/rtbot/internal/triage"
 	"github.com/rtbot/rtbot/internal/export"
 	"github.com/rtbot/rtbot/internal/merger"
 	"github.com/rtbot/rtbot/internal/patchqueue"
 	"github.com/rtbot/rtbot/internal/remote"
 	"github.com/rtbot/rtbot/internal/state"
+	"github.com/rtbot/rtbot/internal/triage"
 )
 
 // CandidateRef is the ref rtbot keeps a tree's candidate under: fetched
@@ -210,9 +210,8 @@ func (p *Pipeline) runTree(ctx context.Context, a state.Announcement, t config.T
 // mergeSpec is the rebase of tree t's queue onto the candidate onto, within
 // the configured limits.
 func (p *Pipeline) mergeSpec(t config.Tree, onto string) MergeSpec {
-	lim := p.cfg.Limits
 	return MergeSpec{Queue: t.Queue, Ref: t.QueueKind == config.QueueRef, Base: t.QueueBase, Onto: onto,
-		Limits: patchqueue.Limits{MaxPatches: lim.QueuePatches, MaxTotalSize: lim.QueueBytes, MaxPatchBytes: lim.PatchBytes, MaxHunkLines: lim.HunkLines}}
+		Limits: queueLimits(p.cfg.Limits)}
 }
 
 // candidate returns the tree's candidate commit for announcement a: the
