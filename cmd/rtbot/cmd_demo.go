@@ -106,7 +106,7 @@ func runDemo(ctx context.Context, dir string, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := config.Load(cfgPath)
+	cfg, err := config.Load(cfgPath, pipeline.ConfigRules())
 	if err != nil {
 		return err
 	}

@@ -25,7 +25,7 @@ func openBot(f botFlags) (*config.Config, *state.Store, func(), error) {
 	if *f.config == "" {
 		return nil, nil, nil, usagef("--config is required")
 	}
-	cfg, err := config.Load(*f.config)
+	cfg, err := config.Load(*f.config, pipeline.ConfigRules())
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -49,7 +49,7 @@ func openState(configPath string) (*config.Config, *state.Store, error) {
 	if configPath == "" {
 		return nil, nil, usagef("--config is required")
 	}
-	cfg, err := config.Load(configPath)
+	cfg, err := config.Load(configPath, pipeline.ConfigRules())
 	if err != nil {
 		return nil, nil, err
 	}

@@ -10,7 +10,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -22,6 +21,7 @@ import (
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/rtbot/rtbot/internal/merger"
+	"github.com/rtbot/rtbot/internal/netsec"
 	"github.com/rtbot/rtbot/internal/patchqueue"
 	"github.com/rtbot/rtbot/internal/refname"
 	"github.com/ulikunitz/xz"
@@ -243,16 +243,11 @@ func PatchSource(tmpl, version string, rc int) (string, error) {
 	}
 	switch {
 	case u.Scheme == "https" && u.Host != "":
-	case u.Scheme == "http" && isLoopback(u.Hostname()):
+	case u.Scheme == "http" && netsec.LoopbackHost(u.Hostname()):
 	default:
 		return "", fmt.Errorf("rc patch %q: want an https URL (http only for a loopback host) or a local path", tmpl)
 	}
 	return s, nil
-}
-
-func isLoopback(host string) bool {
-	ip := net.ParseIP(host)
-	return host == "localhost" || ip != nil && ip.IsLoopback()
 }
 
 // Limits on the rc patch. Real ones are a few MiB compressed.

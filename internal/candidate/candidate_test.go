@@ -226,6 +226,9 @@ func TestPatchSource(t *testing.T) {
 		{"http://127.0.0.1:8080/patch-{version}-rc{rc}.xz", "6.1.177", 1, "http://127.0.0.1:8080/patch-6.1.177-rc1.xz", ""},
 		{"http://[::1]/patch-{version}", "6.1.177", 1, "http://[::1]/patch-6.1.177", ""},
 		{"http://localhost/patch-{version}", "6.1.177", 1, "http://localhost/patch-6.1.177", ""},
+		{"http://LOCALHOST/patch-{version}", "6.1.177", 1, "http://LOCALHOST/patch-6.1.177", ""}, // netsec's loopback rule: any case
+		{"http://[::ffff:127.0.0.1]/patch-{version}", "6.1.177", 1, "http://[::ffff:127.0.0.1]/patch-6.1.177", ""},
+		{"http://localhost.example.org/patch-{version}", "6.1.177", 1, "", "https"},
 		{"http://example.org/patch-{version}", "6.1.177", 1, "", "https"},
 		{"http://10.0.0.1/patch-{version}", "6.1.177", 1, "", "https"},
 		{"ftp://example.org/patch-{version}", "6.1.177", 1, "", "https"},

@@ -29,6 +29,15 @@
 // of the configuration file, not to the working directory, so cron and
 // systemd runs read the same files as an interactive one. After Load they are
 // all absolute.
+//
+// config imports nothing of rtbot's, so that any package may depend on it.
+// The checks and defaults that belong to other packages (whether a value is
+// a valid git branch name, an IMAP flag, a host that may go without TLS;
+// what a mail or queue limit or a trigger timeout left out of the file is)
+// come in a [Rules] value the caller passes to Load and Parse, which apply
+// them while reading, so every problem is reported at load time.
+// pipeline.ConfigRules supplies them from their owners, and the pipeline
+// turns the loaded Config into each package's own options.
 package config
 
 import (
@@ -60,40 +69,38 @@ type Config struct {
 	// Triggers are the [[trigger]] tables, in file order.
 	Triggers []Trigger `toml:"trigger"`
 	// Limits is the [limits] table. After Load every field is set: a key
-	// absent from the file takes its default, so the zero value never
-	// reaches callers.
+	// absent from the file takes its default from Rules.Defaults, so the
+	// zero value never reaches callers.
 	Limits LimitsConfig `toml:"limits"`
 }
 
 // LimitsConfig is the [limits] table: how much rtbot reads of what comes
 // from the network (mail from the list, RT patch queues) before it gives
 // up on it. Every key is optional and must be a positive integer; after
-// Load every field holds the key's value or its default, never zero.
+// Load every field holds the key's value or its default, never zero. The
+// defaults are those of the packages that read: mailwatch's for the mail
+// keys, patchqueue's for the queue keys, passed in Rules.Defaults.Limits.
 type LimitsConfig struct {
-	// MailBytes is the largest mail recognised, counted on the raw message;
-	// default DefaultMailBytes.
+	// MailBytes is the largest mail recognised, counted on the raw message.
 	MailBytes int64 `toml:"mail_bytes"`
-	// MailHeaderBytes bounds a mail's header block; default DefaultMailHeaderBytes.
+	// MailHeaderBytes bounds a mail's header block.
 	MailHeaderBytes int64 `toml:"mail_header_bytes"`
-	// MailTextBytes bounds the decoded body text kept for examination;
-	// default DefaultMailTextBytes.
+	// MailTextBytes bounds the decoded body text kept for examination.
 	MailTextBytes int64 `toml:"mail_text_bytes"`
 	// MIMEParts bounds how many MIME parts of a mail are opened looking for
-	// the text; default DefaultMIMEParts.
+	// the text.
 	MIMEParts int `toml:"mime_parts"`
-	// MIMEDepth bounds multipart nesting; default DefaultMIMEDepth.
+	// MIMEDepth bounds multipart nesting.
 	MIMEDepth int `toml:"mime_depth"`
-	// QueuePatches is the most patches one queue may have; default
-	// DefaultQueuePatches.
+	// QueuePatches is the most patches one queue may have.
 	QueuePatches int `toml:"queue_patches"`
-	// QueueBytes bounds all patches of a queue together (uncompressed);
-	// default DefaultQueueBytes.
+	// QueueBytes bounds all patches of a queue together (uncompressed).
 	QueueBytes int64 `toml:"queue_bytes"`
 	// PatchBytes bounds one patch; a larger one is reported as malformed
-	// and the rest of the queue goes on. Default DefaultPatchBytes.
+	// and the rest of the queue goes on.
 	PatchBytes int64 `toml:"patch_bytes"`
 	// HunkLines bounds the lines of one hunk; a patch with a larger hunk is
-	// malformed. Default DefaultHunkLines.
+	// malformed.
 	HunkLines int `toml:"hunk_lines"`
 }
 
@@ -127,7 +134,7 @@ type Server struct {
 	// Addr is the server's host:port (required).
 	Addr string `toml:"addr"`
 	// TLS is TLSImplicit (the default), TLSStartTLS or TLSPlain. TLSPlain is
-	// accepted only when Addr's host is "localhost" or a loopback IP literal.
+	// accepted only when Rules.Loopback accepts Addr's host.
 	TLS string `toml:"tls"`
 	// Username to authenticate as. Required for IMAP; for SMTP an empty
 	// Username means no AUTH.
@@ -143,7 +150,7 @@ type Server struct {
 // IMAPConfig is the [imap] table: the mailbox rtbot watches for announcements.
 type IMAPConfig struct {
 	Server
-	// Mailbox to scan; default DefaultMailbox.
+	// Mailbox to scan; default Rules.Defaults.Mailbox.
 	Mailbox string `toml:"mailbox"`
 	// MarkProcessed, when set, is the flag added to processed announcements:
 	// a keyword such as "$rtbot-done", or \Seen, \Flagged or \Answered.
@@ -152,7 +159,8 @@ type IMAPConfig struct {
 	// moved to (after MarkProcessed, if both are set).
 	MoveProcessed string `toml:"move_processed"`
 	// Poll is how often `rtbot watch` scans when the server has no IDLE, and
-	// how often it re-checks while idling; default DefaultPoll.
+	// how often it re-checks while idling; default Rules.Defaults.Poll, at
+	// least one second.
 	Poll Duration `toml:"poll"`
 }
 
@@ -229,6 +237,9 @@ type Tree struct {
 	// ExportDir/<candidate>/ holds patches/series, the patches, the
 	// patches-*.tar.xz tarball and the patch-*.patch.xz diff.
 	ExportDir string `toml:"export_dir"`
+
+	// validBranch is Rules.Branch, which Branch applies to its result.
+	validBranch func(name string) error
 }
 
 // Queue kinds for [Tree.QueueKind].
@@ -251,8 +262,8 @@ type Trigger struct {
 	Name string `toml:"name"`
 	// Type is TriggerCommand, TriggerWebhook or TriggerKCIDB.
 	Type string `toml:"type"`
-	// Timeout bounds one firing; default DefaultCommandTimeout for
-	// commands and DefaultHTTPTimeout otherwise.
+	// Timeout bounds one firing; default Rules.Defaults.CommandTimeout for
+	// commands and Rules.Defaults.HTTPTimeout otherwise.
 	Timeout Duration `toml:"timeout"`
 
 	// Argv is the command and its arguments (command only; run without a
@@ -275,33 +286,13 @@ type Trigger struct {
 
 	// Dir is the directory kcidb documents are written to (kcidb only).
 	Dir string `toml:"dir"`
-	// Origin is the KCIDB origin the ids are prefixed with; default "rtbot".
+	// Origin is the KCIDB origin the ids are prefixed with; default
+	// Rules.Defaults.KCIDBOrigin.
 	Origin string `toml:"origin"`
 }
 
-// Defaults.
-const (
-	DefaultMailbox        = "INBOX"
-	DefaultPoll           = 5 * time.Minute
-	DefaultBranchTemplate = "rtbot/{tree}/{version}-rc{rc}"
-	DefaultCommandTimeout = 30 * time.Minute
-	DefaultHTTPTimeout    = 30 * time.Second
-	DefaultKCIDBOrigin    = "rtbot"
-)
-
-// Defaults of the [limits] keys. The mail limits are mailwatch's defaults
-// and the queue limits patchqueue.DefaultLimits'.
-const (
-	DefaultMailBytes       = 8 << 20   // limits.mail_bytes: 8 MiB
-	DefaultMailHeaderBytes = 256 << 10 // limits.mail_header_bytes: 256 KiB
-	DefaultMailTextBytes   = 256 << 10 // limits.mail_text_bytes: 256 KiB
-	DefaultMIMEParts       = 64        // limits.mime_parts
-	DefaultMIMEDepth       = 8         // limits.mime_depth
-	DefaultQueuePatches    = 5000      // limits.queue_patches
-	DefaultQueueBytes      = 512 << 20 // limits.queue_bytes: 512 MiB
-	DefaultPatchBytes      = 64 << 20  // limits.patch_bytes: 64 MiB
-	DefaultHunkLines       = 200000    // limits.hunk_lines
-)
+// DefaultBranchTemplate is the branch_template of a tree that sets none.
+const DefaultBranchTemplate = "rtbot/{tree}/{version}-rc{rc}"
 
 // Duration is a time.Duration written in the file as a Go duration string
 // ("90s", "5m", "1h30m"). An invalid string is reported by Load with its key
@@ -352,14 +343,15 @@ func (e *Error) Error() string {
 // Unwrap returns the underlying error.
 func (e *Error) Unwrap() error { return e.Err }
 
-// Load reads and validates the configuration file at path. On failure the
-// error is an errors.Join of one [*Error] per problem.
-func Load(path string) (*Config, error) {
+// Load reads and validates the configuration file at path, applying rules
+// (see [Rules]). On failure the error is an errors.Join of one [*Error] per
+// problem.
+func Load(path string, rules Rules) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	return Parse(path, data)
+	return Parse(path, data, rules)
 }
 
 // Parse reads and validates a configuration held in memory. name is the
@@ -367,7 +359,10 @@ func Load(path string) (*Config, error) {
 // relative paths. Parse reads nothing from the file system, but it consults
 // $HOME to expand "~/". On failure the error is an errors.Join of one
 // [*Error] per problem.
-func Parse(name string, data []byte) (*Config, error) {
+func Parse(name string, data []byte, rules Rules) (*Config, error) {
+	if !rules.complete() {
+		return nil, errIncompleteRules
+	}
 	c := &Config{Path: name}
 	md, err := toml.Decode(string(data), c)
 	if err != nil {
@@ -379,8 +374,8 @@ func Parse(name string, data []byte) (*Config, error) {
 	if abs, err := filepath.Abs(base); err == nil {
 		base = abs
 	}
-	c.validate(p, base)
-	c.Limits.validate(p, md)
+	c.validate(p, base, rules)
+	c.Limits.validate(p, md, rules.Defaults.Limits)
 	if err := p.err(); err != nil {
 		return nil, err
 	}

@@ -9,10 +9,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rtbot/rtbot/internal/mailwatch"
 	"github.com/rtbot/rtbot/internal/patchqueue"
+	"github.com/rtbot/rtbot/internal/trigger"
 )
 
-const examplePath = "../docs/rtbot.example.toml"
+const examplePath = "../../docs/rtbot.example.toml"
 
 // minimal is a small valid configuration the table tests edit. Line numbers
 // matter to TestUnknownKeys and TestValidationLines.
@@ -94,7 +96,7 @@ func edit(t *testing.T, s, old, new string) string {
 
 func mustParse(t *testing.T, data string) *Config {
 	t.Helper()
-	c, err := Parse("/etc/rtbot/rtbot.toml", []byte(data))
+	c, err := Parse("/etc/rtbot/rtbot.toml", []byte(data), testRules())
 	if err != nil {
 		t.Fatalf("Parse: %v", err)
 	}
@@ -102,7 +104,7 @@ func mustParse(t *testing.T, data string) *Config {
 }
 
 func TestExampleLoads(t *testing.T) {
-	c, err := Load(examplePath)
+	c, err := Load(examplePath, testRules())
 	if err != nil {
 		t.Fatalf("the documented example does not load:\n%v", err)
 	}
@@ -171,7 +173,7 @@ func TestMinimalDefaults(t *testing.T) {
 		{"lock", c.Bot.Lock, "/var/lib/rtbot/state.db.lock"},
 		{"workdir", c.Bot.Workdir, "/var/lib/rtbot/work"},
 		{"imap tls", c.IMAP.TLS, TLSImplicit},
-		{"mailbox", c.IMAP.Mailbox, DefaultMailbox},
+		{"mailbox", c.IMAP.Mailbox, mailwatch.DefaultMailbox},
 		{"smtp from", c.SMTP.From, `"rtbot" <rtbot@example.org>`},
 		{"candidate branch", tr.CandidateBranch, "linux-6.1.y"},
 		{"queue kind", tr.QueueKind, QueueRange},
@@ -184,7 +186,7 @@ func TestMinimalDefaults(t *testing.T) {
 			t.Errorf("%s = %q, want %q", ch.name, ch.got, ch.want)
 		}
 	}
-	if c.IMAP.Poll.Duration != DefaultPoll || c.Triggers[0].Timeout.Duration != DefaultCommandTimeout {
+	if c.IMAP.Poll.Duration != mailwatch.DefaultPoll || c.Triggers[0].Timeout.Duration != trigger.DefaultCommandTimeout {
 		t.Errorf("poll %v, timeout %v: defaults not applied", c.IMAP.Poll.Duration, c.Triggers[0].Timeout.Duration)
 	}
 }
@@ -306,7 +308,7 @@ func TestValidation(t *testing.T) {
 			if strings.HasPrefix(tt.name, "webhook") && !strings.Contains(data, `type = "webhook"`) {
 				data = edit(t, data, `type = "command"`, `type = "webhook"`)
 			}
-			c, err := Parse("/etc/rtbot/rtbot.toml", []byte(data))
+			c, err := Parse("/etc/rtbot/rtbot.toml", []byte(data), testRules())
 			if tt.key == "" {
 				if err != nil || c == nil {
 					t.Fatalf("want valid, got %v", err)
@@ -333,7 +335,7 @@ func TestValidation(t *testing.T) {
 // TestAllProblemsReported checks that validation does not stop at the first
 // problem and that each problem is a separate *Error.
 func TestAllProblemsReported(t *testing.T) {
-	_, err := Parse("empty.toml", nil)
+	_, err := Parse("empty.toml", nil, testRules())
 	errs := problemsOf(t, err)
 	want := []string{"bot.name", "bot.email", "bot.state", "imap.addr", "imap.username", "smtp.addr", "tree"}
 	got := map[string]bool{}
@@ -349,7 +351,7 @@ func TestAllProblemsReported(t *testing.T) {
 
 func TestValidationLines(t *testing.T) {
 	data := minimal + edit(t, secondTree, `series = "5.15"`, `series = "5.15.2"`)
-	_, err := Parse("rt.toml", []byte(data))
+	_, err := Parse("rt.toml", []byte(data), testRules())
 	errs := problemsOf(t, err)
 	if len(errs) != 1 {
 		t.Fatalf("want exactly 1 error, got:\n%v", err)
@@ -363,7 +365,7 @@ func TestValidationLines(t *testing.T) {
 
 	// A required key that is absent is located at its table's header.
 	data = minimal + edit(t, secondTree, "repo = \"/srv/linux.git\"\n", "")
-	_, err = Parse("rt.toml", []byte(data))
+	_, err = Parse("rt.toml", []byte(data), testRules())
 	errs = problemsOf(t, err)
 	if len(errs) != 1 || errs[0].Key != "tree[1].repo" || errs[0].Line != 30 {
 		t.Errorf("missing repo: want tree[1].repo at line 30 (the [[tree]] header), got:\n%v", err)
@@ -394,7 +396,7 @@ func TestUnknownKeys(t *testing.T) {
 			if tt.old != "" {
 				data = edit(t, minimal, tt.old, tt.new)
 			}
-			_, err := Parse("rt.toml", []byte(data))
+			_, err := Parse("rt.toml", []byte(data), testRules())
 			for _, e := range problemsOf(t, err) {
 				if e.Key == tt.key {
 					if !strings.Contains(e.Err.Error(), tt.msg) || e.Line != tt.line {
@@ -426,7 +428,7 @@ func TestDecodeErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := Parse("rt.toml", []byte(tt.data))
+			_, err := Parse("rt.toml", []byte(tt.data), testRules())
 			errs := problemsOf(t, err)
 			if len(errs) != 1 {
 				t.Fatalf("want one error, got %v", err)
@@ -498,7 +500,7 @@ func TestPassword(t *testing.T) {
 	if err := os.WriteFile(cfg, []byte(edit(t, minimal, `password_env = "IMAP_PW"`, `password_file = "imap.pw"`)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	c, err := Load(cfg)
+	c, err := Load(cfg, testRules())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -518,7 +520,7 @@ func TestRelativePaths(t *testing.T) {
 	data = edit(t, data, `queue = "v6.1.176..v6.1.176-rt64"`, "queue = \"patches-rt\"\nqueue_base = \"v6.1.176\"\npush_remote = \"./push.git\"\nrc_patch = \"rc/patch-{version}-rc{rc}.gz\"")
 	data = edit(t, data, `argv = ["make", "-j8"]`, `argv = ["bin/test", "bin/not-a-path-argument"]`)
 	data += "\n[[trigger]]\nname = \"k\"\ntype = \"kcidb\"\ndir = \"kcidb\"\n"
-	c, err := Parse(filepath.Join(dir, "rtbot.toml"), []byte(data))
+	c, err := Parse(filepath.Join(dir, "rtbot.toml"), []byte(data), testRules())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -556,7 +558,7 @@ func TestRelativePaths(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err = Load(rel)
+	c, err = Load(rel, testRules())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -706,7 +708,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("[[tree]]\n[[tree.x]]\n[tree.x.y]\nz = \"\"\"\n"))
 	f.Add([]byte("a = [\n{b = 1},\n]\n'q.k' = 1\n\"x\\\"y\" = 2\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		c, err := Parse("/etc/rtbot/fuzz.toml", data)
+		c, err := Parse("/etc/rtbot/fuzz.toml", data, testRules())
 		if err != nil {
 			if c != nil {
 				t.Fatal("config and error both returned")
@@ -784,7 +786,7 @@ func TestExampleLimitsAreDefaults(t *testing.T) {
 	if n != 10 {
 		t.Fatalf("uncommented %d lines, want the header and 9 keys", n)
 	}
-	c, err := Parse(examplePath, []byte(text[:i+1]+strings.Join(lines, "\n")))
+	c, err := Parse(examplePath, []byte(text[:i+1]+strings.Join(lines, "\n")), testRules())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -818,7 +820,7 @@ func TestLimitsValidation(t *testing.T) {
 			if strings.HasPrefix(tt.table, "limits =") {
 				data = tt.table + minimal // a top-level key must come before the tables
 			}
-			c, err := Parse("rt.toml", []byte(data))
+			c, err := Parse("rt.toml", []byte(data), testRules())
 			if c != nil {
 				t.Errorf("Parse returned a config along with errors")
 			}
@@ -838,7 +840,7 @@ func TestLimitsValidation(t *testing.T) {
 	}
 
 	// Every bad value is reported, not just the first.
-	_, err := Parse("rt.toml", []byte(minimal+"\n[limits]\nmail_bytes = 0\nqueue_patches = -1\npatch_bytes = 0\n"))
+	_, err := Parse("rt.toml", []byte(minimal+"\n[limits]\nmail_bytes = 0\nqueue_patches = -1\npatch_bytes = 0\n"), testRules())
 	var got []string
 	for _, e := range problemsOf(t, err) {
 		got = append(got, e.Key+":"+strconv.Itoa(e.Line))

@@ -8,8 +8,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-
-	"github.com/rtbot/rtbot/internal/refname"
 )
 
 // BranchNamespace is the prefix of every branch rtbot creates or moves. A
@@ -25,8 +23,12 @@ const BranchNamespace = "rtbot/"
 // For a final release (rc 0, see `rtbot run --onto`) the text "-rc{rc}"
 // is left out of the template. The template must start with
 // BranchNamespace and the result must be a valid branch name; Load checks
-// the template, Branch checks the result.
+// the template, Branch checks the result with the Rules.Branch t was
+// loaded with (a Tree that Load did not make has none, and gets an error).
 func (t Tree) Branch(version string, rc int) (string, error) {
+	if t.validBranch == nil {
+		return "", fmt.Errorf("tree %s: not loaded by config.Load or Parse: no rule for branch names", t.Name)
+	}
 	if version == "" || strings.ContainsRune(version, '/') {
 		return "", fmt.Errorf("tree %s: version %q cannot be part of a branch name", t.Name, version)
 	}
@@ -41,7 +43,7 @@ func (t Tree) Branch(version string, rc int) (string, error) {
 	b := expandTemplate(tmpl, map[string]string{
 		"series": t.Series, "version": version, "rc": strconv.Itoa(rc), "tree": t.Name,
 	})
-	if refname.Branch(b) != nil || !strings.HasPrefix(b, BranchNamespace) {
+	if t.validBranch(b) != nil || !strings.HasPrefix(b, BranchNamespace) {
 		return "", fmt.Errorf("tree %s: branch template %q gives %q, which is not a valid branch name under %s", t.Name, t.BranchTemplate, b, BranchNamespace)
 	}
 	return b, nil

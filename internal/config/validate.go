@@ -12,12 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/rtbot/rtbot/internal/candidate"
-	"github.com/rtbot/rtbot/internal/refname"
-
 	"github.com/BurntSushi/toml"
-	"github.com/rtbot/rtbot/internal/mailwatch"
-	"github.com/rtbot/rtbot/internal/patchqueue"
 )
 
 var (
@@ -32,16 +27,16 @@ const minPoll = time.Second
 
 // validate checks c, fills in defaults and makes paths absolute (relative to
 // base), recording every problem in p.
-func (c *Config) validate(p *problems, base string) {
+func (c *Config) validate(p *problems, base string, r Rules) {
 	c.Bot.validate(p, base)
-	c.IMAP.validate(p, base)
-	c.SMTP.validate(p, base, c.Bot)
+	c.IMAP.validate(p, base, r)
+	c.SMTP.validate(p, base, c.Bot, r.Loopback)
 
 	triggers := map[string]bool{}
 	for i := range c.Triggers {
 		key := fmt.Sprintf("trigger[%d]", i)
 		t := &c.Triggers[i]
-		t.validate(p, key, base)
+		t.validate(p, key, base, r.Defaults)
 		if t.Name == "" {
 			continue
 		}
@@ -58,7 +53,7 @@ func (c *Config) validate(p *problems, base string) {
 	for i := range c.Trees {
 		key := fmt.Sprintf("tree[%d]", i)
 		t := &c.Trees[i]
-		t.validate(p, key, base, triggers)
+		t.validate(p, key, base, triggers, r)
 		if t.Name == "" {
 			continue
 		}
@@ -97,28 +92,28 @@ func (b *BotConfig) validate(p *problems, base string) {
 }
 
 // validate checks the [limits] keys written in the file (md says which)
-// and fills in the defaults of the others.
-func (l *LimitsConfig) validate(p *problems, md toml.MetaData) {
+// and fills in the defaults (def) of the others.
+func (l *LimitsConfig) validate(p *problems, md toml.MetaData, def LimitsConfig) {
 	ints := []struct {
 		key string
 		v   *int
 		def int
 	}{
-		{"mime_parts", &l.MIMEParts, DefaultMIMEParts},
-		{"mime_depth", &l.MIMEDepth, DefaultMIMEDepth},
-		{"queue_patches", &l.QueuePatches, DefaultQueuePatches},
-		{"hunk_lines", &l.HunkLines, DefaultHunkLines},
+		{"mime_parts", &l.MIMEParts, def.MIMEParts},
+		{"mime_depth", &l.MIMEDepth, def.MIMEDepth},
+		{"queue_patches", &l.QueuePatches, def.QueuePatches},
+		{"hunk_lines", &l.HunkLines, def.HunkLines},
 	}
 	sizes := []struct {
 		key string
 		v   *int64
 		def int64
 	}{
-		{"mail_bytes", &l.MailBytes, DefaultMailBytes},
-		{"mail_header_bytes", &l.MailHeaderBytes, DefaultMailHeaderBytes},
-		{"mail_text_bytes", &l.MailTextBytes, DefaultMailTextBytes},
-		{"queue_bytes", &l.QueueBytes, DefaultQueueBytes},
-		{"patch_bytes", &l.PatchBytes, DefaultPatchBytes},
+		{"mail_bytes", &l.MailBytes, def.MailBytes},
+		{"mail_header_bytes", &l.MailHeaderBytes, def.MailHeaderBytes},
+		{"mail_text_bytes", &l.MailTextBytes, def.MailTextBytes},
+		{"queue_bytes", &l.QueueBytes, def.QueueBytes},
+		{"patch_bytes", &l.PatchBytes, def.PatchBytes},
 	}
 	check := func(key string, v, def int64) int64 {
 		switch {
@@ -138,15 +133,16 @@ func (l *LimitsConfig) validate(p *problems, md toml.MetaData) {
 }
 
 // validate checks the connection and credential keys of [imap] or [smtp];
-// userRequired says whether a username (and so a password) is mandatory.
-func (s *Server) validate(p *problems, table, base string, userRequired bool) {
+// userRequired says whether a username (and so a password) is mandatory,
+// loopback whether a host may be reached without TLS.
+func (s *Server) validate(p *problems, table, base string, userRequired bool, loopback func(string) bool) {
 	host, ok := checkAddr(p, table+".addr", s.Addr)
 	switch s.TLS {
 	case "":
 		s.TLS = TLSImplicit
 	case TLSImplicit, TLSStartTLS:
 	case TLSPlain:
-		if ok && !isLoopback(host) {
+		if ok && !loopback(host) {
 			p.add(table+".tls", "%q (no TLS) is only allowed for a loopback address (localhost, 127.0.0.0/8, ::1), and %q is not one; use %q or %q",
 				TLSPlain, host, TLSImplicit, TLSStartTLS)
 		}
@@ -176,13 +172,13 @@ func (s *Server) validate(p *problems, table, base string, userRequired bool) {
 	}
 }
 
-func (c *IMAPConfig) validate(p *problems, base string) {
-	c.Server.validate(p, "imap", base, true)
+func (c *IMAPConfig) validate(p *problems, base string, r Rules) {
+	c.Server.validate(p, "imap", base, true, r.Loopback)
 	if c.Mailbox == "" {
-		c.Mailbox = DefaultMailbox
+		c.Mailbox = r.Defaults.Mailbox
 	}
 	checkText(p, "imap.mailbox", c.Mailbox, true)
-	if f := c.MarkProcessed; f != "" && !mailwatch.ValidFlag(f) {
+	if f := c.MarkProcessed; f != "" && !r.Flag(f) {
 		p.add("imap.mark_processed", `%q is not a flag: want a keyword such as "$rtbot-done", or \Seen, \Flagged or \Answered`, f)
 	}
 	if c.MoveProcessed != "" {
@@ -191,11 +187,11 @@ func (c *IMAPConfig) validate(p *problems, base string) {
 			p.add("imap.move_processed", "is the mailbox being scanned (%q)", c.Mailbox)
 		}
 	}
-	checkDuration(p, "imap.poll", &c.Poll, DefaultPoll, minPoll)
+	checkDuration(p, "imap.poll", &c.Poll, r.Defaults.Poll, minPoll)
 }
 
-func (c *SMTPConfig) validate(p *problems, base string, bot BotConfig) {
-	c.Server.validate(p, "smtp", base, false)
+func (c *SMTPConfig) validate(p *problems, base string, bot BotConfig, loopback func(string) bool) {
+	c.Server.validate(p, "smtp", base, false, loopback)
 	if c.From == "" {
 		if a, err := mail.ParseAddress(bot.Email); err != nil || a.Address != bot.Email {
 			return // reported under bot.email
@@ -207,7 +203,21 @@ func (c *SMTPConfig) validate(p *problems, base string, bot BotConfig) {
 	}
 }
 
-func (t *Tree) validate(p *problems, key, base string, triggers map[string]bool) {
+func (t *Tree) validate(p *problems, key, base string, triggers map[string]bool, r Rules) {
+	t.validBranch = r.Branch
+	t.validateIdentity(p, key, base)
+	t.validateCandidate(p, key, base, r)
+	t.validateQueue(p, key, base, r)
+	if t.ExportDir != "" {
+		t.ExportDir = resolvePath(p, key+".export_dir", t.ExportDir, base)
+	}
+	t.validatePeople(p, key)
+	t.validateBranch(p, key, base, r.Branch)
+	t.validateTriggers(p, key, triggers)
+}
+
+// validateIdentity checks the tree's name, series and repository.
+func (t *Tree) validateIdentity(p *problems, key, base string) {
 	if t.Name == "" {
 		p.add(key+".name", "required")
 	} else if !nameRE.MatchString(t.Name) {
@@ -223,7 +233,11 @@ func (t *Tree) validate(p *problems, key, base string, triggers map[string]bool)
 	} else {
 		t.Repo = resolvePath(p, key+".repo", t.Repo, base)
 	}
+}
 
+// validateCandidate checks where candidates come from: the remote and its
+// branch, the URL announcements name, and the rc patch fallback.
+func (t *Tree) validateCandidate(p *problems, key, base string, r Rules) {
 	if t.CandidateURL == "" {
 		p.add(key+".candidate_url", "required: the stable-rc remote, such as https://git.kernel.org/pub/scm/linux/kernel/git/stable/linux-stable-rc.git")
 	} else {
@@ -232,25 +246,66 @@ func (t *Tree) validate(p *problems, key, base string, triggers map[string]bool)
 	if t.CandidateBranch == "" && seriesRE.MatchString(t.Series) {
 		t.CandidateBranch = "linux-" + t.Series + ".y"
 	}
-	if t.CandidateBranch != "" && refname.Branch(t.CandidateBranch) != nil {
+	if t.CandidateBranch != "" && r.Branch(t.CandidateBranch) != nil {
 		p.add(key+".candidate_branch", "%q is not a valid branch name", t.CandidateBranch)
 	}
 	if t.AnnounceURL != "" {
 		t.AnnounceURL = checkRemote(p, key+".announce_url", t.AnnounceURL, base)
 	}
 	if t.RCPatch != "" {
-		if _, err := candidate.PatchSource(t.RCPatch, "6.1.1", 1); err != nil {
+		if err := r.RCPatch(t.RCPatch); err != nil {
 			p.add(key+".rc_patch", "%v", err)
 		} else if !strings.Contains(t.RCPatch, "://") {
 			t.RCPatch = resolvePath(p, key+".rc_patch", t.RCPatch, base)
 		}
 	}
+}
 
-	t.validateQueue(p, key, base)
-	if t.ExportDir != "" {
-		t.ExportDir = resolvePath(p, key+".export_dir", t.ExportDir, base)
+// validateQueue checks the RT queue, its kind and its base.
+func (t *Tree) validateQueue(p *problems, key, base string, r Rules) {
+	if t.Queue == "" {
+		p.add(key+".queue", "required: a git range A..B, a git ref (with queue_kind = \"ref\"), a quilt directory, a tarball or an mbox file")
+		return
 	}
+	rangeBase, isRange := r.Range(t.Queue)
+	if t.QueueKind == "" {
+		t.QueueKind = QueuePath
+		if isRange {
+			t.QueueKind = QueueRange
+		}
+	}
+	switch t.QueueKind {
+	case QueueRange:
+		if !isRange {
+			p.add(key+".queue", "%q is not a git range such as v6.1.176..v6.1.176-rt64", t.Queue)
+			return
+		}
+		if t.QueueBase == "" {
+			t.QueueBase = rangeBase
+		} else if t.QueueBase != rangeBase {
+			p.add(key+".queue_base", "%q differs from the start of the queue range %q", t.QueueBase, t.Queue)
+		}
+		return
+	case QueueRef:
+		if !r.Revision(t.Queue) {
+			p.add(key+".queue", "%q is not a git revision", t.Queue)
+		}
+	case QueuePath:
+		t.Queue = resolvePath(p, key+".queue", t.Queue, base)
+	default:
+		p.add(key+".queue_kind", "%q is not one of %q, %q, %q", t.QueueKind, QueueRange, QueueRef, QueuePath)
+		return
+	}
+	if t.QueueBase == "" {
+		p.add(key+".queue_base", "required: the revision the queue was made for, such as v6.1.176")
+	} else if !r.Revision(t.QueueBase) {
+		p.add(key+".queue_base", "%q is not a git revision", t.QueueBase)
+	}
+}
 
+// validatePeople checks the maintainers, the copies and the senders, and
+// reduces the senders to bare lower-case addresses.
+func (t *Tree) validatePeople(p *problems, key string) {
 	if len(t.Maintainers) == 0 {
 		p.add(key+".maintainers", "at least one address is required: triage reports go to the maintainers")
 	}
@@ -268,7 +323,11 @@ func (t *Tree) validate(p *problems, key, base string, triggers map[string]bool)
 			t.Senders[i] = strings.ToLower(addr.Address)
 		}
 	}
+}
 
+// validateBranch checks where the result branch goes and its template,
+// which must expand to a valid branch name (validBranch says).
+func (t *Tree) validateBranch(p *problems, key, base string, validBranch func(string) error) {
 	if t.PushRemote != "" && !nameRE.MatchString(t.PushRemote) {
 		t.PushRemote = checkRemote(p, key+".push_remote", t.PushRemote, base)
 	}
@@ -277,22 +336,25 @@ func (t *Tree) validate(p *problems, key, base string, triggers map[string]bool)
 	}
 	if err := checkTemplate(t.BranchTemplate); err != nil {
 		p.add(key+".branch_template", "%q: %v", t.BranchTemplate, err)
-	} else {
-		series, name := t.Series, t.Name
-		if !seriesRE.MatchString(series) {
-			series = "6.1"
-		}
-		if !nameRE.MatchString(name) {
-			name = "tree"
-		}
-		sample := expandTemplate(t.BranchTemplate, map[string]string{
-			"series": series, "version": series + ".1", "rc": "1", "tree": name,
-		})
-		if refname.Branch(sample) != nil {
-			p.add(key+".branch_template", "%q expands to %q, which is not a valid branch name", t.BranchTemplate, sample)
-		}
+		return
 	}
+	series, name := t.Series, t.Name
+	if !seriesRE.MatchString(series) {
+		series = "6.1"
+	}
+	if !nameRE.MatchString(name) {
+		name = "tree"
+	}
+	sample := expandTemplate(t.BranchTemplate, map[string]string{
+		"series": series, "version": series + ".1", "rc": "1", "tree": name,
+	})
+	if validBranch(sample) != nil {
+		p.add(key+".branch_template", "%q expands to %q, which is not a valid branch name", t.BranchTemplate, sample)
+	}
+}
 
+// validateTriggers checks that every trigger the tree lists exists, once.
+func (t *Tree) validateTriggers(p *problems, key string, triggers map[string]bool) {
 	seen := map[string]bool{}
 	for i, name := range t.Triggers {
 		k := fmt.Sprintf("%s.triggers[%d]", key, i)
@@ -306,129 +368,107 @@ func (t *Tree) validate(p *problems, key, base string, triggers map[string]bool)
 	}
 }
 
-func (t *Tree) validateQueue(p *problems, key, base string) {
-	if t.Queue == "" {
-		p.add(key+".queue", "required: a git range A..B, a git ref (with queue_kind = \"ref\"), a quilt directory, a tarball or an mbox file")
-		return
-	}
-	r, isRange := patchqueue.ParseRange(t.Queue)
-	if t.QueueKind == "" {
-		t.QueueKind = QueuePath
-		if isRange {
-			t.QueueKind = QueueRange
-		}
-	}
-	switch t.QueueKind {
-	case QueueRange:
-		if !isRange {
-			p.add(key+".queue", "%q is not a git range such as v6.1.176..v6.1.176-rt64", t.Queue)
-			return
-		}
-		if t.QueueBase == "" {
-			t.QueueBase = r.Base
-		} else if t.QueueBase != r.Base {
-			p.add(key+".queue_base", "%q differs from the start of the queue range %q", t.QueueBase, t.Queue)
-		}
-		return
-	case QueueRef:
-		if !refname.Revision(t.Queue) {
-			p.add(key+".queue", "%q is not a git revision", t.Queue)
-		}
-	case QueuePath:
-		t.Queue = resolvePath(p, key+".queue", t.Queue, base)
-	default:
-		p.add(key+".queue_kind", "%q is not one of %q, %q, %q", t.QueueKind, QueueRange, QueueRef, QueuePath)
-		return
-	}
-	if t.QueueBase == "" {
-		p.add(key+".queue_base", "required: the revision the queue was made for, such as v6.1.176")
-	} else if !refname.Revision(t.QueueBase) {
-		p.add(key+".queue_base", "%q is not a git revision", t.QueueBase)
-	}
-}
-
-func (t *Trigger) validate(p *problems, key, base string) {
+func (t *Trigger) validate(p *problems, key, base string, d Defaults) {
 	if t.Name == "" {
 		p.add(key+".name", "required")
 	} else if !nameRE.MatchString(t.Name) {
 		p.add(key+".name", "%q: want letters, digits, '.', '_' and '-', starting with a letter or digit", t.Name)
 	}
-	// unused reports keys that the trigger's type does not read.
-	unused := func(keys ...string) {
-		for _, k := range keys {
-			var set bool
-			switch k {
-			case "argv":
-				set = len(t.Argv) > 0
-			case "url":
-				set = t.URL != ""
-			case "method":
-				set = t.Method != ""
-			case "headers":
-				set = len(t.Headers) > 0
-			case "secret_env":
-				set = t.SecretEnv != ""
-			case "dir":
-				set = t.Dir != ""
-			case "origin":
-				set = t.Origin != ""
-			}
-			if set {
-				p.add(key+"."+k, "not used by a %s trigger", t.Type)
-			}
-		}
-	}
 	switch t.Type {
 	case TriggerCommand:
-		checkDuration(p, key+".timeout", &t.Timeout, DefaultCommandTimeout, 0)
-		unused("url", "method", "headers", "secret_env", "dir", "origin")
-		if len(t.Argv) == 0 || t.Argv[0] == "" {
-			p.add(key+".argv", "required: the program and its arguments, such as [\"/usr/local/bin/run-tests\", \"--quick\"]")
-			return
-		}
-		if strings.ContainsRune(t.Argv[0], '/') || strings.HasPrefix(t.Argv[0], "~") {
-			t.Argv[0] = resolvePath(p, key+".argv[0]", t.Argv[0], base)
-		}
+		checkDuration(p, key+".timeout", &t.Timeout, d.CommandTimeout, 0)
+		t.unused(p, key, "url", "method", "headers", "secret_env", "dir", "origin")
+		t.validateCommand(p, key, base)
 	case TriggerWebhook:
-		checkDuration(p, key+".timeout", &t.Timeout, DefaultHTTPTimeout, 0)
-		unused("argv", "dir", "origin")
-		if t.URL == "" {
-			p.add(key+".url", "required")
-		} else {
-			checkHTTPURL(p, key+".url", t.URL)
-		}
-		switch t.Method {
-		case "":
-			t.Method = "POST"
-		case "POST", "PUT", "PATCH":
-		default:
-			p.add(key+".method", "%q: want POST, PUT or PATCH (the request carries a JSON body)", t.Method)
-		}
-		t.validateHTTP(p, key)
+		checkDuration(p, key+".timeout", &t.Timeout, d.HTTPTimeout, 0)
+		t.unused(p, key, "argv", "dir", "origin")
+		t.validateWebhook(p, key)
 	case TriggerKCIDB:
-		checkDuration(p, key+".timeout", &t.Timeout, DefaultHTTPTimeout, 0)
-		unused("argv", "method")
-		switch {
-		case t.Dir != "" && t.URL != "":
-			p.add(key+".url", "set dir or url, not both")
-		case t.Dir != "":
-			t.Dir = resolvePath(p, key+".dir", t.Dir, base)
-			unused("headers", "secret_env")
-		case t.URL != "":
-			checkHTTPURL(p, key+".url", t.URL)
-			t.validateHTTP(p, key)
-		default:
-			p.add(key+".dir", "required: set dir (write KCIDB documents there) or url (POST them)")
-		}
-		if t.Origin == "" {
-			t.Origin = DefaultKCIDBOrigin
-		} else if !originRE.MatchString(t.Origin) {
-			p.add(key+".origin", "%q: a KCIDB origin is lower-case letters, digits and '_'", t.Origin)
-		}
+		checkDuration(p, key+".timeout", &t.Timeout, d.HTTPTimeout, 0)
+		t.unused(p, key, "argv", "method")
+		t.validateKCIDB(p, key, base, d.KCIDBOrigin)
 	case "":
 		p.add(key+".type", "required: %q, %q or %q", TriggerCommand, TriggerWebhook, TriggerKCIDB)
 	default:
 		p.add(key+".type", "%q is not one of %q, %q, %q", t.Type, TriggerCommand, TriggerWebhook, TriggerKCIDB)
+	}
+}
+
+// unused reports the keys that are set although the trigger's type does
+// not read them.
+func (t *Trigger) unused(p *problems, key string, keys ...string) {
+	for _, k := range keys {
+		var set bool
+		switch k {
+		case "argv":
+			set = len(t.Argv) > 0
+		case "url":
+			set = t.URL != ""
+		case "method":
+			set = t.Method != ""
+		case "headers":
+			set = len(t.Headers) > 0
+		case "secret_env":
+			set = t.SecretEnv != ""
+		case "dir":
+			set = t.Dir != ""
+		case "origin":
+			set = t.Origin != ""
+		}
+		if set {
+			p.add(key+"."+k, "not used by a %s trigger", t.Type)
+		}
+	}
+}
+
+// validateCommand checks a command trigger's argv and resolves a program
+// given as a path.
+func (t *Trigger) validateCommand(p *problems, key, base string) {
+	if len(t.Argv) == 0 || t.Argv[0] == "" {
+		p.add(key+".argv", "required: the program and its arguments, such as [\"/usr/local/bin/run-tests\", \"--quick\"]")
+		return
+	}
+	if strings.ContainsRune(t.Argv[0], '/') || strings.HasPrefix(t.Argv[0], "~") {
+		t.Argv[0] = resolvePath(p, key+".argv[0]", t.Argv[0], base)
+	}
+}
+
+// validateWebhook checks a webhook trigger's URL, method and headers.
+func (t *Trigger) validateWebhook(p *problems, key string) {
+	if t.URL == "" {
+		p.add(key+".url", "required")
+	} else {
+		checkHTTPURL(p, key+".url", t.URL)
+	}
+	switch t.Method {
+	case "":
+		t.Method = "POST"
+	case "POST", "PUT", "PATCH":
+	default:
+		p.add(key+".method", "%q: want POST, PUT or PATCH (the request carries a JSON body)", t.Method)
+	}
+	t.validateHTTP(p, key)
+}
+
+// validateKCIDB checks a kcidb trigger's destination (dir or url) and its
+// origin, defaultOrigin when it is not set.
+func (t *Trigger) validateKCIDB(p *problems, key, base, defaultOrigin string) {
+	switch {
+	case t.Dir != "" && t.URL != "":
+		p.add(key+".url", "set dir or url, not both")
+	case t.Dir != "":
+		t.Dir = resolvePath(p, key+".dir", t.Dir, base)
+		t.unused(p, key, "headers", "secret_env")
+	case t.URL != "":
+		checkHTTPURL(p, key+".url", t.URL)
+		t.validateHTTP(p, key)
+	default:
+		p.add(key+".dir", "required: set dir (write KCIDB documents there) or url (POST them)")
+	}
+	if t.Origin == "" {
+		t.Origin = defaultOrigin
+	} else if !originRE.MatchString(t.Origin) {
+		p.add(key+".origin", "%q: a KCIDB origin is lower-case letters, digits and '_'", t.Origin)
 	}
 }
 
@@ -544,17 +584,6 @@ func checkAddr(p *problems, key, addr string) (string, bool) {
 		return "", false
 	}
 	return host, true
-}
-
-// isLoopback reports whether host is "localhost" or a loopback IP literal.
-// A name other than localhost is not resolved: the configuration must say
-// plainly that the connection stays on the machine.
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // checkAddress checks one RFC 5322 address ("Name <user@host>" or user@host).

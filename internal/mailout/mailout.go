@@ -75,62 +75,117 @@ func (m *Message) Bytes() ([]byte, error) {
 }
 
 func (m *Message) compose() ([]byte, envelope, error) {
-	var env envelope
-	var h gomail.Header
-
-	from, err := parseAddrs("From", []string{m.From})
+	addrs, err := m.addresses()
 	if err != nil {
-		return nil, env, err
-	}
-	to, err := parseAddrs("To", m.To)
-	if err != nil {
-		return nil, env, err
-	}
-	if len(to) == 0 {
-		return nil, env, errors.New("mail header To: no recipient")
-	}
-	cc, err := parseAddrs("Cc", m.Cc)
-	if err != nil {
-		return nil, env, err
+		return nil, envelope{}, err
 	}
 	subject, err := text("Subject", m.Subject)
 	if err != nil {
-		return nil, env, err
+		return nil, envelope{}, err
 	}
+	refs, err := m.references()
+	if err != nil {
+		return nil, envelope{}, err
+	}
+	extra, err := m.extraHeaders()
+	if err != nil {
+		return nil, envelope{}, err
+	}
+	h, err := m.header(addrs, subject, refs, extra)
+	if err != nil {
+		return nil, envelope{}, err
+	}
+	data, err := m.render(h)
+	if err != nil {
+		return nil, envelope{}, err
+	}
+	return data, addrs.envelope(), nil
+}
+
+// addressList is a message's parsed From, To and Cc.
+type addressList struct {
+	from, to, cc []*gomail.Address
+}
+
+// addresses parses From, To and Cc; there must be a recipient in To.
+func (m *Message) addresses() (addressList, error) {
+	var l addressList
+	var err error
+	if l.from, err = parseAddrs("From", []string{m.From}); err != nil {
+		return l, err
+	}
+	if l.to, err = parseAddrs("To", m.To); err != nil {
+		return l, err
+	}
+	if len(l.to) == 0 {
+		return l, errors.New("mail header To: no recipient")
+	}
+	l.cc, err = parseAddrs("Cc", m.Cc)
+	return l, err
+}
+
+// envelope is the SMTP envelope of l: From's address, and To then Cc with
+// each address once (compared case-insensitively).
+func (l addressList) envelope() envelope {
+	env := envelope{from: l.from[0].Address}
+	seen := map[string]bool{}
+	for _, a := range append(slices.Clone(l.to), l.cc...) {
+		if k := strings.ToLower(a.Address); !seen[k] {
+			seen[k] = true
+			env.rcpt = append(env.rcpt, a.Address)
+		}
+	}
+	return env
+}
+
+// references checks the Message-ID, References and In-Reply-To, and
+// returns the References with In-Reply-To added when missing.
+func (m *Message) references() ([]string, error) {
 	if err := checkID("Message-ID", m.MessageID); err != nil {
-		return nil, env, err
+		return nil, err
 	}
 	refs := slices.Clone(m.References)
 	for _, r := range refs {
 		if err := checkID("References", r); err != nil {
-			return nil, env, err
+			return nil, err
 		}
 	}
 	if m.InReplyTo != "" {
 		if err := checkID("In-Reply-To", m.InReplyTo); err != nil {
-			return nil, env, err
+			return nil, err
 		}
 		if !slices.Contains(refs, m.InReplyTo) {
 			refs = append(refs, m.InReplyTo)
 		}
 	}
+	return refs, nil
+}
+
+// extraHeaders returns the names of m.Headers in a fixed order
+// (case-insensitive), refusing a name that is not X-... or is given twice.
+func (m *Message) extraHeaders() ([]string, error) {
 	extra := make([]string, 0, len(m.Headers))
 	for k := range m.Headers {
 		if !xHeadRE.MatchString(k) {
-			return nil, env, fmt.Errorf("mail header %q: extra header names must match X-[A-Za-z0-9-]+", k)
+			return nil, fmt.Errorf("mail header %q: extra header names must match X-[A-Za-z0-9-]+", k)
 		}
 		extra = append(extra, k)
 	}
 	slices.SortFunc(extra, func(a, b string) int { return strings.Compare(strings.ToLower(a), strings.ToLower(b)) })
 	for i := 1; i < len(extra); i++ {
 		if strings.EqualFold(extra[i-1], extra[i]) {
-			return nil, env, fmt.Errorf("mail header %s: given twice (%q and %q)", extra[i], extra[i-1], extra[i])
+			return nil, fmt.Errorf("mail header %s: given twice (%q and %q)", extra[i], extra[i-1], extra[i])
 		}
 	}
+	return extra, nil
+}
 
-	h.SetAddressList("From", from)
-	h.SetAddressList("To", to)
-	h.SetAddressList("Cc", cc)
+// header builds the header block from the checked parts.
+func (m *Message) header(addrs addressList, subject string, refs, extra []string) (gomail.Header, error) {
+	var h gomail.Header
+	h.SetAddressList("From", addrs.from)
+	h.SetAddressList("To", addrs.to)
+	h.SetAddressList("Cc", addrs.cc)
 	h.SetSubject(subject)
 	date := m.Date
 	if date.IsZero() {
@@ -145,35 +200,30 @@ func (m *Message) compose() ([]byte, envelope, error) {
 	for _, k := range extra {
 		v, err := text(k, m.Headers[k])
 		if err != nil {
-			return nil, env, err
+			return h, err
 		}
 		h.SetText(k, v)
 	}
 	h.Set("MIME-Version", "1.0")
 	h.SetContentType("text/plain", map[string]string{"charset": "utf-8"})
 	h.Set("Content-Transfer-Encoding", "quoted-printable")
+	return h, nil
+}
 
+// render writes h and the normalised body, quoted-printable.
+func (m *Message) render(h gomail.Header) ([]byte, error) {
 	var buf bytes.Buffer
 	w, err := gomail.CreateSingleInlineWriter(&buf, h)
 	if err != nil {
-		return nil, env, fmt.Errorf("mail header: %w", err)
+		return nil, fmt.Errorf("mail header: %w", err)
 	}
 	if _, err := w.Write([]byte(normalizeBody(m.Body))); err != nil {
-		return nil, env, fmt.Errorf("mail body: %w", err)
+		return nil, fmt.Errorf("mail body: %w", err)
 	}
 	if err := w.Close(); err != nil {
-		return nil, env, fmt.Errorf("mail body: %w", err)
+		return nil, fmt.Errorf("mail body: %w", err)
 	}
-
-	env.from = from[0].Address
-	seen := map[string]bool{}
-	for _, a := range append(to, cc...) {
-		if k := strings.ToLower(a.Address); !seen[k] {
-			seen[k] = true
-			env.rcpt = append(env.rcpt, a.Address)
-		}
-	}
-	return buf.Bytes(), env, nil
+	return buf.Bytes(), nil
 }
 
 // normalizeBody gives body "\n" line ends, a final line end and valid UTF-8.

@@ -13,16 +13,17 @@ import (
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
+	"github.com/rtbot/rtbot/internal/netsec"
 )
 
 // Server is where and how to submit mail.
 type Server struct {
 	Addr string // host:port
-	// TLS is "tls" (TLS from the first byte; the default when empty),
-	// "starttls", or "plain". Plain is allowed only to a loopback host
-	// (localhost, 127.0.0.0/8, ::1); to any other, Send fails before
-	// dialing.
-	TLS      string
+	// TLS is how the connection is protected; empty means netsec.TLS.
+	// netsec.Plain is allowed only to a host netsec.LoopbackHost accepts
+	// (to any other, Send fails before dialing), and only when the
+	// connection reaches a loopback address.
+	TLS      netsec.Mode
 	Username string // empty: no AUTH
 	Password string
 	// TLSConfig replaces the default (system roots, TLS 1.2 or later); its
@@ -137,15 +138,6 @@ func isNetwork(err error) bool {
 	return false
 }
 
-// isLoopback reports whether host is localhost or a loopback IP literal.
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
-
 // boundedConn caps every deadline set on the connection, including "none",
 // at timeout from now and at the context's deadline. go-smtp sets its own
 // per-command deadlines and clears them afterwards; this keeps each command,
@@ -190,140 +182,203 @@ func Send(ctx context.Context, s Server, m *Message, h Hooks) error {
 	if err != nil {
 		return fmt.Errorf("mailout: %w", err)
 	}
-	host, _, err := net.SplitHostPort(s.Addr)
+	ss, err := newSession(ctx, s)
 	if err != nil {
-		return &Error{Addr: s.Addr, Stage: "dial", Err: fmt.Errorf("server address: %w", err)}
+		return err
 	}
-	mode := s.TLS
-	if mode == "" {
-		mode = "tls"
+	if err := ss.dial(ctx); err != nil {
+		return err
 	}
-	switch mode {
-	case "tls", "starttls":
-	case "plain":
-		if !isLoopback(host) {
-			return &Error{Addr: s.Addr, Stage: "dial", Err: errors.New("plain (unencrypted) SMTP is only allowed to a loopback address; use tls or starttls")}
-		}
-	default:
-		return &Error{Addr: s.Addr, Stage: "dial", Err: fmt.Errorf("unknown TLS mode %q (want tls, starttls or plain)", s.TLS)}
-	}
-	timeout := s.Timeout
-	if timeout <= 0 {
-		timeout = 60 * time.Second
-	}
-	tcfg := &tls.Config{MinVersion: tls.VersionTLS12}
-	if s.TLSConfig != nil {
-		tcfg = s.TLSConfig.Clone()
-	}
-	if tcfg.ServerName == "" {
-		tcfg.ServerName = host
-	}
-	local := s.LocalName
-	if local == "" {
-		local = "localhost"
-	}
-
-	// fail classifies err; when the context ended, that is the cause. The
-	// connection's deadline may fire a moment before the context's timer.
-	ctxEnd, hasEnd := ctx.Deadline()
-	fail := func(stage string, err error) *Error {
-		cerr := ctx.Err()
-		if cerr == nil && hasEnd && !time.Now().Before(ctxEnd) {
-			cerr = context.DeadlineExceeded
-		}
-		if cerr != nil {
-			e := classify(s.Addr, stage, fmt.Errorf("%w (%w)", cerr, err))
-			e.Temporary = true
-			return e
-		}
-		return classify(s.Addr, stage, err)
-	}
-
-	d := net.Dialer{Timeout: timeout}
-	raw, err := d.DialContext(ctx, "tcp", s.Addr)
-	if err != nil {
-		return fail("dial", err)
-	}
-	defer raw.Close()
+	defer ss.raw.Close()
 	// The context's end closes the connection, which ends any blocked call.
-	stop := context.AfterFunc(ctx, func() { raw.Close() })
+	stop := context.AfterFunc(ctx, func() { ss.raw.Close() })
 	defer stop()
-	var conn net.Conn = &boundedConn{Conn: raw, timeout: timeout, ctxEnd: ctxEnd}
-	if err := conn.SetDeadline(time.Time{}); err != nil {
-		return fail("dial", err)
-	}
 
-	var c *smtp.Client
-	switch mode {
-	case "tls":
-		tc := tls.Client(conn, tcfg)
-		if err := tc.HandshakeContext(ctx); err != nil {
-			return fail("tls", err)
-		}
-		c = smtp.NewClient(tc)
-	case "starttls":
-		// go-smtp greets with EHLO localhost before STARTTLS; LocalName is
-		// used for the EHLO under TLS.
-		if c, err = smtp.NewClientStartTLS(conn, tcfg); err != nil {
-			return fail("tls", err)
-		}
-	default:
-		c = smtp.NewClient(conn)
+	c, err := ss.start(ctx)
+	if err != nil {
+		return err
 	}
 	defer c.Close()
-	c.CommandTimeout, c.SubmissionTimeout = timeout, timeout
+	if err := ss.auth(ctx, c); err != nil {
+		return err
+	}
+	if err := ss.envelope(ctx, c, env); err != nil {
+		return err
+	}
+	return ss.data(ctx, c, data, h)
+}
+
+// session is one submission: the server with its defaults filled in, and
+// the connection once dialed.
+type session struct {
+	Server
+	host      string // Addr's host
+	mode      netsec.Mode
+	clientTLS *tls.Config
+	ctxEnd    time.Time // the context's deadline; zero: none
+	raw       net.Conn  // the TCP connection
+	conn      net.Conn  // raw, its deadlines bounded by Timeout and ctxEnd
+}
+
+// newSession checks s and fills in its defaults. Nothing is dialed: a
+// connection without TLS to a host the loopback rule refuses fails here.
+func newSession(ctx context.Context, s Server) (*session, error) {
+	host, _, err := net.SplitHostPort(s.Addr)
+	if err != nil {
+		return nil, &Error{Addr: s.Addr, Stage: "dial", Err: fmt.Errorf("server address: %w", err)}
+	}
+	mode, err := netsec.ParseMode(string(s.TLS))
+	if err != nil {
+		return nil, &Error{Addr: s.Addr, Stage: "dial", Err: err}
+	}
+	if mode == netsec.Plain && !netsec.LoopbackHost(host) {
+		return nil, &Error{Addr: s.Addr, Stage: "dial", Err: errPlainNotLoopback}
+	}
+	if s.Timeout <= 0 {
+		s.Timeout = 60 * time.Second
+	}
+	if s.LocalName == "" {
+		s.LocalName = "localhost"
+	}
+	ss := &session{Server: s, host: host, mode: mode, clientTLS: netsec.ClientConfig(s.TLSConfig, s.Addr)}
+	ss.ctxEnd, _ = ctx.Deadline()
+	return ss, nil
+}
+
+// errPlainNotLoopback refuses SMTP without TLS to another machine.
+var errPlainNotLoopback = errors.New("plain (unencrypted) SMTP is only allowed to a loopback address; use tls or starttls")
+
+// fail classifies err at stage; when the context ended, that is the cause.
+// The connection's deadline may fire a moment before the context's timer.
+func (ss *session) fail(ctx context.Context, stage string, err error) *Error {
+	cerr := ctx.Err()
+	if cerr == nil && !ss.ctxEnd.IsZero() && !time.Now().Before(ss.ctxEnd) {
+		cerr = context.DeadlineExceeded
+	}
+	if cerr != nil {
+		e := classify(ss.Addr, stage, fmt.Errorf("%w (%w)", cerr, err))
+		e.Temporary = true
+		return e
+	}
+	return classify(ss.Addr, stage, err)
+}
+
+// dial opens the TCP connection. Without TLS the peer reached must be on
+// loopback too, whatever the host name resolved to.
+func (ss *session) dial(ctx context.Context) error {
+	d := net.Dialer{Timeout: ss.Timeout}
+	raw, err := d.DialContext(ctx, "tcp", ss.Addr)
+	if err != nil {
+		return ss.fail(ctx, "dial", err)
+	}
+	if ss.mode == netsec.Plain && !netsec.LoopbackPeer(raw) {
+		raw.Close()
+		return &Error{Addr: ss.Addr, Stage: "dial", Err: fmt.Errorf("%w (connected to %v)", errPlainNotLoopback, raw.RemoteAddr())}
+	}
+	ss.raw = raw
+	ss.conn = &boundedConn{Conn: raw, timeout: ss.Timeout, ctxEnd: ss.ctxEnd}
+	if err := ss.conn.SetDeadline(time.Time{}); err != nil {
+		raw.Close()
+		return ss.fail(ctx, "dial", err)
+	}
+	return nil
+}
+
+// start secures the connection as the mode says and greets the server.
+// The connection must then be encrypted unless the mode is Plain.
+func (ss *session) start(ctx context.Context) (*smtp.Client, error) {
+	var c *smtp.Client
+	switch ss.mode {
+	case netsec.TLS:
+		tc := tls.Client(ss.conn, ss.clientTLS)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			return nil, ss.fail(ctx, "tls", err)
+		}
+		c = smtp.NewClient(tc)
+	case netsec.StartTLS:
+		// go-smtp greets with EHLO localhost before STARTTLS; LocalName is
+		// used for the EHLO under TLS.
+		var err error
+		if c, err = smtp.NewClientStartTLS(ss.conn, ss.clientTLS); err != nil {
+			return nil, ss.fail(ctx, "tls", err)
+		}
+	default:
+		c = smtp.NewClient(ss.conn)
+	}
+	c.CommandTimeout, c.SubmissionTimeout = ss.Timeout, ss.Timeout
 
 	// Under STARTTLS the handshake happens on this first exchange.
-	if err := c.Hello(local); err != nil {
+	if err := c.Hello(ss.LocalName); err != nil {
+		c.Close()
 		var se *smtp.SMTPError
-		if mode == "starttls" && !errors.As(err, &se) {
-			return fail("tls", err)
+		if ss.mode == netsec.StartTLS && !errors.As(err, &se) {
+			return nil, ss.fail(ctx, "tls", err)
 		}
-		return fail("dial", fmt.Errorf("greeting: %w", err))
+		return nil, ss.fail(ctx, "dial", fmt.Errorf("greeting: %w", err))
 	}
-	if _, ok := c.TLSConnectionState(); mode != "plain" && !ok {
-		return fail("tls", errors.New("connection is not encrypted"))
+	if _, ok := c.TLSConnectionState(); ss.mode != netsec.Plain && !ok {
+		c.Close()
+		return nil, ss.fail(ctx, "tls", errors.New("connection is not encrypted"))
 	}
-	if s.Username != "" {
-		if _, ok := c.TLSConnectionState(); !ok && !isLoopback(host) {
-			return fail("auth", errors.New("refusing AUTH over an unencrypted connection"))
-		}
-		if !c.SupportsAuth(sasl.Plain) {
-			return fail("auth", errors.New("server does not offer AUTH PLAIN"))
-		}
-		if err := c.Auth(sasl.NewPlainClient("", s.Username, s.Password)); err != nil {
-			return fail("auth", err)
-		}
+	return c, nil
+}
+
+// auth authenticates with AUTH PLAIN when a Username is set, never over
+// an unencrypted connection to another machine.
+func (ss *session) auth(ctx context.Context, c *smtp.Client) error {
+	if ss.Username == "" {
+		return nil
 	}
+	if _, ok := c.TLSConnectionState(); !ok && !netsec.LoopbackHost(ss.host) {
+		return ss.fail(ctx, "auth", errors.New("refusing AUTH over an unencrypted connection"))
+	}
+	if !c.SupportsAuth(sasl.Plain) {
+		return ss.fail(ctx, "auth", errors.New("server does not offer AUTH PLAIN"))
+	}
+	if err := c.Auth(sasl.NewPlainClient("", ss.Username, ss.Password)); err != nil {
+		return ss.fail(ctx, "auth", err)
+	}
+	return nil
+}
+
+// envelope gives the sender and every recipient; one refused recipient
+// fails the submission.
+func (ss *session) envelope(ctx context.Context, c *smtp.Client, env envelope) error {
 	if err := c.Mail(env.from, nil); err != nil {
-		return fail("mail", err)
+		return ss.fail(ctx, "mail", err)
 	}
 	for _, r := range env.rcpt {
 		if err := c.Rcpt(r, nil); err != nil {
-			e := fail("rcpt", err)
+			e := ss.fail(ctx, "rcpt", err)
 			e.Rcpt = r
 			return e
 		}
 	}
+	return nil
+}
+
+// data writes the message and, after h.BeforeCommit, the final dot that
+// makes the server take it.
+func (ss *session) data(ctx context.Context, c *smtp.Client, data []byte, h Hooks) error {
 	w, err := c.Data()
 	if err != nil {
-		return fail("data", err)
+		return ss.fail(ctx, "data", err)
 	}
 	if _, err := w.Write(data); err != nil {
-		return fail("data", err)
+		return ss.fail(ctx, "data", err)
 	}
 	if h.BeforeCommit != nil {
 		if err := h.BeforeCommit(); err != nil {
-			raw.Close() // no final dot: the server discards the message
-			return fmt.Errorf("smtp %s: before commit: %w", s.Addr, err)
+			ss.raw.Close() // no final dot: the server discards the message
+			return fmt.Errorf("smtp %s: before commit: %w", ss.Addr, err)
 		}
 		// The hook's time does not count against the final dot.
-		if err := conn.SetDeadline(time.Time{}); err != nil {
-			return fail("commit", err)
+		if err := ss.conn.SetDeadline(time.Time{}); err != nil {
+			return ss.fail(ctx, "commit", err)
 		}
 	}
 	if err := w.Close(); err != nil {
-		return fail("commit", err)
+		return ss.fail(ctx, "commit", err)
 	}
 	// The server has accepted the message; a failed QUIT changes nothing.
 	_ = c.Quit()

@@ -15,16 +15,7 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
-)
-
-// TLSMode says how the connection to the IMAP server is protected.
-type TLSMode string
-
-// The ways to connect to an IMAP server.
-const (
-	TLSImplicit TLSMode = "tls"      // TLS from the first byte (usually port 993); the default
-	TLSStartTLS TLSMode = "starttls" // connect in clear, upgrade with STARTTLS before LOGIN (usually port 143)
-	TLSPlain    TLSMode = "plain"    // no TLS at all; refused unless the server is on a loopback address
+	"github.com/rtbot/rtbot/internal/netsec"
 )
 
 // Defaults for the zero fields of an IMAPConfig.
@@ -39,9 +30,9 @@ const (
 // fetchBatch is how many UIDs one UID FETCH command asks for.
 const fetchBatch = 100
 
-// ErrPlainNotLoopback is returned by Dial when TLSPlain is configured for a
-// server that is not on a loopback address: the password would cross the
-// network in clear.
+// ErrPlainNotLoopback is returned by Dial when netsec.Plain is configured
+// for a server that is not on a loopback address (netsec's loopback rule):
+// the password would cross the network in clear.
 var ErrPlainNotLoopback = errors.New("plain IMAP without TLS is only allowed to a loopback address (127.0.0.0/8, ::1); use tls or starttls")
 
 // ErrMarkingDisabled is returned by MarkProcessed when neither
@@ -67,9 +58,10 @@ func DefaultSubjectFilters() []string {
 type IMAPConfig struct {
 	// Addr is the server's host:port.
 	Addr string
-	// TLS is how the connection is protected; "" means TLSImplicit.
-	// TLSPlain is honoured only for a loopback server (see ErrPlainNotLoopback).
-	TLS TLSMode
+	// TLS is how the connection is protected; "" means netsec.TLS.
+	// netsec.Plain is honoured only for a loopback server (see
+	// ErrPlainNotLoopback).
+	TLS netsec.Mode
 	// TLSConfig optionally sets trusted roots, client certificates and so on.
 	// When nil, the system roots are used; an empty ServerName is taken from Addr.
 	TLSConfig *tls.Config
@@ -120,10 +112,10 @@ func (cfg IMAPConfig) normalized() (IMAPConfig, error) {
 	}
 	switch cfg.TLS {
 	case "":
-		cfg.TLS = TLSImplicit
-	case TLSImplicit, TLSStartTLS, TLSPlain:
+		cfg.TLS = netsec.TLS
+	case netsec.TLS, netsec.StartTLS, netsec.Plain:
 	default:
-		return cfg, fmt.Errorf("IMAP TLS mode %q: want %q, %q or %q", cfg.TLS, TLSImplicit, TLSStartTLS, TLSPlain)
+		return cfg, fmt.Errorf("IMAP TLS mode %q: want %q, %q or %q", cfg.TLS, netsec.TLS, netsec.StartTLS, netsec.Plain)
 	}
 	if cfg.Username == "" {
 		return cfg, errors.New("IMAP username is empty")
@@ -301,7 +293,7 @@ func Dial(ctx context.Context, cfg IMAPConfig) (*Scanner, error) {
 			},
 		},
 	}
-	if cfg.TLS == TLSStartTLS {
+	if cfg.TLS == netsec.StartTLS {
 		s.c, err = imapclient.NewStartTLS(conn, opts)
 		if err != nil {
 			return nil, s.errorf("starttls", 0, ctxErr(dctx, err))
@@ -339,54 +331,34 @@ func Dial(ctx context.Context, cfg IMAPConfig) (*Scanner, error) {
 	return s, nil
 }
 
-// dialConn opens the TCP (and, for TLSImplicit, TLS) connection, enforcing
-// the loopback rule for TLSPlain both before and after connecting.
+// dialConn opens the TCP (and, for netsec.TLS, TLS) connection, enforcing
+// netsec's loopback rule for netsec.Plain both before and after connecting.
 func (s *Scanner) dialConn(ctx context.Context) (net.Conn, error) {
 	d := &net.Dialer{}
 	switch s.cfg.TLS {
-	case TLSImplicit:
+	case netsec.TLS:
 		cfg := s.tlsConfig()
 		if cfg.NextProtos == nil {
 			cfg.NextProtos = []string{"imap"}
 		}
 		return (&tls.Dialer{NetDialer: d, Config: cfg}).DialContext(ctx, "tcp", s.cfg.Addr)
-	case TLSPlain:
+	case netsec.Plain:
 		host, _, _ := net.SplitHostPort(s.cfg.Addr)
-		if err := checkLoopback(ctx, host); err != nil {
-			return nil, err
+		if !netsec.LoopbackHost(host) {
+			return nil, permanentError{fmt.Errorf("%w: %s is not loopback", ErrPlainNotLoopback, host)}
 		}
 		conn, err := d.DialContext(ctx, "tcp", s.cfg.Addr)
 		if err != nil {
 			return nil, err
 		}
-		if ra, ok := conn.RemoteAddr().(*net.TCPAddr); !ok || !ra.IP.IsLoopback() {
+		if !netsec.LoopbackPeer(conn) {
 			conn.Close()
 			return nil, permanentError{fmt.Errorf("%w: connected to %v", ErrPlainNotLoopback, conn.RemoteAddr())}
 		}
 		return conn, nil
-	default: // TLSStartTLS
+	default: // netsec.StartTLS
 		return d.DialContext(ctx, "tcp", s.cfg.Addr)
 	}
-}
-
-// checkLoopback refuses a host that is, or resolves to, anything but loopback.
-func checkLoopback(ctx context.Context, host string) error {
-	if ip := net.ParseIP(host); ip != nil {
-		if !ip.IsLoopback() {
-			return permanentError{fmt.Errorf("%w: %s is not loopback", ErrPlainNotLoopback, host)}
-		}
-		return nil
-	}
-	addrs, err := net.DefaultResolver.LookupIPAddr(ctx, host)
-	if err != nil {
-		return err
-	}
-	for _, a := range addrs {
-		if !a.IP.IsLoopback() {
-			return permanentError{fmt.Errorf("%w: %s resolves to %v", ErrPlainNotLoopback, host, a.IP)}
-		}
-	}
-	return nil
 }
 
 // loginRejected reports whether a LOGIN failure is a verdict on the
@@ -409,19 +381,7 @@ func loginRejected(err error) bool {
 
 // tlsConfig returns a fresh TLS configuration for the server.
 func (s *Scanner) tlsConfig() *tls.Config {
-	var cfg *tls.Config
-	if s.cfg.TLSConfig != nil {
-		cfg = s.cfg.TLSConfig.Clone()
-	} else {
-		cfg = &tls.Config{}
-	}
-	if cfg.ServerName == "" {
-		cfg.ServerName, _, _ = net.SplitHostPort(s.cfg.Addr)
-	}
-	if cfg.MinVersion == 0 {
-		cfg.MinVersion = tls.VersionTLS12
-	}
-	return cfg
+	return netsec.ClientConfig(s.cfg.TLSConfig, s.cfg.Addr)
 }
 
 // notify records that the server reported new mail.
@@ -613,16 +573,7 @@ func orTree(l []imap.SearchCriteria) imap.SearchCriteria {
 // fetch downloads the bounded header and body start of uids. It returns the
 // candidates in UID order and the number of message bytes the server sent.
 func (s *Scanner) fetch(ctx context.Context, uids []uint32) ([]Candidate, int64, error) {
-	hdr := &imap.FetchItemBodySection{
-		Specifier: imap.PartSpecifierHeader,
-		Peek:      true,
-		Partial:   &imap.SectionPartial{Offset: 0, Size: s.cfg.MaxHeaderBytes},
-	}
-	txt := &imap.FetchItemBodySection{
-		Specifier: imap.PartSpecifierText,
-		Peek:      true,
-		Partial:   &imap.SectionPartial{Offset: 0, Size: s.cfg.MaxTextBytes},
-	}
+	hdr, txt := s.sections()
 	opts := &imap.FetchOptions{UID: true, RFC822Size: true, BodySection: []*imap.FetchItemBodySection{hdr, txt}}
 	set := imap.UIDSet{}
 	for _, u := range uids {
@@ -637,48 +588,15 @@ func (s *Scanner) fetch(ctx context.Context, uids []uint32) ([]Candidate, int64,
 	err := s.do(ctx, "fetch", 0, func() error {
 		cmd := s.c.Fetch(set, opts)
 		for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
-			var (
-				c     Candidate
-				h, t  []byte
-				hMore bool
-				tMore bool
-			)
-			for item := msg.Next(); item != nil; item = msg.Next() {
-				switch it := item.(type) {
-				case imapclient.FetchItemDataUID:
-					c.UID = uint32(it.UID)
-				case imapclient.FetchItemDataRFC822Size:
-					c.Size = it.Size
-				case imapclient.FetchItemDataBodySection:
-					limit := s.cfg.MaxTextBytes
-					isHeader := it.MatchCommand(hdr)
-					if isHeader {
-						limit = s.cfg.MaxHeaderBytes
-					}
-					b, n, more, err := readBounded(it.Literal, limit)
-					fetched += n
-					if err != nil {
-						// The literal failed: the connection dropped in its
-						// middle. go-imap's decoder has already moved on over
-						// the same buffer, so nothing of this command may be
-						// read any more (msg.Next and cmd.Close would read the
-						// literal again, racing with it). Close waits for the
-						// decoder to stop.
-						s.c.Close()
-						return fmt.Errorf("uid %d: %w", c.UID, err)
-					}
-					if isHeader {
-						h, hMore = b, more
-					} else if it.MatchCommand(txt) {
-						t, tMore = b, more
-					}
-				}
+			c, n, err := s.readMessage(msg, hdr, txt)
+			fetched += n
+			if err != nil {
+				return err
 			}
 			if c.UID == 0 {
 				continue // unsolicited FETCH (flag update) without UID
 			}
 			lastUID = c.UID
-			c.Raw, c.Truncated = assemble(h, t, s.cfg.MaxHeaderBytes, s.cfg.MaxTextBytes, hMore, tMore, c.Size)
 			cands = append(cands, c)
 		}
 		return cmd.Close()
@@ -692,6 +610,71 @@ func (s *Scanner) fetch(ctx context.Context, uids []uint32) ([]Candidate, int64,
 	}
 	slices.SortFunc(cands, func(a, b Candidate) int { return cmp.Compare(a.UID, b.UID) })
 	return cands, fetched, nil
+}
+
+// sections are the two body sections fetch asks for, without setting
+// \Seen: the first MaxHeaderBytes of the header and the first
+// MaxTextBytes of the text.
+func (s *Scanner) sections() (hdr, txt *imap.FetchItemBodySection) {
+	hdr = &imap.FetchItemBodySection{
+		Specifier: imap.PartSpecifierHeader,
+		Peek:      true,
+		Partial:   &imap.SectionPartial{Offset: 0, Size: s.cfg.MaxHeaderBytes},
+	}
+	txt = &imap.FetchItemBodySection{
+		Specifier: imap.PartSpecifierText,
+		Peek:      true,
+		Partial:   &imap.SectionPartial{Offset: 0, Size: s.cfg.MaxTextBytes},
+	}
+	return hdr, txt
+}
+
+// readMessage reads one message of a FETCH answer: its UID, its size and
+// the sections hdr and txt, each read up to its bound whatever the server
+// sends. It returns the candidate (UID 0 for an unsolicited FETCH) and the
+// number of message bytes read.
+func (s *Scanner) readMessage(msg *imapclient.FetchMessageData, hdr, txt *imap.FetchItemBodySection) (Candidate, int64, error) {
+	var (
+		c            Candidate
+		h, t         []byte
+		hMore, tMore bool
+		fetched      int64
+	)
+	for item := msg.Next(); item != nil; item = msg.Next() {
+		switch it := item.(type) {
+		case imapclient.FetchItemDataUID:
+			c.UID = uint32(it.UID)
+		case imapclient.FetchItemDataRFC822Size:
+			c.Size = it.Size
+		case imapclient.FetchItemDataBodySection:
+			limit := s.cfg.MaxTextBytes
+			isHeader := it.MatchCommand(hdr)
+			if isHeader {
+				limit = s.cfg.MaxHeaderBytes
+			}
+			b, n, more, err := readBounded(it.Literal, limit)
+			fetched += n
+			if err != nil {
+				// The literal failed: the connection dropped in its
+				// middle. go-imap's decoder has already moved on over
+				// the same buffer, so nothing of this command may be
+				// read any more (msg.Next and cmd.Close would read the
+				// literal again, racing with it). Close waits for the
+				// decoder to stop.
+				s.c.Close()
+				return c, fetched, fmt.Errorf("uid %d: %w", c.UID, err)
+			}
+			if isHeader {
+				h, hMore = b, more
+			} else if it.MatchCommand(txt) {
+				t, tMore = b, more
+			}
+		}
+	}
+	if c.UID != 0 {
+		c.Raw, c.Truncated = assemble(h, t, s.cfg.MaxHeaderBytes, s.cfg.MaxTextBytes, hMore, tMore, c.Size)
+	}
+	return c, fetched, nil
 }
 
 // readBounded reads at most limit bytes of r, and counts (then drops) the

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/emersion/go-imap/v2"
+	"github.com/rtbot/rtbot/internal/netsec"
 )
 
 // These tests run against a real Dovecot started by
@@ -64,14 +65,14 @@ func TestIMAPDovecotStartTLS(t *testing.T) {
 	mbox := env.fresh(t, a, &seq)
 	uids := a.Append(mbox, imapGenMail("tls-cover", "[PATCH 6.1 000/123] 6.1.500-rc2 review", "", 10, true),
 		imapGenMail("tls-patch", "[PATCH 6.1 001/123] x86: fix bar", "tls-cover@rtbot.test", 10, false))
-	cfg := IMAPConfig{Addr: env.Addr, TLS: TLSStartTLS, Username: env.User, Password: env.Password, Mailbox: mbox, TLSConfig: &tls.Config{RootCAs: pool}}
+	cfg := IMAPConfig{Addr: env.Addr, TLS: netsec.StartTLS, Username: env.User, Password: env.Password, Mailbox: mbox, TLSConfig: &tls.Config{RootCAs: pool}}
 	s := imapDial(t, cfg)
 	res := imapScan(t, s, Checkpoint{})
 	if got := candidateUIDs(res.Candidates); !slices.Equal(got, uids[:1]) || res.Next.UIDValidity == 0 {
 		t.Errorf("STARTTLS scan = %v, checkpoint %+v; want %v and a UIDVALIDITY", got, res.Next, uids[:1])
 	}
 	// Implicit TLS on the STARTTLS port must fail, not fall back to clear.
-	cfg.TLS = TLSImplicit
+	cfg.TLS = netsec.TLS
 	cfg.DialTimeout = 3 * time.Second
 	if _, err := Dial(context.Background(), cfg); err == nil {
 		t.Error("implicit TLS to a STARTTLS port succeeded")

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/emersion/go-imap/v2"
+	"github.com/rtbot/rtbot/internal/netsec"
 )
 
 // imapSuiteEnv is a server the shared scan tests run against: go-imap's
@@ -36,7 +37,7 @@ func (env imapSuiteEnv) fresh(t *testing.T, a *imapAdmin, seq *imapSuiteSeq) str
 }
 
 func (env imapSuiteEnv) cfg(addr, mailbox string) IMAPConfig {
-	return IMAPConfig{Addr: addr, TLS: TLSPlain, Username: env.User, Password: env.Password, Mailbox: mailbox, DialTimeout: 10 * time.Second}
+	return IMAPConfig{Addr: addr, TLS: netsec.Plain, Username: env.User, Password: env.Password, Mailbox: mailbox, DialTimeout: 10 * time.Second}
 }
 
 func imapDial(t *testing.T, cfg IMAPConfig) *Scanner {

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rtbot/rtbot/internal/netsec"
 	"github.com/rtbot/rtbot/internal/testkit"
 )
 
@@ -23,9 +24,11 @@ func TestIMAPScanMemServer(t *testing.T) {
 }
 
 func TestIMAPPlainRefusedOffLoopback(t *testing.T) {
-	for _, addr := range []string{"192.0.2.1:143", "[2001:db8::1]:143", "10.1.2.3:1143"} {
+	// A name other than localhost is refused without being resolved, even
+	// one the hosts file maps to loopback (netsec's loopback rule).
+	for _, addr := range []string{"192.0.2.1:143", "[2001:db8::1]:143", "10.1.2.3:1143", "imap.invalid:143", "localhost.localdomain:143"} {
 		start := time.Now()
-		_, err := Dial(context.Background(), IMAPConfig{Addr: addr, TLS: TLSPlain, Username: "u", Password: "p"})
+		_, err := Dial(context.Background(), IMAPConfig{Addr: addr, TLS: netsec.Plain, Username: "u", Password: "p"})
 		if !errors.Is(err, ErrPlainNotLoopback) {
 			t.Errorf("Dial plain %s = %v, want ErrPlainNotLoopback", addr, err)
 		}
@@ -39,7 +42,7 @@ func TestIMAPPlainRefusedOffLoopback(t *testing.T) {
 	// Loopback by name is fine.
 	srv := startIMAPMemServer(t, nil, false)
 	_, port, _ := net.SplitHostPort(srv.Addr)
-	s, err := Dial(context.Background(), IMAPConfig{Addr: net.JoinHostPort("localhost", port), TLS: TLSPlain, Username: srv.User, Password: srv.Password})
+	s, err := Dial(context.Background(), IMAPConfig{Addr: net.JoinHostPort("localhost", port), TLS: netsec.Plain, Username: srv.User, Password: srv.Password})
 	if err != nil {
 		t.Fatalf("Dial plain localhost: %v", err)
 	}
@@ -50,12 +53,12 @@ func TestIMAPTLSModes(t *testing.T) {
 	serverTLS, pool := imapSelfSigned(t)
 	for _, tc := range []struct {
 		name     string
-		mode     TLSMode
+		mode     netsec.Mode
 		implicit bool
 	}{
-		{"implicit", TLSImplicit, true},
+		{"implicit", netsec.TLS, true},
 		{"default-is-implicit", "", true},
-		{"starttls", TLSStartTLS, false},
+		{"starttls", netsec.StartTLS, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := startIMAPMemServer(t, serverTLS, tc.implicit)
@@ -83,7 +86,7 @@ func TestIMAPTLSModes(t *testing.T) {
 
 func TestIMAPLoginFailureIsPermanent(t *testing.T) {
 	srv := startIMAPMemServer(t, nil, false)
-	cfg := IMAPConfig{Addr: srv.Addr, TLS: TLSPlain, Username: srv.User, Password: "wrong"}
+	cfg := IMAPConfig{Addr: srv.Addr, TLS: netsec.Plain, Username: srv.User, Password: "wrong"}
 	start := time.Now()
 	var reports int
 	_, err := Redial(context.Background(), cfg, Backoff{Min: time.Second}, func(int, error, time.Duration) { reports++ })
@@ -155,7 +158,7 @@ func TestIMAPRedialBacksOffUntilCtx(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 400*time.Millisecond)
 	defer cancel()
 	var delays []time.Duration
-	_, err = Redial(ctx, IMAPConfig{Addr: addr, TLS: TLSPlain, Username: "u"}, Backoff{Min: 10 * time.Millisecond, Max: 40 * time.Millisecond},
+	_, err = Redial(ctx, IMAPConfig{Addr: addr, TLS: netsec.Plain, Username: "u"}, Backoff{Min: 10 * time.Millisecond, Max: 40 * time.Millisecond},
 		func(attempt int, err error, next time.Duration) { delays = append(delays, next) })
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("Redial = %v, want DeadlineExceeded", err)
@@ -189,7 +192,7 @@ func TestIMAPWatchReconnects(t *testing.T) {
 			mu.Unlock()
 		},
 	}
-	cfg := IMAPConfig{Addr: p.Addr, TLS: TLSPlain, Username: srv.User, Password: srv.Password}
+	cfg := IMAPConfig{Addr: p.Addr, TLS: netsec.Plain, Username: srv.User, Password: srv.Password}
 	watchErr := make(chan error, 1)
 	go func() {
 		watchErr <- Watch(ctx, cfg, opts, Checkpoint{}, func(ctx context.Context, _ *Scanner, res ScanResult) error {
@@ -245,7 +248,7 @@ func TestIMAPWatchStopsOnHandlerError(t *testing.T) {
 	a.Append("INBOX", imapFixtureMails(t)...)
 	boom := errors.New("state store is full")
 	calls := 0
-	err := Watch(context.Background(), IMAPConfig{Addr: srv.Addr, TLS: TLSPlain, Username: srv.User, Password: srv.Password},
+	err := Watch(context.Background(), IMAPConfig{Addr: srv.Addr, TLS: netsec.Plain, Username: srv.User, Password: srv.Password},
 		WatchOptions{}, Checkpoint{}, func(context.Context, *Scanner, ScanResult) error { calls++; return boom })
 	if !errors.Is(err, boom) || calls != 1 {
 		t.Errorf("Watch = %v after %d calls, want the handler's error after 1", err, calls)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/rtbot/rtbot/internal/fixtures"
+	"github.com/rtbot/rtbot/internal/netsec"
 )
 
 // outageHeldBack is the announcement TestIMAPOutageWatch delivers only after
@@ -64,7 +65,7 @@ func startOutageEnv(t *testing.T, holdBack bool) *outageEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { env.proxy.Close() })
-	env.direct = IMAPConfig{Addr: srv.Addr, TLS: TLSPlain, Username: srv.User, Password: srv.Password, DialTimeout: 10 * time.Second}
+	env.direct = IMAPConfig{Addr: srv.Addr, TLS: netsec.Plain, Username: srv.User, Password: srv.Password, DialTimeout: 10 * time.Second}
 	env.viaP = env.direct
 	env.viaP.Addr = env.proxy.Addr
 	return env

@@ -21,15 +21,6 @@ import (
 	"github.com/emersion/go-message/textproto"
 )
 
-// Defaults for the zero fields of [Limits].
-const (
-	defaultMaxBytes       = 8 << 20
-	defaultMaxHeaderBytes = 256 << 10
-	defaultMaxTextBytes   = 256 << 10
-	defaultMaxParts       = 64
-	defaultMaxDepth       = 8
-)
-
 // ErrTooLarge is returned (wrapped) by [Recognize] when a mail is larger than
 // [Limits].MaxBytes or its header block is larger than Limits.MaxHeaderBytes.
 var ErrTooLarge = errors.New("mailwatch: mail too large")
@@ -57,21 +48,31 @@ type Limits struct {
 	MaxDepth int
 }
 
+// DefaultLimits returns the limits a zero field of [Limits] stands for:
+// 8 MiB of mail, 256 KiB of header, 256 KiB of text, 64 MIME parts,
+// multipart nesting 8 deep.
+func DefaultLimits() Limits {
+	return Limits{MaxBytes: 8 << 20, MaxHeaderBytes: 256 << 10, MaxTextBytes: 256 << 10, MaxParts: 64, MaxDepth: 8}
+}
+
+// withDefaults returns l with its zero or negative fields set to their
+// DefaultLimits values.
 func (l Limits) withDefaults() Limits {
+	d := DefaultLimits()
 	if l.MaxBytes <= 0 {
-		l.MaxBytes = defaultMaxBytes
+		l.MaxBytes = d.MaxBytes
 	}
 	if l.MaxHeaderBytes <= 0 {
-		l.MaxHeaderBytes = defaultMaxHeaderBytes
+		l.MaxHeaderBytes = d.MaxHeaderBytes
 	}
 	if l.MaxTextBytes <= 0 {
-		l.MaxTextBytes = defaultMaxTextBytes
+		l.MaxTextBytes = d.MaxTextBytes
 	}
 	if l.MaxParts <= 0 {
-		l.MaxParts = defaultMaxParts
+		l.MaxParts = d.MaxParts
 	}
 	if l.MaxDepth <= 0 {
-		l.MaxDepth = defaultMaxDepth
+		l.MaxDepth = d.MaxDepth
 	}
 	return l
 }

@@ -160,7 +160,7 @@ func (p *Pipeline) fireTriggers(ctx context.Context, runID int64, t config.Tree,
 			fired = append(fired, name)
 			continue
 		}
-		fireResult, err := trigger.Fire(ctx, tr, ev, dir)
+		fireResult, err := trigger.Fire(ctx, triggerSpec(tr), ev, dir)
 		if err == nil {
 			if err := p.fault(FaultTriggered); err != nil {
 				return fired, err
@@ -293,17 +293,4 @@ func (p *Pipeline) reportMail(a state.Announcement, t config.Tree, triageReport 
 		m.InReplyTo, m.References = "", nil
 	}
 	return m, nil
-}
-
-// smtpServer is the mailout form of [smtp].
-func (p *Pipeline) smtpServer() (mailout.Server, error) {
-	s := mailout.Server{Addr: p.cfg.SMTP.Addr, TLS: p.cfg.SMTP.TLS, Username: p.cfg.SMTP.Username, TLSConfig: p.opts.SMTPTLS}
-	if s.Username != "" {
-		pw, err := p.cfg.SMTP.Password()
-		if err != nil {
-			return s, fmt.Errorf("smtp: %w", err)
-		}
-		s.Password = pw
-	}
-	return s, nil
 }

@@ -263,10 +263,7 @@ func (p *Pipeline) ingest(ctx context.Context, scan mailwatch.ScanResult, pass *
 // never retried.
 func (p *Pipeline) recordMail(ctx context.Context, c mailwatch.Candidate, uidValidity uint32) (state.Announcement, bool, error) {
 	lim := p.cfg.Limits
-	a, err := mailwatch.RecognizeWithLimits(bytes.NewReader(c.Raw), mailwatch.Limits{
-		MaxBytes: lim.MailBytes, MaxHeaderBytes: lim.MailHeaderBytes, MaxTextBytes: lim.MailTextBytes,
-		MaxParts: lim.MIMEParts, MaxDepth: lim.MIMEDepth,
-	})
+	a, err := mailwatch.RecognizeWithLimits(bytes.NewReader(c.Raw), mailLimits(lim))
 	if err == nil && lim.MailBytes > 0 && c.Size > lim.MailBytes {
 		// Only the start of the mail was downloaded; its size is the
 		// server's word.
@@ -480,23 +477,9 @@ func (p *Pipeline) markProcessed(ctx context.Context, sc *mailwatch.Scanner, uid
 
 func (p *Pipeline) mailbox() string {
 	if p.cfg.IMAP.Mailbox == "" {
-		return config.DefaultMailbox
+		return mailwatch.DefaultMailbox
 	}
 	return p.cfg.IMAP.Mailbox
-}
-
-// imapConfig is the mailwatch configuration of [imap].
-func (p *Pipeline) imapConfig() (mailwatch.IMAPConfig, error) {
-	pw, err := p.cfg.IMAP.Password()
-	if err != nil {
-		return mailwatch.IMAPConfig{}, fmt.Errorf("imap: %w", err)
-	}
-	return mailwatch.IMAPConfig{
-		MaxHeaderBytes: p.cfg.Limits.MailHeaderBytes, MaxTextBytes: p.cfg.Limits.MailTextBytes,
-		Addr: p.cfg.IMAP.Addr, TLS: mailwatch.TLSMode(p.cfg.IMAP.TLS), TLSConfig: p.opts.IMAPTLS,
-		Username: p.cfg.IMAP.Username, Password: pw, Mailbox: p.mailbox(),
-		ProcessedFlag: p.cfg.IMAP.MarkProcessed, ProcessedMailbox: p.cfg.IMAP.MoveProcessed,
-	}, nil
 }
 
 // Watch stays connected to the mailbox (IMAP IDLE, or polling every
@@ -514,7 +497,7 @@ func (p *Pipeline) Watch(ctx context.Context) error {
 	}
 	poll := p.cfg.IMAP.Poll.Duration
 	if poll <= 0 {
-		poll = config.DefaultPoll
+		poll = mailwatch.DefaultPoll
 	}
 	opts := mailwatch.WatchOptions{
 		Poll:    poll,

@@ -101,7 +101,7 @@ func newWorld(t *testing.T, imap imapSection) *world {
 	if err := os.WriteFile(path, fmt.Appendf(nil, worldConfig, imap.addr, imap.user, imap.mailbox, smtp.Addr), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := config.Load(path)
+	cfg, err := config.Load(path, ConfigRules())
 	if err != nil {
 		t.Fatal(err)
 	}

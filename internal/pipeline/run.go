@@ -307,9 +307,8 @@ func (p *Pipeline) finishRun(ctx context.Context, tr *treeRun, outcome state.Out
 // mergeSpec is the rebase of tree t's queue onto the candidate onto, within
 // the configured limits.
 func (p *Pipeline) mergeSpec(t config.Tree, onto string) MergeSpec {
-	lim := p.cfg.Limits
 	return MergeSpec{Queue: t.Queue, Ref: t.QueueKind == config.QueueRef, Base: t.QueueBase, Onto: onto,
-		Limits: patchqueue.Limits{MaxPatches: lim.QueuePatches, MaxTotalSize: lim.QueueBytes, MaxPatchBytes: lim.PatchBytes, MaxHunkLines: lim.HunkLines}}
+		Limits: queueLimits(p.cfg.Limits)}
 }
 
 // candidate returns the tree's candidate commit for announcement a: the

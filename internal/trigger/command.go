@@ -6,12 +6,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"syscall"
 	"time"
-
-	"github.com/rtbot/rtbot/internal/config"
 )
 
 // Limits of a command firing.
@@ -33,7 +32,7 @@ var baseEnv = []string{"PATH", "HOME", "LANG", "TZ", "USER", "TMPDIR"}
 
 // fireCommand runs t.Argv without a shell, in its own process group, with
 // the base environment plus the RTBOT_* variables, in dir.
-func fireCommand(ctx context.Context, t config.Trigger, ev Event, dir string, res *Result) error {
+func fireCommand(ctx context.Context, t Spec, ev Event, dir string, res *Result) error {
 	res.ExitCode = -1
 	if len(t.Argv) == 0 || t.Argv[0] == "" {
 		return permanent(t, errors.New("no command (argv is empty)"))
@@ -42,22 +41,56 @@ func fireCommand(ctx context.Context, t config.Trigger, ev Event, dir string, re
 	if err != nil {
 		return permanent(t, err)
 	}
-	doc, err := eventDocument(ev)
+	logf, eventFile, err := commandFiles(t, ev, dir, res)
 	if err != nil {
-		return permanent(t, fmt.Errorf("event: %w", err))
-	}
-
-	out, logf, err := newOutputs(dir, t.Name, res.Started, ".log")
-	if err != nil {
-		return temporary(t, fmt.Errorf("output log: %w", err))
+		return err
 	}
 	defer logf.Close()
+
+	limit := timeout(t)
+	runCtx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	w := &cappedWriter{f: logf, limit: maxCommandOutput}
+	cmd, exited := command(runCtx, t.Argv, commandEnv(vars, eventFile), dir, w)
+	if err := cmd.Start(); err != nil {
+		close(exited)
+		w.note("[rtbot: cannot start %s: %v]", t.Argv[0], err)
+		if runCtx.Err() != nil {
+			return temporary(t, fmt.Errorf("not started: %w", runCtx.Err()))
+		}
+		return permanent(t, fmt.Errorf("cannot start %s: %w", t.Argv[0], err))
+	}
+	waitErr := cmd.Wait()
+	close(exited)
+	if cmd.ProcessState != nil {
+		res.ExitCode = cmd.ProcessState.ExitCode()
+	}
+	return commandOutcome(ctx, runCtx, t, cmd, waitErr, w, limit, res)
+}
+
+// commandFiles creates the firing's log (res.Output, returned open) and
+// writes the event's JSON file, whose name it returns.
+func commandFiles(t Spec, ev Event, dir string, res *Result) (*os.File, string, error) {
+	doc, err := eventDocument(ev)
+	if err != nil {
+		return nil, "", permanent(t, fmt.Errorf("event: %w", err))
+	}
+	out, logf, err := newOutputs(dir, t.Name, res.Started, ".log")
+	if err != nil {
+		return nil, "", temporary(t, fmt.Errorf("output log: %w", err))
+	}
 	res.Output = logf.Name()
 	eventFile, err := out.writeFile(".event.json", doc)
 	if err != nil {
-		return temporary(t, fmt.Errorf("event file: %w", err))
+		logf.Close()
+		return nil, "", temporary(t, fmt.Errorf("event file: %w", err))
 	}
+	return logf, eventFile, nil
+}
 
+// commandEnv is a command's whole environment: the baseEnv variables rtbot
+// has, the RTBOT_* variables and RTBOT_EVENT.
+func commandEnv(vars []envVar, eventFile string) []string {
 	env := make([]string, 0, len(baseEnv)+len(vars)+1)
 	for _, k := range baseEnv {
 		if v, ok := os.LookupEnv(k); ok {
@@ -67,13 +100,15 @@ func fireCommand(ctx context.Context, t config.Trigger, ev Event, dir string, re
 	for _, v := range vars {
 		env = append(env, v.key+"="+v.value)
 	}
-	env = append(env, "RTBOT_EVENT="+eventFile)
+	return append(env, "RTBOT_EVENT="+eventFile)
+}
 
-	limit := timeout(t)
-	runCtx, cancel := context.WithTimeout(ctx, limit)
-	defer cancel()
-	w := &cappedWriter{f: logf, limit: maxCommandOutput}
-	cmd := exec.CommandContext(runCtx, t.Argv[0], t.Argv[1:]...)
+// command prepares argv to run in dir, in a process group of its own,
+// writing stdout and stderr to w. When ctx ends the group gets SIGTERM,
+// then SIGKILL after killGrace unless the returned channel is closed
+// first (the caller closes it once the command has exited).
+func command(ctx context.Context, argv, env []string, dir string, w io.Writer) (*exec.Cmd, chan struct{}) {
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Env = env
 	cmd.Dir = dir
 	cmd.Stdout = w // the same writer: exec shares one pipe, so output interleaves
@@ -96,21 +131,13 @@ func fireCommand(ctx context.Context, t config.Trigger, ev Event, dir string, re
 		return err
 	}
 	cmd.WaitDelay = waitDelay
+	return cmd, exited
+}
 
-	if err := cmd.Start(); err != nil {
-		close(exited)
-		w.note("[rtbot: cannot start %s: %v]", t.Argv[0], err)
-		if runCtx.Err() != nil {
-			return temporary(t, fmt.Errorf("not started: %w", runCtx.Err()))
-		}
-		return permanent(t, fmt.Errorf("cannot start %s: %w", t.Argv[0], err))
-	}
-	waitErr := cmd.Wait()
-	close(exited)
-	if cmd.ProcessState != nil {
-		res.ExitCode = cmd.ProcessState.ExitCode()
-	}
-
+// commandOutcome classifies how a started command ended: exit status 0 is
+// success; a non-zero status or a signal is permanent; a timeout, a
+// cancellation or a failure to wait is temporary.
+func commandOutcome(ctx, runCtx context.Context, t Spec, cmd *exec.Cmd, waitErr error, w *cappedWriter, limit time.Duration, res *Result) error {
 	if runCtx.Err() != nil {
 		// Whatever survived SIGTERM and is still in the group.
 		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)

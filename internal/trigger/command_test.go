@@ -14,16 +14,14 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/rtbot/rtbot/internal/config"
 )
 
 func newSession() *syscall.SysProcAttr { return &syscall.SysProcAttr{Setsid: true} }
 
 // commandTrigger runs the test binary in helper mode with args.
-func commandTrigger(timeout time.Duration, args ...string) config.Trigger {
-	tr := config.Trigger{Name: "build-test", Type: config.TriggerCommand, Argv: append([]string{helperPath, helperArg}, args...)}
-	tr.Timeout.Duration = timeout
+func commandTrigger(timeout time.Duration, args ...string) Spec {
+	tr := Spec{Name: "build-test", Type: TypeCommand, Argv: append([]string{helperPath, helperArg}, args...)}
+	tr.Timeout = timeout
 	return tr
 }
 
@@ -165,7 +163,7 @@ func TestCommandEnvironment(t *testing.T) {
 func TestCommandFailures(t *testing.T) {
 	tests := []struct {
 		name      string
-		trigger   func(dir string) config.Trigger
+		trigger   func(dir string) Spec
 		edit      func(*Event)
 		exit      int
 		temporary bool
@@ -175,24 +173,24 @@ func TestCommandFailures(t *testing.T) {
 	}{
 		{
 			name:    "exit status",
-			trigger: func(string) config.Trigger { return commandTrigger(time.Minute, "exit", "3") },
+			trigger: func(string) Spec { return commandTrigger(time.Minute, "exit", "3") },
 			exit:    3, errHas: []string{"status 3", ".log"}, logHas: "failing on purpose",
 		},
 		{
 			name:    "exit status 1",
-			trigger: func(string) config.Trigger { return commandTrigger(time.Minute, "exit", "1") },
+			trigger: func(string) Spec { return commandTrigger(time.Minute, "exit", "1") },
 			exit:    1, errHas: []string{"status 1"},
 		},
 		{
 			name: "no such program",
-			trigger: func(string) config.Trigger {
-				return config.Trigger{Name: "x", Type: config.TriggerCommand, Argv: []string{"/nonexistent/rtbot-test"}}
+			trigger: func(string) Spec {
+				return Spec{Name: "x", Type: TypeCommand, Argv: []string{"/nonexistent/rtbot-test"}}
 			},
 			exit: -1, errHas: []string{"cannot start", "/nonexistent/rtbot-test"},
 		},
 		{
 			name: "newline in branch",
-			trigger: func(dir string) config.Trigger {
+			trigger: func(dir string) Spec {
 				return commandTrigger(time.Minute, "touch", filepath.Join(dir, "ran"))
 			},
 			edit: func(e *Event) { e.Branch = "rtbot/x\nLD_PRELOAD=/tmp/evil.so" },
@@ -200,7 +198,7 @@ func TestCommandFailures(t *testing.T) {
 		},
 		{
 			name: "NUL in commit",
-			trigger: func(dir string) config.Trigger {
+			trigger: func(dir string) Spec {
 				return commandTrigger(time.Minute, "touch", filepath.Join(dir, "ran"))
 			},
 			edit: func(e *Event) { e.Commit = "2222\x00" },
@@ -208,7 +206,7 @@ func TestCommandFailures(t *testing.T) {
 		},
 		{
 			name:    "unknown type",
-			trigger: func(string) config.Trigger { return config.Trigger{Name: "x", Type: "email"} },
+			trigger: func(string) Spec { return Spec{Name: "x", Type: "email"} },
 			errHas:  []string{`unknown trigger type "email"`},
 		},
 	}

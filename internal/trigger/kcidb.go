@@ -20,7 +20,6 @@ import (
 	"time"
 
 	"github.com/rtbot/rtbot/internal/atomicfile"
-	"github.com/rtbot/rtbot/internal/config"
 )
 
 // The KCIDB I/O schema version KCIDB documents follow (kcidb-io v5.3).
@@ -98,7 +97,7 @@ type kcidbMisc struct {
 // has an example.
 func KCIDB(ev Event, origin string) ([]byte, error) {
 	if origin == "" {
-		origin = config.DefaultKCIDBOrigin
+		origin = DefaultKCIDBOrigin
 	}
 	if !originRE.MatchString(origin) {
 		return nil, fmt.Errorf("kcidb: origin %q: want lower-case letters, digits and '_'", origin)
@@ -295,10 +294,10 @@ func kcidbFileName(origin string, ev Event) string {
 
 // fireKCIDB writes the KCIDB document of ev into t.Dir, or POSTs it to t.URL
 // (keeping a copy in dir).
-func fireKCIDB(ctx context.Context, t config.Trigger, ev Event, dir string, res *Result) error {
+func fireKCIDB(ctx context.Context, t Spec, ev Event, dir string, res *Result) error {
 	origin := t.Origin
 	if origin == "" {
-		origin = config.DefaultKCIDBOrigin
+		origin = DefaultKCIDBOrigin
 	}
 	doc, err := KCIDB(ev, origin)
 	if err != nil {

@@ -10,8 +10,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/rtbot/rtbot/internal/config"
 )
 
 // kcidbOut mirrors the parts of a KCIDB document the tests check, with
@@ -235,7 +233,7 @@ func TestKCIDBErrors(t *testing.T) {
 	}
 	ev := testEvent()
 	ev.Commit = "bad"
-	_, err := Fire(context.Background(), config.Trigger{Name: "k", Type: config.TriggerKCIDB, Dir: t.TempDir()}, ev, t.TempDir())
+	_, err := Fire(context.Background(), Spec{Name: "k", Type: TypeKCIDB, Dir: t.TempDir()}, ev, t.TempDir())
 	if err == nil || IsTemporary(err) {
 		t.Errorf("Fire with a bad commit: %v, want a permanent error", err)
 	}
@@ -248,7 +246,7 @@ func TestKCIDBDir(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr := config.Trigger{Name: "kernelci", Type: config.TriggerKCIDB, Dir: kdir, Origin: "rt_lab"}
+	tr := Spec{Name: "kernelci", Type: TypeKCIDB, Dir: kdir, Origin: "rt_lab"}
 	for i := 0; i < 2; i++ { // firing again rewrites the same document
 		res, err := Fire(context.Background(), tr, ev, t.TempDir())
 		if err != nil {
@@ -270,7 +268,7 @@ func TestKCIDBDir(t *testing.T) {
 func TestKCIDBURL(t *testing.T) {
 	t.Setenv("RTBOT_TEST_KCIDB_TOKEN", "jwt.token.value")
 	rec := newRecorder(t)
-	tr := config.Trigger{Name: "kernelci", Type: config.TriggerKCIDB, URL: rec.srv.URL + "/submit",
+	tr := Spec{Name: "kernelci", Type: TypeKCIDB, URL: rec.srv.URL + "/submit",
 		Headers: map[string]string{"Authorization": "Bearer {secret}"}, SecretEnv: "RTBOT_TEST_KCIDB_TOKEN"}
 	ev := testEvent()
 	want, _ := KCIDB(ev, "rtbot")

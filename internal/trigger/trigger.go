@@ -25,9 +25,51 @@ import (
 	"strings"
 	"time"
 	"unicode"
-
-	"github.com/rtbot/rtbot/internal/config"
 )
+
+// Trigger types, the values of [Spec].Type.
+const (
+	TypeCommand = "command" // run a local program
+	TypeWebhook = "webhook" // send the event as JSON to a URL
+	TypeKCIDB   = "kcidb"   // write a KCIDB checkout document, or POST it
+)
+
+// Defaults for the zero fields of a [Spec].
+const (
+	DefaultCommandTimeout = 30 * time.Minute
+	DefaultHTTPTimeout    = 30 * time.Second
+	DefaultKCIDBOrigin    = "rtbot"
+)
+
+// Spec is one trigger: what Fire does and its bounds. rtbot's [[trigger]]
+// tables describe it (see package config); each field is read only by the
+// types named in its comment.
+type Spec struct {
+	// Name identifies the trigger in results, errors and output file names.
+	Name string
+	// Type is TypeCommand, TypeWebhook or TypeKCIDB.
+	Type string
+	// Timeout bounds one firing; zero means DefaultCommandTimeout for a
+	// command and DefaultHTTPTimeout otherwise.
+	Timeout time.Duration
+	// Argv is the program and its arguments (command), run without a shell.
+	Argv []string
+	// URL is where the event is sent (webhook) or the document POSTed
+	// (kcidb, instead of Dir). Its {placeholders} are expanded; {secret} is
+	// the value of SecretEnv.
+	URL string
+	// Method is the webhook's HTTP method; empty means POST.
+	Method string
+	// Headers are extra request headers (webhook, kcidb with URL); {secret}
+	// in a value is expanded.
+	Headers map[string]string
+	// SecretEnv names the environment variable holding {secret}.
+	SecretEnv string
+	// Dir is where KCIDB documents are written (kcidb, instead of URL).
+	Dir string
+	// Origin is the KCIDB origin (kcidb); empty means DefaultKCIDBOrigin.
+	Origin string
+}
 
 // Event describes the rebased candidate a trigger fires for.
 type Event struct {
@@ -97,11 +139,11 @@ func IsTemporary(err error) bool {
 }
 
 // Fire fires trigger t for ev and waits for it to finish or time out
-// (t.Timeout; the config defaults apply when it is zero). dir is a directory
+// (t.Timeout, or its default when zero). dir is a directory
 // owned by rtbot where the output is kept (created 0755 if missing); file
 // names are made of the trigger name and the start time. Fire returns the
 // Result even on error, with what it has; the error is an *Error.
-func Fire(ctx context.Context, t config.Trigger, ev Event, dir string) (Result, error) {
+func Fire(ctx context.Context, t Spec, ev Event, dir string) (Result, error) {
 	res := Result{Trigger: t.Name, Type: t.Type, Started: time.Now()}
 	err := fire(ctx, t, ev, dir, &res)
 	res.Finished = time.Now()
@@ -114,7 +156,7 @@ func Fire(ctx context.Context, t config.Trigger, ev Event, dir string) (Result, 
 	return res, err
 }
 
-func fire(ctx context.Context, t config.Trigger, ev Event, dir string, res *Result) error {
+func fire(ctx context.Context, t Spec, ev Event, dir string, res *Result) error {
 	if err := ctx.Err(); err != nil {
 		return temporary(t, fmt.Errorf("not fired: %w", err))
 	}
@@ -125,34 +167,34 @@ func fire(ctx context.Context, t config.Trigger, ev Event, dir string, res *Resu
 		return temporary(t, fmt.Errorf("output directory: %w", err))
 	}
 	switch t.Type {
-	case config.TriggerCommand:
+	case TypeCommand:
 		return fireCommand(ctx, t, ev, dir, res)
-	case config.TriggerWebhook:
+	case TypeWebhook:
 		return fireWebhook(ctx, t, ev, dir, res)
-	case config.TriggerKCIDB:
+	case TypeKCIDB:
 		return fireKCIDB(ctx, t, ev, dir, res)
 	default:
 		return permanent(t, fmt.Errorf("unknown trigger type %q", t.Type))
 	}
 }
 
-func permanent(t config.Trigger, err error) *Error {
+func permanent(t Spec, err error) *Error {
 	return &Error{Trigger: t.Name, Err: err}
 }
 
-func temporary(t config.Trigger, err error) *Error {
+func temporary(t Spec, err error) *Error {
 	return &Error{Trigger: t.Name, Temporary: true, Err: err}
 }
 
-// timeout returns t's time limit, the config default when it is unset.
-func timeout(t config.Trigger) time.Duration {
+// timeout returns t's time limit, its type's default when it is unset.
+func timeout(t Spec) time.Duration {
 	switch {
-	case t.Timeout.Duration > 0:
-		return t.Timeout.Duration
-	case t.Type == config.TriggerCommand:
-		return config.DefaultCommandTimeout
+	case t.Timeout > 0:
+		return t.Timeout
+	case t.Type == TypeCommand:
+		return DefaultCommandTimeout
 	default:
-		return config.DefaultHTTPTimeout
+		return DefaultHTTPTimeout
 	}
 }
 

@@ -11,8 +11,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-
-	"github.com/rtbot/rtbot/internal/config"
 )
 
 // maxResponse caps the kept HTTP response body.
@@ -26,7 +24,7 @@ const maxRedirects = 5
 var urlPlaceholders = []string{"secret", "tree", "series", "version", "rc", "branch", "commit", "candidate"}
 
 // fireWebhook sends ev as JSON to t.URL.
-func fireWebhook(ctx context.Context, t config.Trigger, ev Event, dir string, res *Result) error {
+func fireWebhook(ctx context.Context, t Spec, ev Event, dir string, res *Result) error {
 	method := t.Method
 	if method == "" {
 		method = http.MethodPost
@@ -60,7 +58,7 @@ type httpTarget struct {
 // prepareHTTP expands t's URL and headers for ev. Only the placeholders
 // listed in urlPlaceholders are known; {secret} is the value of the
 // environment variable t.SecretEnv, and header values know only {secret}.
-func prepareHTTP(t config.Trigger, ev Event, method string) (httpTarget, error) {
+func prepareHTTP(t Spec, ev Event, method string) (httpTarget, error) {
 	target := httpTarget{method: method, tmpl: t.URL, header: http.Header{}}
 	names, err := placeholders(t.URL)
 	if err != nil {
@@ -200,7 +198,7 @@ func checkRedirect(req *http.Request, via []*http.Request) error {
 // respFile and classifies the outcome: 2xx is success; 408, 429, 5xx, a
 // network error and a timeout are temporary; anything else is permanent.
 // Error messages show the URL template, never the expanded URL.
-func send(ctx context.Context, t config.Trigger, target httpTarget, body []byte, respFile *os.File, res *Result) error {
+func send(ctx context.Context, t Spec, target httpTarget, body []byte, respFile *os.File, res *Result) error {
 	limit := timeout(t)
 	reqCtx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()

@@ -11,8 +11,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/rtbot/rtbot/internal/config"
 )
 
 // secretValue has characters that need escaping in a query.
@@ -99,7 +97,7 @@ func TestWebhookRequest(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			rec := newRecorder(t)
-			tr := config.Trigger{Name: "jenkins", Type: config.TriggerWebhook, URL: rec.srv.URL + tt.url,
+			tr := Spec{Name: "jenkins", Type: TypeWebhook, URL: rec.srv.URL + tt.url,
 				Method: tt.method, Headers: tt.headers, SecretEnv: "RTBOT_TEST_TOKEN"}
 			res, err := Fire(context.Background(), tr, ev, t.TempDir())
 			if err != nil || res.HTTPStatus != 200 {
@@ -157,7 +155,7 @@ func TestWebhookRequest(t *testing.T) {
 func TestWebhookStatus(t *testing.T) {
 	t.Setenv("RTBOT_TEST_TOKEN", secretValue)
 	rec := newRecorder(t)
-	tr := config.Trigger{Name: "jenkins", Type: config.TriggerWebhook, URL: rec.srv.URL + "/b?token={secret}&B={branch}",
+	tr := Spec{Name: "jenkins", Type: TypeWebhook, URL: rec.srv.URL + "/b?token={secret}&B={branch}",
 		Headers: map[string]string{"Authorization": "Bearer {secret}"}, SecretEnv: "RTBOT_TEST_TOKEN"}
 	tests := []struct {
 		status    int
@@ -229,7 +227,7 @@ func TestWebhookRefused(t *testing.T) {
 			if tt.setEnv {
 				t.Setenv(tt.secretEnv, "")
 			}
-			tr := config.Trigger{Name: "hook", Type: config.TriggerWebhook, URL: tt.url, SecretEnv: tt.secretEnv}
+			tr := Spec{Name: "hook", Type: TypeWebhook, URL: tt.url, SecretEnv: tt.secretEnv}
 			_, err := Fire(context.Background(), tr, testEvent(), t.TempDir())
 			if err == nil || IsTemporary(err) != tt.temporary || !strings.Contains(err.Error(), tt.errHas) {
 				t.Errorf("err = %v; want temporary=%v and %q", err, tt.temporary, tt.errHas)
@@ -253,7 +251,7 @@ func TestWebhookSameHostRedirect(t *testing.T) {
 	})
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
-	res, err := Fire(context.Background(), config.Trigger{Name: "hook", Type: config.TriggerWebhook, URL: srv.URL + "/old"}, testEvent(), t.TempDir())
+	res, err := Fire(context.Background(), Spec{Name: "hook", Type: TypeWebhook, URL: srv.URL + "/old"}, testEvent(), t.TempDir())
 	if err != nil || res.HTTPStatus != 200 || hits.Load() != 1 {
 		t.Errorf("Fire = %+v, %v, %d hits; want the redirect on the same host followed with the body", res, err, hits.Load())
 	}
@@ -268,8 +266,8 @@ func TestWebhookTimeout(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	tr := config.Trigger{Name: "slow", Type: config.TriggerWebhook, URL: srv.URL}
-	tr.Timeout.Duration = 200 * time.Millisecond
+	tr := Spec{Name: "slow", Type: TypeWebhook, URL: srv.URL}
+	tr.Timeout = 200 * time.Millisecond
 	start := time.Now()
 	_, err := Fire(context.Background(), tr, testEvent(), t.TempDir())
 	if err == nil || !IsTemporary(err) || !strings.Contains(err.Error(), "timed out after 200ms") {
@@ -285,7 +283,7 @@ func TestWebhookResponseCap(t *testing.T) {
 		io.WriteString(w, strings.Repeat("x", 3*maxResponse))
 	}))
 	defer srv.Close()
-	res, err := Fire(context.Background(), config.Trigger{Name: "big", Type: config.TriggerWebhook, URL: srv.URL}, testEvent(), t.TempDir())
+	res, err := Fire(context.Background(), Spec{Name: "big", Type: TypeWebhook, URL: srv.URL}, testEvent(), t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
