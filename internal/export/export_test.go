@@ -22,6 +22,7 @@ import (
 	"github.com/rtbot/rtbot/internal/fixtures"
 	"github.com/rtbot/rtbot/internal/merger"
 	"github.com/rtbot/rtbot/internal/patchqueue"
+	"github.com/rtbot/rtbot/internal/testkit"
 	"github.com/ulikunitz/xz"
 )
 
@@ -31,38 +32,9 @@ var now = time.Date(2026, 2, 2, 2, 2, 2, 0, time.UTC)
 
 func fixedNow() time.Time { return now }
 
-// run runs a command in dir with a clean git configuration and fixed
-// identities, and fails the test when it fails.
-func run(t testing.TB, dir string, env []string, name string, args ...string) string {
-	t.Helper()
-	out, err := runErr(t, dir, env, name, args...)
-	if err != nil {
-		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
-	}
-	return out
-}
-
-func runErr(t testing.TB, dir string, env []string, name string, args ...string) (string, error) {
-	t.Helper()
-	cmd := exec.Command(name, args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null", "HOME="+t.TempDir(),
-		"GIT_AUTHOR_NAME=am", "GIT_AUTHOR_EMAIL=am@example.org",
-		"GIT_COMMITTER_NAME=rtbot", "GIT_COMMITTER_EMAIL=rtbot@localhost",
-		fmt.Sprintf("GIT_COMMITTER_DATE=@%d +0000", now.Unix()), "LC_ALL=C")
-	cmd.Env = append(cmd.Env, env...)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
-	return out.String(), err
-}
-
-func needGit(t testing.TB) {
-	t.Helper()
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("git not installed: the round trips need git am and git apply")
-	}
-}
+// amEnv makes git am commit as the merger does (rtbot <rtbot@localhost> at
+// now), so that it can recreate rtbot's commits exactly.
+func amEnv() []string { return testkit.GitCommitter("rtbot", "rtbot@localhost", now) }
 
 func edit(t fixtures.Tree, path, old, new string) {
 	f := t[path]
@@ -196,7 +168,7 @@ func build(t testing.TB) built {
 		t.Fatal(err)
 	}
 	b := built{dir: dir, base: base, cnd: cnd, queueDir: filepath.Join(t.TempDir(), "patches-rt")}
-	run(t, dir, nil, "git", "format-patch", "-q", "-M", "-o", b.queueDir, "base..rt")
+	testkit.Git(t, dir, "format-patch", "-q", "-M", "-o", b.queueDir, "base..rt")
 	names, _ := filepath.Glob(filepath.Join(b.queueDir, "*.patch"))
 	var series strings.Builder
 	for _, n := range names {
@@ -231,7 +203,7 @@ var forms = []struct {
 }
 
 func TestWriteRoundTrips(t *testing.T) {
-	needGit(t)
+	testkit.NeedGit(t)
 	ctx := context.Background()
 	b := build(t)
 	for _, form := range forms {
@@ -298,15 +270,15 @@ func TestWriteRoundTrips(t *testing.T) {
 				for _, n := range names {
 					args = append(args, filepath.Join(out, "patches", n))
 				}
-				run(t, wt, nil, "git", args...)
-				if got := strings.TrimSpace(run(t, wt, nil, "git", "rev-parse", "HEAD^{tree}")); got != headTree.String() {
+				testkit.GitWith(t, wt, amEnv(), args...)
+				if got := testkit.Git(t, wt, "rev-parse", "HEAD^{tree}"); got != headTree.String() {
 					t.Errorf("git am made tree %s, want the result's %s", got, headTree)
 				}
 				// Author, date, message and committer all round-trip: git am
 				// recreates rtbot's very commits.
-				if got := strings.TrimSpace(run(t, wt, nil, "git", "rev-parse", "HEAD")); got != res.Head.String() {
+				if got := testkit.Git(t, wt, "rev-parse", "HEAD"); got != res.Head.String() {
 					t.Errorf("git am made commit %s, want the result %s:\n%s\n%s", got, res.Head,
-						run(t, wt, nil, "git", "cat-file", "-p", "HEAD"), run(t, b.dir, nil, "git", "cat-file", "-p", res.Head.String()))
+						testkit.Git(t, wt, "cat-file", "-p", "HEAD"), testkit.Git(t, b.dir, "cat-file", "-p", res.Head.String()))
 				}
 			})
 
@@ -341,7 +313,9 @@ func TestWriteRoundTrips(t *testing.T) {
 				// The system's tar and xz read it too.
 				if _, err := exec.LookPath("xz"); err == nil {
 					x := t.TempDir()
-					run(t, x, nil, "tar", "-xJf", m.Tarball)
+					if out, err := testkit.RunCommand(t, x, nil, "tar", "-xJf", m.Tarball); err != nil {
+						t.Fatalf("tar -xJf %s: %v\n%s", m.Tarball, err, out)
+					}
 					if got := readTree(t, filepath.Join(x, "patches")); fmt.Sprint(got) != fmt.Sprint(onDisk) {
 						t.Error("tar -xJf gives other files than patches/")
 					}
@@ -368,8 +342,8 @@ func TestWriteRoundTrips(t *testing.T) {
 				if err := os.WriteFile(diff, []byte(unxz(t, m.Combined)), 0o644); err != nil {
 					t.Fatal(err)
 				}
-				run(t, wt, nil, "git", "apply", "--index", diff)
-				if got := strings.TrimSpace(run(t, wt, nil, "git", "write-tree")); got != headTree.String() {
+				testkit.Git(t, wt, "apply", "--index", diff)
+				if got := testkit.Git(t, wt, "write-tree"); got != headTree.String() {
 					t.Errorf("git apply of the combined patch made tree %s, want %s", got, headTree)
 				}
 			})
@@ -486,7 +460,7 @@ func TestWriteNames(t *testing.T) {
 // rebased commit, but for the signature; and made-up names are
 // format-patch's: a git range has no names to keep.
 func TestMatchesGitFormatPatch(t *testing.T) {
-	needGit(t)
+	testkit.NeedGit(t)
 	ctx := context.Background()
 	b := build(t)
 	eng, err := merger.Open(b.dir, merger.Options{Now: fixedNow})
@@ -504,7 +478,7 @@ func TestMatchesGitFormatPatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	gitDir := t.TempDir()
-	run(t, b.dir, nil, "git", "-c", "core.abbrev=12", "-c", "diff.renames=false", "format-patch", "-q", "-o", gitDir, "cand.."+res.Head.String())
+	testkit.Git(t, b.dir, "-c", "core.abbrev=12", "-c", "diff.renames=false", "format-patch", "-q", "-o", gitDir, "cand.."+res.Head.String())
 	gitNames, _ := filepath.Glob(filepath.Join(gitDir, "*.patch"))
 	sort.Strings(gitNames)
 	if len(gitNames) != len(m.Patches) {
@@ -551,8 +525,8 @@ func treeOf(t testing.TB, eng *merger.Engine, h plumbing.Hash) plumbing.Hash {
 func checkout(t testing.TB, repo, rev string) string {
 	t.Helper()
 	wt := filepath.Join(t.TempDir(), "wt")
-	run(t, "", nil, "git", "clone", "-q", "--shared", "--no-checkout", repo, wt)
-	run(t, wt, nil, "git", "checkout", "-q", "--detach", rev)
+	testkit.Git(t, "", "clone", "-q", "--shared", "--no-checkout", repo, wt)
+	testkit.Git(t, wt, "checkout", "-q", "--detach", rev)
 	f, err := os.OpenFile(filepath.Join(wt, ".git", "info", "exclude"), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
 	if err != nil {
 		t.Fatal(err)
@@ -565,14 +539,16 @@ func checkout(t testing.TB, repo, rev string) string {
 // quiltPush applies patches/ in wt with quilt, exactly (no fuzz).
 func quiltPush(t testing.TB, wt string) {
 	t.Helper()
-	run(t, wt, []string{"QUILT_PATCHES=patches"}, "quilt", "--quiltrc=-", "push", "-a", "-q", "--fuzz=0")
+	if out, err := testkit.RunCommand(t, wt, []string{"QUILT_PATCHES=patches"}, "quilt", "--quiltrc=-", "push", "-a", "-q", "--fuzz=0"); err != nil {
+		t.Fatalf("quilt push: %v\n%s", err, out)
+	}
 }
 
 // worktreeTree is the tree id of wt's files as they are (git add -A).
 func worktreeTree(t testing.TB, wt string) string {
 	t.Helper()
-	run(t, wt, nil, "git", "add", "-A")
-	return strings.TrimSpace(run(t, wt, nil, "git", "write-tree"))
+	testkit.Git(t, wt, "add", "-A")
+	return testkit.Git(t, wt, "write-tree")
 }
 
 // compareFiles checks every file of commit h against wt: content and the

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -16,6 +15,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/rtbot/rtbot/internal/fixtures"
 	"github.com/rtbot/rtbot/internal/state"
+	"github.com/rtbot/rtbot/internal/testkit"
 )
 
 // A crash point is the n-th time a pass reaches a Fault point (n counts
@@ -183,7 +183,7 @@ func (w *crashWorld) check(t *testing.T) outcome {
 	// No ref points at a missing object, and git itself finds both
 	// repositories sound.
 	for _, dir := range []string{w.demo.Repo, filepath.Join(w.dir, "published.git")} {
-		if out, err := exec.Command("git", "-C", dir, "fsck", "--no-progress", "--no-dangling", "--strict").CombinedOutput(); err != nil {
+		if out, err := testkit.RunGit(t, dir, nil, "fsck", "--no-progress", "--no-dangling", "--strict"); err != nil {
 			t.Errorf("git fsck %s: %v\n%s", dir, err, out)
 		}
 	}

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"sync"
 	"testing"
+
+	"github.com/rtbot/rtbot/internal/testkit"
 )
 
 func lines(s string) [][]byte { return Lines([]byte(s)) }
@@ -108,10 +110,8 @@ func gitDiffChanges(dir string, a, b []byte) ([]change, error) {
 	if err := os.WriteFile(pb, b, 0o644); err != nil {
 		return nil, err
 	}
-	cmd := exec.Command("git", "diff", "--no-index", "--no-color", "-U0", "--no-indent-heuristic",
+	cmd := testkit.GitCommand(dir, dir, nil, "diff", "--no-index", "--no-color", "-U0", "--no-indent-heuristic",
 		"--diff-algorithm=myers", "--no-ext-diff", pa, pb)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null", "HOME="+dir)
 	out, err := cmd.Output()
 	var ee *exec.ExitError
 	if err != nil && !(errors.As(err, &ee) && ee.ExitCode() == 1) {
@@ -140,9 +140,7 @@ func gitDiffChanges(dir string, a, b []byte) ([]change, error) {
 
 // TestDiffDifferentialGit compares the hunks of Diff with git's own diff.
 func TestDiffDifferentialGit(t *testing.T) {
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("git not on PATH")
-	}
+	testkit.NeedGit(t)
 	n, nlarge := 250, 16
 	if testing.Short() {
 		n, nlarge = 50, 3

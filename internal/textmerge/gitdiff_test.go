@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/rtbot/rtbot/internal/testkit"
 )
 
 // gitMergeFile runs "git merge-file -p" on the three texts and returns
@@ -26,9 +28,7 @@ func gitMergeFile(dir string, base, ours, theirs []byte, extra ...string) ([]byt
 	}
 	args := append([]string{"merge-file", "-p", "-L", "OURS", "-L", "BASE", "-L", "THEIRS"}, extra...)
 	args = append(args, po, pb, pt)
-	cmd := exec.Command("git", args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null", "HOME="+dir, "GIT_CEILING_DIRECTORIES="+filepath.Dir(dir))
+	cmd := testkit.GitCommand(dir, dir, []string{"GIT_CEILING_DIRECTORIES=" + filepath.Dir(dir)}, args...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
@@ -220,9 +220,7 @@ func optsForStyle(style string) Options {
 // triples: clean results must be byte-identical, conflicted ones must be
 // conflicted with the same number of regions and the same marker output.
 func TestDifferentialGit(t *testing.T) {
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("git not on PATH")
-	}
+	testkit.NeedGit(t)
 	n, nlarge := 2000, 16
 	if testing.Short() {
 		n, nlarge = 200, 5
