@@ -33,11 +33,7 @@ type outageEnv struct {
 
 func startOutageEnv(t *testing.T, holdBack bool) *outageEnv {
 	t.Helper()
-	srv, err := fixtures.StartIMAP("rtbot", "s3cret pass", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
+	srv := startIMAPMemServer(t, nil, false)
 	env := &outageEnv{srv: srv}
 	wantAnn := 0
 	for _, m := range imapFixtureMails(t) {
@@ -59,6 +55,7 @@ func startOutageEnv(t *testing.T, holdBack bool) *outageEnv {
 	if holdBack && env.held.Raw == nil {
 		t.Fatalf("fixture %s missing", outageHeldBack)
 	}
+	var err error
 	env.proxy, err = fixtures.StartFaultProxy(srv.Addr)
 	if err != nil {
 		t.Fatal(err)
