@@ -15,8 +15,22 @@
 //     beside git (quilt, tar). Never exec.Command("git") in a test: a
 //     developer's ~/.gitconfig must not change what a test sees.
 //   - MailsDir, Mail: the real list mails in internal/fixtures/mails.
+//     Package fixtures builds the rest of a test's world, shared with
+//     `rtbot demo`: repositories (Init, Tree, Commit), list mails
+//     (ListMails, GenMail), the in-process IMAP server (StartIMAPServer,
+//     the only one), SMTP server (StartSMTP) and a proxy that cuts
+//     connections (StartFaultProxy). Remembered resolutions in memory are
+//     resolutions.Memory.
 //   - Glob: filepath.Glob that fails the test when nothing matches, so
 //     that test data gone missing does not make a test check nothing.
+//   - Golden, NormalizeMail: compare output with a golden file under the
+//     package's testdata/. After a deliberate change, rewrite the files
+//     with the -update flag, which testkit registers in every test binary
+//     that links it (go test ./internal/report ./internal/pipeline -run
+//     'Golden|TestTextReport' -update), and review their diff. Before
+//     comparing a mail, NormalizeMail makes explicit what varies from run
+//     to run (the date, temporary directories, commit ids); see its
+//     comment.
 package testkit
 
 import (
