@@ -2,8 +2,10 @@ package mailwatch
 
 import (
 	"bytes"
+	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"io"
 	"net"
 	"regexp"
@@ -13,6 +15,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/rtbot/rtbot/internal/fixtures"
 	"github.com/rtbot/rtbot/internal/testkit"
@@ -404,4 +407,19 @@ func (a *imapAdmin) UIDValidity(mailbox string) uint32 {
 		a.t.Fatal(err)
 	}
 	return data.UIDValidity
+}
+
+// stopWatch cancels Watch's context and checks that Watch, sending its
+// result to watchErr, returns context.Canceled soon.
+func stopWatch(t *testing.T, cancel context.CancelFunc, watchErr <-chan error) {
+	t.Helper()
+	cancel()
+	select {
+	case err := <-watchErr:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("Watch = %v, want context.Canceled", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Watch did not return after cancel")
+	}
 }

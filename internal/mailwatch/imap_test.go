@@ -228,15 +228,7 @@ func TestIMAPWatchReconnects(t *testing.T) {
 		t.Error("the dropped connection was not reported")
 	}
 
-	cancel()
-	select {
-	case err := <-watchErr:
-		if !errors.Is(err, context.Canceled) {
-			t.Errorf("Watch = %v, want context.Canceled", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Watch did not return after cancel")
-	}
+	stopWatch(t, cancel, watchErr)
 }
 
 func TestIMAPWatchStopsOnHandlerError(t *testing.T) {
