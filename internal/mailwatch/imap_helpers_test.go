@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"io"
 	"net"
@@ -93,16 +92,6 @@ func startIMAPMemServer(t testing.TB, tlsCfg *tls.Config, implicitTLS bool) *fix
 	}
 	t.Cleanup(func() { srv.Close() })
 	return srv
-}
-
-// imapSelfSigned returns a server certificate for 127.0.0.1 and a pool trusting it.
-func imapSelfSigned(t testing.TB) (*tls.Config, *x509.CertPool) {
-	t.Helper()
-	cfg, pool, err := fixtures.SelfSignedTLS("127.0.0.1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cfg, pool
 }
 
 // imapWireStats counts what crosses a proxied connection.

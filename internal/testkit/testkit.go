@@ -21,6 +21,10 @@
 //     the only one), SMTP server (StartSMTP) and a proxy that cuts
 //     connections (StartFaultProxy). Remembered resolutions in memory are
 //     resolutions.Memory.
+//   - SelfSignedTLS: a server certificate and a pool trusting it, for the
+//     TLS modes of those servers. Serve: a loopback TCP server of a few
+//     lines (one that never answers, one that greets); ClosedPort: an
+//     address where nothing listens.
 //   - Glob: filepath.Glob that fails the test when nothing matches, so
 //     that test data gone missing does not make a test check nothing.
 //   - Golden, NormalizeMail: compare output with a golden file under the
