@@ -275,15 +275,7 @@ func TestKCIDBURL(t *testing.T) {
 	ev := testEvent()
 	want, _ := KCIDB(ev, "rtbot")
 	dir := t.TempDir()
-	res, err := Fire(context.Background(), tr, ev, dir)
-	if err != nil || res.HTTPStatus != 200 {
-		t.Fatalf("Fire = %+v, %v", res, err)
-	}
-	reqs := rec.requests()
-	if len(reqs) != 1 {
-		t.Fatalf("%d requests", len(reqs))
-	}
-	r := reqs[0]
+	res, r := rec.fireOne(t, tr, ev, dir)
 	if r.method != "POST" || r.path != "/submit" || string(r.body) != string(want) ||
 		r.header.Get("Authorization") != "Bearer jwt.token.value" || r.header.Get("Content-Type") != "application/json" {
 		t.Errorf("request %s %s %v\n%s", r.method, r.path, r.header, r.body)

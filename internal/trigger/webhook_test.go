@@ -56,6 +56,22 @@ func (r *recorder) requests() []recorded {
 	return append([]recorded(nil), r.reqs...)
 }
 
+// fireOne fires tr for ev into dir and returns the result and the one
+// request the recorder saw; a failure, another status than 200 or another
+// number of requests fails the test.
+func (r *recorder) fireOne(t *testing.T, tr config.Trigger, ev Event, dir string) (Result, recorded) {
+	t.Helper()
+	res, err := Fire(context.Background(), tr, ev, dir)
+	if err != nil || res.HTTPStatus != 200 {
+		t.Fatalf("Fire = %+v, %v", res, err)
+	}
+	reqs := r.requests()
+	if len(reqs) != 1 {
+		t.Fatalf("%d requests", len(reqs))
+	}
+	return res, reqs[0]
+}
+
 func TestWebhookRequest(t *testing.T) {
 	t.Setenv("RTBOT_TEST_TOKEN", secretValue)
 	ev := testEvent()
@@ -101,15 +117,7 @@ func TestWebhookRequest(t *testing.T) {
 			rec := newRecorder(t)
 			tr := config.Trigger{Name: "jenkins", Type: config.TriggerWebhook, URL: rec.srv.URL + tt.url,
 				Method: tt.method, Headers: tt.headers, SecretEnv: "RTBOT_TEST_TOKEN"}
-			res, err := Fire(context.Background(), tr, ev, t.TempDir())
-			if err != nil || res.HTTPStatus != 200 {
-				t.Fatalf("Fire = %+v, %v", res, err)
-			}
-			reqs := rec.requests()
-			if len(reqs) != 1 {
-				t.Fatalf("%d requests", len(reqs))
-			}
-			r := reqs[0]
+			res, r := rec.fireOne(t, tr, ev, t.TempDir())
 			wantMethod := tt.method
 			if wantMethod == "" {
 				wantMethod = "POST"
