@@ -49,13 +49,6 @@ func makefile(sub int, extra string) string {
 	return fmt.Sprintf("# SPDX-License-Identifier: GPL-2.0\nVERSION = 6\nPATCHLEVEL = 1\nSUBLEVEL = %d\nEXTRAVERSION =%s\nNAME = Curry Ramen\n", sub, extra)
 }
 
-// rtPatch is one commit of the synthetic RT queue.
-type rtPatch struct {
-	author object.Signature
-	msg    string
-	change func(fixtures.Tree)
-}
-
 func sig(name, email string, when time.Time) object.Signature {
 	return object.Signature{Name: name, Email: email, When: when}
 }
@@ -64,7 +57,7 @@ func sig(name, email string, when time.Time) object.Signature {
 // makes (modify at an offset, 3-way merge, add, delete, mode change, a
 // file without final newline, a rename), one patch that conflicts with
 // the candidate, and localversion-rt.
-func queueSpec() (base fixtures.Tree, patches []rtPatch, cand func(fixtures.Tree)) {
+func queueSpec() (base fixtures.Tree, patches []fixtures.RTPatch, cand func(fixtures.Tree)) {
 	cest := time.FixedZone("", 2*3600)
 	pst := time.FixedZone("", -8*3600)
 	core := fixtures.Lines("core line", 80)
@@ -78,43 +71,43 @@ func queueSpec() (base fixtures.Tree, patches []rtPatch, cand func(fixtures.Tree
 		"mm/slab.c":       {Content: fixtures.Lines("slab", 30)},
 		"lib/keep file.c": {Content: fixtures.Lines("spaced", 8)},
 	}
-	patches = []rtPatch{
-		{sig("Thomas Gleixner", "tglx@linutronix.de", time.Date(2022, 8, 7, 18, 15, 38, 0, cest)),
-			"sched: Change core line 60\n\nThe RT change,\nover two lines.\n\nSigned-off-by: Thomas Gleixner <tglx@linutronix.de>\nLink: https://lkml.kernel.org/r/1@example.org\n",
-			func(t fixtures.Tree) { edit(t, "kernel/core.c", "core line 60\n", "rt line 60\n") }},
-		{sig("Jörg Rödel", "joro@example.org", time.Date(2023, 1, 12, 9, 0, 1, 0, pst)),
-			"rt: Add localversion and rt/new.c for the naïve café\n\nSigned-off-by: Jörg Rödel <joro@example.org>\n",
-			func(t fixtures.Tree) {
+	patches = []fixtures.RTPatch{
+		{Author: sig("Thomas Gleixner", "tglx@linutronix.de", time.Date(2022, 8, 7, 18, 15, 38, 0, cest)),
+			Msg:    "sched: Change core line 60\n\nThe RT change,\nover two lines.\n\nSigned-off-by: Thomas Gleixner <tglx@linutronix.de>\nLink: https://lkml.kernel.org/r/1@example.org\n",
+			Change: func(t fixtures.Tree) { edit(t, "kernel/core.c", "core line 60\n", "rt line 60\n") }},
+		{Author: sig("Jörg Rödel", "joro@example.org", time.Date(2023, 1, 12, 9, 0, 1, 0, pst)),
+			Msg: "rt: Add localversion and rt/new.c for the naïve café\n\nSigned-off-by: Jörg Rödel <joro@example.org>\n",
+			Change: func(t fixtures.Tree) {
 				t["localversion-rt"] = fixtures.File{Content: "-rt5\n"}
 				t["kernel/rt/new.c"] = fixtures.File{Content: "int rt;\n"}
 			}},
-		{sig("Sebastian Andrzej Siewior", "bigeasy@linutronix.de", time.Date(2021, 3, 4, 5, 6, 7, 0, time.UTC)),
-			"drivers: Remove old.c\n\nSigned-off-by: Sebastian Andrzej Siewior <bigeasy@linutronix.de>\n",
-			func(t fixtures.Tree) { delete(t, "drivers/old.c") }},
-		{sig("Clark Williams", "williams@redhat.com", time.Date(2024, 12, 31, 23, 59, 59, 0, cest)),
-			"scripts: Make run.sh executable\n\nSigned-off-by: Clark Williams <williams@redhat.com>\n",
-			func(t fixtures.Tree) {
+		{Author: sig("Sebastian Andrzej Siewior", "bigeasy@linutronix.de", time.Date(2021, 3, 4, 5, 6, 7, 0, time.UTC)),
+			Msg:    "drivers: Remove old.c\n\nSigned-off-by: Sebastian Andrzej Siewior <bigeasy@linutronix.de>\n",
+			Change: func(t fixtures.Tree) { delete(t, "drivers/old.c") }},
+		{Author: sig("Clark Williams", "williams@redhat.com", time.Date(2024, 12, 31, 23, 59, 59, 0, cest)),
+			Msg: "scripts: Make run.sh executable\n\nSigned-off-by: Clark Williams <williams@redhat.com>\n",
+			Change: func(t fixtures.Tree) {
 				f := t["scripts/run.sh"]
 				f.Mode = filemode.Executable
 				t["scripts/run.sh"] = f
 			}},
-		{sig("Yadi.hu", "yadi.hu@windriver.com", time.Date(2020, 2, 2, 2, 2, 2, 0, cest)),
-			"Kconfig: Change the last line, which has no newline\n\nSigned-off-by: Yadi.hu <yadi.hu@windriver.com>\n",
-			func(t fixtures.Tree) { edit(t, "init/Kconfig", "\tbool \"last\"", "\tbool \"last RT\"") }},
-		{sig("Mike Galbraith", "umgwanakikbuti@gmail.com", time.Date(2019, 5, 6, 7, 8, 9, 0, cest)),
-			"lib: Rename a.c to b.c and change it while at it, with a subject long enough to be folded over two header lines\n\nSigned-off-by: Mike Galbraith <umgwanakikbuti@gmail.com>\n",
-			func(t fixtures.Tree) {
+		{Author: sig("Yadi.hu", "yadi.hu@windriver.com", time.Date(2020, 2, 2, 2, 2, 2, 0, cest)),
+			Msg:    "Kconfig: Change the last line, which has no newline\n\nSigned-off-by: Yadi.hu <yadi.hu@windriver.com>\n",
+			Change: func(t fixtures.Tree) { edit(t, "init/Kconfig", "\tbool \"last\"", "\tbool \"last RT\"") }},
+		{Author: sig("Mike Galbraith", "umgwanakikbuti@gmail.com", time.Date(2019, 5, 6, 7, 8, 9, 0, cest)),
+			Msg: "lib: Rename a.c to b.c and change it while at it, with a subject long enough to be folded over two header lines\n\nSigned-off-by: Mike Galbraith <umgwanakikbuti@gmail.com>\n",
+			Change: func(t fixtures.Tree) {
 				f := t["lib/a.c"]
 				delete(t, "lib/a.c")
 				f.Content = strings.Replace(f.Content, "lib line 20\n", "rt lib line 20\n", 1)
 				t["lib/b.c"] = f
 			}},
-		{sig("Peter Zijlstra", "peterz@infradead.org", time.Date(2022, 1, 1, 0, 0, 0, 0, time.UTC)),
-			"mm: Conflict with the candidate\n\nSigned-off-by: Peter Zijlstra <peterz@infradead.org>\n",
-			func(t fixtures.Tree) { edit(t, "mm/slab.c", "slab 15\n", "rt slab 15\n") }},
-		{sig("John Ogness", "john.ogness@linutronix.de", time.Date(2023, 6, 7, 8, 9, 10, 0, cest)),
-			"printk: Change core line 30 and a spaced file\n\nThe candidate changed the context: this one needs the 3-way merge.\n\nSigned-off-by: John Ogness <john.ogness@linutronix.de>\nReviewed-by: Petr Mladek <pmladek@suse.com>\n",
-			func(t fixtures.Tree) {
+		{Author: sig("Peter Zijlstra", "peterz@infradead.org", time.Date(2022, 1, 1, 0, 0, 0, 0, time.UTC)),
+			Msg:    "mm: Conflict with the candidate\n\nSigned-off-by: Peter Zijlstra <peterz@infradead.org>\n",
+			Change: func(t fixtures.Tree) { edit(t, "mm/slab.c", "slab 15\n", "rt slab 15\n") }},
+		{Author: sig("John Ogness", "john.ogness@linutronix.de", time.Date(2023, 6, 7, 8, 9, 10, 0, cest)),
+			Msg: "printk: Change core line 30 and a spaced file\n\nThe candidate changed the context: this one needs the 3-way merge.\n\nSigned-off-by: John Ogness <john.ogness@linutronix.de>\nReviewed-by: Petr Mladek <pmladek@suse.com>\n",
+			Change: func(t fixtures.Tree) {
 				edit(t, "kernel/core.c", "core line 30\n", "rt line 30\n")
 				edit(t, "lib/keep file.c", "spaced 8\n", "spaced eight\n")
 			}},
@@ -142,29 +135,8 @@ func build(t testing.TB) built {
 		t.Fatal(err)
 	}
 	baseTree, patches, candEdit := queueSpec()
-	base, err := r.Commit(baseTree, "Linux 6.1.11\n")
+	base, _, cnd, err := r.BuildRT(fixtures.RTRepo{Base: baseTree, BaseMsg: "Linux 6.1.11\n", Patches: patches, Cand: candEdit, CandMsg: "Linux 6.1.12-rc1\n"})
 	if err != nil {
-		t.Fatal(err)
-	}
-	tree, tip := baseTree.Clone(), base
-	for _, p := range patches {
-		p.change(tree)
-		if tip, err = r.CommitAs(tree.Clone(), p.msg, p.author, tip); err != nil {
-			t.Fatal(err)
-		}
-	}
-	candTree := baseTree.Clone()
-	candEdit(candTree)
-	cnd, err := r.Commit(candTree, "Linux 6.1.12-rc1\n", base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for name, h := range map[string]plumbing.Hash{"base": base, "cand": cnd} {
-		if err := r.Tag(name, h); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := r.Branch("rt", tip); err != nil {
 		t.Fatal(err)
 	}
 	b := built{dir: dir, base: base, cnd: cnd, queueDir: filepath.Join(t.TempDir(), "patches-rt")}
