@@ -22,7 +22,7 @@ func TestAnnounceJSON(t *testing.T) {
 		sharedMails + "/rt-rc-v5.4.143-rt64-rc2.eml",
 		sharedMails + "/rt-devel-v6.6-rt12.eml",
 		sharedMails + "/reply-6.6.21-rc1.eml",
-		"../../mailwatch/testdata/stable-6.1.91-rc1-sasha.eml",
+		"../../internal/mailwatch/testdata/stable-6.1.91-rc1-sasha.eml",
 	}
 	var stdout, stderr bytes.Buffer
 	code := cmdAnnounce(context.Background(), append([]string{"--json"}, files...), &stdout, &stderr)
