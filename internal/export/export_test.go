@@ -216,7 +216,7 @@ func TestWriteRoundTrips(t *testing.T) {
 			if len(m.Patches) != 7 {
 				t.Fatalf("%d patches exported, want 7", len(m.Patches))
 			}
-			series := readFile(t, m.Series)
+			series := testkit.ReadFile(t, m.Series)
 			var names []string
 			for i, p := range m.Patches {
 				names = append(names, p.Name)
@@ -299,7 +299,7 @@ func TestWriteRoundTrips(t *testing.T) {
 					t.Fatal(err)
 				}
 				for _, pair := range [][2]string{{m.Tarball, m2.Tarball}, {m.Combined, m2.Combined}} {
-					if !bytes.Equal([]byte(readFile(t, pair[0])), []byte(readFile(t, pair[1]))) {
+					if !bytes.Equal([]byte(testkit.ReadFile(t, pair[0])), []byte(testkit.ReadFile(t, pair[1]))) {
 						t.Errorf("%s differs between two runs", filepath.Base(pair[0]))
 					}
 				}
@@ -322,7 +322,7 @@ func TestWriteRoundTrips(t *testing.T) {
 
 			t.Run("headers", func(t *testing.T) {
 				for i, p := range m.Patches {
-					data := readFile(t, filepath.Join(out, "patches", p.Name))
+					data := testkit.ReadFile(t, filepath.Join(out, "patches", p.Name))
 					got := patchqueue.Parse(p.Name, []byte(data), 1)
 					src := sourceOf(res, p.Commit).Patch
 					if got.Err != nil {
@@ -351,14 +351,14 @@ func TestWriteRoundTrips(t *testing.T) {
 				if err := os.WriteFile(stale, []byte("x"), 0o644); err != nil {
 					t.Fatal(err)
 				}
-				tarball := readFile(t, m.Tarball)
+				tarball := testkit.ReadFile(t, m.Tarball)
 				if _, err := export.Write(ctx, repo, res, out, export.Options{Overwrite: true}); err != nil {
 					t.Fatal(err)
 				}
 				if _, err := os.Stat(stale); err == nil {
 					t.Error("Overwrite kept a file of the old patches/")
 				}
-				if readFile(t, m.Tarball) != tarball {
+				if testkit.ReadFile(t, m.Tarball) != tarball {
 					t.Error("Overwrite wrote another tarball")
 				}
 				left, _ := filepath.Glob(filepath.Join(out, ".rtbot-export-*"))
@@ -420,7 +420,7 @@ func TestWriteNames(t *testing.T) {
 			if m.Release != tc.release || filepath.Base(m.Tarball) != "patches-"+tc.release+".tar.xz" || len(m.Patches) != 0 {
 				t.Errorf("manifest %+v, want release %s", m, tc.release)
 			}
-			if s := readFile(t, m.Series); s != "" {
+			if s := testkit.ReadFile(t, m.Series); s != "" {
 				t.Errorf("series of an empty queue: %q", s)
 			}
 		})
@@ -467,7 +467,7 @@ func TestMatchesGitFormatPatch(t *testing.T) {
 		if want := filepath.Base(gitNames[i]); p.Name != want {
 			t.Errorf("patch %d named %q, git format-patch says %q", i+1, p.Name, want)
 		}
-		got, want := unsign(readFile(t, filepath.Join(out, "patches", p.Name))), unsign(readFile(t, gitNames[i]))
+		got, want := unsign(testkit.ReadFile(t, filepath.Join(out, "patches", p.Name))), unsign(testkit.ReadFile(t, gitNames[i]))
 		if got != want {
 			t.Errorf("patch %d differs from git format-patch's:\n--- git\n%s\n--- export\n%s", i+1, want, got)
 		}
@@ -554,7 +554,7 @@ func compareFiles(t testing.TB, eng *merger.Engine, h plumbing.Hash, wt string) 
 			}
 			return nil
 		}
-		if got := readFile(t, p); got != content {
+		if got := testkit.ReadFile(t, p); got != content {
 			t.Errorf("%s differs from the result", f.Name)
 		}
 		if isExec := st.Mode()&0o100 != 0; isExec != (f.Mode == filemode.Executable) {
@@ -605,22 +605,13 @@ func readTree(t testing.TB, dir string) map[string]string {
 			return err
 		}
 		rel, _ := filepath.Rel(dir, p)
-		out[filepath.ToSlash(rel)] = readFile(t, p)
+		out[filepath.ToSlash(rel)] = testkit.ReadFile(t, p)
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return out
-}
-
-func readFile(t testing.TB, p string) string {
-	t.Helper()
-	b, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
 }
 
 func unxz(t testing.TB, p string) string {

@@ -76,7 +76,7 @@ func TestLabRoundTrip(t *testing.T) {
 
 	// Headers and messages are the queue's.
 	for _, p := range m.Patches {
-		got := patchqueue.Parse(p.Name, []byte(readFile(t, filepath.Join(out, "patches", p.Name))), 1)
+		got := patchqueue.Parse(p.Name, []byte(testkit.ReadFile(t, filepath.Join(out, "patches", p.Name))), 1)
 		src := sourceOf(res, p.Commit).Patch
 		if got.Err != nil || got.AuthorName != src.AuthorName || got.AuthorEmail != src.AuthorEmail ||
 			!got.Date.Equal(src.Date) || got.Subject != src.Subject || got.Body != src.Body {

@@ -26,7 +26,8 @@
 //     lines (one that never answers, one that greets); ClosedPort: an
 //     address where nothing listens.
 //   - Glob: filepath.Glob that fails the test when nothing matches, so
-//     that test data gone missing does not make a test check nothing.
+//     that test data gone missing does not make a test check nothing;
+//     ReadFile: a file's content, or the test fails.
 //   - Golden, NormalizeMail: compare output with a golden file under the
 //     package's testdata/. After a deliberate change, rewrite the files
 //     with the -update flag, which testkit registers in every test binary
@@ -38,6 +39,7 @@
 package testkit
 
 import (
+	"os"
 	"path/filepath"
 	"testing"
 )
@@ -55,4 +57,15 @@ func Glob(tb testing.TB, pattern string) []string {
 		tb.Fatalf("glob %s matches no file: the test data is missing", pattern)
 	}
 	return files
+}
+
+// ReadFile returns the content of the file at path, failing the test if
+// it cannot be read.
+func ReadFile(tb testing.TB, path string) string {
+	tb.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return string(b)
 }

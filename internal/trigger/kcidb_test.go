@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/rtbot/rtbot/internal/config"
+	"github.com/rtbot/rtbot/internal/testkit"
 )
 
 // kcidbOut mirrors the parts of a KCIDB document the tests check, with
@@ -257,7 +258,7 @@ func TestKCIDBDir(t *testing.T) {
 		if res.Output != filepath.Join(kdir, "rt_lab-6.1-rt-6.1.177-rc1-222222222222.json") {
 			t.Errorf("output %s", res.Output)
 		}
-		if got := readFile(t, res.Output); got != string(want) {
+		if got := testkit.ReadFile(t, res.Output); got != string(want) {
 			t.Errorf("written document differs from KCIDB():\n%s", got)
 		}
 	}
@@ -280,7 +281,7 @@ func TestKCIDBURL(t *testing.T) {
 		r.header.Get("Authorization") != "Bearer jwt.token.value" || r.header.Get("Content-Type") != "application/json" {
 		t.Errorf("request %s %s %v\n%s", r.method, r.path, r.header, r.body)
 	}
-	if filepath.Dir(res.Output) != dir || readFile(t, res.Output) != string(want) {
+	if filepath.Dir(res.Output) != dir || testkit.ReadFile(t, res.Output) != string(want) {
 		t.Errorf("copy %s: want the document in %s", res.Output, dir)
 	}
 

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/rtbot/rtbot/internal/config"
+	"github.com/rtbot/rtbot/internal/testkit"
 )
 
 // secretValue has characters that need escaping in a query.
@@ -154,7 +155,7 @@ func TestWebhookRequest(t *testing.T) {
 			if strings.Contains(string(r.body), "hunter2") {
 				t.Error("the push remote's password is in the body")
 			}
-			kept := readFile(t, res.Output)
+			kept := testkit.ReadFile(t, res.Output)
 			if !strings.HasPrefix(kept, "request ") || strings.Contains(kept, "s3cr") {
 				t.Errorf("kept response %q: want it with the secret redacted", kept)
 			}
@@ -201,7 +202,7 @@ func TestWebhookStatus(t *testing.T) {
 				t.Errorf("HTTP %d: error %q: want the URL template and the response file", tt.status, msg)
 			}
 		}
-		if kept := readFile(t, res.Output); tt.status != 204 && (strings.Contains(kept, "s3cr") || !strings.Contains(kept, "token={secret}")) {
+		if kept := testkit.ReadFile(t, res.Output); tt.status != 204 && (strings.Contains(kept, "s3cr") || !strings.Contains(kept, "token={secret}")) {
 			t.Errorf("HTTP %d: kept response %q: want the secret redacted", tt.status, kept)
 		}
 	}
@@ -297,7 +298,7 @@ func TestWebhookResponseCap(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	kept := readFile(t, res.Output)
+	kept := testkit.ReadFile(t, res.Output)
 	if !strings.HasPrefix(kept, strings.Repeat("x", maxResponse)+"\n[rtbot: response truncated") || len(kept) > maxResponse+100 {
 		t.Errorf("kept %d bytes", len(kept))
 	}
