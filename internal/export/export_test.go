@@ -36,15 +36,6 @@ func fixedNow() time.Time { return now }
 // now), so that it can recreate rtbot's commits exactly.
 func amEnv() []string { return testkit.GitCommitter("rtbot", "rtbot@localhost", now) }
 
-func edit(t fixtures.Tree, path, old, new string) {
-	f := t[path]
-	if !strings.Contains(f.Content, old) {
-		panic("fixture: " + path + " lacks " + old)
-	}
-	f.Content = strings.Replace(f.Content, old, new, 1)
-	t[path] = f
-}
-
 func makefile(sub int, extra string) string {
 	return fmt.Sprintf("# SPDX-License-Identifier: GPL-2.0\nVERSION = 6\nPATCHLEVEL = 1\nSUBLEVEL = %d\nEXTRAVERSION =%s\nNAME = Curry Ramen\n", sub, extra)
 }
@@ -74,7 +65,7 @@ func queueSpec() (base fixtures.Tree, patches []fixtures.RTPatch, cand func(fixt
 	patches = []fixtures.RTPatch{
 		{Author: sig("Thomas Gleixner", "tglx@linutronix.de", time.Date(2022, 8, 7, 18, 15, 38, 0, cest)),
 			Msg:    "sched: Change core line 60\n\nThe RT change,\nover two lines.\n\nSigned-off-by: Thomas Gleixner <tglx@linutronix.de>\nLink: https://lkml.kernel.org/r/1@example.org\n",
-			Change: func(t fixtures.Tree) { edit(t, "kernel/core.c", "core line 60\n", "rt line 60\n") }},
+			Change: func(t fixtures.Tree) { t.Edit("kernel/core.c", "core line 60\n", "rt line 60\n") }},
 		{Author: sig("Jörg Rödel", "joro@example.org", time.Date(2023, 1, 12, 9, 0, 1, 0, pst)),
 			Msg: "rt: Add localversion and rt/new.c for the naïve café\n\nSigned-off-by: Jörg Rödel <joro@example.org>\n",
 			Change: func(t fixtures.Tree) {
@@ -93,7 +84,7 @@ func queueSpec() (base fixtures.Tree, patches []fixtures.RTPatch, cand func(fixt
 			}},
 		{Author: sig("Yadi.hu", "yadi.hu@windriver.com", time.Date(2020, 2, 2, 2, 2, 2, 0, cest)),
 			Msg:    "Kconfig: Change the last line, which has no newline\n\nSigned-off-by: Yadi.hu <yadi.hu@windriver.com>\n",
-			Change: func(t fixtures.Tree) { edit(t, "init/Kconfig", "\tbool \"last\"", "\tbool \"last RT\"") }},
+			Change: func(t fixtures.Tree) { t.Edit("init/Kconfig", "\tbool \"last\"", "\tbool \"last RT\"") }},
 		{Author: sig("Mike Galbraith", "umgwanakikbuti@gmail.com", time.Date(2019, 5, 6, 7, 8, 9, 0, cest)),
 			Msg: "lib: Rename a.c to b.c and change it while at it, with a subject long enough to be folded over two header lines\n\nSigned-off-by: Mike Galbraith <umgwanakikbuti@gmail.com>\n",
 			Change: func(t fixtures.Tree) {
@@ -104,19 +95,19 @@ func queueSpec() (base fixtures.Tree, patches []fixtures.RTPatch, cand func(fixt
 			}},
 		{Author: sig("Peter Zijlstra", "peterz@infradead.org", time.Date(2022, 1, 1, 0, 0, 0, 0, time.UTC)),
 			Msg:    "mm: Conflict with the candidate\n\nSigned-off-by: Peter Zijlstra <peterz@infradead.org>\n",
-			Change: func(t fixtures.Tree) { edit(t, "mm/slab.c", "slab 15\n", "rt slab 15\n") }},
+			Change: func(t fixtures.Tree) { t.Edit("mm/slab.c", "slab 15\n", "rt slab 15\n") }},
 		{Author: sig("John Ogness", "john.ogness@linutronix.de", time.Date(2023, 6, 7, 8, 9, 10, 0, cest)),
 			Msg: "printk: Change core line 30 and a spaced file\n\nThe candidate changed the context: this one needs the 3-way merge.\n\nSigned-off-by: John Ogness <john.ogness@linutronix.de>\nReviewed-by: Petr Mladek <pmladek@suse.com>\n",
 			Change: func(t fixtures.Tree) {
-				edit(t, "kernel/core.c", "core line 30\n", "rt line 30\n")
-				edit(t, "lib/keep file.c", "spaced 8\n", "spaced eight\n")
+				t.Edit("kernel/core.c", "core line 30\n", "rt line 30\n")
+				t.Edit("lib/keep file.c", "spaced 8\n", "spaced eight\n")
 			}},
 	}
 	cand = func(t fixtures.Tree) {
 		t["Makefile"] = fixtures.File{Content: makefile(12, " -rc1")}
-		edit(t, "kernel/core.c", "core line 2\n", "core line 2\nstable a\nstable b\n")
-		edit(t, "kernel/core.c", "core line 28\n", "stable line 28\n")
-		edit(t, "mm/slab.c", "slab 15\n", "stable slab 15\n")
+		t.Edit("kernel/core.c", "core line 2\n", "core line 2\nstable a\nstable b\n")
+		t.Edit("kernel/core.c", "core line 28\n", "stable line 28\n")
+		t.Edit("mm/slab.c", "slab 15\n", "stable slab 15\n")
 	}
 	return base, patches, cand
 }
