@@ -5,13 +5,13 @@ import (
 	"context"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/rtbot/rtbot/internal/fixtures"
+	"github.com/rtbot/rtbot/internal/testkit"
 )
 
 // releaseRepo builds a bare repository with the branch v6.1-rt on kernel
@@ -42,15 +42,6 @@ func releaseRepo(t *testing.T) (dir string, tip plumbing.Hash) {
 	return dir, tip
 }
 
-func releaseGit(t *testing.T, dir string, args ...string) string {
-	t.Helper()
-	out, err := exec.Command("git", append([]string{"-C", dir}, args...)...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("git %v: %v\n%s", args, err, out)
-	}
-	return strings.TrimSpace(string(out))
-}
-
 // releaseState is every ref and every file of the object store.
 func releaseState(t *testing.T, dir string) string {
 	t.Helper()
@@ -61,7 +52,7 @@ func releaseState(t *testing.T, dir string) string {
 		}
 		return err
 	})
-	return releaseGit(t, dir, "for-each-ref") + "\n" + strings.Join(files, "\n")
+	return testkit.Git(t, dir, "for-each-ref") + "\n" + strings.Join(files, "\n")
 }
 
 func TestReleaseCommand(t *testing.T) {
@@ -74,10 +65,10 @@ func TestReleaseCommand(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("exit %d, want 0; stderr %s", code, errb.String())
 	}
-	head := releaseGit(t, dir, "rev-parse", "v6.1-rt")
-	if releaseGit(t, dir, "rev-parse", "v6.1-rt~1") != tip.String() || releaseGit(t, dir, "cat-file", "-t", "v6.1.12-rt6") != "tag" ||
-		releaseGit(t, dir, "rev-parse", "v6.1.12-rt6^{commit}") != head {
-		t.Errorf("branch or tag wrong:\n%s", releaseGit(t, dir, "for-each-ref"))
+	head := testkit.Git(t, dir, "rev-parse", "v6.1-rt")
+	if testkit.Git(t, dir, "rev-parse", "v6.1-rt~1") != tip.String() || testkit.Git(t, dir, "cat-file", "-t", "v6.1.12-rt6") != "tag" ||
+		testkit.Git(t, dir, "rev-parse", "v6.1.12-rt6^{commit}") != head {
+		t.Errorf("branch or tag wrong:\n%s", testkit.Git(t, dir, "for-each-ref"))
 	}
 	for _, want := range []string{
 		"release 6.1.12-rt6 on v6.1-rt: kernel 6.1.12, localversion-rt -rt5 -> -rt6",
@@ -121,7 +112,7 @@ func TestReleaseCommand(t *testing.T) {
 			t.Errorf("rc output lacks %q:\n%s", want, out.String())
 		}
 	}
-	if got := releaseGit(t, dir, "log", "-1", "--format=%an <%ae> %s", "v6.1.12-rt7-rc1"); got != "Tom Zanussi <zanussi@kernel.org> Linux 6.1.12-rt7-rc1" {
+	if got := testkit.Git(t, dir, "log", "-1", "--format=%an <%ae> %s", "v6.1.12-rt7-rc1"); got != "Tom Zanussi <zanussi@kernel.org> Linux 6.1.12-rt7-rc1" {
 		t.Errorf("rc commit %q", got)
 	}
 }

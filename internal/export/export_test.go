@@ -22,6 +22,7 @@ import (
 	"github.com/rtbot/rtbot/internal/fixtures"
 	"github.com/rtbot/rtbot/internal/merger"
 	"github.com/rtbot/rtbot/internal/patchqueue"
+	"github.com/rtbot/rtbot/internal/testkit"
 	"github.com/ulikunitz/xz"
 )
 
@@ -31,57 +32,12 @@ var now = time.Date(2026, 2, 2, 2, 2, 2, 0, time.UTC)
 
 func fixedNow() time.Time { return now }
 
-// run runs a command in dir with a clean git configuration and fixed
-// identities, and fails the test when it fails.
-func run(t testing.TB, dir string, env []string, name string, args ...string) string {
-	t.Helper()
-	out, err := runErr(t, dir, env, name, args...)
-	if err != nil {
-		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
-	}
-	return out
-}
-
-func runErr(t testing.TB, dir string, env []string, name string, args ...string) (string, error) {
-	t.Helper()
-	cmd := exec.Command(name, args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null", "HOME="+t.TempDir(),
-		"GIT_AUTHOR_NAME=am", "GIT_AUTHOR_EMAIL=am@example.org",
-		"GIT_COMMITTER_NAME=rtbot", "GIT_COMMITTER_EMAIL=rtbot@localhost",
-		fmt.Sprintf("GIT_COMMITTER_DATE=@%d +0000", now.Unix()), "LC_ALL=C")
-	cmd.Env = append(cmd.Env, env...)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
-	return out.String(), err
-}
-
-func needGit(t testing.TB) {
-	t.Helper()
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("git not installed: the round trips need git am and git apply")
-	}
-}
-
-func edit(t fixtures.Tree, path, old, new string) {
-	f := t[path]
-	if !strings.Contains(f.Content, old) {
-		panic("fixture: " + path + " lacks " + old)
-	}
-	f.Content = strings.Replace(f.Content, old, new, 1)
-	t[path] = f
-}
+// amEnv makes git am commit as the merger does (rtbot <rtbot@localhost> at
+// now), so that it can recreate rtbot's commits exactly.
+func amEnv() []string { return testkit.GitCommitter("rtbot", "rtbot@localhost", now) }
 
 func makefile(sub int, extra string) string {
 	return fmt.Sprintf("# SPDX-License-Identifier: GPL-2.0\nVERSION = 6\nPATCHLEVEL = 1\nSUBLEVEL = %d\nEXTRAVERSION =%s\nNAME = Curry Ramen\n", sub, extra)
-}
-
-// rtPatch is one commit of the synthetic RT queue.
-type rtPatch struct {
-	author object.Signature
-	msg    string
-	change func(fixtures.Tree)
 }
 
 func sig(name, email string, when time.Time) object.Signature {
@@ -92,7 +48,7 @@ func sig(name, email string, when time.Time) object.Signature {
 // makes (modify at an offset, 3-way merge, add, delete, mode change, a
 // file without final newline, a rename), one patch that conflicts with
 // the candidate, and localversion-rt.
-func queueSpec() (base fixtures.Tree, patches []rtPatch, cand func(fixtures.Tree)) {
+func queueSpec() (base fixtures.Tree, patches []fixtures.RTPatch, cand func(fixtures.Tree)) {
 	cest := time.FixedZone("", 2*3600)
 	pst := time.FixedZone("", -8*3600)
 	core := fixtures.Lines("core line", 80)
@@ -106,52 +62,52 @@ func queueSpec() (base fixtures.Tree, patches []rtPatch, cand func(fixtures.Tree
 		"mm/slab.c":       {Content: fixtures.Lines("slab", 30)},
 		"lib/keep file.c": {Content: fixtures.Lines("spaced", 8)},
 	}
-	patches = []rtPatch{
-		{sig("Thomas Gleixner", "tglx@linutronix.de", time.Date(2022, 8, 7, 18, 15, 38, 0, cest)),
-			"sched: Change core line 60\n\nThe RT change,\nover two lines.\n\nSigned-off-by: Thomas Gleixner <tglx@linutronix.de>\nLink: https://lkml.kernel.org/r/1@example.org\n",
-			func(t fixtures.Tree) { edit(t, "kernel/core.c", "core line 60\n", "rt line 60\n") }},
-		{sig("Jörg Rödel", "joro@example.org", time.Date(2023, 1, 12, 9, 0, 1, 0, pst)),
-			"rt: Add localversion and rt/new.c for the naïve café\n\nSigned-off-by: Jörg Rödel <joro@example.org>\n",
-			func(t fixtures.Tree) {
+	patches = []fixtures.RTPatch{
+		{Author: sig("Thomas Gleixner", "tglx@linutronix.de", time.Date(2022, 8, 7, 18, 15, 38, 0, cest)),
+			Msg:    "sched: Change core line 60\n\nThe RT change,\nover two lines.\n\nSigned-off-by: Thomas Gleixner <tglx@linutronix.de>\nLink: https://lkml.kernel.org/r/1@example.org\n",
+			Change: func(t fixtures.Tree) { t.Edit("kernel/core.c", "core line 60\n", "rt line 60\n") }},
+		{Author: sig("Jörg Rödel", "joro@example.org", time.Date(2023, 1, 12, 9, 0, 1, 0, pst)),
+			Msg: "rt: Add localversion and rt/new.c for the naïve café\n\nSigned-off-by: Jörg Rödel <joro@example.org>\n",
+			Change: func(t fixtures.Tree) {
 				t["localversion-rt"] = fixtures.File{Content: "-rt5\n"}
 				t["kernel/rt/new.c"] = fixtures.File{Content: "int rt;\n"}
 			}},
-		{sig("Sebastian Andrzej Siewior", "bigeasy@linutronix.de", time.Date(2021, 3, 4, 5, 6, 7, 0, time.UTC)),
-			"drivers: Remove old.c\n\nSigned-off-by: Sebastian Andrzej Siewior <bigeasy@linutronix.de>\n",
-			func(t fixtures.Tree) { delete(t, "drivers/old.c") }},
-		{sig("Clark Williams", "williams@redhat.com", time.Date(2024, 12, 31, 23, 59, 59, 0, cest)),
-			"scripts: Make run.sh executable\n\nSigned-off-by: Clark Williams <williams@redhat.com>\n",
-			func(t fixtures.Tree) {
+		{Author: sig("Sebastian Andrzej Siewior", "bigeasy@linutronix.de", time.Date(2021, 3, 4, 5, 6, 7, 0, time.UTC)),
+			Msg:    "drivers: Remove old.c\n\nSigned-off-by: Sebastian Andrzej Siewior <bigeasy@linutronix.de>\n",
+			Change: func(t fixtures.Tree) { delete(t, "drivers/old.c") }},
+		{Author: sig("Clark Williams", "williams@redhat.com", time.Date(2024, 12, 31, 23, 59, 59, 0, cest)),
+			Msg: "scripts: Make run.sh executable\n\nSigned-off-by: Clark Williams <williams@redhat.com>\n",
+			Change: func(t fixtures.Tree) {
 				f := t["scripts/run.sh"]
 				f.Mode = filemode.Executable
 				t["scripts/run.sh"] = f
 			}},
-		{sig("Yadi.hu", "yadi.hu@windriver.com", time.Date(2020, 2, 2, 2, 2, 2, 0, cest)),
-			"Kconfig: Change the last line, which has no newline\n\nSigned-off-by: Yadi.hu <yadi.hu@windriver.com>\n",
-			func(t fixtures.Tree) { edit(t, "init/Kconfig", "\tbool \"last\"", "\tbool \"last RT\"") }},
-		{sig("Mike Galbraith", "umgwanakikbuti@gmail.com", time.Date(2019, 5, 6, 7, 8, 9, 0, cest)),
-			"lib: Rename a.c to b.c and change it while at it, with a subject long enough to be folded over two header lines\n\nSigned-off-by: Mike Galbraith <umgwanakikbuti@gmail.com>\n",
-			func(t fixtures.Tree) {
+		{Author: sig("Yadi.hu", "yadi.hu@windriver.com", time.Date(2020, 2, 2, 2, 2, 2, 0, cest)),
+			Msg:    "Kconfig: Change the last line, which has no newline\n\nSigned-off-by: Yadi.hu <yadi.hu@windriver.com>\n",
+			Change: func(t fixtures.Tree) { t.Edit("init/Kconfig", "\tbool \"last\"", "\tbool \"last RT\"") }},
+		{Author: sig("Mike Galbraith", "umgwanakikbuti@gmail.com", time.Date(2019, 5, 6, 7, 8, 9, 0, cest)),
+			Msg: "lib: Rename a.c to b.c and change it while at it, with a subject long enough to be folded over two header lines\n\nSigned-off-by: Mike Galbraith <umgwanakikbuti@gmail.com>\n",
+			Change: func(t fixtures.Tree) {
 				f := t["lib/a.c"]
 				delete(t, "lib/a.c")
 				f.Content = strings.Replace(f.Content, "lib line 20\n", "rt lib line 20\n", 1)
 				t["lib/b.c"] = f
 			}},
-		{sig("Peter Zijlstra", "peterz@infradead.org", time.Date(2022, 1, 1, 0, 0, 0, 0, time.UTC)),
-			"mm: Conflict with the candidate\n\nSigned-off-by: Peter Zijlstra <peterz@infradead.org>\n",
-			func(t fixtures.Tree) { edit(t, "mm/slab.c", "slab 15\n", "rt slab 15\n") }},
-		{sig("John Ogness", "john.ogness@linutronix.de", time.Date(2023, 6, 7, 8, 9, 10, 0, cest)),
-			"printk: Change core line 30 and a spaced file\n\nThe candidate changed the context: this one needs the 3-way merge.\n\nSigned-off-by: John Ogness <john.ogness@linutronix.de>\nReviewed-by: Petr Mladek <pmladek@suse.com>\n",
-			func(t fixtures.Tree) {
-				edit(t, "kernel/core.c", "core line 30\n", "rt line 30\n")
-				edit(t, "lib/keep file.c", "spaced 8\n", "spaced eight\n")
+		{Author: sig("Peter Zijlstra", "peterz@infradead.org", time.Date(2022, 1, 1, 0, 0, 0, 0, time.UTC)),
+			Msg:    "mm: Conflict with the candidate\n\nSigned-off-by: Peter Zijlstra <peterz@infradead.org>\n",
+			Change: func(t fixtures.Tree) { t.Edit("mm/slab.c", "slab 15\n", "rt slab 15\n") }},
+		{Author: sig("John Ogness", "john.ogness@linutronix.de", time.Date(2023, 6, 7, 8, 9, 10, 0, cest)),
+			Msg: "printk: Change core line 30 and a spaced file\n\nThe candidate changed the context: this one needs the 3-way merge.\n\nSigned-off-by: John Ogness <john.ogness@linutronix.de>\nReviewed-by: Petr Mladek <pmladek@suse.com>\n",
+			Change: func(t fixtures.Tree) {
+				t.Edit("kernel/core.c", "core line 30\n", "rt line 30\n")
+				t.Edit("lib/keep file.c", "spaced 8\n", "spaced eight\n")
 			}},
 	}
 	cand = func(t fixtures.Tree) {
 		t["Makefile"] = fixtures.File{Content: makefile(12, " -rc1")}
-		edit(t, "kernel/core.c", "core line 2\n", "core line 2\nstable a\nstable b\n")
-		edit(t, "kernel/core.c", "core line 28\n", "stable line 28\n")
-		edit(t, "mm/slab.c", "slab 15\n", "stable slab 15\n")
+		t.Edit("kernel/core.c", "core line 2\n", "core line 2\nstable a\nstable b\n")
+		t.Edit("kernel/core.c", "core line 28\n", "stable line 28\n")
+		t.Edit("mm/slab.c", "slab 15\n", "stable slab 15\n")
 	}
 	return base, patches, cand
 }
@@ -170,33 +126,12 @@ func build(t testing.TB) built {
 		t.Fatal(err)
 	}
 	baseTree, patches, candEdit := queueSpec()
-	base, err := r.Commit(baseTree, "Linux 6.1.11\n")
+	base, _, cnd, err := r.BuildRT(fixtures.RTRepo{Base: baseTree, BaseMsg: "Linux 6.1.11\n", Patches: patches, Cand: candEdit, CandMsg: "Linux 6.1.12-rc1\n"})
 	if err != nil {
-		t.Fatal(err)
-	}
-	tree, tip := baseTree.Clone(), base
-	for _, p := range patches {
-		p.change(tree)
-		if tip, err = r.CommitAs(tree.Clone(), p.msg, p.author, tip); err != nil {
-			t.Fatal(err)
-		}
-	}
-	candTree := baseTree.Clone()
-	candEdit(candTree)
-	cnd, err := r.Commit(candTree, "Linux 6.1.12-rc1\n", base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for name, h := range map[string]plumbing.Hash{"base": base, "cand": cnd} {
-		if err := r.Tag(name, h); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := r.Branch("rt", tip); err != nil {
 		t.Fatal(err)
 	}
 	b := built{dir: dir, base: base, cnd: cnd, queueDir: filepath.Join(t.TempDir(), "patches-rt")}
-	run(t, dir, nil, "git", "format-patch", "-q", "-M", "-o", b.queueDir, "base..rt")
+	testkit.Git(t, dir, "format-patch", "-q", "-M", "-o", b.queueDir, "base..rt")
 	names, _ := filepath.Glob(filepath.Join(b.queueDir, "*.patch"))
 	var series strings.Builder
 	for _, n := range names {
@@ -231,7 +166,7 @@ var forms = []struct {
 }
 
 func TestWriteRoundTrips(t *testing.T) {
-	needGit(t)
+	testkit.NeedGit(t)
 	b := build(t)
 	for _, form := range forms {
 		t.Run(form.name, func(t *testing.T) {
@@ -304,7 +239,7 @@ func exportForm(t *testing.T, b built, eng *merger.Engine, form string,
 // and the series, and returns the names.
 func checkExportedNames(t *testing.T, m *export.Manifest, res *merger.Result, form string) []string {
 	t.Helper()
-	series := readFile(t, m.Series)
+	series := testkit.ReadFile(t, m.Series)
 	var names []string
 	for i, p := range m.Patches {
 		names = append(names, p.Name)
@@ -335,15 +270,15 @@ func (rt *roundTrip) amRecreatesCommits(t *testing.T) {
 	for _, n := range rt.names {
 		args = append(args, filepath.Join(rt.out, "patches", n))
 	}
-	run(t, wt, nil, "git", args...)
-	if got := strings.TrimSpace(run(t, wt, nil, "git", "rev-parse", "HEAD^{tree}")); got != headTree.String() {
+	testkit.GitWith(t, wt, amEnv(), args...)
+	if got := testkit.Git(t, wt, "rev-parse", "HEAD^{tree}"); got != headTree.String() {
 		t.Errorf("git am made tree %s, want the result's %s", got, headTree)
 	}
 	// Author, date, message and committer all round-trip: git am
 	// recreates rtbot's very commits.
-	if got := strings.TrimSpace(run(t, wt, nil, "git", "rev-parse", "HEAD")); got != res.Head.String() {
+	if got := testkit.Git(t, wt, "rev-parse", "HEAD"); got != res.Head.String() {
 		t.Errorf("git am made commit %s, want the result %s:\n%s\n%s", got, res.Head,
-			run(t, wt, nil, "git", "cat-file", "-p", "HEAD"), run(t, b.dir, nil, "git", "cat-file", "-p", res.Head.String()))
+			testkit.Git(t, wt, "cat-file", "-p", "HEAD"), testkit.Git(t, b.dir, "cat-file", "-p", res.Head.String()))
 	}
 }
 
@@ -384,7 +319,9 @@ func (rt *roundTrip) tarballHoldsPatches(t *testing.T) {
 	// The system's tar and xz read it too.
 	if _, err := exec.LookPath("xz"); err == nil {
 		x := t.TempDir()
-		run(t, x, nil, "tar", "-xJf", m.Tarball)
+		if out, err := testkit.RunCommand(t, x, nil, "tar", "-xJf", m.Tarball); err != nil {
+			t.Fatalf("tar -xJf: %v\n%s", err, out)
+		}
 		if got := readTree(t, filepath.Join(x, "patches")); fmt.Sprint(got) != fmt.Sprint(onDisk) {
 			t.Error("tar -xJf gives other files than patches/")
 		}
@@ -396,7 +333,7 @@ func (rt *roundTrip) tarballHoldsPatches(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, pair := range [][2]string{{m.Tarball, m2.Tarball}, {m.Combined, m2.Combined}} {
-		if !bytes.Equal([]byte(readFile(t, pair[0])), []byte(readFile(t, pair[1]))) {
+		if !bytes.Equal([]byte(testkit.ReadFile(t, pair[0])), []byte(testkit.ReadFile(t, pair[1]))) {
 			t.Errorf("%s differs between two runs", filepath.Base(pair[0]))
 		}
 	}
@@ -413,8 +350,8 @@ func (rt *roundTrip) combinedPatchApplies(t *testing.T) {
 	if err := os.WriteFile(diff, []byte(unxz(t, rt.m.Combined)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	run(t, wt, nil, "git", "apply", "--index", diff)
-	if got := strings.TrimSpace(run(t, wt, nil, "git", "write-tree")); got != rt.headTree.String() {
+	testkit.Git(t, wt, "apply", "--index", diff)
+	if got := strings.TrimSpace(testkit.Git(t, wt, "write-tree")); got != rt.headTree.String() {
 		t.Errorf("git apply of the combined patch made tree %s, want %s", got, rt.headTree)
 	}
 }
@@ -423,7 +360,7 @@ func (rt *roundTrip) combinedPatchApplies(t *testing.T) {
 // author, date, subject and body, in format-patch's mail form.
 func (rt *roundTrip) headersRoundTrip(t *testing.T) {
 	for i, p := range rt.m.Patches {
-		data := readFile(t, filepath.Join(rt.out, "patches", p.Name))
+		data := testkit.ReadFile(t, filepath.Join(rt.out, "patches", p.Name))
 		got := patchqueue.Parse(p.Name, []byte(data), 1)
 		src := sourceOf(rt.res, p.Commit).Patch
 		if got.Err != nil {
@@ -456,14 +393,14 @@ func (rt *roundTrip) refusesNonEmptyDir(t *testing.T) {
 	if err := os.WriteFile(stale, []byte("x"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	tarball := readFile(t, m.Tarball)
+	tarball := testkit.ReadFile(t, m.Tarball)
 	if _, err := export.Write(ctx, repo, res, out, export.Options{Overwrite: true}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(stale); err == nil {
 		t.Error("Overwrite kept a file of the old patches/")
 	}
-	if readFile(t, m.Tarball) != tarball {
+	if testkit.ReadFile(t, m.Tarball) != tarball {
 		t.Error("Overwrite wrote another tarball")
 	}
 	left, _ := filepath.Glob(filepath.Join(out, ".rtbot-export-*"))
@@ -522,7 +459,7 @@ func TestWriteNames(t *testing.T) {
 			if m.Release != tc.release || filepath.Base(m.Tarball) != "patches-"+tc.release+".tar.xz" || len(m.Patches) != 0 {
 				t.Errorf("manifest %+v, want release %s", m, tc.release)
 			}
-			if s := readFile(t, m.Series); s != "" {
+			if s := testkit.ReadFile(t, m.Series); s != "" {
 				t.Errorf("series of an empty queue: %q", s)
 			}
 		})
@@ -534,7 +471,7 @@ func TestWriteNames(t *testing.T) {
 // rebased commit, but for the signature; and made-up names are
 // format-patch's: a git range has no names to keep.
 func TestMatchesGitFormatPatch(t *testing.T) {
-	needGit(t)
+	testkit.NeedGit(t)
 	ctx := context.Background()
 	b := build(t)
 	eng, err := merger.Open(b.dir, merger.Options{Now: fixedNow})
@@ -552,7 +489,7 @@ func TestMatchesGitFormatPatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	gitDir := t.TempDir()
-	run(t, b.dir, nil, "git", "-c", "core.abbrev=12", "-c", "diff.renames=false", "format-patch", "-q", "-o", gitDir, "cand.."+res.Head.String())
+	testkit.Git(t, b.dir, "-c", "core.abbrev=12", "-c", "diff.renames=false", "format-patch", "-q", "-o", gitDir, "cand.."+res.Head.String())
 	gitNames, _ := filepath.Glob(filepath.Join(gitDir, "*.patch"))
 	sort.Strings(gitNames)
 	if len(gitNames) != len(m.Patches) {
@@ -569,7 +506,7 @@ func TestMatchesGitFormatPatch(t *testing.T) {
 		if want := filepath.Base(gitNames[i]); p.Name != want {
 			t.Errorf("patch %d named %q, git format-patch says %q", i+1, p.Name, want)
 		}
-		got, want := unsign(readFile(t, filepath.Join(out, "patches", p.Name))), unsign(readFile(t, gitNames[i]))
+		got, want := unsign(testkit.ReadFile(t, filepath.Join(out, "patches", p.Name))), unsign(testkit.ReadFile(t, gitNames[i]))
 		if got != want {
 			t.Errorf("patch %d differs from git format-patch's:\n--- git\n%s\n--- export\n%s", i+1, want, got)
 		}
@@ -599,8 +536,8 @@ func treeOf(t testing.TB, eng *merger.Engine, h plumbing.Hash) plumbing.Hash {
 func checkout(t testing.TB, repo, rev string) string {
 	t.Helper()
 	wt := filepath.Join(t.TempDir(), "wt")
-	run(t, "", nil, "git", "clone", "-q", "--shared", "--no-checkout", repo, wt)
-	run(t, wt, nil, "git", "checkout", "-q", "--detach", rev)
+	testkit.Git(t, "", "clone", "-q", "--shared", "--no-checkout", repo, wt)
+	testkit.Git(t, wt, "checkout", "-q", "--detach", rev)
 	f, err := os.OpenFile(filepath.Join(wt, ".git", "info", "exclude"), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
 	if err != nil {
 		t.Fatal(err)
@@ -613,14 +550,16 @@ func checkout(t testing.TB, repo, rev string) string {
 // quiltPush applies patches/ in wt with quilt, exactly (no fuzz).
 func quiltPush(t testing.TB, wt string) {
 	t.Helper()
-	run(t, wt, []string{"QUILT_PATCHES=patches"}, "quilt", "--quiltrc=-", "push", "-a", "-q", "--fuzz=0")
+	if out, err := testkit.RunCommand(t, wt, []string{"QUILT_PATCHES=patches"}, "quilt", "--quiltrc=-", "push", "-a", "-q", "--fuzz=0"); err != nil {
+		t.Fatalf("quilt push: %v\n%s", err, out)
+	}
 }
 
 // worktreeTree is the tree id of wt's files as they are (git add -A).
 func worktreeTree(t testing.TB, wt string) string {
 	t.Helper()
-	run(t, wt, nil, "git", "add", "-A")
-	return strings.TrimSpace(run(t, wt, nil, "git", "write-tree"))
+	testkit.Git(t, wt, "add", "-A")
+	return testkit.Git(t, wt, "write-tree")
 }
 
 // compareFiles checks every file of commit h against wt: content and the
@@ -654,7 +593,7 @@ func compareFiles(t testing.TB, eng *merger.Engine, h plumbing.Hash, wt string) 
 			}
 			return nil
 		}
-		if got := readFile(t, p); got != content {
+		if got := testkit.ReadFile(t, p); got != content {
 			t.Errorf("%s differs from the result", f.Name)
 		}
 		if isExec := st.Mode()&0o100 != 0; isExec != (f.Mode == filemode.Executable) {
@@ -705,22 +644,13 @@ func readTree(t testing.TB, dir string) map[string]string {
 			return err
 		}
 		rel, _ := filepath.Rel(dir, p)
-		out[filepath.ToSlash(rel)] = readFile(t, p)
+		out[filepath.ToSlash(rel)] = testkit.ReadFile(t, p)
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return out
-}
-
-func readFile(t testing.TB, p string) string {
-	t.Helper()
-	b, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
 }
 
 func unxz(t testing.TB, p string) string {

@@ -11,6 +11,7 @@ import (
 	"github.com/rtbot/rtbot/internal/export"
 	"github.com/rtbot/rtbot/internal/merger"
 	"github.com/rtbot/rtbot/internal/patchqueue"
+	"github.com/rtbot/rtbot/internal/testkit"
 )
 
 // TestLabRoundTrip exports Debian's 6.1.174 RT queue rebased onto v6.1.176
@@ -26,7 +27,7 @@ func TestLabRoundTrip(t *testing.T) {
 	if _, err := os.Stat(repoDir); err != nil {
 		t.Skipf("RTBOT_LAB=%s has no linux.git: %v", lab, err)
 	}
-	needGit(t)
+	testkit.NeedGit(t)
 	const queue, base, onto = "6.1.174", "v6.1.174", "v6.1.176"
 	ctx := context.Background()
 	start := time.Now()
@@ -82,7 +83,7 @@ func TestLabRoundTrip(t *testing.T) {
 func checkLabPatches(t *testing.T, m *export.Manifest, res *merger.Result, out string) {
 	t.Helper()
 	for _, p := range m.Patches {
-		got := patchqueue.Parse(p.Name, []byte(readFile(t, filepath.Join(out, "patches", p.Name))), 1)
+		got := patchqueue.Parse(p.Name, []byte(testkit.ReadFile(t, filepath.Join(out, "patches", p.Name))), 1)
 		src := sourceOf(res, p.Commit).Patch
 		if got.Err != nil || got.AuthorName != src.AuthorName || got.AuthorEmail != src.AuthorEmail ||
 			!got.Date.Equal(src.Date) || got.Subject != src.Subject || got.Body != src.Body {
@@ -107,15 +108,15 @@ func applyLabExport(t *testing.T, repoDir, onto, out string, m *export.Manifest,
 	for _, p := range m.Patches {
 		args = append(args, filepath.Join(out, "patches", p.Name))
 	}
-	run(t, wt, nil, "git", args...)
-	if got := strings.TrimSpace(run(t, wt, nil, "git", "rev-parse", "HEAD^{tree}")); got != headTree {
+	testkit.GitWith(t, wt, amEnv(), args...)
+	if got := testkit.Git(t, wt, "rev-parse", "HEAD^{tree}"); got != headTree {
 		t.Errorf("git am made tree %s, want the result's %s", got, headTree)
 	}
 	phase("git am")
 
-	run(t, wt, nil, "git", "checkout", "-q", "--detach", onto)
+	testkit.Git(t, wt, "checkout", "-q", "--detach", onto)
 	copyDir(t, filepath.Join(out, "patches"), filepath.Join(wt, "patches"))
-	if _, err := runErr(t, wt, nil, "quilt", "--version"); err != nil {
+	if _, err := testkit.RunCommand(t, wt, nil, "quilt", "--version"); err != nil {
 		t.Log("quilt not installed (apt-get install quilt): quilt push not tried")
 	} else {
 		quiltPush(t, wt)
@@ -125,13 +126,13 @@ func applyLabExport(t *testing.T, repoDir, onto, out string, m *export.Manifest,
 		phase("quilt push -a --fuzz=0")
 	}
 
-	run(t, wt, nil, "git", "reset", "-q", "--hard", onto)
+	testkit.Git(t, wt, "reset", "-q", "--hard", onto)
 	diff := filepath.Join(t.TempDir(), "rt.patch")
 	if err := os.WriteFile(diff, []byte(unxz(t, m.Combined)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	run(t, wt, nil, "git", "apply", "--index", diff)
-	if got := strings.TrimSpace(run(t, wt, nil, "git", "write-tree")); got != headTree {
+	testkit.Git(t, wt, "apply", "--index", diff)
+	if got := testkit.Git(t, wt, "write-tree"); got != headTree {
 		t.Errorf("git apply of the combined patch made tree %s, want %s", got, headTree)
 	}
 	phase("git apply combined")

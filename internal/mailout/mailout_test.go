@@ -18,6 +18,7 @@ import (
 	gomail "github.com/emersion/go-message/mail"
 	"github.com/emersion/go-smtp"
 	"github.com/rtbot/rtbot/internal/fixtures"
+	"github.com/rtbot/rtbot/internal/testkit"
 )
 
 // report is a typical triage report: UTF-8 subject and body, a line far
@@ -65,10 +66,7 @@ func start(t *testing.T, opts fixtures.SMTPOptions) *fixtures.SMTPServer {
 }
 
 func TestSend(t *testing.T) {
-	srvTLS, roots, err := fixtures.SelfSignedTLS("127.0.0.1")
-	if err != nil {
-		t.Fatal(err)
-	}
+	srvTLS, roots := testkit.SelfSignedTLS(t, "127.0.0.1")
 	trust := &tls.Config{RootCAs: roots}
 	for _, tc := range []struct {
 		name string
@@ -141,14 +139,8 @@ func TestSend(t *testing.T) {
 }
 
 func TestSendFailures(t *testing.T) {
-	srvTLS, roots, err := fixtures.SelfSignedTLS("127.0.0.1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	other, _, err := fixtures.SelfSignedTLS("127.0.0.1")
-	if err != nil {
-		t.Fatal(err)
-	}
+	srvTLS, roots := testkit.SelfSignedTLS(t, "127.0.0.1")
+	other, _ := testkit.SelfSignedTLS(t, "127.0.0.1")
 	trust := &tls.Config{RootCAs: roots}
 	for _, tc := range []struct {
 		name      string
@@ -269,21 +261,7 @@ func TestSendRefusesBeforeDialing(t *testing.T) {
 // silent accepts connections and never says anything.
 func silent(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			t.Cleanup(func() { c.Close() })
-		}
-	}()
-	return ln.Addr().String()
+	return testkit.Serve(t, func(c net.Conn) { t.Cleanup(func() { c.Close() }) })
 }
 
 func TestSendContextAndTimeout(t *testing.T) {

@@ -2,8 +2,9 @@ package mailwatch
 
 import (
 	"bytes"
+	"context"
 	"crypto/tls"
-	"crypto/x509"
+	"errors"
 	"io"
 	"net"
 	"regexp"
@@ -13,14 +14,13 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/rtbot/rtbot/internal/fixtures"
 	"github.com/rtbot/rtbot/internal/testkit"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
-	"github.com/emersion/go-imap/v2/imapserver"
-	"github.com/emersion/go-imap/v2/imapserver/imapmemserver"
 )
 
 // imapFixtureDir holds the real list mails the repository carries.
@@ -79,63 +79,19 @@ func imapListMails(n int) []imapTestMail {
 // imapInterleave spreads the fixtures through the generated mails.
 func imapInterleave(gen, real []imapTestMail) []imapTestMail { return fixtures.Interleave(gen, real) }
 
-// imapMemServer is go-imap's in-process server on 127.0.0.1.
-type imapMemServer struct {
-	Addr     string
-	User     string
-	Password string
-	srv      *imapserver.Server
-}
-
-// startIMAPMemServer starts an in-process IMAP server with one user and an
-// empty INBOX. tlsCfg, when not nil, enables STARTTLS; implicitTLS serves
-// TLS from the first byte instead.
-func startIMAPMemServer(t testing.TB, tlsCfg *tls.Config, implicitTLS bool) *imapMemServer {
+// startIMAPMemServer starts fixtures' in-process IMAP server for the user
+// "rtbot", with an empty INBOX, logging to t. tlsCfg, when not nil, enables
+// STARTTLS; implicitTLS serves TLS from the first byte instead.
+func startIMAPMemServer(t testing.TB, tlsCfg *tls.Config, implicitTLS bool) *fixtures.IMAPServer {
 	t.Helper()
-	mem := imapmemserver.New()
-	user := imapmemserver.NewUser("rtbot", "s3cret pass")
-	if err := user.Create("INBOX", nil); err != nil {
-		t.Fatal(err)
-	}
-	mem.AddUser(user)
-	opts := &imapserver.Options{
-		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
-			return mem.NewSession(), nil, nil
-		},
-		Caps: imap.CapSet{
-			imap.CapIMAP4rev1: {}, imap.CapUIDPlus: {}, imap.CapMove: {}, imap.CapNamespace: {},
-		},
-		InsecureAuth: true,
-		Logger:       imapTestLogger{t},
-	}
-	if !implicitTLS {
-		opts.TLSConfig = tlsCfg
-	}
-	srv := imapserver.New(opts)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	srv, err := fixtures.StartIMAPServer(fixtures.IMAPOptions{
+		User: "rtbot", Password: "s3cret pass", TLS: tlsCfg, StartTLS: !implicitTLS, Logf: t.Logf,
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if implicitTLS {
-		ln = tls.NewListener(ln, tlsCfg)
-	}
-	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
-	return &imapMemServer{Addr: ln.Addr().String(), User: "rtbot", Password: "s3cret pass", srv: srv}
-}
-
-type imapTestLogger struct{ t testing.TB }
-
-func (l imapTestLogger) Printf(format string, args ...any) { l.t.Logf("imapserver: "+format, args...) }
-
-// imapSelfSigned returns a server certificate for 127.0.0.1 and a pool trusting it.
-func imapSelfSigned(t testing.TB) (*tls.Config, *x509.CertPool) {
-	t.Helper()
-	cfg, pool, err := fixtures.SelfSignedTLS("127.0.0.1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cfg, pool
+	return srv
 }
 
 // imapWireStats counts what crosses a proxied connection.
@@ -440,4 +396,19 @@ func (a *imapAdmin) UIDValidity(mailbox string) uint32 {
 		a.t.Fatal(err)
 	}
 	return data.UIDValidity
+}
+
+// stopWatch cancels Watch's context and checks that Watch, sending its
+// result to watchErr, returns context.Canceled soon.
+func stopWatch(t *testing.T, cancel context.CancelFunc, watchErr <-chan error) {
+	t.Helper()
+	cancel()
+	select {
+	case err := <-watchErr:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("Watch = %v, want context.Canceled", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Watch did not return after cancel")
+	}
 }

@@ -102,339 +102,427 @@ func assertNoneSeen(t *testing.T, a *imapAdmin, mailbox string) {
 	}
 }
 
+// imapSuite is what the shared scan tests share: the server, a second
+// client that loads mailboxes behind the scanner's back, and the real
+// list mails.
+type imapSuite struct {
+	env      imapSuiteEnv
+	admin    *imapAdmin
+	fixtures []imapTestMail
+	seq      imapSuiteSeq
+}
+
 // runIMAPScanSuite runs the scanner's behavioural tests against env.
 func runIMAPScanSuite(t *testing.T, env imapSuiteEnv) {
-	fixtures := imapFixtureMails(t)
-	a := dialIMAPAdmin(t, env.Addr, env.User, env.Password)
-	var seq imapSuiteSeq
+	su := &imapSuite{env: env, fixtures: imapFixtureMails(t), admin: dialIMAPAdmin(t, env.Addr, env.User, env.Password)}
+	for _, tc := range []struct {
+		name string
+		run  func(*testing.T, *imapSuite)
+	}{
+		{"ScanFirstIdleAppend", scanFirstIdleAppend},
+		{"ScanExpungedTailNotRepeated", scanExpungedTailNotRepeated},
+		{"ScanUIDValidityChangeRescans", scanUIDValidityChangeRescans},
+		{"ScanFetchIsBounded", scanFetchIsBounded},
+		{"ScanWaitIdleWakesOnAppend", scanWaitIdleWakesOnAppend},
+		{"ScanWaitPollsWithoutIdle", scanWaitPollsWithoutIdle},
+		{"ScanMarkProcessed", scanMarkProcessed},
+	} {
+		t.Run(tc.name, func(t *testing.T) { tc.run(t, su) })
+	}
+}
 
-	t.Run("ScanFirstIdleAppend", func(t *testing.T) {
-		a := a.with(t)
-		mbox := env.fresh(t, a, &seq)
-		mails := imapInterleave(imapListMails(env.Generate), fixtures)
-		uids := a.Append(mbox, mails...)
-		want := wantUIDs(mails, uids)
-		if len(want) < 10 {
-			t.Fatalf("only %d announcement-looking mails loaded", len(want))
-		}
-		byUID := map[uint32]imapTestMail{}
-		for i, m := range mails {
-			byUID[uids[i]] = m
-		}
-		uv := a.UIDValidity(mbox)
+// mailbox returns the admin connection reporting to t and a fresh mailbox
+// for t alone.
+func (su *imapSuite) mailbox(t *testing.T) (*imapAdmin, string) {
+	t.Helper()
+	a := su.admin.with(t)
+	return a, su.env.fresh(t, a, &su.seq)
+}
 
-		p := startIMAPProxy(t, env.Addr)
-		s := imapDial(t, env.cfg(p.Addr, mbox))
-		p.Stats.Reset()
+// loadedMailbox is a mailbox loaded with mails, and what a scan of it
+// must find.
+type loadedMailbox struct {
+	name  string
+	mails []imapTestMail
+	uids  []uint32 // of mails, in order
+	want  []uint32 // the announcement-looking ones, sorted
+	uv    uint32
+}
 
-		// First scan: exactly the announcement-looking mails, whole.
-		res := imapScan(t, s, Checkpoint{})
-		if got := candidateUIDs(res.Candidates); !slices.Equal(got, want) {
-			t.Fatalf("first scan UIDs = %v, want %v", got, want)
-		}
-		if res.Rescanned || res.More {
-			t.Errorf("first scan: Rescanned=%v More=%v, want both false", res.Rescanned, res.More)
-		}
-		if wantNext := (Checkpoint{UIDValidity: uv, LastUID: slices.Max(uids)}); res.Next != wantNext {
-			t.Errorf("Next = %+v, want %+v", res.Next, wantNext)
-		}
-		var wantBytes int64
-		for _, c := range res.Candidates {
-			m := byUID[c.UID]
-			if !bytes.Equal(c.Raw, m.Raw) {
-				t.Errorf("uid %d (%s): Raw differs from the stored mail (%d vs %d bytes)", c.UID, m.Name, len(c.Raw), len(m.Raw))
-			}
-			if c.Truncated {
-				t.Errorf("uid %d (%s): Truncated for a %d-byte mail", c.UID, m.Name, len(m.Raw))
-			}
-			wantBytes += int64(len(m.Raw))
-		}
-		if res.FetchedBytes != wantBytes {
-			t.Errorf("FetchedBytes = %d, want %d", res.FetchedBytes, wantBytes)
-		}
-		wantCmds := []string{"EXAMINE", "UID SEARCH"}
-		for range (len(want) + fetchBatch - 1) / fetchBatch {
-			wantCmds = append(wantCmds, "UID FETCH")
-		}
-		assertCommands(t, &p.Stats, wantCmds...)
-		for _, l := range p.Stats.Lines() {
-			if strings.Contains(l, "FETCH") && (!strings.Contains(l, "BODY.PEEK[HEADER]<0.65536>") || !strings.Contains(l, "BODY.PEEK[TEXT]<0.65536>") || strings.Contains(l, "BODY[")) {
-				t.Errorf("fetch is not a bounded PEEK: %s", l)
-			}
-			if strings.Contains(l, "SEARCH") && (!strings.Contains(l, "UID 1:* ") || !strings.Contains(l, "SUBJECT")) {
-				t.Errorf("search is not by UID range and subject: %s", l)
-			}
-		}
-		var total int64
-		for _, m := range mails {
-			total += int64(len(m.Raw))
-		}
-		if down := p.Stats.down.Load(); down > wantBytes+32<<10 {
-			t.Errorf("server sent %d bytes for %d bytes of candidates (mailbox holds %d): bodies of other mail were downloaded", down, wantBytes, total)
-		}
-		assertNoneSeen(t, a, mbox)
+// byUID returns the loaded mails by UID.
+func (m loadedMailbox) byUID() map[uint32]imapTestMail {
+	out := map[uint32]imapTestMail{}
+	for i, mail := range m.mails {
+		out[m.uids[i]] = mail
+	}
+	return out
+}
 
-		// Idle scan: one EXAMINE, no search, checkpoint unchanged.
-		p.Stats.Reset()
-		res2 := imapScan(t, s, res.Next)
-		if len(res2.Candidates) != 0 || res2.Next != res.Next || res2.Rescanned {
-			t.Errorf("idle scan = %d candidates, Next %+v, Rescanned %v; want none, %+v, false", len(res2.Candidates), res2.Next, res2.Rescanned, res.Next)
-		}
-		assertCommands(t, &p.Stats, "EXAMINE")
+// scanFirstIdleAppend: a first scan fetches the announcement-looking mails
+// whole and nothing else, an idle scan costs one EXAMINE, and new mail is
+// searched and fetched alone.
+func scanFirstIdleAppend(t *testing.T, su *imapSuite) {
+	a, mbox := su.mailbox(t)
+	mails := imapInterleave(imapListMails(su.env.Generate), su.fixtures)
+	uids := a.Append(mbox, mails...)
+	m := loadedMailbox{name: mbox, mails: mails, uids: uids, want: wantUIDs(mails, uids), uv: a.UIDValidity(mbox)}
+	if len(m.want) < 10 {
+		t.Fatalf("only %d announcement-looking mails loaded", len(m.want))
+	}
 
-		// New mail: only it is searched and fetched.
-		newMails := []imapTestMail{
-			imapGenMail("new-patch", "[PATCH 6.6 042/150] arm64: fix foo", "cover-6.6.200@rtbot.test", 30, false),
-			imapGenMail("new-cover", "[PATCH 6.6 000/150] 6.6.200-rc1 review", "", 30, true),
-			imapGenMail("new-reply", "Re: [PATCH 6.6 000/150] 6.6.200-rc1 review", "new-cover@rtbot.test", 5, false),
-		}
-		newUIDs := a.Append(mbox, newMails...)
-		p.Stats.Reset()
-		res3 := imapScan(t, s, res2.Next)
-		if got := candidateUIDs(res3.Candidates); !slices.Equal(got, []uint32{newUIDs[1]}) {
-			t.Errorf("scan after append = %v, want [%d]", got, newUIDs[1])
-		}
-		if want := (Checkpoint{UIDValidity: uv, LastUID: newUIDs[2]}); res3.Next != want {
-			t.Errorf("Next after append = %+v, want %+v", res3.Next, want)
-		}
-		assertCommands(t, &p.Stats, "EXAMINE", "UID SEARCH", "UID FETCH")
-		if l := p.Stats.Lines(); len(l) > 1 && !strings.Contains(l[1], fmt.Sprintf("UID %d:*", res2.Next.LastUID+1)) {
-			t.Errorf("incremental search does not start after the checkpoint: %s", l[1])
-		}
-		assertNoneSeen(t, a, mbox)
-	})
+	p := startIMAPProxy(t, su.env.Addr)
+	s := imapDial(t, su.env.cfg(p.Addr, mbox))
+	p.Stats.Reset()
+	res := checkFirstScan(t, s, p, m)
+	assertNoneSeen(t, a, mbox)
 
-	t.Run("ScanExpungedTailNotRepeated", func(t *testing.T) {
-		a := a.with(t)
-		mbox := env.fresh(t, a, &seq)
-		first := a.Append(mbox, imapGenMail("tail-a", "[ANNOUNCE] 6.1.200-rt80", "", 5, true))
-		s := imapDial(t, env.cfg(env.Addr, mbox))
-		res := imapScan(t, s, Checkpoint{})
-		if got := candidateUIDs(res.Candidates); !slices.Equal(got, first) {
-			t.Fatalf("scan = %v, want %v", got, first)
-		}
-		// A message arrives and vanishes before the next scan: "UID n:*"
-		// then means the highest existing UID, which was already processed.
-		gone := a.Append(mbox, imapGenMail("tail-b", "[ANNOUNCE] 6.1.201-rt81", "", 5, true))
-		a.Expunge(mbox, gone...)
-		res2 := imapScan(t, s, res.Next)
-		if len(res2.Candidates) != 0 {
-			t.Errorf("scan after expunge returned %v, want nothing (uid %d was processed)", candidateUIDs(res2.Candidates), first[0])
-		}
-		if res2.Next.LastUID < res.Next.LastUID {
-			t.Errorf("checkpoint went backwards: %+v after %+v", res2.Next, res.Next)
-		}
-	})
+	// Idle scan: one EXAMINE, no search, checkpoint unchanged.
+	p.Stats.Reset()
+	res2 := imapScan(t, s, res.Next)
+	if len(res2.Candidates) != 0 || res2.Next != res.Next || res2.Rescanned {
+		t.Errorf("idle scan = %d candidates, Next %+v, Rescanned %v; want none, %+v, false", len(res2.Candidates), res2.Next, res2.Rescanned, res.Next)
+	}
+	assertCommands(t, &p.Stats, "EXAMINE")
 
-	t.Run("ScanUIDValidityChangeRescans", func(t *testing.T) {
-		a := a.with(t)
-		mbox := env.fresh(t, a, &seq)
-		some := []imapTestMail{fixtures[0], fixtures[len(fixtures)-1], imapGenMail("uv-cover", "[PATCH 5.10 000/50] 5.10.300-rc1 review", "", 5, true)}
-		a.Append(mbox, some...)
-		s := imapDial(t, env.cfg(env.Addr, mbox))
-		res := imapScan(t, s, Checkpoint{})
-		before := len(res.Candidates)
-		if before == 0 {
-			t.Fatal("nothing found before the UIDVALIDITY change")
-		}
-		oldUV := res.Next.UIDValidity
-		for range 3 { // a server may reuse UIDVALIDITY within its clock's second
-			a.Delete(mbox)
-			a.Create(mbox)
-			if a.UIDValidity(mbox) != oldUV {
-				break
-			}
-			time.Sleep(1100 * time.Millisecond)
-		}
-		uids := a.Append(mbox, some...)
-		res2 := imapScan(t, s, res.Next)
-		if !res2.Rescanned {
-			t.Errorf("Rescanned = false after UIDVALIDITY %d -> %d", oldUV, res2.Next.UIDValidity)
-		}
-		if res2.Next.UIDValidity == oldUV {
-			t.Errorf("Next.UIDValidity still %d", oldUV)
-		}
-		if got, want := candidateUIDs(res2.Candidates), wantUIDs(some, uids); !slices.Equal(got, want) {
-			t.Errorf("rescan UIDs = %v, want %v (everything again)", got, want)
-		}
-		if len(res2.Candidates) != before {
-			t.Errorf("rescan found %d, first scan %d", len(res2.Candidates), before)
-		}
-	})
+	checkScanAfterAppend(t, a, s, p, m, res2.Next)
+	assertNoneSeen(t, a, mbox)
+}
 
-	t.Run("ScanFetchIsBounded", func(t *testing.T) {
-		a := a.with(t)
-		mbox := env.fresh(t, a, &seq)
-		var junk strings.Builder
-		for i := range 300 {
-			fmt.Fprintf(&junk, "X-Junk-%d: %s\r\n", i, strings.Repeat("j", 90))
+// checkFirstScan scans m from nothing through p: exactly the
+// announcement-looking mails, whole, in bounded PEEK fetches, and no other
+// mail's body on the wire.
+func checkFirstScan(t *testing.T, s *Scanner, p *imapProxy, m loadedMailbox) ScanResult {
+	t.Helper()
+	res := imapScan(t, s, Checkpoint{})
+	if got := candidateUIDs(res.Candidates); !slices.Equal(got, m.want) {
+		t.Fatalf("first scan UIDs = %v, want %v", got, m.want)
+	}
+	if res.Rescanned || res.More {
+		t.Errorf("first scan: Rescanned=%v More=%v, want both false", res.Rescanned, res.More)
+	}
+	if wantNext := (Checkpoint{UIDValidity: m.uv, LastUID: slices.Max(m.uids)}); res.Next != wantNext {
+		t.Errorf("Next = %+v, want %+v", res.Next, wantNext)
+	}
+	byUID := m.byUID()
+	var wantBytes int64
+	for _, c := range res.Candidates {
+		mail := byUID[c.UID]
+		if !bytes.Equal(c.Raw, mail.Raw) {
+			t.Errorf("uid %d (%s): Raw differs from the stored mail (%d vs %d bytes)", c.UID, mail.Name, len(c.Raw), len(mail.Raw))
 		}
-		bigHeader := imapGenMail("big-header", "[ANNOUNCE] 6.1.300-rt90", "", 10, true)
-		bigHeader.Raw = bytes.Replace(bigHeader.Raw, []byte("MIME-Version:"), []byte(junk.String()+"MIME-Version:"), 1)
-		bigBody := imapGenMail("big-body", "[PATCH 6.1 000/999] 6.1.300-rc1 review", "", 20000, true) // ~1.4 MB
-		small := imapGenMail("small", "[PATCH RT 0/3] Linux v6.1.300-rt90-rc1", "", 20, true)
-		uids := a.Append(mbox, bigHeader, bigBody, small)
+		if c.Truncated {
+			t.Errorf("uid %d (%s): Truncated for a %d-byte mail", c.UID, mail.Name, len(mail.Raw))
+		}
+		wantBytes += int64(len(mail.Raw))
+	}
+	if res.FetchedBytes != wantBytes {
+		t.Errorf("FetchedBytes = %d, want %d", res.FetchedBytes, wantBytes)
+	}
+	wantCmds := []string{"EXAMINE", "UID SEARCH"}
+	for range (len(m.want) + fetchBatch - 1) / fetchBatch {
+		wantCmds = append(wantCmds, "UID FETCH")
+	}
+	assertCommands(t, &p.Stats, wantCmds...)
+	checkBoundedCommands(t, p.Stats.Lines())
+	var total int64
+	for _, mail := range m.mails {
+		total += int64(len(mail.Raw))
+	}
+	if down := p.Stats.down.Load(); down > wantBytes+32<<10 {
+		t.Errorf("server sent %d bytes for %d bytes of candidates (mailbox holds %d): bodies of other mail were downloaded", down, wantBytes, total)
+	}
+	return res
+}
 
-		const hdrMax, txtMax = 4096, 8192
-		cfg := env.cfg(env.Addr, mbox)
-		cfg.MaxHeaderBytes, cfg.MaxTextBytes = hdrMax, txtMax
-		s := imapDial(t, cfg)
-		res := imapScan(t, s, Checkpoint{})
-		if got := candidateUIDs(res.Candidates); !slices.Equal(got, uids) {
-			t.Fatalf("scan = %v, want %v", got, uids)
+// checkBoundedCommands checks that every FETCH is a bounded PEEK and every
+// SEARCH is by UID range and subject.
+func checkBoundedCommands(t *testing.T, lines []string) {
+	t.Helper()
+	for _, l := range lines {
+		if strings.Contains(l, "FETCH") && (!strings.Contains(l, "BODY.PEEK[HEADER]<0.65536>") || !strings.Contains(l, "BODY.PEEK[TEXT]<0.65536>") || strings.Contains(l, "BODY[")) {
+			t.Errorf("fetch is not a bounded PEEK: %s", l)
 		}
-		if max := int64(len(uids) * (hdrMax + txtMax)); res.FetchedBytes > max {
-			t.Errorf("FetchedBytes = %d, over the bound %d", res.FetchedBytes, max)
+		if strings.Contains(l, "SEARCH") && (!strings.Contains(l, "UID 1:* ") || !strings.Contains(l, "SUBJECT")) {
+			t.Errorf("search is not by UID range and subject: %s", l)
 		}
-		for i, c := range res.Candidates {
-			m := []imapTestMail{bigHeader, bigBody, small}[i]
-			if len(c.Raw) > hdrMax+txtMax+2 {
-				t.Errorf("%s: Raw is %d bytes, over %d", m.Name, len(c.Raw), hdrMax+txtMax+2)
-			}
-			if c.Size != int64(len(m.Raw)) {
-				t.Errorf("%s: Size = %d, want %d", m.Name, c.Size, len(m.Raw))
-			}
-			wantTrunc := m.Name != "small"
-			if c.Truncated != wantTrunc {
-				t.Errorf("%s: Truncated = %v, want %v", m.Name, c.Truncated, wantTrunc)
-			}
-			if !bytes.Contains(c.Raw, []byte("Subject: "+m.Subject+"\r\n")) {
-				t.Errorf("%s: Raw lost the Subject", m.Name)
-			}
-		}
-		if hb := res.Candidates[0].Raw; !bytes.HasSuffix(hb, []byte("\r\n\r\n")) || bytes.Contains(hb, []byte("do_something")) {
-			t.Errorf("cut header: want whole lines ending the header and no body, got ...%q", hb[max(0, len(hb)-60):])
-		}
-		if bb := res.Candidates[1].Raw; len(bb) != bytes.Index(bigBody.Raw, []byte("\r\n\r\n"))+4+txtMax {
-			t.Errorf("big body: Raw is %d bytes, want header + %d", len(bb), txtMax)
-		}
-		assertNoneSeen(t, a, mbox)
-	})
+	}
+}
 
-	t.Run("ScanWaitIdleWakesOnAppend", func(t *testing.T) {
-		a := a.with(t)
-		mbox := env.fresh(t, a, &seq)
-		a.Append(mbox, fixtures[0])
-		s := imapDial(t, env.cfg(env.Addr, mbox))
-		if !s.SupportsIdle() {
-			t.Fatal("server does not advertise IDLE")
-		}
-		res := imapScan(t, s, Checkpoint{})
+// checkScanAfterAppend appends new mail to m and scans from cp: only the
+// new mail is searched and fetched.
+func checkScanAfterAppend(t *testing.T, a *imapAdmin, s *Scanner, p *imapProxy, m loadedMailbox, cp Checkpoint) {
+	t.Helper()
+	newMails := []imapTestMail{
+		imapGenMail("new-patch", "[PATCH 6.6 042/150] arm64: fix foo", "cover-6.6.200@rtbot.test", 30, false),
+		imapGenMail("new-cover", "[PATCH 6.6 000/150] 6.6.200-rc1 review", "", 30, true),
+		imapGenMail("new-reply", "Re: [PATCH 6.6 000/150] 6.6.200-rc1 review", "new-cover@rtbot.test", 5, false),
+	}
+	newUIDs := a.Append(m.name, newMails...)
+	p.Stats.Reset()
+	res3 := imapScan(t, s, cp)
+	if got := candidateUIDs(res3.Candidates); !slices.Equal(got, []uint32{newUIDs[1]}) {
+		t.Errorf("scan after append = %v, want [%d]", got, newUIDs[1])
+	}
+	if want := (Checkpoint{UIDValidity: m.uv, LastUID: newUIDs[2]}); res3.Next != want {
+		t.Errorf("Next after append = %+v, want %+v", res3.Next, want)
+	}
+	assertCommands(t, &p.Stats, "EXAMINE", "UID SEARCH", "UID FETCH")
+	if l := p.Stats.Lines(); len(l) > 1 && !strings.Contains(l[1], fmt.Sprintf("UID %d:*", cp.LastUID+1)) {
+		t.Errorf("incremental search does not start after the checkpoint: %s", l[1])
+	}
+}
 
-		// ctx ending interrupts IDLE and leaves the connection usable.
-		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-		start := time.Now()
-		_, err := s.Wait(ctx, 0)
-		cancel()
-		if !errors.Is(err, context.DeadlineExceeded) {
-			t.Errorf("Wait with expiring ctx = %v, want DeadlineExceeded", err)
-		}
-		if d := time.Since(start); d > 5*time.Second {
-			t.Errorf("Wait took %v to notice ctx", d)
-		}
+// scanExpungedTailNotRepeated: a message that arrives and vanishes between
+// scans does not make the last processed one come again.
+func scanExpungedTailNotRepeated(t *testing.T, su *imapSuite) {
+	a, mbox := su.mailbox(t)
+	first := a.Append(mbox, imapGenMail("tail-a", "[ANNOUNCE] 6.1.200-rt80", "", 5, true))
+	s := imapDial(t, su.env.cfg(su.env.Addr, mbox))
+	res := imapScan(t, s, Checkpoint{})
+	if got := candidateUIDs(res.Candidates); !slices.Equal(got, first) {
+		t.Fatalf("scan = %v, want %v", got, first)
+	}
+	// A message arrives and vanishes before the next scan: "UID n:*"
+	// then means the highest existing UID, which was already processed.
+	gone := a.Append(mbox, imapGenMail("tail-b", "[ANNOUNCE] 6.1.201-rt81", "", 5, true))
+	a.Expunge(mbox, gone...)
+	res2 := imapScan(t, s, res.Next)
+	if len(res2.Candidates) != 0 {
+		t.Errorf("scan after expunge returned %v, want nothing (uid %d was processed)", candidateUIDs(res2.Candidates), first[0])
+	}
+	if res2.Next.LastUID < res.Next.LastUID {
+		t.Errorf("checkpoint went backwards: %+v after %+v", res2.Next, res.Next)
+	}
+}
 
-		mail := imapGenMail("idle-new", "[PATCH 6.12 00/10] 6.12.99-rc1 review", "", 5, true)
-		done := make(chan []uint32, 1)
-		go func() {
-			time.Sleep(300 * time.Millisecond)
-			done <- a.Append(mbox, mail) // a second client
-		}()
-		ctx, cancel = context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		start = time.Now()
-		notified, err := s.Wait(ctx, time.Minute)
-		if err != nil || !notified {
-			t.Fatalf("Wait = %v, %v; want notified after APPEND", notified, err)
-		}
-		t.Logf("IDLE woke %v after Wait started", time.Since(start).Round(time.Millisecond))
-		newUID := <-done
-		res2 := imapScan(t, s, res.Next)
-		if got := candidateUIDs(res2.Candidates); !slices.Equal(got, newUID) {
-			t.Errorf("scan after IDLE = %v, want %v", got, newUID)
-		}
-	})
+// scanUIDValidityChangeRescans: a mailbox recreated under the scanner is
+// scanned again from the start.
+func scanUIDValidityChangeRescans(t *testing.T, su *imapSuite) {
+	a, mbox := su.mailbox(t)
+	some := []imapTestMail{su.fixtures[0], su.fixtures[len(su.fixtures)-1], imapGenMail("uv-cover", "[PATCH 5.10 000/50] 5.10.300-rc1 review", "", 5, true)}
+	a.Append(mbox, some...)
+	s := imapDial(t, su.env.cfg(su.env.Addr, mbox))
+	res := imapScan(t, s, Checkpoint{})
+	before := len(res.Candidates)
+	if before == 0 {
+		t.Fatal("nothing found before the UIDVALIDITY change")
+	}
+	oldUV := res.Next.UIDValidity
+	recreate(a, mbox, oldUV)
+	uids := a.Append(mbox, some...)
+	res2 := imapScan(t, s, res.Next)
+	if !res2.Rescanned {
+		t.Errorf("Rescanned = false after UIDVALIDITY %d -> %d", oldUV, res2.Next.UIDValidity)
+	}
+	if res2.Next.UIDValidity == oldUV {
+		t.Errorf("Next.UIDValidity still %d", oldUV)
+	}
+	if got, want := candidateUIDs(res2.Candidates), wantUIDs(some, uids); !slices.Equal(got, want) {
+		t.Errorf("rescan UIDs = %v, want %v (everything again)", got, want)
+	}
+	if len(res2.Candidates) != before {
+		t.Errorf("rescan found %d, first scan %d", len(res2.Candidates), before)
+	}
+}
 
-	t.Run("ScanWaitPollsWithoutIdle", func(t *testing.T) {
-		a := a.with(t)
-		mbox := env.fresh(t, a, &seq)
-		a.Append(mbox, fixtures[0])
-		p := startIMAPProxy(t, env.Addr)
-		cfg := env.cfg(p.Addr, mbox)
-		cfg.DisableIdle = true
-		s := imapDial(t, cfg)
-		if s.SupportsIdle() {
-			t.Fatal("SupportsIdle with DisableIdle")
+// recreate deletes and creates mbox again, trying for a UIDVALIDITY other
+// than oldUV: a server may reuse it within its clock's second.
+func recreate(a *imapAdmin, mbox string, oldUV uint32) {
+	a.t.Helper()
+	for range 3 {
+		a.Delete(mbox)
+		a.Create(mbox)
+		if a.UIDValidity(mbox) != oldUV {
+			return
 		}
-		imapScan(t, s, Checkpoint{})
-		a.Append(mbox, imapGenMail("poll-new", "[ANNOUNCE] v6.13-rt1", "", 5, true))
-		p.Stats.Reset()
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		start := time.Now()
-		notified, err := s.Wait(ctx, 300*time.Millisecond)
-		if err != nil || !notified {
-			t.Errorf("Wait = %v, %v; want notified by NOOP", notified, err)
-		}
-		if d := time.Since(start); d < 300*time.Millisecond {
-			t.Errorf("poll returned after %v, before the interval", d)
-		}
-		assertCommands(t, &p.Stats, "NOOP")
-	})
+		time.Sleep(1100 * time.Millisecond)
+	}
+}
 
-	t.Run("ScanMarkProcessed", func(t *testing.T) {
-		a := a.with(t)
-		mbox := env.fresh(t, a, &seq)
-		mails := imapInterleave(imapListMails(30), fixtures[2:8]) // two replies, four RT mails
-		uids := a.Append(mbox, mails...)
-		want := wantUIDs(mails, uids)
-		if len(want) < 3 {
-			t.Fatalf("only %d candidates loaded; the test needs one to flag and some to move", len(want))
-		}
+// scanFetchIsBounded: a huge header or body is fetched only up to the
+// configured bounds, cut at whole lines, and marked Truncated.
+func scanFetchIsBounded(t *testing.T, su *imapSuite) {
+	a, mbox := su.mailbox(t)
+	var junk strings.Builder
+	for i := range 300 {
+		fmt.Fprintf(&junk, "X-Junk-%d: %s\r\n", i, strings.Repeat("j", 90))
+	}
+	bigHeader := imapGenMail("big-header", "[ANNOUNCE] 6.1.300-rt90", "", 10, true)
+	bigHeader.Raw = bytes.Replace(bigHeader.Raw, []byte("MIME-Version:"), []byte(junk.String()+"MIME-Version:"), 1)
+	bigBody := imapGenMail("big-body", "[PATCH 6.1 000/999] 6.1.300-rc1 review", "", 20000, true) // ~1.4 MB
+	small := imapGenMail("small", "[PATCH RT 0/3] Linux v6.1.300-rt90-rc1", "", 20, true)
+	uids := a.Append(mbox, bigHeader, bigBody, small)
 
-		off := imapDial(t, env.cfg(env.Addr, mbox))
-		offRes := imapScan(t, off, Checkpoint{})
-		if err := off.MarkProcessed(context.Background(), offRes.Next.UIDValidity, want); !errors.Is(err, ErrMarkingDisabled) {
-			t.Errorf("MarkProcessed without configuration = %v, want ErrMarkingDisabled", err)
+	const hdrMax, txtMax = 4096, 8192
+	cfg := su.env.cfg(su.env.Addr, mbox)
+	cfg.MaxHeaderBytes, cfg.MaxTextBytes = hdrMax, txtMax
+	s := imapDial(t, cfg)
+	res := imapScan(t, s, Checkpoint{})
+	if got := candidateUIDs(res.Candidates); !slices.Equal(got, uids) {
+		t.Fatalf("scan = %v, want %v", got, uids)
+	}
+	if max := int64(len(uids) * (hdrMax + txtMax)); res.FetchedBytes > max {
+		t.Errorf("FetchedBytes = %d, over the bound %d", res.FetchedBytes, max)
+	}
+	for i, c := range res.Candidates {
+		m := []imapTestMail{bigHeader, bigBody, small}[i]
+		if len(c.Raw) > hdrMax+txtMax+2 {
+			t.Errorf("%s: Raw is %d bytes, over %d", m.Name, len(c.Raw), hdrMax+txtMax+2)
 		}
+		if c.Size != int64(len(m.Raw)) {
+			t.Errorf("%s: Size = %d, want %d", m.Name, c.Size, len(m.Raw))
+		}
+		wantTrunc := m.Name != "small"
+		if c.Truncated != wantTrunc {
+			t.Errorf("%s: Truncated = %v, want %v", m.Name, c.Truncated, wantTrunc)
+		}
+		if !bytes.Contains(c.Raw, []byte("Subject: "+m.Subject+"\r\n")) {
+			t.Errorf("%s: Raw lost the Subject", m.Name)
+		}
+	}
+	if hb := res.Candidates[0].Raw; !bytes.HasSuffix(hb, []byte("\r\n\r\n")) || bytes.Contains(hb, []byte("do_something")) {
+		t.Errorf("cut header: want whole lines ending the header and no body, got ...%q", hb[max(0, len(hb)-60):])
+	}
+	if bb := res.Candidates[1].Raw; len(bb) != bytes.Index(bigBody.Raw, []byte("\r\n\r\n"))+4+txtMax {
+		t.Errorf("big body: Raw is %d bytes, want header + %d", len(bb), txtMax)
+	}
+	assertNoneSeen(t, a, mbox)
+}
 
-		p := startIMAPProxy(t, env.Addr)
-		cfg := env.cfg(p.Addr, mbox)
-		cfg.ProcessedFlag = "$rtbot-done"
-		s := imapDial(t, cfg)
-		res := imapScan(t, s, Checkpoint{})
-		if got := candidateUIDs(res.Candidates); !slices.Equal(got, want) {
-			t.Fatalf("scan = %v, want %v", got, want)
-		}
-		if err := s.MarkProcessed(context.Background(), res.Next.UIDValidity+1, want); err == nil || !strings.Contains(err.Error(), "UIDVALIDITY") {
-			t.Errorf("MarkProcessed with stale UIDVALIDITY = %v, want refusal", err)
-		}
-		if err := s.MarkProcessed(context.Background(), res.Next.UIDValidity, want[:1]); err != nil {
-			t.Fatalf("MarkProcessed: %v", err)
-		}
-		for uid, fl := range a.Flags(mbox) {
-			marked := slices.Contains(fl, imap.Flag("$rtbot-done"))
-			if marked != (uid == want[0]) {
-				t.Errorf("uid %d flags %v: marked=%v, want %v", uid, fl, marked, uid == want[0])
-			}
-		}
-		assertNoneSeen(t, a, mbox)
-		p.Stats.Reset()
-		imapScan(t, s, res.Next)
-		assertCommands(t, &p.Stats, "EXAMINE")
+// scanWaitIdleWakesOnAppend: Wait in IDLE gives way to its context and
+// wakes when a second client appends.
+func scanWaitIdleWakesOnAppend(t *testing.T, su *imapSuite) {
+	a, mbox := su.mailbox(t)
+	a.Append(mbox, su.fixtures[0])
+	s := imapDial(t, su.env.cfg(su.env.Addr, mbox))
+	if !s.SupportsIdle() {
+		t.Fatal("server does not advertise IDLE")
+	}
+	res := imapScan(t, s, Checkpoint{})
 
-		done := mbox + "-done"
-		a.Create(done)
-		t.Cleanup(func() { a.c.Unselect().Wait(); a.c.Delete(done).Wait() })
-		cfg.ProcessedFlag, cfg.ProcessedMailbox = "", done
-		mv := imapDial(t, cfg)
-		if err := mv.MarkProcessed(context.Background(), res.Next.UIDValidity, want[1:]); err != nil {
-			t.Fatalf("MarkProcessed (move): %v", err)
+	// ctx ending interrupts IDLE and leaves the connection usable.
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	start := time.Now()
+	_, err := s.Wait(ctx, 0)
+	cancel()
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Wait with expiring ctx = %v, want DeadlineExceeded", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("Wait took %v to notice ctx", d)
+	}
+
+	mail := imapGenMail("idle-new", "[PATCH 6.12 00/10] 6.12.99-rc1 review", "", 5, true)
+	done := make(chan []uint32, 1)
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		done <- a.Append(mbox, mail) // a second client
+	}()
+	ctx, cancel = context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	start = time.Now()
+	notified, err := s.Wait(ctx, time.Minute)
+	if err != nil || !notified {
+		t.Fatalf("Wait = %v, %v; want notified after APPEND", notified, err)
+	}
+	t.Logf("IDLE woke %v after Wait started", time.Since(start).Round(time.Millisecond))
+	newUID := <-done
+	res2 := imapScan(t, s, res.Next)
+	if got := candidateUIDs(res2.Candidates); !slices.Equal(got, newUID) {
+		t.Errorf("scan after IDLE = %v, want %v", got, newUID)
+	}
+}
+
+// scanWaitPollsWithoutIdle: with IDLE disabled, Wait polls with NOOP.
+func scanWaitPollsWithoutIdle(t *testing.T, su *imapSuite) {
+	a, mbox := su.mailbox(t)
+	a.Append(mbox, su.fixtures[0])
+	p := startIMAPProxy(t, su.env.Addr)
+	cfg := su.env.cfg(p.Addr, mbox)
+	cfg.DisableIdle = true
+	s := imapDial(t, cfg)
+	if s.SupportsIdle() {
+		t.Fatal("SupportsIdle with DisableIdle")
+	}
+	imapScan(t, s, Checkpoint{})
+	a.Append(mbox, imapGenMail("poll-new", "[ANNOUNCE] v6.13-rt1", "", 5, true))
+	p.Stats.Reset()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	start := time.Now()
+	notified, err := s.Wait(ctx, 300*time.Millisecond)
+	if err != nil || !notified {
+		t.Errorf("Wait = %v, %v; want notified by NOOP", notified, err)
+	}
+	if d := time.Since(start); d < 300*time.Millisecond {
+		t.Errorf("poll returned after %v, before the interval", d)
+	}
+	assertCommands(t, &p.Stats, "NOOP")
+}
+
+// scanMarkProcessed: MarkProcessed refuses without configuration or with a
+// stale UIDVALIDITY, flags what it is given (never \Seen, and no search
+// after), or moves it to another mailbox.
+func scanMarkProcessed(t *testing.T, su *imapSuite) {
+	a, mbox := su.mailbox(t)
+	mails := imapInterleave(imapListMails(30), su.fixtures[2:8]) // two replies, four RT mails
+	uids := a.Append(mbox, mails...)
+	want := wantUIDs(mails, uids)
+	if len(want) < 3 {
+		t.Fatalf("only %d candidates loaded; the test needs one to flag and some to move", len(want))
+	}
+
+	off := imapDial(t, su.env.cfg(su.env.Addr, mbox))
+	offRes := imapScan(t, off, Checkpoint{})
+	if err := off.MarkProcessed(context.Background(), offRes.Next.UIDValidity, want); !errors.Is(err, ErrMarkingDisabled) {
+		t.Errorf("MarkProcessed without configuration = %v, want ErrMarkingDisabled", err)
+	}
+
+	cfg, next := checkMarkWithFlag(t, su, a, mbox, want)
+
+	done := mbox + "-done"
+	a.Create(done)
+	t.Cleanup(func() { a.c.Unselect().Wait(); a.c.Delete(done).Wait() })
+	cfg.ProcessedFlag, cfg.ProcessedMailbox = "", done
+	mv := imapDial(t, cfg)
+	if err := mv.MarkProcessed(context.Background(), next.UIDValidity, want[1:]); err != nil {
+		t.Fatalf("MarkProcessed (move): %v", err)
+	}
+	if got := len(a.Flags(done)); got != len(want)-1 {
+		t.Errorf("%d messages moved to %s, want %d", got, done, len(want)-1)
+	}
+	if got := len(a.Flags(mbox)); got != len(mails)-len(want)+1 {
+		t.Errorf("%d messages left in %s, want %d", got, mbox, len(mails)-len(want)+1)
+	}
+}
+
+// checkMarkWithFlag marks want[0] of mbox with a keyword through a proxy
+// and returns the configuration and the scan's checkpoint.
+func checkMarkWithFlag(t *testing.T, su *imapSuite, a *imapAdmin, mbox string, want []uint32) (IMAPConfig, Checkpoint) {
+	t.Helper()
+	p := startIMAPProxy(t, su.env.Addr)
+	cfg := su.env.cfg(p.Addr, mbox)
+	cfg.ProcessedFlag = "$rtbot-done"
+	s := imapDial(t, cfg)
+	res := imapScan(t, s, Checkpoint{})
+	if got := candidateUIDs(res.Candidates); !slices.Equal(got, want) {
+		t.Fatalf("scan = %v, want %v", got, want)
+	}
+	if err := s.MarkProcessed(context.Background(), res.Next.UIDValidity+1, want); err == nil || !strings.Contains(err.Error(), "UIDVALIDITY") {
+		t.Errorf("MarkProcessed with stale UIDVALIDITY = %v, want refusal", err)
+	}
+	if err := s.MarkProcessed(context.Background(), res.Next.UIDValidity, want[:1]); err != nil {
+		t.Fatalf("MarkProcessed: %v", err)
+	}
+	for uid, fl := range a.Flags(mbox) {
+		marked := slices.Contains(fl, imap.Flag("$rtbot-done"))
+		if marked != (uid == want[0]) {
+			t.Errorf("uid %d flags %v: marked=%v, want %v", uid, fl, marked, uid == want[0])
 		}
-		if got := len(a.Flags(done)); got != len(want)-1 {
-			t.Errorf("%d messages moved to %s, want %d", got, done, len(want)-1)
-		}
-		if got := len(a.Flags(mbox)); got != len(mails)-len(want)+1 {
-			t.Errorf("%d messages left in %s, want %d", got, mbox, len(mails)-len(want)+1)
-		}
-	})
+	}
+	assertNoneSeen(t, a, mbox)
+	p.Stats.Reset()
+	imapScan(t, s, res.Next)
+	assertCommands(t, &p.Stats, "EXAMINE")
+	return cfg, res.Next
 }

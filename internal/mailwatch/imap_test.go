@@ -50,7 +50,7 @@ func TestIMAPPlainRefusedOffLoopback(t *testing.T) {
 }
 
 func TestIMAPTLSModes(t *testing.T) {
-	serverTLS, pool := imapSelfSigned(t)
+	serverTLS, pool := testkit.SelfSignedTLS(t, "127.0.0.1")
 	for _, tc := range []struct {
 		name     string
 		mode     netsec.Mode
@@ -148,17 +148,12 @@ func TestIMAPBackoffDelay(t *testing.T) {
 }
 
 func TestIMAPRedialBacksOffUntilCtx(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close() // nothing listens: connection refused
+	addr := testkit.ClosedPort(t) // nothing listens: connection refused
 
 	ctx, cancel := context.WithTimeout(context.Background(), 400*time.Millisecond)
 	defer cancel()
 	var delays []time.Duration
-	_, err = Redial(ctx, IMAPConfig{Addr: addr, TLS: netsec.Plain, Username: "u"}, Backoff{Min: 10 * time.Millisecond, Max: 40 * time.Millisecond},
+	_, err := Redial(ctx, IMAPConfig{Addr: addr, TLS: netsec.Plain, Username: "u"}, Backoff{Min: 10 * time.Millisecond, Max: 40 * time.Millisecond},
 		func(attempt int, err error, next time.Duration) { delays = append(delays, next) })
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("Redial = %v, want DeadlineExceeded", err)
@@ -231,15 +226,7 @@ func TestIMAPWatchReconnects(t *testing.T) {
 		t.Error("the dropped connection was not reported")
 	}
 
-	cancel()
-	select {
-	case err := <-watchErr:
-		if !errors.Is(err, context.Canceled) {
-			t.Errorf("Watch = %v, want context.Canceled", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Watch did not return after cancel")
-	}
+	stopWatch(t, cancel, watchErr)
 }
 
 func TestIMAPWatchStopsOnHandlerError(t *testing.T) {
@@ -283,8 +270,8 @@ func TestIMAPClassify(t *testing.T) {
 // TestIMAPUntrustedPoolIsUsed guards against a TLS config that silently
 // skips verification: the pool given must be the one checked.
 func TestIMAPUntrustedPoolIsUsed(t *testing.T) {
-	serverTLS, _ := imapSelfSigned(t)
-	_, otherPool := imapSelfSigned(t)
+	serverTLS, _ := testkit.SelfSignedTLS(t, "127.0.0.1")
+	_, otherPool := testkit.SelfSignedTLS(t, "127.0.0.1")
 	srv := startIMAPMemServer(t, serverTLS, true)
 	_, err := Dial(context.Background(), IMAPConfig{Addr: srv.Addr, Username: srv.User, Password: srv.Password, TLSConfig: &tls.Config{RootCAs: otherPool}})
 	var verr *tls.CertificateVerificationError

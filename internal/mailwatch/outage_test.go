@@ -34,11 +34,7 @@ type outageEnv struct {
 
 func startOutageEnv(t *testing.T, holdBack bool) *outageEnv {
 	t.Helper()
-	srv, err := fixtures.StartIMAP("rtbot", "s3cret pass", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
+	srv := startIMAPMemServer(t, nil, false)
 	env := &outageEnv{srv: srv}
 	wantAnn := 0
 	for _, m := range imapFixtureMails(t) {
@@ -60,6 +56,7 @@ func startOutageEnv(t *testing.T, holdBack bool) *outageEnv {
 	if holdBack && env.held.Raw == nil {
 		t.Fatalf("fixture %s missing", outageHeldBack)
 	}
+	var err error
 	env.proxy, err = fixtures.StartFaultProxy(srv.Addr)
 	if err != nil {
 		t.Fatal(err)
@@ -127,18 +124,7 @@ func TestIMAPOutageScanCutMidFetch(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 
-	clean0, err := scanOnce(ctx, env.direct, Checkpoint{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(clean0.Candidates) < 5 {
-		t.Fatalf("clean scan found %d candidates, want the announcements", len(clean0.Candidates))
-	}
-	for _, c := range clean0.Candidates {
-		if c.Truncated {
-			t.Fatalf("clean scan: uid %d truncated; the test wants whole messages", c.UID)
-		}
-	}
+	clean0 := env.wholeScan(t, ctx)
 	// An old checkpoint that has seen the first two candidates.
 	partialCP := Checkpoint{UIDValidity: clean0.Next.UIDValidity, LastUID: clean0.Candidates[1].UID}
 
@@ -151,71 +137,106 @@ func TestIMAPOutageScanCutMidFetch(t *testing.T) {
 		if d := sameCandidates(proxied.Candidates, clean.Candidates); d != "" || proxied.Next != clean.Next {
 			t.Fatalf("from %+v: the proxy is not transparent: %s, next %+v want %+v", cp, d, proxied.Next, clean.Next)
 		}
-		fetched := clean.FetchedBytes
-		type cutPoint struct {
-			name string
-			at   int64 // bytes the connection carries before the cut
-			// mayComplete: the cut falls after the server's tagged OK status,
-			// so a complete result is right too.
-			mayComplete bool
-		}
-		cuts := []cutPoint{
-			{"fetch-start", end - fetched, false},
-			{"fetch-quarter", end - fetched*3/4, false},
-			{"fetch-half", end - fetched/2, false},
-			{"fetch-three-quarters", end - fetched/4, false},
-		}
-		// Every byte of the end of the answer: the last message's closing
-		// lines and the tagged OK. Once the server's "T4 OK " has arrived,
-		// everything has (go-imap then completes the command without the
-		// text or the final LF): there the scan may succeed, but whole.
-		const taggedOK = len("T4 OK UID FETCH completed\r\n")
-		for k := int64(64); k >= 1; k-- {
-			cuts = append(cuts, cutPoint{fmt.Sprintf("end-minus-%d", k), end - k, k <= int64(taggedOK)})
-		}
-		for _, cut := range cuts {
+		for _, cut := range fetchCuts(end, clean.FetchedBytes) {
 			t.Run(fmt.Sprintf("from-%d/%s", cp.LastUID, cut.name), func(t *testing.T) {
-				cuts := env.proxy.Cuts()
-				env.proxy.CutAfter(cut.at)
-				res, err := scanOnce(ctx, env.viaP, cp)
-				env.proxy.CutAfter(-1)
-				if env.proxy.Cuts() != cuts+1 {
-					t.Fatalf("the proxy cut %d connections, want 1 (cut at %d of %d bytes)", env.proxy.Cuts()-cuts, cut.at, end)
-				}
-				if err == nil && cut.mayComplete {
-					if d := sameCandidates(res.Candidates, clean.Candidates); d != "" || res.Next != clean.Next {
-						t.Fatalf("Scan cut after the tagged OK returned an incomplete result: %s, next %+v want %+v", d, res.Next, clean.Next)
-					}
-					return
-				}
-				if err == nil {
-					t.Fatalf("Scan cut after %d of %d bytes returned %d candidates and no error: a partial fetch presented as complete",
-						cut.at, end, len(res.Candidates))
-				}
-				var ie *Error
-				if !errors.As(err, &ie) || ie.Op != "fetch" || !strings.Contains(err.Error(), "fetch") {
-					t.Errorf("Scan error %q: want an *Error for the fetch", err)
-				}
-				if IsPermanent(err) {
-					t.Errorf("Scan error %q is permanent: a dropped connection is worth retrying", err)
-				}
-				if len(res.Candidates) != 0 || res.Next != (Checkpoint{}) {
-					t.Errorf("failed Scan also returned %d candidates and checkpoint %+v", len(res.Candidates), res.Next)
-				}
-
-				// The network is back: scan again from the same old checkpoint.
-				again, err := scanOnce(ctx, env.viaP, cp)
-				if err != nil {
-					t.Fatalf("Scan after the outage: %v", err)
-				}
-				if d := sameCandidates(again.Candidates, clean.Candidates); d != "" {
-					t.Errorf("Scan after the outage: %s", d)
-				}
-				if again.Next != clean.Next || again.More || again.Rescanned {
-					t.Errorf("Scan after the outage: next %+v (more %v, rescanned %v), want %+v", again.Next, again.More, again.Rescanned, clean.Next)
-				}
+				env.checkCutScan(t, ctx, cp, cut, clean, end)
 			})
 		}
+	}
+}
+
+// wholeScan scans the server from nothing, directly, and checks that it
+// finds the announcements, none of them truncated.
+func (env *outageEnv) wholeScan(t *testing.T, ctx context.Context) ScanResult {
+	t.Helper()
+	clean, err := scanOnce(ctx, env.direct, Checkpoint{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(clean.Candidates) < 5 {
+		t.Fatalf("clean scan found %d candidates, want the announcements", len(clean.Candidates))
+	}
+	for _, c := range clean.Candidates {
+		if c.Truncated {
+			t.Fatalf("clean scan: uid %d truncated; the test wants whole messages", c.UID)
+		}
+	}
+	return clean
+}
+
+// cutPoint is where the proxy cuts a scan's connection.
+type cutPoint struct {
+	name string
+	at   int64 // bytes the connection carries before the cut
+	// mayComplete: the cut falls after the server's tagged OK status,
+	// so a complete result is right too.
+	mayComplete bool
+}
+
+// fetchCuts returns the cuts of a scan whose connection carries end bytes,
+// the last fetched of them the FETCH answer: at its start and quarters,
+// and at every byte of its end.
+func fetchCuts(end, fetched int64) []cutPoint {
+	cuts := []cutPoint{
+		{"fetch-start", end - fetched, false},
+		{"fetch-quarter", end - fetched*3/4, false},
+		{"fetch-half", end - fetched/2, false},
+		{"fetch-three-quarters", end - fetched/4, false},
+	}
+	// Every byte of the end of the answer: the last message's closing
+	// lines and the tagged OK. Once the server's "T4 OK " has arrived,
+	// everything has (go-imap then completes the command without the
+	// text or the final LF): there the scan may succeed, but whole.
+	const taggedOK = len("T4 OK UID FETCH completed\r\n")
+	for k := int64(64); k >= 1; k-- {
+		cuts = append(cuts, cutPoint{fmt.Sprintf("end-minus-%d", k), end - k, k <= int64(taggedOK)})
+	}
+	return cuts
+}
+
+// checkCutScan scans from cp through the proxy cutting at cut: the scan
+// fails as a retryable fetch error with nothing in hand (or, past the
+// tagged OK, succeeds whole), and a scan after it returns clean's result.
+func (env *outageEnv) checkCutScan(t *testing.T, ctx context.Context, cp Checkpoint, cut cutPoint, clean ScanResult, end int64) {
+	t.Helper()
+	cuts := env.proxy.Cuts()
+	env.proxy.CutAfter(cut.at)
+	res, err := scanOnce(ctx, env.viaP, cp)
+	env.proxy.CutAfter(-1)
+	if env.proxy.Cuts() != cuts+1 {
+		t.Fatalf("the proxy cut %d connections, want 1 (cut at %d of %d bytes)", env.proxy.Cuts()-cuts, cut.at, end)
+	}
+	if err == nil && cut.mayComplete {
+		if d := sameCandidates(res.Candidates, clean.Candidates); d != "" || res.Next != clean.Next {
+			t.Fatalf("Scan cut after the tagged OK returned an incomplete result: %s, next %+v want %+v", d, res.Next, clean.Next)
+		}
+		return
+	}
+	if err == nil {
+		t.Fatalf("Scan cut after %d of %d bytes returned %d candidates and no error: a partial fetch presented as complete",
+			cut.at, end, len(res.Candidates))
+	}
+	var ie *Error
+	if !errors.As(err, &ie) || ie.Op != "fetch" || !strings.Contains(err.Error(), "fetch") {
+		t.Errorf("Scan error %q: want an *Error for the fetch", err)
+	}
+	if IsPermanent(err) {
+		t.Errorf("Scan error %q is permanent: a dropped connection is worth retrying", err)
+	}
+	if len(res.Candidates) != 0 || res.Next != (Checkpoint{}) {
+		t.Errorf("failed Scan also returned %d candidates and checkpoint %+v", len(res.Candidates), res.Next)
+	}
+
+	// The network is back: scan again from the same old checkpoint.
+	again, err := scanOnce(ctx, env.viaP, cp)
+	if err != nil {
+		t.Fatalf("Scan after the outage: %v", err)
+	}
+	if d := sameCandidates(again.Candidates, clean.Candidates); d != "" {
+		t.Errorf("Scan after the outage: %s", d)
+	}
+	if again.Next != clean.Next || again.More || again.Rescanned {
+		t.Errorf("Scan after the outage: next %+v (more %v, rescanned %v), want %+v", again.Next, again.More, again.Rescanned, clean.Next)
 	}
 }
 
@@ -229,6 +250,58 @@ func TestIMAPOutageWatch(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 
+	clean, cleanFound := env.classifiedScan(t, ctx)
+	_, end := env.measureFetch(t, ctx, Checkpoint{})
+	cutAt := end - clean.FetchedBytes/2
+
+	rec := newWatchRecorder()
+	opts := WatchOptions{
+		// The in-memory server does not send at the start of IDLE the
+		// EXISTS of mail that arrived after the last command: the poll, the
+		// safety net for such servers, picks it up.
+		Poll:    50 * time.Millisecond,
+		Backoff: Backoff{Min: 2 * time.Millisecond, Max: 20 * time.Millisecond},
+		Report:  rec.report,
+	}
+	env.proxy.CutAfter(cutAt)
+	watchErr := make(chan error, 1)
+	go func() { watchErr <- Watch(ctx, env.viaP, opts, Checkpoint{}, rec.handle) }()
+
+	// 1. Connections are cut mid-fetch: Watch reports and retries.
+	rec.waitFor(t, ctx, "Watch to report a failed fetch, twice", func() bool {
+		return rec.fetchFailures() >= 2 // a retry after the first failure was cut too
+	})
+	if env.proxy.Cuts() < 2 {
+		t.Errorf("proxy cut %d connections, want at least 2", env.proxy.Cuts())
+	}
+
+	// 2. The network recovers: everything arrives, whole.
+	rec.lifted.Store(true)
+	env.proxy.CutAfter(-1)
+	rec.waitFor(t, ctx, "every candidate", func() bool { return len(rec.delivered) >= len(clean.Candidates) })
+
+	// 3. The IDLE connection drops after the checkpoint: Watch reconnects
+	// and must not deliver anything again. Then new mail arrives.
+	rec.mu.Lock()
+	nReports := len(rec.reports)
+	rec.mu.Unlock()
+	env.proxy.Drop()
+	rec.waitFor(t, ctx, "Watch to reconnect and scan after the drop", func() bool {
+		return len(rec.reports) > nReports && rec.calls > rec.callsAtReport[nReports]
+	})
+	if err := env.srv.Deliver(env.held.Raw); err != nil {
+		t.Fatal(err)
+	}
+	rec.waitFor(t, ctx, "the new announcement", func() bool { _, ok := rec.found[env.held.MessageID]; return ok })
+
+	stopWatch(t, cancel, watchErr)
+	rec.checkDelivered(t, clean, cleanFound, env.held)
+}
+
+// classifiedScan scans the server from nothing, directly, and checks that
+// every fixture announcement is recognised in it.
+func (env *outageEnv) classifiedScan(t *testing.T, ctx context.Context) (ScanResult, []Found) {
+	t.Helper()
 	clean, err := scanOnce(ctx, env.direct, Checkpoint{})
 	if err != nil {
 		t.Fatal(err)
@@ -242,156 +315,133 @@ func TestIMAPOutageWatch(t *testing.T) {
 			t.Fatalf("clean scan: %s (%s) not recognised as an announcement", m.Name, m.MessageID)
 		}
 	}
-	_, end := env.measureFetch(t, ctx, Checkpoint{})
-	cutAt := end - clean.FetchedBytes/2
+	return clean, cleanFound
+}
 
-	var (
-		mu            sync.Mutex
-		changed       = make(chan struct{}, 1)
-		reports       []error
-		callsAtReport []int                 // handler calls when each report came
-		calls         int                   // handler calls
-		delivered     = map[uint32]int{}    // UID → handler calls it came in
-		raws          = map[uint32][]byte{} // UID → Raw as delivered
-		found         = map[string]uint32{} // Message-ID → UID of the announcements delivered
-		failures      []string              // what the handler saw wrong
-		lifted        atomic.Bool           // the cut is lifted
-	)
-	signal := func() {
-		select {
-		case changed <- struct{}{}:
-		default:
-		}
-	}
-	waitFor := func(what string, cond func() bool) {
-		t.Helper()
-		for {
-			mu.Lock()
-			ok, bad := cond(), slices.Clone(failures)
-			mu.Unlock()
-			if len(bad) > 0 {
-				t.Fatalf("waiting for %s:\n%s", what, strings.Join(bad, "\n"))
-			}
-			if ok {
-				return
-			}
-			select {
-			case <-changed:
-			case <-ctx.Done():
-				t.Fatalf("waiting for %s: %v", what, ctx.Err())
-			}
-		}
-	}
-	opts := WatchOptions{
-		// The in-memory server does not send at the start of IDLE the
-		// EXISTS of mail that arrived after the last command: the poll, the
-		// safety net for such servers, picks it up.
-		Poll:    50 * time.Millisecond,
-		Backoff: Backoff{Min: 2 * time.Millisecond, Max: 20 * time.Millisecond},
-		Report: func(attempt int, err error, next time.Duration) {
-			mu.Lock()
-			reports = append(reports, err)
-			callsAtReport = append(callsAtReport, calls)
-			mu.Unlock()
-			signal()
-		},
-	}
-	handle := func(ctx context.Context, _ *Scanner, res ScanResult) error {
-		mu.Lock()
-		defer mu.Unlock()
-		defer signal()
-		calls++
-		if !lifted.Load() {
-			failures = append(failures, fmt.Sprintf("handler called with %d candidates while every connection was cut mid-fetch", len(res.Candidates)))
-		}
-		for _, c := range res.Candidates {
-			delivered[c.UID]++
-			if delivered[c.UID] > 1 {
-				failures = append(failures, fmt.Sprintf("uid %d delivered %d times, after a checkpoint", c.UID, delivered[c.UID]))
-			}
-			raws[c.UID] = c.Raw
-		}
-		fs, err := Classify(res.Candidates, Recognize)
-		if err != nil {
-			failures = append(failures, fmt.Sprintf("classify: %v", err))
-		}
-		for _, f := range fs {
-			found[f.Announcement.MessageID] = f.UID
-		}
-		return nil
-	}
+// watchRecorder records, under one lock, what Watch reports and hands its
+// handler, and what the handler saw wrong; changed signals each change.
+type watchRecorder struct {
+	mu            sync.Mutex
+	changed       chan struct{}
+	reports       []error
+	callsAtReport []int             // handler calls when each report came
+	calls         int               // handler calls
+	delivered     map[uint32]int    // UID → handler calls it came in
+	raws          map[uint32][]byte // UID → Raw as delivered
+	found         map[string]uint32 // Message-ID → UID of the announcements delivered
+	failures      []string          // what the handler saw wrong
+	lifted        atomic.Bool       // the cut is lifted
+}
 
-	env.proxy.CutAfter(cutAt)
-	watchErr := make(chan error, 1)
-	go func() { watchErr <- Watch(ctx, env.viaP, opts, Checkpoint{}, handle) }()
+func newWatchRecorder() *watchRecorder {
+	return &watchRecorder{changed: make(chan struct{}, 1), delivered: map[uint32]int{}, raws: map[uint32][]byte{}, found: map[string]uint32{}}
+}
 
-	// 1. Connections are cut mid-fetch: Watch reports and retries.
-	waitFor("Watch to report a failed fetch, twice", func() bool {
-		n := 0
-		for _, err := range reports {
-			var ie *Error
-			if errors.As(err, &ie) && ie.Op == "fetch" {
-				n++
-			}
-		}
-		return n >= 2 // a retry after the first failure was cut too
-	})
-	if env.proxy.Cuts() < 2 {
-		t.Errorf("proxy cut %d connections, want at least 2", env.proxy.Cuts())
-	}
-
-	// 2. The network recovers: everything arrives, whole.
-	lifted.Store(true)
-	env.proxy.CutAfter(-1)
-	waitFor("every candidate", func() bool { return len(delivered) >= len(clean.Candidates) })
-
-	// 3. The IDLE connection drops after the checkpoint: Watch reconnects
-	// and must not deliver anything again. Then new mail arrives.
-	mu.Lock()
-	nReports := len(reports)
-	mu.Unlock()
-	env.proxy.Drop()
-	waitFor("Watch to reconnect and scan after the drop", func() bool {
-		return len(reports) > nReports && calls > callsAtReport[nReports]
-	})
-	if err := env.srv.Deliver(env.held.Raw); err != nil {
-		t.Fatal(err)
-	}
-	waitFor("the new announcement", func() bool { _, ok := found[env.held.MessageID]; return ok })
-
-	cancel()
+func (r *watchRecorder) signal() {
 	select {
-	case err := <-watchErr:
-		if !errors.Is(err, context.Canceled) {
-			t.Errorf("Watch = %v, want context.Canceled", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Watch did not return after cancel")
+	case r.changed <- struct{}{}:
+	default:
 	}
+}
 
-	mu.Lock()
-	defer mu.Unlock()
-	for _, f := range failures {
+// waitFor waits until cond holds (it is called under the lock), failing
+// the test when the handler saw something wrong or ctx ends.
+func (r *watchRecorder) waitFor(t *testing.T, ctx context.Context, what string, cond func() bool) {
+	t.Helper()
+	for {
+		r.mu.Lock()
+		ok, bad := cond(), slices.Clone(r.failures)
+		r.mu.Unlock()
+		if len(bad) > 0 {
+			t.Fatalf("waiting for %s:\n%s", what, strings.Join(bad, "\n"))
+		}
+		if ok {
+			return
+		}
+		select {
+		case <-r.changed:
+		case <-ctx.Done():
+			t.Fatalf("waiting for %s: %v", what, ctx.Err())
+		}
+	}
+}
+
+// report is Watch's Report.
+func (r *watchRecorder) report(attempt int, err error, next time.Duration) {
+	r.mu.Lock()
+	r.reports = append(r.reports, err)
+	r.callsAtReport = append(r.callsAtReport, r.calls)
+	r.mu.Unlock()
+	r.signal()
+}
+
+// fetchFailures counts the reports of a failed fetch; the caller holds
+// the lock.
+func (r *watchRecorder) fetchFailures() int {
+	n := 0
+	for _, err := range r.reports {
+		var ie *Error
+		if errors.As(err, &ie) && ie.Op == "fetch" {
+			n++
+		}
+	}
+	return n
+}
+
+// handle is Watch's handler: nothing may arrive while the cut holds, and
+// nothing twice.
+func (r *watchRecorder) handle(ctx context.Context, _ *Scanner, res ScanResult) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	defer r.signal()
+	r.calls++
+	if !r.lifted.Load() {
+		r.failures = append(r.failures, fmt.Sprintf("handler called with %d candidates while every connection was cut mid-fetch", len(res.Candidates)))
+	}
+	for _, c := range res.Candidates {
+		r.delivered[c.UID]++
+		if r.delivered[c.UID] > 1 {
+			r.failures = append(r.failures, fmt.Sprintf("uid %d delivered %d times, after a checkpoint", c.UID, r.delivered[c.UID]))
+		}
+		r.raws[c.UID] = c.Raw
+	}
+	fs, err := Classify(res.Candidates, Recognize)
+	if err != nil {
+		r.failures = append(r.failures, fmt.Sprintf("classify: %v", err))
+	}
+	for _, f := range fs {
+		r.found[f.Announcement.MessageID] = f.UID
+	}
+	return nil
+}
+
+// checkDelivered checks, once Watch has returned, that the handler got
+// clean's candidates and the held-back announcement, each once and whole.
+func (r *watchRecorder) checkDelivered(t *testing.T, clean ScanResult, cleanFound []Found, held imapTestMail) {
+	t.Helper()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, f := range r.failures {
 		t.Error(f)
 	}
 	for _, c := range clean.Candidates {
-		if n := delivered[c.UID]; n != 1 {
+		if n := r.delivered[c.UID]; n != 1 {
 			t.Errorf("uid %d delivered %d times, want once", c.UID, n)
-		} else if !bytes.Equal(raws[c.UID], c.Raw) {
-			t.Errorf("uid %d delivered with %d bytes, the clean scan has %d", c.UID, len(raws[c.UID]), len(c.Raw))
+		} else if !bytes.Equal(r.raws[c.UID], c.Raw) {
+			t.Errorf("uid %d delivered with %d bytes, the clean scan has %d", c.UID, len(r.raws[c.UID]), len(c.Raw))
 		}
 	}
 	for _, f := range cleanFound {
-		if uid, ok := found[f.Announcement.MessageID]; !ok || uid != f.UID {
+		if uid, ok := r.found[f.Announcement.MessageID]; !ok || uid != f.UID {
 			t.Errorf("announcement %s (uid %d) not delivered (got uid %d)", f.Announcement.MessageID, f.UID, uid)
 		}
 	}
-	newUID := found[env.held.MessageID]
-	if len(delivered) != len(clean.Candidates)+1 || delivered[newUID] != 1 || newUID <= clean.Next.LastUID {
-		t.Errorf("delivered UIDs %v, want the clean scan's %v and the new uid %d once", slices.Sorted(maps.Keys(delivered)), candidateUIDs(clean.Candidates), newUID)
+	newUID := r.found[held.MessageID]
+	if len(r.delivered) != len(clean.Candidates)+1 || r.delivered[newUID] != 1 || newUID <= clean.Next.LastUID {
+		t.Errorf("delivered UIDs %v, want the clean scan's %v and the new uid %d once", slices.Sorted(maps.Keys(r.delivered)), candidateUIDs(clean.Candidates), newUID)
 	}
-	if !bytes.Equal(raws[newUID], env.held.Raw) {
-		t.Errorf("new announcement delivered with %d bytes, want the %d delivered", len(raws[newUID]), len(env.held.Raw))
+	if !bytes.Equal(r.raws[newUID], held.Raw) {
+		t.Errorf("new announcement delivered with %d bytes, want the %d delivered", len(r.raws[newUID]), len(held.Raw))
 	}
 }
 

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -16,6 +15,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/rtbot/rtbot/internal/fixtures"
 	"github.com/rtbot/rtbot/internal/state"
+	"github.com/rtbot/rtbot/internal/testkit"
 )
 
 // A crash point is the n-th time a pass reaches a Fault point (n counts
@@ -86,14 +86,7 @@ func (w *crashWorld) recover(t *testing.T) {
 		if !errors.Is(err, state.ErrInterrupted) && !strings.Contains(err.Error(), "may have") {
 			t.Fatalf("recovery pass %d: %v", i+1, err)
 		}
-		pend, perr := w.store.Pending(ctx)
-		if perr != nil {
-			t.Fatal(perr)
-		}
-		for _, a := range pend {
-			if a.Kind != state.ActionMail || !a.Committing {
-				t.Fatalf("recovery pass %d: pending %+v is not an interrupted mail: %v", i+1, a, err)
-			}
+		for _, a := range w.interruptedMails(t, fmt.Sprintf("recovery pass %d", i+1), err) {
 			if w.mailsWithID(t, a.Key) > 0 {
 				err = w.store.Done(ctx, a.ID)
 			} else {
@@ -105,6 +98,23 @@ func (w *crashWorld) recover(t *testing.T) {
 		}
 	}
 	t.Fatal("the pipeline did not settle in 5 passes")
+}
+
+// interruptedMails returns the pending actions, failing the test (naming
+// what, with detail) unless each is a report mail interrupted while
+// committing: the one thing a recovery leaves to a maintainer.
+func (w *crashWorld) interruptedMails(t *testing.T, what string, detail any) []state.Action {
+	t.Helper()
+	pend, err := w.store.Pending(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range pend {
+		if a.Kind != state.ActionMail || !a.Committing {
+			t.Fatalf("%s: pending %+v is not an interrupted mail: %v", what, a, detail)
+		}
+	}
+	return pend
 }
 
 // mailsWithID counts the messages the SMTP server accepted with id.
@@ -183,7 +193,7 @@ func (w *crashWorld) check(t *testing.T) outcome {
 	// No ref points at a missing object, and git itself finds both
 	// repositories sound.
 	for _, dir := range []string{w.demo.Repo, filepath.Join(w.dir, "published.git")} {
-		if out, err := exec.Command("git", "-C", dir, "fsck", "--no-progress", "--no-dangling", "--strict").CombinedOutput(); err != nil {
+		if out, err := testkit.RunGit(t, dir, nil, "fsck", "--no-progress", "--no-dangling", "--strict"); err != nil {
 			t.Errorf("git fsck %s: %v\n%s", dir, err, out)
 		}
 	}

@@ -1,7 +1,6 @@
 package pipeline
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -11,8 +10,6 @@ import (
 	"sync"
 	"syscall"
 	"testing"
-
-	"github.com/rtbot/rtbot/internal/state"
 )
 
 // crashBinary builds rtbot with -tags rtbotcrash once per test process:
@@ -50,7 +47,6 @@ func (w *crashWorld) rtbot(t *testing.T, env []string, args ...string) (string, 
 // would.
 func (w *crashWorld) recoverByProcess(t *testing.T) {
 	t.Helper()
-	ctx := context.Background()
 	cfg := filepath.Join(w.dir, "rtbot.toml")
 	for i := 0; i < 5; i++ {
 		out, err := w.rtbot(t, nil, "run", "--config", cfg)
@@ -60,14 +56,7 @@ func (w *crashWorld) recoverByProcess(t *testing.T) {
 		if !strings.Contains(out, "rtbot action") {
 			t.Fatalf("recovery run %d: %v\n%s", i+1, err, out)
 		}
-		pend, perr := w.store.Pending(ctx)
-		if perr != nil {
-			t.Fatal(perr)
-		}
-		for _, a := range pend {
-			if a.Kind != state.ActionMail || !a.Committing {
-				t.Fatalf("recovery run %d: pending %+v is not an interrupted mail:\n%s", i+1, a, out)
-			}
+		for _, a := range w.interruptedMails(t, fmt.Sprintf("recovery run %d", i+1), "\n"+out) {
 			verdict := "--retry"
 			if w.mailsWithID(t, a.Key) > 0 {
 				verdict = "--done"

@@ -15,6 +15,7 @@ import (
 
 	"github.com/rtbot/rtbot/internal/remote"
 	"github.com/rtbot/rtbot/internal/state"
+	"github.com/rtbot/rtbot/internal/testkit"
 )
 
 // quickRetry retries at once, so the tests do not wait.
@@ -286,7 +287,7 @@ func TestDiskFullWritingObjects(t *testing.T) {
 	if tmp, _ := filepath.Glob(filepath.Join(repo, "objects", "pack", "tmp_*")); len(tmp) != 0 {
 		t.Errorf("half-written pack files left: %v", tmp)
 	}
-	if out, err := exec.Command("git", "-C", repo, "fsck", "--no-progress", "--no-dangling").CombinedOutput(); err != nil {
+	if out, err := testkit.RunGit(t, repo, nil, "fsck", "--no-progress", "--no-dangling"); err != nil {
 		t.Errorf("git fsck on the full disk: %v\n%s", err, out)
 	}
 

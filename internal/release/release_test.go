@@ -3,7 +3,6 @@ package release_test
 import (
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -131,27 +130,16 @@ func newRTRepo(t *testing.T, bare bool, localversion, mk string) *rtRepo {
 	}
 	// An annotated tag for the previous release, as the maintainers have,
 	// and an older, unrelated one that must not be taken.
-	git(t, dir, "tag", "-a", "-m", "Linux 6.1.11-rt5", "v6.1.11-rt5", prev.String())
-	git(t, dir, "tag", "-a", "-m", "Linux 6.1.2-rt5", "v6.1.2-rt5", base.String())
-	git(t, dir, "symbolic-ref", "HEAD", "refs/heads/v6.1-rt")
+	testkit.Git(t, dir, "tag", "-a", "-m", "Linux 6.1.11-rt5", "v6.1.11-rt5", prev.String())
+	testkit.Git(t, dir, "tag", "-a", "-m", "Linux 6.1.2-rt5", "v6.1.2-rt5", base.String())
+	testkit.Git(t, dir, "symbolic-ref", "HEAD", "refs/heads/v6.1-rt")
 	return &rtRepo{dir: dir, r: r, tip: fix2, prev: prev, tree: tree}
-}
-
-func git(t *testing.T, dir string, args ...string) string {
-	t.Helper()
-	cmd := exec.Command("git", append([]string{"-C", dir}, args...)...)
-	cmd.Env = append(os.Environ(), "GIT_COMMITTER_NAME=T", "GIT_COMMITTER_EMAIL=t@example.org", "GIT_CONFIG_NOSYSTEM=1", "HOME="+dir)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("git %v: %v\n%s", args, err, out)
-	}
-	return strings.TrimSpace(string(out))
 }
 
 func refs(t *testing.T, dir string) map[string]string {
 	t.Helper()
 	out := map[string]string{}
-	for _, l := range strings.Split(git(t, dir, "for-each-ref", "--format=%(refname) %(objectname)"), "\n") {
+	for _, l := range strings.Split(testkit.Git(t, dir, "for-each-ref", "--format=%(refname) %(objectname)"), "\n") {
 		if n, h, ok := strings.Cut(l, " "); ok {
 			out[n] = h
 		}
@@ -222,25 +210,25 @@ func TestRelease(t *testing.T) {
 // identity's.
 func checkReleaseCommit(t *testing.T, rr *rtRepo, p *release.Plan) {
 	t.Helper()
-	if got := git(t, rr.dir, "rev-parse", "v6.1-rt"); got != p.Commit.String() {
+	if got := testkit.Git(t, rr.dir, "rev-parse", "v6.1-rt"); got != p.Commit.String() {
 		t.Errorf("branch at %s, want %s", got, p.Commit)
 	}
-	if got := git(t, rr.dir, "rev-parse", "v6.1-rt~1"); got != rr.tip.String() {
+	if got := testkit.Git(t, rr.dir, "rev-parse", "v6.1-rt~1"); got != rr.tip.String() {
 		t.Errorf("release commit's parent %s, want the old tip %s", got, rr.tip)
 	}
-	if got := git(t, rr.dir, "rev-list", "--count", rr.tip.String()+"..v6.1-rt"); got != "1" {
+	if got := testkit.Git(t, rr.dir, "rev-list", "--count", rr.tip.String()+"..v6.1-rt"); got != "1" {
 		t.Errorf("%s commits added, want 1", got)
 	}
-	if got := git(t, rr.dir, "diff-tree", "-r", "--name-only", "--no-commit-id", "v6.1-rt"); got != "localversion-rt" {
+	if got := testkit.Git(t, rr.dir, "diff-tree", "-r", "--name-only", "--no-commit-id", "v6.1-rt"); got != "localversion-rt" {
 		t.Errorf("release commit changes %q, want only localversion-rt", got)
 	}
-	if got, size := git(t, rr.dir, "cat-file", "-p", "v6.1-rt:localversion-rt"), git(t, rr.dir, "cat-file", "-s", "v6.1-rt:localversion-rt"); got != "-rt6" || size != "5" {
+	if got, size := testkit.Git(t, rr.dir, "cat-file", "-p", "v6.1-rt:localversion-rt"), testkit.Git(t, rr.dir, "cat-file", "-s", "v6.1-rt:localversion-rt"); got != "-rt6" || size != "5" {
 		t.Errorf("localversion-rt %q (%s bytes), want \"-rt6\\n\"", got, size)
 	}
-	if got := git(t, rr.dir, "ls-tree", "v6.1-rt", "scripts/setver.sh"); !strings.HasPrefix(got, "100755 ") {
+	if got := testkit.Git(t, rr.dir, "ls-tree", "v6.1-rt", "scripts/setver.sh"); !strings.HasPrefix(got, "100755 ") {
 		t.Errorf("modes not kept: %q", got)
 	}
-	if got := git(t, rr.dir, "log", "-1", "--format=%an <%ae>|%cn <%ce>|%B", "v6.1-rt"); got != "Clark Williams <williams@redhat.com>|Clark Williams <williams@redhat.com>|Linux 6.1.12-rt6" {
+	if got := testkit.Git(t, rr.dir, "log", "-1", "--format=%an <%ae>|%cn <%ce>|%B", "v6.1-rt"); got != "Clark Williams <williams@redhat.com>|Clark Williams <williams@redhat.com>|Linux 6.1.12-rt6" {
 		t.Errorf("commit: %q", got)
 	}
 }
@@ -269,18 +257,18 @@ func checkOnlyBranchAndTagMoved(t *testing.T, before, after map[string]string, p
 // no lock file is left.
 func checkReleaseTag(t *testing.T, rr *rtRepo, p *release.Plan, bare bool) {
 	t.Helper()
-	if got := git(t, rr.dir, "cat-file", "-t", "v6.1.12-rt6"); got != "tag" {
+	if got := testkit.Git(t, rr.dir, "cat-file", "-t", "v6.1.12-rt6"); got != "tag" {
 		t.Errorf("tag type %s", got)
 	}
 	want := "object " + p.Commit.String() + "\ntype commit\ntag v6.1.12-rt6\n" +
 		"tagger Clark Williams <williams@redhat.com> 1709085351 +0000\n\nLinux 6.1.12-rt6"
-	if got := git(t, rr.dir, "cat-file", "-p", "v6.1.12-rt6"); got != want {
+	if got := testkit.Git(t, rr.dir, "cat-file", "-p", "v6.1.12-rt6"); got != want {
 		t.Errorf("git cat-file -p v6.1.12-rt6:\n%s\nwant\n%s", got, want)
 	}
-	if got := git(t, rr.dir, "rev-parse", "v6.1.12-rt6^{commit}"); got != p.Commit.String() {
+	if got := testkit.Git(t, rr.dir, "rev-parse", "v6.1.12-rt6^{commit}"); got != p.Commit.String() {
 		t.Errorf("tag peels to %s, want %s", got, p.Commit)
 	}
-	if out := git(t, rr.dir, "fsck", "--strict", "--no-dangling"); out != "" {
+	if out := testkit.Git(t, rr.dir, "fsck", "--strict", "--no-dangling"); out != "" {
 		t.Errorf("git fsck: %s", out)
 	}
 	// No lock file left.
@@ -335,7 +323,7 @@ func TestReleaseRC(t *testing.T) {
 		if p.Version != tt.version || p.Tag != tt.version {
 			t.Errorf("%q rc=%v: version %s tag %s, want %s", tt.lv, tt.rc, p.Version, p.Tag, tt.version)
 		}
-		if got := git(t, rr.dir, "log", "-1", "--format=%s", tt.version); got != "Linux "+tt.version {
+		if got := testkit.Git(t, rr.dir, "log", "-1", "--format=%s", tt.version); got != "Linux "+tt.version {
 			t.Errorf("tag %s: commit %q", tt.version, got)
 		}
 		// With an empty prefix the previous release is tag "6.1.*-rt5": none here.
@@ -438,15 +426,15 @@ func TestReleaseBranchMoved(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	git(t, rr.dir, "update-ref", "refs/heads/v6.1-rt", moved.String(), rr.tip.String())
+	testkit.Git(t, rr.dir, "update-ref", "refs/heads/v6.1-rt", moved.String(), rr.tip.String())
 	err = p.Apply(eng)
 	if err == nil || !strings.Contains(err.Error(), "moved to "+moved.String()) {
 		t.Fatalf("Apply after the branch moved: %v; want a compare-and-swap refusal", err)
 	}
-	if got := git(t, rr.dir, "rev-parse", "v6.1-rt"); got != moved.String() {
+	if got := testkit.Git(t, rr.dir, "rev-parse", "v6.1-rt"); got != moved.String() {
 		t.Errorf("branch at %s, want %s (left where the other writer put it)", got, moved)
 	}
-	if got := git(t, rr.dir, "tag", "-l", "v6.1.12-rt6"); got != "" {
+	if got := testkit.Git(t, rr.dir, "tag", "-l", "v6.1.12-rt6"); got != "" {
 		t.Errorf("tag created although the branch was not moved")
 	}
 }
@@ -459,14 +447,14 @@ func TestReleaseTagRace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	git(t, rr.dir, "tag", "v6.1.12-rt6", rr.prev.String())
+	testkit.Git(t, rr.dir, "tag", "v6.1.12-rt6", rr.prev.String())
 	if err := p.Apply(eng); err == nil || !strings.Contains(err.Error(), "exists already") {
 		t.Fatalf("Apply with the tag made meanwhile: %v", err)
 	}
-	if got := git(t, rr.dir, "rev-parse", "v6.1-rt"); got != rr.tip.String() {
+	if got := testkit.Git(t, rr.dir, "rev-parse", "v6.1-rt"); got != rr.tip.String() {
 		t.Errorf("branch moved to %s", got)
 	}
-	if got := git(t, rr.dir, "rev-parse", "v6.1.12-rt6"); got != rr.prev.String() {
+	if got := testkit.Git(t, rr.dir, "rev-parse", "v6.1.12-rt6"); got != rr.prev.String() {
 		t.Errorf("existing tag replaced: %s", got)
 	}
 }
@@ -496,7 +484,7 @@ func TestPrepareWritesNothing(t *testing.T) {
 	if err := p.Apply(eng); err != nil {
 		t.Fatal(err)
 	}
-	if got := git(t, rr.dir, "rev-parse", "v6.1-rt", "v6.1.12-rt6"); got != p.Commit.String()+"\n"+p.TagObject.String() {
+	if got := testkit.Git(t, rr.dir, "rev-parse", "v6.1-rt", "v6.1.12-rt6"); got != p.Commit.String()+"\n"+p.TagObject.String() {
 		t.Errorf("written %q, planned %s %s", got, p.Commit, p.TagObject)
 	}
 }

@@ -1,10 +1,12 @@
 package report
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/rtbot/rtbot/internal/merger"
+	"github.com/rtbot/rtbot/internal/testkit"
 	"github.com/rtbot/rtbot/internal/triage"
 )
 
@@ -55,4 +57,6 @@ func TestTextReport(t *testing.T) {
 			t.Errorf("prose line over 72 columns: %q", l)
 		}
 	}
+	// The whole report, as the mail carries it: nothing here varies.
+	testkit.Golden(t, filepath.Join("testdata", "text-report.golden"), []byte(out))
 }

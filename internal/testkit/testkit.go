@@ -1,103 +1,48 @@
-// Package testkit is rtbot's one shared test kit: running git with a clean,
-// fixed environment, finding the real list mails that the repository
-// carries, and globbing test data so that a pattern that matches nothing
-// fails the test instead of silently testing nothing.
+// Package testkit is rtbot's one shared test kit. Only tests import it; it
+// imports nothing of rtbot's, so that every package's tests (internal ones
+// included) may use it without an import cycle.
 //
-// Only tests import it.
+// What is in it, and when to use it:
+//
+//   - Git, GitWith, RunGit, GitCommand, GitEnv, GitCommitter, NeedGit: run
+//     the git command line with a clean, fixed environment (no system or
+//     global configuration, a fixed identity, C locale, UTC, a private
+//     HOME). Use Git for a command that must succeed (its trimmed output);
+//     GitWith to add environment entries, such as GitCommitter's fixed
+//     committer and date; RunGit when git may fail or its output is
+//     compared; GitCommand when only standard output counts, the exit
+//     status matters or goroutines run git; RunCommand for the tools run
+//     beside git (quilt, tar). Never exec.Command("git") in a test: a
+//     developer's ~/.gitconfig must not change what a test sees.
+//   - MailsDir, Mail: the real list mails in internal/fixtures/mails.
+//     Package fixtures builds the rest of a test's world, shared with
+//     `rtbot demo`: repositories (Init, Tree, Commit), list mails
+//     (ListMails, GenMail), the in-process IMAP server (StartIMAPServer,
+//     the only one), SMTP server (StartSMTP) and a proxy that cuts
+//     connections (StartFaultProxy). Remembered resolutions in memory are
+//     resolutions.Memory.
+//   - SelfSignedTLS: a server certificate and a pool trusting it, for the
+//     TLS modes of those servers. Serve: a loopback TCP server of a few
+//     lines (one that never answers, one that greets); ClosedPort: an
+//     address where nothing listens.
+//   - Glob: filepath.Glob that fails the test when nothing matches, so
+//     that test data gone missing does not make a test check nothing;
+//     ReadFile: a file's content, or the test fails.
+//   - Golden, NormalizeMail: compare output with a golden file under the
+//     package's testdata/. After a deliberate change, rewrite the files
+//     with the -update flag, which testkit registers in every test binary
+//     that links it (go test ./internal/report ./internal/pipeline -run
+//     'Golden|TestTextReport' -update), and review their diff. Before
+//     comparing a mail, NormalizeMail makes explicit what varies from run
+//     to run (the date, temporary directories, commit ids); see its
+//     comment.
 package testkit
 
 import (
-	"bytes"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
-	"strings"
 	"testing"
 )
-
-// Identity is the author and committer every git command run by Git uses
-// unless the caller's environment overrides it.
-const (
-	IdentityName  = "rtbot test"
-	IdentityEmail = "test@rtbot.invalid"
-)
-
-// GitEnv is the environment Git runs git in: the process environment with
-// every GIT_* variable removed, no system or global configuration, a fixed
-// identity, locale and time zone, and HOME set to home so that nothing of
-// the user running the tests is read. extra entries come last and win.
-func GitEnv(home string, extra ...string) []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if strings.HasPrefix(kv, "GIT_") || strings.HasPrefix(kv, "HOME=") ||
-			strings.HasPrefix(kv, "XDG_CONFIG_HOME=") || strings.HasPrefix(kv, "LC_ALL=") ||
-			strings.HasPrefix(kv, "TZ=") {
-			continue
-		}
-		env = append(env, kv)
-	}
-	env = append(env,
-		"HOME="+home,
-		"GIT_CONFIG_NOSYSTEM=1",
-		"GIT_CONFIG_GLOBAL=/dev/null",
-		"GIT_AUTHOR_NAME="+IdentityName, "GIT_AUTHOR_EMAIL="+IdentityEmail,
-		"GIT_COMMITTER_NAME="+IdentityName, "GIT_COMMITTER_EMAIL="+IdentityEmail,
-		"GIT_TERMINAL_PROMPT=0",
-		"LC_ALL=C", "TZ=UTC",
-	)
-	return append(env, extra...)
-}
-
-// RunGit runs git with args in dir (which may be "") in GitEnv, with extra
-// environment entries, and returns its combined output and error: for tests
-// that expect git to fail, or compare with it.
-func RunGit(tb testing.TB, dir string, extra []string, args ...string) (string, error) {
-	tb.Helper()
-	if _, err := exec.LookPath("git"); err != nil {
-		tb.Fatalf("git is not installed: %v", err)
-	}
-	cmd := exec.Command("git", args...)
-	cmd.Dir = dir
-	cmd.Env = GitEnv(tb.TempDir(), extra...)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
-	return out.String(), err
-}
-
-// Git runs git with args in dir (which may be "") in GitEnv and returns its
-// output with surrounding white space trimmed; a failure fails the test,
-// naming the command and showing git's output.
-func Git(tb testing.TB, dir string, args ...string) string {
-	tb.Helper()
-	out, err := RunGit(tb, dir, nil, args...)
-	if err != nil {
-		tb.Fatalf("git %s (in %s): %v\n%s", strings.Join(args, " "), dir, err, out)
-	}
-	return strings.TrimSpace(out)
-}
-
-// MailsDir is the directory of real list mails that the repository carries
-// (internal/fixtures/mails; its README.md says where each comes from).
-func MailsDir() string {
-	_, file, _, ok := runtime.Caller(0)
-	if !ok {
-		panic("testkit: no caller information to find the fixture mails")
-	}
-	return filepath.Join(filepath.Dir(file), "..", "fixtures", "mails")
-}
-
-// Mail returns the path of the real list mail name in MailsDir, failing the
-// test if it is not there.
-func Mail(tb testing.TB, name string) string {
-	tb.Helper()
-	p := filepath.Join(MailsDir(), name)
-	if _, err := os.Stat(p); err != nil {
-		tb.Fatalf("fixture mail: %v", err)
-	}
-	return p
-}
 
 // Glob returns the files matching pattern, failing the test when the
 // pattern is malformed or matches nothing: test data that went missing must
@@ -112,4 +57,15 @@ func Glob(tb testing.TB, pattern string) []string {
 		tb.Fatalf("glob %s matches no file: the test data is missing", pattern)
 	}
 	return files
+}
+
+// ReadFile returns the content of the file at path, failing the test if
+// it cannot be read.
+func ReadFile(tb testing.TB, path string) string {
+	tb.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return string(b)
 }

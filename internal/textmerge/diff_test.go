@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"sync"
 	"testing"
+
+	"github.com/rtbot/rtbot/internal/testkit"
 )
 
 func lines(s string) [][]byte { return Lines([]byte(s)) }
@@ -108,10 +110,8 @@ func gitDiffChanges(dir string, a, b []byte) ([]change, error) {
 	if err := os.WriteFile(pb, b, 0o644); err != nil {
 		return nil, err
 	}
-	cmd := exec.Command("git", "diff", "--no-index", "--no-color", "-U0", "--no-indent-heuristic",
+	cmd := testkit.GitCommand(dir, dir, nil, "diff", "--no-index", "--no-color", "-U0", "--no-indent-heuristic",
 		"--diff-algorithm=myers", "--no-ext-diff", pa, pb)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null", "HOME="+dir)
 	out, err := cmd.Output()
 	var ee *exec.ExitError
 	if err != nil && !(errors.As(err, &ee) && ee.ExitCode() == 1) {
@@ -140,45 +140,28 @@ func gitDiffChanges(dir string, a, b []byte) ([]change, error) {
 
 // TestDiffDifferentialGit compares the hunks of Diff with git's own diff.
 func TestDiffDifferentialGit(t *testing.T) {
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("git not on PATH")
-	}
-	n, nlarge := 250, 16
-	if testing.Short() {
-		n, nlarge = 50, 3
-	}
-	cases := append(genCases(3, n), genLargeCases(4, nlarge)...)
-	const workers = 2
+	cases := differentialCases(t, 3, [2]int{250, 16}, [2]int{50, 3})
 	var (
 		mu         sync.Mutex
-		wg         sync.WaitGroup
 		mismatches int
 	)
-	for w := 0; w < workers; w++ {
-		dir := t.TempDir()
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			for i := w; i < len(cases); i += workers {
-				c := cases[i]
-				want, err := gitDiffChanges(dir, c.base, c.ours)
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				got := xdiff(Lines(c.base), Lines(c.ours))
-				mu.Lock()
-				if fmt.Sprint(got) != fmt.Sprint(want) {
-					mismatches++
-					if mismatches <= 3 {
-						t.Errorf("case %d: a=%q b=%q\ngit %v\ngot %v", i, c.base, c.ours, want, got)
-					}
-				}
-				mu.Unlock()
+	onWorkers(t, len(cases), func(dir string, i int) error {
+		c := cases[i]
+		want, err := gitDiffChanges(dir, c.base, c.ours)
+		if err != nil {
+			return err
+		}
+		got := xdiff(Lines(c.base), Lines(c.ours))
+		mu.Lock()
+		defer mu.Unlock()
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			mismatches++
+			if mismatches <= 3 {
+				t.Errorf("case %d: a=%q b=%q\ngit %v\ngot %v", i, c.base, c.ours, want, got)
 			}
-		}(w)
-	}
-	wg.Wait()
+		}
+		return nil
+	})
 	for _, c := range cases {
 		checkScript(t, Lines(c.base), Lines(c.ours), Diff(Lines(c.base), Lines(c.ours)))
 	}

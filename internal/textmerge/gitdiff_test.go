@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/rtbot/rtbot/internal/testkit"
 )
 
 // gitMergeFile runs "git merge-file -p" on the three texts and returns
@@ -26,9 +28,7 @@ func gitMergeFile(dir string, base, ours, theirs []byte, extra ...string) ([]byt
 	}
 	args := append([]string{"merge-file", "-p", "-L", "OURS", "-L", "BASE", "-L", "THEIRS"}, extra...)
 	args = append(args, po, pb, pt)
-	cmd := exec.Command("git", args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null", "HOME="+dir, "GIT_CEILING_DIRECTORIES="+filepath.Dir(dir))
+	cmd := testkit.GitCommand(dir, dir, []string{"GIT_CEILING_DIRECTORIES=" + filepath.Dir(dir)}, args...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
@@ -216,71 +216,90 @@ func optsForStyle(style string) Options {
 	return o
 }
 
-// TestDifferentialGit compares Merge3 with "git merge-file -p" on random
-// triples: clean results must be byte-identical, conflicted ones must be
-// conflicted with the same number of regions and the same marker output.
-func TestDifferentialGit(t *testing.T) {
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("git not on PATH")
-	}
-	n, nlarge := 2000, 16
+// differentialCases returns the random cases of a test that compares with
+// git, failing it when git is missing: counts[0] small cases from seed and
+// counts[1] large ones from seed+1, or the short counts under -short.
+func differentialCases(t *testing.T, seed int64, counts, short [2]int) []diffCase {
+	t.Helper()
+	testkit.NeedGit(t)
 	if testing.Short() {
-		n, nlarge = 200, 5
+		counts = short
 	}
-	cases := append(genCases(1, n), genLargeCases(2, nlarge)...)
-	start := time.Now()
+	return append(genCases(seed, counts[0]), genLargeCases(seed+1, counts[1])...)
+}
+
+// onWorkers calls compare for every case index below n on two goroutines,
+// each with its own scratch directory, for the differential tests that
+// run git once a case. An error (git could not be run) fails the test and
+// stops that worker; compare serialises its own bookkeeping.
+func onWorkers(t *testing.T, n int, compare func(dir string, i int) error) {
+	t.Helper()
 	const workers = 2
-	var (
-		mu                                       sync.Mutex
-		clean, conflicted, mismatches, countDiff int
-		failures                                 []string
-	)
 	var wg sync.WaitGroup
 	for w := 0; w < workers; w++ {
 		dir := t.TempDir()
 		wg.Add(1)
 		go func(w int) {
 			defer wg.Done()
-			for i := w; i < len(cases); i += workers {
-				c := cases[i]
-				var extra []string
-				if c.style != "" {
-					extra = []string{c.style}
-				}
-				want, nconf, err := gitMergeFile(dir, c.base, c.ours, c.theirs, extra...)
-				if err != nil {
+			for i := w; i < n; i += workers {
+				if err := compare(dir, i); err != nil {
 					t.Error(err)
 					return
 				}
-				got := Merge3(c.base, c.ours, c.theirs, optsForStyle(c.style))
-				mu.Lock()
-				if nconf == 0 {
-					clean++
-				} else {
-					conflicted++
-				}
-				bad := ""
-				switch {
-				case (nconf == 0) != got.Clean:
-					bad = fmt.Sprintf("git clean=%v, ours clean=%v", nconf == 0, got.Clean)
-				case !bytes.Equal(got.Merged, want):
-					bad = "output differs"
-				case nconf != len(got.Conflicts):
-					countDiff++
-					bad = fmt.Sprintf("conflict count git=%d ours=%d", nconf, len(got.Conflicts))
-				}
-				if bad != "" {
-					mismatches++
-					if len(failures) < 5 {
-						failures = append(failures, fmt.Sprintf("case %d (%s): %s\nbase=%q\nours=%q\ntheirs=%q\ngit:\n%s\ngot:\n%s",
-							i, c.style, bad, c.base, c.ours, c.theirs, want, got.Merged))
-					}
-				}
-				mu.Unlock()
 			}
 		}(w)
 	}
 	wg.Wait()
+}
+
+// TestDifferentialGit compares Merge3 with "git merge-file -p" on random
+// triples: clean results must be byte-identical, conflicted ones must be
+// conflicted with the same number of regions and the same marker output.
+func TestDifferentialGit(t *testing.T) {
+	cases := differentialCases(t, 1, [2]int{2000, 16}, [2]int{200, 5})
+	start := time.Now()
+	var (
+		mu                                       sync.Mutex
+		clean, conflicted, mismatches, countDiff int
+		failures                                 []string
+	)
+	onWorkers(t, len(cases), func(dir string, i int) error {
+		c := cases[i]
+		var extra []string
+		if c.style != "" {
+			extra = []string{c.style}
+		}
+		want, nconf, err := gitMergeFile(dir, c.base, c.ours, c.theirs, extra...)
+		if err != nil {
+			return err
+		}
+		got := Merge3(c.base, c.ours, c.theirs, optsForStyle(c.style))
+		mu.Lock()
+		defer mu.Unlock()
+		if nconf == 0 {
+			clean++
+		} else {
+			conflicted++
+		}
+		bad := ""
+		switch {
+		case (nconf == 0) != got.Clean:
+			bad = fmt.Sprintf("git clean=%v, ours clean=%v", nconf == 0, got.Clean)
+		case !bytes.Equal(got.Merged, want):
+			bad = "output differs"
+		case nconf != len(got.Conflicts):
+			countDiff++
+			bad = fmt.Sprintf("conflict count git=%d ours=%d", nconf, len(got.Conflicts))
+		}
+		if bad != "" {
+			mismatches++
+			if len(failures) < 5 {
+				failures = append(failures, fmt.Sprintf("case %d (%s): %s\nbase=%q\nours=%q\ntheirs=%q\ngit:\n%s\ngot:\n%s",
+					i, c.style, bad, c.base, c.ours, c.theirs, want, got.Merged))
+			}
+		}
+		return nil
+	})
 	t.Logf("%d cases (%d clean, %d conflicted per git) in %v; %d mismatches",
 		len(cases), clean, conflicted, time.Since(start), mismatches)
 	for _, f := range failures {

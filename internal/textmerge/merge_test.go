@@ -2,8 +2,9 @@ package textmerge
 
 import (
 	"bytes"
-	"os/exec"
 	"testing"
+
+	"github.com/rtbot/rtbot/internal/testkit"
 )
 
 func TestLines(t *testing.T) {
@@ -258,9 +259,7 @@ func TestMerge3(t *testing.T) {
 // TestMerge3HandCasesAgreeWithGit double-checks the hand-written
 // expectations against git itself.
 func TestMerge3HandCasesAgreeWithGit(t *testing.T) {
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("git not on PATH")
-	}
+	testkit.NeedGit(t)
 	dir := t.TempDir()
 	for _, tc := range mergeCases {
 		out, n, err := gitMergeFile(dir, []byte(tc.base), []byte(tc.ours), []byte(tc.theirs))

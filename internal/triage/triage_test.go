@@ -12,15 +12,6 @@ import (
 	"github.com/rtbot/rtbot/internal/triage"
 )
 
-func edit(t fixtures.Tree, path, old, new string) {
-	f := t[path]
-	if !strings.Contains(f.Content, old) {
-		panic(path + " lacks " + old)
-	}
-	f.Content = strings.Replace(f.Content, old, new, 1)
-	t[path] = f
-}
-
 // scenario: a base, a queue of edits, and a candidate made of several
 // commits on the base (so causes can be told apart).
 type scenario struct {
@@ -53,27 +44,27 @@ func base() fixtures.Tree {
 }
 
 func scenarios() []scenario {
-	noise := commit{"mm: unrelated stable fix", func(t fixtures.Tree) { edit(t, "mm/slab.c", "slab_line 3\n", "slab_line 3 fixed\n") }}
+	noise := commit{"mm: unrelated stable fix", func(t fixtures.Tree) { t.Edit("mm/slab.c", "slab_line 3\n", "slab_line 3 fixed\n") }}
 	return []scenario{
 		{
 			name:    "verbatim backport is already-applied",
-			patches: []func(fixtures.Tree){func(t fixtures.Tree) { edit(t, "kernel/sched/core.c", "sched_line 40\n", "rt_sched_line 40\n") }},
+			patches: []func(fixtures.Tree){func(t fixtures.Tree) { t.Edit("kernel/sched/core.c", "sched_line 40\n", "rt_sched_line 40\n") }},
 			stable: []commit{noise,
 				{"sched: backport of the RT fix", func(t fixtures.Tree) {
-					edit(t, "kernel/sched/core.c", "sched_line 40\n", "rt_sched_line 40\n")
+					t.Edit("kernel/sched/core.c", "sched_line 40\n", "rt_sched_line 40\n")
 				}},
-				{"sched: later change nearby", func(t fixtures.Tree) { edit(t, "kernel/sched/core.c", "sched_line 43\n", "stable_sched_line 43\n") }},
+				{"sched: later change nearby", func(t fixtures.Tree) { t.Edit("kernel/sched/core.c", "sched_line 43\n", "stable_sched_line 43\n") }},
 			},
 			want: []triage.Status{triage.AlreadyApplied}, action: []triage.Action{triage.Drop},
 		},
 		{
 			name: "backport in substance (re-indented, extra line) is already-applied",
 			patches: []func(fixtures.Tree){func(t fixtures.Tree) {
-				edit(t, "kernel/sched/core.c", "sched_line 40\nsched_line 41\n", "if (preempt_rt_enabled())\n\tmigrate_disable_rt(cpu);\nsched_line 41\n")
+				t.Edit("kernel/sched/core.c", "sched_line 40\nsched_line 41\n", "if (preempt_rt_enabled())\n\tmigrate_disable_rt(cpu);\nsched_line 41\n")
 			}},
 			stable: []commit{noise,
 				{"sched: backport with a comment", func(t fixtures.Tree) {
-					edit(t, "kernel/sched/core.c", "sched_line 39\nsched_line 40\nsched_line 41\n",
+					t.Edit("kernel/sched/core.c", "sched_line 39\nsched_line 40\nsched_line 41\n",
 						"sched_line 39 changed\n/* from RT */\n    if (preempt_rt_enabled())\n        migrate_disable_rt(cpu);\nsched_line 41\n")
 				}},
 			},
@@ -82,10 +73,10 @@ func scenarios() []scenario {
 		},
 		{
 			name:    "lines deleted upstream is superseded",
-			patches: []func(fixtures.Tree){func(t fixtures.Tree) { edit(t, "kernel/sched/core.c", "sched_line 50\n", "rt_sched_line 50\n") }},
+			patches: []func(fixtures.Tree){func(t fixtures.Tree) { t.Edit("kernel/sched/core.c", "sched_line 50\n", "rt_sched_line 50\n") }},
 			stable: []commit{noise,
 				{"sched: remove dead code", func(t fixtures.Tree) {
-					edit(t, "kernel/sched/core.c", "sched_line 48\nsched_line 49\nsched_line 50\nsched_line 51\nsched_line 52\n", "")
+					t.Edit("kernel/sched/core.c", "sched_line 48\nsched_line 49\nsched_line 50\nsched_line 51\nsched_line 52\n", "")
 				}},
 			},
 			want: []triage.Status{triage.Superseded}, action: []triage.Action{triage.Drop},
@@ -93,18 +84,18 @@ func scenarios() []scenario {
 		},
 		{
 			name:    "overlapping edit is a conflict with its cause",
-			patches: []func(fixtures.Tree){func(t fixtures.Tree) { edit(t, "kernel/sched/core.c", "sched_line 60\n", "rt_sched_line 60\n") }},
+			patches: []func(fixtures.Tree){func(t fixtures.Tree) { t.Edit("kernel/sched/core.c", "sched_line 60\n", "rt_sched_line 60\n") }},
 			stable: []commit{
-				{"sched: fix line 60 differently", func(t fixtures.Tree) { edit(t, "kernel/sched/core.c", "sched_line 60\n", "stable_sched_line 60\n") }},
+				{"sched: fix line 60 differently", func(t fixtures.Tree) { t.Edit("kernel/sched/core.c", "sched_line 60\n", "stable_sched_line 60\n") }},
 				noise,
-				{"sched: unrelated change far away", func(t fixtures.Tree) { edit(t, "kernel/sched/core.c", "sched_line 5\n", "stable_sched_line 5\n") }},
+				{"sched: unrelated change far away", func(t fixtures.Tree) { t.Edit("kernel/sched/core.c", "sched_line 5\n", "stable_sched_line 5\n") }},
 			},
 			want: []triage.Status{triage.Conflict}, action: []triage.Action{triage.Refresh},
 			causedBy: []string{"sched: fix line 60 differently"},
 		},
 		{
 			name:    "deleted file is missing-file, caused by the deleting commit",
-			patches: []func(fixtures.Tree){func(t fixtures.Tree) { edit(t, "drivers/old.c", "old_driver_line 10\n", "rt_old_driver_line 10\n") }},
+			patches: []func(fixtures.Tree){func(t fixtures.Tree) { t.Edit("drivers/old.c", "old_driver_line 10\n", "rt_old_driver_line 10\n") }},
 			stable: []commit{noise,
 				{"drivers: remove the old driver", func(t fixtures.Tree) { delete(t, "drivers/old.c") }},
 			},
@@ -114,14 +105,14 @@ func scenarios() []scenario {
 		{
 			name: "chain: the second patch is blocked by the first",
 			patches: []func(fixtures.Tree){
-				func(t fixtures.Tree) { edit(t, "kernel/sched/core.c", "sched_line 60\n", "rt_sched_line 60 lazy\n") },
+				func(t fixtures.Tree) { t.Edit("kernel/sched/core.c", "sched_line 60\n", "rt_sched_line 60 lazy\n") },
 				func(t fixtures.Tree) {
-					edit(t, "kernel/sched/core.c", "rt_sched_line 60 lazy\n", "rt_sched_line 60 lazy\nrt_sched_extra 60\n")
+					t.Edit("kernel/sched/core.c", "rt_sched_line 60 lazy\n", "rt_sched_line 60 lazy\nrt_sched_extra 60\n")
 				},
-				func(t fixtures.Tree) { edit(t, "mm/slab.c", "slab_line 30\n", "rt_slab_line 30\n") },
+				func(t fixtures.Tree) { t.Edit("mm/slab.c", "slab_line 30\n", "rt_slab_line 30\n") },
 			},
 			stable: []commit{{"sched: fix line 60 differently", func(t fixtures.Tree) {
-				edit(t, "kernel/sched/core.c", "sched_line 60\n", "stable_sched_line 60\n")
+				t.Edit("kernel/sched/core.c", "sched_line 60\n", "stable_sched_line 60\n")
 			}}},
 			want:      []triage.Status{triage.Conflict, triage.Blocked, triage.Applied},
 			action:    []triage.Action{triage.Refresh, triage.None, triage.None},
@@ -246,9 +237,9 @@ func TestTriageDropApplied(t *testing.T) {
 // ignoring that context line, and the patch is reported as fuzz, for review.
 func TestTriageFuzz(t *testing.T) {
 	sc := scenario{
-		patches: []func(fixtures.Tree){func(t fixtures.Tree) { edit(t, "kernel/sched/core.c", "sched_line 40\n", "rt_sched_line 40\n") }},
+		patches: []func(fixtures.Tree){func(t fixtures.Tree) { t.Edit("kernel/sched/core.c", "sched_line 40\n", "rt_sched_line 40\n") }},
 		stable: []commit{{"sched: touch a context line", func(t fixtures.Tree) {
-			edit(t, "kernel/sched/core.c", "sched_line 43\n", "stable_sched_line 43\n")
+			t.Edit("kernel/sched/core.c", "sched_line 43\n", "stable_sched_line 43\n")
 		}}},
 	}
 	reps, _ := run(t, sc, triage.Options{})

@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/rtbot/rtbot/internal/testkit"
 )
 
 func newSession() *syscall.SysProcAttr { return &syscall.SysProcAttr{Setsid: true} }
@@ -97,7 +99,7 @@ func TestCommandEnvironment(t *testing.T) {
 				t.Errorf("result %+v", res)
 			}
 			var rep helperReport
-			if err := json.Unmarshal([]byte(readFile(t, report)), &rep); err != nil {
+			if err := json.Unmarshal([]byte(testkit.ReadFile(t, report)), &rep); err != nil {
 				t.Fatal(err)
 			}
 
@@ -134,7 +136,7 @@ func TestCommandEnvironment(t *testing.T) {
 				t.Errorf("RTBOT_EVENT = %q, want a file in %s", eventFile, dir)
 			}
 			var doc map[string]any
-			if err := json.Unmarshal([]byte(readFile(t, eventFile)), &doc); err != nil || doc["subject"] != tt.subject || doc["commit"] != ev.Commit {
+			if err := json.Unmarshal([]byte(testkit.ReadFile(t, eventFile)), &doc); err != nil || doc["subject"] != tt.subject || doc["commit"] != ev.Commit {
 				t.Errorf("event file: %v, subject %q commit %v", err, doc["subject"], doc["commit"])
 			}
 			if !slices.Equal(rep.Args, tt.args) && !(len(rep.Args) == 0 && len(tt.args) == 0) {
@@ -150,7 +152,7 @@ func TestCommandEnvironment(t *testing.T) {
 					}
 				}
 			}
-			if out := readFile(t, res.Output); out != "out-1\nerr-1\nout-2\n" {
+			if out := testkit.ReadFile(t, res.Output); out != "out-1\nerr-1\nout-2\n" {
 				t.Errorf("log %q, want stdout and stderr interleaved", out)
 			}
 			if filepath.Dir(res.Output) != dir || !strings.HasPrefix(filepath.Base(res.Output), "build-test-") {
@@ -234,7 +236,7 @@ func TestCommandFailures(t *testing.T) {
 					t.Errorf("error %q lacks %q", err, s)
 				}
 			}
-			if tt.logHas != "" && !strings.Contains(readFile(t, res.Output), tt.logHas) {
+			if tt.logHas != "" && !strings.Contains(testkit.ReadFile(t, res.Output), tt.logHas) {
 				t.Errorf("log lacks %q", tt.logHas)
 			}
 			if _, err := os.Stat(filepath.Join(marker, "ran")); tt.notRun && err == nil {
@@ -263,7 +265,7 @@ func TestCommandTimeout(t *testing.T) {
 		t.Errorf("exit code %d, want -1 (killed)", res.ExitCode)
 	}
 	waitGone(t, readPID(t, pidFile))
-	if log := readFile(t, res.Output); !strings.Contains(log, "started ") || !strings.Contains(log, "[rtbot: timed out after 2s; process group killed]\n") {
+	if log := testkit.ReadFile(t, res.Output); !strings.Contains(log, "started ") || !strings.Contains(log, "[rtbot: timed out after 2s; process group killed]\n") {
 		t.Errorf("log %q", log)
 	}
 }
@@ -311,7 +313,7 @@ func TestCommandBackground(t *testing.T) {
 	if elapsed := time.Since(start); elapsed > waitDelay+15*time.Second {
 		t.Errorf("Fire took %v", elapsed)
 	}
-	if log := readFile(t, res.Output); !strings.Contains(log, "background process kept it open") {
+	if log := testkit.ReadFile(t, res.Output); !strings.Contains(log, "background process kept it open") {
 		t.Errorf("log %q", log)
 	}
 }
@@ -321,7 +323,7 @@ func TestCommandOutputCap(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Fire: %v (the command must not see a broken pipe)", err)
 	}
-	log := readFile(t, res.Output)
+	log := testkit.ReadFile(t, res.Output)
 	note := "[rtbot: output truncated at 16777216 bytes]\n"
 	if !strings.HasSuffix(log, "\n"+note) || len(log) != maxCommandOutput+1+len(note) {
 		t.Errorf("log of %d bytes ending %q; want %d bytes of output and the note", len(log), log[max(0, len(log)-80):], maxCommandOutput)

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/rtbot/rtbot/internal/testkit"
 )
 
 // kcidbOut mirrors the parts of a KCIDB document the tests check, with
@@ -255,7 +257,7 @@ func TestKCIDBDir(t *testing.T) {
 		if res.Output != filepath.Join(kdir, "rt_lab-6.1-rt-6.1.177-rc1-222222222222.json") {
 			t.Errorf("output %s", res.Output)
 		}
-		if got := readFile(t, res.Output); got != string(want) {
+		if got := testkit.ReadFile(t, res.Output); got != string(want) {
 			t.Errorf("written document differs from KCIDB():\n%s", got)
 		}
 	}
@@ -273,20 +275,12 @@ func TestKCIDBURL(t *testing.T) {
 	ev := testEvent()
 	want, _ := KCIDB(ev, "rtbot")
 	dir := t.TempDir()
-	res, err := Fire(context.Background(), tr, ev, dir)
-	if err != nil || res.HTTPStatus != 200 {
-		t.Fatalf("Fire = %+v, %v", res, err)
-	}
-	reqs := rec.requests()
-	if len(reqs) != 1 {
-		t.Fatalf("%d requests", len(reqs))
-	}
-	r := reqs[0]
+	res, r := rec.fireOne(t, tr, ev, dir)
 	if r.method != "POST" || r.path != "/submit" || string(r.body) != string(want) ||
 		r.header.Get("Authorization") != "Bearer jwt.token.value" || r.header.Get("Content-Type") != "application/json" {
 		t.Errorf("request %s %s %v\n%s", r.method, r.path, r.header, r.body)
 	}
-	if filepath.Dir(res.Output) != dir || readFile(t, res.Output) != string(want) {
+	if filepath.Dir(res.Output) != dir || testkit.ReadFile(t, res.Output) != string(want) {
 		t.Errorf("copy %s: want the document in %s", res.Output, dir)
 	}
 

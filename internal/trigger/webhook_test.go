@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/rtbot/rtbot/internal/testkit"
 )
 
 // secretValue has characters that need escaping in a query.
@@ -52,6 +54,22 @@ func (r *recorder) requests() []recorded {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return append([]recorded(nil), r.reqs...)
+}
+
+// fireOne fires tr for ev into dir and returns the result and the one
+// request the recorder saw; a failure, another status than 200 or another
+// number of requests fails the test.
+func (r *recorder) fireOne(t *testing.T, tr Spec, ev Event, dir string) (Result, recorded) {
+	t.Helper()
+	res, err := Fire(context.Background(), tr, ev, dir)
+	if err != nil || res.HTTPStatus != 200 {
+		t.Fatalf("Fire = %+v, %v", res, err)
+	}
+	reqs := r.requests()
+	if len(reqs) != 1 {
+		t.Fatalf("%d requests", len(reqs))
+	}
+	return res, reqs[0]
 }
 
 func TestWebhookRequest(t *testing.T) {
@@ -99,15 +117,7 @@ func TestWebhookRequest(t *testing.T) {
 			rec := newRecorder(t)
 			tr := Spec{Name: "jenkins", Type: TypeWebhook, URL: rec.srv.URL + tt.url,
 				Method: tt.method, Headers: tt.headers, SecretEnv: "RTBOT_TEST_TOKEN"}
-			res, err := Fire(context.Background(), tr, ev, t.TempDir())
-			if err != nil || res.HTTPStatus != 200 {
-				t.Fatalf("Fire = %+v, %v", res, err)
-			}
-			reqs := rec.requests()
-			if len(reqs) != 1 {
-				t.Fatalf("%d requests", len(reqs))
-			}
-			r := reqs[0]
+			res, r := rec.fireOne(t, tr, ev, t.TempDir())
 			wantMethod := tt.method
 			if wantMethod == "" {
 				wantMethod = "POST"
@@ -144,7 +154,7 @@ func TestWebhookRequest(t *testing.T) {
 			if strings.Contains(string(r.body), "hunter2") {
 				t.Error("the push remote's password is in the body")
 			}
-			kept := readFile(t, res.Output)
+			kept := testkit.ReadFile(t, res.Output)
 			if !strings.HasPrefix(kept, "request ") || strings.Contains(kept, "s3cr") {
 				t.Errorf("kept response %q: want it with the secret redacted", kept)
 			}
@@ -191,7 +201,7 @@ func TestWebhookStatus(t *testing.T) {
 				t.Errorf("HTTP %d: error %q: want the URL template and the response file", tt.status, msg)
 			}
 		}
-		if kept := readFile(t, res.Output); tt.status != 204 && (strings.Contains(kept, "s3cr") || !strings.Contains(kept, "token={secret}")) {
+		if kept := testkit.ReadFile(t, res.Output); tt.status != 204 && (strings.Contains(kept, "s3cr") || !strings.Contains(kept, "token={secret}")) {
 			t.Errorf("HTTP %d: kept response %q: want the secret redacted", tt.status, kept)
 		}
 	}
@@ -287,7 +297,7 @@ func TestWebhookResponseCap(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	kept := readFile(t, res.Output)
+	kept := testkit.ReadFile(t, res.Output)
 	if !strings.HasPrefix(kept, strings.Repeat("x", maxResponse)+"\n[rtbot: response truncated") || len(kept) > maxResponse+100 {
 		t.Errorf("kept %d bytes", len(kept))
 	}

@@ -1,0 +1,120 @@
+package testkit
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Identity is the author and committer every git command run by Git uses
+// unless the caller's environment overrides it.
+const (
+	IdentityName  = "rtbot test"
+	IdentityEmail = "test@rtbot.invalid"
+)
+
+// GitEnv is the environment Git runs git in: the process environment with
+// every GIT_* variable removed, no system or global configuration, a fixed
+// identity, locale and time zone, and HOME set to home so that nothing of
+// the user running the tests is read. extra entries come last and win.
+func GitEnv(home string, extra ...string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if strings.HasPrefix(kv, "GIT_") || strings.HasPrefix(kv, "HOME=") ||
+			strings.HasPrefix(kv, "XDG_CONFIG_HOME=") || strings.HasPrefix(kv, "LC_ALL=") ||
+			strings.HasPrefix(kv, "TZ=") {
+			continue
+		}
+		env = append(env, kv)
+	}
+	env = append(env,
+		"HOME="+home,
+		"GIT_CONFIG_NOSYSTEM=1",
+		"GIT_CONFIG_GLOBAL=/dev/null",
+		"GIT_AUTHOR_NAME="+IdentityName, "GIT_AUTHOR_EMAIL="+IdentityEmail,
+		"GIT_COMMITTER_NAME="+IdentityName, "GIT_COMMITTER_EMAIL="+IdentityEmail,
+		"GIT_TERMINAL_PROMPT=0",
+		"LC_ALL=C", "TZ=UTC",
+	)
+	return append(env, extra...)
+}
+
+// GitCommitter returns the environment entries that make git commit, tag
+// and am as name <email> at when: for tests that recreate commits rtbot
+// made, byte for byte. Pass them as RunGit's or GitWith's extra.
+func GitCommitter(name, email string, when time.Time) []string {
+	return []string{
+		"GIT_COMMITTER_NAME=" + name, "GIT_COMMITTER_EMAIL=" + email,
+		fmt.Sprintf("GIT_COMMITTER_DATE=@%d +0000", when.Unix()),
+	}
+}
+
+// GitCommand returns the command that runs git with args in dir (which may
+// be "") in GitEnv(home, extra...). It touches no testing.TB, so it serves
+// where Git and RunGit do not: git's standard output alone (git merge-file
+// -p, git diff), its exit status, or calls from worker goroutines.
+func GitCommand(dir, home string, extra []string, args ...string) *exec.Cmd {
+	return command(dir, home, extra, "git", args...)
+}
+
+// command is name with args, to run in dir in GitEnv(home, extra...).
+func command(dir, home string, extra []string, name string, args ...string) *exec.Cmd {
+	cmd := exec.Command(name, args...)
+	cmd.Dir = dir
+	cmd.Env = GitEnv(home, extra...)
+	return cmd
+}
+
+// RunGit runs git with args in dir (which may be "") in GitEnv, with extra
+// environment entries, and returns its combined output and error: for tests
+// that expect git to fail, or compare with it.
+func RunGit(tb testing.TB, dir string, extra []string, args ...string) (string, error) {
+	tb.Helper()
+	NeedGit(tb)
+	return RunCommand(tb, dir, extra, "git", args...)
+}
+
+// RunCommand runs name with args in dir, in the environment RunGit gives
+// git, and returns its combined output and error: for the tools tests run
+// beside git (quilt, tar), which must not read the user's configuration
+// either.
+func RunCommand(tb testing.TB, dir string, extra []string, name string, args ...string) (string, error) {
+	tb.Helper()
+	cmd := command(dir, tb.TempDir(), extra, name, args...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	return out.String(), err
+}
+
+// Git runs git with args in dir (which may be "") in GitEnv and returns its
+// output with surrounding white space trimmed; a failure fails the test,
+// naming the command and showing git's output.
+func Git(tb testing.TB, dir string, args ...string) string {
+	tb.Helper()
+	return GitWith(tb, dir, nil, args...)
+}
+
+// GitWith is Git with extra environment entries, which come after GitEnv's
+// and win: GitCommitter's, or QUILT_PATCHES for a work tree.
+func GitWith(tb testing.TB, dir string, extra []string, args ...string) string {
+	tb.Helper()
+	out, err := RunGit(tb, dir, extra, args...)
+	if err != nil {
+		tb.Fatalf("git %s (in %s): %v\n%s", strings.Join(args, " "), dir, err, out)
+	}
+	return strings.TrimSpace(out)
+}
+
+// NeedGit fails the test when git is not installed: every test that runs
+// git needs it, and a machine without it must not pass them silently.
+func NeedGit(tb testing.TB) {
+	tb.Helper()
+	if _, err := exec.LookPath("git"); err != nil {
+		tb.Fatalf("git is not installed: %v", err)
+	}
+}
