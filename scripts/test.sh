@@ -73,7 +73,7 @@ if [ "$FUZZTIME" != "0" ]; then
 	fuzzlog=$(mktemp /tmp/rtbot-fuzz.XXXXXX)
 	for target in \
 		./patchqueue:FuzzParse \
-		./merger:FuzzApplyHunks \
+		./internal/patchqueue:FuzzApplyHunks \
 		./merger:FuzzApplyDelta \
 		./textmerge:FuzzDiff \
 		./textmerge:FuzzMerge3 \

@@ -296,7 +296,7 @@ func (e *Engine) applyExact(tree plumbing.Hash, p *patchqueue.Patch, f *patchque
 	} else if _, ok, _ := e.obj.lookup(tree, f.NewPath); ok {
 		return ae(0, 0, errors.New("file to be created already exists"))
 	}
-	out, res, ok := applyHunks(cur, f.Hunks, e.opts.Fuzz)
+	out, res, ok := patchqueue.ApplyHunks(cur, f.Hunks, e.opts.Fuzz)
 	if !ok {
 		for _, r := range res {
 			if r.Failed {

@@ -72,9 +72,9 @@ type FileResult struct {
 	Renamed string  `json:"renamed,omitempty"` // the candidate's new name for Path, when it moved it
 	// Unchanged is set when the result equals the candidate's file: the
 	// patch's change to this file is already there.
-	Unchanged bool         `json:"unchanged,omitempty"`
-	Hunks     []HunkResult `json:"hunks,omitempty"`
-	Regions   []Region     `json:"regions,omitempty"`
+	Unchanged bool                    `json:"unchanged,omitempty"`
+	Hunks     []patchqueue.HunkResult `json:"hunks,omitempty"`
+	Regions   []Region                `json:"regions,omitempty"`
 	// Resolution names where the remembered resolution came from, when
 	// the outcome is Resolved.
 	Resolution string `json:"resolution,omitempty"`

@@ -187,7 +187,7 @@ func (r *rebaser) preimages(st Step, f *patchqueue.File) (pre, post version, err
 	} else {
 		return
 	}
-	if out, _, ok := applyHunks(pre.text, f.Hunks, 0); ok {
+	if out, _, ok := patchqueue.ApplyHunks(pre.text, f.Hunks, 0); ok {
 		post = version{text: out, exists: f.Op != patchqueue.OpDelete}
 	} else {
 		pre = version{}
@@ -320,7 +320,7 @@ func (r *rebaser) file(ctx context.Context, st Step, tree plumbing.Hash, f *patc
 		(f.Op == patchqueue.OpModify || f.Op == patchqueue.OpRename) && !st.Commit.IsZero() {
 		fr.Outcome, fr.Detail = Applied, "applied exactly"
 		for i, h := range f.Hunks {
-			fr.Hunks = append(fr.Hunks, HunkResult{Index: i + 1, At: h.OldStart, Base: h.OldStart})
+			fr.Hunks = append(fr.Hunks, patchqueue.HunkResult{Index: i + 1, At: h.OldStart, Base: h.OldStart})
 		}
 		mode := cand.mode
 		if f.NewMode != 0 && f.OldMode != f.NewMode {
@@ -362,7 +362,7 @@ func (r *rebaser) file(ctx context.Context, st Step, tree plumbing.Hash, f *patc
 		return fr, nil
 	}
 
-	out, hunks, ok := applyHunks(cand.text, f.Hunks, r.e.opts.Fuzz)
+	out, hunks, ok := patchqueue.ApplyHunks(cand.text, f.Hunks, r.e.opts.Fuzz)
 	fr.Hunks = hunks
 	if ok {
 		fr.Outcome, fr.Detail = Applied, describeApplied(hunks)
@@ -438,7 +438,7 @@ func (r *rebaser) file(ctx context.Context, st Step, tree plumbing.Hash, f *patc
 	return fr, nil
 }
 
-func describeApplied(hs []HunkResult) string {
+func describeApplied(hs []patchqueue.HunkResult) string {
 	var off []string
 	for _, h := range hs {
 		if h.Offset != 0 || h.Fuzz != 0 {

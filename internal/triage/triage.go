@@ -148,7 +148,7 @@ func (t *triager) conflict(p *merger.PatchResult, f merger.FileResult, fr *FileR
 	hunks := f.PatchFile.Hunks
 	// Exactly already there: the patch reverse-applies.
 	if len(hunks) > 0 {
-		if _, _, ok := merger.ApplyHunks(cand, merger.ReverseHunks(hunks), 0); ok {
+		if _, _, ok := patchqueue.ApplyHunks(cand, patchqueue.ReverseHunks(hunks), 0); ok {
 			fr.Status = AlreadyApplied
 			fr.Detail = "the patch reverse-applies to the candidate: this exact change is already there"
 			return t.cause(f, fr, nil)
