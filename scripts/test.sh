@@ -74,7 +74,7 @@ if [ "$FUZZTIME" != "0" ]; then
 	for target in \
 		./patchqueue:FuzzParse \
 		./internal/patchqueue:FuzzApplyHunks \
-		./merger:FuzzApplyDelta \
+		./internal/objstore:FuzzApplyDelta \
 		./textmerge:FuzzDiff \
 		./textmerge:FuzzMerge3 \
 		./mailwatch:FuzzRecognize \

@@ -44,22 +44,22 @@ func (e *Engine) Touching(ctx context.Context, base, onto plumbing.Hash, path st
 		if steps >= MaxHistory {
 			return out, fmt.Errorf("history of %s: base not within %d first-parent commits", path, MaxHistory)
 		}
-		c, err := e.commit(h)
+		c, err := e.store.Commit(h)
 		if err != nil {
 			return nil, err
 		}
 		if len(c.ParentHashes) == 0 {
 			break
 		}
-		p, err := e.commit(c.ParentHashes[0])
+		p, err := e.store.Commit(c.ParentHashes[0])
 		if err != nil {
 			return nil, err
 		}
-		ce, cok, err := e.obj.lookup(c.TreeHash, path)
+		ce, cok, err := e.store.Lookup(c.TreeHash, path)
 		if err != nil {
 			return nil, err
 		}
-		pe, pok, err := e.obj.lookup(p.TreeHash, path)
+		pe, pok, err := e.store.Lookup(p.TreeHash, path)
 		if err != nil {
 			return nil, err
 		}
@@ -72,17 +72,17 @@ func (e *Engine) Touching(ctx context.Context, base, onto plumbing.Hash, path st
 				return out, nil // nothing older to follow
 			}
 			// Deleted here: follow the whole file further back.
-			text, err := e.obj.blob(pe.Hash)
+			text, err := e.store.Blob(pe.Hash)
 			if err != nil {
 				return nil, err
 			}
 			lo, hi = 0, len(textmerge.Lines([]byte(text)))
 		case cok && pok:
-			ct, err := e.obj.blob(ce.Hash)
+			ct, err := e.store.Blob(ce.Hash)
 			if err != nil {
 				return nil, err
 			}
-			pt, err := e.obj.blob(pe.Hash)
+			pt, err := e.store.Blob(pe.Hash)
 			if err != nil {
 				return nil, err
 			}
@@ -152,6 +152,3 @@ func firstLine(s string) string {
 	l, _, _ := strings.Cut(s, "\n")
 	return strings.TrimSpace(l)
 }
-
-// Blob returns a blob's content, from the run's memory or the repository.
-func (e *Engine) Blob(h plumbing.Hash) (string, error) { return e.obj.blob(h) }

@@ -1,8 +1,10 @@
 // Package merger rebases a patch queue onto a candidate tree in a git
-// repository's object store, without a worktree: it reads blobs, writes new
-// blobs, rebuilds only the trees on changed paths and writes one commit per
-// patch. It records what happened to every patch, file and hunk and leaves
-// the judgement of what a failure means to package conflicts.
+// repository's object store (package objstore), without a worktree: it
+// materialises the queue on its base, replays each patch onto the candidate
+// with the hunks (patchqueue.ApplyHunks), a 3-way merge (textmerge) or a
+// remembered resolution, and writes one commit per patch. It records what
+// happened to every patch, file and hunk and leaves the judgement of what a
+// failure means to package triage.
 package merger
 
 import (

@@ -9,6 +9,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/rtbot/rtbot/internal/objstore"
 	"github.com/rtbot/rtbot/internal/patchqueue"
 	"github.com/rtbot/rtbot/internal/textmerge"
 )
@@ -22,7 +23,7 @@ import (
 // the commit the steps were made on, used to follow files the candidate
 // renamed; zero when unknown.
 func (e *Engine) Rebase(ctx context.Context, steps []Step, base, onto plumbing.Hash) (*Result, error) {
-	oc, err := e.commit(onto)
+	oc, err := e.store.Commit(onto)
 	if err != nil {
 		return nil, err
 	}
@@ -49,7 +50,7 @@ func (e *Engine) Rebase(ctx context.Context, steps []Step, base, onto plumbing.H
 			pr.Err = "does not apply to the queue's base without " + st.BlockedBy + ": " + st.Err.Error()
 			continue
 		}
-		edits := map[string]edit{}
+		edits := map[string]objstore.Edit{}
 		pr.Outcome = Applied
 		for _, f := range st.Patch.Files {
 			fr, err := r.file(ctx, st, tree, f, edits)
@@ -62,8 +63,8 @@ func (e *Engine) Rebase(ctx context.Context, steps []Step, base, onto plumbing.H
 		if !pr.Outcome.Clean() {
 			continue
 		}
-		nt, err := e.obj.applyEdits(tree, edits)
-		if errors.Is(err, errDirFile) {
+		nt, err := e.store.ApplyEdits(tree, edits)
+		if errors.Is(err, objstore.ErrDirFile) {
 			pr.Outcome, pr.Err = Failed, err.Error()
 			continue
 		}
@@ -144,7 +145,7 @@ func (r *rebaser) peek(tree plumbing.Hash, path string) (version, error) {
 	if tree.IsZero() || path == "" {
 		return version{}, nil
 	}
-	en, ok, err := r.e.obj.lookup(tree, path)
+	en, ok, err := r.e.store.Lookup(tree, path)
 	if err != nil || !ok {
 		return version{}, err
 	}
@@ -156,7 +157,7 @@ func (r *rebaser) peek(tree plumbing.Hash, path string) (version, error) {
 
 // load reads the content of a version found by peek.
 func (r *rebaser) load(v *version) error {
-	text, err := r.e.obj.blob(v.hash)
+	text, err := r.e.store.Blob(v.hash)
 	v.text = text
 	return err
 }
@@ -175,11 +176,11 @@ func (r *rebaser) preimages(st Step, f *patchqueue.File) (pre, post version, err
 	if f.Op == patchqueue.OpAdd {
 		pre = version{exists: true}
 	} else if f.OldIndex != "" {
-		h, ok := r.e.expandBlob(f.OldIndex)
+		h, ok := r.e.store.ExpandBlob(f.OldIndex)
 		if !ok {
 			return
 		}
-		text, err := r.e.obj.blob(h)
+		text, err := r.e.store.Blob(h)
 		if err != nil {
 			return version{}, version{}, nil
 		}
@@ -195,44 +196,6 @@ func (r *rebaser) preimages(st Step, f *patchqueue.File) (pre, post version, err
 	return
 }
 
-// expandBlob resolves a possibly abbreviated blob id from an index line.
-func (e *Engine) expandBlob(id string) (plumbing.Hash, bool) {
-	if len(id) == 40 {
-		h := plumbing.NewHash(id)
-		_, err := e.repo.Storer.EncodedObject(plumbing.BlobObject, h)
-		return h, err == nil
-	}
-	type prefixer interface {
-		HashesWithPrefix(prefix []byte) ([]plumbing.Hash, error)
-	}
-	p, ok := e.repo.Storer.(prefixer)
-	if !ok || len(id)%2 != 0 && len(id) < 7 {
-		return plumbing.ZeroHash, false
-	}
-	b := make([]byte, len(id)/2)
-	for i := range b {
-		if _, err := fmt.Sscanf(id[2*i:2*i+2], "%02x", &b[i]); err != nil {
-			return plumbing.ZeroHash, false
-		}
-	}
-	hs, err := p.HashesWithPrefix(b)
-	if err != nil {
-		return plumbing.ZeroHash, false
-	}
-	var found []plumbing.Hash
-	for _, h := range hs {
-		if strings.HasPrefix(h.String(), id) {
-			if _, err := e.repo.Storer.EncodedObject(plumbing.BlobObject, h); err == nil {
-				found = append(found, h)
-			}
-		}
-	}
-	if len(found) != 1 {
-		return plumbing.ZeroHash, false
-	}
-	return found[0], true
-}
-
 // renamed returns the candidate's path for a base path the candidate
 // renamed, using git's rename detection between base and candidate.
 func (r *rebaser) renamed(ctx context.Context, path string) (string, error) {
@@ -241,7 +204,7 @@ func (r *rebaser) renamed(ctx context.Context, path string) (string, error) {
 	}
 	if r.renames == nil {
 		r.renames = map[string]string{}
-		bc, err := r.e.commit(r.base)
+		bc, err := r.e.store.Commit(r.base)
 		if err != nil {
 			return "", err
 		}
@@ -267,7 +230,7 @@ func (r *rebaser) renamed(ctx context.Context, path string) (string, error) {
 }
 
 // file rebases one file diff onto tree, recording the edit on success.
-func (r *rebaser) file(ctx context.Context, st Step, tree plumbing.Hash, f *patchqueue.File, edits map[string]edit) (FileResult, error) {
+func (r *rebaser) file(ctx context.Context, st Step, tree plumbing.Hash, f *patchqueue.File, edits map[string]objstore.Edit) (FileResult, error) {
 	fr := FileResult{Op: f.Op.String(), Path: f.Path(), NewPath: f.NewPath, PatchFile: f}
 	if f.Op == patchqueue.OpRename || f.Op == patchqueue.OpCopy {
 		fr.Path = f.OldPath
@@ -295,7 +258,7 @@ func (r *rebaser) file(ctx context.Context, st Step, tree plumbing.Hash, f *patc
 		if moved == "" && r.base.IsZero() && !pre.hash.IsZero() {
 			// Without a base, find the pre-image blob under another name,
 			// as git am -3's exact rename detection does.
-			if moved, err = r.e.obj.findBlob(tree, "", pre.hash); err != nil {
+			if moved, err = r.e.store.FindBlob(tree, pre.hash); err != nil {
 				return fr, err
 			}
 		}
@@ -327,9 +290,9 @@ func (r *rebaser) file(ctx context.Context, st Step, tree plumbing.Hash, f *patc
 			mode = filemode.FileMode(f.NewMode)
 		}
 		if f.Op == patchqueue.OpRename {
-			edits[src] = edit{del: true}
+			edits[src] = objstore.Edit{Delete: true}
 		}
-		edits[fr.NewPath] = edit{e: entry{Hash: post.hash, Mode: mode}}
+		edits[fr.NewPath] = objstore.Edit{Entry: objstore.Entry{Hash: post.hash, Mode: mode}}
 		return fr, nil
 	}
 	if cand.exists {
@@ -350,12 +313,12 @@ func (r *rebaser) file(ctx context.Context, st Step, tree plumbing.Hash, f *patc
 		fr.Outcome, fr.Unchanged, fr.Detail = Present, true, "the candidate already deleted this file"
 		return fr, nil
 	case !cand.exists && f.Op != patchqueue.OpAdd:
-		link, err := r.e.obj.linkOnPath(tree, src)
+		link, err := r.e.store.LinkOnPath(tree, src)
 		if err != nil {
 			return fr, err
 		}
 		if link != "" {
-			fr.Outcome, fr.Detail = Failed, (&symlinkError{Path: src, Link: link}).Error()
+			fr.Outcome, fr.Detail = Failed, (&objstore.SymlinkError{Path: src, Link: link}).Error()
 			return fr, nil
 		}
 		fr.Outcome, fr.Detail = Missing, "the file does not exist in the candidate"
@@ -424,17 +387,17 @@ func (r *rebaser) file(ctx context.Context, st Step, tree plumbing.Hash, f *patc
 			fr.Outcome, fr.Detail = Conflict, "the candidate's file has content the deletion does not remove"
 			return fr, nil
 		}
-		edits[src] = edit{del: true}
+		edits[src] = objstore.Edit{Delete: true}
 		fr.NewPath = ""
 		return fr, nil
 	case patchqueue.OpRename:
-		edits[src] = edit{del: true}
+		edits[src] = objstore.Edit{Delete: true}
 	}
-	h, err := r.e.obj.writeBlob(out)
+	h, err := r.e.store.WriteBlob(out)
 	if err != nil {
 		return fr, err
 	}
-	edits[fr.NewPath] = edit{e: entry{Hash: h, Mode: mode}}
+	edits[fr.NewPath] = objstore.Edit{Entry: objstore.Entry{Hash: h, Mode: mode}}
 	return fr, nil
 }
 

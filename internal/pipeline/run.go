@@ -19,12 +19,13 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/rtbot/rtbot/internal/candidate"
 	"github.com/rtbot/rtbot/internal/config"
-	"github.com/rtbot/rtbot/internal/triage"
 	"github.com/rtbot/rtbot/internal/export"
 	"github.com/rtbot/rtbot/internal/merger"
+	"github.com/rtbot/rtbot/internal/objstore"
 	"github.com/rtbot/rtbot/internal/patchqueue"
 	"github.com/rtbot/rtbot/internal/remote"
 	"github.com/rtbot/rtbot/internal/state"
+	"github.com/rtbot/rtbot/internal/triage"
 )
 
 // CandidateRef is the ref rtbot keeps a tree's candidate under: fetched
@@ -87,7 +88,7 @@ func (p *Pipeline) runTree(ctx context.Context, a state.Announcement, t config.T
 		return rr, nil
 	}
 
-	repo, err := merger.OpenRepository(t.Repo)
+	repo, err := objstore.OpenRepository(t.Repo)
 	if err != nil {
 		return rr, err
 	}
@@ -222,7 +223,7 @@ func (p *Pipeline) mergeSpec(t config.Tree, onto string) MergeSpec {
 // applied to the previous release.
 func (p *Pipeline) candidate(ctx context.Context, t config.Tree, a state.Announcement) (plumbing.Hash, error) {
 	ref := CandidateRef(t.Name, a.Version, a.RC)
-	repo, err := merger.OpenRepository(t.Repo)
+	repo, err := objstore.OpenRepository(t.Repo)
 	if err != nil {
 		return plumbing.ZeroHash, err
 	}
@@ -311,7 +312,7 @@ func queueID(t config.Tree) (string, error) {
 	fmt.Fprintf(h, "kind %s\n", t.QueueKind)
 	switch t.QueueKind {
 	case config.QueueRange, config.QueueRef:
-		repo, err := merger.OpenRepository(t.Repo)
+		repo, err := objstore.OpenRepository(t.Repo)
 		if err != nil {
 			return "", err
 		}
