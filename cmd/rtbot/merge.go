@@ -12,13 +12,13 @@ import (
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/rtbot/rtbot/internal/triage"
 	"github.com/rtbot/rtbot/internal/export"
 	"github.com/rtbot/rtbot/internal/merger"
 	"github.com/rtbot/rtbot/internal/patchqueue"
 	"github.com/rtbot/rtbot/internal/pipeline"
 	"github.com/rtbot/rtbot/internal/report"
 	"github.com/rtbot/rtbot/internal/resolutions"
+	"github.com/rtbot/rtbot/internal/triage"
 )
 
 func cmdMerge(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -177,11 +177,11 @@ func doMerge(ctx context.Context, a mergeArgs) (*triage.Report, *export.Manifest
 	}
 	defer eng.Close()
 	// Name the flag when a revision is unknown.
-	if _, err := eng.Resolve(a.onto); err != nil {
+	if _, err := eng.RevParse(a.onto); err != nil {
 		return nil, nil, fmt.Errorf("--onto: %w", err)
 	}
 	if a.base != "" {
-		if _, err := eng.Resolve(a.base); err != nil {
+		if _, err := eng.RevParse(a.base); err != nil {
 			return nil, nil, fmt.Errorf("--base: %w", err)
 		}
 	}

@@ -448,7 +448,7 @@ func fromPatch(ctx context.Context, eng *merger.Engine, src, version string, rc 
 		return plumbing.ZeroHash, fmt.Errorf("rc patch: %w", err)
 	}
 	name := redact(src)
-	onto, err := eng.Resolve(prev)
+	onto, err := eng.RevParse(prev)
 	if err != nil {
 		return plumbing.ZeroHash, fmt.Errorf("rc patch %s: the previous release: %w", name, err)
 	}

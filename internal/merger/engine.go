@@ -73,8 +73,9 @@ func (e *Engine) Close() error { return e.store.Close() }
 // the engine persisted visible in it.
 func (e *Engine) Repository() *git.Repository { return e.store.Repository() }
 
-// Resolve turns a revision (tag, branch, commit id) into a commit id.
-func (e *Engine) Resolve(rev string) (plumbing.Hash, error) { return e.store.RevParse(rev) }
+// RevParse turns a revision (tag, branch, commit id) into a commit id, as
+// `git rev-parse` does.
+func (e *Engine) RevParse(rev string) (plumbing.Hash, error) { return e.store.RevParse(rev) }
 
 // Step is one patch of a queue materialised as a commit on the queue's base.
 type Step struct {

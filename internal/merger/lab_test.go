@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rtbot/rtbot/internal/triage"
 	"github.com/rtbot/rtbot/internal/merger"
 	"github.com/rtbot/rtbot/internal/patchqueue"
+	"github.com/rtbot/rtbot/internal/triage"
 )
 
 // The real-kernel lab (scripts/lab/build.sh) is a ~80k-file repository
@@ -50,11 +50,11 @@ func rebaseLab(tb testing.TB, lab, queue, base, onto string) labRun {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	b, err := eng.Resolve(base)
+	b, err := eng.RevParse(base)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	o, err := eng.Resolve(onto)
+	o, err := eng.RevParse(onto)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -248,8 +248,8 @@ func TestLabTriageMatchesDebian(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			b, _ := eng.Resolve(c.base)
-			o, _ := eng.Resolve(c.onto)
+			b, _ := eng.RevParse(c.base)
+			o, _ := eng.RevParse(c.onto)
 			start := time.Now()
 			res, err := eng.RebaseQueue(ctx, q, b, o)
 			if err != nil {
@@ -326,8 +326,8 @@ func TestLabResolutionLearnt(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		b, _ := eng.Resolve(base)
-		o, _ := eng.Resolve("v6.1.177")
+		b, _ := eng.RevParse(base)
+		o, _ := eng.RevParse("v6.1.177")
 		start := time.Now()
 		r, err := eng.RebaseQueue(context.Background(), q, b, o)
 		if err != nil {

@@ -20,11 +20,11 @@ const MaxRange = 5000
 // patch whose pre- and post-image are its parent's tree and its own. It
 // returns the queue, its steps and the base commit. Merge commits are refused.
 func (e *Engine) ReadRange(ctx context.Context, rg patchqueue.Range) (*patchqueue.Queue, []Step, plumbing.Hash, error) {
-	base, err := e.Resolve(rg.Base)
+	base, err := e.RevParse(rg.Base)
 	if err != nil {
 		return nil, nil, plumbing.ZeroHash, err
 	}
-	tip, err := e.Resolve(rg.Tip)
+	tip, err := e.RevParse(rg.Tip)
 	if err != nil {
 		return nil, nil, plumbing.ZeroHash, err
 	}

@@ -36,11 +36,11 @@ func TestAlternates(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		base, err := eng.Resolve("v6.1.11")
+		base, err := eng.RevParse("v6.1.11")
 		if err != nil {
 			t.Fatalf("%s: %v", repo, err)
 		}
-		onto, err := eng.Resolve("v6.1.12-rc1")
+		onto, err := eng.RevParse("v6.1.12-rc1")
 		if err != nil {
 			t.Fatalf("%s: %v", repo, err)
 		}

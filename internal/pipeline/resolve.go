@@ -108,7 +108,7 @@ func (p *Pipeline) Learn(ctx context.Context, spec LearnSpec) ([]state.Resolutio
 		return nil, err
 	}
 	defer eng.Close()
-	fix, err := eng.Resolve(spec.Fix)
+	fix, err := eng.RevParse(spec.Fix)
 	if err != nil {
 		return nil, fmt.Errorf("fix %s: %w", spec.Fix, err)
 	}
@@ -217,7 +217,7 @@ func (p *Pipeline) Learn(ctx context.Context, spec LearnSpec) ([]state.Resolutio
 // none (the zero hash).
 func learnSince(eng *merger.Engine, since, result string, fix plumbing.Hash) (plumbing.Hash, error) {
 	if since != "" {
-		h, err := eng.Resolve(since)
+		h, err := eng.RevParse(since)
 		if err != nil {
 			return plumbing.ZeroHash, fmt.Errorf("since %s: %w", since, err)
 		}
