@@ -3,7 +3,6 @@ package merger_test
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/rtbot/rtbot/internal/merger"
 	"github.com/rtbot/rtbot/internal/patchqueue"
+	"github.com/rtbot/rtbot/internal/testkit"
 	"github.com/rtbot/rtbot/internal/triage"
 )
 
@@ -69,20 +69,10 @@ func rebaseLab(tb testing.TB, lab, queue, base, onto string) labRun {
 // returns how many patches applied, the tree then, and the time git am took.
 func labGitAm3(tb testing.TB, lab, queue, onto string) (applied int, tree string, took time.Duration) {
 	tb.Helper()
-	git := func(dir string, args ...string) (string, error) {
-		cmd := exec.Command("git", args...)
-		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null",
-			"GIT_AUTHOR_NAME=am", "GIT_AUTHOR_EMAIL=am@example.org", "GIT_COMMITTER_NAME=am", "GIT_COMMITTER_EMAIL=am@example.org")
-		out, err := cmd.CombinedOutput()
-		return string(out), err
-	}
 	repo := filepath.Join(lab, "linux.git")
 	wt := filepath.Join(tb.TempDir(), "wt")
-	if out, err := git(repo, "worktree", "add", "-q", "--detach", wt, onto); err != nil {
-		tb.Fatalf("worktree: %v\n%s", err, out)
-	}
-	defer git(repo, "worktree", "remove", "--force", wt)
+	testkit.Git(tb, repo, "worktree", "add", "-q", "--detach", wt, onto)
+	defer testkit.RunGit(tb, repo, nil, "worktree", "remove", "--force", wt)
 	series, err := patchqueue.ParseSeries("series", mustOpen(tb, filepath.Join(lab, "queues", queue, "series")))
 	if err != nil {
 		tb.Fatal(err)
@@ -92,22 +82,15 @@ func labGitAm3(tb testing.TB, lab, queue, onto string) (applied int, tree string
 		args = append(args, filepath.Join(lab, "queues", queue, e.Name))
 	}
 	start := time.Now()
-	_, amErr := git(wt, args...)
+	_, amErr := testkit.RunGit(tb, wt, nil, args...)
 	took = time.Since(start)
-	out, err := git(wt, "rev-list", "--count", onto+"..HEAD")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	applied = atoi(strings.TrimSpace(out))
+	applied = atoi(testkit.Git(tb, wt, "rev-list", "--count", onto+"..HEAD"))
 	// The tree of the last applied patch; read before --abort resets HEAD.
-	out, err = git(wt, "rev-parse", "HEAD^{tree}")
-	if err != nil {
-		tb.Fatal(err)
-	}
+	tree = testkit.Git(tb, wt, "rev-parse", "HEAD^{tree}")
 	if amErr != nil {
-		git(wt, "am", "--abort")
+		testkit.RunGit(tb, wt, nil, "am", "--abort")
 	}
-	return applied, strings.TrimSpace(out), took
+	return applied, tree, took
 }
 
 func mustOpen(tb testing.TB, p string) *os.File {
