@@ -207,11 +207,11 @@ func doMerge(ctx context.Context, a mergeArgs) (*triage.Report, *export.Manifest
 	}
 	defer eng.Close()
 	// Name the flag when a revision is unknown.
-	if _, err := eng.Resolve(a.onto); err != nil {
+	if _, err := eng.RevParse(a.onto); err != nil {
 		return nil, nil, fmt.Errorf("--onto: %w", err)
 	}
 	if a.base != "" {
-		if _, err := eng.Resolve(a.base); err != nil {
+		if _, err := eng.RevParse(a.base); err != nil {
 			return nil, nil, fmt.Errorf("--base: %w", err)
 		}
 	}

@@ -443,7 +443,7 @@ func fromPatch(ctx context.Context, eng *merger.Engine, src, version string, rc 
 		return plumbing.ZeroHash, fmt.Errorf("rc patch: %w", err)
 	}
 	name := redact(src)
-	onto, err := eng.Resolve(prev)
+	onto, err := eng.RevParse(prev)
 	if err != nil {
 		return plumbing.ZeroHash, fmt.Errorf("rc patch %s: the previous release: %w", name, err)
 	}
@@ -500,7 +500,7 @@ func fromPatch(ctx context.Context, eng *merger.Engine, src, version string, rc 
 
 // inexact says why a file of the rc patch did not apply exactly, or "".
 func inexact(f *merger.FileResult, prev string) string {
-	hunk := func(h merger.HunkResult) string {
+	hunk := func(h patchqueue.HunkResult) string {
 		line := h.Base
 		if f.PatchFile != nil && h.Index >= 1 && h.Index <= len(f.PatchFile.Hunks) {
 			line = f.PatchFile.Hunks[h.Index-1].OldStart

@@ -45,11 +45,11 @@ func TestLabRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := eng.Resolve(base)
+	b, err := eng.RevParse(base)
 	if err != nil {
 		t.Fatal(err)
 	}
-	o, err := eng.Resolve(onto)
+	o, err := eng.RevParse(onto)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,17 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"time"
 
-	"github.com/go-git/go-billy/v5/osfs"
 	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/cache"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
-	"github.com/go-git/go-git/v5/storage"
-	"github.com/go-git/go-git/v5/storage/filesystem"
+	"github.com/rtbot/rtbot/internal/objstore"
 	"github.com/rtbot/rtbot/internal/patchqueue"
 	"github.com/rtbot/rtbot/internal/refname"
 )
@@ -50,18 +46,8 @@ type Options struct {
 
 // Engine is an open repository and the settings to rebase in it.
 type Engine struct {
-	repo   *git.Repository
-	gitDir string
-	// warm delivers the prefetcher's own store, opened in the background.
-	warm <-chan *filesystem.Storage
-	mem  *overlay // new objects, in memory until a result is persisted
-	// packs reads packed blobs and trees for the engine and the
-	// prefetcher; nil when the packs could not be listed.
-	packs *packReader
-	obj   *objects
+	store *objstore.Store
 	opts  Options
-	// persisted counts the objects written to the repository.
-	persisted int64
 }
 
 // Open opens the git repository at path (bare or not) once; every operation
@@ -73,82 +59,23 @@ func Open(path string, opts Options) (*Engine, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	if opts.CacheBytes <= 0 {
-		opts.CacheBytes = 64 << 20
-	}
-	gitDir, _, err := findGitDir(path)
+	st, err := objstore.Open(path, objstore.Options{CacheBytes: opts.CacheBytes})
 	if err != nil {
 		return nil, err
 	}
-	fst := filesystem.NewStorageWithOptions(osfs.New(gitDir), cache.NewObjectLRU(cache.FileSize(opts.CacheBytes)), storageOptions())
-	var st storage.Storer = fst
-	packDir := filepath.Join(gitDir, "objects", "pack")
-	packs, _ := openPackReader(packDir) // nil: go-git reads everything
-	if packs != nil {
-		st = &packedStorage{Storage: fst, packs: packs}
-	}
-	repo, err := git.Open(st, nil)
-	if err != nil {
-		packs.Close()
-		return nil, fmt.Errorf("repository %s: %w", path, err)
-	}
-	mem := newOverlay(st, packDir)
-	obj := newObjects(mem)
-	obj.packs = packs
-	return &Engine{repo: repo, gitDir: gitDir, warm: warmStore(gitDir), mem: mem, packs: packs, obj: obj, opts: opts}, nil
+	return &Engine{store: st, opts: opts}, nil
 }
 
 // Close releases the repository's open files.
-func (e *Engine) Close() error {
-	if e.obj.pre == nil {
-		go func() {
-			if st := <-e.warm; st != nil {
-				st.Close()
-			}
-		}()
-	} else {
-		// Blobs not yet read ahead are no longer needed; the prefetcher
-		// closes its own store when it stops.
-		e.obj.pre.cancel()
-	}
-	e.packs.Close() // waits for a read the prefetcher is doing
-	if c, ok := e.repo.Storer.(interface{ Close() error }); ok {
-		return c.Close()
-	}
-	return nil
-}
+func (e *Engine) Close() error { return e.store.Close() }
 
 // Repository returns the underlying go-git repository, with every object
 // the engine persisted visible in it.
-func (e *Engine) Repository() *git.Repository {
-	if e.mem.stale {
-		if r, ok := e.repo.Storer.(interface{ Reindex() }); ok {
-			r.Reindex()
-		}
-		e.mem.stale = false
-	}
-	return e.repo
-}
+func (e *Engine) Repository() *git.Repository { return e.store.Repository() }
 
-// Resolve turns a revision (tag, branch, commit id) into a commit id.
-func (e *Engine) Resolve(rev string) (plumbing.Hash, error) {
-	if !refname.Revision(rev) {
-		return plumbing.ZeroHash, fmt.Errorf("revision %q: not a valid revision", rev)
-	}
-	h, err := e.repo.ResolveRevision(plumbing.Revision(rev))
-	if err != nil {
-		return plumbing.ZeroHash, fmt.Errorf("revision %s: %w", rev, err)
-	}
-	return *h, nil
-}
-
-func (e *Engine) commit(h plumbing.Hash) (*object.Commit, error) {
-	c, err := object.GetCommit(e.repo.Storer, h)
-	if err != nil {
-		return nil, fmt.Errorf("commit %s: %w", h, err)
-	}
-	return c, nil
-}
+// RevParse turns a revision (tag, branch, commit id) into a commit id, as
+// `git rev-parse` does.
+func (e *Engine) RevParse(rev string) (plumbing.Hash, error) { return e.store.RevParse(rev) }
 
 // Step is one patch of a queue materialised as a commit on the queue's base.
 type Step struct {
@@ -191,7 +118,7 @@ func (e *ApplyError) Unwrap() error { return e.Err }
 // patch that does not apply is an *ApplyError, unless a malformed patch came
 // before it: then its Step says BlockedBy that patch and the queue goes on.
 func (e *Engine) Materialise(ctx context.Context, q *patchqueue.Queue, base plumbing.Hash) ([]Step, error) {
-	bc, err := e.commit(base)
+	bc, err := e.store.Commit(base)
 	if err != nil {
 		return nil, err
 	}
@@ -209,7 +136,7 @@ func (e *Engine) Materialise(ctx context.Context, q *patchqueue.Queue, base plum
 			steps = append(steps, st)
 			continue
 		}
-		edits := map[string]edit{}
+		edits := map[string]objstore.Edit{}
 		var failed error
 		for _, f := range p.Files {
 			if err := e.applyExact(tree, p, f, edits); err != nil {
@@ -227,7 +154,7 @@ func (e *Engine) Materialise(ctx context.Context, q *patchqueue.Queue, base plum
 		if failed != nil {
 			return nil, failed
 		}
-		nt, err := e.obj.applyEdits(tree, edits)
+		nt, err := e.store.ApplyEdits(tree, edits)
 		if err != nil {
 			return nil, &ApplyError{Patch: p, Err: err}
 		}
@@ -248,15 +175,6 @@ func (e *Engine) Materialise(ctx context.Context, q *patchqueue.Queue, base plum
 // only; Materialise calls it with the base unless the caller already did,
 // typically with the base and the candidate.
 func (e *Engine) Prefetch(ctx context.Context, q *patchqueue.Queue, commits ...plumbing.Hash) {
-	if e.obj.pre != nil {
-		return // one prefetch per engine: it owns the warm store
-	}
-	var roots []plumbing.Hash
-	for _, h := range commits {
-		if c, err := e.commit(h); err == nil {
-			roots = append(roots, c.TreeHash)
-		}
-	}
 	var paths []string
 	seen := map[string]bool{}
 	for _, p := range q.Patches {
@@ -267,36 +185,33 @@ func (e *Engine) Prefetch(ctx context.Context, q *patchqueue.Queue, commits ...p
 			}
 		}
 	}
-	if len(roots) == 0 || len(paths) == 0 {
-		return
-	}
-	e.obj.pre = startPrefetch(ctx, e.warm, e.packs, roots, paths)
+	e.store.Prefetch(ctx, commits, paths)
 }
 
 // applyExact applies one file diff with hunks only (no 3-way) and records
 // the edit.
-func (e *Engine) applyExact(tree plumbing.Hash, p *patchqueue.Patch, f *patchqueue.File, edits map[string]edit) error {
+func (e *Engine) applyExact(tree plumbing.Hash, p *patchqueue.Patch, f *patchqueue.File, edits map[string]objstore.Edit) error {
 	ae := func(hunk, line int, err error) error {
 		return &ApplyError{Patch: p, File: f.Path(), Hunk: hunk, Line: line, Err: err}
 	}
 	cur := ""
 	var mode filemode.FileMode = filemode.Regular
 	if f.Op != patchqueue.OpAdd {
-		en, ok, err := e.obj.lookup(tree, f.OldPath)
+		en, ok, err := e.store.Lookup(tree, f.OldPath)
 		if err != nil {
 			return ae(0, 0, err)
 		}
 		if !ok {
 			return ae(0, 0, errors.New("file does not exist"))
 		}
-		if cur, err = e.obj.blob(en.Hash); err != nil {
+		if cur, err = e.store.Blob(en.Hash); err != nil {
 			return ae(0, 0, err)
 		}
 		mode = en.Mode
-	} else if _, ok, _ := e.obj.lookup(tree, f.NewPath); ok {
+	} else if _, ok, _ := e.store.Lookup(tree, f.NewPath); ok {
 		return ae(0, 0, errors.New("file to be created already exists"))
 	}
-	out, res, ok := applyHunks(cur, f.Hunks, e.opts.Fuzz)
+	out, res, ok := patchqueue.ApplyHunks(cur, f.Hunks, e.opts.Fuzz)
 	if !ok {
 		for _, r := range res {
 			if r.Failed {
@@ -312,16 +227,16 @@ func (e *Engine) applyExact(tree plumbing.Hash, p *patchqueue.Patch, f *patchque
 		if out != "" {
 			return ae(0, 0, errors.New("deletion patch leaves content behind"))
 		}
-		edits[f.OldPath] = edit{del: true}
+		edits[f.OldPath] = objstore.Edit{Delete: true}
 		return nil
 	case patchqueue.OpRename:
-		edits[f.OldPath] = edit{del: true}
+		edits[f.OldPath] = objstore.Edit{Delete: true}
 	}
-	h, err := e.obj.writeBlob(out)
+	h, err := e.store.WriteBlob(out)
 	if err != nil {
 		return ae(0, 0, err)
 	}
-	edits[f.NewPath] = edit{e: entry{Hash: h, Mode: mode}}
+	edits[f.NewPath] = objstore.Edit{Entry: objstore.Entry{Hash: h, Mode: mode}}
 	return nil
 }
 
@@ -345,47 +260,44 @@ func (e *Engine) writeCommit(p *patchqueue.Patch, tree, parent plumbing.Hash) (p
 		TreeHash:     tree,
 		ParentHashes: []plumbing.Hash{parent},
 	}
-	return e.obj.writeCommit(c)
+	return e.store.WriteCommit(c)
 }
 
 // Stats returns the object counts so far.
-func (e *Engine) Stats() Stats {
-	return Stats{BlobsRead: e.obj.blobsRead, BytesRead: e.obj.bytesRead, ObjectsCreated: e.obj.written, ObjectsWritten: e.persisted}
-}
+func (e *Engine) Stats() Stats { return Stats(e.store.Stats()) }
 
 // Persist writes the new objects reachable from the given commits into the
 // repository, as one pack. Rebase calls it for its result; objects that only
 // served the computation (the materialised queue) are never written.
-func (e *Engine) Persist(heads ...plumbing.Hash) error {
-	n, err := e.mem.persist(heads...)
-	e.persisted += int64(n)
-	return err
-}
+func (e *Engine) Persist(heads ...plumbing.Hash) error { return e.store.Persist(heads...) }
 
 // UpdateBranch points refs/heads/name at h if it still points at old (zero:
 // the branch must not exist yet). It moves no other ref.
 func (e *Engine) UpdateBranch(name string, h, old plumbing.Hash) error {
-	if err := CheckBranchName(name); err != nil {
-		return err
-	}
-	rn := plumbing.NewBranchReferenceName(name)
-	return e.writeRef(rn, h, old)
+	return e.store.UpdateBranch(name, h, old)
 }
 
 // BranchHead returns where refs/heads/name points, or zero if it does not exist.
-func (e *Engine) BranchHead(name string) (plumbing.Hash, error) {
-	if err := CheckBranchName(name); err != nil {
-		return plumbing.ZeroHash, err
-	}
-	ref, err := e.repo.Storer.Reference(plumbing.NewBranchReferenceName(name))
-	if errors.Is(err, plumbing.ErrReferenceNotFound) {
-		return plumbing.ZeroHash, nil
-	}
-	if err != nil {
-		return plumbing.ZeroHash, fmt.Errorf("branch %s: %w", name, err)
-	}
-	return ref.Hash(), nil
+func (e *Engine) BranchHead(name string) (plumbing.Hash, error) { return e.store.BranchHead(name) }
+
+// WriteRef moves ref rn from old to h with git's lock-file protocol; old
+// zero means the ref must not exist yet (it is created). Only refs under
+// refs/rtbot/ may be written this way.
+func (e *Engine) WriteRef(rn plumbing.ReferenceName, h, old plumbing.Hash) error {
+	return e.store.WriteRef(rn, h, old)
 }
+
+// CreateTag points refs/tags/name at h, an annotated tag object or a
+// commit already in the repository, with the same lock-file protocol as
+// UpdateBranch. It refuses a tag that exists: a release tag is never moved.
+func (e *Engine) CreateTag(name string, h plumbing.Hash) error { return e.store.CreateTag(name, h) }
+
+// TagHead returns where refs/tags/name points (a tag object or a commit),
+// or zero if the tag does not exist.
+func (e *Engine) TagHead(name string) (plumbing.Hash, error) { return e.store.TagHead(name) }
+
+// Blob returns a blob's content, from the run's memory or the repository.
+func (e *Engine) Blob(h plumbing.Hash) (string, error) { return e.store.Blob(h) }
 
 // CheckBranchName accepts the branch names refname.Branch accepts.
 func CheckBranchName(name string) error { return refname.Branch(name) }

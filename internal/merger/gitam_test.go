@@ -1,7 +1,6 @@
 package merger_test
 
 import (
-	"bytes"
 	"context"
 	"os"
 	"os/exec"
@@ -15,6 +14,7 @@ import (
 	"github.com/rtbot/rtbot/internal/fixtures"
 	"github.com/rtbot/rtbot/internal/merger"
 	"github.com/rtbot/rtbot/internal/patchqueue"
+	"github.com/rtbot/rtbot/internal/testkit"
 )
 
 // scenario is a base tree, a queue of changes made on it, and a candidate
@@ -172,20 +172,6 @@ type built struct {
 	mbox          string
 }
 
-func git(t *testing.T, dir string, args ...string) (string, error) {
-	t.Helper()
-	cmd := exec.Command("git", args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(),
-		"GIT_CONFIG_NOSYSTEM=1", "HOME="+t.TempDir(),
-		"GIT_AUTHOR_NAME=am", "GIT_AUTHOR_EMAIL=am@example.org",
-		"GIT_COMMITTER_NAME=am", "GIT_COMMITTER_EMAIL=am@example.org")
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
-	return out.String(), err
-}
-
 func build(t *testing.T, sc scenario) built {
 	t.Helper()
 	dir := t.TempDir()
@@ -225,7 +211,7 @@ func build(t *testing.T, sc scenario) built {
 	} else {
 		args = append(args, "--no-renames")
 	}
-	if out, err := git(t, dir, append(args, "base..rt")...); err != nil {
+	if out, err := testkit.RunGit(t, dir, nil, append(args, "base..rt")...); err != nil {
 		t.Fatalf("format-patch: %v\n%s", err, out)
 	}
 	names, _ := filepath.Glob(filepath.Join(b.queueDir, "*.patch"))
@@ -240,7 +226,7 @@ func build(t *testing.T, sc scenario) built {
 	if sc.renames {
 		mboxArgs = append(mboxArgs, "-M")
 	}
-	out, err := git(t, dir, append(mboxArgs, "base..rt")...)
+	out, err := testkit.RunGit(t, dir, nil, append(mboxArgs, "base..rt")...)
 	if err != nil {
 		t.Fatalf("format-patch --stdout: %v", err)
 	}
@@ -255,16 +241,16 @@ func build(t *testing.T, sc scenario) built {
 func gitAm3(t *testing.T, b built) (tree string, ok bool) {
 	t.Helper()
 	wt := filepath.Join(t.TempDir(), "wt")
-	if out, err := git(t, b.dir, "worktree", "add", "-q", "--detach", wt, "cand"); err != nil {
+	if out, err := testkit.RunGit(t, b.dir, nil, "worktree", "add", "-q", "--detach", wt, "cand"); err != nil {
 		t.Fatalf("worktree: %v\n%s", err, out)
 	}
 	names, _ := filepath.Glob(filepath.Join(b.queueDir, "*.patch"))
-	if out, err := git(t, wt, append([]string{"am", "-q", "-3"}, names...)...); err != nil {
-		_, _ = git(t, wt, "am", "--abort")
+	if out, err := testkit.RunGit(t, wt, nil, append([]string{"am", "-q", "-3"}, names...)...); err != nil {
+		_, _ = testkit.RunGit(t, wt, nil, "am", "--abort")
 		t.Logf("git am -3 stopped: %s", strings.TrimSpace(out))
 		return "", false
 	}
-	out, err := git(t, wt, "rev-parse", "HEAD^{tree}")
+	out, err := testkit.RunGit(t, wt, nil, "rev-parse", "HEAD^{tree}")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -365,10 +351,10 @@ func TestRebaseMatchesGitAm3(t *testing.T) {
 					t.Errorf("%s: tree %s, git am -3 made %s", form, c.TreeHash, amTree)
 				}
 				// git itself must be able to read what rtbot wrote.
-				if out, err := git(t, b.dir, "fsck", "--no-dangling", "--strict", res.Head.String()); err != nil || strings.TrimSpace(out) != "" {
+				if out, err := testkit.RunGit(t, b.dir, nil, "fsck", "--no-dangling", "--strict", res.Head.String()); err != nil || strings.TrimSpace(out) != "" {
 					t.Errorf("%s: git fsck: %v\n%s", form, err, out)
 				}
-				if out, err := git(t, b.dir, "log", "--format=%an|%s", "cand.."+res.Head.String()); err != nil || !strings.Contains(out, "Fixture Author|rt patch A") {
+				if out, err := testkit.RunGit(t, b.dir, nil, "log", "--format=%an|%s", "cand.."+res.Head.String()); err != nil || !strings.Contains(out, "Fixture Author|rt patch A") {
 					t.Errorf("%s: git log of the result: %v\n%s", form, err, out)
 				}
 			}

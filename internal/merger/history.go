@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/rtbot/rtbot/internal/textmerge"
 )
 
@@ -44,81 +45,104 @@ func (e *Engine) Touching(ctx context.Context, base, onto plumbing.Hash, path st
 		if steps >= MaxHistory {
 			return out, fmt.Errorf("history of %s: base not within %d first-parent commits", path, MaxHistory)
 		}
-		c, err := e.commit(h)
+		c, err := e.store.Commit(h)
 		if err != nil {
 			return nil, err
 		}
 		if len(c.ParentHashes) == 0 {
 			break
 		}
-		p, err := e.commit(c.ParentHashes[0])
+		p, err := e.store.Commit(c.ParentHashes[0])
 		if err != nil {
 			return nil, err
 		}
-		ce, cok, err := e.obj.lookup(c.TreeHash, path)
+		touched, added, err := e.traceBack(c, p, path, &lo, &hi)
 		if err != nil {
 			return nil, err
 		}
-		pe, pok, err := e.obj.lookup(p.TreeHash, path)
-		if err != nil {
-			return nil, err
+		if touched {
+			out = append(out, CommitRef{Hash: c.Hash.String()[:12], Subject: firstLine(c.Message)})
 		}
-		ref := CommitRef{Hash: c.Hash.String()[:12], Subject: firstLine(c.Message)}
-		switch {
-		case cok && pok && ce.Hash == pe.Hash:
-		case cok != pok:
-			out = append(out, ref) // added or deleted here
-			if !pok {
-				return out, nil // nothing older to follow
-			}
-			// Deleted here: follow the whole file further back.
-			text, err := e.obj.blob(pe.Hash)
-			if err != nil {
-				return nil, err
-			}
-			lo, hi = 0, len(textmerge.Lines([]byte(text)))
-		case cok && pok:
-			ct, err := e.obj.blob(ce.Hash)
-			if err != nil {
-				return nil, err
-			}
-			pt, err := e.obj.blob(pe.Hash)
-			if err != nil {
-				return nil, err
-			}
-			edits := textmerge.Diff(textmerge.Lines([]byte(pt)), textmerge.Lines([]byte(ct)))
-			touched := false
-			nlo, nhi := -1, -1
-			for _, ed := range edits {
-				if ed.Op != textmerge.Equal {
-					// A change touches the region if its lines in this
-					// commit overlap it, or an insertion/deletion sits
-					// inside it.
-					if ed.B.Start < hi && ed.B.End > lo || ed.B.Len() == 0 && ed.B.Start > lo && ed.B.Start < hi {
-						touched = true
-					}
-					continue
-				}
-				// Map the region's ends through equal runs.
-				if nlo < 0 && lo >= ed.B.Start && lo < ed.B.End {
-					nlo = ed.A.Start + lo - ed.B.Start
-				}
-				if hi > ed.B.Start && hi <= ed.B.End {
-					nhi = ed.A.Start + hi - ed.B.Start
-				}
-			}
-			if touched {
-				out = append(out, ref)
-			}
-			if nlo < 0 || nhi < 0 || nhi < nlo {
-				// An end fell inside a change: widen to the changed block.
-				nlo, nhi = widen(edits, lo, hi)
-			}
-			lo, hi = nlo, nhi
+		if added {
+			return out, nil // nothing older to follow
 		}
 		h = p.Hash
 	}
 	return out, nil
+}
+
+// traceBack follows lines lo..hi (0-based, half-open) of path in commit c
+// to where they are in its parent p, and reports whether c touched them:
+// changed them, or added or deleted the file (added is set for an added
+// file, which has no older lines to follow).
+func (e *Engine) traceBack(c, p *object.Commit, path string, lo, hi *int) (touched, added bool, err error) {
+	ce, cok, err := e.store.Lookup(c.TreeHash, path)
+	if err != nil {
+		return false, false, err
+	}
+	pe, pok, err := e.store.Lookup(p.TreeHash, path)
+	if err != nil {
+		return false, false, err
+	}
+	switch {
+	case cok && pok && ce.Hash == pe.Hash:
+		return false, false, nil
+	case cok != pok:
+		if !pok {
+			return true, true, nil // added here
+		}
+		// Deleted here: follow the whole file further back.
+		text, err := e.store.Blob(pe.Hash)
+		if err != nil {
+			return false, false, err
+		}
+		*lo, *hi = 0, len(textmerge.Lines([]byte(text)))
+		return true, false, nil
+	case cok && pok:
+		touched, err := e.traceChange(ce.Hash, pe.Hash, lo, hi)
+		return touched, false, err
+	}
+	return false, false, nil
+}
+
+// traceChange maps lines lo..hi of the blob cur back to its older version
+// prev through their diff, and reports whether the change touched them.
+func (e *Engine) traceChange(cur, prev plumbing.Hash, lo, hi *int) (bool, error) {
+	ct, err := e.store.Blob(cur)
+	if err != nil {
+		return false, err
+	}
+	pt, err := e.store.Blob(prev)
+	if err != nil {
+		return false, err
+	}
+	edits := textmerge.Diff(textmerge.Lines([]byte(pt)), textmerge.Lines([]byte(ct)))
+	touched := false
+	nlo, nhi := -1, -1
+	for _, ed := range edits {
+		if ed.Op != textmerge.Equal {
+			// A change touches the region if its lines in this
+			// commit overlap it, or an insertion/deletion sits
+			// inside it.
+			if ed.B.Start < *hi && ed.B.End > *lo || ed.B.Len() == 0 && ed.B.Start > *lo && ed.B.Start < *hi {
+				touched = true
+			}
+			continue
+		}
+		// Map the region's ends through equal runs.
+		if nlo < 0 && *lo >= ed.B.Start && *lo < ed.B.End {
+			nlo = ed.A.Start + *lo - ed.B.Start
+		}
+		if *hi > ed.B.Start && *hi <= ed.B.End {
+			nhi = ed.A.Start + *hi - ed.B.Start
+		}
+	}
+	if nlo < 0 || nhi < 0 || nhi < nlo {
+		// An end fell inside a change: widen to the changed block.
+		nlo, nhi = widen(edits, *lo, *hi)
+	}
+	*lo, *hi = nlo, nhi
+	return touched, nil
 }
 
 // widen maps a region through edits when an end falls inside a change,
@@ -152,6 +176,3 @@ func firstLine(s string) string {
 	l, _, _ := strings.Cut(s, "\n")
 	return strings.TrimSpace(l)
 }
-
-// Blob returns a blob's content, from the run's memory or the repository.
-func (e *Engine) Blob(h plumbing.Hash) (string, error) { return e.obj.blob(h) }

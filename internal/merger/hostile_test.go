@@ -11,7 +11,6 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
-	"github.com/go-git/go-git/v5/storage/memory"
 	"github.com/rtbot/rtbot/internal/fixtures"
 	"github.com/rtbot/rtbot/internal/patchqueue"
 )
@@ -258,56 +257,5 @@ func TestMaterialiseThroughSymlink(t *testing.T) {
 	var ae *ApplyError
 	if !errors.As(err, &ae) || ae.Patch.Index != 2 || !strings.Contains(err.Error(), "evil/passwd: the path goes through symbolic link evil") {
 		t.Errorf("Materialise: %v", err)
-	}
-}
-
-// TestApplyEditsBelowSymlink checks the tree editor's errors directly: a
-// link in the way is named, a regular file in the way keeps the plain
-// message, and both are errDirFile.
-func TestApplyEditsBelowSymlink(t *testing.T) {
-	o := newObjects(memory.NewStorage())
-	h, err := o.writeBlob("/etc")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := o.writeBlob("data\n")
-	if err != nil {
-		t.Fatal(err)
-	}
-	root, err := o.applyEdits(emptyTree, map[string]edit{
-		"a/evil": {e: entry{h, filemode.Symlink}},
-		"a/file": {e: entry{f, filemode.Regular}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tests := []struct {
-		path, want string
-		link       bool
-	}{
-		{"a/evil/passwd", "a/evil/passwd: the path goes through symbolic link a/evil", true},
-		{"a/evil/x/y", "a/evil/x/y: the path goes through symbolic link a/evil", true},
-		{"a/file/x", "a/file: a file and a directory would have the same path", false},
-	}
-	for _, tc := range tests {
-		_, err := o.applyEdits(root, map[string]edit{tc.path: {e: entry{f, filemode.Regular}}, "a/z": {e: entry{f, filemode.Regular}}})
-		if !errors.Is(err, errDirFile) {
-			t.Errorf("%s: %v is not errDirFile", tc.path, err)
-		}
-		var se *symlinkError
-		if errors.As(err, &se) != tc.link {
-			t.Errorf("%s: %T, symlinkError %v", tc.path, err, tc.link)
-		}
-		if err == nil || err.Error() != tc.want {
-			t.Errorf("%s: error %v, want %q", tc.path, err, tc.want)
-		}
-	}
-	// Replacing the link by a directory in one patch is allowed.
-	nr, err := o.applyEdits(root, map[string]edit{"a/evil": {del: true}, "a/evil/passwd": {e: entry{f, filemode.Regular}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if e, ok, err := o.lookup(nr, "a/evil/passwd"); err != nil || !ok || e.Mode != filemode.Regular {
-		t.Errorf("after replacing the link: %+v %v %v", e, ok, err)
 	}
 }

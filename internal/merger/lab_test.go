@@ -3,15 +3,15 @@ package merger_test
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/rtbot/rtbot/internal/triage"
 	"github.com/rtbot/rtbot/internal/merger"
 	"github.com/rtbot/rtbot/internal/patchqueue"
+	"github.com/rtbot/rtbot/internal/testkit"
+	"github.com/rtbot/rtbot/internal/triage"
 )
 
 // The real-kernel lab (scripts/lab/build.sh) is a ~80k-file repository
@@ -50,11 +50,11 @@ func rebaseLab(tb testing.TB, lab, queue, base, onto string) labRun {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	b, err := eng.Resolve(base)
+	b, err := eng.RevParse(base)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	o, err := eng.Resolve(onto)
+	o, err := eng.RevParse(onto)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -69,20 +69,10 @@ func rebaseLab(tb testing.TB, lab, queue, base, onto string) labRun {
 // returns how many patches applied, the tree then, and the time git am took.
 func labGitAm3(tb testing.TB, lab, queue, onto string) (applied int, tree string, took time.Duration) {
 	tb.Helper()
-	git := func(dir string, args ...string) (string, error) {
-		cmd := exec.Command("git", args...)
-		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null",
-			"GIT_AUTHOR_NAME=am", "GIT_AUTHOR_EMAIL=am@example.org", "GIT_COMMITTER_NAME=am", "GIT_COMMITTER_EMAIL=am@example.org")
-		out, err := cmd.CombinedOutput()
-		return string(out), err
-	}
 	repo := filepath.Join(lab, "linux.git")
 	wt := filepath.Join(tb.TempDir(), "wt")
-	if out, err := git(repo, "worktree", "add", "-q", "--detach", wt, onto); err != nil {
-		tb.Fatalf("worktree: %v\n%s", err, out)
-	}
-	defer git(repo, "worktree", "remove", "--force", wt)
+	testkit.Git(tb, repo, "worktree", "add", "-q", "--detach", wt, onto)
+	defer testkit.RunGit(tb, repo, nil, "worktree", "remove", "--force", wt)
 	series, err := patchqueue.ParseSeries("series", mustOpen(tb, filepath.Join(lab, "queues", queue, "series")))
 	if err != nil {
 		tb.Fatal(err)
@@ -92,22 +82,15 @@ func labGitAm3(tb testing.TB, lab, queue, onto string) (applied int, tree string
 		args = append(args, filepath.Join(lab, "queues", queue, e.Name))
 	}
 	start := time.Now()
-	_, amErr := git(wt, args...)
+	_, amErr := testkit.RunGit(tb, wt, nil, args...)
 	took = time.Since(start)
-	out, err := git(wt, "rev-list", "--count", onto+"..HEAD")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	applied = atoi(strings.TrimSpace(out))
+	applied = atoi(testkit.Git(tb, wt, "rev-list", "--count", onto+"..HEAD"))
 	// The tree of the last applied patch; read before --abort resets HEAD.
-	out, err = git(wt, "rev-parse", "HEAD^{tree}")
-	if err != nil {
-		tb.Fatal(err)
-	}
+	tree = testkit.Git(tb, wt, "rev-parse", "HEAD^{tree}")
 	if amErr != nil {
-		git(wt, "am", "--abort")
+		testkit.RunGit(tb, wt, nil, "am", "--abort")
 	}
-	return applied, strings.TrimSpace(out), took
+	return applied, tree, took
 }
 
 func mustOpen(tb testing.TB, p string) *os.File {
@@ -248,8 +231,8 @@ func TestLabTriageMatchesDebian(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			b, _ := eng.Resolve(c.base)
-			o, _ := eng.Resolve(c.onto)
+			b, _ := eng.RevParse(c.base)
+			o, _ := eng.RevParse(c.onto)
 			start := time.Now()
 			res, err := eng.RebaseQueue(ctx, q, b, o)
 			if err != nil {
@@ -326,8 +309,8 @@ func TestLabResolutionLearnt(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		b, _ := eng.Resolve(base)
-		o, _ := eng.Resolve("v6.1.177")
+		b, _ := eng.RevParse(base)
+		o, _ := eng.RevParse("v6.1.177")
 		start := time.Now()
 		r, err := eng.RebaseQueue(context.Background(), q, b, o)
 		if err != nil {

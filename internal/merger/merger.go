@@ -1,8 +1,10 @@
 // Package merger rebases a patch queue onto a candidate tree in a git
-// repository's object store, without a worktree: it reads blobs, writes new
-// blobs, rebuilds only the trees on changed paths and writes one commit per
-// patch. It records what happened to every patch, file and hunk and leaves
-// the judgement of what a failure means to package conflicts.
+// repository's object store (package objstore), without a worktree: it
+// materialises the queue on its base, replays each patch onto the candidate
+// with the hunks (patchqueue.ApplyHunks), a 3-way merge (textmerge) or a
+// remembered resolution, and writes one commit per patch. It records what
+// happened to every patch, file and hunk and leaves the judgement of what a
+// failure means to package triage.
 package merger
 
 import (
@@ -72,9 +74,9 @@ type FileResult struct {
 	Renamed string  `json:"renamed,omitempty"` // the candidate's new name for Path, when it moved it
 	// Unchanged is set when the result equals the candidate's file: the
 	// patch's change to this file is already there.
-	Unchanged bool         `json:"unchanged,omitempty"`
-	Hunks     []HunkResult `json:"hunks,omitempty"`
-	Regions   []Region     `json:"regions,omitempty"`
+	Unchanged bool                    `json:"unchanged,omitempty"`
+	Hunks     []patchqueue.HunkResult `json:"hunks,omitempty"`
+	Regions   []Region                `json:"regions,omitempty"`
 	// Resolution names where the remembered resolution came from, when
 	// the outcome is Resolved.
 	Resolution string `json:"resolution,omitempty"`

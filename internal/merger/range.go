@@ -8,6 +8,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/rtbot/rtbot/internal/objstore"
 	"github.com/rtbot/rtbot/internal/patchqueue"
 )
 
@@ -19,11 +20,11 @@ const MaxRange = 5000
 // patch whose pre- and post-image are its parent's tree and its own. It
 // returns the queue, its steps and the base commit. Merge commits are refused.
 func (e *Engine) ReadRange(ctx context.Context, rg patchqueue.Range) (*patchqueue.Queue, []Step, plumbing.Hash, error) {
-	base, err := e.Resolve(rg.Base)
+	base, err := e.RevParse(rg.Base)
 	if err != nil {
 		return nil, nil, plumbing.ZeroHash, err
 	}
-	tip, err := e.Resolve(rg.Tip)
+	tip, err := e.RevParse(rg.Tip)
 	if err != nil {
 		return nil, nil, plumbing.ZeroHash, err
 	}
@@ -32,7 +33,7 @@ func (e *Engine) ReadRange(ctx context.Context, rg patchqueue.Range) (*patchqueu
 		if err := ctx.Err(); err != nil {
 			return nil, nil, plumbing.ZeroHash, err
 		}
-		c, err := e.commit(h)
+		c, err := e.store.Commit(h)
 		if err != nil {
 			return nil, nil, plumbing.ZeroHash, err
 		}
@@ -51,7 +52,7 @@ func (e *Engine) ReadRange(ctx context.Context, rg patchqueue.Range) (*patchqueu
 	steps := make([]Step, 0, len(chain))
 	for i := len(chain) - 1; i >= 0; i-- {
 		c := chain[i]
-		parent, err := e.commit(c.ParentHashes[0])
+		parent, err := e.store.Commit(c.ParentHashes[0])
 		if err != nil {
 			return nil, nil, plumbing.ZeroHash, err
 		}
@@ -82,7 +83,7 @@ func (e *Engine) commitPatch(parent, c *object.Commit) (*patchqueue.Patch, error
 		Body:        strings.Trim(body, "\n"),
 		Commit:      c.Hash.String(),
 	}
-	changes, err := e.obj.changes(parent.TreeHash, c.TreeHash, "", nil)
+	changes, err := e.store.Changes(parent.TreeHash, c.TreeHash)
 	if err != nil {
 		return nil, err
 	}
@@ -91,37 +92,37 @@ func (e *Engine) commitPatch(parent, c *object.Commit) (*patchqueue.Patch, error
 		return nil, err
 	}
 	for i, ch := range changes {
-		oldPath, newPath := ch.path, ch.path
+		oldPath, newPath := ch.Path, ch.Path
 		if d, ok := renames[i]; ok {
 			if d < 0 {
 				continue // the deleting side of a rename
 			}
-			oldPath = changes[d].path
-			ch.from, ch.hasFrom = changes[d].from, true
+			oldPath = changes[d].Path
+			ch.From, ch.HasFrom = changes[d].From, true
 		}
 		f := &patchqueue.File{}
 		var pre, post string
-		if ch.hasFrom {
-			f.OldPath, f.OldMode, f.OldIndex = oldPath, uint32(ch.from.Mode), ch.from.Hash.String()
-			if pre, err = e.obj.blob(ch.from.Hash); err != nil {
+		if ch.HasFrom {
+			f.OldPath, f.OldMode, f.OldIndex = oldPath, uint32(ch.From.Mode), ch.From.Hash.String()
+			if pre, err = e.store.Blob(ch.From.Hash); err != nil {
 				return nil, err
 			}
 		}
-		if ch.hasTo {
-			f.NewPath, f.NewMode, f.NewIndex = newPath, uint32(ch.to.Mode), ch.to.Hash.String()
-			if post, err = e.obj.blob(ch.to.Hash); err != nil {
+		if ch.HasTo {
+			f.NewPath, f.NewMode, f.NewIndex = newPath, uint32(ch.To.Mode), ch.To.Hash.String()
+			if post, err = e.store.Blob(ch.To.Hash); err != nil {
 				return nil, err
 			}
 		}
 		switch {
-		case !ch.hasFrom:
+		case !ch.HasFrom:
 			f.Op = patchqueue.OpAdd
-		case !ch.hasTo:
+		case !ch.HasTo:
 			f.Op = patchqueue.OpDelete
 		case oldPath != newPath:
 			f.Op = patchqueue.OpRename
 		}
-		if ch.from.Mode == filemode.Submodule || ch.to.Mode == filemode.Submodule {
+		if ch.From.Mode == filemode.Submodule || ch.To.Mode == filemode.Submodule {
 			p.Err = fmt.Errorf("commit %s: submodule change in %s is not supported", p.Name, f.Path())
 			continue
 		}
@@ -143,13 +144,13 @@ const renameScore = 50
 // git's rename detection does: identical blobs first, then the most similar
 // pairs scoring at least renameScore. The result maps an added file's index
 // to its deleted file's index, and a paired deleted file's index to -1.
-func (e *Engine) pairRenames(changes []fileChange) (map[int]int, error) {
+func (e *Engine) pairRenames(changes []objstore.Change) (map[int]int, error) {
 	var dels, adds []int
 	for i, ch := range changes {
 		switch {
-		case ch.hasFrom && !ch.hasTo:
+		case ch.HasFrom && !ch.HasTo:
 			dels = append(dels, i)
-		case !ch.hasFrom && ch.hasTo:
+		case !ch.HasFrom && ch.HasTo:
 			adds = append(adds, i)
 		}
 	}
@@ -157,7 +158,7 @@ func (e *Engine) pairRenames(changes []fileChange) (map[int]int, error) {
 	pair := func(a, d int) { pairs[a], pairs[d] = d, -1 }
 	for _, a := range adds {
 		for _, d := range dels {
-			if _, used := pairs[d]; !used && changes[d].from.Hash == changes[a].to.Hash {
+			if _, used := pairs[d]; !used && changes[d].From.Hash == changes[a].To.Hash {
 				pair(a, d)
 				break
 			}
@@ -175,11 +176,11 @@ func (e *Engine) pairRenames(changes []fileChange) (map[int]int, error) {
 			if _, used := pairs[d]; used {
 				continue
 			}
-			pre, err := e.obj.blob(changes[d].from.Hash)
+			pre, err := e.store.Blob(changes[d].From.Hash)
 			if err != nil {
 				return nil, err
 			}
-			post, err := e.obj.blob(changes[a].to.Hash)
+			post, err := e.store.Blob(changes[a].To.Hash)
 			if err != nil {
 				return nil, err
 			}
@@ -212,4 +213,27 @@ func similarity(a, b string) int {
 		}
 	}
 	return 200 * common / (len(la) + len(lb))
+}
+
+// splitLines splits text into lines that keep their "\n"; the last line may
+// lack one.
+func splitLines(s string) []string {
+	if s == "" {
+		return nil
+	}
+	n := strings.Count(s, "\n")
+	if !strings.HasSuffix(s, "\n") {
+		n++
+	}
+	out := make([]string, 0, n)
+	for len(s) > 0 {
+		i := strings.IndexByte(s, '\n')
+		if i < 0 {
+			out = append(out, s)
+			break
+		}
+		out = append(out, s[:i+1])
+		s = s[i+1:]
+	}
+	return out
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/rtbot/rtbot/internal/objstore"
 	"github.com/rtbot/rtbot/internal/patchqueue"
 	"github.com/rtbot/rtbot/internal/textmerge"
 )
@@ -22,7 +23,7 @@ import (
 // the commit the steps were made on, used to follow files the candidate
 // renamed; zero when unknown.
 func (e *Engine) Rebase(ctx context.Context, steps []Step, base, onto plumbing.Hash) (*Result, error) {
-	oc, err := e.commit(onto)
+	oc, err := e.store.Commit(onto)
 	if err != nil {
 		return nil, err
 	}
@@ -49,7 +50,7 @@ func (e *Engine) Rebase(ctx context.Context, steps []Step, base, onto plumbing.H
 			pr.Err = "does not apply to the queue's base without " + st.BlockedBy + ": " + st.Err.Error()
 			continue
 		}
-		edits := map[string]edit{}
+		edits := map[string]objstore.Edit{}
 		pr.Outcome = Applied
 		for _, f := range st.Patch.Files {
 			fr, err := r.file(ctx, st, tree, f, edits)
@@ -62,8 +63,8 @@ func (e *Engine) Rebase(ctx context.Context, steps []Step, base, onto plumbing.H
 		if !pr.Outcome.Clean() {
 			continue
 		}
-		nt, err := e.obj.applyEdits(tree, edits)
-		if errors.Is(err, errDirFile) {
+		nt, err := e.store.ApplyEdits(tree, edits)
+		if errors.Is(err, objstore.ErrDirFile) {
 			pr.Outcome, pr.Err = Failed, err.Error()
 			continue
 		}
@@ -144,7 +145,7 @@ func (r *rebaser) peek(tree plumbing.Hash, path string) (version, error) {
 	if tree.IsZero() || path == "" {
 		return version{}, nil
 	}
-	en, ok, err := r.e.obj.lookup(tree, path)
+	en, ok, err := r.e.store.Lookup(tree, path)
 	if err != nil || !ok {
 		return version{}, err
 	}
@@ -156,7 +157,7 @@ func (r *rebaser) peek(tree plumbing.Hash, path string) (version, error) {
 
 // load reads the content of a version found by peek.
 func (r *rebaser) load(v *version) error {
-	text, err := r.e.obj.blob(v.hash)
+	text, err := r.e.store.Blob(v.hash)
 	v.text = text
 	return err
 }
@@ -175,11 +176,11 @@ func (r *rebaser) preimages(st Step, f *patchqueue.File) (pre, post version, err
 	if f.Op == patchqueue.OpAdd {
 		pre = version{exists: true}
 	} else if f.OldIndex != "" {
-		h, ok := r.e.expandBlob(f.OldIndex)
+		h, ok := r.e.store.ExpandBlob(f.OldIndex)
 		if !ok {
 			return
 		}
-		text, err := r.e.obj.blob(h)
+		text, err := r.e.store.Blob(h)
 		if err != nil {
 			return version{}, version{}, nil
 		}
@@ -187,50 +188,12 @@ func (r *rebaser) preimages(st Step, f *patchqueue.File) (pre, post version, err
 	} else {
 		return
 	}
-	if out, _, ok := applyHunks(pre.text, f.Hunks, 0); ok {
+	if out, _, ok := patchqueue.ApplyHunks(pre.text, f.Hunks, 0); ok {
 		post = version{text: out, exists: f.Op != patchqueue.OpDelete}
 	} else {
 		pre = version{}
 	}
 	return
-}
-
-// expandBlob resolves a possibly abbreviated blob id from an index line.
-func (e *Engine) expandBlob(id string) (plumbing.Hash, bool) {
-	if len(id) == 40 {
-		h := plumbing.NewHash(id)
-		_, err := e.repo.Storer.EncodedObject(plumbing.BlobObject, h)
-		return h, err == nil
-	}
-	type prefixer interface {
-		HashesWithPrefix(prefix []byte) ([]plumbing.Hash, error)
-	}
-	p, ok := e.repo.Storer.(prefixer)
-	if !ok || len(id)%2 != 0 && len(id) < 7 {
-		return plumbing.ZeroHash, false
-	}
-	b := make([]byte, len(id)/2)
-	for i := range b {
-		if _, err := fmt.Sscanf(id[2*i:2*i+2], "%02x", &b[i]); err != nil {
-			return plumbing.ZeroHash, false
-		}
-	}
-	hs, err := p.HashesWithPrefix(b)
-	if err != nil {
-		return plumbing.ZeroHash, false
-	}
-	var found []plumbing.Hash
-	for _, h := range hs {
-		if strings.HasPrefix(h.String(), id) {
-			if _, err := e.repo.Storer.EncodedObject(plumbing.BlobObject, h); err == nil {
-				found = append(found, h)
-			}
-		}
-	}
-	if len(found) != 1 {
-		return plumbing.ZeroHash, false
-	}
-	return found[0], true
 }
 
 // renamed returns the candidate's path for a base path the candidate
@@ -241,7 +204,7 @@ func (r *rebaser) renamed(ctx context.Context, path string) (string, error) {
 	}
 	if r.renames == nil {
 		r.renames = map[string]string{}
-		bc, err := r.e.commit(r.base)
+		bc, err := r.e.store.Commit(r.base)
 		if err != nil {
 			return "", err
 		}
@@ -266,152 +229,240 @@ func (r *rebaser) renamed(ctx context.Context, path string) (string, error) {
 	return r.renames[path], nil
 }
 
-// file rebases one file diff onto tree, recording the edit on success.
-func (r *rebaser) file(ctx context.Context, st Step, tree plumbing.Hash, f *patchqueue.File, edits map[string]edit) (FileResult, error) {
-	fr := FileResult{Op: f.Op.String(), Path: f.Path(), NewPath: f.NewPath, PatchFile: f}
+// fileRebase is one file diff being rebased onto a tree: the patch's
+// versions of the file, the candidate's, and the result so far.
+type fileRebase struct {
+	st    Step
+	tree  plumbing.Hash
+	f     *patchqueue.File
+	edits map[string]objstore.Edit // where the result's edit goes
+	fr    FileResult
+	// pre and post are the patch's pre- and post-image, cand the
+	// candidate's file, found at src (f's path, or where the candidate
+	// moved it).
+	pre, post, cand version
+	src             string
+}
+
+// file rebases one file diff onto tree, recording the edit on success:
+// read the versions, take the post-image when the candidate's file is the
+// pre-image, settle what needs no text (already there, missing), apply the
+// hunks or merge, and record the result.
+func (r *rebaser) file(ctx context.Context, st Step, tree plumbing.Hash, f *patchqueue.File, edits map[string]objstore.Edit) (FileResult, error) {
+	x := &fileRebase{st: st, tree: tree, f: f, edits: edits,
+		fr: FileResult{Op: f.Op.String(), Path: f.Path(), NewPath: f.NewPath, PatchFile: f}}
 	if f.Op == patchqueue.OpRename || f.Op == patchqueue.OpCopy {
-		fr.Path = f.OldPath
+		x.fr.Path = f.OldPath
 	}
-	pre, post, err := r.preimages(st, f)
+	if err := r.readVersions(ctx, x); err != nil {
+		return x.fr, err
+	}
+	if r.takePostimage(x) {
+		return x.fr, nil
+	}
+	if x.cand.exists {
+		if err := r.load(&x.cand); err != nil {
+			return x.fr, err
+		}
+	}
+	if done, err := r.settleWithoutText(x); done || err != nil {
+		return x.fr, err
+	}
+	out, done, err := r.applyOrMerge(x)
+	if done || err != nil {
+		return x.fr, err
+	}
+	return x.fr, r.record(x, out)
+}
+
+// readVersions finds the patch's pre- and post-image and the candidate's
+// version of the file the patch starts from, following a rename of it in
+// the candidate. Only the pre- and post-image are read.
+func (r *rebaser) readVersions(ctx context.Context, x *fileRebase) error {
+	var err error
+	if x.pre, x.post, err = r.preimages(x.st, x.f); err != nil {
+		return err
+	}
+	x.fr.PreBlob, x.fr.PostBlob = x.pre.hash, x.post.hash
+	x.src = x.f.OldPath
+	if x.f.Op == patchqueue.OpAdd {
+		x.src = x.f.NewPath
+	}
+	if x.cand, err = r.peek(x.tree, x.src); err != nil {
+		return err
+	}
+	if !x.cand.exists && x.f.Op != patchqueue.OpAdd {
+		if err := r.followRename(ctx, x); err != nil {
+			return err
+		}
+	}
+	x.fr.CandBlob = x.cand.hash
+	return nil
+}
+
+// followRename looks for the file the candidate does not have at its path
+// under the name the candidate gave it.
+func (r *rebaser) followRename(ctx context.Context, x *fileRebase) error {
+	moved, err := r.renamed(ctx, x.src)
 	if err != nil {
-		return fr, err
+		return err
 	}
-	fr.PreBlob, fr.PostBlob = pre.hash, post.hash
+	if moved == "" && r.base.IsZero() && !x.pre.hash.IsZero() {
+		// Without a base, find the pre-image blob under another name,
+		// as git am -3's exact rename detection does.
+		if moved, err = r.e.store.FindBlob(x.tree, x.pre.hash); err != nil {
+			return err
+		}
+	}
+	if moved == "" {
+		return nil
+	}
+	if x.cand, err = r.peek(x.tree, moved); err != nil {
+		return err
+	}
+	if x.cand.exists {
+		x.fr.Renamed, x.src = moved, moved
+		if x.f.Op == patchqueue.OpModify {
+			x.fr.NewPath = moved
+		}
+	}
+	return nil
+}
 
-	// Find the candidate's version of the file the patch starts from.
-	src := f.OldPath
-	if f.Op == patchqueue.OpAdd {
-		src = f.NewPath
+// takePostimage handles the common case: the candidate's file is exactly
+// the pre-image (stable did not touch it since the base, or only patches
+// of this queue did). The result is the post-image, with no text work at
+// all.
+func (r *rebaser) takePostimage(x *fileRebase) bool {
+	f, pre, post, cand := x.f, x.pre, x.post, x.cand
+	if !(cand.exists && pre.exists && post.exists && cand.hash == pre.hash && !pre.hash.IsZero() &&
+		(f.Op == patchqueue.OpModify || f.Op == patchqueue.OpRename) && !x.st.Commit.IsZero()) {
+		return false
 	}
-	cand, err := r.peek(tree, src)
-	if err != nil {
-		return fr, err
+	x.fr.Outcome, x.fr.Detail = Applied, "applied exactly"
+	for i, h := range f.Hunks {
+		x.fr.Hunks = append(x.fr.Hunks, patchqueue.HunkResult{Index: i + 1, At: h.OldStart, Base: h.OldStart})
 	}
-	if !cand.exists && f.Op != patchqueue.OpAdd {
-		moved, err := r.renamed(ctx, src)
-		if err != nil {
-			return fr, err
-		}
-		if moved == "" && r.base.IsZero() && !pre.hash.IsZero() {
-			// Without a base, find the pre-image blob under another name,
-			// as git am -3's exact rename detection does.
-			if moved, err = r.e.obj.findBlob(tree, "", pre.hash); err != nil {
-				return fr, err
-			}
-		}
-		if moved != "" {
-			if cand, err = r.peek(tree, moved); err != nil {
-				return fr, err
-			}
-			if cand.exists {
-				fr.Renamed, src = moved, moved
-				if f.Op == patchqueue.OpModify {
-					fr.NewPath = moved
-				}
-			}
-		}
+	mode := cand.mode
+	if f.NewMode != 0 && f.OldMode != f.NewMode {
+		mode = filemode.FileMode(f.NewMode)
 	}
-	fr.CandBlob = cand.hash
+	if f.Op == patchqueue.OpRename {
+		x.edits[x.src] = objstore.Edit{Delete: true}
+	}
+	x.edits[x.fr.NewPath] = objstore.Edit{Entry: objstore.Entry{Hash: post.hash, Mode: mode}}
+	return true
+}
 
-	// The common case: the candidate's file is exactly the pre-image (stable
-	// did not touch it since the base, or only patches of this queue did).
-	// The result is the post-image, with no text work at all.
-	if cand.exists && pre.exists && post.exists && cand.hash == pre.hash && !pre.hash.IsZero() &&
-		(f.Op == patchqueue.OpModify || f.Op == patchqueue.OpRename) && !st.Commit.IsZero() {
-		fr.Outcome, fr.Detail = Applied, "applied exactly"
-		for i, h := range f.Hunks {
-			fr.Hunks = append(fr.Hunks, HunkResult{Index: i + 1, At: h.OldStart, Base: h.OldStart})
-		}
-		mode := cand.mode
-		if f.NewMode != 0 && f.OldMode != f.NewMode {
-			mode = filemode.FileMode(f.NewMode)
-		}
-		if f.Op == patchqueue.OpRename {
-			edits[src] = edit{del: true}
-		}
-		edits[fr.NewPath] = edit{e: entry{Hash: post.hash, Mode: mode}}
-		return fr, nil
-	}
-	if cand.exists {
-		if err := r.load(&cand); err != nil {
-			return fr, err
-		}
-	}
-
+// settleWithoutText decides the file when the candidate has it where the
+// patch adds it, or does not have it where the patch starts from: already
+// there (Present), below a symbolic link (Failed) or Missing. An added file
+// the candidate has with other content is merged against an empty base, as
+// git does; done is false then.
+func (r *rebaser) settleWithoutText(x *fileRebase) (done bool, err error) {
+	f, fr := x.f, &x.fr
 	switch {
-	case f.Op == patchqueue.OpAdd && cand.exists:
-		if post.exists && cand.text == post.text {
+	case f.Op == patchqueue.OpAdd && x.cand.exists:
+		if x.post.exists && x.cand.text == x.post.text {
 			fr.Outcome, fr.Unchanged, fr.Detail = Present, true, "the candidate already has this file with the same content"
-			return fr, nil
+			return true, nil
 		}
 		// add/add: merge against an empty base, as git does.
-		pre = version{exists: true}
-	case f.Op == patchqueue.OpDelete && !cand.exists:
+		x.pre = version{exists: true}
+	case f.Op == patchqueue.OpDelete && !x.cand.exists:
 		fr.Outcome, fr.Unchanged, fr.Detail = Present, true, "the candidate already deleted this file"
-		return fr, nil
-	case !cand.exists && f.Op != patchqueue.OpAdd:
-		link, err := r.e.obj.linkOnPath(tree, src)
+		return true, nil
+	case !x.cand.exists && f.Op != patchqueue.OpAdd:
+		link, err := r.e.store.LinkOnPath(x.tree, x.src)
 		if err != nil {
-			return fr, err
+			return true, err
 		}
 		if link != "" {
-			fr.Outcome, fr.Detail = Failed, (&symlinkError{Path: src, Link: link}).Error()
-			return fr, nil
+			fr.Outcome, fr.Detail = Failed, (&objstore.SymlinkError{Path: x.src, Link: link}).Error()
+			return true, nil
 		}
 		fr.Outcome, fr.Detail = Missing, "the file does not exist in the candidate"
-		return fr, nil
+		return true, nil
 	}
+	return false, nil
+}
 
-	out, hunks, ok := applyHunks(cand.text, f.Hunks, r.e.opts.Fuzz)
-	fr.Hunks = hunks
-	if ok {
-		fr.Outcome, fr.Detail = Applied, describeApplied(hunks)
-	} else if pre.exists && (post.exists || f.Op == patchqueue.OpDelete) {
-		m := textmerge.Merge3([]byte(pre.text), []byte(cand.text), []byte(post.text), textmerge.Options{})
-		var resolved []byte
-		var source, why string
-		if !m.Clean {
-			var err error
-			if resolved, source, why, err = r.reuse(st.Patch, fr.Path, m); err != nil {
-				return fr, fmt.Errorf("remembered resolutions: %w", err)
-			}
-		}
-		switch {
-		case m.Clean:
-			out = string(m.Merged)
-			fr.Outcome, fr.Detail = Merged, "the hunks did not apply; the 3-way merge with the patch's pre-image was clean"
-		case resolved != nil:
-			out = string(resolved)
-			fr.Outcome, fr.Resolution = Resolved, source
-			fr.ConflictKey = ConflictKey(r.patchID(st.Patch), fr.Path, m.Conflicts)
-			fr.Detail = fmt.Sprintf("%d conflicting region(s) in the 3-way merge, resolved as before (%s)", len(m.Conflicts), source)
-		default:
-			fr.Outcome = Conflict
-			fr.Detail = fmt.Sprintf("%d conflicting region(s) in the 3-way merge", len(m.Conflicts))
-			fr.Conflicted, fr.ConflictKey = m.Merged, ConflictKey(r.patchID(st.Patch), fr.Path, m.Conflicts)
-			if why != "" {
-				fr.Detail += "; " + why
-			}
-			for _, c := range m.Conflicts {
-				fr.Regions = append(fr.Regions, Region{
-					Base:      LineRange(c.Base),
-					Candidate: LineRange(c.Ours),
-					Patch:     LineRange(c.Theirs),
-					BaseText:  splitLines(string(c.BaseText)),
-					CandText:  splitLines(string(c.OursText)),
-					PatchText: splitLines(string(c.TheirsText)),
-				})
-			}
-			return fr, nil
-		}
-	} else {
-		fr.Outcome = Conflict
-		fr.Detail = "the hunks do not apply and the patch's pre-image is not available for a 3-way merge"
-		return fr, nil
+// applyOrMerge applies the hunks to the candidate's file exactly or at an
+// offset, and where they fail merges the pre-image, the candidate and the
+// post-image. It returns the result's content; done is set when the file
+// ends in a conflict, with nothing to record.
+func (r *rebaser) applyOrMerge(x *fileRebase) (out string, done bool, err error) {
+	out, hunks, ok := patchqueue.ApplyHunks(x.cand.text, x.f.Hunks, r.e.opts.Fuzz)
+	x.fr.Hunks = hunks
+	switch {
+	case ok:
+		x.fr.Outcome, x.fr.Detail = Applied, describeApplied(hunks)
+		return out, false, nil
+	case x.pre.exists && (x.post.exists || x.f.Op == patchqueue.OpDelete):
+		return r.merge(x)
+	default:
+		x.fr.Outcome = Conflict
+		x.fr.Detail = "the hunks do not apply and the patch's pre-image is not available for a 3-way merge"
+		return "", true, nil
 	}
-	fr.Unchanged = f.Op != patchqueue.OpDelete && out == cand.text && fr.NewPath == src
+}
 
-	mode := cand.mode
+// merge is the 3-way merge of the pre-image, the candidate and the
+// post-image; a conflict that a remembered resolution resolved before is
+// resolved the same way.
+func (r *rebaser) merge(x *fileRebase) (out string, done bool, err error) {
+	fr := &x.fr
+	m := textmerge.Merge3([]byte(x.pre.text), []byte(x.cand.text), []byte(x.post.text), textmerge.Options{})
+	var resolved []byte
+	var source, why string
+	if !m.Clean {
+		if resolved, source, why, err = r.reuse(x.st.Patch, fr.Path, m); err != nil {
+			return "", true, fmt.Errorf("remembered resolutions: %w", err)
+		}
+	}
+	switch {
+	case m.Clean:
+		fr.Outcome, fr.Detail = Merged, "the hunks did not apply; the 3-way merge with the patch's pre-image was clean"
+		return string(m.Merged), false, nil
+	case resolved != nil:
+		fr.Outcome, fr.Resolution = Resolved, source
+		fr.ConflictKey = ConflictKey(r.patchID(x.st.Patch), fr.Path, m.Conflicts)
+		fr.Detail = fmt.Sprintf("%d conflicting region(s) in the 3-way merge, resolved as before (%s)", len(m.Conflicts), source)
+		return string(resolved), false, nil
+	}
+	fr.Outcome = Conflict
+	fr.Detail = fmt.Sprintf("%d conflicting region(s) in the 3-way merge", len(m.Conflicts))
+	fr.Conflicted, fr.ConflictKey = m.Merged, ConflictKey(r.patchID(x.st.Patch), fr.Path, m.Conflicts)
+	if why != "" {
+		fr.Detail += "; " + why
+	}
+	fr.Regions = regions(m.Conflicts)
+	return "", true, nil
+}
+
+// regions describes the conflicts of a 3-way merge for the report.
+func regions(conflicts []textmerge.Conflict) []Region {
+	var out []Region
+	for _, c := range conflicts {
+		out = append(out, Region{
+			Base:      LineRange(c.Base),
+			Candidate: LineRange(c.Ours),
+			Patch:     LineRange(c.Theirs),
+			BaseText:  splitLines(string(c.BaseText)),
+			CandText:  splitLines(string(c.OursText)),
+			PatchText: splitLines(string(c.TheirsText)),
+		})
+	}
+	return out
+}
+
+// record writes the result's content as a blob and records its edit: the
+// file at its new path (and the old one gone, for a rename), or the file
+// deleted, which a deletion that leaves content behind does not do.
+func (r *rebaser) record(x *fileRebase, out string) error {
+	f, fr := x.f, &x.fr
+	fr.Unchanged = f.Op != patchqueue.OpDelete && out == x.cand.text && fr.NewPath == x.src
+	mode := x.cand.mode
 	if mode == 0 {
 		mode = filemode.Regular
 	}
@@ -422,23 +473,23 @@ func (r *rebaser) file(ctx context.Context, st Step, tree plumbing.Hash, f *patc
 	case patchqueue.OpDelete:
 		if out != "" {
 			fr.Outcome, fr.Detail = Conflict, "the candidate's file has content the deletion does not remove"
-			return fr, nil
+			return nil
 		}
-		edits[src] = edit{del: true}
+		x.edits[x.src] = objstore.Edit{Delete: true}
 		fr.NewPath = ""
-		return fr, nil
+		return nil
 	case patchqueue.OpRename:
-		edits[src] = edit{del: true}
+		x.edits[x.src] = objstore.Edit{Delete: true}
 	}
-	h, err := r.e.obj.writeBlob(out)
+	h, err := r.e.store.WriteBlob(out)
 	if err != nil {
-		return fr, err
+		return err
 	}
-	edits[fr.NewPath] = edit{e: entry{Hash: h, Mode: mode}}
-	return fr, nil
+	x.edits[fr.NewPath] = objstore.Edit{Entry: objstore.Entry{Hash: h, Mode: mode}}
+	return nil
 }
 
-func describeApplied(hs []HunkResult) string {
+func describeApplied(hs []patchqueue.HunkResult) string {
 	var off []string
 	for _, h := range hs {
 		if h.Offset != 0 || h.Fuzz != 0 {

@@ -11,24 +11,19 @@ import (
 	"github.com/rtbot/rtbot/internal/fixtures"
 	"github.com/rtbot/rtbot/internal/merger"
 	"github.com/rtbot/rtbot/internal/patchqueue"
+	"github.com/rtbot/rtbot/internal/testkit"
 )
 
 // TestAlternates: a repository that borrows its objects from another
 // (`git clone --shared` or `--reference`, as kernel maintainers keep their
 // trees) works as the repository it borrows from, whether the borrowed
 // objects are packed or loose: rtbot resolves the tags, rebases the queue
-// to the same tree, and leaves a repository git fsck finds sound.
+// to the same tree, and leaves a repository git fsck finds sound. (That
+// objstore.OpenRepository reads the borrowed objects is objstore's
+// TestOpenRepositoryAlternates.)
 func TestAlternates(t *testing.T) {
 	if _, err := exec.LookPath("git"); err != nil {
 		t.Skip("git is not installed")
-	}
-	git := func(args ...string) string {
-		t.Helper()
-		out, err := exec.Command("git", args...).CombinedOutput()
-		if err != nil {
-			t.Fatalf("git %v: %v\n%s", args, err, out)
-		}
-		return string(out)
 	}
 	rebase := func(repo, queue string) plumbing.Hash {
 		t.Helper()
@@ -41,11 +36,11 @@ func TestAlternates(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		base, err := eng.Resolve("v6.1.11")
+		base, err := eng.RevParse("v6.1.11")
 		if err != nil {
 			t.Fatalf("%s: %v", repo, err)
 		}
-		onto, err := eng.Resolve("v6.1.12-rc1")
+		onto, err := eng.RevParse("v6.1.12-rc1")
 		if err != nil {
 			t.Fatalf("%s: %v", repo, err)
 		}
@@ -70,29 +65,18 @@ func TestAlternates(t *testing.T) {
 				t.Fatal(err)
 			}
 			if packed {
-				git("-C", d.Repo, "gc", "-q")
+				testkit.Git(t, d.Repo, "gc", "-q")
 			}
 			shared := filepath.Join(t.TempDir(), "shared.git")
-			git("clone", "-q", "--bare", "--shared", d.Repo, shared)
-			if alt := git("-C", shared, "count-objects", "-v"); !strings.Contains(alt, "count: 0") {
+			testkit.Git(t, "", "clone", "-q", "--bare", "--shared", d.Repo, shared)
+			if alt := testkit.Git(t, shared, "count-objects", "-v"); !strings.Contains(alt, "count: 0") {
 				t.Fatalf("the shared clone has objects of its own:\n%s", alt)
 			}
 			want := rebase(d.Repo, d.Queue)
 			if got := rebase(shared, d.Queue); got != want {
 				t.Errorf("tree %s in the shared clone, %s in the repository it borrows from", got, want)
 			}
-			git("-C", shared, "fsck", "--strict", "--no-dangling", "--no-progress")
-			repo, err := merger.OpenRepository(shared)
-			if err != nil {
-				t.Fatal(err)
-			}
-			tag, err := repo.Tag("v6.1.12-rc1")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := repo.CommitObject(tag.Hash()); err != nil {
-				t.Errorf("OpenRepository: the candidate commit, borrowed: %v", err)
-			}
+			testkit.Git(t, shared, "fsck", "--strict", "--no-dangling", "--no-progress")
 		})
 	}
 }

@@ -587,6 +587,9 @@ func parseMode(s string) (uint32, error) {
 	return 0, fmt.Errorf("unsupported file mode %06o", m)
 }
 
+// convertFile turns one file diff of go-diff into a File: its paths
+// stripped, its extended header lines read, renames and copies checked, its
+// operation settled and its hunks converted.
 func convertFile(fd *diff.FileDiff, strip int) (*File, error) {
 	f := &File{Op: OpModify}
 	var err error
@@ -596,79 +599,115 @@ func convertFile(fd *diff.FileDiff, strip int) (*File, error) {
 	if f.NewPath, err = stripPath(fd.NewName, strip); err != nil {
 		return nil, err
 	}
-	var renameFrom, renameTo, copyFrom, copyTo string
+	var mv moves
 	for _, x := range fd.Extended {
-		key, val, _ := strings.Cut(x, " ")
-		switch {
-		case strings.HasPrefix(x, "diff --git "):
-		case strings.HasPrefix(x, "new file mode "):
-			f.Op = OpAdd
-			if f.NewMode, err = parseMode(strings.TrimPrefix(x, "new file mode ")); err != nil {
-				return f, err
-			}
-		case strings.HasPrefix(x, "deleted file mode "):
-			f.Op = OpDelete
-			if f.OldMode, err = parseMode(strings.TrimPrefix(x, "deleted file mode ")); err != nil {
-				return f, err
-			}
-		case strings.HasPrefix(x, "old mode "):
-			if f.OldMode, err = parseMode(strings.TrimPrefix(x, "old mode ")); err != nil {
-				return f, err
-			}
-		case strings.HasPrefix(x, "new mode "):
-			if f.NewMode, err = parseMode(strings.TrimPrefix(x, "new mode ")); err != nil {
-				return f, err
-			}
-		case strings.HasPrefix(x, "rename from "):
-			renameFrom = strings.TrimPrefix(x, "rename from ")
-		case strings.HasPrefix(x, "rename to "):
-			renameTo = strings.TrimPrefix(x, "rename to ")
-		case strings.HasPrefix(x, "copy from "):
-			copyFrom = strings.TrimPrefix(x, "copy from ")
-		case strings.HasPrefix(x, "copy to "):
-			copyTo = strings.TrimPrefix(x, "copy to ")
-		case strings.HasPrefix(x, "similarity index "):
-			f.Similarity, _ = strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(x, "similarity index "), "%"))
-		case strings.HasPrefix(x, "dissimilarity index "):
-		case key == "index":
-			ids, mode, _ := strings.Cut(val, " ")
-			a, b, ok := strings.Cut(ids, "..")
-			if !ok || !isHex(a) || !isHex(b) {
-				return f, fmt.Errorf("bad index line %q", x)
-			}
-			f.OldIndex, f.NewIndex = a, b
-			if mode != "" {
-				m, err := parseMode(mode)
-				if err != nil {
-					return f, err
-				}
-				if f.OldMode == 0 {
-					f.OldMode = m
-				}
-				if f.NewMode == 0 {
-					f.NewMode = m
-				}
-			}
-		case strings.HasPrefix(x, "GIT binary patch"), strings.HasPrefix(x, "Binary files "):
-			return f, errors.New("binary patch: rtbot applies text diffs only")
+		if err := readExtended(f, x, &mv); err != nil {
+			return f, err
 		}
 	}
-	for _, pair := range [][3]any{{&renameFrom, &renameTo, OpRename}, {&copyFrom, &copyTo, OpCopy}} {
+	if err := applyMoves(f, mv); err != nil {
+		return f, err
+	}
+	settleOp(f)
+	if f.OldPath == "" && f.NewPath == "" {
+		return f, errors.New("no file name in diff header")
+	}
+	for _, h := range fd.Hunks {
+		f.Hunks = append(f.Hunks, convertHunk(h))
+	}
+	return f, nil
+}
+
+// moves are the rename and copy lines of a git diff's extended header.
+type moves struct {
+	renameFrom, renameTo, copyFrom, copyTo string
+}
+
+// readExtended reads one extended header line x of a git diff into f, or
+// into mv for renames and copies.
+func readExtended(f *File, x string, mv *moves) error {
+	var err error
+	key, val, _ := strings.Cut(x, " ")
+	switch {
+	case strings.HasPrefix(x, "diff --git "):
+	case strings.HasPrefix(x, "new file mode "):
+		f.Op = OpAdd
+		f.NewMode, err = parseMode(strings.TrimPrefix(x, "new file mode "))
+	case strings.HasPrefix(x, "deleted file mode "):
+		f.Op = OpDelete
+		f.OldMode, err = parseMode(strings.TrimPrefix(x, "deleted file mode "))
+	case strings.HasPrefix(x, "old mode "):
+		f.OldMode, err = parseMode(strings.TrimPrefix(x, "old mode "))
+	case strings.HasPrefix(x, "new mode "):
+		f.NewMode, err = parseMode(strings.TrimPrefix(x, "new mode "))
+	case strings.HasPrefix(x, "rename from "):
+		mv.renameFrom = strings.TrimPrefix(x, "rename from ")
+	case strings.HasPrefix(x, "rename to "):
+		mv.renameTo = strings.TrimPrefix(x, "rename to ")
+	case strings.HasPrefix(x, "copy from "):
+		mv.copyFrom = strings.TrimPrefix(x, "copy from ")
+	case strings.HasPrefix(x, "copy to "):
+		mv.copyTo = strings.TrimPrefix(x, "copy to ")
+	case strings.HasPrefix(x, "similarity index "):
+		f.Similarity, _ = strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(x, "similarity index "), "%"))
+	case strings.HasPrefix(x, "dissimilarity index "):
+	case key == "index":
+		return readIndexLine(f, x, val)
+	case strings.HasPrefix(x, "GIT binary patch"), strings.HasPrefix(x, "Binary files "):
+		return errors.New("binary patch: rtbot applies text diffs only")
+	}
+	return err
+}
+
+// readIndexLine reads the blob ids and the mode of an "index" line x,
+// whose value is val.
+func readIndexLine(f *File, x, val string) error {
+	ids, mode, _ := strings.Cut(val, " ")
+	a, b, ok := strings.Cut(ids, "..")
+	if !ok || !isHex(a) || !isHex(b) {
+		return fmt.Errorf("bad index line %q", x)
+	}
+	f.OldIndex, f.NewIndex = a, b
+	if mode != "" {
+		m, err := parseMode(mode)
+		if err != nil {
+			return err
+		}
+		if f.OldMode == 0 {
+			f.OldMode = m
+		}
+		if f.NewMode == 0 {
+			f.NewMode = m
+		}
+	}
+	return nil
+}
+
+// applyMoves makes f a rename or a copy when the header says so, checking
+// both paths.
+func applyMoves(f *File, mv moves) error {
+	for _, pair := range [][3]any{{&mv.renameFrom, &mv.renameTo, OpRename}, {&mv.copyFrom, &mv.copyTo, OpCopy}} {
 		from, to := pair[0].(*string), pair[1].(*string)
 		if *from == "" && *to == "" {
 			continue
 		}
 		if *from == "" || *to == "" {
-			return f, errors.New("rename/copy header without both from and to")
+			return errors.New("rename/copy header without both from and to")
 		}
 		if err := CheckPath(*from); err != nil {
-			return f, fmt.Errorf("path %q: %w", *from, err)
+			return fmt.Errorf("path %q: %w", *from, err)
 		}
 		if err := CheckPath(*to); err != nil {
-			return f, fmt.Errorf("path %q: %w", *to, err)
+			return fmt.Errorf("path %q: %w", *to, err)
 		}
 		f.Op, f.OldPath, f.NewPath = pair[2].(Op), *from, *to
 	}
+	return nil
+}
+
+// settleOp decides a plain modification's operation from its paths, and
+// clears the path an added or deleted file does not have.
+func settleOp(f *File) {
 	if f.Op == OpModify {
 		switch {
 		case f.OldPath == "" && f.NewPath != "":
@@ -689,13 +728,6 @@ func convertFile(fd *diff.FileDiff, strip int) (*File, error) {
 	if f.Op == OpDelete {
 		f.NewPath = ""
 	}
-	if f.OldPath == "" && f.NewPath == "" {
-		return f, errors.New("no file name in diff header")
-	}
-	for _, h := range fd.Hunks {
-		f.Hunks = append(f.Hunks, convertHunk(h))
-	}
-	return f, nil
 }
 
 func isHex(s string) bool {

@@ -1,7 +1,9 @@
 // Package patchqueue reads PREEMPT_RT patch queues in the forms they are
 // published in — a quilt directory with a series file, a patches-*.tar.xz
 // tarball, a single patch or an mbox of format-patch mails — and parses each
-// patch into its author, date, message and per-file diffs.
+// patch into its author, date, message and per-file diffs. It also applies a
+// file diff's hunks to a text the way git apply does ([ApplyHunks]), and
+// reverses them ([ReverseHunks]).
 //
 // It never touches a repository: a queue given as a git range is listed by
 // the merger, which fills in [Patch] values itself (see [ParseRange]).

@@ -225,26 +225,72 @@ func fromSeries(src, seriesName string, entries []SeriesEntry, read func(string)
 // shallowest series file in the archive is used.
 func ReadTarball(name string, r io.Reader, lim Limits) (*Queue, error) {
 	lim = lim.withDefaults()
+	dec, closeDec, err := decompress(name, r)
+	if err != nil {
+		return nil, err
+	}
+	defer closeDec()
+	files, err := tarMembers(name, dec, lim)
+	if err != nil {
+		return nil, err
+	}
+	seriesName := shallowestSeries(files)
+	if seriesName == "" {
+		return nil, fmt.Errorf("queue %s: no series file in the archive", name)
+	}
+	entries, err := ParseSeries(name+":"+seriesName, bytes.NewReader(files[seriesName]))
+	if err != nil {
+		return nil, err
+	}
+	dir := path.Dir(seriesName)
+	read := func(n string) ([]byte, error) {
+		full := path.Join(dir, n)
+		data, ok := files[full]
+		if !ok {
+			return nil, fmt.Errorf("not in the archive")
+		}
+		return data, nil
+	}
+	q, err := fromSeries(name, name+":"+seriesName, entries, read, lim)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range q.Patches {
+		p.Source = name + ":" + path.Join(dir, p.Name)
+		if pe, ok := p.Err.(*PatchError); ok && pe.Source == p.Name {
+			pe.Source = p.Source
+		}
+	}
+	return q, nil
+}
+
+// decompress returns the tar stream of r, compressed with xz or gzip
+// (detected from the data) or not at all, and what closes its decompressor.
+func decompress(name string, r io.Reader) (io.Reader, func(), error) {
 	br := bufio.NewReader(r)
 	magic, _ := br.Peek(6)
-	var dec io.Reader
 	switch {
 	case bytes.HasPrefix(magic, []byte{0xfd, '7', 'z', 'X', 'Z', 0}):
 		x, err := xz.NewReader(br)
 		if err != nil {
-			return nil, fmt.Errorf("queue %s: xz: %w", name, err)
+			return nil, nil, fmt.Errorf("queue %s: xz: %w", name, err)
 		}
-		dec = x
+		return x, func() {}, nil
 	case bytes.HasPrefix(magic, []byte{0x1f, 0x8b}):
 		g, err := gzip.NewReader(br)
 		if err != nil {
-			return nil, fmt.Errorf("queue %s: gzip: %w", name, err)
+			return nil, nil, fmt.Errorf("queue %s: gzip: %w", name, err)
 		}
-		defer g.Close()
-		dec = g
+		return g, func() { g.Close() }, nil
 	default:
-		dec = br // an uncompressed tar
+		return br, func() {}, nil // an uncompressed tar
 	}
+}
+
+// tarMembers reads the regular files of the tar stream dec by their clean
+// paths, refusing a member that escapes the archive and members larger
+// than lim.MaxTotalSize together.
+func tarMembers(name string, dec io.Reader, lim Limits) (map[string][]byte, error) {
 	tr := tar.NewReader(io.LimitReader(dec, lim.MaxTotalSize+1<<20))
 	files := map[string][]byte{}
 	var total int64
@@ -273,6 +319,12 @@ func ReadTarball(name string, r io.Reader, lim Limits) (*Queue, error) {
 		}
 		files[clean] = data
 	}
+	return files, nil
+}
+
+// shallowestSeries returns the series file of files nearest the archive's
+// root (the first by name among equals), or "" when there is none.
+func shallowestSeries(files map[string][]byte) string {
 	seriesName := ""
 	for n := range files {
 		if path.Base(n) == "series" && (seriesName == "" || strings.Count(n, "/") < strings.Count(seriesName, "/") ||
@@ -280,33 +332,7 @@ func ReadTarball(name string, r io.Reader, lim Limits) (*Queue, error) {
 			seriesName = n
 		}
 	}
-	if seriesName == "" {
-		return nil, fmt.Errorf("queue %s: no series file in the archive", name)
-	}
-	entries, err := ParseSeries(name+":"+seriesName, bytes.NewReader(files[seriesName]))
-	if err != nil {
-		return nil, err
-	}
-	dir := path.Dir(seriesName)
-	read := func(n string) ([]byte, error) {
-		full := path.Join(dir, n)
-		data, ok := files[full]
-		if !ok {
-			return nil, fmt.Errorf("not in the archive")
-		}
-		return data, nil
-	}
-	q, err := fromSeries(name, name+":"+seriesName, entries, read, lim)
-	if err != nil {
-		return nil, err
-	}
-	for _, p := range q.Patches {
-		p.Source = name + ":" + path.Join(dir, p.Name)
-		if pe, ok := p.Err.(*PatchError); ok && pe.Source == p.Name {
-			pe.Source = p.Source
-		}
-	}
-	return q, nil
+	return seriesName
 }
 
 // ReadMbox reads one patch, or several separated by mbox "From " lines as

@@ -12,6 +12,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/rtbot/rtbot/internal/config"
 	"github.com/rtbot/rtbot/internal/merger"
+	"github.com/rtbot/rtbot/internal/objstore"
 	"github.com/rtbot/rtbot/internal/remote"
 	"github.com/rtbot/rtbot/internal/state"
 )
@@ -174,7 +175,7 @@ func (p *Pipeline) Watched(ctx context.Context) ([]WatchedBranch, error) {
 // readUpTo returns where FixesRef(branch) points in tree t's repository:
 // the last commit of the branch learnt from; zero when none was yet.
 func (p *Pipeline) readUpTo(t config.Tree, branch string) (plumbing.Hash, error) {
-	repo, err := merger.OpenRepository(t.Repo)
+	repo, err := objstore.OpenRepository(t.Repo)
 	if err != nil {
 		return plumbing.ZeroHash, err
 	}

@@ -45,7 +45,7 @@ func (p *Pipeline) Submit(ctx context.Context, treeName, rev string) (state.Anno
 		return state.Announcement{}, err
 	}
 	defer eng.Close()
-	commit, err := eng.Resolve(rev)
+	commit, err := eng.RevParse(rev)
 	if err != nil {
 		return state.Announcement{}, fmt.Errorf("tree %s: %w", t.Name, err)
 	}

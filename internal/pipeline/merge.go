@@ -57,7 +57,7 @@ func Merge(ctx context.Context, eng *merger.Engine, spec MergeSpec) (*triage.Rep
 			qch <- queued{q, err}
 		}()
 	}
-	ontoHash, err := eng.Resolve(spec.Onto)
+	ontoHash, err := eng.RevParse(spec.Onto)
 	if err != nil {
 		return nil, nil, fmt.Errorf("candidate %s: %w", spec.Onto, err)
 	}
@@ -82,7 +82,7 @@ func Merge(ctx context.Context, eng *merger.Engine, spec MergeSpec) (*triage.Rep
 		}
 		var baseHash plumbing.Hash
 		if spec.Base != "" {
-			if baseHash, err = eng.Resolve(spec.Base); err != nil {
+			if baseHash, err = eng.RevParse(spec.Base); err != nil {
 				return nil, nil, fmt.Errorf("base %s: %w", spec.Base, err)
 			}
 			triageReport.Base = &triage.Rev{Name: spec.Base, Commit: baseHash.String()}

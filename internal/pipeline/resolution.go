@@ -157,7 +157,7 @@ type learnFix struct {
 // readFix reads the fix spec names and what it builds on; result is the
 // run's result commit (its partial branch).
 func readFix(eng *merger.Engine, spec LearnSpec, result string) (*learnFix, error) {
-	fix, err := eng.Resolve(spec.Fix)
+	fix, err := eng.RevParse(spec.Fix)
 	if err != nil {
 		return nil, fmt.Errorf("fix %s: %w", spec.Fix, err)
 	}
@@ -270,7 +270,7 @@ func (p *Pipeline) saveResolutions(ctx context.Context, pr *merger.PatchResult, 
 // (the zero hash).
 func learnSince(eng *merger.Engine, since, result string, fix plumbing.Hash) (plumbing.Hash, error) {
 	if since != "" {
-		h, err := eng.Resolve(since)
+		h, err := eng.RevParse(since)
 		if err != nil {
 			return plumbing.ZeroHash, fmt.Errorf("since %s: %w", since, err)
 		}

@@ -22,6 +22,7 @@ import (
 	"github.com/rtbot/rtbot/internal/config"
 	"github.com/rtbot/rtbot/internal/export"
 	"github.com/rtbot/rtbot/internal/merger"
+	"github.com/rtbot/rtbot/internal/objstore"
 	"github.com/rtbot/rtbot/internal/patchqueue"
 	"github.com/rtbot/rtbot/internal/remote"
 	"github.com/rtbot/rtbot/internal/state"
@@ -163,7 +164,7 @@ func (p *Pipeline) completeTreeRun(ctx context.Context, tr *treeRun) error {
 // checkCandidate checks that the candidate commit is the announced
 // version; one that is not ends the run.
 func (p *Pipeline) checkCandidate(tr *treeRun) error {
-	repo, err := merger.OpenRepository(tr.t.Repo)
+	repo, err := objstore.OpenRepository(tr.t.Repo)
 	if err != nil {
 		return err
 	}
@@ -318,7 +319,7 @@ func (p *Pipeline) mergeSpec(t config.Tree, onto string) MergeSpec {
 // applied to the previous release.
 func (p *Pipeline) candidate(ctx context.Context, t config.Tree, a state.Announcement) (plumbing.Hash, error) {
 	ref := CandidateRef(t.Name, a.Version, a.RC)
-	repo, err := merger.OpenRepository(t.Repo)
+	repo, err := objstore.OpenRepository(t.Repo)
 	if err != nil {
 		return plumbing.ZeroHash, err
 	}
@@ -407,7 +408,7 @@ func queueID(t config.Tree) (string, error) {
 	fmt.Fprintf(h, "kind %s\n", t.QueueKind)
 	switch t.QueueKind {
 	case config.QueueRange, config.QueueRef:
-		repo, err := merger.OpenRepository(t.Repo)
+		repo, err := objstore.OpenRepository(t.Repo)
 		if err != nil {
 			return "", err
 		}

@@ -32,7 +32,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
-	"github.com/rtbot/rtbot/internal/merger"
+	"github.com/rtbot/rtbot/internal/objstore"
 	"github.com/rtbot/rtbot/internal/refname"
 )
 
@@ -151,7 +151,7 @@ func open(repoPath, s string) (*git.Repository, *git.Remote, error) {
 	if err := checkRemote(s); err != nil {
 		return nil, nil, err
 	}
-	repo, err := merger.OpenRepository(repoPath)
+	repo, err := objstore.OpenRepository(repoPath)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/rtbot/rtbot/internal/merger"
+	"github.com/rtbot/rtbot/internal/patchqueue"
 	"github.com/rtbot/rtbot/internal/testkit"
 	"github.com/rtbot/rtbot/internal/triage"
 )
@@ -27,7 +28,7 @@ func TestTextReport(t *testing.T) {
 			{Index: 3, Name: "0003-bad.patch", Subject: "sched: thing", Status: triage.Conflict, Action: triage.Refresh, Reason: long,
 				CausedBy: []string{"1a2b3c4d5e6f ARM: fix branch predictor hardening"},
 				Files: []triage.FileReport{{Path: "arch/arm/mm/fault.c", Status: triage.Conflict,
-					Hunks: []merger.HunkResult{{Index: 2, Failed: true, At: 526}},
+					Hunks: []patchqueue.HunkResult{{Index: 2, Failed: true, At: 526}},
 					Regions: []merger.Region{{Base: merger.LineRange{Start: 526, Count: 1}, Candidate: merger.LineRange{Start: 530, Count: 30}, Patch: merger.LineRange{Start: 526, Count: 0},
 						BaseText: []string{"\told();\n"}, CandText: many}}}}},
 		},

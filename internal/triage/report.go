@@ -2,6 +2,7 @@ package triage
 
 import (
 	"github.com/rtbot/rtbot/internal/merger"
+	"github.com/rtbot/rtbot/internal/patchqueue"
 )
 
 // Report is the triage of one rebased queue: what docs/design.md's `--json`
@@ -52,14 +53,14 @@ type PatchReport struct {
 
 // FileReport is the verdict on one file of a patch.
 type FileReport struct {
-	Path    string              `json:"path"`
-	NewPath string              `json:"new_path,omitempty"`
-	Op      string              `json:"op"`
-	Status  Status              `json:"status"`
-	Detail  string              `json:"detail"`
-	Renamed string              `json:"renamed,omitempty"`
-	Hunks   []merger.HunkResult `json:"hunks,omitempty"`
-	Regions []merger.Region     `json:"regions,omitempty"`
+	Path    string                  `json:"path"`
+	NewPath string                  `json:"new_path,omitempty"`
+	Op      string                  `json:"op"`
+	Status  Status                  `json:"status"`
+	Detail  string                  `json:"detail"`
+	Renamed string                  `json:"renamed,omitempty"`
+	Hunks   []patchqueue.HunkResult `json:"hunks,omitempty"`
+	Regions []merger.Region         `json:"regions,omitempty"`
 	// CausedBy lists candidate commits that touched this file's failing lines.
 	CausedBy  []string `json:"caused_by,omitempty"`
 	BlockedBy string   `json:"blocked_by,omitempty"`

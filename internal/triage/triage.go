@@ -197,7 +197,7 @@ func reverseApplies(cand string, hunks []*patchqueue.Hunk) bool {
 	if len(hunks) == 0 {
 		return false
 	}
-	_, _, ok := merger.ApplyHunks(cand, merger.ReverseHunks(hunks), 0)
+	_, _, ok := patchqueue.ApplyHunks(cand, patchqueue.ReverseHunks(hunks), 0)
 	return ok
 }
 

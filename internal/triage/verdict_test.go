@@ -20,7 +20,7 @@ func TestClassify(t *testing.T) {
 	missing := merger.FileResult{Path: "d.c", Outcome: merger.Missing, Detail: "gone"}
 	present := merger.FileResult{Path: "e.c", Outcome: merger.Present, Unchanged: true, Detail: "already there"}
 	unchangedMerge := merger.FileResult{Path: "f.c", Outcome: merger.Merged, Unchanged: true}
-	fuzzed := merger.FileResult{Path: "g.c", Outcome: merger.Applied, Hunks: []merger.HunkResult{{Index: 1, Fuzz: 1}}}
+	fuzzed := merger.FileResult{Path: "g.c", Outcome: merger.Applied, Hunks: []patchqueue.HunkResult{{Index: 1, Fuzz: 1}}}
 	tests := []struct {
 		name   string
 		p      *merger.PatchResult

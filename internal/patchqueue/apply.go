@@ -1,10 +1,6 @@
-package merger
+package patchqueue
 
-import (
-	"strings"
-
-	"github.com/rtbot/rtbot/internal/patchqueue"
-)
+import "strings"
 
 // HunkResult says where and how one hunk applied, or that it did not.
 type HunkResult struct {
@@ -45,7 +41,7 @@ func splitLines(s string) []string {
 	return out
 }
 
-// applyHunks applies the hunks of one file diff to content the way
+// ApplyHunks applies the hunks of one file diff to content the way
 // `git apply` does: each hunk is searched at the line its header names and
 // then alternately one line further and one line back, the whole context
 // must match, a hunk that starts at line 1 must match at the start of the
@@ -55,7 +51,7 @@ func splitLines(s string) []string {
 //
 // It returns the new content and one result per hunk; ok is false when any
 // hunk failed, in which case the content is meaningless.
-func applyHunks(content string, hunks []*patchqueue.Hunk, fuzz int) (out string, res []HunkResult, ok bool) {
+func ApplyHunks(content string, hunks []*Hunk, fuzz int) (out string, res []HunkResult, ok bool) {
 	orig := splitLines(content)
 	img := &image{done: make([]string, 0, len(orig)+8), rest: orig}
 	ok = true
@@ -233,11 +229,12 @@ func matchAt(img *image, pre []string, at int, matchBegin, matchEnd bool) bool {
 	return true
 }
 
-// reverseHunks returns hunks that undo the given ones.
-func reverseHunks(hunks []*patchqueue.Hunk) []*patchqueue.Hunk {
-	out := make([]*patchqueue.Hunk, len(hunks))
+// ReverseHunks returns hunks that undo the given ones: applying them to a
+// file that has the change removes it.
+func ReverseHunks(hunks []*Hunk) []*Hunk {
+	out := make([]*Hunk, len(hunks))
 	for i, h := range hunks {
-		r := &patchqueue.Hunk{OldStart: h.NewStart, OldLines: h.NewLines, NewStart: h.OldStart, NewLines: h.OldLines, Section: h.Section, Pos: h.Pos}
+		r := &Hunk{OldStart: h.NewStart, OldLines: h.NewLines, NewStart: h.OldStart, NewLines: h.OldLines, Section: h.Section, Pos: h.Pos}
 		for _, l := range h.Lines {
 			switch l.Op {
 			case '+':
@@ -254,8 +251,8 @@ func reverseHunks(hunks []*patchqueue.Hunk) []*patchqueue.Hunk {
 	return out
 }
 
-func reorderBlocks(lines []patchqueue.Line) []patchqueue.Line {
-	out := make([]patchqueue.Line, 0, len(lines))
+func reorderBlocks(lines []Line) []Line {
+	out := make([]Line, 0, len(lines))
 	for i := 0; i < len(lines); {
 		if lines[i].Op == ' ' {
 			out = append(out, lines[i])
@@ -280,14 +277,3 @@ func reorderBlocks(lines []patchqueue.Line) []patchqueue.Line {
 	}
 	return out
 }
-
-// ApplyHunks applies hunks to content with git apply's rules (see the
-// merger's documentation) and, with fuzz > 0, GNU patch's fuzz. ok is false
-// when a hunk does not apply; results say which.
-func ApplyHunks(content string, hunks []*patchqueue.Hunk, fuzz int) (out string, results []HunkResult, ok bool) {
-	return applyHunks(content, hunks, fuzz)
-}
-
-// ReverseHunks returns hunks that undo the given ones: applying them to a
-// file that has the change removes it.
-func ReverseHunks(hunks []*patchqueue.Hunk) []*patchqueue.Hunk { return reverseHunks(hunks) }

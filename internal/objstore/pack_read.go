@@ -1,4 +1,4 @@
-package merger
+package objstore
 
 import (
 	"bytes"
@@ -27,7 +27,7 @@ import (
 // of the size the entry header gives and keeps recently resolved delta
 // bases, which the versions of one file in a delta chain share.
 //
-// It is safe for concurrent use: the engine and the prefetcher share one.
+// It is safe for concurrent use: the store and the prefetcher share one.
 // Objects it cannot read (loose ones, those in packs written since it was
 // opened or refreshed, or in a pack with a version 1 index, a REF_DELTA
 // base outside the packs, huge objects) are errors, and its callers then
@@ -752,7 +752,7 @@ func (o *rawObject) Reader() (io.ReadCloser, error) {
 	return io.NopCloser(bytes.NewReader(o.data)), nil
 }
 
-// packedStorage is the engine's go-git store with a packReader in front:
+// packedStorage is the store's go-git store with a packReader in front:
 // commits, tags, trees and blobs that are packed are read without go-git,
 // which then never loads its copy of the pack indexes on a packed
 // repository. Everything else is go-git's.

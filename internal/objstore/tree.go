@@ -1,4 +1,4 @@
-package merger
+package objstore
 
 import (
 	"errors"
@@ -73,39 +73,39 @@ func (o *objects) tree(h plumbing.Hash) (*object.Tree, error) {
 // emptyTree is the id of the tree with no entries.
 var emptyTree = plumbing.NewHash("4b825dc642cb6eb9a060e54bf8d69288fbee4904")
 
-// entry is a file in a tree: its blob and mode.
-type entry struct {
+// Entry is a file in a tree: its blob and mode.
+type Entry struct {
 	Hash plumbing.Hash
 	Mode filemode.FileMode
 }
 
 // lookup finds path in the tree root. ok is false when there is no file
 // there (a directory at path counts as no file).
-func (o *objects) lookup(root plumbing.Hash, path string) (e entry, ok bool, err error) {
+func (o *objects) lookup(root plumbing.Hash, path string) (e Entry, ok bool, err error) {
 	t, err := o.tree(root)
 	if err != nil {
-		return entry{}, false, err
+		return Entry{}, false, err
 	}
 	parts := strings.Split(path, "/")
 	for i, name := range parts {
 		te, found := findEntry(t, name)
 		if !found {
-			return entry{}, false, nil
+			return Entry{}, false, nil
 		}
 		if i == len(parts)-1 {
 			if te.Mode == filemode.Dir || te.Mode == filemode.Submodule {
-				return entry{}, false, nil
+				return Entry{}, false, nil
 			}
-			return entry{te.Hash, te.Mode}, true, nil
+			return Entry{te.Hash, te.Mode}, true, nil
 		}
 		if te.Mode != filemode.Dir {
-			return entry{}, false, nil
+			return Entry{}, false, nil
 		}
 		if t, err = o.tree(te.Hash); err != nil {
-			return entry{}, false, err
+			return Entry{}, false, err
 		}
 	}
-	return entry{}, false, nil
+	return Entry{}, false, nil
 }
 
 func findEntry(t *object.Tree, name string) (object.TreeEntry, bool) {
@@ -241,48 +241,52 @@ func sortEntries(es []object.TreeEntry) {
 	sort.Slice(es, func(i, j int) bool { return key(es[i]) < key(es[j]) })
 }
 
-// edit is a change to one path: a new entry, or a deletion when del is set.
-type edit struct {
-	e   entry
-	del bool
+// Edit is a change to one path of a tree: a new Entry, or a deletion when
+// Delete is set.
+type Edit struct {
+	Entry  Entry
+	Delete bool
 }
 
-var errDirFile = errors.New("a file and a directory would have the same path")
+// ErrDirFile says that an edit would put a file and a directory at the
+// same path (see ApplyEdits).
+var ErrDirFile = errors.New("a file and a directory would have the same path")
 
-// symlinkError is an edit to a path below a symbolic link, such as
+// SymlinkError is an edit to a path below a symbolic link, such as
 // evil/passwd when evil is a link to /etc. A git tree cannot hold a link
 // and a directory at one path, and a checkout would write through the link,
-// so the edit is refused; errors.Is(err, errDirFile) holds.
-type symlinkError struct {
+// so the edit is refused; errors.Is(err, ErrDirFile) holds.
+type SymlinkError struct {
 	Path string // the edited path
 	Link string // the symbolic link on the way to it
 }
 
-func (e *symlinkError) Error() string {
+// Error names the path and the link.
+func (e *SymlinkError) Error() string {
 	return fmt.Sprintf("%s: the path goes through symbolic link %s", e.Path, e.Link)
 }
 
-// Unwrap returns errDirFile: a link is a file where a directory would be.
-func (e *symlinkError) Unwrap() error { return errDirFile }
+// Unwrap returns ErrDirFile: a link is a file where a directory would be.
+func (e *SymlinkError) Unwrap() error { return ErrDirFile }
 
 // applyEdits writes the trees for root with the edits applied and returns
 // the new root. Only the trees on the edited paths are rewritten.
-func (o *objects) applyEdits(root plumbing.Hash, edits map[string]edit) (plumbing.Hash, error) {
+func (o *objects) applyEdits(root plumbing.Hash, edits map[string]Edit) (plumbing.Hash, error) {
 	if len(edits) == 0 {
 		return root, nil
 	}
 	return o.editTree(root, "", edits)
 }
 
-func (o *objects) editTree(h plumbing.Hash, prefix string, edits map[string]edit) (plumbing.Hash, error) {
+func (o *objects) editTree(h plumbing.Hash, prefix string, edits map[string]Edit) (plumbing.Hash, error) {
 	old, err := o.tree(h)
 	if err != nil {
 		return plumbing.ZeroHash, err
 	}
 	t := &object.Tree{Entries: append([]object.TreeEntry(nil), old.Entries...)}
 	// Group the edits by their first path component.
-	leaf := map[string]edit{}
-	sub := map[string]map[string]edit{}
+	leaf := map[string]Edit{}
+	sub := map[string]map[string]Edit{}
 	for p, e := range edits {
 		first, rest, deeper := strings.Cut(p, "/")
 		if !deeper {
@@ -290,7 +294,7 @@ func (o *objects) editTree(h plumbing.Hash, prefix string, edits map[string]edit
 			continue
 		}
 		if sub[first] == nil {
-			sub[first] = map[string]edit{}
+			sub[first] = map[string]Edit{}
 		}
 		sub[first][rest] = e
 	}
@@ -305,18 +309,18 @@ func (o *objects) editTree(h plumbing.Hash, prefix string, edits map[string]edit
 	for name, e := range leaf {
 		i := index(name)
 		if i >= 0 && t.Entries[i].Mode == filemode.Dir {
-			if _, alsoSub := sub[name]; !(e.del && !alsoSub) {
-				return plumbing.ZeroHash, fmt.Errorf("%s%s: %w", prefix, name, errDirFile)
+			if _, alsoSub := sub[name]; !(e.Delete && !alsoSub) {
+				return plumbing.ZeroHash, fmt.Errorf("%s%s: %w", prefix, name, ErrDirFile)
 			}
 		}
 		switch {
-		case e.del && i >= 0:
+		case e.Delete && i >= 0:
 			t.Entries = append(t.Entries[:i], t.Entries[i+1:]...)
-		case e.del:
+		case e.Delete:
 		case i >= 0:
-			t.Entries[i] = object.TreeEntry{Name: name, Mode: e.e.Mode, Hash: e.e.Hash}
+			t.Entries[i] = object.TreeEntry{Name: name, Mode: e.Entry.Mode, Hash: e.Entry.Hash}
 		default:
-			t.Entries = append(t.Entries, object.TreeEntry{Name: name, Mode: e.e.Mode, Hash: e.e.Hash})
+			t.Entries = append(t.Entries, object.TreeEntry{Name: name, Mode: e.Entry.Mode, Hash: e.Entry.Hash})
 		}
 	}
 	for name, es := range sub {
@@ -324,10 +328,10 @@ func (o *objects) editTree(h plumbing.Hash, prefix string, edits map[string]edit
 		child := emptyTree
 		if i >= 0 {
 			if t.Entries[i].Mode == filemode.Symlink {
-				return plumbing.ZeroHash, &symlinkError{Path: prefix + name + "/" + firstPath(es), Link: prefix + name}
+				return plumbing.ZeroHash, &SymlinkError{Path: prefix + name + "/" + firstPath(es), Link: prefix + name}
 			}
 			if t.Entries[i].Mode != filemode.Dir {
-				return plumbing.ZeroHash, fmt.Errorf("%s%s: %w", prefix, name, errDirFile)
+				return plumbing.ZeroHash, fmt.Errorf("%s%s: %w", prefix, name, ErrDirFile)
 			}
 			child = t.Entries[i].Hash
 		}
@@ -375,7 +379,7 @@ func (o *objects) linkOnPath(root plumbing.Hash, path string) (string, error) {
 }
 
 // firstPath returns the least path edited, so that errors are reproducible.
-func firstPath(edits map[string]edit) string {
+func firstPath(edits map[string]Edit) string {
 	first := ""
 	for p := range edits {
 		if first == "" || p < first {
@@ -406,18 +410,18 @@ func (o *objects) findBlob(root plumbing.Hash, prefix string, h plumbing.Hash) (
 	return "", nil
 }
 
-// fileChange is a path whose file differs between two trees; a side that
-// has no file there is absent (ok false).
-type fileChange struct {
-	path     string
-	from, to entry
-	hasFrom  bool
-	hasTo    bool
+// Change is a path whose file differs between two trees; a side that
+// has no file there is absent (HasFrom or HasTo false).
+type Change struct {
+	Path     string
+	From, To Entry
+	HasFrom  bool
+	HasTo    bool
 }
 
 // changes lists the files that differ between trees a and b, in path
 // order, descending only into subtrees whose ids differ.
-func (o *objects) changes(a, b plumbing.Hash, prefix string, out []fileChange) ([]fileChange, error) {
+func (o *objects) changes(a, b plumbing.Hash, prefix string, out []Change) ([]Change, error) {
 	if a == b {
 		return out, nil
 	}
@@ -459,22 +463,22 @@ func (o *objects) changes(a, b plumbing.Hash, prefix string, out []fileChange) (
 		ea, eb := names[k][0], names[k][1]
 		path := prefix + k
 		var subA, subB plumbing.Hash
-		fc := fileChange{path: path}
+		fc := Change{Path: path}
 		if ea != nil {
 			if ea.Mode == filemode.Dir {
 				subA = ea.Hash
 			} else {
-				fc.from, fc.hasFrom = entry{ea.Hash, ea.Mode}, true
+				fc.From, fc.HasFrom = Entry{ea.Hash, ea.Mode}, true
 			}
 		}
 		if eb != nil {
 			if eb.Mode == filemode.Dir {
 				subB = eb.Hash
 			} else {
-				fc.to, fc.hasTo = entry{eb.Hash, eb.Mode}, true
+				fc.To, fc.HasTo = Entry{eb.Hash, eb.Mode}, true
 			}
 		}
-		if (fc.hasFrom || fc.hasTo) && fc.from != fc.to {
+		if (fc.HasFrom || fc.HasTo) && fc.From != fc.To {
 			out = append(out, fc)
 		}
 		if !subA.IsZero() || !subB.IsZero() {
@@ -485,3 +489,41 @@ func (o *objects) changes(a, b plumbing.Hash, prefix string, out []fileChange) (
 	}
 	return out, nil
 }
+
+// Lookup finds path in the tree root. ok is false when there is no file
+// there (a directory at path counts as no file).
+func (s *Store) Lookup(root plumbing.Hash, path string) (e Entry, ok bool, err error) {
+	return s.obj.lookup(root, path)
+}
+
+// Blob returns a blob's content, from memory or the repository.
+func (s *Store) Blob(h plumbing.Hash) (string, error) { return s.obj.blob(h) }
+
+// WriteBlob stores content as a blob, in memory until Persist.
+func (s *Store) WriteBlob(content string) (plumbing.Hash, error) { return s.obj.writeBlob(content) }
+
+// WriteCommit stores c as a commit, in memory until Persist.
+func (s *Store) WriteCommit(c *object.Commit) (plumbing.Hash, error) { return s.obj.writeCommit(c) }
+
+// ApplyEdits writes the trees for root with the edits (by path) applied and
+// returns the new root; only the trees on the edited paths are rewritten,
+// and directories left empty disappear. An edit that would put a file and a
+// directory at one path, or write below a symbolic link, is an error for
+// which errors.Is(err, ErrDirFile) holds.
+func (s *Store) ApplyEdits(root plumbing.Hash, edits map[string]Edit) (plumbing.Hash, error) {
+	return s.obj.applyEdits(root, edits)
+}
+
+// LinkOnPath returns the first directory on the way to path in root that
+// is a symbolic link, or "" when there is none.
+func (s *Store) LinkOnPath(root plumbing.Hash, path string) (string, error) {
+	return s.obj.linkOnPath(root, path)
+}
+
+// FindBlob returns the first path (in tree order) under root whose blob is
+// h, or "" when there is none.
+func (s *Store) FindBlob(root, h plumbing.Hash) (string, error) { return s.obj.findBlob(root, "", h) }
+
+// Changes lists the files that differ between trees a and b (zero for no
+// tree), in path order, descending only into subtrees whose ids differ.
+func (s *Store) Changes(a, b plumbing.Hash) ([]Change, error) { return s.obj.changes(a, b, "", nil) }

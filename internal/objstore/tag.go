@@ -1,4 +1,4 @@
-package merger
+package objstore
 
 import (
 	"errors"
@@ -11,14 +11,14 @@ import (
 // CreateTag points refs/tags/name at h, an annotated tag object or a
 // commit already in the repository, with the same lock-file protocol as
 // UpdateBranch. It refuses a tag that exists: a release tag is never moved.
-func (e *Engine) CreateTag(name string, h plumbing.Hash) error {
+func (s *Store) CreateTag(name string, h plumbing.Hash) error {
 	if refname.Branch(name) != nil {
 		return fmt.Errorf("tag name %.80q is not allowed", name)
 	}
 	if h.IsZero() {
 		return fmt.Errorf("tag %s: no object to point at", name)
 	}
-	obj, err := e.Repository().Storer.EncodedObject(plumbing.AnyObject, h)
+	obj, err := s.Repository().Storer.EncodedObject(plumbing.AnyObject, h)
 	if err != nil {
 		return fmt.Errorf("tag %s: object %s: %w", name, h, err)
 	}
@@ -26,14 +26,14 @@ func (e *Engine) CreateTag(name string, h plumbing.Hash) error {
 		return fmt.Errorf("tag %s: object %s is a %s, not a tag or a commit", name, h, t)
 	}
 	rn := plumbing.NewTagReferenceName(name)
-	cur, err := e.repo.Storer.Reference(rn)
+	cur, err := s.repo.Storer.Reference(rn)
 	switch {
 	case err == nil:
 		return fmt.Errorf("tag %s: exists (at %s); not replacing it", name, cur.Hash())
 	case !errors.Is(err, plumbing.ErrReferenceNotFound):
 		return fmt.Errorf("tag %s: %w", name, err)
 	}
-	if err := e.writeRef(rn, h, plumbing.ZeroHash); err != nil {
+	if err := s.writeRef(rn, h, plumbing.ZeroHash); err != nil {
 		return fmt.Errorf("tag %s: %w", name, err)
 	}
 	return nil
@@ -41,11 +41,11 @@ func (e *Engine) CreateTag(name string, h plumbing.Hash) error {
 
 // TagHead returns where refs/tags/name points (a tag object or a commit),
 // or zero if the tag does not exist.
-func (e *Engine) TagHead(name string) (plumbing.Hash, error) {
+func (s *Store) TagHead(name string) (plumbing.Hash, error) {
 	if refname.Branch(name) != nil {
 		return plumbing.ZeroHash, fmt.Errorf("tag name %.80q is not allowed", name)
 	}
-	ref, err := e.repo.Storer.Reference(plumbing.NewTagReferenceName(name))
+	ref, err := s.repo.Storer.Reference(plumbing.NewTagReferenceName(name))
 	if errors.Is(err, plumbing.ErrReferenceNotFound) {
 		return plumbing.ZeroHash, nil
 	}

@@ -1,4 +1,4 @@
-package merger
+package objstore
 
 import (
 	"context"
@@ -15,10 +15,10 @@ import (
 // a packed blob (inflate, resolve its delta chain) is most of the cost of a
 // rebase; the main goroutine meanwhile parses and applies patches. It has
 // its own store (own file descriptors and caches) for what the pack
-// reader it shares with the engine cannot read, so nothing else is shared
-// with the engine but the results, handed over under a mutex.
+// reader it shares with the store cannot read, so nothing else is shared
+// with the store but the results, handed over under a mutex.
 //
-// Each blob is read once: whoever claims it first reads it. The engine
+// Each blob is read once: whoever claims it first reads it. The store
 // waits for a blob the prefetcher is reading, and reads itself (and claims)
 // one the prefetcher has not reached yet, so both cores work down the same
 // list without duplicating work.
@@ -30,7 +30,7 @@ type prefetcher struct {
 
 // slot is one blob's hand-over.
 type slot struct {
-	byPrefetcher bool          // claimed by the prefetcher (else by the engine)
+	byPrefetcher bool          // claimed by the prefetcher (else by the store)
 	ready        chan struct{} // closed when the prefetcher's read finished
 	content      string
 	ok           bool
@@ -46,7 +46,7 @@ func (p *prefetcher) take(h plumbing.Hash) (string, bool) {
 	p.mu.Lock()
 	s := p.slots[h]
 	if s == nil || !s.byPrefetcher {
-		p.slots[h] = &slot{} // claimed by the engine
+		p.slots[h] = &slot{} // claimed by the store
 		p.mu.Unlock()
 		return "", false
 	}
@@ -72,7 +72,7 @@ func warmStore(gitDir string) <-chan *filesystem.Storage {
 
 // startPrefetch reads the files at paths in the trees roots, in order, until
 // done or ctx ends, with the store warm delivers. Errors are not reported
-// here: the engine reads what the prefetcher could not, and reports then.
+// here: the store reads what the prefetcher could not, and reports then.
 func startPrefetch(ctx context.Context, warm <-chan *filesystem.Storage, packs *packReader, roots []plumbing.Hash, paths []string) *prefetcher {
 	ctx, cancel := context.WithCancel(ctx)
 	p := &prefetcher{cancel: cancel, slots: map[plumbing.Hash]*slot{}}
@@ -81,8 +81,8 @@ func startPrefetch(ctx context.Context, warm <-chan *filesystem.Storage, packs *
 		defer st.Close()
 		o := newObjects(st)
 		o.packs = packs
-		// In the order the engine will want them, each blob as soon as
-		// its path is looked up: the engine needs the first ones at once.
+		// In the order the store will want them, each blob as soon as
+		// its path is looked up: the store needs the first ones at once.
 		seen := map[plumbing.Hash]bool{}
 		for _, root := range roots {
 			for _, path := range paths {
@@ -96,7 +96,7 @@ func startPrefetch(ctx context.Context, warm <-chan *filesystem.Storage, packs *
 				h := en.Hash
 				seen[h] = true
 				p.mu.Lock()
-				if p.slots[h] != nil { // the engine has it already
+				if p.slots[h] != nil { // the store has it already
 					p.mu.Unlock()
 					continue
 				}

@@ -1,4 +1,4 @@
-package merger
+package objstore
 
 import (
 	"os"
@@ -10,6 +10,7 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/rtbot/rtbot/internal/fixtures"
+	"github.com/rtbot/rtbot/internal/testkit"
 )
 
 func TestAlternatePackDirs(t *testing.T) {
@@ -74,21 +75,14 @@ func TestPackReaderReadsAlternates(t *testing.T) {
 		t.Fatal(err)
 	}
 	shared := filepath.Join(t.TempDir(), "shared.git")
-	for _, args := range [][]string{{"-C", d.Repo, "gc", "-q"}, {"clone", "-q", "--bare", "--shared", d.Repo, shared}} {
-		if out, err := exec.Command("git", args...).CombinedOutput(); err != nil {
-			t.Fatalf("git %v: %v\n%s", args, err, out)
-		}
-	}
-	out, err := exec.Command("git", "-C", shared, "rev-parse", "v6.1.12-rc1^{commit}").Output()
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.Git(t, d.Repo, "gc", "-q")
+	testkit.Git(t, "", "clone", "-q", "--bare", "--shared", d.Repo, shared)
+	h := plumbing.NewHash(testkit.Git(t, shared, "rev-parse", "v6.1.12-rc1^{commit}"))
 	r, err := openPackReader(filepath.Join(shared, "objects", "pack"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	h := plumbing.NewHash(strings.TrimSpace(string(out)))
 	if typ, _, err := r.read(h); err != nil || typ != plumbing.CommitObject {
 		t.Errorf("the borrowed commit %s: %v, %v", h, typ, err)
 	}

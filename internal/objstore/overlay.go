@@ -1,4 +1,4 @@
-package merger
+package objstore
 
 import (
 	"fmt"
@@ -145,7 +145,7 @@ func (o *overlay) persist(heads ...plumbing.Hash) (int, error) {
 			return 0, fmt.Errorf("writing pack: %w", err)
 		}
 		// The open store does not see the new pack until it re-reads the
-		// pack indexes (see Engine.Repository); meanwhile the objects stay
+		// pack indexes (see Store.Repository); meanwhile the objects stay
 		// readable from memory.
 		o.stale = true
 		return len(fresh), nil

@@ -1,25 +1,16 @@
-package merger_test
+package objstore_test
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/rtbot/rtbot/internal/fixtures"
-	"github.com/rtbot/rtbot/internal/merger"
+	"github.com/rtbot/rtbot/internal/objstore"
+	"github.com/rtbot/rtbot/internal/testkit"
 )
-
-func gitOut(t *testing.T, dir string, args ...string) string {
-	t.Helper()
-	out, err := exec.Command("git", append([]string{"-C", dir}, args...)...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("git %v: %v\n%s", args, err, out)
-	}
-	return strings.TrimSpace(string(out))
-}
 
 // TestUpdateBranchLockProtocol checks UpdateBranch speaks git's lock-file
 // protocol: it refuses while git holds the ref's lock, leaves no lock
@@ -32,17 +23,17 @@ func TestUpdateBranchLockProtocol(t *testing.T) {
 	}
 	a, _ := r.Commit(fixtures.Tree{"f": {Content: "a\n"}}, "a\n")
 	b, _ := r.Commit(fixtures.Tree{"f": {Content: "b\n"}}, "b\n", a)
-	eng, err := merger.Open(dir, merger.Options{})
+	st, err := objstore.Open(dir, objstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer eng.Close()
+	defer st.Close()
 
-	if err := eng.UpdateBranch("rtbot/x", a, plumbing.ZeroHash); err != nil {
+	if err := st.UpdateBranch("rtbot/x", a, plumbing.ZeroHash); err != nil {
 		t.Fatal(err)
 	}
 	ref := filepath.Join(dir, "refs", "heads", "rtbot", "x")
-	if got := gitOut(t, dir, "rev-parse", "refs/heads/rtbot/x"); got != a.String() {
+	if got := testkit.Git(t, dir, "rev-parse", "refs/heads/rtbot/x"); got != a.String() {
 		t.Errorf("git reads %s, want %s", got, a)
 	}
 	if _, err := os.Stat(ref + ".lock"); !os.IsNotExist(err) {
@@ -53,11 +44,11 @@ func TestUpdateBranchLockProtocol(t *testing.T) {
 	if err := os.WriteFile(ref+".lock", nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	err = eng.UpdateBranch("rtbot/x", b, a)
+	err = st.UpdateBranch("rtbot/x", b, a)
 	if err == nil || !strings.Contains(err.Error(), ref+".lock exists") {
 		t.Errorf("update under git's lock: %v; want a refusal naming the lock file", err)
 	}
-	if got := gitOut(t, dir, "rev-parse", "refs/heads/rtbot/x"); got != a.String() {
+	if got := testkit.Git(t, dir, "rev-parse", "refs/heads/rtbot/x"); got != a.String() {
 		t.Errorf("the branch moved under git's lock: %s", got)
 	}
 	if _, err := os.Stat(ref + ".lock"); err != nil {
@@ -66,20 +57,20 @@ func TestUpdateBranchLockProtocol(t *testing.T) {
 	os.Remove(ref + ".lock")
 
 	// A packed branch: the loose ref written over it wins, as in git.
-	gitOut(t, dir, "pack-refs", "--all")
+	testkit.Git(t, dir, "pack-refs", "--all")
 	if _, err := os.Stat(ref); !os.IsNotExist(err) {
 		t.Fatalf("git pack-refs left the loose ref: %v", err)
 	}
-	if err := eng.UpdateBranch("rtbot/x", b, b); err == nil {
+	if err := st.UpdateBranch("rtbot/x", b, b); err == nil {
 		t.Error("a stale expectation on a packed ref was accepted")
 	}
-	if err := eng.UpdateBranch("rtbot/x", b, a); err != nil {
+	if err := st.UpdateBranch("rtbot/x", b, a); err != nil {
 		t.Fatal(err)
 	}
-	if got := gitOut(t, dir, "rev-parse", "refs/heads/rtbot/x"); got != b.String() {
+	if got := testkit.Git(t, dir, "rev-parse", "refs/heads/rtbot/x"); got != b.String() {
 		t.Errorf("git reads %s after updating the packed branch, want %s", got, b)
 	}
-	if out := gitOut(t, dir, "fsck", "--no-dangling"); strings.Contains(out, "error") {
+	if out := testkit.Git(t, dir, "fsck", "--no-dangling"); strings.Contains(out, "error") {
 		t.Errorf("git fsck: %s", out)
 	}
 }

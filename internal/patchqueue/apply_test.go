@@ -1,4 +1,4 @@
-package merger
+package patchqueue
 
 import (
 	"os"
@@ -6,12 +6,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rtbot/rtbot/internal/patchqueue"
 	"github.com/rtbot/rtbot/internal/testkit"
 )
 
-func hunk(oldStart, newStart int, lines ...string) *patchqueue.Hunk {
-	h := &patchqueue.Hunk{OldStart: oldStart, NewStart: newStart}
+func hunk(oldStart, newStart int, lines ...string) *Hunk {
+	h := &Hunk{OldStart: oldStart, NewStart: newStart}
 	for _, l := range lines {
 		text := l[1:]
 		if !strings.HasSuffix(text, "$") {
@@ -19,7 +18,7 @@ func hunk(oldStart, newStart int, lines ...string) *patchqueue.Hunk {
 		} else {
 			text = strings.TrimSuffix(text, "$") // "$" marks a line without newline
 		}
-		h.Lines = append(h.Lines, patchqueue.Line{Op: l[0], Text: text})
+		h.Lines = append(h.Lines, Line{Op: l[0], Text: text})
 	}
 	h.OldLines, h.NewLines = len(h.Old()), len(h.New())
 	return h
@@ -30,43 +29,43 @@ func TestApplyHunks(t *testing.T) {
 	tests := []struct {
 		name    string
 		content string
-		hunks   []*patchqueue.Hunk
+		hunks   []*Hunk
 		fuzz    int
 		want    string // "" with ok=false expected when wantFail
 		fail    bool
 		offsets []int
 		fuzzes  []int
 	}{
-		{name: "exact", content: file, hunks: []*patchqueue.Hunk{hunk(4, 4, " 4", "-5", "+five", " 6")},
+		{name: "exact", content: file, hunks: []*Hunk{hunk(4, 4, " 4", "-5", "+five", " 6")},
 			want: "1\n2\n3\n4\nfive\n6\n7\n8\n9\n10\n", offsets: []int{0}},
-		{name: "offset forward", content: "0a\n0b\n" + file, hunks: []*patchqueue.Hunk{hunk(4, 4, " 4", "-5", "+five", " 6")},
+		{name: "offset forward", content: "0a\n0b\n" + file, hunks: []*Hunk{hunk(4, 4, " 4", "-5", "+five", " 6")},
 			want: "0a\n0b\n1\n2\n3\n4\nfive\n6\n7\n8\n9\n10\n", offsets: []int{2}},
-		{name: "offset backward", content: "3\n4\n5\n6\n7\n8\n9\n10\n", hunks: []*patchqueue.Hunk{hunk(4, 4, " 4", "-5", "+five", " 6")},
+		{name: "offset backward", content: "3\n4\n5\n6\n7\n8\n9\n10\n", hunks: []*Hunk{hunk(4, 4, " 4", "-5", "+five", " 6")},
 			want: "3\n4\nfive\n6\n7\n8\n9\n10\n", offsets: []int{-2}},
 		{name: "two hunks, second sees first's line shift", content: file,
-			hunks: []*patchqueue.Hunk{hunk(1, 1, "+0", " 1", " 2"), hunk(8, 9, " 8", "-9", " 10")},
+			hunks: []*Hunk{hunk(1, 1, "+0", " 1", " 2"), hunk(8, 9, " 8", "-9", " 10")},
 			want:  "0\n1\n2\n3\n4\n5\n6\n7\n8\n10\n", offsets: []int{0, 0}},
-		{name: "context changed fails", content: strings.Replace(file, "6\n", "six\n", 1), hunks: []*patchqueue.Hunk{hunk(4, 4, " 4", "-5", "+five", " 6")}, fail: true},
+		{name: "context changed fails", content: strings.Replace(file, "6\n", "six\n", 1), hunks: []*Hunk{hunk(4, 4, " 4", "-5", "+five", " 6")}, fail: true},
 		{name: "context changed applies with fuzz 1", content: strings.Replace(file, "6\n", "six\n", 1), fuzz: 1,
-			hunks: []*patchqueue.Hunk{hunk(3, 3, " 3", " 4", "-5", "+five", " 6")},
+			hunks: []*Hunk{hunk(3, 3, " 3", " 4", "-5", "+five", " 6")},
 			want:  "1\n2\n3\n4\nfive\nsix\n7\n8\n9\n10\n", fuzzes: []int{1}, offsets: []int{0}},
-		{name: "hunk at line 1 must match at the start", content: "x\n" + file, hunks: []*patchqueue.Hunk{hunk(1, 1, "-1", "+one", " 2", " 3")}, fail: true},
-		{name: "hunk without trailing context must match at the end", content: file + "11\n", hunks: []*patchqueue.Hunk{hunk(9, 9, " 9", " 10", "+11")}, fail: true},
-		{name: "append at end", content: file, hunks: []*patchqueue.Hunk{hunk(9, 9, " 9", " 10", "+11")}, want: file + "11\n", offsets: []int{0}},
-		{name: "missing final newline kept", content: "a\nb\nc", hunks: []*patchqueue.Hunk{hunk(1, 1, "-a", "+A", " b", " c$")}, want: "A\nb\nc", offsets: []int{0}},
-		{name: "no-newline line does not match a terminated one", content: "a\nb\nc\n", hunks: []*patchqueue.Hunk{hunk(1, 1, "-a", "+A", " b", " c$")}, fail: true},
+		{name: "hunk at line 1 must match at the start", content: "x\n" + file, hunks: []*Hunk{hunk(1, 1, "-1", "+one", " 2", " 3")}, fail: true},
+		{name: "hunk without trailing context must match at the end", content: file + "11\n", hunks: []*Hunk{hunk(9, 9, " 9", " 10", "+11")}, fail: true},
+		{name: "append at end", content: file, hunks: []*Hunk{hunk(9, 9, " 9", " 10", "+11")}, want: file + "11\n", offsets: []int{0}},
+		{name: "missing final newline kept", content: "a\nb\nc", hunks: []*Hunk{hunk(1, 1, "-a", "+A", " b", " c$")}, want: "A\nb\nc", offsets: []int{0}},
+		{name: "no-newline line does not match a terminated one", content: "a\nb\nc\n", hunks: []*Hunk{hunk(1, 1, "-a", "+A", " b", " c$")}, fail: true},
 		{name: "second hunk matches before the first", content: "a\nb\nc\nd\ne\nf\ng\nh\ni\nj\n",
-			hunks: []*patchqueue.Hunk{hunk(7, 7, " g", "-h", "+H", " i"), hunk(8, 8, " b", "-c", "+C", " d")},
+			hunks: []*Hunk{hunk(7, 7, " g", "-h", "+H", " i"), hunk(8, 8, " b", "-c", "+C", " d")},
 			want:  "a\nb\nC\nd\ne\nf\ng\nH\ni\nj\n", offsets: []int{0, -6}},
-		{name: "create into empty", content: "", hunks: []*patchqueue.Hunk{hunk(0, 1, "+new", "+file")}, want: "new\nfile\n", offsets: []int{0}},
-		{name: "no trailing context anchors at the end", content: "x\nctx\nx\nctx\nx\n", hunks: []*patchqueue.Hunk{hunk(3, 3, " ctx", "-x", "+y")},
+		{name: "create into empty", content: "", hunks: []*Hunk{hunk(0, 1, "+new", "+file")}, want: "new\nfile\n", offsets: []int{0}},
+		{name: "no trailing context anchors at the end", content: "x\nctx\nx\nctx\nx\n", hunks: []*Hunk{hunk(3, 3, " ctx", "-x", "+y")},
 			want: "x\nctx\nx\nctx\ny\n", offsets: []int{1}},
-		{name: "searches forward before backward", content: "c\nx\nq\nc\nx\nq\nc\nx\nq\n", hunks: []*patchqueue.Hunk{hunk(3, 3, " c", "-x", "+y", " q")},
+		{name: "searches forward before backward", content: "c\nx\nq\nc\nx\nq\nc\nx\nq\n", hunks: []*Hunk{hunk(3, 3, " c", "-x", "+y", " q")},
 			want: "c\nx\nq\nc\ny\nq\nc\nx\nq\n", offsets: []int{1}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, res, ok := applyHunks(tc.content, tc.hunks, tc.fuzz)
+			got, res, ok := ApplyHunks(tc.content, tc.hunks, tc.fuzz)
 			if ok == tc.fail {
 				t.Fatalf("ok=%v, want %v (results %+v)", ok, !tc.fail, res)
 			}
@@ -98,12 +97,12 @@ func TestApplyHunks(t *testing.T) {
 
 func TestReverseHunksUndo(t *testing.T) {
 	orig := "1\n2\n3\n4\n5\n6\n"
-	hs := []*patchqueue.Hunk{hunk(2, 2, " 2", "-3", "-4", "+three", " 5")}
-	out, _, ok := applyHunks(orig, hs, 0)
+	hs := []*Hunk{hunk(2, 2, " 2", "-3", "-4", "+three", " 5")}
+	out, _, ok := ApplyHunks(orig, hs, 0)
 	if !ok {
 		t.Fatal("forward apply failed")
 	}
-	back, _, ok := applyHunks(out, reverseHunks(hs), 0)
+	back, _, ok := ApplyHunks(out, ReverseHunks(hs), 0)
 	if !ok || back != orig {
 		t.Fatalf("reverse gave %q ok=%v", back, ok)
 	}
@@ -121,7 +120,7 @@ func FuzzApplyHunks(f *testing.F) {
 		if err != nil {
 			f.Fatal(err)
 		}
-		p := patchqueue.Parse(file, data, 1)
+		p := Parse(file, data, 1)
 		for _, pf := range p.Files {
 			for _, h := range pf.Hunks {
 				a, b := strings.Join(h.Old(), ""), strings.Join(h.New(), "")
@@ -136,13 +135,13 @@ func FuzzApplyHunks(f *testing.F) {
 		if len(a) > 4096 || len(b) > 4096 || len(target) > 4096 {
 			return
 		}
-		hs := patchqueue.MakeHunks(a, b, 3)
-		out, _, ok := applyHunks(a, hs, 0)
+		hs := MakeHunks(a, b, 3)
+		out, _, ok := ApplyHunks(a, hs, 0)
 		if !ok || out != b {
 			t.Fatalf("diff of a->b does not apply to a: ok=%v got %q want %q", ok, out, b)
 		}
 		for fz := 0; fz <= 2; fz++ {
-			applyHunks(target, hs, fz) // must not panic
+			ApplyHunks(target, hs, fz) // must not panic
 		}
 	})
 }

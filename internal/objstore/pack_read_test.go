@@ -1,10 +1,11 @@
-package merger
+package objstore
 
 import (
 	"bytes"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math/rand"
 	"os"
 	"os/exec"
@@ -23,37 +24,103 @@ import (
 	"github.com/go-git/go-git/v5/storage/filesystem"
 	"github.com/rtbot/rtbot/internal/fixtures"
 	"github.com/rtbot/rtbot/internal/patchqueue"
+	"github.com/rtbot/rtbot/internal/testkit"
 )
 
-// packGit runs git in dir with a neutral configuration.
-func packGit(t testing.TB, dir string, args ...string) string {
-	t.Helper()
-	cmd := exec.Command("git", args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
+// packedRepos are the packed test repositories, one per variant (OFS_DELTA
+// or REF_DELTA chains), each built once per test run by the first test
+// that asks for it, under the directory TestMain makes. Tests read them and
+// must not change them: packedRepoCopy gives a test a copy it may write.
+var packedRepos struct {
+	root     string // removed when the tests end
+	variants [2]struct {
+		once sync.Once
+		dir  string
+		err  error
 	}
-	return string(out)
 }
 
-// packedRepo builds a history in which files change a little at a time
-// (so that git deltifies them against each other), including a file larger
-// than a delta copy can cover at once, a binary file and an empty one, and
-// packs it with git gc --aggressive: OFS_DELTA chains, one pack. When
-// refDeltas is set the pack is rewritten with repack.useDeltaBaseOffset
-// false (pack-objects without --delta-base-offset), so
-// its deltas name their bases by id (REF_DELTA).
+func TestMain(m *testing.M) {
+	root, err := os.MkdirTemp("", "objstore-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	packedRepos.root = root
+	code := m.Run()
+	os.RemoveAll(root)
+	os.Exit(code)
+}
+
+// packedRepo returns the packed test repository (see buildPackedRepo),
+// built on the first call of the run and shared: the caller must not
+// change it.
 func packedRepo(t testing.TB, refDeltas bool) string {
 	t.Helper()
 	if _, err := exec.LookPath("git"); err != nil {
 		t.Skip("git is not installed")
 	}
-	dir := t.TempDir()
+	i, name := 0, "ofs-delta"
+	if refDeltas {
+		i, name = 1, "ref-delta"
+	}
+	v := &packedRepos.variants[i]
+	v.once.Do(func() {
+		v.dir = filepath.Join(packedRepos.root, name)
+		v.err = buildPackedRepo(t, v.dir, refDeltas)
+	})
+	if v.err != nil {
+		t.Fatalf("packed test repository %s: %v", name, v.err)
+	}
+	return v.dir
+}
+
+// packedRepoCopy returns a copy of the packed test repository that the
+// caller may change.
+func packedRepoCopy(t testing.TB, refDeltas bool) string {
+	t.Helper()
+	src := packedRepo(t, refDeltas)
+	dst := t.TempDir()
+	err := filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(src, path)
+		if err != nil {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		to := filepath.Join(dst, rel)
+		if d.IsDir() {
+			return os.MkdirAll(to, info.Mode().Perm())
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(to, data, info.Mode().Perm())
+	})
+	if err != nil {
+		t.Fatalf("copying the packed test repository: %v", err)
+	}
+	return dst
+}
+
+// buildPackedRepo builds in dir a history in which files change a little
+// at a time (so that git deltifies them against each other), including a
+// file larger than a delta copy can cover at once, a binary file and an
+// empty one, and packs it with git gc --aggressive: OFS_DELTA chains, one
+// pack. When refDeltas is set the pack is rewritten with
+// repack.useDeltaBaseOffset false (pack-objects without
+// --delta-base-offset), so its deltas name their bases by id (REF_DELTA).
+func buildPackedRepo(t testing.TB, dir string, refDeltas bool) error {
+	t.Helper()
 	r, err := fixtures.Init(dir, true)
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	rnd := rand.New(rand.NewSource(1))
 	big := fixtures.Lines("a rather long line of a large generated source file", 4000) // ~230 KB
@@ -87,27 +154,32 @@ func packedRepo(t testing.TB, refDeltas bool) string {
 		tree[fmt.Sprintf("Documentation/v%d.txt", i)] = fixtures.File{Content: fixtures.Lines(fmt.Sprintf("release %d", i), 50+i)}
 		h, err := r.Commit(tree, fmt.Sprintf("release %d\n", i), parent...)
 		if err != nil {
-			t.Fatal(err)
+			return err
 		}
 		parent = []plumbing.Hash{h}
 	}
 	if err := r.Branch("main", parent[0]); err != nil {
-		t.Fatal(err)
+		return err
 	}
 	if err := r.Tag("v1", parent[0]); err != nil {
-		t.Fatal(err)
+		return err
 	}
-	packGit(t, dir, "gc", "-q", "--aggressive", "--prune=now")
+	steps := [][]string{{"gc", "-q", "--aggressive", "--prune=now"}}
 	if refDeltas {
-		packGit(t, dir, "-c", "repack.useDeltaBaseOffset=false", "repack", "-q", "-a", "-d", "-f", "--depth=50", "--window=50")
+		steps = append(steps, []string{"-c", "repack.useDeltaBaseOffset=false", "repack", "-q", "-a", "-d", "-f", "--depth=50", "--window=50"})
 	}
-	return dir
+	for _, args := range steps {
+		if out, err := testkit.RunGit(t, dir, nil, args...); err != nil {
+			return fmt.Errorf("git %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	return nil
 }
 
 // allObjects lists every object id in the repository, as git sees it.
 func allObjects(t testing.TB, dir string) []plumbing.Hash {
 	t.Helper()
-	out := packGit(t, dir, "cat-file", "--batch-all-objects", "--batch-check=%(objectname)")
+	out := testkit.Git(t, dir, "cat-file", "--batch-all-objects", "--batch-check=%(objectname)")
 	var hs []plumbing.Hash
 	for _, l := range strings.Fields(out) {
 		hs = append(hs, plumbing.NewHash(l))
@@ -273,7 +345,7 @@ func TestPackReaderMatchesGoGit(t *testing.T) {
 // TestPackReader64BitOffsets re-indexes a pack with every offset past the
 // first entries in the index's 64-bit table, as in packs over 2 GiB.
 func TestPackReader64BitOffsets(t *testing.T) {
-	dir := packedRepo(t, false)
+	dir := packedRepoCopy(t, false)
 	hs := allObjects(t, dir)
 	want := goGitObjects(t, dir, hs)
 	packs, _ := filepath.Glob(filepath.Join(dir, "objects", "pack", "*.pack"))
@@ -284,7 +356,7 @@ func TestPackReader64BitOffsets(t *testing.T) {
 	if err := os.Remove(idx); err != nil {
 		t.Fatal(err)
 	}
-	packGit(t, dir, "index-pack", "--index-version=2,1000", "-o", idx, packs[0])
+	testkit.Git(t, dir, "index-pack", "--index-version=2,1000", "-o", idx, packs[0])
 	r := openTestReader(t, dir)
 	if len(r.packs) != 1 || r.packs[0].n64 == 0 || r.packs[0].n64 == r.packs[0].n {
 		t.Fatalf("want a pack with both 32- and 64-bit offsets, got %d packs", len(r.packs))
@@ -321,7 +393,7 @@ func mainTip(t *testing.T, dir string) (*fixtures.Repo, *plumbing.Hash, fixtures
 // TestPackReaderSeveralPacks: objects spread over packs are all found, and
 // loose objects are not (go-git reads those).
 func TestPackReaderSeveralPacks(t *testing.T) {
-	dir := packedRepo(t, false)
+	dir := packedRepoCopy(t, false)
 	r0, tip, snap := mainTip(t, dir)
 	snap["kernel/sched/core.c"] = fixtures.File{Content: snap["kernel/sched/core.c"].Content + "one more line\n"}
 	second, err := r0.Commit(snap, "second pack\n", *tip)
@@ -331,7 +403,7 @@ func TestPackReaderSeveralPacks(t *testing.T) {
 	if err := r0.Branch("main", second); err != nil {
 		t.Fatal(err)
 	}
-	packGit(t, dir, "repack", "-q", "-d") // a second pack with the new objects
+	testkit.Git(t, dir, "repack", "-q", "-d") // a second pack with the new objects
 	snap["loose"] = fixtures.File{Content: "not packed\n"}
 	loose, err := r0.Commit(snap, "loose\n", second)
 	if err != nil {
@@ -635,11 +707,11 @@ func FuzzApplyDelta(f *testing.F) {
 	})
 }
 
-// TestEngineReadsThroughPackReader: the engine's blob and tree reads, and
+// TestStoreReadsThroughPackReader: the store's blob and tree reads, and
 // the prefetcher's, come from the pack reader on a packed repository, and
 // new objects after Persist are still read (from memory or go-git).
-func TestEngineReadsThroughPackReader(t *testing.T) {
-	dir := packedRepo(t, false)
+func TestStoreReadsThroughPackReader(t *testing.T) {
+	dir := packedRepoCopy(t, false)
 	e, err := Open(dir, Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -648,11 +720,11 @@ func TestEngineReadsThroughPackReader(t *testing.T) {
 	if e.packs == nil || len(e.packs.packs) != 1 {
 		t.Fatal("no pack reader")
 	}
-	tip, err := e.Resolve("main")
+	tip, err := e.RevParse("main")
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := e.commit(tip)
+	c, err := e.Commit(tip)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -672,7 +744,7 @@ func TestEngineReadsThroughPackReader(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	nt, err := e.obj.applyEdits(c.TreeHash, map[string]edit{"kernel/sched/core.c": {e: entry{Hash: h, Mode: en.Mode}}})
+	nt, err := e.obj.applyEdits(c.TreeHash, map[string]Edit{"kernel/sched/core.c": {Entry: Entry{Hash: h, Mode: en.Mode}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -688,17 +760,17 @@ func TestEngineReadsThroughPackReader(t *testing.T) {
 	if en2, ok, err := e.obj.lookup(nt, "kernel/sched/core.c"); err != nil || !ok || en2.Hash != h {
 		t.Fatalf("new tree after Persist: %v %v", ok, err)
 	}
-	// A fresh engine sees the new pack through its reader.
+	// A fresh store sees the new pack through its reader.
 	e2, err := Open(dir, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer e2.Close()
 	if found, _ := e2.packs.has(h); len(e2.packs.packs) != 2 || !found {
-		t.Fatalf("a new engine has %d packs", len(e2.packs.packs))
+		t.Fatalf("a new store has %d packs", len(e2.packs.packs))
 	}
 	if got, err := e2.Blob(h); err != nil || got != text+"new line\n" {
-		t.Fatalf("new blob from a new engine: %v", err)
+		t.Fatalf("new blob from a new store: %v", err)
 	}
 	// Errors are go-git's: a missing blob, a tree read as a blob.
 	if _, err := e2.Blob(plumbing.NewHash("1234567890123456789012345678901234567890")); !errors.Is(err, plumbing.ErrObjectNotFound) {
@@ -712,12 +784,12 @@ func TestEngineReadsThroughPackReader(t *testing.T) {
 	}
 }
 
-// TestPackedStorageAnswersAsGoGit: the engine's store (go-git with the
+// TestPackedStorageAnswersAsGoGit: the store's go-git store (go-git with the
 // pack reader in front) reads and finds objects as go-git alone does:
 // packed, loose, missing, of the wrong type, in a pack the reader cannot
 // use, and in a pack written after it was opened (visible after Reindex).
 func TestPackedStorageAnswersAsGoGit(t *testing.T) {
-	dir := packedRepo(t, false)
+	dir := packedRepoCopy(t, false)
 	r0, tip, snap := mainTip(t, dir)
 	snap["loose.txt"] = fixtures.File{Content: "a loose blob\n"}
 	loose, err := r0.Commit(snap, "loose\n", *tip)
@@ -798,7 +870,7 @@ func TestPackedStorageAnswersAsGoGit(t *testing.T) {
 	}
 	idx := strings.TrimSuffix(newest, ".pack") + ".idx"
 	os.Remove(idx)
-	packGit(t, dir, "index-pack", "--index-version=1", "-o", idx, newest)
+	testkit.Git(t, dir, "index-pack", "--index-version=1", "-o", idx, newest)
 	ps, plain2 := open()
 	plain2.Close()
 	if ps.packs.complete || len(ps.packs.packs) != 1 {

@@ -1,4 +1,4 @@
-package merger
+package objstore
 
 import (
 	"errors"
@@ -24,8 +24,8 @@ import (
 // go-git's own reference update truncates the ref file and then writes
 // it, which a crash in between leaves empty, and takes a flock that git
 // does not honour.
-func (e *Engine) writeRef(rn plumbing.ReferenceName, h, old plumbing.Hash) (err error) {
-	path := filepath.Join(e.gitDir, filepath.FromSlash(rn.String()))
+func (s *Store) writeRef(rn plumbing.ReferenceName, h, old plumbing.Hash) (err error) {
+	path := filepath.Join(s.gitDir, filepath.FromSlash(rn.String()))
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("ref %s: %w", rn, err)
 	}
@@ -51,7 +51,7 @@ func (e *Engine) writeRef(rn plumbing.ReferenceName, h, old plumbing.Hash) (err 
 	case rn.IsTag():
 		what = "tag " + rn.Short()
 	}
-	cur, err := e.repo.Storer.Reference(rn)
+	cur, err := s.repo.Storer.Reference(rn)
 	switch {
 	case errors.Is(err, plumbing.ErrReferenceNotFound):
 		if !old.IsZero() {
@@ -82,9 +82,34 @@ func (e *Engine) writeRef(rn plumbing.ReferenceName, h, old plumbing.Hash) (err 
 // WriteRef moves ref rn from old to h with git's lock-file protocol; old
 // zero means the ref must not exist yet (it is created). Only refs under
 // refs/rtbot/ may be written this way.
-func (e *Engine) WriteRef(rn plumbing.ReferenceName, h, old plumbing.Hash) error {
+func (s *Store) WriteRef(rn plumbing.ReferenceName, h, old plumbing.Hash) error {
 	if !strings.HasPrefix(rn.String(), "refs/rtbot/") || refname.Branch(strings.TrimPrefix(rn.String(), "refs/")) != nil {
 		return fmt.Errorf("ref %q: rtbot writes only valid refs under refs/rtbot/", rn)
 	}
-	return e.writeRef(rn, h, old)
+	return s.writeRef(rn, h, old)
+}
+
+// UpdateBranch points refs/heads/name at h if it still points at old (zero:
+// the branch must not exist yet). It moves no other ref.
+func (s *Store) UpdateBranch(name string, h, old plumbing.Hash) error {
+	if err := refname.Branch(name); err != nil {
+		return err
+	}
+	rn := plumbing.NewBranchReferenceName(name)
+	return s.writeRef(rn, h, old)
+}
+
+// BranchHead returns where refs/heads/name points, or zero if it does not exist.
+func (s *Store) BranchHead(name string) (plumbing.Hash, error) {
+	if err := refname.Branch(name); err != nil {
+		return plumbing.ZeroHash, err
+	}
+	ref, err := s.repo.Storer.Reference(plumbing.NewBranchReferenceName(name))
+	if errors.Is(err, plumbing.ErrReferenceNotFound) {
+		return plumbing.ZeroHash, nil
+	}
+	if err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("branch %s: %w", name, err)
+	}
+	return ref.Hash(), nil
 }
