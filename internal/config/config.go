@@ -361,7 +361,7 @@ func Load(path string, rules Rules) (*Config, error) {
 // [*Error] per problem.
 func Parse(name string, data []byte, rules Rules) (*Config, error) {
 	if !rules.complete() {
-		return nil, errIncompleteRules
+		return nil, ErrIncompleteRules
 	}
 	c := &Config{Path: name}
 	md, err := toml.Decode(string(data), c)

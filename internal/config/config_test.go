@@ -1,4 +1,4 @@
-package config
+package config_test
 
 import (
 	"errors"
@@ -9,8 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rtbot/rtbot/internal/config"
 	"github.com/rtbot/rtbot/internal/mailwatch"
 	"github.com/rtbot/rtbot/internal/patchqueue"
+	"github.com/rtbot/rtbot/internal/pipeline"
 	"github.com/rtbot/rtbot/internal/trigger"
 )
 
@@ -62,7 +64,7 @@ senders = ["gregkh@linuxfoundation.org"]
 `
 
 // problemsOf flattens the errors.Join returned by Parse into its *Errors.
-func problemsOf(t *testing.T, err error) []*Error {
+func problemsOf(t *testing.T, err error) []*config.Error {
 	t.Helper()
 	if err == nil {
 		return nil
@@ -73,9 +75,9 @@ func problemsOf(t *testing.T, err error) []*Error {
 	} else {
 		errs = []error{err}
 	}
-	var out []*Error
+	var out []*config.Error
 	for _, e := range errs {
-		var ce *Error
+		var ce *config.Error
 		if !errors.As(e, &ce) {
 			t.Fatalf("error %q is not a *config.Error", e)
 		}
@@ -94,9 +96,9 @@ func edit(t *testing.T, s, old, new string) string {
 	return strings.Replace(s, old, new, 1)
 }
 
-func mustParse(t *testing.T, data string) *Config {
+func mustParse(t *testing.T, data string) *config.Config {
 	t.Helper()
-	c, err := Parse("/etc/rtbot/rtbot.toml", []byte(data), testRules())
+	c, err := config.Parse("/etc/rtbot/rtbot.toml", []byte(data), pipeline.ConfigRules())
 	if err != nil {
 		t.Fatalf("Parse: %v", err)
 	}
@@ -104,7 +106,7 @@ func mustParse(t *testing.T, data string) *Config {
 }
 
 func TestExampleLoads(t *testing.T) {
-	c, err := Load(examplePath, testRules())
+	c, err := config.Load(examplePath, pipeline.ConfigRules())
 	if err != nil {
 		t.Fatalf("the documented example does not load:\n%v", err)
 	}
@@ -115,12 +117,12 @@ func TestExampleLoads(t *testing.T) {
 	checks := []struct{ name, got, want string }{
 		{"tree name", tr.Name, "6.1-rt"},
 		{"series", tr.Series, "6.1"},
-		{"queue kind", tr.QueueKind, QueueRange},
+		{"queue kind", tr.QueueKind, config.QueueRange},
 		{"queue base", tr.QueueBase, "v6.1.176"},
 		{"candidate branch", tr.CandidateBranch, "linux-6.1.y"},
 		{"sender", tr.Senders[0], "gregkh@linuxfoundation.org"},
-		{"imap tls", c.IMAP.TLS, TLSImplicit},
-		{"smtp tls", c.SMTP.TLS, TLSStartTLS},
+		{"imap tls", c.IMAP.TLS, config.TLSImplicit},
+		{"smtp tls", c.SMTP.TLS, config.TLSStartTLS},
 		{"imap password file", c.IMAP.PasswordFile, "/etc/rtbot/imap.password"},
 		{"webhook method", c.Triggers[1].Method, "POST"},
 		{"kcidb dir", c.Triggers[2].Dir, "/var/lib/rtbot/kcidb"},
@@ -172,13 +174,13 @@ func TestMinimalDefaults(t *testing.T) {
 	checks := []struct{ name, got, want string }{
 		{"lock", c.Bot.Lock, "/var/lib/rtbot/state.db.lock"},
 		{"workdir", c.Bot.Workdir, "/var/lib/rtbot/work"},
-		{"imap tls", c.IMAP.TLS, TLSImplicit},
+		{"imap tls", c.IMAP.TLS, config.TLSImplicit},
 		{"mailbox", c.IMAP.Mailbox, mailwatch.DefaultMailbox},
 		{"smtp from", c.SMTP.From, `"rtbot" <rtbot@example.org>`},
 		{"candidate branch", tr.CandidateBranch, "linux-6.1.y"},
-		{"queue kind", tr.QueueKind, QueueRange},
+		{"queue kind", tr.QueueKind, config.QueueRange},
 		{"queue base", tr.QueueBase, "v6.1.176"},
-		{"branch template", tr.BranchTemplate, DefaultBranchTemplate},
+		{"branch template", tr.BranchTemplate, config.DefaultBranchTemplate},
 		{"argv[0] looked up in PATH", c.Triggers[0].Argv[0], "make"},
 	}
 	for _, ch := range checks {
@@ -308,7 +310,7 @@ func TestValidation(t *testing.T) {
 			if strings.HasPrefix(tt.name, "webhook") && !strings.Contains(data, `type = "webhook"`) {
 				data = edit(t, data, `type = "command"`, `type = "webhook"`)
 			}
-			c, err := Parse("/etc/rtbot/rtbot.toml", []byte(data), testRules())
+			c, err := config.Parse("/etc/rtbot/rtbot.toml", []byte(data), pipeline.ConfigRules())
 			if tt.key == "" {
 				if err != nil || c == nil {
 					t.Fatalf("want valid, got %v", err)
@@ -335,7 +337,7 @@ func TestValidation(t *testing.T) {
 // TestAllProblemsReported checks that validation does not stop at the first
 // problem and that each problem is a separate *Error.
 func TestAllProblemsReported(t *testing.T) {
-	_, err := Parse("empty.toml", nil, testRules())
+	_, err := config.Parse("empty.toml", nil, pipeline.ConfigRules())
 	errs := problemsOf(t, err)
 	want := []string{"bot.name", "bot.email", "bot.state", "imap.addr", "imap.username", "smtp.addr", "tree"}
 	got := map[string]bool{}
@@ -351,7 +353,7 @@ func TestAllProblemsReported(t *testing.T) {
 
 func TestValidationLines(t *testing.T) {
 	data := minimal + edit(t, secondTree, `series = "5.15"`, `series = "5.15.2"`)
-	_, err := Parse("rt.toml", []byte(data), testRules())
+	_, err := config.Parse("rt.toml", []byte(data), pipeline.ConfigRules())
 	errs := problemsOf(t, err)
 	if len(errs) != 1 {
 		t.Fatalf("want exactly 1 error, got:\n%v", err)
@@ -365,7 +367,7 @@ func TestValidationLines(t *testing.T) {
 
 	// A required key that is absent is located at its table's header.
 	data = minimal + edit(t, secondTree, "repo = \"/srv/linux.git\"\n", "")
-	_, err = Parse("rt.toml", []byte(data), testRules())
+	_, err = config.Parse("rt.toml", []byte(data), pipeline.ConfigRules())
 	errs = problemsOf(t, err)
 	if len(errs) != 1 || errs[0].Key != "tree[1].repo" || errs[0].Line != 30 {
 		t.Errorf("missing repo: want tree[1].repo at line 30 (the [[tree]] header), got:\n%v", err)
@@ -396,7 +398,7 @@ func TestUnknownKeys(t *testing.T) {
 			if tt.old != "" {
 				data = edit(t, minimal, tt.old, tt.new)
 			}
-			_, err := Parse("rt.toml", []byte(data), testRules())
+			_, err := config.Parse("rt.toml", []byte(data), pipeline.ConfigRules())
 			for _, e := range problemsOf(t, err) {
 				if e.Key == tt.key {
 					if !strings.Contains(e.Err.Error(), tt.msg) || e.Line != tt.line {
@@ -428,7 +430,7 @@ func TestDecodeErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := Parse("rt.toml", []byte(tt.data), testRules())
+			_, err := config.Parse("rt.toml", []byte(tt.data), pipeline.ConfigRules())
 			errs := problemsOf(t, err)
 			if len(errs) != 1 {
 				t.Fatalf("want one error, got %v", err)
@@ -463,21 +465,21 @@ func TestPassword(t *testing.T) {
 	t.Setenv("RTBOT_TEST_EMPTY", "")
 	tests := []struct {
 		name   string
-		s      Server
+		s      config.Server
 		want   string
 		errMsg string
 	}{
-		{"file", Server{PasswordFile: write("ok", "s3cret\n", 0o600)}, "s3cret", ""},
-		{"file crlf", Server{PasswordFile: write("crlf", "s3cret\r\n\n", 0o400)}, "s3cret", ""},
-		{"file keeps inner blanks", Server{PasswordFile: write("blank", " a b \n", 0o600)}, " a b ", ""},
-		{"group readable", Server{PasswordFile: write("group", "x\n", 0o640)}, "", "chmod 600"},
-		{"world readable", Server{PasswordFile: write("world", "x\n", 0o604)}, "", "must not be accessible"},
-		{"empty file", Server{PasswordFile: write("empty", "\n", 0o600)}, "", "empty"},
-		{"missing file", Server{PasswordFile: filepath.Join(dir, "nope")}, "", "no such file"},
-		{"env", Server{PasswordEnv: "RTBOT_TEST_PW"}, "from env", ""},
-		{"env unset", Server{PasswordEnv: "RTBOT_TEST_UNSET_VARIABLE"}, "", "not set"},
-		{"env empty", Server{PasswordEnv: "RTBOT_TEST_EMPTY"}, "", "empty"},
-		{"none", Server{}, "", "no password configured"},
+		{"file", config.Server{PasswordFile: write("ok", "s3cret\n", 0o600)}, "s3cret", ""},
+		{"file crlf", config.Server{PasswordFile: write("crlf", "s3cret\r\n\n", 0o400)}, "s3cret", ""},
+		{"file keeps inner blanks", config.Server{PasswordFile: write("blank", " a b \n", 0o600)}, " a b ", ""},
+		{"group readable", config.Server{PasswordFile: write("group", "x\n", 0o640)}, "", "chmod 600"},
+		{"world readable", config.Server{PasswordFile: write("world", "x\n", 0o604)}, "", "must not be accessible"},
+		{"empty file", config.Server{PasswordFile: write("empty", "\n", 0o600)}, "", "empty"},
+		{"missing file", config.Server{PasswordFile: filepath.Join(dir, "nope")}, "", "no such file"},
+		{"env", config.Server{PasswordEnv: "RTBOT_TEST_PW"}, "from env", ""},
+		{"env unset", config.Server{PasswordEnv: "RTBOT_TEST_UNSET_VARIABLE"}, "", "not set"},
+		{"env empty", config.Server{PasswordEnv: "RTBOT_TEST_EMPTY"}, "", "empty"},
+		{"none", config.Server{}, "", "no password configured"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -500,7 +502,7 @@ func TestPassword(t *testing.T) {
 	if err := os.WriteFile(cfg, []byte(edit(t, minimal, `password_env = "IMAP_PW"`, `password_file = "imap.pw"`)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	c, err := Load(cfg, testRules())
+	c, err := config.Load(cfg, pipeline.ConfigRules())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -520,7 +522,7 @@ func TestRelativePaths(t *testing.T) {
 	data = edit(t, data, `queue = "v6.1.176..v6.1.176-rt64"`, "queue = \"patches-rt\"\nqueue_base = \"v6.1.176\"\npush_remote = \"./push.git\"\nrc_patch = \"rc/patch-{version}-rc{rc}.gz\"")
 	data = edit(t, data, `argv = ["make", "-j8"]`, `argv = ["bin/test", "bin/not-a-path-argument"]`)
 	data += "\n[[trigger]]\nname = \"k\"\ntype = \"kcidb\"\ndir = \"kcidb\"\n"
-	c, err := Parse(filepath.Join(dir, "rtbot.toml"), []byte(data), testRules())
+	c, err := config.Parse(filepath.Join(dir, "rtbot.toml"), []byte(data), pipeline.ConfigRules())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -558,7 +560,7 @@ func TestRelativePaths(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err = Load(rel, testRules())
+	c, err = config.Load(rel, pipeline.ConfigRules())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -574,13 +576,13 @@ func TestBranch(t *testing.T) {
 		rc                int
 		want              string // "" means an error
 	}{
-		{DefaultBranchTemplate, "6.1.177", 1, "rtbot/6.1-rt/6.1.177-rc1"},
-		{DefaultBranchTemplate, "6.1.177", 0, "rtbot/6.1-rt/6.1.177"}, // a final release
+		{config.DefaultBranchTemplate, "6.1.177", 1, "rtbot/6.1-rt/6.1.177-rc1"},
+		{config.DefaultBranchTemplate, "6.1.177", 0, "rtbot/6.1-rt/6.1.177"}, // a final release
 		{"rtbot/{series}/{version}-rc{rc}", "6.1.177", 2, "rtbot/6.1/6.1.177-rc2"},
 		{"rtbot/latest", "6.1.177", 1, "rtbot/latest"},
-		{DefaultBranchTemplate, "../main", 1, ""},
-		{DefaultBranchTemplate, "6.1..177", 1, ""},
-		{DefaultBranchTemplate, "", 1, ""},
+		{config.DefaultBranchTemplate, "../main", 1, ""},
+		{config.DefaultBranchTemplate, "6.1..177", 1, ""},
+		{config.DefaultBranchTemplate, "", 1, ""},
 		{"main", "6.1.177", 1, ""},
 	}
 	for _, tt := range tests {
@@ -658,45 +660,6 @@ func TestAcceptsSender(t *testing.T) {
 	}
 }
 
-func TestKeyLines(t *testing.T) {
-	data := `# comment = 1
-top = 1
-[a]
-b = """
-fake = 2
-"""
-c = [
-  "x = [",
-  'y',
-]
-d.e = 3
-[[t]]
-n = 1
-[[t]]
-"quoted key" = 2
-[t.sub]
-m = 'lit # not a comment'
-[[t]]
-n = 3
-`
-	got := keyLines([]byte(data))
-	want := map[string]int{
-		"top": 2, "a": 3, "a.b": 4, "a.c": 7, "a.d": 11, "a.d.e": 11,
-		"t": 12, "t[0]": 12, "t[0].n": 13, "t[1]": 14, `t[1]."quoted key"`: 15,
-		"t[1].sub": 16, "t[1].sub.m": 17, "t[2]": 18, "t[2].n": 19,
-	}
-	for k, l := range want {
-		if got[k] != l {
-			t.Errorf("line of %s = %d, want %d", k, got[k], l)
-		}
-	}
-	for _, k := range []string{"comment", "fake", "a.fake", `a."x = ["`} {
-		if _, ok := got[k]; ok {
-			t.Errorf("%s located, but it is not a key", k)
-		}
-	}
-}
-
 func FuzzParse(f *testing.F) {
 	example, err := os.ReadFile(examplePath)
 	if err != nil {
@@ -708,7 +671,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("[[tree]]\n[[tree.x]]\n[tree.x.y]\nz = \"\"\"\n"))
 	f.Add([]byte("a = [\n{b = 1},\n]\n'q.k' = 1\n\"x\\\"y\" = 2\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		c, err := Parse("/etc/rtbot/fuzz.toml", data, testRules())
+		c, err := config.Parse("/etc/rtbot/fuzz.toml", data, pipeline.ConfigRules())
 		if err != nil {
 			if c != nil {
 				t.Fatal("config and error both returned")
@@ -733,7 +696,7 @@ func FuzzParse(f *testing.F) {
 
 // defaultLimits is the [limits] table with every key absent, as the
 // configuration documentation states it.
-var defaultLimits = LimitsConfig{
+var defaultLimits = config.LimitsConfig{
 	MailBytes: 8388608, MailHeaderBytes: 262144, MailTextBytes: 262144,
 	MIMEParts: 64, MIMEDepth: 8,
 	QueuePatches: 5000, QueueBytes: 536870912, PatchBytes: 67108864, HunkLines: 200000,
@@ -786,7 +749,7 @@ func TestExampleLimitsAreDefaults(t *testing.T) {
 	if n != 10 {
 		t.Fatalf("uncommented %d lines, want the header and 9 keys", n)
 	}
-	c, err := Parse(examplePath, []byte(text[:i+1]+strings.Join(lines, "\n")), testRules())
+	c, err := config.Parse(examplePath, []byte(text[:i+1]+strings.Join(lines, "\n")), pipeline.ConfigRules())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -820,7 +783,7 @@ func TestLimitsValidation(t *testing.T) {
 			if strings.HasPrefix(tt.table, "limits =") {
 				data = tt.table + minimal // a top-level key must come before the tables
 			}
-			c, err := Parse("rt.toml", []byte(data), testRules())
+			c, err := config.Parse("rt.toml", []byte(data), pipeline.ConfigRules())
 			if c != nil {
 				t.Errorf("Parse returned a config along with errors")
 			}
@@ -840,7 +803,7 @@ func TestLimitsValidation(t *testing.T) {
 	}
 
 	// Every bad value is reported, not just the first.
-	_, err := Parse("rt.toml", []byte(minimal+"\n[limits]\nmail_bytes = 0\nqueue_patches = -1\npatch_bytes = 0\n"), testRules())
+	_, err := config.Parse("rt.toml", []byte(minimal+"\n[limits]\nmail_bytes = 0\nqueue_patches = -1\npatch_bytes = 0\n"), pipeline.ConfigRules())
 	var got []string
 	for _, e := range problemsOf(t, err) {
 		got = append(got, e.Key+":"+strconv.Itoa(e.Line))

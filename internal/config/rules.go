@@ -43,9 +43,9 @@ type Defaults struct {
 	Limits         LimitsConfig  // [limits]
 }
 
-// errIncompleteRules is returned for Rules with a function or a default
+// ErrIncompleteRules is returned for Rules with a function or a default
 // left unset: a program error, not a problem of the file.
-var errIncompleteRules = errors.New("config: incomplete Rules: every check and default must be set (see pipeline.ConfigRules)")
+var ErrIncompleteRules = errors.New("config: incomplete Rules: every check and default must be set (see pipeline.ConfigRules)")
 
 // complete reports whether every function and every default of r is set.
 func (r Rules) complete() bool {
