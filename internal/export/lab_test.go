@@ -11,6 +11,7 @@ import (
 	"github.com/rtbot/rtbot/internal/export"
 	"github.com/rtbot/rtbot/internal/merger"
 	"github.com/rtbot/rtbot/internal/patchqueue"
+	"github.com/rtbot/rtbot/internal/pipeline"
 	"github.com/rtbot/rtbot/internal/testkit"
 )
 
@@ -41,19 +42,10 @@ func TestLabRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer eng.Close()
-	q, err := patchqueue.Open(filepath.Join(lab, "queues", queue), patchqueue.DefaultLimits())
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := eng.RevParse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	o, err := eng.RevParse(onto)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := eng.RebaseQueue(ctx, q, b, o)
+	// The rebase rtbot merge does, as the pipeline does it.
+	_, res, err := pipeline.Merge(ctx, eng, pipeline.MergeSpec{
+		Queue: filepath.Join(lab, "queues", queue), Base: base, Onto: onto,
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,8 +61,8 @@ func TestLabRoundTrip(t *testing.T) {
 	for _, s := range m.Skipped {
 		t.Logf("skipped %s: %s", s.Name, s.Reason)
 	}
-	if !strings.HasPrefix(m.Release, "6.1.176-rt") || len(m.Patches) == 0 || len(m.Patches)+len(m.Skipped) != len(q.Patches) {
-		t.Fatalf("manifest: release %s, %d exported + %d skipped of %d", m.Release, len(m.Patches), len(m.Skipped), len(q.Patches))
+	if !strings.HasPrefix(m.Release, "6.1.176-rt") || len(m.Patches) == 0 || len(m.Patches)+len(m.Skipped) != len(res.Patches) {
+		t.Fatalf("manifest: release %s, %d exported + %d skipped of %d", m.Release, len(m.Patches), len(m.Skipped), len(res.Patches))
 	}
 	headTree := treeOf(t, eng, res.Head).String()
 
