@@ -179,29 +179,12 @@ func build(t *testing.T, sc scenario) built {
 	if err != nil {
 		t.Fatal(err)
 	}
-	base, err := r.Commit(sc.base, "base\n")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tree, tip := sc.base.Clone(), base
+	var patches []fixtures.RTPatch
 	for i, p := range sc.patches {
-		p(tree)
-		if tip, err = r.Commit(tree.Clone(), "rt patch "+string(rune('A'+i))+"\n\nThe RT change.\n", tip); err != nil {
-			t.Fatal(err)
-		}
+		patches = append(patches, fixtures.RTPatch{Msg: "rt patch " + string(rune('A'+i)) + "\n\nThe RT change.\n", Change: p})
 	}
-	cand := sc.base.Clone()
-	sc.cand(cand)
-	cnd, err := r.Commit(cand, "stable candidate\n", base)
+	base, tip, cnd, err := r.BuildRT(fixtures.RTRepo{Base: sc.base, BaseMsg: "base\n", Patches: patches, Cand: sc.cand, CandMsg: "stable candidate\n"})
 	if err != nil {
-		t.Fatal(err)
-	}
-	for name, h := range map[string]plumbing.Hash{"base": base, "cand": cnd} {
-		if err := r.Tag(name, h); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := r.Branch("rt", tip); err != nil {
 		t.Fatal(err)
 	}
 	b := built{dir: dir, base: base, rt: tip, cnd: cnd, queueDir: filepath.Join(t.TempDir(), "q"), mbox: filepath.Join(t.TempDir(), "q.mbox")}
