@@ -10,6 +10,7 @@ import (
 
 	"github.com/rtbot/rtbot/internal/merger"
 	"github.com/rtbot/rtbot/internal/patchqueue"
+	"github.com/rtbot/rtbot/internal/resolutions"
 	"github.com/rtbot/rtbot/internal/testkit"
 	"github.com/rtbot/rtbot/internal/triage"
 )
@@ -339,7 +340,7 @@ func TestLabResolutionLearnt(t *testing.T) {
 		t.Fatalf("learned %+v, %v", learned, err)
 	}
 
-	again, againEng := rebase("6.1.176", "v6.1.176", memory(learned))
+	again, againEng := rebase("6.1.176", "v6.1.176", resolutions.Memory(learned))
 	pr, got := fileAfter(again, againEng)
 	if pr.Outcome != merger.Resolved {
 		t.Fatalf("%s with the resolution remembered: %s (%s)", name, pr.Outcome, pr.Files[0].Detail)

@@ -197,7 +197,7 @@ func (e *Engine) pairRenames(changes []objstore.Change) (map[int]int, error) {
 
 // similarity is the share of lines two texts have in common, in percent.
 func similarity(a, b string) int {
-	la, lb := splitLines(a), splitLines(b)
+	la, lb := patchqueue.SplitLines(a), patchqueue.SplitLines(b)
 	if len(la)+len(lb) == 0 {
 		return 100
 	}
@@ -213,27 +213,4 @@ func similarity(a, b string) int {
 		}
 	}
 	return 200 * common / (len(la) + len(lb))
-}
-
-// splitLines splits text into lines that keep their "\n"; the last line may
-// lack one.
-func splitLines(s string) []string {
-	if s == "" {
-		return nil
-	}
-	n := strings.Count(s, "\n")
-	if !strings.HasSuffix(s, "\n") {
-		n++
-	}
-	out := make([]string, 0, n)
-	for len(s) > 0 {
-		i := strings.IndexByte(s, '\n')
-		if i < 0 {
-			out = append(out, s)
-			break
-		}
-		out = append(out, s[:i+1])
-		s = s[i+1:]
-	}
-	return out
 }

@@ -448,9 +448,9 @@ func regions(conflicts []textmerge.Conflict) []Region {
 			Base:      LineRange(c.Base),
 			Candidate: LineRange(c.Ours),
 			Patch:     LineRange(c.Theirs),
-			BaseText:  splitLines(string(c.BaseText)),
-			CandText:  splitLines(string(c.OursText)),
-			PatchText: splitLines(string(c.TheirsText)),
+			BaseText:  patchqueue.SplitLines(string(c.BaseText)),
+			CandText:  patchqueue.SplitLines(string(c.OursText)),
+			PatchText: patchqueue.SplitLines(string(c.TheirsText)),
 		})
 	}
 	return out

@@ -9,20 +9,8 @@ import (
 	"github.com/rtbot/rtbot/internal/fixtures"
 	"github.com/rtbot/rtbot/internal/merger"
 	"github.com/rtbot/rtbot/internal/patchqueue"
+	"github.com/rtbot/rtbot/internal/resolutions"
 )
-
-// memory is an in-memory merger.Resolutions.
-type memory []merger.Resolution
-
-func (m memory) Resolutions(patchID, path string) ([]merger.Resolution, error) {
-	var out []merger.Resolution
-	for _, r := range m {
-		if r.PatchID == patchID && r.Path == path {
-			out = append(out, r)
-		}
-	}
-	return out, nil
-}
 
 // TestRememberedResolution records how a maintainer resolved a conflict on
 // rc1 and replays it: on rc2, where the same conflict recurs beside an
@@ -111,7 +99,7 @@ func TestRememberedResolution(t *testing.T) {
 	}
 
 	// rc1 again, with the memory: resolved, exactly the fix.
-	_, again := rebase(rc1, memory(learned))
+	_, again := rebase(rc1, resolutions.Memory(learned))
 	if again.Patches[0].Outcome != merger.Resolved {
 		t.Fatalf("rc1 with the resolution: %+v", again.Patches[0])
 	}
@@ -132,7 +120,7 @@ func TestRememberedResolution(t *testing.T) {
 	}
 
 	// rc2: the same conflict beside an unrelated change.
-	_, res2 := rebase(rc2, memory(learned))
+	_, res2 := rebase(rc2, resolutions.Memory(learned))
 	f2 := fileOf(res2, "kernel/core.c")
 	if res2.Patches[0].Outcome != merger.Resolved || f2.Resolution != "rtbot resolve: commit 1234567, run 1" ||
 		!strings.Contains(f2.Detail, "resolved as before (rtbot resolve: commit 1234567, run 1)") {
@@ -145,14 +133,14 @@ func TestRememberedResolution(t *testing.T) {
 	}
 
 	// rc3: upstream changed the lines again; the resolution is not forced.
-	_, res3 := rebase(rc3, memory(learned))
+	_, res3 := rebase(rc3, resolutions.Memory(learned))
 	f3 := fileOf(res3, "kernel/core.c")
 	if res3.Patches[0].Outcome != merger.Conflict || !strings.Contains(f3.Detail, "no longer fit") || res3.Patches[0].Commit != plumbing.ZeroHash {
 		t.Fatalf("rc3: %+v", res3.Patches[0])
 	}
 
 	// Another patch's resolution of the same file does not apply.
-	other := append(memory{}, learned...)
+	other := append(resolutions.Memory{}, learned...)
 	other[0].PatchID = strings.Repeat("0", 64)
 	if _, res := rebase(rc2, other); res.Patches[0].Outcome != merger.Conflict {
 		t.Errorf("a resolution recorded for another patch was used: %+v", res.Patches[0])

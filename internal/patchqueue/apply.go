@@ -18,9 +18,9 @@ type HunkResult struct {
 	Base int `json:"base"`
 }
 
-// splitLines splits text into lines that keep their "\n"; the last line may
-// lack one.
-func splitLines(s string) []string {
+// SplitLines splits text into lines that keep their "\n"; the last line may
+// lack one (the lines of a file as hunks see them).
+func SplitLines(s string) []string {
 	if s == "" {
 		return nil
 	}
@@ -52,7 +52,7 @@ func splitLines(s string) []string {
 // It returns the new content and one result per hunk; ok is false when any
 // hunk failed, in which case the content is meaningless.
 func ApplyHunks(content string, hunks []*Hunk, fuzz int) (out string, res []HunkResult, ok bool) {
-	orig := splitLines(content)
+	orig := SplitLines(content)
 	img := &image{done: make([]string, 0, len(orig)+8), rest: orig}
 	ok = true
 	for i, h := range hunks {
