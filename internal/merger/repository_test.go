@@ -4,7 +4,6 @@ import (
 	"context"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -64,14 +63,7 @@ func TestAlternates(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if packed {
-				testkit.Git(t, d.Repo, "gc", "-q")
-			}
-			shared := filepath.Join(t.TempDir(), "shared.git")
-			testkit.Git(t, "", "clone", "-q", "--bare", "--shared", d.Repo, shared)
-			if alt := testkit.Git(t, shared, "count-objects", "-v"); !strings.Contains(alt, "count: 0") {
-				t.Fatalf("the shared clone has objects of its own:\n%s", alt)
-			}
+			shared := testkit.SharedClone(t, d.Repo, packed)
 			want := rebase(d.Repo, d.Queue)
 			if got := rebase(shared, d.Queue); got != want {
 				t.Errorf("tree %s in the shared clone, %s in the repository it borrows from", got, want)

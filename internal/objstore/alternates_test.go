@@ -74,9 +74,7 @@ func TestPackReaderReadsAlternates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	shared := filepath.Join(t.TempDir(), "shared.git")
-	testkit.Git(t, d.Repo, "gc", "-q")
-	testkit.Git(t, "", "clone", "-q", "--bare", "--shared", d.Repo, shared)
+	shared := testkit.SharedClone(t, d.Repo, true)
 	h := plumbing.NewHash(testkit.Git(t, shared, "rev-parse", "v6.1.12-rc1^{commit}"))
 	r, err := openPackReader(filepath.Join(shared, "objects", "pack"))
 	if err != nil {

@@ -3,7 +3,6 @@ package objstore_test
 import (
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/rtbot/rtbot/internal/fixtures"
@@ -28,14 +27,7 @@ func TestOpenRepositoryAlternates(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if packed {
-				testkit.Git(t, d.Repo, "gc", "-q")
-			}
-			shared := filepath.Join(t.TempDir(), "shared.git")
-			testkit.Git(t, "", "clone", "-q", "--bare", "--shared", d.Repo, shared)
-			if alt := testkit.Git(t, shared, "count-objects", "-v"); !strings.Contains(alt, "count: 0") {
-				t.Fatalf("the shared clone has objects of its own:\n%s", alt)
-			}
+			shared := testkit.SharedClone(t, d.Repo, packed)
 			repo, err := objstore.OpenRepository(shared)
 			if err != nil {
 				t.Fatal(err)

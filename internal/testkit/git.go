@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -117,4 +118,21 @@ func NeedGit(tb testing.TB) {
 	if _, err := exec.LookPath("git"); err != nil {
 		tb.Fatalf("git is not installed: %v", err)
 	}
+}
+
+// SharedClone makes a bare `git clone --shared` of repo, as kernel
+// maintainers keep their trees (all objects borrowed through
+// objects/info/alternates), after packing repo with git gc when pack is
+// set, and fails the test if the clone has objects of its own.
+func SharedClone(tb testing.TB, repo string, pack bool) string {
+	tb.Helper()
+	if pack {
+		Git(tb, repo, "gc", "-q")
+	}
+	shared := filepath.Join(tb.TempDir(), "shared.git")
+	Git(tb, "", "clone", "-q", "--bare", "--shared", repo, shared)
+	if objs := Git(tb, shared, "count-objects", "-v"); !strings.Contains(objs, "count: 0") || !strings.Contains(objs, "in-pack: 0") {
+		tb.Fatalf("the shared clone has objects of its own:\n%s", objs)
+	}
+	return shared
 }
