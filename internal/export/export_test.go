@@ -130,16 +130,7 @@ func build(t testing.TB) built {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := built{dir: dir, base: base, cnd: cnd, queueDir: filepath.Join(t.TempDir(), "patches-rt")}
-	testkit.Git(t, dir, "format-patch", "-q", "-M", "-o", b.queueDir, "base..rt")
-	names, _ := filepath.Glob(filepath.Join(b.queueDir, "*.patch"))
-	var series strings.Builder
-	for _, n := range names {
-		series.WriteString(filepath.Base(n) + "\n")
-	}
-	if err := os.WriteFile(filepath.Join(b.queueDir, "series"), []byte(series.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	b := built{dir: dir, base: base, cnd: cnd, queueDir: testkit.QuiltQueue(t, dir, "base..rt", "-M")}
 	return b
 }
 

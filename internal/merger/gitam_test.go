@@ -187,24 +187,11 @@ func build(t *testing.T, sc scenario) built {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := built{dir: dir, base: base, rt: tip, cnd: cnd, queueDir: filepath.Join(t.TempDir(), "q"), mbox: filepath.Join(t.TempDir(), "q.mbox")}
-	args := []string{"format-patch", "-q", "-o", b.queueDir}
+	renames := "--no-renames"
 	if sc.renames {
-		args = append(args, "-M")
-	} else {
-		args = append(args, "--no-renames")
+		renames = "-M"
 	}
-	if out, err := testkit.RunGit(t, dir, nil, append(args, "base..rt")...); err != nil {
-		t.Fatalf("format-patch: %v\n%s", err, out)
-	}
-	names, _ := filepath.Glob(filepath.Join(b.queueDir, "*.patch"))
-	var series strings.Builder
-	for _, n := range names {
-		series.WriteString(filepath.Base(n) + "\n")
-	}
-	if err := os.WriteFile(filepath.Join(b.queueDir, "series"), []byte(series.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	b := built{dir: dir, base: base, rt: tip, cnd: cnd, queueDir: testkit.QuiltQueue(t, dir, "base..rt", renames), mbox: filepath.Join(t.TempDir(), "q.mbox")}
 	mboxArgs := []string{"format-patch", "--stdout"}
 	if sc.renames {
 		mboxArgs = append(mboxArgs, "-M")

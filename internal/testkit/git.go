@@ -136,3 +136,22 @@ func SharedClone(tb testing.TB, repo string, pack bool) string {
 	}
 	return shared
 }
+
+// QuiltQueue writes the commits of rev (a range such as "base..rt") in the
+// repository repo as a quilt queue in a new directory: git format-patch
+// with the extra flags given, and a series file listing the patches in
+// order. It returns the directory.
+func QuiltQueue(tb testing.TB, repo, rev string, flags ...string) string {
+	tb.Helper()
+	dir := filepath.Join(tb.TempDir(), "patches-rt")
+	args := append([]string{"format-patch", "-q", "-o", dir}, flags...)
+	Git(tb, repo, append(args, rev)...)
+	var series strings.Builder
+	for _, n := range Glob(tb, filepath.Join(dir, "*.patch")) {
+		series.WriteString(filepath.Base(n) + "\n")
+	}
+	if err := os.WriteFile(filepath.Join(dir, "series"), []byte(series.String()), 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	return dir
+}
