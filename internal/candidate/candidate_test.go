@@ -487,16 +487,31 @@ func withIndex(t *testing.T, diff string, base, want fixtures.Tree) string {
 	return diff
 }
 
+// TestFromPatchErrors checks that each way of failing to make a candidate
+// from an rc patch is reported and leaves the candidate's ref unset, and
+// that a same-host redirect is followed.
 func TestFromPatchErrors(t *testing.T) {
 	ctx := context.Background()
 	fx := newRCFixture(t)
 	r := fx.repo
-	wantFiles, err := r.Snapshot(fx.base)
-	if err != nil {
-		t.Fatal(err)
+	tagMisfitReleases(t, fx)
+	hs := patchRedirectServer(t, fx.patch)
+	for _, tc := range fromPatchErrorCases(t, fx, hs.URL) {
+		t.Run(tc.name, func(t *testing.T) { checkFromPatchFails(t, r.Dir, tc) })
 	}
-	wantFiles["kernel/fork.c"] = fixtures.File{Content: strings.Replace(fx.baseTree["kernel/fork.c"].Content, "fork 20\n", "fork 20 fixed\n", 1)}
 
+	// A same-host redirect is followed.
+	eng := openEngine(t, r.Dir)
+	if _, err := FromPatch(ctx, eng, hs.URL+"/here.gz", "6.1.12", 1, "refs/rtbot/redirected"); err != nil {
+		t.Errorf("same-host redirect: %v", err)
+	}
+}
+
+// tagMisfitReleases tags, in fx's repository, releases the rc patch of fx
+// does not fit, each in its own way.
+func tagMisfitReleases(t *testing.T, fx *rcFixture) {
+	t.Helper()
+	r := fx.repo
 	// v6.1.12 changed a context line of the fork.c hunk: the hunk does not
 	// apply, though a 3-way merge with the index blobs would be clean.
 	t12 := fx.baseTree.Clone()
@@ -520,19 +535,16 @@ func TestFromPatchErrors(t *testing.T) {
 	if err := r.Tag("v6.1.30", commitTree(t, r, t30, "v6.1.30 with new.c\n")); err != nil {
 		t.Fatal(err)
 	}
+}
 
-	plain := writeFile(t, "patch", []byte(fx.patch))
-	indexed := writeFile(t, "patch-indexed", []byte(withIndex(t, fx.patch, fx.baseTree, map[string]fixtures.File{
-		"Makefile": {Content: makefile(12, "-rc1")}, "kernel/fork.c": wantFiles["kernel/fork.c"],
-		"mm/slab.c": {Content: strings.Replace(strings.Replace(fx.baseTree["mm/slab.c"].Content, "slab 2\n", "", 1), "slab 29\n", "slab 29\nslab 29.5\n", 1)},
-	})))
-	garbage := writeFile(t, "garbage", []byte("this is not a patch\n"))
-	badGzip := writeFile(t, "bad.gz", append([]byte{0x1f, 0x8b}, "not gzip at all"...))
-	big := gz(t, strings.Repeat(fx.patch, 8))
-
+// patchRedirectServer serves patch gzipped at /patch.gz and redirects to
+// it from /here.gz, to another host's copy from /elsewhere.gz and to
+// itself from /loop.gz; /announced-huge.gz announces more than
+// MaxCompressed bytes and /streamed-huge.gz sends them.
+func patchRedirectServer(t *testing.T, patch string) *httptest.Server {
 	redirects := http.NewServeMux()
-	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(gz(t, fx.patch)) }))
-	defer other.Close()
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(gz(t, patch)) }))
+	t.Cleanup(other.Close)
 	redirects.HandleFunc("/elsewhere.gz", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, other.URL+"/patch.gz", http.StatusFound)
 	})
@@ -542,7 +554,7 @@ func TestFromPatchErrors(t *testing.T) {
 	redirects.HandleFunc("/loop.gz", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/loop.gz", http.StatusFound)
 	})
-	redirects.HandleFunc("/patch.gz", func(w http.ResponseWriter, r *http.Request) { w.Write(gz(t, fx.patch)) })
+	redirects.HandleFunc("/patch.gz", func(w http.ResponseWriter, r *http.Request) { w.Write(gz(t, patch)) })
 	redirects.HandleFunc("/announced-huge.gz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Length", strconv.Itoa(MaxCompressed+1))
 		w.WriteHeader(http.StatusOK)
@@ -557,16 +569,44 @@ func TestFromPatchErrors(t *testing.T) {
 		}
 	})
 	hs := httptest.NewServer(redirects)
-	defer hs.Close()
+	t.Cleanup(hs.Close)
+	return hs
+}
 
+// indexedPatch is fx's patch with git's index lines, with which a 3-way
+// merge could apply it where its hunks do not.
+func indexedPatch(t *testing.T, fx *rcFixture) string {
+	t.Helper()
+	wantFiles, err := fx.repo.Snapshot(fx.base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantFiles["kernel/fork.c"] = fixtures.File{Content: strings.Replace(fx.baseTree["kernel/fork.c"].Content, "fork 20\n", "fork 20 fixed\n", 1)}
+	return withIndex(t, fx.patch, fx.baseTree, map[string]fixtures.File{
+		"Makefile": {Content: makefile(12, "-rc1")}, "kernel/fork.c": wantFiles["kernel/fork.c"],
+		"mm/slab.c": {Content: strings.Replace(strings.Replace(fx.baseTree["mm/slab.c"].Content, "slab 2\n", "", 1), "slab 29\n", "slab 29\nslab 29.5\n", 1)},
+	})
+}
+
+// fromPatchErrorCase is a call of fromPatch that must fail with err.
+type fromPatchErrorCase struct {
+	name, src, version string
+	rc                 int
+	ref                string
+	lim                limits
+	err                string
+}
+
+// fromPatchErrorCases are the failing calls on fx's repository, with the
+// releases of tagMisfitReleases, and on the patchRedirectServer at srvURL.
+func fromPatchErrorCases(t *testing.T, fx *rcFixture, srvURL string) []fromPatchErrorCase {
+	plain := writeFile(t, "patch", []byte(fx.patch))
+	indexed := writeFile(t, "patch-indexed", []byte(indexedPatch(t, fx)))
+	garbage := writeFile(t, "garbage", []byte("this is not a patch\n"))
+	badGzip := writeFile(t, "bad.gz", append([]byte{0x1f, 0x8b}, "not gzip at all"...))
+	big := gz(t, strings.Repeat(fx.patch, 8))
 	def := limits{MaxCompressed, MaxUncompressed}
-	for _, tc := range []struct {
-		name, src, version string
-		rc                 int
-		ref                string
-		lim                limits
-		err                string
-	}{
+	return []fromPatchErrorCase{
 		{"hunk does not apply", plain, "6.1.13", 1, "", def, "kernel/fork.c hunk 1 (line 17): does not apply"},
 		{"3-way merge is not exact", indexed, "6.1.13", 1, "", def, "kernel/fork.c hunk 1 (line 17): does not apply (merged"},
 		{"file missing", plain, "6.1.14", 1, "", def, "does not apply to v6.1.13: mm/slab.c: not in v6.1.13"},
@@ -580,39 +620,35 @@ func TestFromPatchErrors(t *testing.T) {
 		{"not a patch", garbage, "6.1.12", 1, "", def, "rc patch " + garbage},
 		{"bad gzip", badGzip, "6.1.12", 1, "", def, "gzip"},
 		{"missing file", filepath.Join(t.TempDir(), "nothing.gz"), "6.1.12", 1, "", def, "no such file"},
-		{"404", hs.URL + "/nothing.gz", "6.1.12", 1, "", def, "404"},
-		{"redirect to another host", hs.URL + "/elsewhere.gz", "6.1.12", 1, "", def, "another host"},
-		{"redirect loop", hs.URL + "/loop.gz", "6.1.12", 1, "", def, "redirects"},
+		{"404", srvURL + "/nothing.gz", "6.1.12", 1, "", def, "404"},
+		{"redirect to another host", srvURL + "/elsewhere.gz", "6.1.12", 1, "", def, "another host"},
+		{"redirect loop", srvURL + "/loop.gz", "6.1.12", 1, "", def, "redirects"},
 		{"compressed too big", writeFile(t, "big.gz", big), "6.1.12", 1, "", limits{int64(len(big)) - 1, 1 << 20}, fmt.Sprintf("more than %d bytes compressed", len(big)-1)},
 		{"uncompressed too big", writeFile(t, "big.gz", big), "6.1.12", 1, "", limits{1 << 20, 1000}, "more than 1000 bytes uncompressed"},
 		{"plain too big", plain, "6.1.12", 1, "", limits{1 << 20, 100}, "more than 100 bytes uncompressed"},
-		{"announced over 64 MiB", hs.URL + "/announced-huge.gz", "6.1.12", 1, "", def, "more than 64 MiB compressed (limits: 64 MiB compressed, 512 MiB uncompressed)"},
-		{"streamed over 64 MiB", hs.URL + "/streamed-huge.gz", "6.1.12", 1, "", def, "more than 64 MiB compressed"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			ref := tc.ref
-			if ref == "" {
-				ref = "refs/rtbot/candidates/test/" + strings.ReplaceAll(tc.name, " ", "-")
-			}
-			eng := openEngine(t, r.Dir)
-			h, err := fromPatch(ctx, eng, tc.src, tc.version, tc.rc, ref, tc.lim)
-			if err == nil || !strings.Contains(err.Error(), tc.err) {
-				t.Fatalf("FromPatch = %s, %v; want an error with %q", h, err, tc.err)
-			}
-			fresh, err := fixtures.Open(r.Dir)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got, err := fresh.Repo.Reference(plumbing.ReferenceName(ref), false); err == nil {
-				t.Errorf("a failed FromPatch set %s to %s", ref, got.Hash())
-			}
-		})
+		{"announced over 64 MiB", srvURL + "/announced-huge.gz", "6.1.12", 1, "", def, "more than 64 MiB compressed (limits: 64 MiB compressed, 512 MiB uncompressed)"},
+		{"streamed over 64 MiB", srvURL + "/streamed-huge.gz", "6.1.12", 1, "", def, "more than 64 MiB compressed"},
 	}
+}
 
-	// A same-host redirect is followed.
-	eng := openEngine(t, r.Dir)
-	if _, err := FromPatch(ctx, eng, hs.URL+"/here.gz", "6.1.12", 1, "refs/rtbot/redirected"); err != nil {
-		t.Errorf("same-host redirect: %v", err)
+// checkFromPatchFails checks that tc's call fails as tc.err says, and
+// sets no ref.
+func checkFromPatchFails(t *testing.T, dir string, tc fromPatchErrorCase) {
+	ref := tc.ref
+	if ref == "" {
+		ref = "refs/rtbot/candidates/test/" + strings.ReplaceAll(tc.name, " ", "-")
+	}
+	eng := openEngine(t, dir)
+	h, err := fromPatch(context.Background(), eng, tc.src, tc.version, tc.rc, ref, tc.lim)
+	if err == nil || !strings.Contains(err.Error(), tc.err) {
+		t.Fatalf("FromPatch = %s, %v; want an error with %q", h, err, tc.err)
+	}
+	fresh, err := fixtures.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := fresh.Repo.Reference(plumbing.ReferenceName(ref), false); err == nil {
+		t.Errorf("a failed FromPatch set %s to %s", ref, got.Hash())
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -193,16 +194,28 @@ func TestMinimalDefaults(t *testing.T) {
 	}
 }
 
+// validationCase is an edit of minimal and the error Parse must report
+// for the result.
+type validationCase struct {
+	name     string
+	old, new string // edit of minimal (old "" appends new)
+	key      string // the key the error must name; "" means valid
+	msg      string // part of the message
+}
+
+// TestValidation parses minimal with one edit after another and checks
+// the error that names the key at fault, or that the result is valid.
 func TestValidation(t *testing.T) {
-	tests := []struct {
-		name     string
-		old, new string // edit of minimal (old "" appends new)
-		key      string // the key the error must name; "" means valid
-		msg      string // part of the message
-	}{
-		{"bad series", `series = "6.1"`, `series = "6.1.5"`, "tree[0].series", "not a stable series"},
-		{"series word", `series = "6.1"`, `series = "six"`, "tree[0].series", "not a stable series"},
-		{"tree name with blank", `name = "6.1-rt"`, `name = "6 1"`, "tree[0].name", "letters"},
+	cases := slices.Concat(validationBotAndMailCases(), validationTreeSourceCases(),
+		validationTreeOutputCases(), validationTriggerCases())
+	for _, tt := range cases {
+		t.Run(tt.name, func(t *testing.T) { checkValidation(t, tt) })
+	}
+}
+
+// validationBotAndMailCases edit the [bot], [imap] and [smtp] tables.
+func validationBotAndMailCases() []validationCase {
+	return []validationCase{
 		{"email with name", `email = "rtbot@example.org"`, `email = "Bot <rtbot@example.org>"`, "bot.email", "bare"},
 		{"name with newline", "\nname = \"rtbot\"", "\nname = \"rt\\nbot\"", "bot.name", "control"},
 		{"no state", `state = "/var/lib/rtbot/state.db"`, ``, "bot.state", "required"},
@@ -230,6 +243,16 @@ func TestValidation(t *testing.T) {
 		{"poll too short", `password_env = "IMAP_PW"`, "password_env = \"IMAP_PW\"\npoll = \"10ms\"", "imap.poll", "at least"},
 		{"flag", `password_env = "IMAP_PW"`, "password_env = \"IMAP_PW\"\nmark_processed = \"two words\"", "imap.mark_processed", "not a flag"},
 		{"move to the scanned mailbox", `password_env = "IMAP_PW"`, "password_env = \"IMAP_PW\"\nmove_processed = \"INBOX\"", "imap.move_processed", "scanned"},
+	}
+}
+
+// validationTreeSourceCases edit where a [[tree]] takes its candidates
+// and its queue from.
+func validationTreeSourceCases() []validationCase {
+	return []validationCase{
+		{"bad series", `series = "6.1"`, `series = "6.1.5"`, "tree[0].series", "not a stable series"},
+		{"series word", `series = "6.1"`, `series = "six"`, "tree[0].series", "not a stable series"},
+		{"tree name with blank", `name = "6.1-rt"`, `name = "6 1"`, "tree[0].name", "letters"},
 		{"no tree", "[[tree]]\nname = \"6.1-rt\"", "[xtree]\nname = \"6.1-rt\"", "tree", "at least one"},
 		{"no series", `series = "6.1"`, ``, "tree[0].series", "required"},
 		{"no repo", `repo = "/srv/linux.git"`, ``, "tree[0].repo", "required"},
@@ -257,6 +280,15 @@ func TestValidation(t *testing.T) {
 		{"range base differs", `queue = "v6.1.176..v6.1.176-rt64"`, "queue = \"v6.1.176..v6.1.176-rt64\"\nqueue_base = \"v6.1.175\"", "tree[0].queue_base", "differs"},
 		{"range kind not a range", `queue = "v6.1.176..v6.1.176-rt64"`, "queue = \"patches\"\nqueue_kind = \"range\"", "tree[0].queue", "not a git range"},
 		{"queue kind", `queue = "v6.1.176..v6.1.176-rt64"`, "queue = \"v6.1.176..v6.1.176-rt64\"\nqueue_kind = \"svn\"", "tree[0].queue_kind", "not one of"},
+		{"duplicate tree", "", strings.ReplaceAll(secondTree, `"5.15-rt"`, `"6.1-rt"`), "tree[1].name", "duplicate tree name"},
+		{"tilde user", `repo = "/srv/linux.git"`, `repo = "~bob/linux.git"`, "tree[0].repo", "only ~/"},
+	}
+}
+
+// validationTreeOutputCases edit where a [[tree]] sends its results: its
+// mail, its branch and its triggers.
+func validationTreeOutputCases() []validationCase {
+	return []validationCase{
 		{"no maintainers", `maintainers = ["rt@example.org"]`, ``, "tree[0].maintainers", "at least one"},
 		{"bad maintainer", `maintainers = ["rt@example.org"]`, `maintainers = ["rt@example.org", "not an address"]`, "tree[0].maintainers[1]", "not an e-mail address"},
 		{"bad cc", `maintainers = ["rt@example.org"]`, "maintainers = [\"rt@example.org\"]\ncc = [\"@\"]", "tree[0].cc[0]", "not an e-mail address"},
@@ -274,6 +306,13 @@ func TestValidation(t *testing.T) {
 		{"template all placeholders", `triggers = ["build"]`, "triggers = [\"build\"]\nbranch_template = \"rtbot/{series}/{tree}/{version}-rc{rc}\"", "", ""},
 		{"missing trigger", `triggers = ["build"]`, `triggers = ["build", "boot"]`, "tree[0].triggers[1]", `no [[trigger]] is named "boot"`},
 		{"trigger twice", `triggers = ["build"]`, `triggers = ["build", "build"]`, "tree[0].triggers[1]", "twice"},
+	}
+}
+
+// validationTriggerCases edit the [[trigger]] tables. A case named
+// "kcidb..." or "webhook..." edits a trigger of that type.
+func validationTriggerCases() []validationCase {
+	return []validationCase{
 		{"trigger type", `type = "command"`, `type = "email"`, "trigger[0].type", "not one of"},
 		{"trigger no type", `type = "command"`, ``, "trigger[0].type", "required"},
 		{"trigger no name", `name = "build"`, ``, "trigger[0].name", "required"},
@@ -294,44 +333,51 @@ func TestValidation(t *testing.T) {
 		{"kcidb both", `argv = ["make", "-j8"]`, "dir = \"/tmp/k\"\nurl = \"https://kcidb.example.org/\"", "trigger[0].url", "not both"},
 		{"kcidb origin", `argv = ["make", "-j8"]`, "dir = \"/tmp/k\"\norigin = \"Bad-Origin\"", "trigger[0].origin", "KCIDB origin"},
 		{"kcidb dir secret", `argv = ["make", "-j8"]`, "dir = \"/tmp/k\"\nsecret_env = \"X\"", "trigger[0].secret_env", "not used"},
-		{"duplicate tree", "", strings.ReplaceAll(secondTree, `"5.15-rt"`, `"6.1-rt"`), "tree[1].name", "duplicate tree name"},
 		{"duplicate trigger", "", "\n[[trigger]]\nname = \"build\"\ntype = \"command\"\nargv = [\"x\"]\n", "trigger[1].name", "duplicate trigger name"},
-		{"tilde user", `repo = "/srv/linux.git"`, `repo = "~bob/linux.git"`, "tree[0].repo", "only ~/"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			data := minimal + tt.new
-			if tt.old != "" {
-				data = edit(t, minimal, tt.old, tt.new)
-			}
-			if strings.HasPrefix(tt.name, "kcidb") {
-				data = edit(t, data, `type = "command"`, `type = "kcidb"`)
-			}
-			if strings.HasPrefix(tt.name, "webhook") && !strings.Contains(data, `type = "webhook"`) {
-				data = edit(t, data, `type = "command"`, `type = "webhook"`)
-			}
-			c, err := config.Parse("/etc/rtbot/rtbot.toml", []byte(data), pipeline.ConfigRules())
-			if tt.key == "" {
-				if err != nil || c == nil {
-					t.Fatalf("want valid, got %v", err)
-				}
-				return
-			}
-			if c != nil {
-				t.Errorf("Parse returned a config along with errors")
-			}
-			errs := problemsOf(t, err)
-			for _, e := range errs {
-				if e.Key == tt.key && strings.Contains(e.Err.Error(), tt.msg) {
-					if e.File != "/etc/rtbot/rtbot.toml" || !strings.Contains(e.Error(), tt.key+": ") {
-						t.Errorf("error %q does not name the file and key", e)
-					}
-					return
-				}
-			}
-			t.Fatalf("no error for %s containing %q; got:\n%v", tt.key, tt.msg, err)
-		})
+}
+
+// validationConfig is minimal with tt's edit, and the trigger's type
+// changed as tt's name says.
+func validationConfig(t *testing.T, tt validationCase) string {
+	t.Helper()
+	data := minimal + tt.new
+	if tt.old != "" {
+		data = edit(t, minimal, tt.old, tt.new)
 	}
+	if strings.HasPrefix(tt.name, "kcidb") {
+		data = edit(t, data, `type = "command"`, `type = "kcidb"`)
+	}
+	if strings.HasPrefix(tt.name, "webhook") && !strings.Contains(data, `type = "webhook"`) {
+		data = edit(t, data, `type = "command"`, `type = "webhook"`)
+	}
+	return data
+}
+
+// checkValidation parses tt's configuration and checks that it is valid,
+// or that an error names the file, tt.key and tt.msg.
+func checkValidation(t *testing.T, tt validationCase) {
+	data := validationConfig(t, tt)
+	c, err := config.Parse("/etc/rtbot/rtbot.toml", []byte(data), pipeline.ConfigRules())
+	if tt.key == "" {
+		if err != nil || c == nil {
+			t.Fatalf("want valid, got %v", err)
+		}
+		return
+	}
+	if c != nil {
+		t.Errorf("Parse returned a config along with errors")
+	}
+	errs := problemsOf(t, err)
+	for _, e := range errs {
+		if e.Key == tt.key && strings.Contains(e.Err.Error(), tt.msg) {
+			if e.File != "/etc/rtbot/rtbot.toml" || !strings.Contains(e.Error(), tt.key+": ") {
+				t.Errorf("error %q does not name the file and key", e)
+			}
+			return
+		}
+	}
+	t.Fatalf("no error for %s containing %q; got:\n%v", tt.key, tt.msg, err)
 }
 
 // TestAllProblemsReported checks that validation does not stop at the first

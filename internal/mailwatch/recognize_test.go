@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -38,12 +39,35 @@ const (
 	rtDevelTree  = "https://git.kernel.org/pub/scm/linux/kernel/git/rt/linux-rt-devel.git"
 )
 
+// recognizeFixtureCase is a fixture mail and the announcement Recognize
+// must read from it.
+type recognizeFixtureCase struct {
+	file string
+	want Announcement
+}
+
+// TestRecognizeFixtures reads every fixture mail, real and written, and
+// checks that each one on disk has an expectation.
 func TestRecognizeFixtures(t *testing.T) {
-	tests := []struct {
-		file string
-		want Announcement
-	}{
-		// Real mails.
+	seen := map[string]bool{}
+	for _, tt := range recognizeFixtureCases() {
+		seen[filepath.Clean(tt.file)] = true
+		t.Run(filepath.Base(tt.file), func(t *testing.T) { checkRecognizeFixture(t, tt) })
+	}
+	checkEveryFixtureExpected(t, seen)
+}
+
+// recognizeFixtureCases are the fixture mails with their announcements:
+// the real mails of internal/fixtures/mails, then the written ones of
+// testdata, one variant each.
+func recognizeFixtureCases() []recognizeFixtureCase {
+	return slices.Concat(realStableRCCases(), realRTAndRejectedCases(),
+		writtenBodyCases(), writtenRespinAndBodilessCases(), writtenRTAndRejectedCases())
+}
+
+// realStableRCCases are real stable review cycle announcements.
+func realStableRCCases() []recognizeFixtureCase {
+	return []recognizeFixtureCase{
 		{sharedMails + "/stable-6.1.12-rc1.eml", Announcement{
 			Kind: KindStableRC, Series: "6.1", Version: "6.1.12", RC: 1,
 			GitURL: stableRCTree, GitBranch: "linux-6.1.y",
@@ -80,6 +104,13 @@ func TestRecognizeFixtures(t *testing.T) {
 			Deadline:  utc("2019-11-17T06:20:00Z"),
 			MessageID: "20191115062006.854443935@linuxfoundation.org",
 			From:      "gregkh@linuxfoundation.org", Subject: "[PATCH 4.4 00/20] 4.4.202-stable review"}},
+	}
+}
+
+// realRTAndRejectedCases are real RT announcements, and real list mails
+// that announce nothing.
+func realRTAndRejectedCases() []recognizeFixtureCase {
+	return []recognizeFixtureCase{
 		{sharedMails + "/rt-stable-6.1.79-rt25.eml", Announcement{
 			Kind: KindRTStable, Series: "6.1", Version: "6.1.79-rt25",
 			GitURL: stableRTTree, GitBranch: "v6.1-rt",
@@ -121,8 +152,13 @@ func TestRecognizeFixtures(t *testing.T) {
 			Kind: KindNone, Reason: `reply: subject starts with "Re:"`,
 			MessageID: "faea3863-e610-45ef-a2c7-9585574c205e@rnnvmail203.nvidia.com",
 			From:      "jonathanh@nvidia.com", Subject: "Re: [PATCH 6.6 000/143] 6.6.21-rc1 review"}},
+	}
+}
 
-		// Written fixtures, one variant each.
+// writtenBodyCases are written stable review cycle announcements whose
+// body is worded or encoded as some real ones are.
+func writtenBodyCases() []recognizeFixtureCase {
+	return []recognizeFixtureCase{
 		{"testdata/stable-6.1.91-rc1-sasha.eml", Announcement{ // Sasha's body; Patch and Deadline from the body
 			Kind: KindStableRC, Series: "6.1", Version: "6.1.91", RC: 1,
 			GitURL: stableRCTree, GitBranch: "linux-6.1.y",
@@ -158,6 +194,13 @@ func TestRecognizeFixtures(t *testing.T) {
 			Deadline:  utc("2024-06-01T10:00:00Z"),
 			MessageID: "20240530100000.444444444@linuxfoundation.org",
 			From:      "gregkh@linuxfoundation.org", Subject: "[PATCH 5.10 000/317] 5.10.218-rc1 review"}},
+	}
+}
+
+// writtenRespinAndBodilessCases are written respins of a review cycle,
+// and a cover without a body.
+func writtenRespinAndBodilessCases() []recognizeFixtureCase {
+	return []recognizeFixtureCase{
 		{"testdata/stable-6.1.92-rc3-respin.eml", Announcement{ // respin in a new thread, "00/20"
 			Kind: KindStableRC, Series: "6.1", Version: "6.1.92", RC: 3,
 			GitURL: stableRCTree, GitBranch: "linux-6.1.y",
@@ -179,6 +222,13 @@ func TestRecognizeFixtures(t *testing.T) {
 			Deadline:  utc("2023-02-22T14:47:00Z"),
 			MessageID: "20230220144742.000000013@linuxfoundation.org",
 			From:      "gregkh@linuxfoundation.org", Subject: "[PATCH 6.1 000/12] 6.1.13-rc1 review"}},
+	}
+}
+
+// writtenRTAndRejectedCases are written RT announcements, and written
+// mails that look like announcements but must not count as one.
+func writtenRTAndRejectedCases() []recognizeFixtureCase {
+	return []recognizeFixtureCase{
 		{"testdata/rt-stable-eol-4.19.312-rt134.eml", Announcement{
 			Kind: KindRTStable, Series: "4.19", Version: "4.19.312-rt134",
 			GitURL: stableRTTree, GitBranch: "v4.19-rt",
@@ -212,29 +262,32 @@ func TestRecognizeFixtures(t *testing.T) {
 			MessageID: "bad-url-1@example.org",
 			From:      "gregkh@linuxfoundation.org", Subject: "[PATCH 6.1 000/114] 6.1.12-rc1 review"}},
 	}
-	seen := map[string]bool{}
-	for _, tt := range tests {
-		seen[filepath.Clean(tt.file)] = true
-		t.Run(filepath.Base(tt.file), func(t *testing.T) {
-			f, err := os.Open(tt.file)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer f.Close()
-			got, err := Recognize(f)
-			if err != nil {
-				t.Fatalf("Recognize(%s): %v", tt.file, err)
-			}
-			if !got.Deadline.Equal(tt.want.Deadline) || got.Deadline.Location() != time.UTC {
-				t.Errorf("Deadline = %v, want %v in UTC", got.Deadline, tt.want.Deadline)
-			}
-			got.Deadline, tt.want.Deadline = time.Time{}, time.Time{}
-			if got != tt.want {
-				t.Errorf("Recognize(%s)\n got %+v\nwant %+v", tt.file, got, tt.want)
-			}
-		})
+}
+
+// checkRecognizeFixture recognizes tt's mail and compares the result with
+// tt.want, the deadline (which must be in UTC) apart.
+func checkRecognizeFixture(t *testing.T, tt recognizeFixtureCase) {
+	f, err := os.Open(tt.file)
+	if err != nil {
+		t.Fatal(err)
 	}
-	// Every fixture on disk must be in the table above.
+	defer f.Close()
+	got, err := Recognize(f)
+	if err != nil {
+		t.Fatalf("Recognize(%s): %v", tt.file, err)
+	}
+	if !got.Deadline.Equal(tt.want.Deadline) || got.Deadline.Location() != time.UTC {
+		t.Errorf("Deadline = %v, want %v in UTC", got.Deadline, tt.want.Deadline)
+	}
+	got.Deadline, tt.want.Deadline = time.Time{}, time.Time{}
+	if got != tt.want {
+		t.Errorf("Recognize(%s)\n got %+v\nwant %+v", tt.file, got, tt.want)
+	}
+}
+
+// checkEveryFixtureExpected fails the test for a fixture mail on disk that
+// is not among the seen ones.
+func checkEveryFixtureExpected(t *testing.T, seen map[string]bool) {
 	for _, dir := range []string{sharedMails, "testdata"} {
 		files, err := filepath.Glob(filepath.Join(dir, "*.eml"))
 		if err != nil || len(files) == 0 {
@@ -391,90 +444,120 @@ func allocated(f func()) uint64 {
 	return after.TotalAlloc - before.TotalAlloc
 }
 
-func TestRecognizeLimits(t *testing.T) {
-	cover := "Subject: [PATCH 6.1 000/114] 6.1.12-rc1 review\nX-KernelTest-Version: 6.1.12-rc1\n"
+// limitsCover is the header of a stable review cycle cover, for the
+// tests of Recognize's limits.
+const limitsCover = "Subject: [PATCH 6.1 000/114] 6.1.12-rc1 review\nX-KernelTest-Version: 6.1.12-rc1\n"
 
-	t.Run("200 MB mail", func(t *testing.T) {
-		var err error
-		alloc := allocated(func() {
-			r := io.LimitReader(io.MultiReader(strings.NewReader(cover+"\n"), endlessReader{}), 200<<20)
-			_, err = Recognize(r)
-		})
-		if !errors.Is(err, ErrTooLarge) {
-			t.Fatalf("err = %v, want ErrTooLarge", err)
-		}
-		if alloc > 32<<20 {
-			t.Errorf("allocated %d MiB reading a 200 MB mail", alloc>>20)
-		}
+// TestRecognizeLimits checks that Recognize bounds the memory and the work
+// a huge or hostile mail costs.
+func TestRecognizeLimits(t *testing.T) {
+	t.Run("200 MB mail", checkHugeMailBounded)
+	t.Run("over MaxBytes, reply", checkOverMaxBytes)
+	t.Run("exactly MaxBytes", checkExactlyMaxBytes)
+	t.Run("huge header", checkHugeHeader)
+	t.Run("base64 bomb", checkBase64Bomb)
+	t.Run("nested multipart", func(t *testing.T) { checkTextPartUnread(t, nestedMultipartMail(), "MaxDepth") })
+	t.Run("many parts", func(t *testing.T) { checkTextPartUnread(t, manyPartsMail(), "MaxParts") })
+}
+
+// checkHugeMailBounded checks that a 200 MB mail ends in ErrTooLarge,
+// read with little memory.
+func checkHugeMailBounded(t *testing.T) {
+	var err error
+	alloc := allocated(func() {
+		r := io.LimitReader(io.MultiReader(strings.NewReader(limitsCover+"\n"), endlessReader{}), 200<<20)
+		_, err = Recognize(r)
 	})
-	t.Run("over MaxBytes, reply", func(t *testing.T) {
-		mail := "Subject: Re: hello\n\n" + strings.Repeat("x", 2000)
-		_, err := RecognizeWithLimits(strings.NewReader(mail), Limits{MaxBytes: 1000})
-		if !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "mail") {
-			t.Fatalf("err = %v, want ErrTooLarge", err)
-		}
-	})
-	t.Run("exactly MaxBytes", func(t *testing.T) {
-		mail := cover + "\n" + coverBody
-		a, err := RecognizeWithLimits(strings.NewReader(mail), Limits{MaxBytes: int64(len(mail))})
-		if err != nil || a.Kind != KindStableRC {
-			t.Fatalf("got %v, %v; want a stable-rc and no error", a.Kind, err)
-		}
-	})
-	t.Run("huge header", func(t *testing.T) {
-		mail := cover + "X-Junk: " + strings.Repeat("y", 300<<10) + "\n\nbody\n"
-		a, err := Recognize(strings.NewReader(mail))
-		if !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "header") {
-			t.Fatalf("err = %v, want ErrTooLarge for the header", err)
-		}
-		if a.Kind != KindNone {
-			t.Errorf("Kind = %q with an error", a.Kind)
-		}
-	})
-	t.Run("base64 bomb", func(t *testing.T) {
-		// 6 MB of base64 zeros: decoding is bounded by MaxTextBytes.
-		mail := cover + "Content-Transfer-Encoding: base64\n\n" + strings.Repeat(strings.Repeat("A", 76)+"\n", 80000)
-		var a Announcement
-		var err error
-		alloc := allocated(func() { a, err = Recognize(strings.NewReader(mail)) })
-		if err != nil || a.Kind != KindStableRC {
-			t.Fatalf("got %v, %v; want a stable-rc", a.Kind, err)
-		}
-		if alloc > 16<<20 {
-			t.Errorf("allocated %d MiB decoding a base64 bomb", alloc>>20)
-		}
-	})
-	t.Run("nested multipart", func(t *testing.T) {
-		var b strings.Builder
-		b.WriteString(cover + "MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"b0\"\n\n")
-		const depth = 2000
-		for i := 0; i < depth; i++ {
-			b.WriteString("--b" + strconv.Itoa(i) + "\nContent-Type: multipart/mixed; boundary=\"b" + strconv.Itoa(i+1) + "\"\n\n")
-		}
-		b.WriteString("--b" + strconv.Itoa(depth) + "\nContent-Type: text/plain\n\n" + coverBody)
-		a, err := Recognize(strings.NewReader(b.String()))
-		if err != nil || a.Kind != KindStableRC {
-			t.Fatalf("got %v, %v; want a stable-rc", a.Kind, err)
-		}
-		if a.GitURL != "" {
-			t.Errorf("GitURL %q read from beyond MaxDepth", a.GitURL)
-		}
-	})
-	t.Run("many parts", func(t *testing.T) {
-		var b strings.Builder
-		b.WriteString(cover + "MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"b\"\n\n")
-		for i := 0; i < 5000; i++ {
-			b.WriteString("--b\nContent-Type: application/octet-stream\n\nzz\n")
-		}
-		b.WriteString("--b\nContent-Type: text/plain\n\n" + coverBody + "--b--\n")
-		a, err := Recognize(strings.NewReader(b.String()))
-		if err != nil || a.Kind != KindStableRC {
-			t.Fatalf("got %v, %v; want a stable-rc", a.Kind, err)
-		}
-		if a.GitURL != "" {
-			t.Errorf("GitURL %q read from beyond MaxParts", a.GitURL)
-		}
-	})
+	if !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("err = %v, want ErrTooLarge", err)
+	}
+	if alloc > 32<<20 {
+		t.Errorf("allocated %d MiB reading a 200 MB mail", alloc>>20)
+	}
+}
+
+// checkOverMaxBytes checks that a mail over MaxBytes, even a reply, is
+// refused with ErrTooLarge.
+func checkOverMaxBytes(t *testing.T) {
+	mail := "Subject: Re: hello\n\n" + strings.Repeat("x", 2000)
+	_, err := RecognizeWithLimits(strings.NewReader(mail), Limits{MaxBytes: 1000})
+	if !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "mail") {
+		t.Fatalf("err = %v, want ErrTooLarge", err)
+	}
+}
+
+// checkExactlyMaxBytes checks that a mail of exactly MaxBytes is read.
+func checkExactlyMaxBytes(t *testing.T) {
+	mail := limitsCover + "\n" + coverBody
+	a, err := RecognizeWithLimits(strings.NewReader(mail), Limits{MaxBytes: int64(len(mail))})
+	if err != nil || a.Kind != KindStableRC {
+		t.Fatalf("got %v, %v; want a stable-rc and no error", a.Kind, err)
+	}
+}
+
+// checkHugeHeader checks that a header over its limit is refused with
+// ErrTooLarge and KindNone.
+func checkHugeHeader(t *testing.T) {
+	mail := limitsCover + "X-Junk: " + strings.Repeat("y", 300<<10) + "\n\nbody\n"
+	a, err := Recognize(strings.NewReader(mail))
+	if !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "header") {
+		t.Fatalf("err = %v, want ErrTooLarge for the header", err)
+	}
+	if a.Kind != KindNone {
+		t.Errorf("Kind = %q with an error", a.Kind)
+	}
+}
+
+// checkBase64Bomb checks that a cover with a base64 bomb for a body is
+// still recognized, with little memory.
+func checkBase64Bomb(t *testing.T) {
+	// 6 MB of base64 zeros: decoding is bounded by MaxTextBytes.
+	mail := limitsCover + "Content-Transfer-Encoding: base64\n\n" + strings.Repeat(strings.Repeat("A", 76)+"\n", 80000)
+	var a Announcement
+	var err error
+	alloc := allocated(func() { a, err = Recognize(strings.NewReader(mail)) })
+	if err != nil || a.Kind != KindStableRC {
+		t.Fatalf("got %v, %v; want a stable-rc", a.Kind, err)
+	}
+	if alloc > 16<<20 {
+		t.Errorf("allocated %d MiB decoding a base64 bomb", alloc>>20)
+	}
+}
+
+// nestedMultipartMail is a cover whose text part lies 2000 multiparts
+// deep.
+func nestedMultipartMail() string {
+	var b strings.Builder
+	b.WriteString(limitsCover + "MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"b0\"\n\n")
+	const depth = 2000
+	for i := 0; i < depth; i++ {
+		b.WriteString("--b" + strconv.Itoa(i) + "\nContent-Type: multipart/mixed; boundary=\"b" + strconv.Itoa(i+1) + "\"\n\n")
+	}
+	b.WriteString("--b" + strconv.Itoa(depth) + "\nContent-Type: text/plain\n\n" + coverBody)
+	return b.String()
+}
+
+// manyPartsMail is a cover whose text part follows 5000 other parts.
+func manyPartsMail() string {
+	var b strings.Builder
+	b.WriteString(limitsCover + "MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"b\"\n\n")
+	for i := 0; i < 5000; i++ {
+		b.WriteString("--b\nContent-Type: application/octet-stream\n\nzz\n")
+	}
+	b.WriteString("--b\nContent-Type: text/plain\n\n" + coverBody + "--b--\n")
+	return b.String()
+}
+
+// checkTextPartUnread checks that mail, a cover whose text part lies
+// beyond the limit named, is recognized without reading that part.
+func checkTextPartUnread(t *testing.T, mail, limit string) {
+	a, err := Recognize(strings.NewReader(mail))
+	if err != nil || a.Kind != KindStableRC {
+		t.Fatalf("got %v, %v; want a stable-rc", a.Kind, err)
+	}
+	if a.GitURL != "" {
+		t.Errorf("GitURL %q read from beyond %s", a.GitURL, limit)
+	}
 }
 
 func TestRecognizeUnreadable(t *testing.T) {

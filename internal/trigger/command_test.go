@@ -73,106 +73,152 @@ func readPID(t *testing.T, path string) int {
 func TestCommandEnvironment(t *testing.T) {
 	t.Setenv("RTBOT_CANARY_SECRET", "must-not-leak")
 	t.Setenv("LANG", "C.UTF-8")
+	for _, tt := range commandEnvironmentCases() {
+		t.Run(tt.name, func(t *testing.T) { checkCommandEnvironment(t, tt) })
+	}
+}
+
+// commandEnvironmentCase is a subject for the event, the RTBOT_SUBJECT the
+// command must get for it, and arguments for the command.
+type commandEnvironmentCase struct {
+	name    string
+	subject string
+	want    string // RTBOT_SUBJECT
+	args    []string
+}
+
+// commandEnvironmentCases are a plain subject, and hostile ones.
+func commandEnvironmentCases() []commandEnvironmentCase {
 	hostile := "[PATCH 6.1 000/9] $(touch pwned1); `touch pwned2`; touch pwned3 | touch pwned4 && x\ty"
-	tests := []struct {
-		name    string
-		subject string
-		want    string // RTBOT_SUBJECT
-		args    []string
-	}{
+	return []commandEnvironmentCase{
 		{"plain", "[PATCH 6.1 000/9] 6.1.177-rc1 review", "[PATCH 6.1 000/9] 6.1.177-rc1 review", nil},
 		{"shell syntax", hostile, strings.ReplaceAll(hostile, "\t", " "), []string{"; touch pwned5", "$(touch pwned6)", "*"}},
 		{"line breaks", "a\r\nRTBOT_COMMIT=0\x00", "a  RTBOT_COMMIT=0 ", nil},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			dir := filepath.Join(t.TempDir(), "out") // Fire creates it
-			report := filepath.Join(t.TempDir(), "report.json")
-			ev := testEvent()
-			ev.Subject = tt.subject
-			tr := commandTrigger(time.Minute, append([]string{"env", report}, tt.args...)...)
-			res, err := Fire(context.Background(), tr, ev, dir)
-			if err != nil {
-				t.Fatalf("Fire: %v", err)
-			}
-			if res.ExitCode != 0 || res.Trigger != "build-test" || res.Type != "command" || res.Finished.Before(res.Started) {
-				t.Errorf("result %+v", res)
-			}
-			var rep helperReport
-			if err := json.Unmarshal([]byte(testkit.ReadFile(t, report)), &rep); err != nil {
-				t.Fatal(err)
-			}
+}
 
-			var want []string
-			for _, k := range baseEnv {
-				if v, ok := os.LookupEnv(k); ok {
-					want = append(want, k+"="+v)
-				}
-			}
-			for _, kv := range Env(ev) {
-				if strings.HasPrefix(kv, "RTBOT_SUBJECT=") {
-					kv = "RTBOT_SUBJECT=" + tt.want
-				}
-				want = append(want, kv)
-			}
-			var eventFile string
-			var got []string
-			for _, kv := range rep.Env {
-				if v, ok := strings.CutPrefix(kv, "RTBOT_EVENT="); ok {
-					eventFile = v
-					continue
-				}
-				got = append(got, kv)
-			}
-			slices.Sort(want)
-			slices.Sort(got)
-			if !slices.Equal(got, want) {
-				t.Errorf("environment\n got %q\nwant %q", got, want)
-			}
-			if !slices.Contains(want, "RTBOT_PUSH_REMOTE=https://git.example.org/rt/linux-rt.git") {
-				t.Errorf("push remote credentials not stripped: %q", want)
-			}
-			if filepath.Dir(eventFile) != dir {
-				t.Errorf("RTBOT_EVENT = %q, want a file in %s", eventFile, dir)
-			}
-			var doc map[string]any
-			if err := json.Unmarshal([]byte(testkit.ReadFile(t, eventFile)), &doc); err != nil || doc["subject"] != tt.subject || doc["commit"] != ev.Commit {
-				t.Errorf("event file: %v, subject %q commit %v", err, doc["subject"], doc["commit"])
-			}
-			if !slices.Equal(rep.Args, tt.args) && !(len(rep.Args) == 0 && len(tt.args) == 0) {
-				t.Errorf("arguments %q, want %q verbatim", rep.Args, tt.args)
-			}
-			if rep.Dir != dir {
-				t.Errorf("ran in %s, want %s", rep.Dir, dir)
-			}
-			for i := 1; i <= 6; i++ {
-				for _, d := range []string{dir, filepath.Dir(report), "."} {
-					if _, err := os.Stat(filepath.Join(d, "pwned"+strconv.Itoa(i))); err == nil {
-						t.Errorf("pwned%d exists in %s: something ran a shell", i, d)
-					}
-				}
-			}
-			if out := testkit.ReadFile(t, res.Output); out != "out-1\nerr-1\nout-2\n" {
-				t.Errorf("log %q, want stdout and stderr interleaved", out)
-			}
-			if filepath.Dir(res.Output) != dir || !strings.HasPrefix(filepath.Base(res.Output), "build-test-") {
-				t.Errorf("output %s: want build-test-TIMESTAMP.log in %s", res.Output, dir)
-			}
-		})
+// checkCommandEnvironment fires the helper's env mode with tt's subject
+// and arguments, and checks what the command got and what Fire kept.
+func checkCommandEnvironment(t *testing.T, tt commandEnvironmentCase) {
+	dir := filepath.Join(t.TempDir(), "out") // Fire creates it
+	report := filepath.Join(t.TempDir(), "report.json")
+	ev := testEvent()
+	ev.Subject = tt.subject
+	tr := commandTrigger(time.Minute, append([]string{"env", report}, tt.args...)...)
+	res, err := Fire(context.Background(), tr, ev, dir)
+	if err != nil {
+		t.Fatalf("Fire: %v", err)
+	}
+	if res.ExitCode != 0 || res.Trigger != "build-test" || res.Type != "command" || res.Finished.Before(res.Started) {
+		t.Errorf("result %+v", res)
+	}
+	var rep helperReport
+	if err := json.Unmarshal([]byte(testkit.ReadFile(t, report)), &rep); err != nil {
+		t.Fatal(err)
+	}
+	checkCommandEnv(t, rep, ev, tt, dir)
+	if !slices.Equal(rep.Args, tt.args) && !(len(rep.Args) == 0 && len(tt.args) == 0) {
+		t.Errorf("arguments %q, want %q verbatim", rep.Args, tt.args)
+	}
+	if rep.Dir != dir {
+		t.Errorf("ran in %s, want %s", rep.Dir, dir)
+	}
+	checkNoShellRan(t, dir, filepath.Dir(report), ".")
+	if out := testkit.ReadFile(t, res.Output); out != "out-1\nerr-1\nout-2\n" {
+		t.Errorf("log %q, want stdout and stderr interleaved", out)
+	}
+	if filepath.Dir(res.Output) != dir || !strings.HasPrefix(filepath.Base(res.Output), "build-test-") {
+		t.Errorf("output %s: want build-test-TIMESTAMP.log in %s", res.Output, dir)
 	}
 }
 
+// commandEnvWant is the environment a command must get for ev: the base
+// environment, then Env(ev) with subject as RTBOT_SUBJECT.
+func commandEnvWant(ev Event, subject string) []string {
+	var env []string
+	for _, k := range baseEnv {
+		if v, ok := os.LookupEnv(k); ok {
+			env = append(env, k+"="+v)
+		}
+	}
+	for _, kv := range Env(ev) {
+		if strings.HasPrefix(kv, "RTBOT_SUBJECT=") {
+			kv = "RTBOT_SUBJECT=" + subject
+		}
+		env = append(env, kv)
+	}
+	return env
+}
+
+// checkCommandEnv checks that rep's environment is commandEnvWant's plus
+// RTBOT_EVENT, which names a file in dir that holds ev with tt's subject.
+func checkCommandEnv(t *testing.T, rep helperReport, ev Event, tt commandEnvironmentCase, dir string) {
+	t.Helper()
+	var eventFile string
+	var got []string
+	for _, kv := range rep.Env {
+		if v, ok := strings.CutPrefix(kv, "RTBOT_EVENT="); ok {
+			eventFile = v
+			continue
+		}
+		got = append(got, kv)
+	}
+	want := commandEnvWant(ev, tt.want)
+	slices.Sort(want)
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Errorf("environment\n got %q\nwant %q", got, want)
+	}
+	if !slices.Contains(want, "RTBOT_PUSH_REMOTE=https://git.example.org/rt/linux-rt.git") {
+		t.Errorf("push remote credentials not stripped: %q", want)
+	}
+	if filepath.Dir(eventFile) != dir {
+		t.Errorf("RTBOT_EVENT = %q, want a file in %s", eventFile, dir)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal([]byte(testkit.ReadFile(t, eventFile)), &doc); err != nil || doc["subject"] != tt.subject || doc["commit"] != ev.Commit {
+		t.Errorf("event file: %v, subject %q commit %v", err, doc["subject"], doc["commit"])
+	}
+}
+
+// checkNoShellRan checks that none of the files the hostile subject and
+// arguments would make, pwned1 to pwned6, is in dirs.
+func checkNoShellRan(t *testing.T, dirs ...string) {
+	t.Helper()
+	for i := 1; i <= 6; i++ {
+		for _, d := range dirs {
+			if _, err := os.Stat(filepath.Join(d, "pwned"+strconv.Itoa(i))); err == nil {
+				t.Errorf("pwned%d exists in %s: something ran a shell", i, d)
+			}
+		}
+	}
+}
+
+// commandFailureCase is a trigger that must fail, an edit of testEvent,
+// and how the failure must look.
+type commandFailureCase struct {
+	name      string
+	trigger   func(dir string) Spec
+	edit      func(*Event)
+	exit      int
+	temporary bool
+	errHas    []string
+	logHas    string
+	notRun    bool // the marker file must not exist
+}
+
+// TestCommandFailures checks how a command trigger fails: its exit
+// status, a program missing, an event unfit for the environment, a type
+// unknown.
 func TestCommandFailures(t *testing.T) {
-	tests := []struct {
-		name      string
-		trigger   func(dir string) Spec
-		edit      func(*Event)
-		exit      int
-		temporary bool
-		errHas    []string
-		logHas    string
-		notRun    bool // the marker file must not exist
-	}{
+	for _, tt := range commandFailureCases() {
+		t.Run(tt.name, func(t *testing.T) { checkCommandFailure(t, tt) })
+	}
+}
+
+// commandFailureCases are the failures TestCommandFailures checks.
+func commandFailureCases() []commandFailureCase {
+	return []commandFailureCase{
 		{
 			name:    "exit status",
 			trigger: func(string) Spec { return commandTrigger(time.Minute, "exit", "3") },
@@ -212,37 +258,38 @@ func TestCommandFailures(t *testing.T) {
 			errHas:  []string{`unknown trigger type "email"`},
 		},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			dir := t.TempDir()
-			marker := t.TempDir()
-			ev := testEvent()
-			if tt.edit != nil {
-				tt.edit(&ev)
-			}
-			res, err := Fire(context.Background(), tt.trigger(marker), ev, dir)
-			var e *Error
-			if !errors.As(err, &e) {
-				t.Fatalf("err = %v, want an *Error", err)
-			}
-			if IsTemporary(err) != tt.temporary {
-				t.Errorf("temporary = %v, want %v: %v", IsTemporary(err), tt.temporary, err)
-			}
-			if res.ExitCode != tt.exit {
-				t.Errorf("exit code %d, want %d", res.ExitCode, tt.exit)
-			}
-			for _, s := range tt.errHas {
-				if !strings.Contains(err.Error(), s) {
-					t.Errorf("error %q lacks %q", err, s)
-				}
-			}
-			if tt.logHas != "" && !strings.Contains(testkit.ReadFile(t, res.Output), tt.logHas) {
-				t.Errorf("log lacks %q", tt.logHas)
-			}
-			if _, err := os.Stat(filepath.Join(marker, "ran")); tt.notRun && err == nil {
-				t.Error("the command ran")
-			}
-		})
+}
+
+// checkCommandFailure fires tt's trigger and checks its error, exit code
+// and log, and that a command not to run did not.
+func checkCommandFailure(t *testing.T, tt commandFailureCase) {
+	dir := t.TempDir()
+	marker := t.TempDir()
+	ev := testEvent()
+	if tt.edit != nil {
+		tt.edit(&ev)
+	}
+	res, err := Fire(context.Background(), tt.trigger(marker), ev, dir)
+	var e *Error
+	if !errors.As(err, &e) {
+		t.Fatalf("err = %v, want an *Error", err)
+	}
+	if IsTemporary(err) != tt.temporary {
+		t.Errorf("temporary = %v, want %v: %v", IsTemporary(err), tt.temporary, err)
+	}
+	if res.ExitCode != tt.exit {
+		t.Errorf("exit code %d, want %d", res.ExitCode, tt.exit)
+	}
+	for _, s := range tt.errHas {
+		if !strings.Contains(err.Error(), s) {
+			t.Errorf("error %q lacks %q", err, s)
+		}
+	}
+	if tt.logHas != "" && !strings.Contains(testkit.ReadFile(t, res.Output), tt.logHas) {
+		t.Errorf("log lacks %q", tt.logHas)
+	}
+	if _, err := os.Stat(filepath.Join(marker, "ran")); tt.notRun && err == nil {
+		t.Error("the command ran")
 	}
 }
 

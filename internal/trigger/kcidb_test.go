@@ -56,14 +56,30 @@ func decodeKCIDB(t *testing.T, doc []byte) (kcidbOut, map[string]any) {
 	return d, c
 }
 
+// kcidbDocumentCase is an edit of testEvent, the origin to describe it
+// with, and what its KCIDB document must hold.
+type kcidbDocumentCase struct {
+	name   string
+	origin string
+	edit   func(*Event)
+	want   map[string]any // checkout fields; nil: must be absent
+	misc   map[string]any
+	golden string // the whole document, in testdata
+}
+
+// TestKCIDBDocument checks the KCIDB document of an rc, a release and a
+// branch kept local: the fields that tell them apart, that nothing leaks
+// or strays from the schema, and the whole document against its golden
+// file.
 func TestKCIDBDocument(t *testing.T) {
-	tests := []struct {
-		name   string
-		origin string
-		edit   func(*Event)
-		want   map[string]any // checkout fields; nil: must be absent
-		misc   map[string]any
-	}{
+	for _, tt := range kcidbDocumentCases() {
+		t.Run(tt.name, func(t *testing.T) { checkKCIDBDocument(t, tt) })
+	}
+}
+
+// kcidbDocumentCases are the events TestKCIDBDocument describes.
+func kcidbDocumentCases() []kcidbDocumentCase {
+	return []kcidbDocumentCase{
 		{
 			name: "rc pushed over https", origin: "rt_lab",
 			want: map[string]any{
@@ -86,6 +102,7 @@ func TestKCIDBDocument(t *testing.T) {
 				"candidate_branch": "linux-6.1.y", "push_remote": "https://git.example.org/rt/linux-rt.git",
 				"queue_patchset_hash": wantPatchsetHash("From 1\n--- a/x\n+++ b/x\n", "From 2\n--- a/y\n+++ b/y\n", "From 3\n"),
 			},
+			golden: "kcidb-rc-https.json.golden",
 		},
 		{
 			name: "release, ssh remote, default origin",
@@ -102,68 +119,87 @@ func TestKCIDBDocument(t *testing.T) {
 				"message_id":                nil,
 				"patchset_hash":             "",
 			},
-			misc: map[string]any{"rc": 0.0, "push_remote": "ssh://git@git.example.org/rt/linux-rt.git"},
+			misc:   map[string]any{"rc": 0.0, "push_remote": "ssh://git@git.example.org/rt/linux-rt.git"},
+			golden: "kcidb-release-ssh.json.golden",
 		},
 		{
-			name: "local only, no patches",
-			edit: func(e *Event) { e.PushRemote = ""; e.Patches = nil },
-			want: map[string]any{"git_repository_url": nil, "git_repository_branch": "rtbot/6.1-rt/6.1.177-rc1"},
-			misc: map[string]any{"queue_patchset_hash": "", "patches": []any{}, "push_remote": nil},
+			name:   "local only, no patches",
+			edit:   func(e *Event) { e.PushRemote = ""; e.Patches = nil },
+			want:   map[string]any{"git_repository_url": nil, "git_repository_branch": "rtbot/6.1-rt/6.1.177-rc1"},
+			misc:   map[string]any{"queue_patchset_hash": "", "patches": []any{}, "push_remote": nil},
+			golden: "kcidb-local.json.golden",
 		},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			ev := testEvent()
-			if tt.edit != nil {
-				tt.edit(&ev)
+}
+
+// checkKCIDBDocument writes the document of tt's event and checks it.
+// Nothing in it varies from run to run (testEvent has a fixed time), so
+// its golden file is the document as written.
+func checkKCIDBDocument(t *testing.T, tt kcidbDocumentCase) {
+	ev := testEvent()
+	if tt.edit != nil {
+		tt.edit(&ev)
+	}
+	doc, err := KCIDB(ev, tt.origin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, c := decodeKCIDB(t, doc)
+	if d.Version.Major != 5 || d.Version.Minor != 3 {
+		t.Errorf("version %+v, want 5.3", d.Version)
+	}
+	checkCheckoutFields(t, c, tt.want)
+	misc, _ := c["misc"].(map[string]any)
+	checkMiscFields(t, misc, tt.misc)
+	if strings.Contains(string(doc), "hunter2") || strings.Contains(string(doc), "bot@git.example.org") {
+		t.Error("the push remote's credentials are in the document")
+	}
+	for k := range c {
+		if !kcidbCheckoutFields[k] {
+			t.Errorf("field %q is not in the KCIDB v5.3 checkout schema", k)
+		}
+	}
+	testkit.Golden(t, filepath.Join("testdata", tt.golden), doc)
+}
+
+// checkCheckoutFields checks the fields of checkout c that want names:
+// equal to want's value, or absent where it is nil.
+func checkCheckoutFields(t *testing.T, c, want map[string]any) {
+	t.Helper()
+	for k, v := range want {
+		got, ok := c[k]
+		if v == nil {
+			if ok {
+				t.Errorf("%s = %#v, want it absent", k, got)
 			}
-			doc, err := KCIDB(ev, tt.origin)
-			if err != nil {
-				t.Fatal(err)
+			continue
+		}
+		if got != v {
+			t.Errorf("%s = %#v, want %#v", k, got, v)
+		}
+	}
+}
+
+// checkMiscFields checks the fields of misc that wantMisc names: absent
+// where its value is nil, a list of the same length, or equal.
+func checkMiscFields(t *testing.T, misc, wantMisc map[string]any) {
+	t.Helper()
+	for k, v := range wantMisc {
+		got, ok := misc[k]
+		switch want := v.(type) {
+		case nil:
+			if ok {
+				t.Errorf("misc.%s = %#v, want it absent", k, got)
 			}
-			d, c := decodeKCIDB(t, doc)
-			if d.Version.Major != 5 || d.Version.Minor != 3 {
-				t.Errorf("version %+v, want 5.3", d.Version)
+		case []any:
+			if g, _ := got.([]any); len(g) != len(want) || got == nil {
+				t.Errorf("misc.%s = %#v, want %#v", k, got, want)
 			}
-			for k, v := range tt.want {
-				got, ok := c[k]
-				if v == nil {
-					if ok {
-						t.Errorf("%s = %#v, want it absent", k, got)
-					}
-					continue
-				}
-				if got != v {
-					t.Errorf("%s = %#v, want %#v", k, got, v)
-				}
+		default:
+			if got != v {
+				t.Errorf("misc.%s = %#v, want %#v", k, got, v)
 			}
-			misc, _ := c["misc"].(map[string]any)
-			for k, v := range tt.misc {
-				got, ok := misc[k]
-				switch want := v.(type) {
-				case nil:
-					if ok {
-						t.Errorf("misc.%s = %#v, want it absent", k, got)
-					}
-				case []any:
-					if g, _ := got.([]any); len(g) != len(want) || got == nil {
-						t.Errorf("misc.%s = %#v, want %#v", k, got, want)
-					}
-				default:
-					if got != v {
-						t.Errorf("misc.%s = %#v, want %#v", k, got, v)
-					}
-				}
-			}
-			if strings.Contains(string(doc), "hunter2") || strings.Contains(string(doc), "bot@git.example.org") {
-				t.Error("the push remote's credentials are in the document")
-			}
-			for k := range c {
-				if !kcidbCheckoutFields[k] {
-					t.Errorf("field %q is not in the KCIDB v5.3 checkout schema", k)
-				}
-			}
-		})
+		}
 	}
 }
 

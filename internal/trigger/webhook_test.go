@@ -72,19 +72,33 @@ func (r *recorder) fireOne(t *testing.T, tr Spec, ev Event, dir string) (Result,
 	return res, reqs[0]
 }
 
+// webhookRequestCase is a webhook's URL, method and headers, and the
+// request the server must see.
+type webhookRequestCase struct {
+	name      string
+	url       string // after the server's base URL
+	method    string
+	headers   map[string]string
+	wantPath  string
+	wantQuery map[string]string
+	wantHdr   map[string]string
+}
+
+// TestWebhookRequest checks the requests that Jenkins- and GitLab-style
+// webhooks, and one with its own method and headers, make for an event
+// whose branch needs escaping.
 func TestWebhookRequest(t *testing.T) {
 	t.Setenv("RTBOT_TEST_TOKEN", secretValue)
 	ev := testEvent()
 	ev.Branch = "rtbot/6.1-rt/6.1.177-rc1&evil=1 #x"
-	tests := []struct {
-		name      string
-		url       string // after the server's base URL
-		method    string
-		headers   map[string]string
-		wantPath  string
-		wantQuery map[string]string
-		wantHdr   map[string]string
-	}{
+	for _, tt := range webhookRequestCases(ev) {
+		t.Run(tt.name, func(t *testing.T) { checkWebhookRequest(t, ev, tt) })
+	}
+}
+
+// webhookRequestCases are the webhooks TestWebhookRequest fires for ev.
+func webhookRequestCases(ev Event) []webhookRequestCase {
+	return []webhookRequestCase{
 		{
 			name:     "jenkins",
 			url:      "/job/{tree}/buildWithParameters?token={secret}&RT_BRANCH={branch}&RT_VERSION={version}-rc{rc}",
@@ -112,53 +126,68 @@ func TestWebhookRequest(t *testing.T) {
 			wantHdr:  map[string]string{"Authorization": "Bearer " + secretValue, "X-Requested-By": "rtbot {branch}"},
 		},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			rec := newRecorder(t)
-			tr := Spec{Name: "jenkins", Type: TypeWebhook, URL: rec.srv.URL + tt.url,
-				Method: tt.method, Headers: tt.headers, SecretEnv: "RTBOT_TEST_TOKEN"}
-			res, r := rec.fireOne(t, tr, ev, t.TempDir())
-			wantMethod := tt.method
-			if wantMethod == "" {
-				wantMethod = "POST"
-			}
-			if r.method != wantMethod || r.path != tt.wantPath {
-				t.Errorf("%s %s, want %s %s", r.method, r.path, wantMethod, tt.wantPath)
-			}
-			for k, v := range tt.wantQuery {
-				if got := r.query[k]; len(got) != 1 || got[0] != v {
-					t.Errorf("query %s = %q, want [%q]", k, got, v)
-				}
-			}
-			if tt.wantQuery != nil && len(r.query) != len(tt.wantQuery) {
-				t.Errorf("query %v: want only %v (an unescaped value would add keys)", r.query, tt.wantQuery)
-			}
-			for k, v := range tt.wantHdr {
-				if got := r.header.Get(k); got != v {
-					t.Errorf("header %s = %q, want %q", k, got, v)
-				}
-			}
-			var body map[string]any
-			if err := json.Unmarshal(r.body, &body); err != nil {
-				t.Fatalf("body: %v\n%s", err, r.body)
-			}
-			for k, v := range map[string]any{"tree": "6.1-rt", "rc": 1.0, "branch": ev.Branch, "commit": ev.Commit,
-				"subject": ev.Subject, "announcement": ev.Announcement, "push_remote": "https://git.example.org/rt/linux-rt.git"} {
-				if body[k] != v {
-					t.Errorf("body %s = %#v, want %#v", k, body[k], v)
-				}
-			}
-			if p, _ := body["patches"].([]any); len(p) != 3 {
-				t.Errorf("body patches = %#v", body["patches"])
-			}
-			if strings.Contains(string(r.body), "hunter2") {
-				t.Error("the push remote's password is in the body")
-			}
-			kept := testkit.ReadFile(t, res.Output)
-			if !strings.HasPrefix(kept, "request ") || strings.Contains(kept, "s3cr") {
-				t.Errorf("kept response %q: want it with the secret redacted", kept)
-			}
-		})
+}
+
+// checkWebhookRequest fires tt's webhook for ev and checks the request the
+// server saw and the response Fire kept.
+func checkWebhookRequest(t *testing.T, ev Event, tt webhookRequestCase) {
+	rec := newRecorder(t)
+	tr := Spec{Name: "jenkins", Type: TypeWebhook, URL: rec.srv.URL + tt.url,
+		Method: tt.method, Headers: tt.headers, SecretEnv: "RTBOT_TEST_TOKEN"}
+	res, r := rec.fireOne(t, tr, ev, t.TempDir())
+	wantMethod := tt.method
+	if wantMethod == "" {
+		wantMethod = "POST"
+	}
+	if r.method != wantMethod || r.path != tt.wantPath {
+		t.Errorf("%s %s, want %s %s", r.method, r.path, wantMethod, tt.wantPath)
+	}
+	checkWebhookQuery(t, r.query, tt.wantQuery)
+	for k, v := range tt.wantHdr {
+		if got := r.header.Get(k); got != v {
+			t.Errorf("header %s = %q, want %q", k, got, v)
+		}
+	}
+	checkWebhookBody(t, r.body, ev)
+	kept := testkit.ReadFile(t, res.Output)
+	if !strings.HasPrefix(kept, "request ") || strings.Contains(kept, "s3cr") {
+		t.Errorf("kept response %q: want it with the secret redacted", kept)
+	}
+}
+
+// checkWebhookQuery checks that query has want's values, and only those
+// when want is not nil.
+func checkWebhookQuery(t *testing.T, query map[string][]string, want map[string]string) {
+	t.Helper()
+	for k, v := range want {
+		if got := query[k]; len(got) != 1 || got[0] != v {
+			t.Errorf("query %s = %q, want [%q]", k, got, v)
+		}
+	}
+	if want != nil && len(query) != len(want) {
+		t.Errorf("query %v: want only %v (an unescaped value would add keys)", query, want)
+	}
+}
+
+// checkWebhookBody checks that raw, a webhook's body, is ev as JSON
+// without the push remote's password.
+func checkWebhookBody(t *testing.T, raw []byte, ev Event) {
+	t.Helper()
+	var body map[string]any
+	if err := json.Unmarshal(raw, &body); err != nil {
+		t.Fatalf("body: %v\n%s", err, raw)
+	}
+	for k, v := range map[string]any{"tree": "6.1-rt", "rc": 1.0, "branch": ev.Branch, "commit": ev.Commit,
+		"subject": ev.Subject, "announcement": ev.Announcement, "push_remote": "https://git.example.org/rt/linux-rt.git"} {
+		if body[k] != v {
+			t.Errorf("body %s = %#v, want %#v", k, body[k], v)
+		}
+	}
+	if p, _ := body["patches"].([]any); len(p) != 3 {
+		t.Errorf("body patches = %#v", body["patches"])
+	}
+	if strings.Contains(string(raw), "hunter2") {
+		t.Error("the push remote's password is in the body")
 	}
 }
 
