@@ -34,10 +34,10 @@ func TestBareRepositoryAndBranchCAS(t *testing.T) {
 	base := fixtures.Tree{"kernel/core.c": {Content: fixtures.Lines("line", 20)}}
 	b, _ := r.Commit(base, "base\n")
 	rtTree := base.Clone()
-	replace(rtTree, "kernel/core.c", "line 10\n", "rt 10\n")
+	rtTree.Edit("kernel/core.c", "line 10\n", "rt 10\n")
 	rt, _ := r.Commit(rtTree, "rt: change line 10\n", b)
 	candTree := base.Clone()
-	replace(candTree, "kernel/core.c", "line 1\n", "stable 1\n")
+	candTree.Edit("kernel/core.c", "line 1\n", "stable 1\n")
 	cand, _ := r.Commit(candTree, "stable\n", b)
 	r.Tag("v1", b)
 	r.Tag("v2-rc1", cand)

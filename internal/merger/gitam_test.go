@@ -30,15 +30,6 @@ type scenario struct {
 	renames bool
 }
 
-func replace(t fixtures.Tree, path, old, new string) {
-	f := t[path]
-	if !strings.Contains(f.Content, old) {
-		panic("fixture: " + path + " lacks " + old)
-	}
-	f.Content = strings.Replace(f.Content, old, new, 1)
-	t[path] = f
-}
-
 // scenarios are the cases TestRebaseMatchesGitAm3 compares with git am -3.
 func scenarios() []scenario {
 	c := fixtures.Lines("core line", 60)
@@ -55,38 +46,38 @@ func hunkScenarios(c string) []scenario {
 		{
 			name:    "exact",
 			base:    fixtures.Tree{"kernel/core.c": {Content: c}},
-			patches: []func(fixtures.Tree){func(t fixtures.Tree) { replace(t, "kernel/core.c", "core line 30\n", "rt line 30\n") }},
-			cand:    func(t fixtures.Tree) { replace(t, "kernel/core.c", "core line 1\n", "stable line 1\n") },
+			patches: []func(fixtures.Tree){func(t fixtures.Tree) { t.Edit("kernel/core.c", "core line 30\n", "rt line 30\n") }},
+			cand:    func(t fixtures.Tree) { t.Edit("kernel/core.c", "core line 1\n", "stable line 1\n") },
 			want:    []merger.Outcome{merger.Applied},
 		},
 		{
 			name:    "offset",
 			base:    fixtures.Tree{"kernel/core.c": {Content: c}},
-			patches: []func(fixtures.Tree){func(t fixtures.Tree) { replace(t, "kernel/core.c", "core line 40\n", "rt line 40\n") }},
+			patches: []func(fixtures.Tree){func(t fixtures.Tree) { t.Edit("kernel/core.c", "core line 40\n", "rt line 40\n") }},
 			cand: func(t fixtures.Tree) {
-				replace(t, "kernel/core.c", "core line 5\n", "core line 5\nnew a\nnew b\nnew c\n")
+				t.Edit("kernel/core.c", "core line 5\n", "core line 5\nnew a\nnew b\nnew c\n")
 			},
 			want: []merger.Outcome{merger.Applied},
 		},
 		{
 			name:    "context change needs 3-way",
 			base:    fixtures.Tree{"kernel/core.c": {Content: c}},
-			patches: []func(fixtures.Tree){func(t fixtures.Tree) { replace(t, "kernel/core.c", "core line 30\n", "rt line 30\n") }},
-			cand:    func(t fixtures.Tree) { replace(t, "kernel/core.c", "core line 28\n", "stable line 28\n") },
+			patches: []func(fixtures.Tree){func(t fixtures.Tree) { t.Edit("kernel/core.c", "core line 30\n", "rt line 30\n") }},
+			cand:    func(t fixtures.Tree) { t.Edit("kernel/core.c", "core line 28\n", "stable line 28\n") },
 			want:    []merger.Outcome{merger.Merged},
 		},
 		{
 			name:    "overlapping change conflicts",
 			base:    fixtures.Tree{"kernel/core.c": {Content: c}},
-			patches: []func(fixtures.Tree){func(t fixtures.Tree) { replace(t, "kernel/core.c", "core line 30\n", "rt line 30\n") }},
-			cand:    func(t fixtures.Tree) { replace(t, "kernel/core.c", "core line 30\n", "stable line 30\n") },
+			patches: []func(fixtures.Tree){func(t fixtures.Tree) { t.Edit("kernel/core.c", "core line 30\n", "rt line 30\n") }},
+			cand:    func(t fixtures.Tree) { t.Edit("kernel/core.c", "core line 30\n", "stable line 30\n") },
 			want:    []merger.Outcome{merger.Conflict},
 		},
 		{
 			name:    "missing final newline",
 			base:    fixtures.Tree{"init/Kconfig": {Content: "one\ntwo\nthree\nfour\nfive\nsix\nseven\neight\nnine\nlast"}},
-			patches: []func(fixtures.Tree){func(t fixtures.Tree) { replace(t, "init/Kconfig", "nine\nlast", "nine\nlast changed") }},
-			cand:    func(t fixtures.Tree) { replace(t, "init/Kconfig", "one\n", "one!\n") },
+			patches: []func(fixtures.Tree){func(t fixtures.Tree) { t.Edit("init/Kconfig", "nine\nlast", "nine\nlast changed") }},
+			cand:    func(t fixtures.Tree) { t.Edit("init/Kconfig", "one\n", "one!\n") },
 			want:    []merger.Outcome{merger.Applied},
 		},
 	}
@@ -104,7 +95,7 @@ func fileScenarios(c string) []scenario {
 				func(t fixtures.Tree) { t["kernel/rt/new.c"] = fixtures.File{Content: "int rt;\n"} },
 				func(t fixtures.Tree) { delete(t, "drivers/old.c") },
 			},
-			cand: func(t fixtures.Tree) { replace(t, "kernel/core.c", "core line 2\n", "stable line 2\n") },
+			cand: func(t fixtures.Tree) { t.Edit("kernel/core.c", "core line 2\n", "stable line 2\n") },
 			want: []merger.Outcome{merger.Applied, merger.Applied},
 		},
 		{
@@ -117,7 +108,7 @@ func fileScenarios(c string) []scenario {
 				f.Content = strings.Replace(f.Content, "core line 50\n", "rt line 50\n", 1)
 				t["lib/b.c"] = f
 			}},
-			cand: func(t fixtures.Tree) { replace(t, "lib/a.c", "core line 3\n", "stable line 3\n") },
+			cand: func(t fixtures.Tree) { t.Edit("lib/a.c", "core line 3\n", "stable line 3\n") },
 			want: []merger.Outcome{merger.Applied},
 		},
 		{
@@ -128,7 +119,7 @@ func fileScenarios(c string) []scenario {
 				t["lib/moved.c"] = t["lib/a.c"]
 				delete(t, "lib/a.c")
 			}},
-			cand: func(t fixtures.Tree) { replace(t, "lib/a.c", "core line 3\n", "stable line 3\n") },
+			cand: func(t fixtures.Tree) { t.Edit("lib/a.c", "core line 3\n", "stable line 3\n") },
 			want: []merger.Outcome{merger.Applied},
 		},
 		{
@@ -139,7 +130,7 @@ func fileScenarios(c string) []scenario {
 				f.Mode = filemode.Executable
 				t["scripts/run.sh"] = f
 			}},
-			cand: func(t fixtures.Tree) { replace(t, "kernel/core.c", "core line 2\n", "stable line 2\n") },
+			cand: func(t fixtures.Tree) { t.Edit("kernel/core.c", "core line 2\n", "stable line 2\n") },
 			want: []merger.Outcome{merger.Applied},
 		},
 	}
@@ -152,7 +143,7 @@ func candidateScenarios(c string) []scenario {
 		{
 			name:    "candidate renamed the file",
 			base:    fixtures.Tree{"kernel/core.c": {Content: c}, "kernel/old_name.c": {Content: fixtures.Lines("moved", 40)}},
-			patches: []func(fixtures.Tree){func(t fixtures.Tree) { replace(t, "kernel/old_name.c", "moved 20\n", "rt moved 20\n") }},
+			patches: []func(fixtures.Tree){func(t fixtures.Tree) { t.Edit("kernel/old_name.c", "moved 20\n", "rt moved 20\n") }},
 			cand: func(t fixtures.Tree) {
 				t["kernel/new_name.c"] = t["kernel/old_name.c"]
 				delete(t, "kernel/old_name.c")
@@ -162,7 +153,7 @@ func candidateScenarios(c string) []scenario {
 		{
 			name:    "candidate deleted the file",
 			base:    fixtures.Tree{"kernel/core.c": {Content: c}, "drivers/gone.c": {Content: fixtures.Lines("gone", 30)}},
-			patches: []func(fixtures.Tree){func(t fixtures.Tree) { replace(t, "drivers/gone.c", "gone 15\n", "rt gone 15\n") }},
+			patches: []func(fixtures.Tree){func(t fixtures.Tree) { t.Edit("drivers/gone.c", "gone 15\n", "rt gone 15\n") }},
 			cand:    func(t fixtures.Tree) { delete(t, "drivers/gone.c") },
 			want:    []merger.Outcome{merger.Missing},
 		},
@@ -177,20 +168,20 @@ func queueScenarios(c string) []scenario {
 			name: "chain of dependent patches",
 			base: fixtures.Tree{"kernel/core.c": {Content: c}},
 			patches: []func(fixtures.Tree){
-				func(t fixtures.Tree) { replace(t, "kernel/core.c", "core line 30\n", "rt line 30\n") },
-				func(t fixtures.Tree) { replace(t, "kernel/core.c", "rt line 30\n", "rt line 30 again\n") },
+				func(t fixtures.Tree) { t.Edit("kernel/core.c", "core line 30\n", "rt line 30\n") },
+				func(t fixtures.Tree) { t.Edit("kernel/core.c", "rt line 30\n", "rt line 30 again\n") },
 			},
-			cand: func(t fixtures.Tree) { replace(t, "kernel/core.c", "core line 10\n", "stable line 10\n") },
+			cand: func(t fixtures.Tree) { t.Edit("kernel/core.c", "core line 10\n", "stable line 10\n") },
 			want: []merger.Outcome{merger.Applied, merger.Applied},
 		},
 		{
 			name: "second patch clean after first conflicts",
 			base: fixtures.Tree{"kernel/core.c": {Content: c}, "mm/slab.c": {Content: fixtures.Lines("slab", 30)}},
 			patches: []func(fixtures.Tree){
-				func(t fixtures.Tree) { replace(t, "kernel/core.c", "core line 30\n", "rt line 30\n") },
-				func(t fixtures.Tree) { replace(t, "mm/slab.c", "slab 10\n", "rt slab 10\n") },
+				func(t fixtures.Tree) { t.Edit("kernel/core.c", "core line 30\n", "rt line 30\n") },
+				func(t fixtures.Tree) { t.Edit("mm/slab.c", "slab 10\n", "rt slab 10\n") },
 			},
-			cand: func(t fixtures.Tree) { replace(t, "kernel/core.c", "core line 30\n", "stable line 30\n") },
+			cand: func(t fixtures.Tree) { t.Edit("kernel/core.c", "core line 30\n", "stable line 30\n") },
 			want: []merger.Outcome{merger.Conflict, merger.Applied},
 		},
 	}

@@ -54,7 +54,7 @@ func newResolutionRepo(t *testing.T) resolutionRepo {
 	base := fixtures.Tree{"kernel/core.c": {Content: fixtures.Lines("line", 30)}, "kernel/other.c": {Content: "other\n"}}
 	b, _ := r.Commit(base, "base\n")
 	rtTree := base.Clone()
-	replace(rtTree, "kernel/core.c", "line 10\n", "rt 10\n")
+	rtTree.Edit("kernel/core.c", "line 10\n", "rt 10\n")
 	rtTree["kernel/other.c"] = fixtures.File{Content: "other rt\n"}
 	rt, _ := r.Commit(rtTree, "rt: change line 10\n", b)
 	r.Tag("v1", b)
@@ -63,7 +63,7 @@ func newResolutionRepo(t *testing.T) resolutionRepo {
 	candidate := func(msg string, edits ...string) plumbing.Hash {
 		tr := base.Clone()
 		for i := 0; i < len(edits); i += 2 {
-			replace(tr, "kernel/core.c", edits[i], edits[i+1])
+			tr.Edit("kernel/core.c", edits[i], edits[i+1])
 		}
 		h, err := r.Commit(tr, msg, b)
 		if err != nil {
