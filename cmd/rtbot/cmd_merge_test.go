@@ -229,8 +229,21 @@ func TestMergeMalformedThenDependent(t *testing.T) {
 // error after the report.
 func TestMergeExport(t *testing.T) {
 	repo, queue := mergeRepo(t)
-	// A candidate with a kernel Makefile, and a queue patch that adds
-	// localversion-rt, so that the export has a release name.
+	addKernelRelease(t, repo, queue)
+	t.Run("text", func(t *testing.T) {
+		dir := checkExportText(t, repo, queue)
+		checkExportedFiles(t, dir)
+		checkExportRefusesNonEmpty(t, repo, queue, dir)
+	})
+	t.Run("json", func(t *testing.T) { checkExportJSON(t, repo, queue) })
+	t.Run("no kernel version", func(t *testing.T) { checkExportWithoutKernelVersion(t, repo, queue) })
+}
+
+// addKernelRelease adds to mergeRepo's repository and queue what makes an
+// export have a release name: a candidate v2.0.3-rc1 with a kernel
+// Makefile, and a queue patch that adds localversion-rt.
+func addKernelRelease(t *testing.T, repo, queue string) {
+	t.Helper()
 	r, err := fixtures.Open(repo)
 	if err != nil {
 		t.Fatal(err)
@@ -253,76 +266,95 @@ func TestMergeExport(t *testing.T) {
 		"diff --git a/localversion-rt b/localversion-rt\nnew file mode 100644\n--- /dev/null\n+++ b/localversion-rt\n@@ -0,0 +1 @@\n+-rt1\n"
 	os.WriteFile(filepath.Join(queue, "0004-localversion.patch"), []byte(lv), 0o644)
 	os.WriteFile(filepath.Join(queue, "series"), []byte("0001-ok.patch\n0002-conflict.patch\n0003-bad.patch\n0004-localversion.patch\n"), 0o644)
+}
 
-	t.Run("text", func(t *testing.T) {
-		dir := filepath.Join(t.TempDir(), "out")
-		var out, errb bytes.Buffer
-		code := run(context.Background(), []string{"merge", "--repo", repo, "--queue", queue, "--base", "v1", "--onto", "v2.0.3-rc1", "--export", dir}, &out, &errb)
-		if code != exitManual {
-			t.Fatalf("exit %d, want %d: %s", code, exitManual, errb.String())
+// checkExportText exports to a new directory, which it returns, and checks
+// that the report says what was exported, where, and what was skipped.
+func checkExportText(t *testing.T, repo, queue string) (dir string) {
+	t.Helper()
+	dir = filepath.Join(t.TempDir(), "out")
+	var out, errb bytes.Buffer
+	code := run(context.Background(), []string{"merge", "--repo", repo, "--queue", queue, "--base", "v1", "--onto", "v2.0.3-rc1", "--export", dir}, &out, &errb)
+	if code != exitManual {
+		t.Fatalf("exit %d, want %d: %s", code, exitManual, errb.String())
+	}
+	text := out.String()
+	for _, w := range []string{
+		"2 of 4 applied",
+		"exported 2 of 4 patches as 2.0.3-rc1-rt1 to " + dir,
+		filepath.Join(dir, "patches", "series"),
+		filepath.Join(dir, "patches-2.0.3-rc1-rt1.tar.xz"),
+		filepath.Join(dir, "patch-2.0.3-rc1-rt1.patch.xz"),
+		"skipped 0002-conflict.patch (conflict)",
+		"skipped 0003-bad.patch (malformed)",
+	} {
+		if !strings.Contains(text, w) {
+			t.Errorf("output lacks %q:\n%s", w, text)
 		}
-		text := out.String()
-		for _, w := range []string{
-			"2 of 4 applied",
-			"exported 2 of 4 patches as 2.0.3-rc1-rt1 to " + dir,
-			filepath.Join(dir, "patches", "series"),
-			filepath.Join(dir, "patches-2.0.3-rc1-rt1.tar.xz"),
-			filepath.Join(dir, "patch-2.0.3-rc1-rt1.patch.xz"),
-			"skipped 0002-conflict.patch (conflict)",
-			"skipped 0003-bad.patch (malformed)",
-		} {
-			if !strings.Contains(text, w) {
-				t.Errorf("output lacks %q:\n%s", w, text)
-			}
-		}
-		series, err := os.ReadFile(filepath.Join(dir, "patches", "series"))
-		if err != nil || string(series) != "0001-ok.patch\n0004-localversion.patch\n" {
-			t.Errorf("series %q, %v", series, err)
-		}
-		p, err := os.ReadFile(filepath.Join(dir, "patches", "0001-ok.patch"))
-		if err != nil || !strings.Contains(string(p), "Subject: [PATCH 1/2] rt: ten\n") || !strings.Contains(string(p), "-line 10\n+rt 10\n") {
-			t.Errorf("0001-ok.patch (%v):\n%s", err, p)
-		}
-		for _, f := range []string{"patches-2.0.3-rc1-rt1.tar.xz", "patch-2.0.3-rc1-rt1.patch.xz"} {
-			if st, err := os.Stat(filepath.Join(dir, f)); err != nil || st.Size() == 0 {
-				t.Errorf("%s: %v", f, err)
-			}
-		}
+	}
+	return dir
+}
 
-		// The same directory again: refused before any rebase.
-		out.Reset()
-		errb.Reset()
-		code = run(context.Background(), []string{"merge", "--repo", repo, "--queue", queue, "--base", "v1", "--onto", "v2.0.3-rc1", "--export", dir}, &out, &errb)
-		if code != exitError || !strings.Contains(errb.String(), "not empty") || out.Len() != 0 {
-			t.Errorf("non-empty export dir: exit %d, stdout %q, stderr %q", code, out.String(), errb.String())
+// checkExportedFiles checks what the export wrote to dir: the series of
+// the committed patches, the patches, and the two xz archives.
+func checkExportedFiles(t *testing.T, dir string) {
+	t.Helper()
+	series, err := os.ReadFile(filepath.Join(dir, "patches", "series"))
+	if err != nil || string(series) != "0001-ok.patch\n0004-localversion.patch\n" {
+		t.Errorf("series %q, %v", series, err)
+	}
+	p, err := os.ReadFile(filepath.Join(dir, "patches", "0001-ok.patch"))
+	if err != nil || !strings.Contains(string(p), "Subject: [PATCH 1/2] rt: ten\n") || !strings.Contains(string(p), "-line 10\n+rt 10\n") {
+		t.Errorf("0001-ok.patch (%v):\n%s", err, p)
+	}
+	for _, f := range []string{"patches-2.0.3-rc1-rt1.tar.xz", "patch-2.0.3-rc1-rt1.patch.xz"} {
+		if st, err := os.Stat(filepath.Join(dir, f)); err != nil || st.Size() == 0 {
+			t.Errorf("%s: %v", f, err)
 		}
-	})
+	}
+}
 
-	t.Run("json", func(t *testing.T) {
-		dir := filepath.Join(t.TempDir(), "out")
-		var out, errb bytes.Buffer
-		code := run(context.Background(), []string{"merge", "--repo", repo, "--queue", queue, "--base", "v1", "--onto", "v2.0.3-rc1", "--json", "--export", dir}, &out, &errb)
-		if code != exitManual {
-			t.Fatalf("exit %d: %s", code, errb.String())
-		}
-		var doc map[string]any
-		if err := json.Unmarshal(out.Bytes(), &doc); err != nil {
-			t.Errorf("stdout is not one JSON document: %v\n%s", err, out.String())
-		}
-		if !strings.Contains(errb.String(), "exported 2 of 4 patches") {
-			t.Errorf("stderr lacks the export summary: %s", errb.String())
-		}
-	})
+// checkExportRefusesNonEmpty exports to dir again: refused before any
+// rebase.
+func checkExportRefusesNonEmpty(t *testing.T, repo, queue, dir string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(context.Background(), []string{"merge", "--repo", repo, "--queue", queue, "--base", "v1", "--onto", "v2.0.3-rc1", "--export", dir}, &out, &errb)
+	if code != exitError || !strings.Contains(errb.String(), "not empty") || out.Len() != 0 {
+		t.Errorf("non-empty export dir: exit %d, stdout %q, stderr %q", code, out.String(), errb.String())
+	}
+}
 
-	t.Run("no kernel version", func(t *testing.T) {
-		dir := filepath.Join(t.TempDir(), "out")
-		var out, errb bytes.Buffer
-		code := run(context.Background(), []string{"merge", "--repo", repo, "--queue", queue, "--base", "v1", "--onto", "v2-rc1", "--export", dir}, &out, &errb)
-		if code != exitError || !strings.Contains(errb.String(), "no Makefile") || !strings.Contains(out.String(), "2 of 4 applied") {
-			t.Errorf("exit %d, stdout %q, stderr %q; want the report and an error naming the Makefile", code, out.String(), errb.String())
-		}
-		if _, err := os.Stat(filepath.Join(dir, "patches")); err == nil {
-			t.Error("a failed export left patches/ behind")
-		}
-	})
+// checkExportJSON: with --json, stdout is the JSON document alone and the
+// export's summary goes to stderr.
+func checkExportJSON(t *testing.T, repo, queue string) {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "out")
+	var out, errb bytes.Buffer
+	code := run(context.Background(), []string{"merge", "--repo", repo, "--queue", queue, "--base", "v1", "--onto", "v2.0.3-rc1", "--json", "--export", dir}, &out, &errb)
+	if code != exitManual {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(out.Bytes(), &doc); err != nil {
+		t.Errorf("stdout is not one JSON document: %v\n%s", err, out.String())
+	}
+	if !strings.Contains(errb.String(), "exported 2 of 4 patches") {
+		t.Errorf("stderr lacks the export summary: %s", errb.String())
+	}
+}
+
+// checkExportWithoutKernelVersion: onto a tree without a kernel Makefile
+// the report comes, then an error, and nothing is left behind.
+func checkExportWithoutKernelVersion(t *testing.T, repo, queue string) {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "out")
+	var out, errb bytes.Buffer
+	code := run(context.Background(), []string{"merge", "--repo", repo, "--queue", queue, "--base", "v1", "--onto", "v2-rc1", "--export", dir}, &out, &errb)
+	if code != exitError || !strings.Contains(errb.String(), "no Makefile") || !strings.Contains(out.String(), "2 of 4 applied") {
+		t.Errorf("exit %d, stdout %q, stderr %q; want the report and an error naming the Makefile", code, out.String(), errb.String())
+	}
+	if _, err := os.Stat(filepath.Join(dir, "patches")); err == nil {
+		t.Error("a failed export left patches/ behind")
+	}
 }

@@ -1,15 +1,12 @@
 package merger_test
 
 import (
-	"context"
 	"strings"
 	"testing"
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/rtbot/rtbot/internal/fixtures"
-	"github.com/rtbot/rtbot/internal/merger"
-	"github.com/rtbot/rtbot/internal/patchqueue"
 )
 
 func refs(t *testing.T, r *fixtures.Repo) map[string]string {
@@ -29,7 +26,6 @@ func refs(t *testing.T, r *fixtures.Repo) map[string]string {
 // TestBareRepositoryAndBranchCAS rebases in a bare repository and checks
 // that only the named branch moves, and only from where it was.
 func TestBareRepositoryAndBranchCAS(t *testing.T) {
-	ctx := context.Background()
 	dir := t.TempDir()
 	r, err := fixtures.Init(dir, true)
 	if err != nil {
@@ -38,29 +34,17 @@ func TestBareRepositoryAndBranchCAS(t *testing.T) {
 	base := fixtures.Tree{"kernel/core.c": {Content: fixtures.Lines("line", 20)}}
 	b, _ := r.Commit(base, "base\n")
 	rtTree := base.Clone()
-	replace(rtTree, "kernel/core.c", "line 10\n", "rt 10\n")
+	rtTree.Edit("kernel/core.c", "line 10\n", "rt 10\n")
 	rt, _ := r.Commit(rtTree, "rt: change line 10\n", b)
 	candTree := base.Clone()
-	replace(candTree, "kernel/core.c", "line 1\n", "stable 1\n")
+	candTree.Edit("kernel/core.c", "line 1\n", "stable 1\n")
 	cand, _ := r.Commit(candTree, "stable\n", b)
 	r.Tag("v1", b)
 	r.Tag("v2-rc1", cand)
 	r.Branch("rt", rt)
 	before := refs(t, r)
 
-	eng, err := merger.Open(dir, merger.Options{Now: fixedNow})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer eng.Close()
-	_, steps, baseHash, err := eng.ReadRange(ctx, patchqueue.Range{Base: "v1", Tip: "rt"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := eng.Rebase(ctx, steps, baseHash, cand)
-	if err != nil {
-		t.Fatal(err)
-	}
+	eng, res := rebaseRT(t, dir, cand, nil)
 	if !res.Clean() || res.Head == cand {
 		t.Fatalf("rebase not clean: %+v", res.Patches[0])
 	}

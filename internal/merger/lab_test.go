@@ -41,12 +41,19 @@ type labRun struct {
 func rebaseLab(tb testing.TB, lab, queue, base, onto string) labRun {
 	tb.Helper()
 	start := time.Now()
-	ctx := context.Background()
 	eng, err := merger.Open(filepath.Join(lab, "linux.git"), merger.Options{Now: fixedNow})
 	if err != nil {
 		tb.Fatal(err)
 	}
 	defer eng.Close()
+	res := rebaseLabWith(tb, eng, lab, queue, base, onto)
+	return labRun{res: res, took: time.Since(start)}
+}
+
+// rebaseLabWith reads the lab's queue and rebases it with eng from base
+// onto onto.
+func rebaseLabWith(tb testing.TB, eng *merger.Engine, lab, queue, base, onto string) *merger.Result {
+	tb.Helper()
 	q, err := patchqueue.Open(filepath.Join(lab, "queues", queue), patchqueue.DefaultLimits())
 	if err != nil {
 		tb.Fatal(err)
@@ -59,11 +66,11 @@ func rebaseLab(tb testing.TB, lab, queue, base, onto string) labRun {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	res, err := eng.RebaseQueue(ctx, q, b, o)
+	res, err := eng.RebaseQueue(context.Background(), q, b, o)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return labRun{res: res, took: time.Since(start)}
+	return res
 }
 
 // labGitAm3 runs `git am -3` of the queue on onto in a new worktree and
@@ -130,8 +137,9 @@ func TestLabQueueOnOwnBase(t *testing.T) {
 	}
 }
 
-func mustEngine(t *testing.T, lab string) *merger.Engine {
-	e, err := merger.Open(filepath.Join(lab, "linux.git"), merger.Options{})
+// mustEngine opens the lab's repository with opts, until the test ends.
+func mustEngine(t *testing.T, lab string, opts merger.Options) *merger.Engine {
+	e, err := merger.Open(filepath.Join(lab, "linux.git"), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,7 +180,7 @@ func TestLabMatchesGitAm3(t *testing.T) {
 			if first > 0 {
 				tip = r.res.Patches[first-1].Commit
 			}
-			c, err := mustEngine(t, lab).Repository().CommitObject(tip)
+			c, err := mustEngine(t, lab, merger.Options{}).Repository().CommitObject(tip)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -263,6 +271,13 @@ func TestLabTriageMatchesDebian(t *testing.T) {
 	}
 }
 
+// The patch and file of TestLabResolutionLearnt: Debian's 6.1.176 RT
+// queue conflicts there on v6.1.177.
+const (
+	labConflictPatch = "0040-ARM-enable-irq-in-translation-section-permission-fau.patch"
+	labConflictFile  = "arch/arm/mm/fault.c"
+)
+
 // TestLabResolutionLearnt learns a real resolution and replays it: Debian's
 // 6.1.176 RT queue conflicts on v6.1.177 in 0040 (arch/arm/mm/fault.c);
 // the fix is the file as Debian's refreshed 6.1.177 queue has it after the
@@ -271,67 +286,76 @@ func TestLabTriageMatchesDebian(t *testing.T) {
 // byte.
 func TestLabResolutionLearnt(t *testing.T) {
 	lab := labDir(t)
-	const name = "0040-ARM-enable-irq-in-translation-section-permission-fau.patch"
-	const path = "arch/arm/mm/fault.c"
-	fileAfter := func(run labRun, eng *merger.Engine) (*merger.PatchResult, string) {
-		t.Helper()
-		for _, pr := range run.res.Patches {
-			if pr.Patch.Name != name {
-				continue
-			}
-			if pr.Commit.IsZero() {
-				return pr, ""
-			}
-			c, err := eng.Repository().CommitObject(pr.Commit)
-			if err != nil {
-				t.Fatal(err)
-			}
-			f, err := c.File(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			text, err := f.Contents()
-			if err != nil {
-				t.Fatal(err)
-			}
-			return pr, text
-		}
-		t.Fatalf("no patch %s", name)
-		return nil, ""
-	}
-	rebase := func(queue, base string, res merger.Resolutions) (labRun, *merger.Engine) {
-		t.Helper()
-		eng, err := merger.Open(filepath.Join(lab, "linux.git"), merger.Options{Now: fixedNow, Resolutions: res})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { eng.Close() })
-		q, err := patchqueue.Open(filepath.Join(lab, "queues", queue), patchqueue.DefaultLimits())
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := eng.RevParse(base)
-		o, _ := eng.RevParse("v6.1.177")
-		start := time.Now()
-		r, err := eng.RebaseQueue(context.Background(), q, b, o)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return labRun{res: r, took: time.Since(start)}, eng
-	}
-
-	old, oldEng := rebase("6.1.176", "v6.1.176", nil)
-	conflict, _ := fileAfter(old, oldEng)
+	old, oldEng := rebaseLabOnto177(t, lab, "6.1.176", "v6.1.176", nil)
+	conflict, _ := labFileAfter(t, old, oldEng)
 	if conflict.Outcome != merger.Conflict {
-		t.Fatalf("%s on v6.1.177: %s, want a conflict", name, conflict.Outcome)
+		t.Fatalf("%s on v6.1.177: %s, want a conflict", labConflictPatch, conflict.Outcome)
 	}
-	refreshed, refEng := rebase("6.1.177", "v6.1.177", nil)
-	_, want := fileAfter(refreshed, refEng)
+	refreshed, refEng := rebaseLabOnto177(t, lab, "6.1.177", "v6.1.177", nil)
+	_, want := labFileAfter(t, refreshed, refEng)
 	if want == "" {
-		t.Fatalf("Debian's refreshed %s did not apply on v6.1.177", name)
+		t.Fatalf("Debian's refreshed %s did not apply on v6.1.177", labConflictPatch)
 	}
+	learned := learnLabFix(t, conflict, want)
+
+	again, againEng := rebaseLabOnto177(t, lab, "6.1.176", "v6.1.176", resolutions.Memory(learned))
+	pr, got := labFileAfter(t, again, againEng)
+	if pr.Outcome != merger.Resolved {
+		t.Fatalf("%s with the resolution remembered: %s (%s)", labConflictPatch, pr.Outcome, pr.Files[0].Detail)
+	}
+	if got != want {
+		t.Errorf("%s after %s differs from Debian's refresh", labConflictFile, labConflictPatch)
+	}
+	t.Logf("rebase with the resolution %v (without: %v)", again.took.Round(time.Millisecond), old.took.Round(time.Millisecond))
+}
+
+// rebaseLabOnto177 rebases the lab's queue from base onto v6.1.177,
+// remembering the resolutions res, and returns the run (its time is the
+// rebase's, without opening the repository) and the engine, open until
+// the test ends.
+func rebaseLabOnto177(t *testing.T, lab, queue, base string, res merger.Resolutions) (labRun, *merger.Engine) {
+	t.Helper()
+	eng := mustEngine(t, lab, merger.Options{Now: fixedNow, Resolutions: res})
+	start := time.Now()
+	r := rebaseLabWith(t, eng, lab, queue, base, "v6.1.177")
+	return labRun{res: r, took: time.Since(start)}, eng
+}
+
+// labFileAfter returns the result of labConflictPatch in run, and
+// labConflictFile as its commit has it ("" when it made none).
+func labFileAfter(t *testing.T, run labRun, eng *merger.Engine) (*merger.PatchResult, string) {
+	t.Helper()
+	for _, pr := range run.res.Patches {
+		if pr.Patch.Name != labConflictPatch {
+			continue
+		}
+		if pr.Commit.IsZero() {
+			return pr, ""
+		}
+		c, err := eng.Repository().CommitObject(pr.Commit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := c.File(labConflictFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		text, err := f.Contents()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pr, text
+	}
+	t.Fatalf("no patch %s", labConflictPatch)
+	return nil, ""
+}
+
+// learnLabFix learns from the conflict that its fix is want, Debian's
+// refreshed file.
+func learnLabFix(t *testing.T, conflict *merger.PatchResult, want string) []merger.Resolution {
+	t.Helper()
 	learned, err := merger.Learn(conflict, func(f *merger.FileResult) (string, bool, error) {
-		if p := f.ResultPath(); p != path {
+		if p := f.ResultPath(); p != labConflictFile {
 			t.Fatalf("asked for %s", p)
 		}
 		return want, true, nil
@@ -339,14 +363,5 @@ func TestLabResolutionLearnt(t *testing.T) {
 	if err != nil || len(learned) != 1 {
 		t.Fatalf("learned %+v, %v", learned, err)
 	}
-
-	again, againEng := rebase("6.1.176", "v6.1.176", resolutions.Memory(learned))
-	pr, got := fileAfter(again, againEng)
-	if pr.Outcome != merger.Resolved {
-		t.Fatalf("%s with the resolution remembered: %s (%s)", name, pr.Outcome, pr.Files[0].Detail)
-	}
-	if got != want {
-		t.Errorf("%s after %s differs from Debian's refresh", path, name)
-	}
-	t.Logf("rebase with the resolution %v (without: %v)", again.took.Round(time.Millisecond), old.took.Round(time.Millisecond))
+	return learned
 }

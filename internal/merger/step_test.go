@@ -28,7 +28,7 @@ func TestStepHook(t *testing.T) {
 	tip := b
 	tree := base.Clone()
 	for i := 1; i <= 3; i++ {
-		replace(tree, "kernel/core.c", fmt.Sprintf("line %d\n", i*10), fmt.Sprintf("rt %d\n", i*10))
+		tree.Edit("kernel/core.c", fmt.Sprintf("line %d\n", i*10), fmt.Sprintf("rt %d\n", i*10))
 		tip, _ = r.Commit(tree.Clone(), fmt.Sprintf("rt: change %d\n", i), tip)
 	}
 	cand, _ := r.Commit(base.Clone(), "stable\n", b)

@@ -554,94 +554,118 @@ func TestPackReaderCorrupt(t *testing.T) {
 	hs := allObjects(t, dir)
 	want := goGitObjects(t, dir, hs)
 	r := openTestReader(t, dir)
-	orig := r.packs[0].pack
-	ext := entryExtents(t, r.packs[0])
 
 	t.Run("truncated", func(t *testing.T) {
-		for _, cut := range []int64{12, 100, int64(len(orig)) / 3, int64(len(orig)) / 2, int64(len(orig)) - 21} {
-			c := corruptCopy(r, append([]byte(nil), orig[:cut]...))
-			failed := 0
-			for _, h := range hs {
-				typ, data, err := c.read(h)
-				if err != nil {
-					failed++
-					continue
-				}
-				if typ != want[h].typ || !bytes.Equal(data, want[h].data) {
-					t.Fatalf("cut at %d: %s read wrong content without an error", cut, h)
-				}
-			}
-			if failed == 0 {
-				t.Errorf("cut at %d: every object read", cut)
-			}
-		}
-		// On disk: the pack no longer matches its index and is left out.
-		d := t.TempDir()
-		os.MkdirAll(filepath.Join(d, "objects", "pack"), 0o755)
-		for _, f := range []string{".idx", ".pack"} {
-			src := strings.TrimSuffix(r.packs[0].path, ".pack") + f
-			b, err := os.ReadFile(src)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if f == ".pack" {
-				b = b[:len(b)/2]
-			}
-			if err := os.WriteFile(filepath.Join(d, "objects", "pack", filepath.Base(src)), b, 0o444); err != nil {
-				t.Fatal(err)
-			}
-		}
-		tr := openTestReader(t, d)
-		if len(tr.packs) != 0 {
-			t.Fatal("a truncated pack was opened")
-		}
-		if _, _, err := tr.read(hs[0]); err == nil {
-			t.Fatal("read from a truncated pack")
-		}
+		checkTruncatedInMemory(t, r, hs, want)
+		checkTruncatedOnDisk(t, r, hs)
 	})
+	t.Run("bad-zlib", func(t *testing.T) { checkBadZlib(t, r, hs) })
+	t.Run("random", func(t *testing.T) { checkRandomDamage(r, hs) })
+}
 
-	t.Run("bad-zlib", func(t *testing.T) {
-		damaged := 0
+// checkTruncatedInMemory reads every object hs of r's only pack cut at
+// several lengths: each read fails or gives go-git's content (want), and
+// at each length some fail.
+func checkTruncatedInMemory(t *testing.T, r *packReader, hs []plumbing.Hash, want map[plumbing.Hash]gitObject) {
+	t.Helper()
+	orig := r.packs[0].pack
+	for _, cut := range []int64{12, 100, int64(len(orig)) / 3, int64(len(orig)) / 2, int64(len(orig)) - 21} {
+		c := corruptCopy(r, append([]byte(nil), orig[:cut]...))
+		failed := 0
 		for _, h := range hs {
-			x := ext[h]
-			e, err := r.packs[0].header(x[0])
+			typ, data, err := c.read(h)
 			if err != nil {
-				t.Fatal(err)
-			}
-			if x[1]-e.data < 8 {
+				failed++
 				continue
 			}
-			b := append([]byte(nil), orig...)
-			b[e.data+(x[1]-e.data)/2] ^= 0x55 // inside the deflate data
-			c := corruptCopy(r, b)
-			if _, _, err := c.read(h); err == nil {
-				t.Errorf("%s: damaged zlib data read without an error", h)
-			}
-			damaged++
-			b = append([]byte(nil), orig...)
-			b[e.data] = 0 // the zlib header
-			if _, _, err := corruptCopy(r, b).read(h); err == nil {
-				t.Errorf("%s: bad zlib header read without an error", h)
+			if typ != want[h].typ || !bytes.Equal(data, want[h].data) {
+				t.Fatalf("cut at %d: %s read wrong content without an error", cut, h)
 			}
 		}
-		if damaged < len(hs)/2 {
-			t.Fatalf("only %d objects damaged", damaged)
+		if failed == 0 {
+			t.Errorf("cut at %d: every object read", cut)
 		}
-	})
+	}
+}
 
-	t.Run("random", func(t *testing.T) {
-		rnd := rand.New(rand.NewSource(2))
-		for i := 0; i < 150; i++ {
-			b := append([]byte(nil), orig...)
-			for k := 0; k < 1+rnd.Intn(4); k++ {
-				b[12+rnd.Intn(len(b)-32)] = byte(rnd.Intn(256))
-			}
-			c := corruptCopy(r, b)
-			for _, h := range hs {
-				c.read(h) // must not panic
-			}
+// checkTruncatedOnDisk copies r's only pack, cut in half, and its index to
+// a new repository: the pack no longer matches its index and is left out,
+// so the first object of hs is not read.
+func checkTruncatedOnDisk(t *testing.T, r *packReader, hs []plumbing.Hash) {
+	t.Helper()
+	d := t.TempDir()
+	os.MkdirAll(filepath.Join(d, "objects", "pack"), 0o755)
+	for _, f := range []string{".idx", ".pack"} {
+		src := strings.TrimSuffix(r.packs[0].path, ".pack") + f
+		b, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
 		}
-	})
+		if f == ".pack" {
+			b = b[:len(b)/2]
+		}
+		if err := os.WriteFile(filepath.Join(d, "objects", "pack", filepath.Base(src)), b, 0o444); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tr := openTestReader(t, d)
+	if len(tr.packs) != 0 {
+		t.Fatal("a truncated pack was opened")
+	}
+	if _, _, err := tr.read(hs[0]); err == nil {
+		t.Fatal("read from a truncated pack")
+	}
+}
+
+// checkBadZlib damages the deflate data, then the zlib header, of each
+// object hs in r's only pack that has enough data: reading it fails.
+func checkBadZlib(t *testing.T, r *packReader, hs []plumbing.Hash) {
+	t.Helper()
+	orig := r.packs[0].pack
+	ext := entryExtents(t, r.packs[0])
+	damaged := 0
+	for _, h := range hs {
+		x := ext[h]
+		e, err := r.packs[0].header(x[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if x[1]-e.data < 8 {
+			continue
+		}
+		b := append([]byte(nil), orig...)
+		b[e.data+(x[1]-e.data)/2] ^= 0x55 // inside the deflate data
+		c := corruptCopy(r, b)
+		if _, _, err := c.read(h); err == nil {
+			t.Errorf("%s: damaged zlib data read without an error", h)
+		}
+		damaged++
+		b = append([]byte(nil), orig...)
+		b[e.data] = 0 // the zlib header
+		if _, _, err := corruptCopy(r, b).read(h); err == nil {
+			t.Errorf("%s: bad zlib header read without an error", h)
+		}
+	}
+	if damaged < len(hs)/2 {
+		t.Fatalf("only %d objects damaged", damaged)
+	}
+}
+
+// checkRandomDamage reads every object hs from copies of r's only pack
+// with a few random bytes changed: it must not panic.
+func checkRandomDamage(r *packReader, hs []plumbing.Hash) {
+	orig := r.packs[0].pack
+	rnd := rand.New(rand.NewSource(2))
+	for i := 0; i < 150; i++ {
+		b := append([]byte(nil), orig...)
+		for k := 0; k < 1+rnd.Intn(4); k++ {
+			b[12+rnd.Intn(len(b)-32)] = byte(rnd.Intn(256))
+		}
+		c := corruptCopy(r, b)
+		for _, h := range hs {
+			c.read(h) // must not panic
+		}
+	}
 }
 
 // TestApplyDeltaMatchesGoGit applies deltas go-git computes and damaged
@@ -797,19 +821,33 @@ func TestPackedStorageAnswersAsGoGit(t *testing.T) {
 		t.Fatal(err)
 	}
 	hs := allObjects(t, dir)
-	want := goGitObjects(t, dir, hs)
 	missing := plumbing.NewHash("1234567890123456789012345678901234567890")
-	open := func() (*packedStorage, *filesystem.Storage) {
-		t.Helper()
-		fst := filesystem.NewStorage(osfs.New(dir), cache.NewObjectLRUDefault())
-		t.Cleanup(func() { fst.Close() })
-		return &packedStorage{Storage: fst, packs: openTestReader(t, dir)}, filesystem.NewStorage(osfs.New(dir), cache.NewObjectLRUDefault())
-	}
-	ps, plain := open()
+	ps, plain := openPackedStorage(t, dir)
 	defer plain.Close()
 	if !ps.packs.complete {
 		t.Fatal("reader not complete")
 	}
+	checkPackedReads(t, ps, hs, goGitObjects(t, dir, hs))
+	checkPackedNotFound(t, ps, loose, tip, missing)
+	blob := checkNewPackAfterReindex(t, dir, ps)
+	indexVersion1(t, dir, ps, blob)
+	checkVersion1AsGoGit(t, dir, blob, missing, hs)
+}
+
+// openPackedStorage opens the repository at dir twice: as the store's
+// go-git store, closed when the test ends, and as go-git alone, which
+// the caller closes.
+func openPackedStorage(t *testing.T, dir string) (*packedStorage, *filesystem.Storage) {
+	t.Helper()
+	fst := filesystem.NewStorage(osfs.New(dir), cache.NewObjectLRUDefault())
+	t.Cleanup(func() { fst.Close() })
+	return &packedStorage{Storage: fst, packs: openTestReader(t, dir)}, filesystem.NewStorage(osfs.New(dir), cache.NewObjectLRUDefault())
+}
+
+// checkPackedReads finds and reads every object hs through ps: go-git's
+// type, size and content (want).
+func checkPackedReads(t *testing.T, ps *packedStorage, hs []plumbing.Hash, want map[plumbing.Hash]gitObject) {
+	t.Helper()
 	for _, h := range hs {
 		if err := ps.HasEncodedObject(h); err != nil {
 			t.Fatalf("%s: %v", h, err)
@@ -825,6 +863,12 @@ func TestPackedStorageAnswersAsGoGit(t *testing.T) {
 			t.Fatalf("%s differs from go-git's", h)
 		}
 	}
+}
+
+// checkPackedNotFound: through ps, the loose commit is read, and the
+// missing object and the commit tip read as a blob are not found.
+func checkPackedNotFound(t *testing.T, ps *packedStorage, loose plumbing.Hash, tip *plumbing.Hash, missing plumbing.Hash) {
+	t.Helper()
 	if _, err := ps.EncodedObject(plumbing.CommitObject, loose); err != nil {
 		t.Errorf("loose commit: %v", err)
 	}
@@ -837,9 +881,13 @@ func TestPackedStorageAnswersAsGoGit(t *testing.T) {
 	if _, err := ps.EncodedObject(plumbing.BlobObject, *tip); !errors.Is(err, plumbing.ErrObjectNotFound) {
 		t.Errorf("commit read as a blob: %v", err)
 	}
+}
 
-	// A pack written now is not seen (go-git's index is a snapshot too)
-	// until Reindex.
+// checkNewPackAfterReindex writes a pack of one new blob, which it
+// returns, into the repository at dir: ps does not see it (go-git's index
+// is a snapshot too) until Reindex.
+func checkNewPackAfterReindex(t *testing.T, dir string, ps *packedStorage) *blobObject {
+	t.Helper()
 	blob := &blobObject{content: "written after the store was opened\n"}
 	hsr := plumbing.NewHasher(plumbing.BlobObject, int64(len(blob.content)))
 	io.WriteString(hsr, blob.content)
@@ -857,8 +905,13 @@ func TestPackedStorageAnswersAsGoGit(t *testing.T) {
 	if typ, data, err := ps.packs.read(blob.hash); err != nil || typ != plumbing.BlobObject || string(data) != blob.content {
 		t.Errorf("new pack after Reindex: %v", err)
 	}
+	return blob
+}
 
-	// A pack the reader cannot use (an index of version 1): go-git answers.
+// indexVersion1 replaces the index of the pack that ps found blob in by
+// one of version 1, which the pack reader cannot use.
+func indexVersion1(t *testing.T, dir string, ps *packedStorage, blob *blobObject) {
+	t.Helper()
 	newest := ""
 	for _, p := range ps.packs.packs {
 		if _, ok, _ := p.find(blob.hash); ok {
@@ -871,22 +924,30 @@ func TestPackedStorageAnswersAsGoGit(t *testing.T) {
 	idx := strings.TrimSuffix(newest, ".pack") + ".idx"
 	os.Remove(idx)
 	testkit.Git(t, dir, "index-pack", "--index-version=1", "-o", idx, newest)
-	ps, plain2 := open()
+}
+
+// checkVersion1AsGoGit opens the repository at dir, where blob's pack has
+// an index of version 1: the pack reader leaves that pack out and go-git
+// answers, which cannot read that index either; what it says, the store
+// says, of blob and of the missing object. The objects of the pack the
+// reader can read, such as the first of hs, are still found.
+func checkVersion1AsGoGit(t *testing.T, dir string, blob *blobObject, missing plumbing.Hash, hs []plumbing.Hash) {
+	t.Helper()
+	ps, plain2 := openPackedStorage(t, dir)
 	plain2.Close()
 	if ps.packs.complete || len(ps.packs.packs) != 1 {
 		t.Fatalf("reader complete %v with %d packs, want the version 1 index left out", ps.packs.complete, len(ps.packs.packs))
 	}
-	// go-git cannot read that index either; what it says, the store says
-	// (each question to a new store: go-git keeps a partial index after
-	// the error).
+	// Each question to a new store: go-git keeps a partial index after
+	// the error.
 	for _, h := range []plumbing.Hash{blob.hash, missing} {
-		ps, plain := open()
+		ps, plain := openPackedStorage(t, dir)
 		got, wantErr := ps.HasEncodedObject(h), plain.HasEncodedObject(h)
 		if wantErr == nil || fmt.Sprint(got) != fmt.Sprint(wantErr) {
 			t.Errorf("%s: HasEncodedObject %v, go-git %v", h, got, wantErr)
 		}
 		plain.Close()
-		ps, plain = open()
+		ps, plain = openPackedStorage(t, dir)
 		_, got = ps.EncodedObject(plumbing.AnyObject, h)
 		_, wantErr = plain.EncodedObject(plumbing.AnyObject, h)
 		if wantErr == nil || fmt.Sprint(got) != fmt.Sprint(wantErr) {
@@ -894,7 +955,6 @@ func TestPackedStorageAnswersAsGoGit(t *testing.T) {
 		}
 		plain.Close()
 	}
-	// The objects of the pack it can read are still found.
 	if err := ps.HasEncodedObject(hs[0]); err != nil {
 		t.Errorf("%s: %v", hs[0], err)
 	}
