@@ -231,22 +231,9 @@ func TestLabTriageMatchesDebian(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.queue+"-onto-"+c.onto, func(t *testing.T) {
-			eng, err := merger.Open(filepath.Join(lab, "linux.git"), merger.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer eng.Close()
-			q, err := patchqueue.Open(filepath.Join(lab, "queues", c.queue), patchqueue.DefaultLimits())
-			if err != nil {
-				t.Fatal(err)
-			}
-			b, _ := eng.RevParse(c.base)
-			o, _ := eng.RevParse(c.onto)
+			eng := mustEngine(t, lab, merger.Options{})
 			start := time.Now()
-			res, err := eng.RebaseQueue(ctx, q, b, o)
-			if err != nil {
-				t.Fatal(err)
-			}
+			res := rebaseLabWith(t, eng, lab, c.queue, c.base, c.onto)
 			applyTook := time.Since(start)
 			start = time.Now()
 			reps, err := triage.Triage(ctx, res, eng, triage.Options{})
