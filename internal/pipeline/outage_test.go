@@ -30,6 +30,16 @@ func (w *crashWorld) logged(t *testing.T, r Retry) (*Pass, string, error) {
 	return pass, log.String(), err
 }
 
+// recovers runs a pass that must succeed now that the fault is gone (what
+// says when, for the failure message), and returns what w.check finds.
+func (w *crashWorld) recovers(t *testing.T, what string) outcome {
+	t.Helper()
+	if _, log, err := w.logged(t, quickRetry); err != nil {
+		t.Fatalf("pass %s: %v\n%s", what, err, log)
+	}
+	return w.check(t)
+}
+
 // mailAction returns the report mail action of the rc1 run.
 func (w *crashWorld) mailAction(t *testing.T) state.Action {
 	t.Helper()
@@ -108,10 +118,7 @@ func TestSMTPOutageLeftForNextPass(t *testing.T) {
 		t.Fatal("a mail was accepted")
 	}
 	w.smtp.FailNext("rcpt", 0, 0)
-	if _, log, err := w.logged(t, quickRetry); err != nil {
-		t.Fatalf("pass after the outage: %v\n%s", err, log)
-	}
-	w.check(t)
+	w.recovers(t, "after the outage")
 	if n := len(w.smtp.Messages()); n != 1 {
 		t.Errorf("%d mails after the outage, want 1", n)
 	}
@@ -172,10 +179,7 @@ func TestSMTPDropAfterMessage(t *testing.T) {
 	if err := w.store.Done(context.Background(), a.ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, log, err := w.logged(t, quickRetry); err != nil {
-		t.Fatalf("pass after settling: %v\n%s", err, log)
-	}
-	w.check(t)
+	w.recovers(t, "after settling")
 	if n := len(w.smtp.Messages()); n != 1 {
 		t.Errorf("%d mails, want 1", n)
 	}
@@ -218,10 +222,7 @@ func TestRemoteUnreachable(t *testing.T) {
 	}
 
 	tree.PushRemote = goodPush
-	if _, log, err := w.logged(t, quickRetry); err != nil {
-		t.Fatalf("pass with both remotes back: %v\n%s", err, log)
-	}
-	o := w.check(t)
+	o := w.recovers(t, "with both remotes back")
 	if o.reports != 1 || len(o.pushed) != 1 || o.runs[crashRC1] != state.OutcomeManual {
 		t.Errorf("after the outage: %v", o)
 	}
@@ -292,10 +293,7 @@ func TestDiskFullWritingObjects(t *testing.T) {
 	}
 
 	os.Remove(filler)
-	if _, log, err := w.logged(t, quickRetry); err != nil {
-		t.Fatalf("pass with space again: %v\n%s", err, log)
-	}
-	o := w.check(t)
+	o := w.recovers(t, "with space again")
 	if o.reports != 1 || o.runs[crashRC1] != state.OutcomeManual {
 		t.Errorf("after the disk was freed: %v", o)
 	}
