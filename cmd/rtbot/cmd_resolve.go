@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -51,12 +52,13 @@ type resolveFlags struct {
 // parseResolveFlags parses resolve's command line and checks that it asks
 // for one thing; every error it returns is a usage error.
 func parseResolveFlags(args []string) (resolveFlags, error) {
-	fs := newFlags("resolve", "rtbot resolve --config FILE (--run ID --fix REV [--patch NAME] [--since REV] | --list | --export FILE | --import FILE)")
+	fs := newFlags("resolve", "rtbot resolve --config FILE (--run ID --fix REV [--patch NAME] [--since REV] [--replace] | --list | --export FILE | --import FILE)")
 	f := resolveFlags{bot: botFlags{config: fs.String("config", "", "configuration file"), verbose: fs.Bool("v", false, "log every step")}}
 	fs.Int64Var(&f.learn.Run, "run", 0, "the run whose conflict the fix resolves")
 	fs.StringVar(&f.learn.Fix, "fix", "", "revision (commit or branch) in the tree's repository that carries the resolved files")
 	fs.StringVar(&f.learn.Patch, "patch", "", "the conflicting patch the fix resolves (its file name); needed when several conflict")
 	fs.StringVar(&f.learn.Since, "since", "", "learn only what changed from this revision to --fix (default: the run's partial branch, when --fix builds on it)")
+	fs.BoolVar(&f.learn.Replace, "replace", false, "replace a remembered resolution of the same conflict that resolves it differently")
 	fs.BoolVar(&f.list, "list", false, "list the remembered resolutions")
 	fs.StringVar(&f.export, "export", "", "write every resolution to FILE (JSON Lines; - for stdout) to share with other maintainers")
 	fs.StringVar(&f.imp, "import", "", "add the resolutions of FILE (as --export writes it)")
@@ -70,23 +72,44 @@ func parseResolveFlags(args []string) (resolveFlags, error) {
 			modes++
 		}
 	}
-	if fs.NArg() > 0 || modes != 1 || (f.learn.Run != 0) != (f.learn.Fix != "") {
+	if fs.NArg() > 0 || modes != 1 || (f.learn.Run != 0) != (f.learn.Fix != "") || (f.learn.Replace && !learn) {
 		return f, usageOf(fs, "")
 	}
 	return f, nil
 }
 
 // learnFix learns the resolution spec's fix carries and says what it
-// remembered.
+// remembered: per file, the diff of what is learnt and the resolution it
+// replaces. A fix refused for replacing a remembered resolution without
+// --replace shows the same, then the refusal.
 func learnFix(ctx context.Context, w io.Writer, p *pipeline.Pipeline, spec pipeline.LearnSpec) error {
 	learned, err := p.Learn(ctx, spec)
+	if rep := (*pipeline.ReplaceError)(nil); errors.As(err, &rep) {
+		printLearnt(w, rep.Learnt, "replaces")
+	}
 	if err != nil {
 		return err
 	}
+	printLearnt(w, learned, "replacing")
 	for _, r := range learned {
-		fmt.Fprintf(w, "remembered %s (patch %.12s, key %.12s): %s\n", r.Path, r.PatchID, r.Key, r.Source)
+		verb := "remembered"
+		if r.Known {
+			verb = "already remembered"
+		}
+		fmt.Fprintf(w, "%s %s (patch %.12s, key %.12s): %s\n", verb, r.Path, r.PatchID, r.Key, r.Source)
 	}
 	return nil
+}
+
+// printLearnt prints what each resolution teaches, as a diff, and the
+// resolution it replaces, after verb.
+func printLearnt(w io.Writer, learned []pipeline.Learnt, verb string) {
+	for _, r := range learned {
+		fmt.Fprintf(w, "%s", r.Diff)
+		if r.Replaces != nil {
+			fmt.Fprintf(w, "%s %s\n", verb, r.ReplacedText())
+		}
+	}
 }
 
 // listResolutions lists the remembered resolutions.

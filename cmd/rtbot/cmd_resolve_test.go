@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/rtbot/rtbot/internal/fixtures"
 	"os"
 	"path/filepath"
 	"strings"
@@ -70,4 +72,52 @@ func TestRunLearnsPushedFix(t *testing.T) {
 		// The fetched fix is in the tree's repository now.
 		{[]string{"resolve", "--config", cfg, "--run", "1", "--fix", fix.String(), "--since", "no-such-rev"}, exitError, []string{"since no-such-rev"}},
 	})
+}
+
+// TestResolveRefusesFixWithoutChange is issue 13's scenario: after a good
+// resolution of the demo's serial conflict was recorded, `rtbot resolve
+// --fix` naming the run's partial branch itself (stable's file, without
+// the RT change) is refused, naming the patch, the file and the RT line it
+// lacks, and the good resolution is kept. A different fix of the same
+// conflict replaces it only with --replace, which says what it replaced;
+// what is learnt is shown as a diff before it is stored.
+func TestResolveRefusesFixWithoutChange(t *testing.T) {
+	dir, cfg := demoDir(t)
+	const (
+		port    = "drivers/tty/serial/8250/8250_port.c"
+		partial = "rtbot/6.1-rt/6.1.12-rc1-partial"
+		serial  = "0003-serial-8250-irq-safe-locking.patch"
+	)
+	repo := filepath.Join(dir, "linux.git")
+	good := serialFix(t, repo, "fix/serial", "serial: refreshed\n").String()[:12]
+	other := partialEdit(t, repo, "fix/other", "\tint r = x + 3 + port_quirk(x);\n",
+		"\tint r = port_quirk(x) + uart_port_lock_irqsave(x, 3);\n").String()[:12]
+	resolve := func(args ...string) []string { return append([]string{"resolve", "--config", cfg}, args...) }
+	runCases(t, []cliCase{
+		{resolve("--run", "1", "--fix", "fix/serial"), exitOK, []string{"-\tint r = x + 3 + port_quirk(x);",
+			"+\tint r = uart_port_lock_irqsave(x, 3) + port_quirk(x);", "remembered " + port}},
+		{resolve("--run", "1", "--fix", "fix/serial"), exitOK, []string{"already remembered " + port, "commit " + good + ` "serial: refreshed"`}},
+		{resolve("--run", "1", "--fix", partial), exitError, []string{"patch " + serial + " file " + port,
+			`"int r = uart_port_lock_irqsave(x, 3);"`, "is the run's partial branch itself", "!remembered " + port}},
+		{resolve("--list"), exitOK, []string{"commit " + good + ` "serial: refreshed", run 1`, "!" + partial}},
+		{resolve("--run", "1", "--fix", "fix/other"), exitError, []string{"+\tint r = port_quirk(x) + uart_port_lock_irqsave(x, 3);",
+			"replaces the resolution recorded", "rtbot resolve: commit " + good, "--replace", "!remembered " + port}},
+		{resolve("--list"), exitOK, []string{"commit " + good, "!commit " + other}},
+		{resolve("--run", "1", "--fix", "fix/other", "--replace"), exitOK, []string{"remembered " + port,
+			"replacing the resolution recorded", "rtbot resolve: commit " + good}},
+		{resolve("--list"), exitOK, []string{"commit " + other, "!commit " + good}},
+	})
+}
+
+// partialEdit commits, in the repository at repoDir on top of the demo's
+// partial branch, its serial file with old replaced by new, and points
+// branch to at it.
+func partialEdit(t *testing.T, repoDir, to, old, new string) plumbing.Hash {
+	t.Helper()
+	h, err := fixtures.CommitDemoEdit(repoDir, "rtbot/6.1-rt/6.1.12-rc1-partial", to, "serial: refreshed differently\n",
+		func(s string) (string, error) { return strings.Replace(s, old, new, 1), nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
 }

@@ -18,6 +18,10 @@ func printPass(w io.Writer, pass *pipeline.Pass) {
 			fmt.Fprintf(w, "  fix      %.12s on %s (%s): not learnt: %s\n", l.Commit, l.Branch, l.Patch, l.Error)
 		} else {
 			fmt.Fprintf(w, "  fix      %.12s on %s (%s): learnt %s\n", l.Commit, l.Branch, l.Patch, strings.Join(l.Files, ", "))
+			printIndentedText(w, "           ", l.Diff)
+			for _, r := range l.Replaced {
+				fmt.Fprintf(w, "           replacing, for %s\n", r)
+			}
 		}
 	}
 	for _, a := range pass.New {
@@ -51,6 +55,13 @@ func printPass(w io.Writer, pass *pipeline.Pass) {
 	}
 	if pass.Pending > 0 {
 		fmt.Fprintf(w, "%d announcement(s) left for the next pass (see the log above)\n", pass.Pending)
+	}
+}
+
+// printIndentedText prints text, line by line, each after indent.
+func printIndentedText(w io.Writer, indent, text string) {
+	for line := range strings.Lines(text) {
+		fmt.Fprintf(w, "%s%s", indent, line)
 	}
 }
 

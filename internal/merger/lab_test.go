@@ -284,6 +284,7 @@ func TestLabResolutionLearnt(t *testing.T) {
 		t.Fatalf("Debian's refreshed %s did not apply on v6.1.177", labConflictPatch)
 	}
 	learned := learnLabFix(t, conflict, want)
+	refuseLabUnfixed(t, conflict, oldEng)
 
 	again, againEng := rebaseLabOnto177(t, lab, "6.1.176", "v6.1.176", resolutions.Memory(learned))
 	pr, got := labFileAfter(t, again, againEng)
@@ -335,6 +336,20 @@ func labFileAfter(t *testing.T, run labRun, eng *merger.Engine) (*merger.PatchRe
 	}
 	t.Fatalf("no patch %s", labConflictPatch)
 	return nil, ""
+}
+
+// refuseLabUnfixed checks that the file as 0040 found it (what the
+// partial branch has: v6.1.177's fault.c without the RT change) is
+// refused as a fix, naming the RT line it lacks.
+func refuseLabUnfixed(t *testing.T, conflict *merger.PatchResult, eng *merger.Engine) {
+	t.Helper()
+	_, err := merger.Learn(conflict, func(f *merger.FileResult) (string, bool, error) {
+		text, err := eng.Blob(f.CandBlob)
+		return text, err == nil, err
+	}, "the partial branch")
+	if err == nil || !strings.Contains(err.Error(), `the patch's line "if (interrupts_enabled(regs))" is missing`) {
+		t.Errorf("learning %s without 0040's change: %v; want refused, naming 0040's line", labConflictFile, err)
+	}
 }
 
 // learnLabFix learns from the conflict that its fix is want, Debian's

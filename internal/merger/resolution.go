@@ -139,8 +139,11 @@ func (r *rebaser) patchID(p *patchqueue.Patch) string {
 // one patch's result: for every file the 3-way merge left in conflict, the
 // file as fixed (fixed is handed the file's result, whose ResultPath
 // names it, and returns its content and whether it exists). A fix that
-// still holds conflict markers, or that deletes a file the patch does not
-// delete, teaches nothing and is an error naming the file.
+// still holds conflict markers, that deletes a file the patch does not
+// delete, or that does not carry the patch's change in the conflicting
+// regions (see carriesChange: the candidate's file as it was, say)
+// teaches nothing and is an error naming the patch, the file and what is
+// wrong.
 func Learn(pr *PatchResult, fixed func(f *FileResult) (string, bool, error), source string) ([]Resolution, error) {
 	if pr == nil || pr.Patch == nil {
 		return nil, fmt.Errorf("no patch result to learn from")
@@ -162,6 +165,11 @@ func Learn(pr *PatchResult, fixed func(f *FileResult) (string, bool, error), sou
 		}
 		if conflictMarkers([]byte(text)) {
 			return nil, fmt.Errorf("patch %s file %s: the fix still holds conflict markers", pr.Patch.Name, at)
+		}
+		if ok {
+			if err := carriesChange(f, text); err != nil {
+				return nil, fmt.Errorf("patch %s file %s: %w", pr.Patch.Name, at, err)
+			}
 		}
 		out = append(out, Resolution{
 			PatchID: id, Path: f.Path, Key: f.ConflictKey,

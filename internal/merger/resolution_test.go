@@ -208,3 +208,50 @@ func checkOtherPatchNotUsed(t *testing.T, repo resolutionRepo, learned []merger.
 		t.Errorf("a resolution recorded for another patch was used: %+v", res.Patches[0])
 	}
 }
+
+// TestLearnRefusesFixWithoutChange: a fix is learnt only when it carries
+// the patch's change in the conflicting region (rt's "rt 10" in, its
+// "line 10" out), whatever it does with the candidate's change and with
+// white space; a refusal names the file and the patch's line.
+func TestLearnRefusesFixWithoutChange(t *testing.T) {
+	repo := newResolutionRepo(t)
+	_, res1 := rebaseRT(t, repo.dir, repo.rc1, nil)
+	lines := fixtures.Lines("line", 30)
+	with := func(line10 string) string { return strings.Replace(lines, "line 10\n", line10, 1) }
+	for _, tc := range []struct {
+		name, fix string
+		want      string // in the refusal; "" when the fix is learnt
+	}{
+		{"both changes", with("stable 10 and rt\n"), ""},
+		{"white space", with("  stable   10 and\trt\n"), ""},
+		{"the patch's side", with("rt 10\n"), ""},
+		{"the candidate's file", with("stable 10\n"), `file kernel/core.c: the fix does not carry the patch's change: the patch's line "rt 10" is missing`},
+		{"the base's file", lines, `the patch's line "rt 10" is missing`},
+		{"the removed line kept", with("stable 10 and rt\nline 10\n"), `the patch removes the line "line 10", which is still there`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			learned, err := merger.Learn(res1.Patches[0], func(*merger.FileResult) (string, bool, error) { return tc.fix, true, nil }, "x")
+			switch {
+			case tc.want == "" && (err != nil || len(learned) != 1):
+				t.Errorf("learned %+v, %v; want it learnt", learned, err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Errorf("learned %+v, %v; want refused: %s", learned, err, tc.want)
+			}
+		})
+	}
+}
+
+// TestResolutionDiff: what a fix teaches is shown as a short diff against
+// the candidate's side of the conflict.
+func TestResolutionDiff(t *testing.T) {
+	repo := newResolutionRepo(t)
+	_, res1 := rebaseRT(t, repo.dir, repo.rc1, nil)
+	f := fileOf(t, res1, "kernel/core.c")
+	fix := strings.Replace(fixtures.Lines("line", 30), "line 10\n", "stable 10 and rt\n", 1)
+	got, err := merger.ResolutionDiff(&f, fix)
+	want := "--- kernel/core.c (conflict: the candidate's side)\n+++ kernel/core.c (as resolved)\n" +
+		"@@ -8,5 +8,5 @@\n line 8\n line 9\n-stable 10\n+stable 10 and rt\n line 11\n line 12\n"
+	if err != nil || got != want {
+		t.Errorf("diff %v:\n%s\nwant\n%s", err, got, want)
+	}
+}

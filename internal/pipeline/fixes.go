@@ -29,6 +29,13 @@ type Learned struct {
 	Patch string `json:"patch,omitempty"`
 	// Files are the files whose resolution was recorded.
 	Files []string `json:"files,omitempty"`
+	// Diff shows what was learnt: per file, the resolved conflicts as a
+	// short unified diff against the candidate's side (see Learnt.Diff).
+	Diff string `json:"diff,omitempty"`
+	// Replaced names, per file whose resolution replaced a remembered one
+	// of the same conflict, the one replaced: when it was recorded and
+	// where it came from.
+	Replaced []string `json:"replaced,omitempty"`
 	// Error says why nothing was learnt from a commit that names a
 	// conflicting patch (it still holds conflict markers, say).
 	Error string `json:"error,omitempty"`
@@ -320,11 +327,15 @@ func (p *Pipeline) learnPushedCommit(ctx context.Context, b *partialBranch, c *o
 		return false, fmt.Errorf("%s: %w", b.name, err)
 	}
 	rs, err := p.Learn(ctx, LearnSpec{Run: b.run.ID, Fix: c.Hash.String(), Since: since.String(),
-		Patch: l.Patch, Via: "pushed to " + b.name})
+		Patch: l.Patch, Via: "pushed to " + b.name, Replace: true})
 	switch {
 	case err == nil:
 		for _, r := range rs {
 			l.Files = append(l.Files, r.Path)
+			l.Diff += r.Diff
+			if r.Replaces != nil {
+				l.Replaced = append(l.Replaced, r.Path+": "+r.ReplacedText())
+			}
 		}
 		return true, nil
 	case ctx.Err() != nil || environmental(err) || errors.Is(err, state.ErrNotFound):

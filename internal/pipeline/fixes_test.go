@@ -409,3 +409,91 @@ func TestRerunAcceptedByItsTreeOnly(t *testing.T) {
 		}
 	}
 }
+
+// pushEdit commits onto the published partial branch, with the serial
+// patch's subject as git am keeps it, the serial file as edit makes it
+// from the branch's tip, and moves the branch there. It returns the commit.
+func (w *crashWorld) pushEdit(t *testing.T, partial string, edit func(string) string) plumbing.Hash {
+	t.Helper()
+	h, err := fixtures.CommitDemoEdit(w.dir+"/published.git", partial, partial,
+		"serial: 8250: Use port lock wrappers\n\nSigned-off-by: A Maintainer <m@example.org>\n",
+		func(s string) (string, error) { return edit(s), nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// TestFixWithoutChangeNotLearnt: a commit pushed onto the partial branch
+// with the conflicting patch's subject but without its change (the
+// conflict "resolved" by keeping stable's line, plus a note) is refused:
+// the pass and its log name the patch, the file and the RT line missing,
+// and nothing is learnt. The correction pushed on top is learnt.
+func TestFixWithoutChangeNotLearnt(t *testing.T) {
+	const partial = "rtbot/6.1-rt/6.1.12-rc1-partial"
+	w := newCrashWorld(t)
+	w.conflictingRC1(t)
+	noted := func(s string) string {
+		return strings.Replace(s, "\tint r = x + 5;\n", "\tint r = x + 5; /* reviewed */\n", 1)
+	}
+	bad := w.pushEdit(t, partial, noted)
+	p2, log, err := w.logged(t, quickRetry)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const missing = `"int r = uart_port_lock_irqsave(x, 3);"`
+	if len(p2.Learned) != 1 || p2.Learned[0].Commit != bad.String() || len(p2.Learned[0].Files) != 0 ||
+		!strings.Contains(p2.Learned[0].Error, "patch "+serialPatch+" file "+fixtures.DemoConflictFile) ||
+		!strings.Contains(p2.Learned[0].Error, missing) {
+		t.Fatalf("learned %+v; want the fix without the RT line refused, naming it", p2.Learned)
+	}
+	if !strings.Contains(log, "could not learn a resolution") || !strings.Contains(log, strings.ReplaceAll(missing, `"`, `\"`)) {
+		t.Errorf("the log does not say why:\n%s", log)
+	}
+	if rs, _ := w.store.Resolutions(context.Background(), "", ""); len(rs) != 0 {
+		t.Fatalf("resolutions %+v learnt from a fix without the RT change", rs)
+	}
+	good := w.pushEdit(t, partial, func(s string) string { return resolveSerial(t, s) })
+	p3 := w.pass(t, Options{})
+	if len(p3.Learned) != 1 || p3.Learned[0].Commit != good.String() || p3.Learned[0].Error != "" {
+		t.Fatalf("learned %+v; want the correction learnt", p3.Learned)
+	}
+	if rs, _ := w.store.Resolutions(context.Background(), "", ""); len(rs) != 1 || !strings.Contains(rs[0].Postimage, "uart_port_lock_irqsave(x, 3) + port_quirk(x)") {
+		t.Errorf("resolutions %+v; want the correction", rs)
+	}
+}
+
+// TestPushedFixReplaces: a second, different fix of the same conflict
+// pushed after the first was learnt replaces it, and the pass says which
+// one it replaced (source and date), in what it returns and in its log,
+// beside the diff of what it learnt.
+func TestPushedFixReplaces(t *testing.T) {
+	const partial = "rtbot/6.1-rt/6.1.12-rc1-partial"
+	w := newCrashWorld(t)
+	w.conflictingRC1(t)
+	first := w.pushEdit(t, partial, func(s string) string { return resolveSerial(t, s) })
+	if p := w.pass(t, Options{}); len(p.Learned) != 1 || p.Learned[0].Error != "" || len(p.Learned[0].Replaced) != 0 ||
+		!strings.Contains(p.Learned[0].Diff, "+\tint r = uart_port_lock_irqsave(x, 3) + port_quirk(x);") {
+		t.Fatalf("learned %+v; want the first fix learnt, with its diff, replacing nothing", p.Learned)
+	}
+	second := w.pushEdit(t, partial, func(s string) string {
+		return strings.Replace(s, "uart_port_lock_irqsave(x, 3) + port_quirk(x)", "port_quirk(x) + uart_port_lock_irqsave(x, 3)", 1)
+	})
+	p, log, err := w.logged(t, quickRetry)
+	if err != nil {
+		t.Fatal(err)
+	}
+	firstSource := "pushed to " + partial + ": commit " + first.String()[:12]
+	if len(p.Learned) != 1 || p.Learned[0].Commit != second.String() || len(p.Learned[0].Replaced) != 1 ||
+		!strings.Contains(p.Learned[0].Replaced[0], fixtures.DemoConflictFile+": the resolution recorded ") ||
+		!strings.Contains(p.Learned[0].Replaced[0], firstSource) {
+		t.Fatalf("learned %+v; want the second fix learnt, replacing the first", p.Learned)
+	}
+	if !strings.Contains(log, "replaces the one remembered") || !strings.Contains(log, firstSource) {
+		t.Errorf("the log does not say what was replaced:\n%s", log)
+	}
+	rs, _ := w.store.Resolutions(context.Background(), "", "")
+	if len(rs) != 1 || !strings.Contains(rs[0].Source, second.String()[:12]) {
+		t.Errorf("resolutions %+v; want the second fix's", rs)
+	}
+}

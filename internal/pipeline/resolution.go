@@ -70,14 +70,68 @@ type LearnSpec struct {
 	// Via says how the fix reached rtbot, for the resolution's source;
 	// empty means "rtbot resolve".
 	Via string
+	// Replace allows the fix to replace a remembered resolution of the
+	// same conflict that resolves it differently; without it Learn
+	// refuses with a *ReplaceError and records nothing. `rtbot resolve`
+	// sets it with --replace; a fix pushed onto the partial branch always
+	// replaces (the maintainers pushed it after the one it replaces), and
+	// the pass says so.
+	Replace bool
+}
+
+// Learnt is one resolution Learn recorded (or, refused, would have).
+type Learnt struct {
+	state.Resolution
+	// Diff shows what is learnt (merger.ResolutionDiff): the file as the
+	// fix resolved it, as a short unified diff against the candidate's
+	// side of the conflict.
+	Diff string
+	// Replaces is the remembered resolution of the same conflict that
+	// this one replaces; nil when there was none, or it was the same.
+	Replaces *state.Resolution
+	// Known is set when the very same resolution was remembered already
+	// (learnt again, it changes nothing): Resolution is then the one
+	// remembered, with its source.
+	Known bool
+}
+
+// ReplacedText says which resolution l replaces: when it was recorded and
+// where it came from; "" when it replaces none.
+func (l Learnt) ReplacedText() string {
+	if l.Replaces == nil {
+		return ""
+	}
+	return fmt.Sprintf("the resolution recorded %s from %s", l.Replaces.RecordedAt.Format("2006-01-02 15:04"), l.Replaces.Source)
+}
+
+// A ReplaceError is Learn's refusal to replace remembered resolutions
+// when LearnSpec.Replace is not set. Learnt is what the fix would teach,
+// each with the resolution it would replace.
+type ReplaceError struct {
+	Learnt []Learnt
+}
+
+func (e *ReplaceError) Error() string {
+	var what []string
+	for _, l := range e.Learnt {
+		if l.Replaces != nil {
+			what = append(what, fmt.Sprintf("for %s it replaces %s", l.Path, l.ReplacedText()))
+		}
+	}
+	return fmt.Sprintf("the fix resolves a remembered conflict differently: %s; nothing recorded: "+
+		"check the diff and, if the fix is the better one, learn it again with --replace", strings.Join(what, "; "))
 }
 
 // Learn records the resolutions a maintainer's fix teaches: it redoes the
 // run's rebase (same queue, same candidate), takes each conflicting file of
 // the patch as the fix has it, and remembers it keyed by the conflict's
-// content, so the same conflict on a later candidate resolves itself. It
-// returns what was recorded.
-func (p *Pipeline) Learn(ctx context.Context, spec LearnSpec) ([]state.Resolution, error) {
+// content, so the same conflict on a later candidate resolves itself. A
+// fix without the patch's change in the conflicting regions (see
+// merger.Learn) teaches nothing, and neither does one that would replace a
+// remembered resolution without spec.Replace (a *ReplaceError, with what
+// it would teach). It returns what was recorded, each with its diff and
+// the resolution it replaced.
+func (p *Pipeline) Learn(ctx context.Context, spec LearnSpec) ([]Learnt, error) {
 	run, t, err := p.learnableRun(ctx, spec.Run)
 	if err != nil {
 		return nil, err
@@ -109,9 +163,61 @@ func (p *Pipeline) Learn(ctx context.Context, spec LearnSpec) ([]state.Resolutio
 	source := fmt.Sprintf("%s: commit %.12s %q, run %d", via, fix.hash, firstLine(fix.commit.Message), run.ID)
 	learned, err := merger.Learn(pr, fix.resolvedFile(eng), source)
 	if err != nil {
+		return nil, fix.explain(err, spec, run)
+	}
+	out, err := p.preview(ctx, pr, learned)
+	if err != nil {
 		return nil, err
 	}
-	return p.saveResolutions(ctx, pr, learned, source)
+	for _, l := range out {
+		if l.Replaces != nil && !spec.Replace {
+			return out, &ReplaceError{Learnt: out}
+		}
+	}
+	return out, p.saveResolutions(ctx, pr, out)
+}
+
+// explain adds to why a fix teaches nothing the likely mistake when the
+// fix is the run's partial branch itself: it has the files as the patch
+// found them, without the patch.
+func (lf *learnFix) explain(err error, spec LearnSpec, run state.Run) error {
+	if lf.hash.String() != run.ResultCommit {
+		return err
+	}
+	return fmt.Errorf("%w; --fix %s is the run's partial branch itself (commit %.12s), which lacks the patch: "+
+		"apply the patch on top of it (git am -3), resolve, commit, and name that commit", err, spec.Fix, lf.hash)
+}
+
+// preview adds to each resolution learnt from patch pr its diff and the
+// remembered resolution of the same conflict it would replace.
+func (p *Pipeline) preview(ctx context.Context, pr *merger.PatchResult, learned []merger.Resolution) ([]Learnt, error) {
+	out := make([]Learnt, len(learned))
+	for i, l := range learned {
+		out[i].Resolution = state.Resolution{Key: l.Key, PatchID: l.PatchID, Path: l.Path, Preimage: l.Preimage, Postimage: l.Postimage, Source: l.Source}
+		for j := range pr.Files {
+			if f := &pr.Files[j]; f.Path == l.Path && f.ConflictKey == l.Key {
+				diff, err := merger.ResolutionDiff(f, l.Postimage)
+				if err != nil {
+					return nil, fmt.Errorf("patch %s: %w", pr.Patch.Name, err)
+				}
+				out[i].Diff = diff
+			}
+		}
+		old, err := p.store.Resolutions(ctx, l.PatchID, l.Path)
+		if err != nil {
+			return nil, err
+		}
+		for _, o := range old {
+			switch {
+			case o.Key != l.Key:
+			case o.Preimage != l.Preimage || o.Postimage != l.Postimage:
+				out[i].Replaces = &o
+			default:
+				out[i].Resolution, out[i].Known = o, true
+			}
+		}
+	}
+	return out, nil
 }
 
 // learnableRun returns run id and its tree, refusing a run whose tree is
@@ -251,18 +357,21 @@ func (lf *learnFix) resolvedFile(eng *merger.Engine) func(f *merger.FileResult) 
 	}
 }
 
-// saveResolutions records the resolutions learnt from patch pr.
-func (p *Pipeline) saveResolutions(ctx context.Context, pr *merger.PatchResult, learned []merger.Resolution, source string) ([]state.Resolution, error) {
-	var out []state.Resolution
+// saveResolutions records the resolutions learnt from patch pr, and logs
+// each with its diff, and the resolution it replaced (a warning: a
+// remembered fix changed).
+func (p *Pipeline) saveResolutions(ctx context.Context, pr *merger.PatchResult, learned []Learnt) error {
 	for _, l := range learned {
-		r := state.Resolution{Key: l.Key, PatchID: l.PatchID, Path: l.Path, Preimage: l.Preimage, Postimage: l.Postimage, Source: l.Source}
-		if _, err := p.store.SaveResolution(ctx, r); err != nil {
-			return out, err
+		if _, err := p.store.SaveResolution(ctx, l.Resolution); err != nil {
+			return err
 		}
-		p.log.Info("resolution recorded", "patch", pr.Patch.Name, "file", l.Path, "source", source)
-		out = append(out, r)
+		p.log.Info("resolution recorded", "patch", pr.Patch.Name, "file", l.Path, "source", l.Source, "diff", l.Diff)
+		if l.Replaces != nil {
+			p.log.Warn("the resolution recorded replaces the one remembered for the same conflict", "patch", pr.Patch.Name,
+				"file", l.Path, "source", l.Source, "replaced", l.Replaces.Source, "recorded", l.Replaces.RecordedAt.Format(time.RFC3339))
+		}
 	}
-	return out, nil
+	return nil
 }
 
 // learnSince is the revision LearnSpec.Since names, or else the run's

@@ -126,10 +126,7 @@ func (w *crashWorld) publishSameConflictRC2(t *testing.T) (plumbing.Hash, fixtur
 // and no further report is mailed.
 func TestResolutionRemembered(t *testing.T) {
 	ctx := context.Background()
-	w := newCrashWorld(t)
-	rc1Run := w.conflictingRC1(t)
-	p := New(w.cfg, w.store, Options{})
-	fix := w.learnSerialFix(t, p, rc1Run)
+	w, p, _, fix := learntRC1(t)
 	rc2, rc2Tree := w.resolvedRC2(t, fix)
 
 	// The final release, run by hand (`rtbot run --onto v6.1.12`).
@@ -161,6 +158,17 @@ func TestResolutionRemembered(t *testing.T) {
 		t.Errorf("processing after the second submit: %+v, %v", p4, err)
 	}
 	w.check(t)
+}
+
+// learntRC1 is a world whose rc1 conflicted and whose maintainer's fix
+// was learnt (see learnSerialFix): the world, its pipeline, rc1's run and
+// the fix.
+func learntRC1(t *testing.T) (*crashWorld, *Pipeline, int64, plumbing.Hash) {
+	t.Helper()
+	w := newCrashWorld(t)
+	rc1Run := w.conflictingRC1(t)
+	p := New(w.cfg, w.store, Options{})
+	return w, p, rc1Run, w.learnSerialFix(t, p, rc1Run)
 }
 
 // conflictingRC1 processes rc1, whose serial patch conflicts (and
@@ -274,5 +282,23 @@ func (w *crashWorld) wantFinalResolved(t *testing.T, runs []RunReport, final plu
 	}
 	if _, err := os.Stat(filepath.Join(w.dir, "export", "6.1.12", "patch-6.1.12-rt5.patch.xz")); err != nil {
 		t.Errorf("final export: %v", err)
+	}
+}
+
+// TestLearnRefusesPartialBranch is issue 13's `rtbot resolve --fix
+// <partial branch>`: the partial branch has stable's file without the RT
+// change, so learning it is refused, naming the patch, the file and the
+// RT line missing, and the good resolution recorded before is kept.
+func TestLearnRefusesPartialBranch(t *testing.T) {
+	ctx := context.Background()
+	w, p, rc1Run, fix := learntRC1(t)
+	_, err := p.Learn(ctx, LearnSpec{Run: rc1Run, Fix: "rtbot/6.1-rt/6.1.12-rc1-partial"})
+	if err == nil || !strings.Contains(err.Error(), "patch "+serialPatch+" file "+fixtures.DemoConflictFile) ||
+		!strings.Contains(err.Error(), `"int r = uart_port_lock_irqsave(x, 3);"`) {
+		t.Fatalf("learning the partial branch itself: %v; want refused, naming the patch, file and RT line", err)
+	}
+	rs, err := w.store.Resolutions(ctx, "", "")
+	if err != nil || len(rs) != 1 || !strings.Contains(rs[0].Source, fix.String()[:12]) {
+		t.Errorf("resolutions %+v, %v; want the good one kept", rs, err)
 	}
 }
