@@ -23,8 +23,8 @@ import (
 // file, each from the package that owns it: branch and revision names from
 // refname, queue ranges and limits from patchqueue, the rc patch location
 // from candidate, the IMAP flag, mailbox, poll and mail limits from
-// mailwatch, the loopback rule from netsec, trigger timeouts and the KCIDB
-// origin from trigger.
+// mailwatch, the loopback rule and the redaction of credentials in URLs
+// from netsec, trigger timeouts and the KCIDB origin from trigger.
 func ConfigRules() config.Rules {
 	mail, queue := mailwatch.DefaultLimits(), patchqueue.DefaultLimits()
 	return config.Rules{
@@ -41,6 +41,7 @@ func ConfigRules() config.Rules {
 		},
 		Flag:     mailwatch.ValidFlag,
 		Loopback: netsec.LoopbackHost,
+		Redact:   netsec.Redact,
 		Defaults: config.Defaults{
 			Mailbox:        mailwatch.DefaultMailbox,
 			Poll:           mailwatch.DefaultPoll,
