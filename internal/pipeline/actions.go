@@ -12,8 +12,8 @@ import (
 	"github.com/rtbot/rtbot/internal/config"
 	"github.com/rtbot/rtbot/internal/mailout"
 	"github.com/rtbot/rtbot/internal/merger"
+	"github.com/rtbot/rtbot/internal/netsec"
 	"github.com/rtbot/rtbot/internal/patchqueue"
-	"github.com/rtbot/rtbot/internal/remote"
 	"github.com/rtbot/rtbot/internal/report"
 	"github.com/rtbot/rtbot/internal/state"
 	"github.com/rtbot/rtbot/internal/triage"
@@ -90,7 +90,7 @@ func (p *Pipeline) push(ctx context.Context, runID int64, t config.Tree, branch 
 			return fmt.Errorf("push %s to %s: the remote branch is at %s, which rtbot did not push; not overwriting it",
 				branch, t.PushRemote, lease)
 		}
-		return remote.Push(ctx, t.Repo, t.PushRemote, branch, head, lease, p.opts.Progress)
+		return p.pushBranch(ctx, t, branch, head, lease)
 	}()
 	if err == nil {
 		if err := p.fault(FaultPushed); err != nil {
@@ -105,7 +105,7 @@ func (p *Pipeline) push(ctx context.Context, runID int64, t config.Tree, branch 
 // absent), and whether that is a commit other than head that rtbot never
 // pushed there: someone else's.
 func (p *Pipeline) remoteBranch(ctx context.Context, t config.Tree, branch string, head plumbing.Hash) (plumbing.Hash, bool, error) {
-	at, err := remote.RemoteHead(ctx, t.Repo, t.PushRemote, branch)
+	at, err := pushedHead(ctx, t, branch)
 	if err != nil || at.IsZero() || at == head {
 		return at, false, err
 	}
@@ -221,6 +221,7 @@ func (p *Pipeline) mailReport(ctx context.Context, runID int64, a state.Announce
 		}
 		return p.fault(FaultMailCommit)
 	}})
+	err = netsec.ExplainTLS(err, "smtp.ca_file")
 	if err == nil {
 		err = p.fault(FaultMailSent)
 		if err != nil {

@@ -213,7 +213,7 @@ func (p *Pipeline) learnBranch(ctx context.Context, t config.Tree, run state.Run
 		return err
 	}
 	defer eng.Close()
-	if b.tip, err = remote.Fetch(ctx, t.Repo, t.PushRemote, b.name, fetchedFixRef(b.name), p.opts.Progress); err != nil {
+	if b.tip, err = p.fetchPushed(ctx, t, b.name, fetchedFixRef(b.name)); err != nil {
 		return err
 	}
 	pushed, builtOn, err := p.pushedCommits(eng.Repository(), b)
@@ -243,7 +243,7 @@ func (p *Pipeline) learnBranch(ctx context.Context, t config.Tree, run state.Run
 func (p *Pipeline) readPartialBranch(ctx context.Context, t config.Tree, run state.Run) (*partialBranch, error) {
 	b := &partialBranch{t: t, run: run, name: run.PushedBranch, result: plumbing.NewHash(run.ResultCommit)}
 	var err error
-	if b.tip, err = remote.RemoteHead(ctx, t.Repo, t.PushRemote, b.name); err != nil {
+	if b.tip, err = pushedHead(ctx, t, b.name); err != nil {
 		return nil, err
 	}
 	if b.done, err = p.readUpTo(t, b.name); err != nil {
