@@ -324,11 +324,13 @@ func (p *Pipeline) accepting(a state.Announcement) ([]config.Tree, string) {
 		// rtbot's own, after fixes pushed onto a partial branch: the
 		// tree that pushed that branch there.
 		for _, t := range p.cfg.TreesFor(a.Series) {
-			if b, err := t.Branch(a.Version, a.RC); err == nil && t.PushRemote == a.GitURL && b+"-partial" == a.GitBranch {
+			// Recorded without credentials (and by earlier versions
+			// with them).
+			if b, err := t.Branch(a.Version, a.RC); err == nil && netsec.Redact(t.PushRemote) == netsec.Redact(a.GitURL) && b+"-partial" == a.GitBranch {
 				return []config.Tree{t}, ""
 			}
 		}
-		return nil, fmt.Sprintf("no [[tree]] pushes %s to %s any more", a.GitBranch, a.GitURL)
+		return nil, fmt.Sprintf("no [[tree]] pushes %s to %s any more", a.GitBranch, netsec.Redact(a.GitURL))
 	}
 	if a.Kind != string(mailwatch.KindStableRC) {
 		return nil, fmt.Sprintf("a %s mail: rtbot acts on stable-rc review announcements only", a.Kind)
@@ -345,7 +347,7 @@ func (p *Pipeline) accepting(a state.Announcement) ([]config.Tree, string) {
 			why = append(why, fmt.Sprintf("tree %s: sender %q is not one of its senders", t.Name, a.From))
 		case !t.MatchesCandidate(a.GitURL, a.GitBranch):
 			why = append(why, fmt.Sprintf("tree %s: the mail names %q branch %q, not the configured candidate %s branch %s",
-				t.Name, a.GitURL, a.GitBranch, t.CandidateURL, t.CandidateBranch))
+				t.Name, a.GitURL, a.GitBranch, netsec.Redact(t.CandidateURL), t.CandidateBranch))
 		default:
 			ok = append(ok, t)
 		}

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/rtbot/rtbot/internal/config"
+	"github.com/rtbot/rtbot/internal/state"
 	"github.com/rtbot/rtbot/internal/testkit"
 )
 
@@ -44,5 +45,27 @@ func TestEndpoints(t *testing.T) {
 	}
 	if _, err := serverTLS(nil, config.Server{CAFile: filepath.Join(dir, "none.pem")}, "smtp"); err == nil || !strings.HasPrefix(err.Error(), "smtp.ca_file: CA file") {
 		t.Errorf("serverTLS with a missing CA file: %v; want an error naming smtp.ca_file", err)
+	}
+}
+
+// TestRerunRemoteWithoutCredentials: a rerun records its tree's push
+// remote without credentials, and is accepted whether it was recorded so
+// or, by an earlier rtbot, with them; a refusal does not quote them.
+func TestRerunRemoteWithoutCredentials(t *testing.T) {
+	w := newCrashWorld(t)
+	w.cfg.Trees[0].PushRemote = "https://bot:t0k3n@git.example.org/rt/linux.git"
+	p := New(w.cfg, w.store, Options{})
+	for _, tc := range []struct {
+		url, branch string
+		ok          bool
+	}{
+		{"https://git.example.org/rt/linux.git", "rtbot/6.1-rt/6.1.12-rc2-partial", true},
+		{w.cfg.Trees[0].PushRemote, "rtbot/6.1-rt/6.1.12-rc2-partial", true},
+		{w.cfg.Trees[0].PushRemote, "rtbot/6.1-rt/6.1.12-rc3-partial", false},
+	} {
+		trees, why := p.accepting(state.Announcement{Kind: KindRerun, Series: "6.1", Version: "6.1.12", RC: 2, GitURL: tc.url, GitBranch: tc.branch})
+		if (len(trees) == 1) != tc.ok || strings.Contains(why, "t0k3n") {
+			t.Errorf("%s %s: accepted by %d trees (%s); want accepted %v, without the token", tc.url, tc.branch, len(trees), why, tc.ok)
+		}
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/rtbot/rtbot/internal/config"
 	"github.com/rtbot/rtbot/internal/export"
 	"github.com/rtbot/rtbot/internal/merger"
+	"github.com/rtbot/rtbot/internal/netsec"
 	"github.com/rtbot/rtbot/internal/objstore"
 	"github.com/rtbot/rtbot/internal/patchqueue"
 	"github.com/rtbot/rtbot/internal/state"
@@ -336,7 +337,7 @@ func (p *Pipeline) candidate(ctx context.Context, t config.Tree, a state.Announc
 	}
 	h, ferr := p.fetchCandidate(ctx, t, ref)
 	if ferr == nil {
-		p.log.Info("fetched candidate", "tree", t.Name, "url", t.CandidateURL, "branch", t.CandidateBranch, "commit", h.String())
+		p.log.Info("fetched candidate", "tree", t.Name, "url", netsec.Redact(t.CandidateURL), "branch", t.CandidateBranch, "commit", h.String())
 		return h, nil
 	}
 	if t.RCPatch == "" || ctx.Err() != nil {
