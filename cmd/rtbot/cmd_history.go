@@ -9,8 +9,14 @@ import (
 	"github.com/rtbot/rtbot/internal/state"
 )
 
-// cmdHistory implements `rtbot history`: the past runs, or one in full.
+// cmdHistory implements `rtbot history`: the past runs, or one in full,
+// without credentials (see redacting).
 func cmdHistory(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return redacting(stdout, func(w io.Writer) error { return history(ctx, args, w) })
+}
+
+// history is `rtbot history`, writing to stdout.
+func history(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := newFlags("history", "rtbot history --config FILE [--tree NAME] [--limit N] [--run ID] [--json]")
 	cfgPath := fs.String("config", "", "configuration file")
 	tree := fs.String("tree", "", "only runs of this tree")

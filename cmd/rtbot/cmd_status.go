@@ -1,11 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 
 	"github.com/rtbot/rtbot/internal/config"
+	"github.com/rtbot/rtbot/internal/netsec"
 	"github.com/rtbot/rtbot/internal/pipeline"
 	"github.com/rtbot/rtbot/internal/state"
 )
@@ -13,6 +15,25 @@ import (
 // cmdStatus implements `rtbot status`: what rtbot waits for, and whether
 // its state is sound (exit 1 when it is not).
 func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return redacting(stdout, func(w io.Writer) error { return status(ctx, args, w) })
+}
+
+// redacting runs cmd on a buffer and writes what it wrote to stdout
+// without the credentials of any URL in it (netsec.Redact). rtbot writes
+// none into its state, but a state file an earlier version wrote may
+// still hold some (in an error, or a rerun's remote): `rtbot status` and
+// `rtbot history` do not show them either.
+func redacting(stdout io.Writer, cmd func(io.Writer) error) error {
+	var buf bytes.Buffer
+	err := cmd(&buf)
+	if _, werr := io.WriteString(stdout, netsec.Redact(buf.String())); err == nil {
+		err = werr
+	}
+	return err
+}
+
+// status is `rtbot status`, writing to stdout.
+func status(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := newFlags("status", "rtbot status --config FILE [--json]")
 	cfgPath := fs.String("config", "", "configuration file")
 	asJSON := fs.Bool("json", false, "print JSON")

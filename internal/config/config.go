@@ -15,16 +15,19 @@
 // and its line, so a misspelt key never silently falls back to a default; keys
 // are case-sensitive. A password written into the file is refused: passwords
 // come from a file (password_file) or an environment variable (password_env),
-// never from the configuration or the command line.
+// never from the configuration or the command line. The same goes for the
+// tokens of https remotes (token_file, token_env); one written into a remote's
+// URL is accepted, and never written anywhere by rtbot (Rules.Redact).
 //
 // Every semantic problem is reported, not just the first: Load and Parse
 // return an errors.Join of [*Error] values, each naming the file, the line when
 // the key is written in the file, and the key path ("tree[1].series"; arrays of
 // tables count from 0).
 //
-// Paths (bot.state, bot.lock, bot.workdir, the password files, tree.repo, a
-// queue that is a path, a kcidb dir, a local push or candidate repository, and
-// a command trigger's program when it contains a slash) may start with "~/"
+// Paths (bot.state, bot.lock, bot.workdir, the password and CA files, tree.repo,
+// a queue that is a path, a kcidb dir, a local push or candidate repository,
+// the token, ssh key and known_hosts files of a tree's remotes, and a command
+// trigger's program when it contains a slash) may start with "~/"
 // for the home directory; other relative paths are relative to the directory
 // of the configuration file, not to the working directory, so cron and
 // systemd runs read the same files as an interactive one. After Load they are
@@ -145,6 +148,10 @@ type Server struct {
 	// it. Exactly one is set when Username is.
 	PasswordFile string `toml:"password_file"`
 	PasswordEnv  string `toml:"password_env"`
+
+	// CAFile, when set, is a file of PEM certificates trusted for the
+	// server besides the system's roots: a private CA. Not with TLSPlain.
+	CAFile string `toml:"ca_file"`
 }
 
 // IMAPConfig is the [imap] table: the mailbox rtbot watches for announcements.
@@ -237,6 +244,13 @@ type Tree struct {
 	// ExportDir/<candidate>/ holds patches/series, the patches, the
 	// patches-*.tar.xz tarball and the patch-*.patch.xz diff.
 	ExportDir string `toml:"export_dir"`
+
+	// PushAuth and CandidateAuth are the [tree.push_auth] and
+	// [tree.candidate_auth] tables: the credentials for PushRemote and
+	// CandidateURL (a token, an ssh key), and how their servers are
+	// checked (known hosts, a private CA). See [RemoteAuth].
+	PushAuth      RemoteAuth `toml:"push_auth"`
+	CandidateAuth RemoteAuth `toml:"candidate_auth"`
 
 	// validBranch is Rules.Branch, which Branch applies to its result.
 	validBranch func(name string) error

@@ -128,6 +128,7 @@ func TestExampleLoads(t *testing.T) {
 		{"webhook method", c.Triggers[1].Method, "POST"},
 		{"kcidb dir", c.Triggers[2].Dir, "/var/lib/rtbot/kcidb"},
 		{"header", c.Triggers[1].Headers["X-Requested-By"], "rtbot"},
+		{"push ssh key", tr.PushAuth.SSHKey, "/etc/rtbot/id_ed25519"},
 	}
 	for _, ch := range checks {
 		if ch.got != ch.want {
@@ -161,7 +162,8 @@ func TestExampleDocumentsEveryKey(t *testing.T) {
 		"branch_template", "push_partial", "triggers", "type", "timeout", "argv", "url",
 		"method", "headers", "secret_env", "dir", "origin",
 		"mail_bytes", "mail_header_bytes", "mail_text_bytes", "mime_parts", "mime_depth",
-		"queue_patches", "queue_bytes", "patch_bytes", "hunk_lines"}
+		"queue_patches", "queue_bytes", "patch_bytes", "hunk_lines",
+		"ca_file", "token_env", "token_file", "ssh_key", "known_hosts"}
 	for _, k := range keys {
 		if !strings.Contains(string(data), "\n"+k+" =") && !strings.Contains(string(data), "# "+k+" =") {
 			t.Errorf("the example does not show key %q", k)

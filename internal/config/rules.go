@@ -28,6 +28,9 @@ type Rules struct {
 	Flag func(flag string) bool
 	// Loopback reports whether a connection to host may go without TLS.
 	Loopback func(host string) bool
+	// Redact returns a remote (or any text) without the credentials of
+	// its URLs, for messages that quote a configured remote.
+	Redact func(s string) string
 	// Defaults are the values of the keys left out of the file.
 	Defaults Defaults
 }

@@ -8,8 +8,8 @@ import (
 	"strings"
 )
 
-// maxPasswordFile bounds what Password reads from a password file.
-const maxPasswordFile = 64 << 10
+// maxSecretFile bounds what is read from a password, token or key file.
+const maxSecretFile = 64 << 10
 
 // Password returns the password for s: the contents of PasswordFile without
 // trailing newlines, or the value of the environment variable PasswordEnv.
@@ -19,44 +19,97 @@ const maxPasswordFile = 64 << 10
 // other users could read is already leaked, and an unattended bot should fail
 // loudly rather than run with it. The error says how to fix the mode.
 func (s Server) Password() (string, error) {
-	switch {
-	case s.PasswordFile != "":
-		f, err := os.Open(s.PasswordFile)
-		if err != nil {
-			return "", fmt.Errorf("password file: %w", err)
-		}
-		defer f.Close()
-		st, err := f.Stat()
-		if err != nil {
-			return "", fmt.Errorf("password file: %w", err)
-		}
-		if !st.Mode().IsRegular() {
-			return "", fmt.Errorf("password file %s is not a regular file", s.PasswordFile)
-		}
-		if perm := st.Mode().Perm(); perm&0o077 != 0 {
-			return "", fmt.Errorf("password file %s has mode %#o: it must not be accessible to group or others (chmod 600 %s)", s.PasswordFile, perm, s.PasswordFile)
-		}
-		data, err := io.ReadAll(io.LimitReader(f, maxPasswordFile+1))
-		if err != nil {
-			return "", fmt.Errorf("password file: %w", err)
-		}
-		if len(data) > maxPasswordFile {
-			return "", fmt.Errorf("password file %s is larger than %d bytes", s.PasswordFile, maxPasswordFile)
-		}
-		pw := strings.TrimRight(string(data), "\r\n")
-		if pw == "" {
-			return "", fmt.Errorf("password file %s is empty", s.PasswordFile)
-		}
-		return pw, nil
-	case s.PasswordEnv != "":
-		pw, ok := os.LookupEnv(s.PasswordEnv)
-		if !ok {
-			return "", fmt.Errorf("environment variable %s (password_env) is not set", s.PasswordEnv)
-		}
-		if pw == "" {
-			return "", fmt.Errorf("environment variable %s (password_env) is empty", s.PasswordEnv)
-		}
-		return pw, nil
+	pw, ok, err := secret(s.PasswordFile, "password file", s.PasswordEnv, "password_env")
+	if !ok {
+		return "", errors.New("no password configured: set password_file or password_env")
 	}
-	return "", errors.New("no password configured: set password_file or password_env")
+	return pw, err
+}
+
+// Token returns the token of a: the contents of TokenFile without trailing
+// newlines, or the value of the environment variable TokenEnv; "" when
+// neither is set. A token file is held to a password file's rules.
+func (a RemoteAuth) Token() (string, error) {
+	token, _, err := secret(a.TokenFile, "token file", a.TokenEnv, "token_env")
+	return token, err
+}
+
+// secret returns the secret in file (named what in errors) without
+// trailing newlines, or else the value of the environment variable env
+// (named by key). ok is false when neither is set.
+func secret(file, what, env, key string) (v string, ok bool, err error) {
+	switch {
+	case file != "":
+		v, err = secretText(file, what)
+		return v, true, err
+	case env != "":
+		v, err = secretEnv(env, key)
+		return v, true, err
+	}
+	return "", false, nil
+}
+
+// SSHPrivateKey returns the contents of the SSHKey file; nil when it is not
+// set. Like ssh, it refuses a key file that group or others may access.
+func (a RemoteAuth) SSHPrivateKey() ([]byte, error) {
+	if a.SSHKey == "" {
+		return nil, nil
+	}
+	return readSecretFile(a.SSHKey, "ssh key")
+}
+
+// secretText returns the contents of the secret file path without trailing
+// newlines; what names the file in errors.
+func secretText(path, what string) (string, error) {
+	data, err := readSecretFile(path, what)
+	if err != nil {
+		return "", err
+	}
+	v := strings.TrimRight(string(data), "\r\n")
+	if v == "" {
+		return "", fmt.Errorf("%s %s is empty", what, path)
+	}
+	return v, nil
+}
+
+// secretEnv returns the value of the environment variable name, which key
+// names; unset and empty are errors.
+func secretEnv(name, key string) (string, error) {
+	v, ok := os.LookupEnv(name)
+	if !ok {
+		return "", fmt.Errorf("environment variable %s (%s) is not set", name, key)
+	}
+	if v == "" {
+		return "", fmt.Errorf("environment variable %s (%s) is empty", name, key)
+	}
+	return v, nil
+}
+
+// readSecretFile reads the regular file path, which group and others must
+// not be able to access, up to maxSecretFile bytes; what names it in
+// errors.
+func readSecretFile(path, what string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s %s is not a regular file", what, path)
+	}
+	if perm := st.Mode().Perm(); perm&0o077 != 0 {
+		return nil, fmt.Errorf("%s %s has mode %#o: it must not be accessible to group or others (chmod 600 %s)", what, path, perm, path)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, maxSecretFile+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	if len(data) > maxSecretFile {
+		return nil, fmt.Errorf("%s %s is larger than %d bytes", what, path, maxSecretFile)
+	}
+	return data, nil
 }

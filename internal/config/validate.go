@@ -170,6 +170,12 @@ func (s *Server) validate(p *problems, table, base string, userRequired bool, lo
 	if s.PasswordEnv != "" && !envRE.MatchString(s.PasswordEnv) {
 		p.add(table+".password_env", "%q is not an environment variable name", s.PasswordEnv)
 	}
+	if s.CAFile != "" {
+		s.CAFile = resolvePath(p, table+".ca_file", s.CAFile, base)
+		if s.TLS == TLSPlain {
+			p.add(table+".ca_file", "is for a TLS connection, and tls is %q", TLSPlain)
+		}
+	}
 }
 
 func (c *IMAPConfig) validate(p *problems, base string, r Rules) {
@@ -212,8 +218,10 @@ func (t *Tree) validate(p *problems, key, base string, triggers map[string]bool,
 		t.ExportDir = resolvePath(p, key+".export_dir", t.ExportDir, base)
 	}
 	t.validatePeople(p, key)
-	t.validateBranch(p, key, base, r.Branch)
+	t.validateBranch(p, key, base, r)
 	t.validateTriggers(p, key, triggers)
+	t.CandidateAuth.validateAuth(p, key+".candidate_auth", key+".candidate_url", t.CandidateURL, base, r)
+	t.PushAuth.validateAuth(p, key+".push_auth", key+".push_remote", t.PushRemote, base, r)
 }
 
 // validateIdentity checks the tree's name, series and repository.
@@ -241,7 +249,7 @@ func (t *Tree) validateCandidate(p *problems, key, base string, r Rules) {
 	if t.CandidateURL == "" {
 		p.add(key+".candidate_url", "required: the stable-rc remote, such as https://git.kernel.org/pub/scm/linux/kernel/git/stable/linux-stable-rc.git")
 	} else {
-		t.CandidateURL = checkRemote(p, key+".candidate_url", t.CandidateURL, base)
+		t.CandidateURL = checkRemote(p, key+".candidate_url", t.CandidateURL, base, r.Redact)
 	}
 	if t.CandidateBranch == "" && seriesRE.MatchString(t.Series) {
 		t.CandidateBranch = "linux-" + t.Series + ".y"
@@ -250,11 +258,11 @@ func (t *Tree) validateCandidate(p *problems, key, base string, r Rules) {
 		p.add(key+".candidate_branch", "%q is not a valid branch name", t.CandidateBranch)
 	}
 	if t.AnnounceURL != "" {
-		t.AnnounceURL = checkRemote(p, key+".announce_url", t.AnnounceURL, base)
+		t.AnnounceURL = checkRemote(p, key+".announce_url", t.AnnounceURL, base, r.Redact)
 	}
 	if t.RCPatch != "" {
 		if err := r.RCPatch(t.RCPatch); err != nil {
-			p.add(key+".rc_patch", "%v", err)
+			p.add(key+".rc_patch", "%s", r.Redact(err.Error()))
 		} else if !strings.Contains(t.RCPatch, "://") {
 			t.RCPatch = resolvePath(p, key+".rc_patch", t.RCPatch, base)
 		}
@@ -326,10 +334,10 @@ func (t *Tree) validatePeople(p *problems, key string) {
 }
 
 // validateBranch checks where the result branch goes and its template,
-// which must expand to a valid branch name (validBranch says).
-func (t *Tree) validateBranch(p *problems, key, base string, validBranch func(string) error) {
+// which must expand to a valid branch name (r.Branch says).
+func (t *Tree) validateBranch(p *problems, key, base string, r Rules) {
 	if t.PushRemote != "" && !nameRE.MatchString(t.PushRemote) {
-		t.PushRemote = checkRemote(p, key+".push_remote", t.PushRemote, base)
+		t.PushRemote = checkRemote(p, key+".push_remote", t.PushRemote, base, r.Redact)
 	}
 	if t.BranchTemplate == "" {
 		t.BranchTemplate = DefaultBranchTemplate
@@ -348,7 +356,7 @@ func (t *Tree) validateBranch(p *problems, key, base string, validBranch func(st
 	sample := expandTemplate(t.BranchTemplate, map[string]string{
 		"series": series, "version": series + ".1", "rc": "1", "tree": name,
 	})
-	if validBranch(sample) != nil {
+	if r.Branch(sample) != nil {
 		p.add(key+".branch_template", "%q expands to %q, which is not a valid branch name", t.BranchTemplate, sample)
 	}
 }
@@ -611,28 +619,30 @@ func checkHTTPURL(p *problems, key, v string) {
 
 // checkRemote checks a git remote: a git://, http(s)://, ssh:// or file://
 // URL, an scp-style [user@]host:path, or a local path, which it resolves.
-func checkRemote(p *problems, key, v, base string) string {
+// Messages quote the remote as redact leaves it: without credentials.
+func checkRemote(p *problems, key, v, base string, redact func(string) string) string {
+	shown := redact(v)
 	if strings.ContainsAny(v, " \t\r\n\x00") {
-		p.add(key, "%q: a remote must not contain blanks or control characters", v)
+		p.add(key, "%q: a remote must not contain blanks or control characters", shown)
 		return v
 	}
 	if strings.Contains(v, "://") {
 		u, err := url.Parse(v)
 		if err != nil {
-			p.add(key, "%q is not a URL: %v", v, err)
+			p.add(key, "%q is not a URL: %v", shown, redact(err.Error()))
 			return v
 		}
 		switch u.Scheme {
 		case "git", "http", "https", "ssh":
 			if u.Host == "" || strings.Trim(u.Path, "/") == "" {
-				p.add(key, "%q: want %s://HOST/PATH", v, u.Scheme)
+				p.add(key, "%q: want %s://HOST/PATH", shown, u.Scheme)
 			}
 		case "file":
 			if u.Path == "" {
-				p.add(key, "%q: want file:///PATH", v)
+				p.add(key, "%q: want file:///PATH", shown)
 			}
 		default:
-			p.add(key, "%q: scheme %q is not one of git, https, http, ssh, file", v, u.Scheme)
+			p.add(key, "%q: scheme %q is not one of git, https, http, ssh, file", shown, u.Scheme)
 		}
 		return v
 	}
@@ -650,7 +660,7 @@ func checkRemote(p *problems, key, v, base string) string {
 			return v
 		}
 	}
-	p.add(key, "%q is not a git URL (git://, https://, ssh://, file://), an scp-style host:path, or a path starting with /, ./, ../ or ~/", v)
+	p.add(key, "%q is not a git URL (git://, https://, ssh://, file://), an scp-style host:path, or a path starting with /, ./, ../ or ~/", shown)
 	return v
 }
 

@@ -13,7 +13,22 @@
 // be tomorrow. Where rtbot dials the connection itself (IMAP and SMTP), the
 // peer it reached must be a loopback address too ([LoopbackPeer]), so a
 // "localhost" that the resolver maps elsewhere is refused before a password
-// crosses it.
+// crosses it. Credentials for a git remote (a token) follow the same rule:
+// https, or plain http to a loopback host only.
+//
+// # Private CAs
+//
+// A server whose certificate a private CA signed is trusted through a
+// ca_file ([LoadCA]): for IMAP and SMTP its pool is the RootCAs of the
+// configuration [ClientConfig] starts from, for https git remotes its
+// certificates go to go-git. A connection that fails for want of it says
+// which key to set ([ExplainTLS]).
+//
+// # Secrets in URLs
+//
+// A remote's URL may carry credentials (https://user:token@host/...).
+// [Redact] is the one rule that removes them, from a URL or from any text
+// that quotes one, before rtbot writes it anywhere.
 package netsec
 
 import (

@@ -163,3 +163,43 @@ func TestClientConfig(t *testing.T) {
 		t.Errorf("ClientConfig(empty base) = ServerName %q, MinVersion %#x", c.ServerName, c.MinVersion)
 	}
 }
+
+func TestRedact(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"https://rtbot:tok3n@gitlab.example.org/rt/linux.git", "https://gitlab.example.org/rt/linux.git"},
+		{"https://ghp_tok3n@github.com/x/y.git", "https://github.com/x/y.git"},
+		{"HTTP://u:tok3n@127.0.0.1:8080/r.git", "HTTP://127.0.0.1:8080/r.git"},
+		{"https://a@b:tok3n@host/r", "https://host/r"}, // an unescaped "@": up to the last one, as url.Parse
+		{"https://u:p%40tok3n@host", "https://host"},
+		{"ssh://git:tok3n@example.org/rt/linux.git", "ssh://git@example.org/rt/linux.git"},
+		{"ssh://git@example.org/rt/linux.git", "ssh://git@example.org/rt/linux.git"},
+		{"git@gitlab.example.org:rt/linux.git", "git@gitlab.example.org:rt/linux.git"},
+		{"/srv/git/linux.git", "/srv/git/linux.git"},
+		{"https://git.kernel.org/pub/scm/linux.git", "https://git.kernel.org/pub/scm/linux.git"},
+		{"https://host/path?to=a@b", "https://host/path?to=a@b"}, // an "@" after the authority
+		{"https://host/x mail rt@example.org", "https://host/x mail rt@example.org"},
+		// In text: every URL, nothing else.
+		{`push https://u:tok3n@h1/a.git rtbot/x: 401; fetch "http://tok3n@h2/b.git"; mail rt@example.org`,
+			`push https://h1/a.git rtbot/x: 401; fetch "http://h2/b.git"; mail rt@example.org`},
+		{`Get "https://x-access-token:***@host/r.git/info/refs": EOF`, `Get "https://host/r.git/info/refs": EOF`},
+		{"", ""},
+	}
+	for _, tt := range tests {
+		if got := Redact(tt.in); got != tt.want {
+			t.Errorf("Redact(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func FuzzRedact(f *testing.F) {
+	f.Add("push https://u:tok3n@h1/a.git and ssh://git:tok3n@h2/b")
+	f.Fuzz(func(t *testing.T, s string) {
+		r := Redact(s)
+		if Redact(r) != r {
+			t.Errorf("Redact is not idempotent on %q: %q, then %q", s, r, Redact(r))
+		}
+		if len(r) > len(s) {
+			t.Errorf("Redact(%q) = %q grew", s, r)
+		}
+	})
+}

@@ -12,8 +12,8 @@ import (
 	"github.com/rtbot/rtbot/internal/config"
 	"github.com/rtbot/rtbot/internal/mailout"
 	"github.com/rtbot/rtbot/internal/merger"
+	"github.com/rtbot/rtbot/internal/netsec"
 	"github.com/rtbot/rtbot/internal/patchqueue"
-	"github.com/rtbot/rtbot/internal/remote"
 	"github.com/rtbot/rtbot/internal/report"
 	"github.com/rtbot/rtbot/internal/state"
 	"github.com/rtbot/rtbot/internal/triage"
@@ -70,7 +70,7 @@ func (p *Pipeline) push(ctx context.Context, runID int64, t config.Tree, branch 
 	if partial {
 		if _, theirs, err := p.remoteBranch(ctx, t, branch, head); err != nil || theirs {
 			if theirs {
-				p.log.Warn("not pushing the partial branch", "tree", t.Name, "remote", t.PushRemote, "branch", branch, "why", errTakenOver)
+				p.log.Warn("not pushing the partial branch", "tree", t.Name, "remote", netsec.Redact(t.PushRemote), "branch", branch, "why", errTakenOver)
 				err = errTakenOver
 			}
 			return err
@@ -88,15 +88,15 @@ func (p *Pipeline) push(ctx context.Context, runID int64, t config.Tree, branch 
 		}
 		if theirs {
 			return fmt.Errorf("push %s to %s: the remote branch is at %s, which rtbot did not push; not overwriting it",
-				branch, t.PushRemote, lease)
+				branch, netsec.Redact(t.PushRemote), lease)
 		}
-		return remote.Push(ctx, t.Repo, t.PushRemote, branch, head, lease, p.opts.Progress)
+		return p.pushBranch(ctx, t, branch, head, lease)
 	}()
 	if err == nil {
 		if err := p.fault(FaultPushed); err != nil {
 			return err
 		}
-		p.log.Info("pushed", "tree", t.Name, "remote", t.PushRemote, "branch", branch, "commit", head.String())
+		p.log.Info("pushed", "tree", t.Name, "remote", netsec.Redact(t.PushRemote), "branch", branch, "commit", head.String())
 	}
 	return p.settle(ctx, act, err)
 }
@@ -105,7 +105,7 @@ func (p *Pipeline) push(ctx context.Context, runID int64, t config.Tree, branch 
 // absent), and whether that is a commit other than head that rtbot never
 // pushed there: someone else's.
 func (p *Pipeline) remoteBranch(ctx context.Context, t config.Tree, branch string, head plumbing.Hash) (plumbing.Hash, bool, error) {
-	at, err := remote.RemoteHead(ctx, t.Repo, t.PushRemote, branch)
+	at, err := pushedHead(ctx, t, branch)
 	if err != nil || at.IsZero() || at == head {
 		return at, false, err
 	}
@@ -221,6 +221,7 @@ func (p *Pipeline) mailReport(ctx context.Context, runID int64, a state.Announce
 		}
 		return p.fault(FaultMailCommit)
 	}})
+	err = netsec.ExplainTLS(err, "smtp.ca_file")
 	if err == nil {
 		err = p.fault(FaultMailSent)
 		if err != nil {
@@ -259,19 +260,19 @@ func (p *Pipeline) mailReport(ctx context.Context, runID int64, a state.Announce
 func (p *Pipeline) reportMail(a state.Announcement, t config.Tree, triageReport *triage.Report, runReport *RunReport, id string) (*mailout.Message, error) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "rtbot rebased the %s RT queue (%s) onto %s\n", t.Name, t.Queue, candName(a.Version, a.RC))
-	fmt.Fprintf(&b, "(%s %s, commit %.12s).\n\n", t.CandidateURL, t.CandidateBranch, runReport.Commit)
+	fmt.Fprintf(&b, "(%s %s, commit %.12s).\n\n", netsec.Redact(t.CandidateURL), t.CandidateBranch, runReport.Commit)
 	fmt.Fprintf(&b, "%d of %d patches need a human; the rest applied.\n", triageReport.Summary.Attention, triageReport.Summary.Total)
 	if runReport.Branch != "" {
 		fmt.Fprintf(&b, "What did apply is on branch %s (commit %.12s)\nin %s", runReport.Branch, runReport.Result, t.Repo)
 		switch {
 		case runReport.Pushed != "":
-			fmt.Fprintf(&b, "\nand was pushed to %s.\n", t.PushRemote)
+			fmt.Fprintf(&b, "\nand was pushed to %s.\n", netsec.Redact(t.PushRemote))
 			b.WriteString("Apply each conflicting patch below by hand on top of it (git am -3\n" +
 				"keeps its subject) and push the branch back: rtbot learns the\n" +
 				"resolutions and applies them to the next candidate with the same\n" +
 				"conflict.\n")
 		case runReport.NotPushed != "":
-			fmt.Fprintf(&b, ";\nnot pushed to %s: %s.\n", t.PushRemote, runReport.NotPushed)
+			fmt.Fprintf(&b, ";\nnot pushed to %s: %s.\n", netsec.Redact(t.PushRemote), runReport.NotPushed)
 		default:
 			b.WriteString(".\n")
 		}

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"crypto/tls"
 	"fmt"
 
 	"github.com/rtbot/rtbot/internal/candidate"
@@ -10,6 +11,7 @@ import (
 	"github.com/rtbot/rtbot/internal/netsec"
 	"github.com/rtbot/rtbot/internal/patchqueue"
 	"github.com/rtbot/rtbot/internal/refname"
+	"github.com/rtbot/rtbot/internal/remote"
 	"github.com/rtbot/rtbot/internal/trigger"
 )
 
@@ -23,8 +25,8 @@ import (
 // file, each from the package that owns it: branch and revision names from
 // refname, queue ranges and limits from patchqueue, the rc patch location
 // from candidate, the IMAP flag, mailbox, poll and mail limits from
-// mailwatch, the loopback rule from netsec, trigger timeouts and the KCIDB
-// origin from trigger.
+// mailwatch, the loopback rule and the redaction of credentials in URLs
+// from netsec, trigger timeouts and the KCIDB origin from trigger.
 func ConfigRules() config.Rules {
 	mail, queue := mailwatch.DefaultLimits(), patchqueue.DefaultLimits()
 	return config.Rules{
@@ -41,6 +43,7 @@ func ConfigRules() config.Rules {
 		},
 		Flag:     mailwatch.ValidFlag,
 		Loopback: netsec.LoopbackHost,
+		Redact:   netsec.Redact,
 		Defaults: config.Defaults{
 			Mailbox:        mailwatch.DefaultMailbox,
 			Poll:           mailwatch.DefaultPoll,
@@ -80,9 +83,13 @@ func (p *Pipeline) imapConfig() (mailwatch.IMAPConfig, error) {
 	if err != nil {
 		return mailwatch.IMAPConfig{}, fmt.Errorf("imap: %w", err)
 	}
+	tc, err := serverTLS(p.opts.IMAPTLS, p.cfg.IMAP.Server, "imap")
+	if err != nil {
+		return mailwatch.IMAPConfig{}, err
+	}
 	return mailwatch.IMAPConfig{
 		MaxHeaderBytes: p.cfg.Limits.MailHeaderBytes, MaxTextBytes: p.cfg.Limits.MailTextBytes,
-		Addr: p.cfg.IMAP.Addr, TLS: tlsMode(p.cfg.IMAP.TLS), TLSConfig: p.opts.IMAPTLS,
+		Addr: p.cfg.IMAP.Addr, TLS: tlsMode(p.cfg.IMAP.TLS), TLSConfig: tc,
 		Username: p.cfg.IMAP.Username, Password: pw, Mailbox: p.mailbox(),
 		ProcessedFlag: p.cfg.IMAP.MarkProcessed, ProcessedMailbox: p.cfg.IMAP.MoveProcessed,
 	}, nil
@@ -103,7 +110,11 @@ func queueLimits(l config.LimitsConfig) patchqueue.Limits {
 
 // smtpServer is the mailout form of [smtp].
 func (p *Pipeline) smtpServer() (mailout.Server, error) {
-	s := mailout.Server{Addr: p.cfg.SMTP.Addr, TLS: tlsMode(p.cfg.SMTP.TLS), Username: p.cfg.SMTP.Username, TLSConfig: p.opts.SMTPTLS}
+	tc, err := serverTLS(p.opts.SMTPTLS, p.cfg.SMTP.Server, "smtp")
+	if err != nil {
+		return mailout.Server{}, err
+	}
+	s := mailout.Server{Addr: p.cfg.SMTP.Addr, TLS: tlsMode(p.cfg.SMTP.TLS), Username: p.cfg.SMTP.Username, TLSConfig: tc}
 	if s.Username != "" {
 		pw, err := p.cfg.SMTP.Password()
 		if err != nil {
@@ -135,4 +146,53 @@ func triggerType(t string) string {
 		return trigger.TypeKCIDB
 	}
 	return t
+}
+
+// pushEndpoint is the remote form of the tree's push remote, with the
+// credentials of [tree.push_auth] read now (a token or key replaced since
+// the last pass is the one used).
+func pushEndpoint(t config.Tree) (remote.Endpoint, error) {
+	return endpoint(t.PushRemote, t.PushAuth, "tree "+t.Name+" push_auth")
+}
+
+// candidateEndpoint is the remote form of the tree's candidate remote,
+// with the credentials of [tree.candidate_auth].
+func candidateEndpoint(t config.Tree) (remote.Endpoint, error) {
+	return endpoint(t.CandidateURL, t.CandidateAuth, "tree "+t.Name+" candidate_auth")
+}
+
+// endpoint is url with the credentials and CA of a, whose table names it
+// in errors.
+func endpoint(url string, a config.RemoteAuth, table string) (remote.Endpoint, error) {
+	ep := remote.Endpoint{URL: url, KnownHosts: a.KnownHosts}
+	var err error
+	if ep.Token, err = a.Token(); err != nil {
+		return ep, fmt.Errorf("%s: %w", table, err)
+	}
+	if ep.SSHKey, err = a.SSHPrivateKey(); err != nil {
+		return ep, fmt.Errorf("%s: %w", table, err)
+	}
+	if a.CAFile != "" {
+		ca, err := netsec.LoadCA(a.CAFile)
+		if err != nil {
+			return ep, fmt.Errorf("%s: %w", table, err)
+		}
+		ep.CA = ca.PEM
+	}
+	return ep, nil
+}
+
+// serverTLS is the TLS configuration an IMAP or SMTP client starts from:
+// override (Options.IMAPTLS or SMTPTLS: the demo's, a test's) when set,
+// else one trusting the server's ca_file besides the system's roots, else
+// nil (the system's roots). table names the server in errors.
+func serverTLS(override *tls.Config, s config.Server, table string) (*tls.Config, error) {
+	if override != nil || s.CAFile == "" {
+		return override, nil
+	}
+	ca, err := netsec.LoadCA(s.CAFile)
+	if err != nil {
+		return nil, fmt.Errorf("%s.ca_file: %w", table, err)
+	}
+	return ca.TLSConfig(), nil
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/rtbot/rtbot/internal/config"
 	"github.com/rtbot/rtbot/internal/merger"
+	"github.com/rtbot/rtbot/internal/netsec"
 	"github.com/rtbot/rtbot/internal/objstore"
 	"github.com/rtbot/rtbot/internal/remote"
 	"github.com/rtbot/rtbot/internal/state"
@@ -220,7 +221,7 @@ func (p *Pipeline) learnBranch(ctx context.Context, t config.Tree, run state.Run
 		return err
 	}
 	defer eng.Close()
-	if b.tip, err = remote.Fetch(ctx, t.Repo, t.PushRemote, b.name, fetchedFixRef(b.name), p.opts.Progress); err != nil {
+	if b.tip, err = p.fetchPushed(ctx, t, b.name, fetchedFixRef(b.name)); err != nil {
 		return err
 	}
 	pushed, builtOn, err := p.pushedCommits(eng.Repository(), b)
@@ -250,7 +251,7 @@ func (p *Pipeline) learnBranch(ctx context.Context, t config.Tree, run state.Run
 func (p *Pipeline) readPartialBranch(ctx context.Context, t config.Tree, run state.Run) (*partialBranch, error) {
 	b := &partialBranch{t: t, run: run, name: run.PushedBranch, result: plumbing.NewHash(run.ResultCommit)}
 	var err error
-	if b.tip, err = remote.RemoteHead(ctx, t.Repo, t.PushRemote, b.name); err != nil {
+	if b.tip, err = pushedHead(ctx, t, b.name); err != nil {
 		return nil, err
 	}
 	if b.done, err = p.readUpTo(t, b.name); err != nil {
@@ -355,7 +356,8 @@ func (p *Pipeline) learnPushedCommit(ctx context.Context, b *partialBranch, c *o
 // the resolutions learnt from a partial branch make its candidate clean:
 // the candidate is run again, for the tree that pushed the branch only,
 // and this time pushed and tested (see rerunIfClean). Its GitURL and
-// GitBranch are the remote and the partial branch the fix was pushed to.
+// GitBranch are the remote (without credentials: netsec.Redact) and the
+// partial branch the fix was pushed to.
 const KindRerun = "rerun"
 
 // rerunIfClean rebases the run's queue onto its candidate again with the
@@ -390,7 +392,7 @@ func (p *Pipeline) rerunIfClean(ctx context.Context, t config.Tree, run state.Ru
 	rec, dup, err := p.store.RecordAnnouncement(ctx, state.Announcement{
 		MessageID: p.messageID(fmt.Sprintf("rerun.%s.%s.%.12s", t.Name, candName(a.Version, a.RC), tip)),
 		Kind:      KindRerun, Series: a.Series, Version: a.Version, RC: a.RC,
-		GitURL: t.PushRemote, GitBranch: branch, From: "rtbot",
+		GitURL: netsec.Redact(t.PushRemote), GitBranch: branch, From: "rtbot",
 		Subject: fmt.Sprintf("%s: fixes pushed to %s (%.12s) leave nothing for a human", candName(a.Version, a.RC), branch, tip),
 		Status:  state.AnnouncementNew,
 	})

@@ -254,7 +254,7 @@ func TestDiskFullWritingObjects(t *testing.T) {
 	w.deliver(t, 0)
 	// Fetch the candidate first, so the first write to fail is the
 	// rebase's pack.
-	if _, err := remote.Fetch(context.Background(), repo, w.cfg.Trees[0].CandidateURL, "linux-6.1.y",
+	if _, err := remote.Fetch(context.Background(), repo, remote.Endpoint{URL: w.cfg.Trees[0].CandidateURL}, "linux-6.1.y",
 		CandidateRef("6.1-rt", "6.1.12", 1), nil); err != nil {
 		t.Fatal(err)
 	}

@@ -29,6 +29,7 @@ import (
 	"github.com/rtbot/rtbot/internal/config"
 	"github.com/rtbot/rtbot/internal/mailout"
 	"github.com/rtbot/rtbot/internal/mailwatch"
+	"github.com/rtbot/rtbot/internal/netsec"
 	"github.com/rtbot/rtbot/internal/remote"
 	"github.com/rtbot/rtbot/internal/state"
 	"github.com/rtbot/rtbot/internal/triage"
@@ -42,7 +43,8 @@ type Options struct {
 	// Progress, when not nil, receives fetch and push progress (a terminal).
 	Progress io.Writer
 	// IMAPTLS and SMTPTLS, when not nil, replace the system trust settings
-	// for the servers (a private CA, or the demo's self-signed servers).
+	// for the servers, and the ca_file of [imap] and [smtp] (the demo's
+	// self-signed servers, a test's).
 	IMAPTLS, SMTPTLS *tls.Config
 	// Fault, when not nil, is called at each named step of the pipeline
 	// (see the Fault* constants); an error it returns stops the pass there,
@@ -187,7 +189,7 @@ func (p *Pipeline) Once(ctx context.Context) (*Pass, error) {
 	}
 	sc, err := mailwatch.Dial(ctx, icfg)
 	if err != nil {
-		return pass, err
+		return pass, netsec.ExplainTLS(err, "imap.ca_file")
 	}
 	defer sc.Close()
 	cp, err := p.store.Checkpoint(ctx, p.cfg.IMAP.Addr, icfg.Mailbox)
@@ -322,11 +324,13 @@ func (p *Pipeline) accepting(a state.Announcement) ([]config.Tree, string) {
 		// rtbot's own, after fixes pushed onto a partial branch: the
 		// tree that pushed that branch there.
 		for _, t := range p.cfg.TreesFor(a.Series) {
-			if b, err := t.Branch(a.Version, a.RC); err == nil && t.PushRemote == a.GitURL && b+"-partial" == a.GitBranch {
+			// Recorded without credentials (and by earlier versions
+			// with them).
+			if b, err := t.Branch(a.Version, a.RC); err == nil && netsec.Redact(t.PushRemote) == netsec.Redact(a.GitURL) && b+"-partial" == a.GitBranch {
 				return []config.Tree{t}, ""
 			}
 		}
-		return nil, fmt.Sprintf("no [[tree]] pushes %s to %s any more", a.GitBranch, a.GitURL)
+		return nil, fmt.Sprintf("no [[tree]] pushes %s to %s any more", a.GitBranch, netsec.Redact(a.GitURL))
 	}
 	if a.Kind != string(mailwatch.KindStableRC) {
 		return nil, fmt.Sprintf("a %s mail: rtbot acts on stable-rc review announcements only", a.Kind)
@@ -343,7 +347,7 @@ func (p *Pipeline) accepting(a state.Announcement) ([]config.Tree, string) {
 			why = append(why, fmt.Sprintf("tree %s: sender %q is not one of its senders", t.Name, a.From))
 		case !t.MatchesCandidate(a.GitURL, a.GitBranch):
 			why = append(why, fmt.Sprintf("tree %s: the mail names %q branch %q, not the configured candidate %s branch %s",
-				t.Name, a.GitURL, a.GitBranch, t.CandidateURL, t.CandidateBranch))
+				t.Name, a.GitURL, a.GitBranch, netsec.Redact(t.CandidateURL), t.CandidateBranch))
 		default:
 			ok = append(ok, t)
 		}
@@ -503,7 +507,7 @@ func (p *Pipeline) Watch(ctx context.Context) error {
 		Poll:    poll,
 		Backoff: mailwatch.Backoff{Min: time.Second, Max: 5 * time.Minute},
 		Report: func(attempt int, err error, next time.Duration) {
-			p.log.Warn("IMAP connection failed; retrying", "attempt", attempt+1, "err", err, "next", next)
+			p.log.Warn("IMAP connection failed; retrying", "attempt", attempt+1, "err", netsec.ExplainTLS(err, "imap.ca_file"), "next", next)
 		},
 	}
 	return mailwatch.Watch(ctx, icfg, opts, mailwatch.Checkpoint{UIDValidity: cp.UIDValidity, LastUID: cp.LastUID},

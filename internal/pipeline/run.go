@@ -22,9 +22,9 @@ import (
 	"github.com/rtbot/rtbot/internal/config"
 	"github.com/rtbot/rtbot/internal/export"
 	"github.com/rtbot/rtbot/internal/merger"
+	"github.com/rtbot/rtbot/internal/netsec"
 	"github.com/rtbot/rtbot/internal/objstore"
 	"github.com/rtbot/rtbot/internal/patchqueue"
-	"github.com/rtbot/rtbot/internal/remote"
 	"github.com/rtbot/rtbot/internal/state"
 	"github.com/rtbot/rtbot/internal/triage"
 )
@@ -335,9 +335,9 @@ func (p *Pipeline) candidate(ctx context.Context, t config.Tree, a state.Announc
 	if r, err := repo.Reference(plumbing.ReferenceName(ref), true); err == nil {
 		return r.Hash(), nil
 	}
-	h, ferr := remote.Fetch(ctx, t.Repo, t.CandidateURL, t.CandidateBranch, ref, p.opts.Progress)
+	h, ferr := p.fetchCandidate(ctx, t, ref)
 	if ferr == nil {
-		p.log.Info("fetched candidate", "tree", t.Name, "url", t.CandidateURL, "branch", t.CandidateBranch, "commit", h.String())
+		p.log.Info("fetched candidate", "tree", t.Name, "url", netsec.Redact(t.CandidateURL), "branch", t.CandidateBranch, "commit", h.String())
 		return h, nil
 	}
 	if t.RCPatch == "" || ctx.Err() != nil {

@@ -7,10 +7,15 @@
 // pushes go to branches under rtbot/ with a lease, so a branch a human
 // moved is never overwritten.
 //
-// Transports and credentials: ssh remotes authenticate with the ssh agent
-// (go-git's default); https and http remotes go unauthenticated unless the
-// URL carries the credentials (https://user:token@host/...); git:// has
-// none. Local paths and file:// URLs use go-git's file transport, which
+// Transports and credentials ([Endpoint]): ssh remotes log in with a key
+// file's key or the ssh agent, and their host key is checked against a
+// known_hosts file; https remotes send a token (or the credentials written
+// in the URL, https://user:token@host/...) as HTTP basic authentication,
+// and trust a private CA when given one; plain http sends credentials only
+// to a loopback host; git:// has none. Credentials never stay in the URL
+// go-git sees, and every message names a remote by [Endpoint.Name], so no
+// error, log line or state row repeats them. Local paths and file:// URLs
+// use go-git's file transport, which
 // runs git's own git-upload-pack and git-receive-pack programs with the
 // path as their only argument (found on PATH or under `git --exec-path`),
 // so those need git installed; the network transports are pure Go.
@@ -32,7 +37,6 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
-	"github.com/rtbot/rtbot/internal/objstore"
 	"github.com/rtbot/rtbot/internal/refname"
 )
 
@@ -50,7 +54,7 @@ const BranchNamespace = "rtbot/"
 // be reached.
 type Error struct {
 	Op     string // "fetch", "list", "push"
-	Remote string // the remote name, URL or path as given
+	Remote string // the remote name, URL or path, without credentials (Endpoint.Name)
 	Ref    string // the branch
 	// Temporary says a later attempt may succeed: the network failed or
 	// the server was unavailable, not the request.
@@ -136,93 +140,78 @@ func wrap(op, remote, ref string, err error) error {
 
 // checkRemote refuses remote names, URLs and paths that a transport could
 // take for an option (the file transport passes the path to
-// git-upload-pack as an argument) or that carry control characters.
-func checkRemote(s string) error {
+// git-upload-pack as an argument) or that carry control characters. name
+// is s as messages show it.
+func checkRemote(s, name string) error {
 	if s == "" || strings.HasPrefix(s, "-") || strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
-		return fmt.Errorf("remote %q: not a usable remote name, URL or path", s)
+		return fmt.Errorf("remote %q: not a usable remote name, URL or path", name)
 	}
 	return nil
 }
 
-// open opens the repository at repoPath (bare or not) and a remote for s:
-// the remote configured under that name, or else an anonymous remote for
-// the URL or path s, which is not saved in the repository's configuration.
-func open(repoPath, s string) (*git.Repository, *git.Remote, error) {
-	if err := checkRemote(s); err != nil {
-		return nil, nil, err
-	}
-	repo, err := objstore.OpenRepository(repoPath)
-	if err != nil {
-		return nil, nil, err
-	}
-	if r, err := repo.Remote(s); err == nil {
-		return repo, r, nil
-	}
-	r := git.NewRemote(repo.Storer, &gitconfig.RemoteConfig{Name: "anonymous", URLs: []string{s}})
-	return repo, r, nil
-}
-
-// Fetch fetches branch from url (a URL, a local path or a remote configured
-// in the repository) into the repository at repoPath as ref, a full ref
-// name under refs/rtbot/ that is force-updated, and returns the fetched
-// commit. A fetch with nothing new is not an error. progress, when not
-// nil, receives the server's progress text.
-func Fetch(ctx context.Context, repoPath, url, branch, ref string, progress io.Writer) (plumbing.Hash, error) {
+// Fetch fetches branch from the remote from (a URL, a local path or a
+// remote configured in the repository) into the repository at repoPath as
+// ref, a full ref name under refs/rtbot/ that is force-updated, and
+// returns the fetched commit. A fetch with nothing new is not an error.
+// progress, when not nil, receives the server's progress text.
+func Fetch(ctx context.Context, repoPath string, from Endpoint, branch, ref string, progress io.Writer) (plumbing.Hash, error) {
 	if !strings.HasPrefix(ref, Namespace) || refname.Branch(strings.TrimPrefix(ref, "refs/")) != nil {
 		return plumbing.ZeroHash, fmt.Errorf("fetch into %q: rtbot fetches only into valid refs under %s", ref, Namespace)
 	}
 	if err := refname.Branch(branch); err != nil {
-		return plumbing.ZeroHash, fmt.Errorf("fetch %s: %w", url, err)
+		return plumbing.ZeroHash, fmt.Errorf("fetch %s: %w", from.Name(), err)
 	}
-	repo, r, err := open(repoPath, url)
+	s, err := open(repoPath, from)
 	if err != nil {
 		return plumbing.ZeroHash, err
 	}
 	spec := gitconfig.RefSpec("+" + plumbing.NewBranchReferenceName(branch).String() + ":" + ref)
-	err = r.FetchContext(ctx, &git.FetchOptions{
-		RemoteName: r.Config().Name,
+	err = s.remote.FetchContext(ctx, &git.FetchOptions{
+		RemoteName: s.remote.Config().Name,
 		RefSpecs:   []gitconfig.RefSpec{spec},
+		Auth:       s.auth,
+		CABundle:   s.ca,
 		Progress:   progress,
 		Tags:       git.NoTags,
 	})
 	switch {
 	case err == nil, errors.Is(err, git.NoErrAlreadyUpToDate):
 	case errors.Is(err, git.NoMatchingRefSpecError{}):
-		return plumbing.ZeroHash, &Error{Op: "fetch", Remote: url, Ref: branch, Err: fmt.Errorf("the remote has no branch %s", branch)}
+		return plumbing.ZeroHash, &Error{Op: "fetch", Remote: s.name, Ref: branch, Err: fmt.Errorf("the remote has no branch %s", branch)}
 	default:
-		return plumbing.ZeroHash, wrap("fetch", url, branch, err)
+		return plumbing.ZeroHash, wrap("fetch", s.name, branch, err)
 	}
-	got, err := repo.Storer.Reference(plumbing.ReferenceName(ref))
+	got, err := s.repo.Storer.Reference(plumbing.ReferenceName(ref))
 	if err != nil {
-		return plumbing.ZeroHash, fmt.Errorf("fetch %s %s: %s: %w", url, branch, ref, err)
+		return plumbing.ZeroHash, fmt.Errorf("fetch %s %s: %s: %w", s.name, branch, ref, err)
 	}
-	if _, err := object.GetCommit(repo.Storer, got.Hash()); err != nil {
-		return plumbing.ZeroHash, fmt.Errorf("fetch %s %s: %s is not a commit: %w", url, branch, got.Hash(), err)
+	if _, err := object.GetCommit(s.repo.Storer, got.Hash()); err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("fetch %s %s: %s is not a commit: %w", s.name, branch, got.Hash(), err)
 	}
 	return got.Hash(), nil
 }
 
-// RemoteHead returns the commit branch points at on remote (a remote
-// configured in the repository at repoPath, a URL or a path), or the zero
-// hash when the remote has no such branch.
-func RemoteHead(ctx context.Context, repoPath, remote, branch string) (plumbing.Hash, error) {
+// RemoteHead returns the commit branch points at on the remote at (a
+// remote configured in the repository at repoPath, a URL or a path), or
+// the zero hash when the remote has no such branch.
+func RemoteHead(ctx context.Context, repoPath string, at Endpoint, branch string) (plumbing.Hash, error) {
 	if err := refname.Branch(branch); err != nil {
-		return plumbing.ZeroHash, fmt.Errorf("list %s: %w", remote, err)
+		return plumbing.ZeroHash, fmt.Errorf("list %s: %w", at.Name(), err)
 	}
-	_, r, err := open(repoPath, remote)
+	s, err := open(repoPath, at)
 	if err != nil {
 		return plumbing.ZeroHash, err
 	}
-	return head(ctx, r, remote, branch)
+	return s.head(ctx, branch)
 }
 
-func head(ctx context.Context, r *git.Remote, remote, branch string) (plumbing.Hash, error) {
-	refs, err := r.ListContext(ctx, &git.ListOptions{})
+func (s *session) head(ctx context.Context, branch string) (plumbing.Hash, error) {
+	refs, err := s.remote.ListContext(ctx, &git.ListOptions{Auth: s.auth, CABundle: s.ca})
 	if err != nil {
 		if errors.Is(err, transport.ErrEmptyRemoteRepository) {
 			return plumbing.ZeroHash, nil
 		}
-		return plumbing.ZeroHash, wrap("list", remote, branch, err)
+		return plumbing.ZeroHash, wrap("list", s.name, branch, err)
 	}
 	want := plumbing.NewBranchReferenceName(branch)
 	for _, ref := range refs {
@@ -234,12 +223,12 @@ func head(ctx context.Context, r *git.Remote, remote, branch string) (plumbing.H
 }
 
 // Push makes branch (a short name under rtbot/; rtbot never moves anyone
-// else's branch) on remote point at commit, with a lease: the remote branch
-// must be at lease now (the zero hash: it must not exist). A remote branch
-// already at commit is success without a push (a rerun after a crash); one
-// anywhere else is an error wrapping ErrStale that names both commits.
-// remote is a remote configured in the repository at repoPath, a URL or a
-// path; commit must be in the repository at repoPath.
+// else's branch) on the remote to point at commit, with a lease: the
+// remote branch must be at lease now (the zero hash: it must not exist). A
+// remote branch already at commit is success without a push (a rerun after
+// a crash); one anywhere else is an error wrapping ErrStale that names both
+// commits. to is a remote configured in the repository at repoPath, a URL
+// or a path; commit must be in the repository at repoPath.
 //
 // go-git's ForceWithLease option does not serve here: it is ignored for a
 // commit id as the source of the refspec and otherwise compares with a
@@ -252,21 +241,21 @@ func head(ctx context.Context, r *git.Remote, remote, branch string) (plumbing.H
 // someone else between the listing and the push is overwritten only if
 // commit is a descendant of it (a fast-forward); otherwise the push is
 // refused and reported as stale.
-func Push(ctx context.Context, repoPath, remote, branch string, commit, lease plumbing.Hash, progress io.Writer) error {
+func Push(ctx context.Context, repoPath string, to Endpoint, branch string, commit, lease plumbing.Hash, progress io.Writer) error {
 	if !strings.HasPrefix(branch, BranchNamespace) || refname.Branch(branch) != nil {
 		return fmt.Errorf("push %q: rtbot only pushes valid branch names under %s", branch, BranchNamespace)
 	}
 	if commit.IsZero() {
 		return fmt.Errorf("push %s: no commit (rtbot does not delete branches)", branch)
 	}
-	repo, r, err := open(repoPath, remote)
+	s, err := open(repoPath, to)
 	if err != nil {
 		return err
 	}
-	if _, err := object.GetCommit(repo.Storer, commit); err != nil {
+	if _, err := object.GetCommit(s.repo.Storer, commit); err != nil {
 		return fmt.Errorf("push %s: commit %s is not in %s: %w", branch, commit, repoPath, err)
 	}
-	cur, err := head(ctx, r, remote, branch)
+	cur, err := s.head(ctx, branch)
 	if err != nil {
 		return err
 	}
@@ -274,41 +263,43 @@ func Push(ctx context.Context, repoPath, remote, branch string, commit, lease pl
 		return nil
 	}
 	if cur != lease {
-		return stale(remote, branch, cur, lease, commit)
+		return stale(s.name, branch, cur, lease, commit)
 	}
-	return send(ctx, r, remote, branch, commit, lease, progress)
+	return s.send(ctx, branch, commit, lease, progress)
 }
 
 // send pushes commit to branch, which the ref advertisement of the push
 // itself must show at lease (absent for the zero hash, where only a
 // non-fast-forward is refused).
-func send(ctx context.Context, r *git.Remote, remote, branch string, commit, lease plumbing.Hash, progress io.Writer) error {
+func (s *session) send(ctx context.Context, branch string, commit, lease plumbing.Hash, progress io.Writer) error {
 	rn := plumbing.NewBranchReferenceName(branch)
 	opts := &git.PushOptions{
-		RemoteName: r.Config().Name,
+		RemoteName: s.remote.Config().Name,
 		RefSpecs:   []gitconfig.RefSpec{gitconfig.RefSpec(commit.String() + ":" + rn.String())},
+		Auth:       s.auth,
+		CABundle:   s.ca,
 		Progress:   progress,
 	}
 	if !lease.IsZero() {
 		opts.RefSpecs[0] = "+" + opts.RefSpecs[0]
 		opts.RequireRemoteRefs = []gitconfig.RefSpec{gitconfig.RefSpec(lease.String() + ":" + rn.String())}
 	}
-	perr := r.PushContext(ctx, opts)
+	perr := s.remote.PushContext(ctx, opts)
 	if perr == nil || errors.Is(perr, git.NoErrAlreadyUpToDate) {
 		return nil
 	}
 	// Refused or failed: say stale when the branch moved meanwhile, and
 	// succeed when it is at commit after all (the push got through before
 	// the connection broke).
-	if now, err := head(ctx, r, remote, branch); err == nil {
+	if now, err := s.head(ctx, branch); err == nil {
 		if now == commit {
 			return nil
 		}
 		if now != lease {
-			return stale(remote, branch, now, lease, commit)
+			return stale(s.name, branch, now, lease, commit)
 		}
 	}
-	return wrap("push", remote, branch, perr)
+	return wrap("push", s.name, branch, perr)
 }
 
 func stale(remote, branch string, cur, lease, commit plumbing.Hash) error {

@@ -112,7 +112,7 @@ func TestFetch(t *testing.T) {
 				if err := up.Branch("linux-6.1.y", step.upstreamAt); err != nil {
 					t.Fatal(err)
 				}
-				h, err := Fetch(ctx, local.Dir, url, "linux-6.1.y", ref, nil)
+				h, err := Fetch(ctx, local.Dir, Endpoint{URL: url}, "linux-6.1.y", ref, nil)
 				if err != nil || h != step.want {
 					t.Fatalf("step %d: Fetch = %s, %v; want %s", i, h, err, step.want)
 				}
@@ -157,7 +157,7 @@ func TestFetchErrors(t *testing.T) {
 		{"option-like branch", up.Dir, "-x", "refs/rtbot/x", "not allowed"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			h, err := Fetch(ctx, local.Dir, tc.url, tc.branch, tc.ref, nil)
+			h, err := Fetch(ctx, local.Dir, Endpoint{URL: tc.url}, tc.branch, tc.ref, nil)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("Fetch = %s, %v; want an error with %q", h, err, tc.want)
 			}
@@ -181,7 +181,7 @@ func TestPush(t *testing.T) {
 	const br = "rtbot/6.1-rt/6.1.12-rc1"
 	head := func() plumbing.Hash {
 		t.Helper()
-		h, err := RemoteHead(ctx, src.Dir, dst.Dir, br)
+		h, err := RemoteHead(ctx, src.Dir, Endpoint{URL: dst.Dir}, br)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -204,7 +204,7 @@ func TestPush(t *testing.T) {
 		{"backwards with the lease", "file://" + dst.Dir, a, b, false, a},
 		{"stale over file URL", "file://" + dst.Dir, b, b, true, a},
 	} {
-		err := Push(ctx, src.Dir, step.remote, br, step.commit, step.lease, nil)
+		err := Push(ctx, src.Dir, Endpoint{URL: step.remote}, br, step.commit, step.lease, nil)
 		switch {
 		case step.stale && !errors.Is(err, ErrStale):
 			t.Errorf("step %d %s: %v, want ErrStale", i, step.name, err)
@@ -227,7 +227,7 @@ func TestPush(t *testing.T) {
 	}
 
 	for _, bad := range []string{"master", "heads/x", "refs/heads/rtbot/x", "rtbot/../x", "rtbot/a..b", "rtbot/", "rtbot/x.lock", "rtbot/-x", "linux-6.1.y"} {
-		if err := Push(ctx, src.Dir, dst.Dir, bad, b, plumbing.ZeroHash, nil); err == nil {
+		if err := Push(ctx, src.Dir, Endpoint{URL: dst.Dir}, bad, b, plumbing.ZeroHash, nil); err == nil {
 			t.Errorf("Push to %q succeeded", bad)
 		}
 	}
@@ -235,13 +235,13 @@ func TestPush(t *testing.T) {
 		t.Errorf("refused pushes left refs: %v", got)
 	}
 	missing := plumbing.NewHash("0123456789abcdef0123456789abcdef01234567")
-	if err := Push(ctx, src.Dir, dst.Dir, br, missing, a, nil); err == nil || !strings.Contains(err.Error(), "not in") {
+	if err := Push(ctx, src.Dir, Endpoint{URL: dst.Dir}, br, missing, a, nil); err == nil || !strings.Contains(err.Error(), "not in") {
 		t.Errorf("Push of a commit the repository lacks: %v", err)
 	}
-	if err := Push(ctx, src.Dir, dst.Dir, br, plumbing.ZeroHash, a, nil); err == nil || head() != a {
+	if err := Push(ctx, src.Dir, Endpoint{URL: dst.Dir}, br, plumbing.ZeroHash, a, nil); err == nil || head() != a {
 		t.Errorf("Push of no commit (a delete): %v, remote at %s", err, head())
 	}
-	if err := Push(ctx, src.Dir, "-oops", br, b, a, nil); err == nil {
+	if err := Push(ctx, src.Dir, Endpoint{URL: "-oops"}, br, b, a, nil); err == nil {
 		t.Error("Push to an option-like remote succeeded")
 	}
 }
@@ -265,7 +265,7 @@ func TestRemoteHead(t *testing.T) {
 		{"option-like remote", "-u", "rtbot/x", plumbing.ZeroHash, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			h, err := RemoteHead(ctx, local.Dir, tc.remote, tc.branch)
+			h, err := RemoteHead(ctx, local.Dir, Endpoint{URL: tc.remote}, tc.branch)
 			if h != tc.want || (err != nil) != tc.err {
 				t.Errorf("RemoteHead = %s, %v; want %s (error %v)", h, err, tc.want, tc.err)
 			}
@@ -297,7 +297,7 @@ func TestIsTemporary(t *testing.T) {
 	fetch := func(url string, timeout time.Duration) error {
 		ctx, cancel := context.WithTimeout(ctx, timeout)
 		defer cancel()
-		_, err := Fetch(ctx, local.Dir, url, "linux-6.1.y", "refs/rtbot/x", nil)
+		_, err := Fetch(ctx, local.Dir, Endpoint{URL: url}, "linux-6.1.y", "refs/rtbot/x", nil)
 		return err
 	}
 	for _, tc := range []struct {
@@ -367,19 +367,19 @@ func TestPushRace(t *testing.T) {
 			dst := newRepo(t, "published.git", true)
 			if !tc.moved.IsZero() {
 				// The remote needs the objects: push them first.
-				if err := Push(ctx, src.Dir, dst.Dir, br, tc.moved, plumbing.ZeroHash, nil); err != nil {
+				if err := Push(ctx, src.Dir, Endpoint{URL: dst.Dir}, br, tc.moved, plumbing.ZeroHash, nil); err != nil {
 					t.Fatal(err)
 				}
 			}
-			_, r, err := open(src.Dir, dst.Dir)
+			s, err := open(src.Dir, Endpoint{URL: dst.Dir})
 			if err != nil {
 				t.Fatal(err)
 			}
-			err = send(ctx, r, dst.Dir, br, tc.commit, tc.lease, nil)
+			err = s.send(ctx, br, tc.commit, tc.lease, nil)
 			if tc.stale != errors.Is(err, ErrStale) || !tc.stale && err != nil {
 				t.Errorf("send: %v; want stale %v", err, tc.stale)
 			}
-			if got, err := RemoteHead(ctx, src.Dir, dst.Dir, br); err != nil || got != tc.want {
+			if got, err := RemoteHead(ctx, src.Dir, Endpoint{URL: dst.Dir}, br); err != nil || got != tc.want {
 				t.Errorf("remote at %s, %v; want %s", got, err, tc.want)
 			}
 		})

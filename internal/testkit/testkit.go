@@ -24,10 +24,14 @@
 //   - SelfSignedTLS: a server certificate and a pool trusting it, for the
 //     TLS modes of those servers. Serve: a loopback TCP server of a few
 //     lines (one that never answers, one that greets); ClosedPort: an
-//     address where nothing listens.
+//     address where nothing listens. ServeGit: a git smart-HTTP server
+//     (git http-backend behind net/http/cgi), plain or TLS, with basic
+//     authentication, for https remotes and their tokens.
 //   - Glob: filepath.Glob that fails the test when nothing matches, so
 //     that test data gone missing does not make a test check nothing;
-//     ReadFile: a file's content, or the test fails.
+//     ReadFile: a file's content, or the test fails; WriteFile: a file of
+//     an exact mode (secrets); ReplaceOnce: an edit of a text (a
+//     configuration, a mail) that fails when it does not apply.
 //   - Golden, NormalizeMail: compare output with a golden file under the
 //     package's testdata/. After a deliberate change, rewrite the files
 //     with the -update flag, which testkit registers in every test binary
@@ -41,6 +45,7 @@ package testkit
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -68,4 +73,29 @@ func ReadFile(tb testing.TB, path string) string {
 		tb.Fatal(err)
 	}
 	return string(b)
+}
+
+// WriteFile writes content to the file path with mode exactly (whatever
+// the umask), failing the test on error, and returns path: for password,
+// token and key files, whose mode rtbot checks.
+func WriteFile(tb testing.TB, path, content string, mode os.FileMode) string {
+	tb.Helper()
+	if err := os.WriteFile(path, []byte(content), mode); err != nil {
+		tb.Fatal(err)
+	}
+	if err := os.Chmod(path, mode); err != nil {
+		tb.Fatal(err)
+	}
+	return path
+}
+
+// ReplaceOnce returns s with old replaced by new, failing the test unless
+// old occurs exactly once: an edit of a configuration or a mail that no
+// longer applies must not let a test check the unedited text.
+func ReplaceOnce(tb testing.TB, s, old, new string) string {
+	tb.Helper()
+	if n := strings.Count(s, old); n != 1 {
+		tb.Fatalf("%q occurs %d times, want once", old, n)
+	}
+	return strings.Replace(s, old, new, 1)
 }

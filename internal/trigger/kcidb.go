@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/rtbot/rtbot/internal/atomicfile"
+	"github.com/rtbot/rtbot/internal/netsec"
 )
 
 // The KCIDB I/O schema version KCIDB documents follow (kcidb-io v5.3).
@@ -121,8 +122,8 @@ func KCIDB(ev Event, origin string) ([]byte, error) {
 		LogExcerpt:          logExcerpt(ev, label),
 		Misc: kcidbMisc{
 			Generator: "rtbot", Series: ev.Series, Version: ev.Version, RC: ev.RC,
-			Candidate: ev.Candidate, CandidateURL: stripUserinfo(ev.CandidateURL), CandidateBranch: ev.CandidateBranch,
-			Base: ev.Base, PushRemote: stripUserinfo(ev.PushRemote), Announcement: ev.Announcement,
+			Candidate: ev.Candidate, CandidateURL: netsec.Redact(ev.CandidateURL), CandidateBranch: ev.CandidateBranch,
+			Base: ev.Base, PushRemote: netsec.Redact(ev.PushRemote), Announcement: ev.Announcement,
 			QueueID: ev.QueueID, QueuePatchsetHash: patchsetHash(ev.Patches), Patches: ev.Patches,
 		},
 	}
@@ -131,7 +132,7 @@ func KCIDB(ev Event, origin string) ([]byte, error) {
 	}
 	// The schema wants the shortest https:// URL of the repository the
 	// commit is in: only a pushed branch on an https remote qualifies.
-	if u, err := url.Parse(stripUserinfo(ev.PushRemote)); err == nil && u.Scheme == "https" && u.Host != "" && ev.Branch != "" {
+	if u, err := url.Parse(netsec.Redact(ev.PushRemote)); err == nil && u.Scheme == "https" && u.Host != "" && ev.Branch != "" {
 		tip := true
 		c.GitRepositoryURL = u.String()
 		c.GitRepositoryBranchTip = &tip

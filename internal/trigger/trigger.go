@@ -18,13 +18,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/rtbot/rtbot/internal/netsec"
 )
 
 // Trigger types, the values of [Spec].Type.
@@ -212,12 +213,12 @@ func envVars(ev Event) ([]envVar, error) {
 		{"RTBOT_VERSION", ev.Version},
 		{"RTBOT_RC", strconv.Itoa(ev.RC)},
 		{"RTBOT_CANDIDATE", ev.Candidate},
-		{"RTBOT_CANDIDATE_URL", stripUserinfo(ev.CandidateURL)},
+		{"RTBOT_CANDIDATE_URL", netsec.Redact(ev.CandidateURL)},
 		{"RTBOT_CANDIDATE_BRANCH", ev.CandidateBranch},
 		{"RTBOT_BASE", ev.Base},
 		{"RTBOT_BRANCH", ev.Branch},
 		{"RTBOT_COMMIT", ev.Commit},
-		{"RTBOT_PUSH_REMOTE", stripUserinfo(ev.PushRemote)},
+		{"RTBOT_PUSH_REMOTE", netsec.Redact(ev.PushRemote)},
 		{"RTBOT_REPO", ev.Repo},
 		{"RTBOT_ANNOUNCEMENT", ev.Announcement},
 		{"RTBOT_SUBJECT", oneLine(ev.Subject)},
@@ -237,7 +238,8 @@ func envVars(ev Event) ([]envVar, error) {
 // RTBOT_CANDIDATE, RTBOT_CANDIDATE_URL, RTBOT_CANDIDATE_BRANCH, RTBOT_BASE,
 // RTBOT_BRANCH, RTBOT_COMMIT, RTBOT_PUSH_REMOTE, RTBOT_REPO,
 // RTBOT_ANNOUNCEMENT, RTBOT_SUBJECT and RTBOT_QUEUE_ID. RTBOT_SUBJECT has
-// its control characters replaced by spaces; URLs lose any user:password.
+// its control characters replaced by spaces; URLs lose their credentials
+// (netsec.Redact).
 // A variable whose value contains a NUL or a line break is left out (Fire
 // refuses to run a command then). RTBOT_EVENT, the path of the event's JSON
 // file, is added by Fire.
@@ -261,31 +263,6 @@ func oneLine(s string) string {
 		}
 		return r
 	}, s)
-}
-
-// stripUserinfo removes credentials from a URL-form remote, so that a
-// credential in a configured remote never leaves rtbot: all of user:password
-// for http(s) (a token often stands as the user name), the password for
-// other schemes (ssh://git@host/ keeps its user). Other remotes (scp-style,
-// remote names, paths) are returned unchanged.
-func stripUserinfo(s string) string {
-	if !strings.Contains(s, "://") {
-		return s
-	}
-	u, err := url.Parse(s)
-	if err != nil || u.User == nil {
-		return s
-	}
-	_, hasPassword := u.User.Password()
-	switch {
-	case u.Scheme == "http" || u.Scheme == "https":
-		u.User = nil
-	case hasPassword:
-		u.User = url.User(u.User.Username())
-	default:
-		return s
-	}
-	return u.String()
 }
 
 // eventJSON is the JSON form of an Event: the webhook body and the file
@@ -314,9 +291,9 @@ type eventJSON struct {
 func eventDocument(ev Event) ([]byte, error) {
 	doc := eventJSON{
 		Tree: ev.Tree, Series: ev.Series, Version: ev.Version, RC: ev.RC,
-		Candidate: ev.Candidate, CandidateURL: stripUserinfo(ev.CandidateURL),
+		Candidate: ev.Candidate, CandidateURL: netsec.Redact(ev.CandidateURL),
 		CandidateBranch: ev.CandidateBranch, Base: ev.Base, Branch: ev.Branch,
-		Commit: ev.Commit, PushRemote: stripUserinfo(ev.PushRemote), Repo: ev.Repo,
+		Commit: ev.Commit, PushRemote: netsec.Redact(ev.PushRemote), Repo: ev.Repo,
 		Announcement: ev.Announcement, Subject: ev.Subject, QueueID: ev.QueueID,
 		Patches: ev.Patches,
 	}
