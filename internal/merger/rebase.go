@@ -68,6 +68,12 @@ func (e *Engine) Rebase(ctx context.Context, steps []Step, base, onto plumbing.H
 			pr.Outcome, pr.Err = Failed, err.Error()
 			continue
 		}
+		if errors.Is(err, objstore.ErrUnsafePath) {
+			// Parsing refuses such paths; a queue read from a git range
+			// or any other way in meets the object store's own check.
+			pr.Outcome, pr.Err = Malformed, fmt.Sprintf("patch %s: %v", st.Patch.Name, err)
+			continue
+		}
 		if err != nil {
 			return nil, fmt.Errorf("patch %s: %w", st.Patch.Name, err)
 		}
