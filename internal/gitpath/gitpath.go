@@ -10,8 +10,9 @@
 // write into the repository's own .git directory, or let a link stand for
 // .gitmodules.
 //
-// It is a port of git's functions, as git 2.39 to 2.54 have them, with
-// both core.protectHFS and core.protectNTFS on (as fsck always checks) on
+// It is a port of git's functions, as git's master branch has them (the
+// tests check it against the git installed, 2.39 here), with both
+// core.protectHFS and core.protectNTFS on (as fsck always checks) on
 // a build for a system whose only directory separator is "/": the rules
 // git applies only on Windows (drive letters, reserved device names,
 // backslash as a separator) are not ported. Each function names the git
@@ -28,7 +29,8 @@ import (
 	"unicode/utf8"
 )
 
-// modeTypeMask and modeSymlink are S_IFMT and S_IFLNK, in git's mode bits.
+// modeTypeMask, modeSymlink and modeDir are S_IFMT, S_IFLNK and S_IFDIR,
+// in git's mode bits.
 const (
 	modeTypeMask = 0o170000
 	modeSymlink  = 0o120000
