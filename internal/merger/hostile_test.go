@@ -13,6 +13,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/rtbot/rtbot/internal/fixtures"
 	"github.com/rtbot/rtbot/internal/patchqueue"
+	"github.com/rtbot/rtbot/internal/testkit"
 )
 
 // Hostile patches for the hostile-queue tests, as git format-patch writes them.
@@ -39,6 +40,19 @@ var coreChange = hostileHeader + "core change\n\nNormal.\n---\ndiff --git a/kern
 
 func writeHostileQueue(t *testing.T, patches ...string) *patchqueue.Queue {
 	t.Helper()
+	q := writeQueue(t, patches...)
+	for _, p := range q.Patches {
+		if p.Err != nil {
+			t.Fatalf("patch %s: %v", p.Name, p.Err)
+		}
+	}
+	return q
+}
+
+// writeQueue writes patches as a quilt queue (1.patch, 2.patch, ...) and
+// reads it back; patches that do not parse are in it with their error.
+func writeQueue(t *testing.T, patches ...string) *patchqueue.Queue {
+	t.Helper()
 	dir := t.TempDir()
 	var series strings.Builder
 	for i, p := range patches {
@@ -54,11 +68,6 @@ func writeHostileQueue(t *testing.T, patches ...string) *patchqueue.Queue {
 	q, err := patchqueue.Open(dir, patchqueue.DefaultLimits())
 	if err != nil {
 		t.Fatal(err)
-	}
-	for _, p := range q.Patches {
-		if p.Err != nil {
-			t.Fatalf("patch %s: %v", p.Name, p.Err)
-		}
 	}
 	return q
 }
@@ -305,5 +314,154 @@ func TestMaterialiseThroughSymlink(t *testing.T) {
 	var ae *ApplyError
 	if !errors.As(err, &ae) || ae.Patch.Index != 2 || !strings.Contains(err.Error(), "evil/passwd: the path goes through symbolic link evil") {
 		t.Errorf("Materialise: %v", err)
+	}
+}
+
+// gitPathPatches are patches whose paths git refuses, with what the error
+// must say: .git under the names NTFS and HFS+ give it, .gitmodules as a
+// symbolic link, and absolute names (which -p1 used to strip to a path in
+// the tree).
+func gitPathPatches() []struct{ patch, want string } {
+	abs := hostileHeader + "absolute\n\nAbsolute.\n---\n--- /kernel/core.c\n+++ /kernel/core.c\n@@ -19,3 +19,3 @@\n line 19\n-line 20\n+evil 20\n line 21\n"
+	absNew := hostileHeader + "absolute new\n\nAbsolute.\n---\n--- /dev/null\n+++ /abs/path\n@@ -0,0 +1 @@\n+evil\n"
+	return []struct{ patch, want string }{
+		{createPatch(".git./config", "[core] hooksPath = /tmp"), `".git." is .git on NTFS`},
+		{createPatch("git~1/hooks/post-checkout", "evil"), `"git~1" is the NTFS short name of .git`},
+		{createPatch("drivers/.g\u200cit/config", "evil"), `".g\u200cit" is .git on HFS+`},
+		{linkPatch(".gitmodules", "/etc/passwd"), ".gitmodules may not be a symbolic link"},
+		{abs, `"/kernel/core.c": absolute path`},
+		{absNew, `"/abs/path": absolute path`},
+	}
+}
+
+// TestRebaseRefusesGitPaths rebases a queue with patches whose paths git
+// refuses, from the queue's base and applied onto the candidate: each is
+// malformed, naming the patch, the file and why; nothing of them is in the
+// result, the rest of the queue applies, and git fsck --strict finds the
+// repository sound.
+func TestRebaseRefusesGitPaths(t *testing.T) {
+	bad := gitPathPatches()
+	patches := []string{createPatch("README.rt", "rt")}
+	for _, b := range bad {
+		patches = append(patches, b.patch)
+	}
+	patches = append(patches, coreChange)
+	for _, withBase := range []bool{false, true} {
+		t.Run(map[bool]string{false: "onto the candidate", true: "from the base"}[withBase], func(t *testing.T) {
+			dir, base, cand := symlinkRepo(t, symlinkCase{})
+			res := rebaseQueue(t, dir, writeQueue(t, patches...), base, cand, withBase)
+			for i, pr := range res.Patches {
+				want, why := Applied, ""
+				if i >= 1 && i <= len(bad) {
+					want, why = Malformed, bad[i-1].want
+				}
+				if pr.Outcome != want || !strings.Contains(pr.Err, why) || (why != "" && !strings.Contains(pr.Err, pr.Patch.Name)) {
+					t.Errorf("patch %s: %s (%s), want %s naming the patch and %q", pr.Patch.Name, pr.Outcome, pr.Err, want, why)
+				}
+			}
+			_, got, err := resultFiles(dir, res.Head)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for p := range got {
+				if p != "README" && p != "README.rt" && p != "kernel/core.c" {
+					t.Errorf("the result has %q", p)
+				}
+			}
+			if c := got["kernel/core.c"].Content; !strings.Contains(c, "rt 10\n") || strings.Contains(c, "evil") {
+				t.Errorf("kernel/core.c is\n%s", c)
+			}
+			fsckStrict(t, dir, res.Head)
+		})
+	}
+}
+
+// rebaseQueue rebases q onto cand in the repository at dir, from base when
+// withBase is set, else applied onto cand.
+func rebaseQueue(t *testing.T, dir string, q *patchqueue.Queue, base, cand plumbing.Hash, withBase bool) *Result {
+	t.Helper()
+	eng, err := Open(dir, Options{Now: func() time.Time { return time.Date(2026, 2, 2, 2, 2, 2, 0, time.UTC) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { eng.Close() })
+	if !withBase {
+		base = plumbing.ZeroHash
+	}
+	res, err := eng.RebaseQueue(context.Background(), q, base, cand)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// fsckStrict points a branch at head and runs git fsck --strict on the
+// repository at dir.
+func fsckStrict(t *testing.T, dir string, head plumbing.Hash) {
+	t.Helper()
+	testkit.Git(t, dir, "update-ref", "refs/heads/rtbot/result", head.String())
+	testkit.Git(t, dir, "fsck", "--strict", "--no-dangling", "--no-progress")
+}
+
+// TestRangeRefusesGitPaths: a git range whose commit writes a path git
+// refuses (.git. here, which go-git writes without complaint) is read as a
+// malformed patch naming the commit and the path, and the object store
+// refuses to write it even when handed the step directly.
+func TestRangeRefusesGitPaths(t *testing.T) {
+	dir := t.TempDir()
+	r, err := fixtures.Init(dir, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, _, cand, err := r.BuildRT(fixtures.RTRepo{
+		Base: fixtures.Tree{"README": {Content: "readme\n"}}, BaseMsg: "base\n",
+		Patches: []fixtures.RTPatch{
+			{Msg: "hostile\n", Change: func(t fixtures.Tree) { t[".git./config"] = fixtures.File{Content: "[core]\n"} }},
+			{Msg: "fine\n", Change: func(t fixtures.Tree) { t["README"] = fixtures.File{Content: "readme rt\n"} }},
+		},
+		Cand: func(fixtures.Tree) {}, CandMsg: "stable\n",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	ctx := context.Background()
+	_, steps, _, err := eng.ReadRange(ctx, patchqueue.Range{Base: "base", Tip: "rt"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := steps[0].Patch.Err; err == nil || !strings.Contains(err.Error(), `path ".git./config": ".git." is .git on NTFS`) {
+		t.Errorf("patch 1: %v", err)
+	}
+	// As if it had been read without the check: the object store refuses.
+	steps[0].Patch.Err = nil
+	steps[0].Patch.Files = []*patchqueue.File{{Op: patchqueue.OpAdd, NewPath: ".git./config", NewMode: 0o100644,
+		Hunks: patchqueue.MakeHunks("", "[core]\n", 3)}}
+	res, err := eng.Rebase(ctx, steps, base, cand)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pr := res.Patches[0]; pr.Outcome != Malformed || !strings.Contains(pr.Err, "a path git refuses") || !pr.Commit.IsZero() {
+		t.Errorf("patch 1: %s (%s)", pr.Outcome, pr.Err)
+	}
+	if pr := res.Patches[1]; pr.Outcome != Applied || pr.Commit.IsZero() {
+		t.Errorf("patch 2: %s (%s)", pr.Outcome, pr.Err)
+	}
+	c, err := eng.Repository().CommitObject(res.Head)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tree, err := c.Tree()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range tree.Entries {
+		if e.Name != "README" {
+			t.Errorf("the result has %q", e.Name)
+		}
 	}
 }

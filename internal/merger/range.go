@@ -8,6 +8,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/rtbot/rtbot/internal/gitpath"
 	"github.com/rtbot/rtbot/internal/objstore"
 	"github.com/rtbot/rtbot/internal/patchqueue"
 )
@@ -129,6 +130,14 @@ func (e *Engine) commitPatch(parent, c *object.Commit) (*patchqueue.Patch, error
 		if strings.IndexByte(pre, 0) >= 0 || strings.IndexByte(post, 0) >= 0 {
 			p.Err = fmt.Errorf("commit %s: binary file %s is not supported", p.Name, f.Path())
 			continue
+		}
+		if ch.HasTo {
+			// What the commit writes must be a path git accepts, as a
+			// parsed patch's paths must (patchqueue.CheckPath).
+			if err := gitpath.Verify(newPath, f.NewMode); err != nil {
+				p.Err = fmt.Errorf("commit %s: path %q: %w", p.Name, newPath, err)
+				continue
+			}
 		}
 		f.Hunks = patchqueue.MakeHunks(pre, post, 3)
 		p.Files = append(p.Files, f)

@@ -68,6 +68,12 @@ func (e *Engine) Rebase(ctx context.Context, steps []Step, base, onto plumbing.H
 			pr.Outcome, pr.Err = Failed, err.Error()
 			continue
 		}
+		if errors.Is(err, objstore.ErrUnsafePath) {
+			// Parsing refuses such paths; a queue read from a git range
+			// or any other way in meets the object store's own check.
+			pr.Outcome, pr.Err = Malformed, fmt.Sprintf("patch %s: %v", st.Patch.Name, err)
+			continue
+		}
 		if err != nil {
 			return nil, fmt.Errorf("patch %s: %w", st.Patch.Name, err)
 		}
@@ -347,11 +353,27 @@ func (r *rebaser) takePostimage(x *fileRebase) bool {
 	if f.NewMode != 0 && f.OldMode != f.NewMode {
 		mode = filemode.FileMode(f.NewMode)
 	}
+	noteMode(&x.fr, cand.mode, mode)
 	if f.Op == patchqueue.OpRename {
 		x.edits[x.src] = objstore.Edit{Delete: true}
 	}
 	x.edits[x.fr.NewPath] = objstore.Edit{Entry: objstore.Entry{Hash: post.hash, Mode: mode}}
 	return true
+}
+
+// noteMode adds a mode change from the candidate's mode to the result's to
+// the file's detail: a patch that only changes a mode has no hunks to
+// describe.
+func noteMode(fr *FileResult, from, to filemode.FileMode) {
+	if from == 0 || from == to {
+		return
+	}
+	change := fmt.Sprintf("mode changed from %06o to %06o", uint32(from), uint32(to))
+	if len(fr.Hunks) == 0 {
+		fr.Detail = change
+		return
+	}
+	fr.Detail += "; " + change
 }
 
 // settleWithoutText decides the file when the candidate has it where the
@@ -363,7 +385,7 @@ func (r *rebaser) settleWithoutText(x *fileRebase) (done bool, err error) {
 	f, fr := x.f, &x.fr
 	switch {
 	case f.Op == patchqueue.OpAdd && x.cand.exists:
-		if x.post.exists && x.cand.text == x.post.text {
+		if x.post.exists && x.cand.text == x.post.text && (f.NewMode == 0 || filemode.FileMode(f.NewMode) == x.cand.mode) {
 			fr.Outcome, fr.Unchanged, fr.Detail = Present, true, "the candidate already has this file with the same content"
 			return true, nil
 		}
@@ -458,16 +480,22 @@ func regions(conflicts []textmerge.Conflict) []Region {
 
 // record writes the result's content as a blob and records its edit: the
 // file at its new path (and the old one gone, for a rename), or the file
-// deleted, which a deletion that leaves content behind does not do.
+// deleted, which a deletion that leaves content behind does not do. The
+// file is Unchanged (the patch's change already there) only when the
+// result has the candidate's content and mode at the candidate's path: a
+// mode change the patch makes lands, and is not already there.
 func (r *rebaser) record(x *fileRebase, out string) error {
 	f, fr := x.f, &x.fr
-	fr.Unchanged = f.Op != patchqueue.OpDelete && out == x.cand.text && fr.NewPath == x.src
 	mode := x.cand.mode
 	if mode == 0 {
 		mode = filemode.Regular
 	}
 	if f.NewMode != 0 && (f.OldMode != f.NewMode || f.Op == patchqueue.OpAdd) {
 		mode = filemode.FileMode(f.NewMode)
+	}
+	fr.Unchanged = f.Op != patchqueue.OpDelete && x.cand.exists && out == x.cand.text && mode == x.cand.mode && fr.NewPath == x.src
+	if f.Op != patchqueue.OpDelete {
+		noteMode(fr, x.cand.mode, mode)
 	}
 	switch f.Op {
 	case patchqueue.OpDelete:

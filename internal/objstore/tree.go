@@ -12,6 +12,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/storer"
+	"github.com/rtbot/rtbot/internal/gitpath"
 )
 
 // objects reads and writes git objects without a worktree. Decoded trees are
@@ -269,13 +270,41 @@ func (e *SymlinkError) Error() string {
 // Unwrap returns ErrDirFile: a link is a file where a directory would be.
 func (e *SymlinkError) Unwrap() error { return ErrDirFile }
 
+// ErrUnsafePath says that an edit would write a path that git refuses in
+// a tree (see ApplyEdits).
+var ErrUnsafePath = errors.New("a path git refuses in a tree")
+
 // applyEdits writes the trees for root with the edits applied and returns
 // the new root. Only the trees on the edited paths are rewritten.
 func (o *objects) applyEdits(root plumbing.Hash, edits map[string]Edit) (plumbing.Hash, error) {
 	if len(edits) == 0 {
 		return root, nil
 	}
+	if err := checkPaths(edits); err != nil {
+		return plumbing.ZeroHash, err
+	}
 	return o.editTree(root, "", edits)
+}
+
+// checkPaths refuses edits that write a path git refuses in a tree
+// (gitpath.Verify: .git under any name, .gitmodules as a symbolic link,
+// empty, "." and ".." components), naming the least such path. Patch
+// parsing refuses them first; this is the last line, for any other way a
+// path may come in. A deletion writes nothing and is not checked.
+func checkPaths(edits map[string]Edit) error {
+	bad, why := "", error(nil)
+	for p, e := range edits {
+		if e.Delete || bad != "" && p > bad {
+			continue
+		}
+		if err := gitpath.Verify(p, uint32(e.Entry.Mode)); err != nil {
+			bad, why = p, err
+		}
+	}
+	if bad != "" {
+		return fmt.Errorf("%q: %w: %v", bad, ErrUnsafePath, why)
+	}
+	return nil
 }
 
 func (o *objects) editTree(h plumbing.Hash, prefix string, edits map[string]Edit) (plumbing.Hash, error) {
@@ -509,7 +538,9 @@ func (s *Store) WriteCommit(c *object.Commit) (plumbing.Hash, error) { return s.
 // returns the new root; only the trees on the edited paths are rewritten,
 // and directories left empty disappear. An edit that would put a file and a
 // directory at one path, or write below a symbolic link, is an error for
-// which errors.Is(err, ErrDirFile) holds.
+// which errors.Is(err, ErrDirFile) holds; one that would write a path git
+// refuses in a tree (package gitpath) is an error for which
+// errors.Is(err, ErrUnsafePath) holds, and nothing is written.
 func (s *Store) ApplyEdits(root plumbing.Hash, edits map[string]Edit) (plumbing.Hash, error) {
 	return s.obj.applyEdits(root, edits)
 }

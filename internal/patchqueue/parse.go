@@ -18,6 +18,7 @@ import (
 	_ "github.com/emersion/go-message/charset" // decode RFC 2047 words in any charset
 	"github.com/emersion/go-message/mail"
 	"github.com/emersion/go-message/textproto"
+	"github.com/rtbot/rtbot/internal/gitpath"
 	"github.com/sourcegraph/go-diff/diff"
 )
 
@@ -522,24 +523,29 @@ func shorten(s string) string {
 }
 
 // stripPath removes n leading components from a diff path and checks that
-// the result stays inside the tree.
+// the result is a path git accepts in a tree (CheckPath). An absolute name
+// is refused whatever n is: `git apply -p1` would take "--- /etc/passwd"
+// for etc/passwd (the "/" being the first component), but a diff that
+// names absolute paths was not made in a tree, and rtbot applies none of
+// it. A name still absolute after stripping ("a//etc/passwd") is refused,
+// as git apply refuses it.
 func stripPath(p string, n int) (string, error) {
-	if p == "/dev/null" || p == "" {
-		return "", nil
-	}
 	if i := strings.IndexByte(p, '\t'); i >= 0 {
 		p = p[:i]
 	}
+	if p == "/dev/null" || p == "" {
+		return "", nil
+	}
 	orig := p
+	if strings.HasPrefix(p, "/") {
+		return "", fmt.Errorf("path %q: absolute path", orig)
+	}
 	for i := 0; i < n; i++ {
 		j := strings.IndexByte(p, '/')
 		if j < 0 {
 			return "", fmt.Errorf("path %q has fewer than %d components to strip (-p%d)", orig, n, n)
 		}
 		p = p[j+1:]
-		for strings.HasPrefix(p, "/") {
-			p = p[1:]
-		}
 	}
 	if err := CheckPath(p); err != nil {
 		return "", fmt.Errorf("path %q: %w", orig, err)
@@ -547,26 +553,28 @@ func stripPath(p string, n int) (string, error) {
 	return p, nil
 }
 
-// CheckPath refuses paths that would write outside the tree: absolute paths,
-// ".." components, anything inside .git, and empty or NUL-containing names.
+// CheckPath refuses paths that would write outside the tree or that git
+// refuses in a tree: empty, absolute, with an empty, "." or ".."
+// component, .git under any name a file system gives it (.GIT, git~1,
+// .git., .g\u200cit; see package gitpath), or with a NUL, CR or LF.
 func CheckPath(p string) error {
-	if p == "" {
-		return errors.New("empty path")
-	}
-	if strings.HasPrefix(p, "/") {
-		return errors.New("absolute path")
-	}
 	if strings.ContainsAny(p, "\x00\r\n") {
 		return errors.New("control character in path")
 	}
-	for _, c := range strings.Split(p, "/") {
-		switch {
-		case c == "":
-			return errors.New("empty path component")
-		case c == "." || c == "..":
-			return fmt.Errorf("%q component", c)
-		case strings.EqualFold(c, ".git"):
-			return errors.New("path inside .git")
+	return gitpath.Verify(p, 0)
+}
+
+// checkModes refuses what a file's mode makes unsafe: .gitmodules (under
+// any of its names) as a symbolic link, which git refuses.
+func checkModes(f *File) error {
+	if f.OldPath != "" {
+		if err := gitpath.Verify(f.OldPath, f.OldMode); err != nil {
+			return fmt.Errorf("path %q: %w", f.OldPath, err)
+		}
+	}
+	if f.NewPath != "" {
+		if err := gitpath.Verify(f.NewPath, f.NewMode); err != nil {
+			return fmt.Errorf("path %q: %w", f.NewPath, err)
 		}
 	}
 	return nil
@@ -611,6 +619,9 @@ func convertFile(fd *diff.FileDiff, strip int) (*File, error) {
 	settleOp(f)
 	if f.OldPath == "" && f.NewPath == "" {
 		return f, errors.New("no file name in diff header")
+	}
+	if err := checkModes(f); err != nil {
+		return f, err
 	}
 	for _, h := range fd.Hunks {
 		f.Hunks = append(f.Hunks, convertHunk(h))

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rtbot/rtbot/internal/gitpath"
 	"github.com/rtbot/rtbot/internal/testkit"
 )
 
@@ -252,6 +253,7 @@ func TestParseRejects(t *testing.T) {
 		{"overlapping hunks", hdr + "--- a/f.c\n+++ b/f.c\n@@ -5,2 +5,2 @@\n a\n-b\n+c\n@@ -2,2 +2,2 @@\n a\n-b\n+c\n", []string{"hunk 2", "inside or before"}},
 		{"nul byte", hdr + "--- a/f\n+++ b/f\n@@ -1 +1 @@\n-a\x00\n+b\n", []string{"NUL"}},
 	}
+	tests = append(tests, hostilePathCases(hdr)...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			strip := 1
@@ -260,7 +262,10 @@ func TestParseRejects(t *testing.T) {
 			}
 			p := Parse("bad.patch", []byte(tc.patch), strip)
 			if p.Err == nil {
-				t.Fatalf("accepted: %+v", p.Files)
+				for _, f := range p.Files {
+					t.Errorf("accepted %s %q -> %q", f.Op, f.OldPath, f.NewPath)
+				}
+				t.FailNow()
 			}
 			var pe *PatchError
 			if !errors.As(p.Err, &pe) {
@@ -276,6 +281,65 @@ func TestParseRejects(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// hostilePathCases are patches whose paths git refuses although they stay
+// inside the tree: absolute names at -p1 (git apply would strip the "/" as
+// the first component; rtbot refuses them, as its documentation says), and
+// the names NTFS or HFS+ take for .git, or for .gitmodules in a symbolic
+// link, which git's verify_path and fsck refuse.
+func hostilePathCases(hdr string) []struct {
+	name, patch string
+	want        []string
+} {
+	modify := func(a, b string) string {
+		return hdr + "--- " + a + "\n+++ " + b + "\n@@ -1 +1 @@\n-a\n+b\n"
+	}
+	create := func(path, mode string) string {
+		return hdr + "diff --git a/" + path + " b/" + path + "\nnew file mode " + mode + "\n--- /dev/null\n+++ b/" + path +
+			"\n@@ -0,0 +1 @@\n+/etc/passwd\n\\ No newline at end of file\n"
+	}
+	return []struct {
+		name, patch string
+		want        []string
+	}{
+		{"-p1 absolute path", modify("/etc/passwd", "/etc/passwd"), []string{"absolute", `"/etc/passwd"`}},
+		{"-p1 absolute new file", modify("/dev/null", "/abs/path"), []string{"absolute", `"/abs/path"`}},
+		{"-p1 absolute old name only", modify("/kernel/core.c", "b/kernel/core.c"), []string{"absolute", `"/kernel/core.c"`}},
+		{"-p1 absolute after stripping", modify("a//etc/passwd", "b//etc/passwd"), []string{"absolute", `"a//etc/passwd"`}},
+		{"-p1 absolute git header", hdr + "diff --git /etc/passwd /etc/passwd\nold mode 100644\nnew mode 100755\n", []string{"absolute", "/etc/passwd"}},
+		{"NTFS trailing dot", modify("a/.git./config", "b/.git./config"), []string{`".git."`, "NTFS", "is_ntfs_dotgit"}},
+		{"NTFS trailing dots and spaces", modify("a/.git . ./config", "b/.git . ./config"), []string{`".git . ."`, "NTFS"}},
+		{"NTFS short name", modify("a/git~1/hooks/post-merge", "b/git~1/hooks/post-merge"), []string{`"git~1"`, "NTFS"}},
+		{"NTFS short name upper case", create("GIT~1/config", "100644"), []string{`"GIT~1"`, "NTFS"}},
+		{"NTFS stream", modify("a/.git::$INDEX_ALLOCATION/config", "b/.git::$INDEX_ALLOCATION/config"), []string{`".git::$INDEX_ALLOCATION"`, "NTFS"}},
+		{"NTFS backslash", create("drivers/x\\.git\\hooks", "100644"), []string{"NTFS", "backslash"}},
+		{"upper case .GIT", modify("a/.GIT/config", "b/.GIT/config"), []string{".git"}},
+		{"HFS zero-width non-joiner", modify("a/.g\u200cit/config", "b/.g\u200cit/config"), []string{`".g\u200cit"`, "HFS+", "is_hfs_dotgit"}},
+		{"HFS marks around it", create("\u200e.GI\ufeffT\u202e/config", "100644"), []string{"HFS+"}},
+		{"quoted HFS name", hdr + "--- \"a/.g\\342\\200\\214it/config\"\n+++ \"b/.g\\342\\200\\214it/config\"\n@@ -1 +1 @@\n-a\n+b\n", []string{"HFS+"}},
+		{"rename to NTFS short name", hdr + "diff --git a/x b/git~1/config\nsimilarity index 100%\nrename from x\nrename to git~1/config\n", []string{`"git~1"`}},
+		{"symbolic link .gitmodules", create(".gitmodules", "120000"), []string{".gitmodules", "symbolic link"}},
+		{"symbolic link .gitmodules NTFS", create("sub/GITMOD~1", "120000"), []string{".gitmodules", "symbolic link", "NTFS"}},
+		{"symbolic link .gitmodules trailing dot", create(".gitmodules.", "120000"), []string{".gitmodules", "symbolic link"}},
+		{"symbolic link .gitmodules HFS", create(".git\u200cmodules", "120000"), []string{".gitmodules", "symbolic link", "HFS+"}},
+		{"mode change to symbolic link .gitmodules", hdr + "diff --git a/.gitmodules b/.gitmodules\nold mode 100644\nnew mode 120000\n", []string{".gitmodules", "symbolic link"}},
+	}
+}
+
+// TestParseAcceptsGitLikeNames: names close to .git that git accepts
+// (the kernel has .gitignore, .gitattributes and .mailmap everywhere) are
+// not refused.
+func TestParseAcceptsGitLikeNames(t *testing.T) {
+	for _, path := range []string{".gitignore", ".gitattributes", ".mailmap", ".github/workflows/ci.yml",
+		".gitmodules", "git~2/x", "gitx/.git-blame-ignore-revs", ".gitx", "x.git", ".\u0147it/x", "a/b\\c", ".git~1", "GIT~1x"} {
+		src := "From: a <a@b.c>\nSubject: x\n\nmsg\n---\n--- a/" + path + "\n+++ b/" + path + "\n@@ -1 +1 @@\n-a\n+b\n"
+		if p := Parse("ok.patch", []byte(src), 1); p.Err != nil {
+			t.Errorf("%q: %v", path, p.Err)
+		} else if p.Files[0].NewPath != path {
+			t.Errorf("%q parsed as %q", path, p.Files[0].NewPath)
+		}
 	}
 }
 
@@ -337,10 +401,15 @@ func TestParseRange(t *testing.T) {
 }
 
 // FuzzParse checks that no input makes Parse panic, and that whatever it
-// accepts is self-consistent and stays inside the tree.
+// accepts is self-consistent, stays inside the tree and is a path git
+// accepts in a tree with the file's mode: never absolute, never .git under
+// any name a file system gives it, never .gitmodules as a symbolic link.
 func FuzzParse(f *testing.F) {
 	for _, s := range []string{formatPatch, quiltPatch, gitFeatures} {
 		f.Add([]byte(s))
+	}
+	for _, c := range hostilePathCases("From: a <a@b.c>\nSubject: x\n\nmsg\n---\n") {
+		f.Add([]byte(c.patch))
 	}
 	// The real list mails: a stable patch and an RT release mail with a diff.
 	for _, n := range testkit.Glob(f, filepath.Join(testkit.MailsDir(), "*.eml")) {
@@ -356,9 +425,12 @@ func FuzzParse(f *testing.F) {
 			return
 		}
 		for _, fl := range p.Files {
-			for _, path := range []string{fl.OldPath, fl.NewPath} {
-				if path != "" && CheckPath(path) != nil {
-					t.Fatalf("accepted unsafe path %q", path)
+			for _, side := range []struct {
+				path string
+				mode uint32
+			}{{fl.OldPath, fl.OldMode}, {fl.NewPath, fl.NewMode}} {
+				if side.path != "" && (CheckPath(side.path) != nil || gitpath.Verify(side.path, side.mode) != nil) {
+					t.Fatalf("accepted unsafe path %q (mode %06o)", side.path, side.mode)
 				}
 			}
 			for _, h := range fl.Hunks {
