@@ -12,6 +12,7 @@ import (
 	"github.com/rtbot/rtbot/internal/config"
 	"github.com/rtbot/rtbot/internal/mailout"
 	"github.com/rtbot/rtbot/internal/merger"
+	"github.com/rtbot/rtbot/internal/msgid"
 	"github.com/rtbot/rtbot/internal/patchqueue"
 	"github.com/rtbot/rtbot/internal/remote"
 	"github.com/rtbot/rtbot/internal/report"
@@ -288,8 +289,10 @@ func (p *Pipeline) reportMail(a state.Announcement, t config.Tree, triageReport 
 		MessageID: id, InReplyTo: a.MessageID, References: []string{a.MessageID}, Date: time.Now(),
 		Headers: map[string]string{"X-Rtbot-Tree": t.Name, "X-Rtbot-Candidate": candName(a.Version, a.RC)},
 	}
-	if a.Kind == KindManual || a.Kind == KindRerun {
-		// No list mail to thread under.
+	if a.Kind == KindManual || a.Kind == KindRerun || msgid.Check(a.MessageID) != nil {
+		// No list mail to thread under, or (recorded by an rtbot that did
+		// not check) one no header can name: the report goes out unthreaded
+		// rather than never.
 		m.InReplyTo, m.References = "", nil
 	}
 	return m, nil

@@ -258,9 +258,9 @@ func (p *Pipeline) ingest(ctx context.Context, scan mailwatch.ScanResult, pass *
 
 // recordMail classifies one message and records it: an announcement some
 // tree accepts as new, anything else that looked like one as ignored with
-// the reason. A message that cannot be parsed at all is recorded under a
-// Message-ID made from its mailbox position, so it is reported once and
-// never retried.
+// the reason. A message that cannot be parsed at all, or has no Message-ID
+// a report could name (msgid.Check), is recorded under a Message-ID made
+// from its mailbox position, so it is reported once and never retried.
 func (p *Pipeline) recordMail(ctx context.Context, c mailwatch.Candidate, uidValidity uint32) (state.Announcement, bool, error) {
 	lim := p.cfg.Limits
 	a, err := mailwatch.RecognizeWithLimits(bytes.NewReader(c.Raw), mailLimits(lim))
@@ -270,14 +270,17 @@ func (p *Pipeline) recordMail(ctx context.Context, c mailwatch.Candidate, uidVal
 		err = fmt.Errorf("%w: %d bytes, over the limit of %d ([limits] mail_bytes)", mailwatch.ErrTooLarge, c.Size, lim.MailBytes)
 	}
 	if err != nil || a.MessageID == "" {
-		reason := "no Message-ID"
-		if err != nil {
-			reason = err.Error()
+		reason := "malformed mail: no Message-ID"
+		switch {
+		case err != nil:
+			reason = "malformed mail: " + err.Error()
+		case a.Kind == mailwatch.KindNone:
+			reason = a.Reason // an unusable Message-ID, or not an announcement anyway
 		}
 		a = mailwatch.Announcement{
 			Kind:      mailwatch.KindNone,
 			MessageID: fmt.Sprintf("unparsed.%d.%d@%s", uidValidity, c.UID, hostOnly(p.cfg.IMAP.Addr)),
-			Reason:    "malformed mail: " + reason,
+			From:      a.From, Subject: a.Subject, Reason: reason,
 		}
 	}
 	rec := state.Announcement{
