@@ -24,7 +24,7 @@ import (
 // refname, queue ranges and limits from patchqueue, the rc patch location
 // from candidate, the IMAP flag, mailbox, poll and mail limits from
 // mailwatch, the loopback rule from netsec, trigger timeouts and the KCIDB
-// origin from trigger.
+// origin from trigger, the SMTP timeout from mailout.
 func ConfigRules() config.Rules {
 	mail, queue := mailwatch.DefaultLimits(), patchqueue.DefaultLimits()
 	return config.Rules{
@@ -47,6 +47,7 @@ func ConfigRules() config.Rules {
 			CommandTimeout: trigger.DefaultCommandTimeout,
 			HTTPTimeout:    trigger.DefaultHTTPTimeout,
 			KCIDBOrigin:    trigger.DefaultKCIDBOrigin,
+			SMTPTimeout:    mailout.DefaultTimeout,
 			Limits: config.LimitsConfig{
 				MailBytes: mail.MaxBytes, MailHeaderBytes: mail.MaxHeaderBytes, MailTextBytes: mail.MaxTextBytes,
 				MIMEParts: mail.MaxParts, MIMEDepth: mail.MaxDepth,
@@ -103,7 +104,8 @@ func queueLimits(l config.LimitsConfig) patchqueue.Limits {
 
 // smtpServer is the mailout form of [smtp].
 func (p *Pipeline) smtpServer() (mailout.Server, error) {
-	s := mailout.Server{Addr: p.cfg.SMTP.Addr, TLS: tlsMode(p.cfg.SMTP.TLS), Username: p.cfg.SMTP.Username, TLSConfig: p.opts.SMTPTLS}
+	s := mailout.Server{Addr: p.cfg.SMTP.Addr, TLS: tlsMode(p.cfg.SMTP.TLS), Username: p.cfg.SMTP.Username, TLSConfig: p.opts.SMTPTLS,
+		Timeout: p.cfg.SMTP.Timeout.Duration}
 	if s.Username != "" {
 		pw, err := p.cfg.SMTP.Password()
 		if err != nil {

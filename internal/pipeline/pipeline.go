@@ -481,11 +481,13 @@ func (p *Pipeline) runTreeRetrying(ctx context.Context, a state.Announcement, t 
 
 // Temporary reports whether err is a failure that may pass by itself: a
 // network error fetching or pushing, a temporary SMTP reply, a trigger's
-// temporary failure. A simulated crash, an interrupted action waiting for a
-// human, and a full disk are not: retrying at once does not help them.
+// temporary failure. A simulated crash, an interrupted action or a report
+// in doubt waiting for a human, a refused report and a full disk are not:
+// retrying at once does not help them.
 func Temporary(err error) bool {
 	var stop *Stopped
-	if err == nil || errors.As(err, &stop) || errors.Is(err, state.ErrInterrupted) {
+	if err == nil || errors.As(err, &stop) || errors.Is(err, state.ErrInterrupted) ||
+		errors.As(err, new(*reportInDoubt)) || errors.As(err, new(*ReportRefused)) {
 		return false
 	}
 	return remote.IsTemporary(err) || mailout.IsTemporary(err) || trigger.IsTemporary(err)

@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rtbot/rtbot/internal/state"
 	"github.com/rtbot/rtbot/internal/testkit"
@@ -152,6 +153,60 @@ func TestSMTPRefusedReport(t *testing.T) {
 		t.Fatal(err)
 	}
 	if o := w.recovers(t, "after rtbot action --retry"); o.reports != 1 || o.runs[crashRC1] != state.OutcomeManual {
+		t.Errorf("after the retry: %v", o)
+	}
+}
+
+// TestSMTPSilent: the server stops answering in the middle of the
+// submission. Each attempt ends within [smtp] timeout, the pass fails
+// saying how long it waited, and the next pass, with the server answering
+// again, mails the report once.
+func TestSMTPSilent(t *testing.T) {
+	w := newCrashWorld(t)
+	w.deliver(t, 0)
+	w.cfg.SMTP.Timeout.Duration = 300 * time.Millisecond
+	w.smtp.StallNext("mail", quickRetry.Attempts)
+	start := time.Now()
+	pass, log, err := w.logged(t, quickRetry)
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("the pass took %v with a 300ms timeout", d)
+	}
+	if err == nil || !strings.Contains(err.Error(), "no reply within 300ms") {
+		t.Fatalf("pass error %v; want one saying how long it waited\n%s", err, log)
+	}
+	checkNotMailed(t, pass, OutcomeUnfinished, "no reply within 300ms", "the next pass")
+	if o := w.recovers(t, "with the server answering"); o.reports != 1 {
+		t.Errorf("after the silence: %v", o)
+	}
+}
+
+// TestSMTPSilentAfterMessage: the server takes the whole report and never
+// answers its final dot. It may have arrived, so it is not sent again: the
+// pass fails within [smtp] timeout saying what to do, and so does every
+// pass until a human says it did not arrive; then the next pass sends it.
+func TestSMTPSilentAfterMessage(t *testing.T) {
+	w := newCrashWorld(t)
+	w.deliver(t, 0)
+	w.cfg.SMTP.Timeout.Duration = 300 * time.Millisecond
+	w.smtp.StallNext("data", 1)
+	pass, log, err := w.logged(t, quickRetry)
+	a := w.mailAction(t)
+	done := fmt.Sprintf("rtbot action --config %s --done %d", w.cfg.Path, a.ID)
+	if err == nil {
+		t.Fatalf("the pass succeeded without an answer to its report\n%s", log)
+	}
+	mustContain(t, "pass error", err.Error(), "no reply within 300ms", "may have arrived", done, fmt.Sprintf("--retry %d", a.ID))
+	checkNotMailed(t, pass, OutcomeUnfinished, "may have arrived", done)
+	if a.State != state.ActionIntended || !a.Committing || a.Attempts != 1 {
+		t.Fatalf("mail action %+v; want left committing after one attempt", a)
+	}
+	if _, _, err := w.logged(t, quickRetry); err == nil || !strings.Contains(err.Error(), done) {
+		t.Fatalf("the next pass: %v; want it to wait for a human", err)
+	}
+	if err := w.store.RetryAction(context.Background(), a.ID); err != nil {
+		t.Fatal(err)
+	}
+	if o := w.recovers(t, "after rtbot action --retry"); o.reports != 1 {
 		t.Errorf("after the retry: %v", o)
 	}
 }
