@@ -2,7 +2,9 @@ package state
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -64,5 +66,14 @@ func TestRetryAction(t *testing.T) {
 	}
 	if err := s.RetryAction(ctx, 999); !errors.Is(err, ErrNotFound) {
 		t.Errorf("RetryAction of an unknown action: %v", err)
+	}
+}
+
+// TestOutcomeJSON: an unfinished run has an outcome in JSON too.
+func TestOutcomeJSON(t *testing.T) {
+	for o, want := range map[Outcome]string{"": `"unfinished"`, OutcomeManual: `"manual"`} {
+		if b, err := json.Marshal(Run{Outcome: o}); err != nil || !strings.Contains(string(b), `"Outcome":`+want) {
+			t.Errorf("Run{Outcome: %q} in JSON: %s, %v; want Outcome %s", o, b, err, want)
+		}
 	}
 }
