@@ -2,18 +2,18 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 )
 
 // cmdAction implements `rtbot action`: an operator settles an action that
-// was interrupted while committing.
+// was interrupted while committing, or has one that failed for good (a
+// report the server refused) done again by the next pass.
 func cmdAction(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("action", "rtbot action --config FILE (--done | --retry) ID")
 	cfgPath := fs.String("config", "", "configuration file")
 	done := fs.Bool("done", false, "the action happened (for instance the report did arrive): never do it again")
-	retry := fs.Bool("retry", false, "the action did not happen: the next pass does it again")
+	retry := fs.Bool("retry", false, "the action did not happen (or failed for good and its cause is fixed): the next pass does it again")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -30,7 +30,15 @@ func cmdAction(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	defer st.Close()
 	if *done {
-		return st.Done(ctx, id)
+		if err := st.Done(ctx, id); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "action %d: recorded done; it is never done again\n", id)
+		return nil
 	}
-	return st.Failed(ctx, id, errors.New("an operator asked for a retry"))
+	if err := st.RetryAction(ctx, id); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "action %d: the next pass does it again\n", id)
+	return nil
 }

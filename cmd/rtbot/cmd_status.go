@@ -12,8 +12,9 @@ import (
 	"github.com/rtbot/rtbot/internal/state"
 )
 
-// cmdStatus implements `rtbot status`: what rtbot waits for, and whether
-// its state is sound (exit 1 when it is not).
+// cmdStatus implements `rtbot status`: what rtbot waits for, what failed
+// or is stuck and needs a human (exit 3, each with what to do), and
+// whether its state is sound (exit 1 when it is not).
 func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return redacting(stdout, func(w io.Writer) error { return status(ctx, args, w) })
 }
@@ -56,8 +57,11 @@ func status(ctx context.Context, args []string, stdout io.Writer) error {
 	} else {
 		printStatus(stdout, st.Path(), s)
 	}
-	if len(s.Problems) > 0 {
+	switch {
+	case len(s.Problems) > 0:
 		return fmt.Errorf("%d state problem(s): %w", len(s.Problems), errReported)
+	case len(s.Attention) > 0:
+		return errNeedsHuman
 	}
 	return nil
 }
@@ -65,12 +69,17 @@ func status(ctx context.Context, args []string, stdout io.Writer) error {
 // statusReport is what `rtbot status` prints, as text or as JSON.
 type statusReport struct {
 	state.Status
-	Watched  []pipeline.WatchedBranch `json:"Watched"`
-	Problems []string                 `json:"Problems"`
+	Watched []pipeline.WatchedBranch `json:"Watched"`
+	// Attention lists what failed or is stuck, each with what to do about
+	// it; status exits 3 while it is not empty.
+	Attention []string `json:"Attention"`
+	Problems  []string `json:"Problems"`
+	// notes says, for each pending action (by id), what becomes of it.
+	notes map[int64]string
 }
 
-// readStatus reads the state's status, checks the state, and lists the
-// partial branches read for fixes.
+// readStatus reads the state's status, checks the state, lists the partial
+// branches read for fixes, and what needs a human.
 func readStatus(ctx context.Context, cfg *config.Config, st *state.Store) (statusReport, error) {
 	s, err := st.Status(ctx)
 	if err != nil {
@@ -85,7 +94,61 @@ func readStatus(ctx context.Context, cfg *config.Config, st *state.Store) (statu
 		// What the state says is still worth printing.
 		problems = append(problems, "partial branches read for fixes: "+err.Error())
 	}
-	return statusReport{s, watched, problems}, nil
+	r := statusReport{Status: s, Watched: watched, Attention: []string{}, Problems: problems, notes: map[int64]string{}}
+	if err := r.needsYou(ctx, cfg.Path, st); err != nil {
+		return statusReport{}, err
+	}
+	return r, nil
+}
+
+// needsYou fills in r.Attention and r.notes: what failed or is stuck, and
+// what to do. cfg is the configuration file, for the commands to type.
+func (r *statusReport) needsYou(ctx context.Context, cfg string, st *state.Store) error {
+	stuck := map[string]bool{} // announcements with a run that waits for a human
+	for _, a := range r.Pending {
+		run, err := st.Run(ctx, a.RunID)
+		if err != nil {
+			return err
+		}
+		note, todo := actionNote(cfg, a, run.Finished())
+		r.notes[a.ID] = note
+		if todo != "" {
+			stuck[run.Announcement] = true
+			r.Attention = append(r.Attention, fmt.Sprintf("%s %s %s (action %d, run %d): %s", note, a.Kind, a.Key, a.ID, a.RunID, todo))
+		}
+	}
+	for _, a := range r.Waiting {
+		if a.Attempts > 0 && !stuck[a.MessageID] {
+			r.Attention = append(r.Attention, fmt.Sprintf("FAILING announcement <%s> (%s-rc%d): %d failed attempt(s), the last: %s; "+
+				"every pass tries again: fix the cause if it does not pass by itself", a.MessageID, a.Version, a.RC, a.Attempts, a.LastError))
+		}
+	}
+	for _, run := range r.LastRuns {
+		if run.Outcome == state.OutcomeError {
+			r.Attention = append(r.Attention, fmt.Sprintf("FAILED run %d of %s on %.12s: %s; no pass runs it again on its own: "+
+				"fix the cause, then `rtbot run --config %s --onto %s --tree %s` runs the queue on that candidate again",
+				run.ID, run.Tree, run.Candidate, run.Error, cfg, run.Candidate, run.Tree))
+		}
+	}
+	return nil
+}
+
+// actionNote says what becomes of pending action a, whose run is finished
+// or not, and, when it waits for a human, what they are to do ("" when
+// nothing).
+func actionNote(cfg string, a state.Action, runFinished bool) (note, todo string) {
+	switch {
+	case a.State == state.ActionIntended && a.Committing:
+		return "INTERRUPTED WHILE COMMITTING", fmt.Sprintf("it may have happened: check (a mail: look for it in the maintainers' mail), "+
+			"then `rtbot action --config %s --done %d` (it happened) or `--retry %d` (it did not)", cfg, a.ID, a.ID)
+	case a.State == state.ActionIntended:
+		return "interrupted before it could happen; the next pass redoes it", ""
+	case runFinished:
+		return "FAILED", fmt.Sprintf("%s; no pass does it again on its own: fix the cause, then "+
+			"`rtbot action --config %s --retry %d` (the next pass does it again) or `--done %d` (you did it yourself)",
+			a.LastError, cfg, a.ID, a.ID)
+	}
+	return "failed; the next pass tries again", ""
 }
 
 // printStatus prints s, read from the state at path, as text.
@@ -103,12 +166,18 @@ func printStatus(w io.Writer, path string, s statusReport) {
 		}
 		fmt.Fprintf(w, "reading %s for fixes (run %d of %s): %s\n", b.Branch, b.Run, b.Tree, read)
 	}
-	printPending(w, s.Pending)
+	printPending(w, s.Pending, s.notes)
 	if len(s.Problems) == 0 {
 		fmt.Fprintln(w, "state check: ok")
 	}
 	for _, p := range s.Problems {
 		fmt.Fprintf(w, "STATE PROBLEM: %s\n", p)
+	}
+	if len(s.Attention) > 0 {
+		fmt.Fprintf(w, "%d thing(s) need you:\n", len(s.Attention))
+	}
+	for _, a := range s.Attention {
+		fmt.Fprintf(w, "  %s\n", a)
 	}
 }
 
@@ -145,20 +214,13 @@ func printLastRuns(w io.Writer, runs []state.Run) {
 }
 
 // printPending prints the actions not done yet, each with what will
-// become of it.
-func printPending(w io.Writer, pending []state.Action) {
+// become of it (notes, by action id).
+func printPending(w io.Writer, pending []state.Action, notes map[int64]string) {
 	if len(pending) == 0 {
 		fmt.Fprintln(w, "no pending actions")
 	}
 	for _, a := range pending {
-		note := "failed; retried by the next pass while its run is unfinished"
-		switch {
-		case a.State == state.ActionIntended && a.Committing:
-			note = fmt.Sprintf("INTERRUPTED WHILE COMMITTING: it may have happened; check, then `rtbot action --done %d` or `--retry %d`", a.ID, a.ID)
-		case a.State == state.ActionIntended:
-			note = "interrupted before it could happen; the next pass redoes it"
-		}
-		fmt.Fprintf(w, "pending %s %s (run %d, %s, attempts %d): %s", a.Kind, a.Key, a.RunID, a.State, a.Attempts, note)
+		fmt.Fprintf(w, "pending %s %s (run %d, %s, attempts %d): %s", a.Kind, a.Key, a.RunID, a.State, a.Attempts, notes[a.ID])
 		if a.LastError != "" {
 			fmt.Fprintf(w, "; last error: %s", a.LastError)
 		}

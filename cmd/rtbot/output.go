@@ -49,6 +49,9 @@ func printPass(w io.Writer, pass *pipeline.Pass) {
 		if r.Mail != "" {
 			fmt.Fprintf(w, "  mailed   <%s>\n", r.Mail)
 		}
+		if r.NotMailed != "" {
+			fmt.Fprintf(w, "  NOT MAILED: %s\n", r.NotMailed)
+		}
 		if r.Error != "" {
 			fmt.Fprintf(w, "  error    %s\n", r.Error)
 		}

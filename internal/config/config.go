@@ -176,6 +176,11 @@ type SMTPConfig struct {
 	Server
 	// From is the From: header of reports; default `Bot.Name <Bot.Email>`.
 	From string `toml:"from"`
+
+	// Timeout bounds the wait for each reply of the server (the greeting,
+	// EHLO, STARTTLS, AUTH, MAIL, RCPT, DATA, the final dot, QUIT);
+	// default Rules.Defaults.SMTPTimeout, at least one second.
+	Timeout Duration `toml:"timeout"`
 }
 
 // Tree is one [[tree]] table: one RT series rtbot maintains.

@@ -44,6 +44,8 @@ type Defaults struct {
 	HTTPTimeout    time.Duration // a webhook or kcidb trigger's timeout
 	KCIDBOrigin    string        // a kcidb trigger's origin
 	Limits         LimitsConfig  // [limits]
+
+	SMTPTimeout time.Duration // smtp.timeout
 }
 
 // ErrIncompleteRules is returned for Rules with a function or a default

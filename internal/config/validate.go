@@ -25,12 +25,16 @@ var (
 // minPoll keeps `rtbot watch` from hammering the IMAP server.
 const minPoll = time.Second
 
+// minSMTPTimeout: no SMTP server answers every command faster.
+const minSMTPTimeout = time.Second
+
 // validate checks c, fills in defaults and makes paths absolute (relative to
 // base), recording every problem in p.
 func (c *Config) validate(p *problems, base string, r Rules) {
 	c.Bot.validate(p, base)
 	c.IMAP.validate(p, base, r)
 	c.SMTP.validate(p, base, c.Bot, r.Loopback)
+	checkDuration(p, "smtp.timeout", &c.SMTP.Timeout, r.Defaults.SMTPTimeout, minSMTPTimeout)
 
 	triggers := map[string]bool{}
 	for i := range c.Triggers {

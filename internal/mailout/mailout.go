@@ -5,8 +5,10 @@
 // Part of every report comes from hostile list mail, so a Message refuses
 // any header value that could end the header (CR, LF, NUL) or carry other
 // control characters, any address net/mail cannot parse and any Message-ID
-// that is not a plain local@domain. Send classifies every failure as
-// temporary (retry on the next pass) or permanent.
+// msgid.Check refuses (the same rule mailwatch applies to announcements, so
+// a report can always be threaded under the mail it answers). Send
+// classifies every failure as temporary (retry on the next pass) or
+// permanent.
 package mailout
 
 import (
@@ -25,6 +27,7 @@ import (
 	"unicode/utf8"
 
 	gomail "github.com/emersion/go-message/mail"
+	"github.com/rtbot/rtbot/internal/msgid"
 )
 
 // Message is one plain-text UTF-8 mail.
@@ -40,19 +43,13 @@ type Message struct {
 	Headers    map[string]string // extra headers; names must be X-[A-Za-z0-9-]+
 }
 
-// Limits that keep every header line under RFC 5322's 998 octets, so that
-// folding never has to split a word (which would change the value).
-const (
-	maxTextLen = 900 // Subject, extra header values, one address; in bytes
-	maxIDLen   = 250 // one Message-ID
-)
+// maxTextLen bounds a Subject, an extra header's value and one address, in
+// bytes (a Message-ID is bounded by msgid.MaxLen): every header line stays
+// under RFC 5322's 998 octets, so folding never has to split a word (which
+// would change the value).
+const maxTextLen = 900
 
-var (
-	// msgIDRE is the msg-id of RFC 5322 3.6.4 without brackets, restricted to
-	// ASCII: dot-atom-text "@" (dot-atom-text / no-fold-literal).
-	msgIDRE = regexp.MustCompile("^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@(?:[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+|\\[[!-Z^-~]+\\])$")
-	xHeadRE = regexp.MustCompile(`^X-[A-Za-z0-9-]+$`)
-)
+var xHeadRE = regexp.MustCompile(`^X-[A-Za-z0-9-]+$`)
 
 // envelope is what SMTP needs besides the message bytes.
 type envelope struct {
@@ -264,8 +261,8 @@ func text(header, v string) (string, error) {
 
 // checkID checks a Message-ID without brackets.
 func checkID(header, id string) error {
-	if len(id) > maxIDLen || !msgIDRE.MatchString(id) {
-		return fmt.Errorf("mail header %s: %q is not a message id of the form local@domain (printable ASCII, no spaces or <>)", header, id)
+	if err := msgid.Check(id); err != nil {
+		return fmt.Errorf("mail header %s: %w", header, err)
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/textproto"
 	"os"
 	"strings"
 	"time"
@@ -29,9 +30,16 @@ type Server struct {
 	// TLSConfig replaces the default (system roots, TLS 1.2 or later); its
 	// ServerName defaults to Addr's host.
 	TLSConfig *tls.Config
-	LocalName string        // EHLO name; default "localhost"
-	Timeout   time.Duration // bounds dialing and each command; default 60s
+	LocalName string // EHLO name; default "localhost"
+	// Timeout bounds dialing, and the wait for every reply: the greeting,
+	// EHLO, STARTTLS and the handshake, AUTH, MAIL, RCPT, DATA, the final
+	// dot, QUIT. Zero means DefaultTimeout.
+	Timeout time.Duration
 }
+
+// DefaultTimeout is Server.Timeout when it is zero: a server that has not
+// answered a command within a minute is not going to.
+const DefaultTimeout = 60 * time.Second
 
 // Hooks let the caller act at points of a submission.
 type Hooks struct {
@@ -45,11 +53,17 @@ type Hooks struct {
 
 // Error is what Send returns for a failure the server or network reported.
 type Error struct {
-	Stage string // "dial", "tls", "auth", "mail", "rcpt", "data" or "commit"
-	Code  int    // SMTP reply code; 0 for a network or TLS failure
-	// Temporary says a later attempt may succeed: 4xx replies, network
-	// failures and timeouts. 5xx replies, refused authentication and TLS
-	// misconfiguration are permanent.
+	// Stage is where it failed: "dial"; "greeting", the opening exchange
+	// (the server's greeting and EHLO, and with STARTTLS the STARTTLS
+	// command); "tls" (the handshake, a certificate, a server without
+	// STARTTLS); "auth"; "mail"; "rcpt"; "data"; or "commit", the reply
+	// to the final dot.
+	Stage string
+	Code  int // SMTP reply code; 0 for a network or TLS failure
+	// Temporary says a later attempt may succeed: any reply but a 5xx (a
+	// 4xx, or a reply that is not SMTP at all: another protocol's banner,
+	// garbage), network failures and timeouts. 5xx replies, refused
+	// authentication and TLS misconfiguration are permanent.
 	Temporary bool
 	Err       error
 	Addr      string // the server, host:port
@@ -105,16 +119,41 @@ func MayHaveBeenSent(err error) bool {
 	return errors.As(err, &e) && e.Stage == "commit" && e.Code == 0
 }
 
-// classify turns err at stage into an *Error.
+// Refused reports whether err is the server refusing this very message
+// for good: a 5xx reply to MAIL, RCPT, DATA or the final dot. Sending it
+// again would be refused again; what must change is the message, its
+// sender or its recipients. A 5xx to the greeting, STARTTLS or AUTH says
+// nothing about the message (a wrong port, a wrong password): once that
+// is fixed, the same message may go through.
+func Refused(err error) bool {
+	var e *Error
+	if !errors.As(err, &e) || e.Code/100 != 5 {
+		return false
+	}
+	switch e.Stage {
+	case "mail", "rcpt", "data", "commit":
+		return true
+	}
+	return false
+}
+
+// classify turns err at stage into an *Error. Only a 5xx reply is a
+// refusal; a reply that is not SMTP says nothing about the message, so it
+// is temporary, like a network failure.
 func classify(addr, stage string, err error) *Error {
 	e := &Error{Addr: addr, Stage: stage, Err: err}
 	var se *smtp.SMTPError
-	if errors.As(err, &se) {
+	var pe textproto.ProtocolError
+	switch {
+	case errors.As(err, &se):
 		e.Code = se.Code
-		e.Temporary = se.Code/100 == 4
-		return e
+		e.Temporary = se.Code/100 != 5
+	case errors.As(err, &pe), errors.Is(err, smtp.ErrTooLongLine):
+		e.Err = fmt.Errorf("not an SMTP reply: %w", err)
+		e.Temporary = true
+	default:
+		e.Temporary = isNetwork(err)
 	}
-	e.Temporary = isNetwork(err)
 	return e
 }
 
@@ -235,7 +274,7 @@ func newSession(ctx context.Context, s Server) (*session, error) {
 		return nil, &Error{Addr: s.Addr, Stage: "dial", Err: errPlainNotLoopback}
 	}
 	if s.Timeout <= 0 {
-		s.Timeout = 60 * time.Second
+		s.Timeout = DefaultTimeout
 	}
 	if s.LocalName == "" {
 		s.LocalName = "localhost"
@@ -259,6 +298,9 @@ func (ss *session) fail(ctx context.Context, stage string, err error) *Error {
 		e := classify(ss.Addr, stage, fmt.Errorf("%w (%w)", cerr, err))
 		e.Temporary = true
 		return e
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		err = fmt.Errorf("no reply within %v: %w", ss.Timeout, err)
 	}
 	return classify(ss.Addr, stage, err)
 }
@@ -300,7 +342,7 @@ func (ss *session) start(ctx context.Context) (*smtp.Client, error) {
 		// used for the EHLO under TLS.
 		var err error
 		if c, err = smtp.NewClientStartTLS(ss.conn, ss.clientTLS); err != nil {
-			return nil, ss.fail(ctx, "tls", err)
+			return nil, ss.fail(ctx, openingStage(err), err)
 		}
 	default:
 		c = smtp.NewClient(ss.conn)
@@ -310,17 +352,33 @@ func (ss *session) start(ctx context.Context) (*smtp.Client, error) {
 	// Under STARTTLS the handshake happens on this first exchange.
 	if err := c.Hello(ss.LocalName); err != nil {
 		c.Close()
-		var se *smtp.SMTPError
-		if ss.mode == netsec.StartTLS && !errors.As(err, &se) {
-			return nil, ss.fail(ctx, "tls", err)
+		stage := "greeting"
+		if ss.mode == netsec.StartTLS && openingStage(err) == "tls" {
+			stage = "tls"
 		}
-		return nil, ss.fail(ctx, "dial", fmt.Errorf("greeting: %w", err))
+		return nil, ss.fail(ctx, stage, err)
 	}
 	if _, ok := c.TLSConnectionState(); ss.mode != netsec.Plain && !ok {
 		c.Close()
 		return nil, ss.fail(ctx, "tls", errors.New("connection is not encrypted"))
 	}
 	return c, nil
+}
+
+// openingStage names where an error of a STARTTLS opening happened:
+// "greeting" for a reply (SMTP or not), a silent server or a closed
+// connection, "tls" for anything else (the handshake, a certificate, a
+// server without STARTTLS).
+func openingStage(err error) string {
+	var se *smtp.SMTPError
+	var pe textproto.ProtocolError
+	var ne net.Error
+	switch {
+	case errors.As(err, &se), errors.As(err, &pe), errors.Is(err, smtp.ErrTooLongLine),
+		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.As(err, &ne) && ne.Timeout():
+		return "greeting"
+	}
+	return "tls"
 }
 
 // auth authenticates with AUTH PLAIN when a Username is set, never over

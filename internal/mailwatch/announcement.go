@@ -30,7 +30,7 @@ type Announcement struct {
 	GitBranch string    `json:"git_branch,omitempty"` // branch in GitURL
 	PatchURL  string    `json:"patch_url,omitempty"`  // the rc patch, when announced
 	Deadline  time.Time `json:"deadline,omitzero"`    // when responses are due
-	MessageID string    `json:"message_id,omitempty"` // without angle brackets
+	MessageID string    `json:"message_id,omitempty"` // without angle brackets; "" when missing or not one msgid.Check accepts
 	From      string    `json:"from,omitempty"`       // sender address, lower-case
 	Subject   string    `json:"subject,omitempty"`    // decoded subject
 	Reason    string    `json:"reason,omitempty"`     // why Kind is KindNone

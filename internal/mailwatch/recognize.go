@@ -13,6 +13,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/rtbot/rtbot/internal/msgid"
 	"github.com/rtbot/rtbot/internal/refname"
 
 	"github.com/emersion/go-message"
@@ -118,7 +119,10 @@ func Recognize(r io.Reader) (Announcement, error) {
 // For stable-rc covers the X-KernelTest-Version, -Branch, -Tree, -Patch and
 // -Deadline headers win over the body; the body ("Responses should be made
 // by", "found in one patch at:", "git tree and branch at:") fills what the
-// headers lack. A header that is present but invalid makes the mail KindNone.
+// headers lack. A header that is present but invalid makes the mail KindNone,
+// and so does a Message-ID msgid.Check refuses: no report could be
+// threaded under it (a mail without one is still recognised, for `rtbot
+// announce`; the pipeline does not act on it).
 func RecognizeWithLimits(r io.Reader, lim Limits) (Announcement, error) {
 	lim = lim.withDefaults()
 	br := &boundedReader{r: r, total: lim.MaxBytes, header: lim.MaxHeaderBytes, lim: lim}
@@ -136,7 +140,8 @@ func RecognizeWithLimits(r io.Reader, lim Limits) (Announcement, error) {
 	br.header = -1
 	h := mail.Header{Header: message.Header{Header: th}}
 
-	a.MessageID = messageID(h)
+	var idErr error
+	a.MessageID, idErr = messageID(h)
 	a.From = fromAddress(h)
 	a.Subject = subject(h)
 
@@ -160,6 +165,11 @@ func RecognizeWithLimits(r io.Reader, lim Limits) (Announcement, error) {
 
 	if c.kind == KindNone {
 		a.Reason = c.reason
+		return a, nil
+	}
+	if idErr != nil {
+		// The report could not say In-Reply-To: one rtbot cannot send.
+		a.Reason = idErr.Error() + ", so no report could answer it"
 		return a, nil
 	}
 	a.Kind, a.Series, a.Version, a.RC = c.kind, c.series, c.version, c.rc
@@ -583,23 +593,24 @@ func subject(h mail.Header) string {
 	return strings.TrimSpace(spaceRe.ReplaceAllString(s, " "))
 }
 
-var (
-	msgIDRe = regexp.MustCompile(`^[!-;=?-~]{1,995}$`) // visible ASCII but < and >
-	addrRe  = regexp.MustCompile(`^[!-;=?-~]{1,254}@[!-;=?-~]{1,254}$`)
-)
+var addrRe = regexp.MustCompile(`^[!-;=?-~]{1,254}@[!-;=?-~]{1,254}$`)
 
-// messageID is the Message-ID without angle brackets, or "" when it is
-// missing or not a plausible identifier.
-func messageID(h mail.Header) string {
+// messageID is the Message-ID without angle brackets: "" and no error when
+// the mail has none, "" and why when it has one that msgid.Check refuses
+// (a report could not name it in In-Reply-To).
+func messageID(h mail.Header) (string, error) {
 	id, err := h.MessageID()
 	if err != nil || id == "" {
 		id = strings.TrimSpace(h.Get("Message-Id"))
 		id = strings.TrimSuffix(strings.TrimPrefix(id, "<"), ">")
 	}
-	if !msgIDRe.MatchString(id) {
-		return ""
+	if id == "" {
+		return "", nil
 	}
-	return id
+	if err := msgid.Check(id); err != nil {
+		return "", err
+	}
+	return id, nil
 }
 
 // fromAddress is the first From address, lower-cased, or "".

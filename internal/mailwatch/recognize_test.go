@@ -19,6 +19,8 @@ import (
 	"github.com/emersion/go-message"
 	"github.com/emersion/go-message/mail"
 	"github.com/emersion/go-message/textproto"
+	"github.com/rtbot/rtbot/internal/mailout"
+	"github.com/rtbot/rtbot/internal/msgid"
 	"github.com/rtbot/rtbot/internal/testkit"
 )
 
@@ -361,6 +363,9 @@ func TestRecognizeVariants(t *testing.T) {
 		{"threaded ANNOUNCE", mailText("x", "Subject: [ANNOUNCE] 6.1.79-rt25", "In-Reply-To: <a@b>"), KindNone, "", 0, "reply: has In-Reply-To"},
 		{"unknown charset", mailText(coverBody, "Subject: [PATCH 6.1 000/114] 6.1.12-rc1 review", "Content-Type: text/plain; charset=x-klingon"), KindStableRC, "6.1.12", 1, ""},
 		{"broken base64", mailText("!!!!not base64!!!!\n", "Subject: [PATCH 6.1 000/114] 6.1.12-rc1 review", "Content-Transfer-Encoding: base64"), KindStableRC, "6.1.12", 1, ""},
+		{"Message-ID no reply can name", mailText(coverBody, "Subject: [PATCH 6.1 000/114] 6.1.12-rc1 review", `Message-ID: <a"b(c)@x>`), KindNone, "", 0, `Message-ID "a\"b(c)@x"`},
+		{"Message-ID with a space", mailText(coverBody, "Subject: [PATCH 6.1 000/114] 6.1.12-rc1 review", `Message-ID: <a b@x>`), KindNone, "", 0, "Message-ID"},
+		{"Message-ID domain literal", mailText(coverBody, "Subject: [PATCH 6.1 000/114] 6.1.12-rc1 review", `Message-ID: <a.b+c@[127.0.0.1]>`), KindStableRC, "6.1.12", 1, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -672,7 +677,6 @@ var (
 	fuzzVersion  = regexp.MustCompile(`^[0-9]+\.[0-9]+(\.[0-9]+)?((-rc[0-9]+)?-rt[0-9]+)?$`)
 	fuzzBranch   = regexp.MustCompile(`^[A-Za-z0-9._/-]*$`)
 	fuzzURL      = regexp.MustCompile(`^((git|https?)://[^\s/?#@-][^\s]*)?$`)
-	fuzzMsgID    = regexp.MustCompile(`^[!-;=?-~]*$`)
 	fuzzNoSpaces = regexp.MustCompile(`^[^\x00-\x1f\x7f]*$`)
 )
 
@@ -699,8 +703,16 @@ func FuzzRecognize(f *testing.F) {
 		if err := a.Validate(); err != nil {
 			t.Fatalf("Validate: %v for %+v", err, a)
 		}
-		if !fuzzMsgID.MatchString(a.MessageID) || !fuzzNoSpaces.MatchString(a.Subject) || strings.ToLower(a.From) != a.From {
+		if a.MessageID != "" && msgid.Check(a.MessageID) != nil || !fuzzNoSpaces.MatchString(a.Subject) || strings.ToLower(a.From) != a.From {
 			t.Fatalf("bad MessageID %q, Subject %q or From %q", a.MessageID, a.Subject, a.From)
+		}
+		if a.Kind != KindNone && a.MessageID != "" {
+			// The mailer can answer every announcement with a Message-ID.
+			reply := mailout.Message{From: "rtbot@example.org", To: []string{"rt@example.org"}, Subject: "report",
+				MessageID: "r@example.org", InReplyTo: a.MessageID, References: []string{a.MessageID}}
+			if _, err := reply.Bytes(); err != nil {
+				t.Fatalf("announcement <%s> cannot be answered: %v", a.MessageID, err)
+			}
 		}
 		if a.Kind == KindNone {
 			if a.Reason == "" {

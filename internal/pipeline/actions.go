@@ -12,6 +12,7 @@ import (
 	"github.com/rtbot/rtbot/internal/config"
 	"github.com/rtbot/rtbot/internal/mailout"
 	"github.com/rtbot/rtbot/internal/merger"
+	"github.com/rtbot/rtbot/internal/msgid"
 	"github.com/rtbot/rtbot/internal/netsec"
 	"github.com/rtbot/rtbot/internal/patchqueue"
 	"github.com/rtbot/rtbot/internal/report"
@@ -190,30 +191,76 @@ func (p *Pipeline) reportMessageID(a state.Announcement, t config.Tree, candidat
 	return mailout.MessageID(domain, "report", t.Name, a.MessageID, candidate, queueID)
 }
 
+// ReportRefused is the error of a run whose triage report the SMTP server
+// refused for good (mailout.Refused: a 5xx reply to the message itself).
+// The run finishes without it, its mail action recorded failed with the
+// server's words, and no pass sends it again until an operator has fixed
+// the cause and says so (`rtbot action --retry`); the pass that met the
+// refusal fails, saying all this.
+type ReportRefused struct {
+	MessageID string
+	Action    int64  // the mail action, for `rtbot action`
+	Config    string // the configuration file, for the command to type
+	Err       error  // the server's refusal
+}
+
+func (e *ReportRefused) Error() string {
+	return fmt.Sprintf("report <%s> refused by the SMTP server: %v; it is not sent again until you fix the cause "+
+		"and run `rtbot action --config %s --retry %d` (or `--done %d` if you sent it yourself)",
+		e.MessageID, e.Err, e.Config, e.Action, e.Action)
+}
+
+// Unwrap returns the server's refusal.
+func (e *ReportRefused) Unwrap() error { return e.Err }
+
 // mailReport mails the triage report to the tree's maintainers, threaded
-// under the announcement. The report is sent at most once: a send that was
-// interrupted after the message was handed to the server (committing) is
-// never repeated and waits for a human (`rtbot status` shows it); one
-// interrupted before that is sent again.
-func (p *Pipeline) mailReport(ctx context.Context, runID int64, a state.Announcement, t config.Tree, triageReport *triage.Report, runReport *RunReport) (string, error) {
+// under the announcement, and says in runReport what became of it: Mail
+// once the server accepted it (250 to the final dot, in this attempt or an
+// earlier one), NotMailed otherwise. An error leaves the run for the next
+// attempt, except a *ReportRefused, after which the run is over.
+func (p *Pipeline) mailReport(ctx context.Context, runID int64, a state.Announcement, t config.Tree, triageReport *triage.Report, runReport *RunReport) error {
 	id := p.reportMessageID(a, t, runReport.Commit, runReport.QueueID)
+	err := p.sendReport(ctx, runID, id, a, t, triageReport, runReport)
+	var refused *ReportRefused
+	var stop *Stopped
+	switch {
+	case err == nil:
+		runReport.Mail, runReport.NotMailed = id, ""
+	case errors.As(err, &stop):
+	case errors.As(err, &refused), errors.As(err, new(*reportInDoubt)):
+		runReport.NotMailed = err.Error()
+	case mailout.IsTemporary(err) || ctx.Err() != nil:
+		runReport.NotMailed = err.Error() + "; the next pass tries again"
+	default:
+		runReport.NotMailed = err.Error() + "; the next pass tries again, but fix the cause: it will not pass by itself"
+	}
+	return err
+}
+
+// sendReport sends the report with Message-ID id at most once: a send
+// that was interrupted after the message was handed to the server
+// (committing), or whose end the server never answered, is never repeated
+// and waits for a human (`rtbot status` shows it); one interrupted before
+// that is sent again. A report the server refused for good is recorded
+// failed and returned as a *ReportRefused; anything else that kept it from
+// the server (a temporary reply, a network failure, a configuration error
+// such as an unset password_env) is recorded failed for the next attempt.
+func (p *Pipeline) sendReport(ctx context.Context, runID int64, id string, a state.Announcement, t config.Tree, triageReport *triage.Report, runReport *RunReport) error {
 	act, done, err := p.intend(ctx, runID, state.ActionMail, id, func(committing bool) bool { return !committing })
 	if errors.Is(err, state.ErrInterrupted) {
 		// The run stays unfinished until a human says what happened.
-		return id, fmt.Errorf("report <%s> to %s may have been sent just before an interruption, so it is not sent again: "+
-			"check the maintainers' mail, then run `rtbot action --config FILE --done %d` (it arrived) or `--retry %d` (it did not)",
-			id, strings.Join(t.Maintainers, ", "), act.ID, act.ID)
+		return p.mayHaveArrived(id, t, act.ID, "may have been sent just before an interruption")
 	}
 	if err != nil || done {
-		return id, err
+		return err
 	}
 	msg, err := p.reportMail(a, t, triageReport, runReport, id)
 	if err != nil {
-		return id, p.settle(ctx, act, err)
+		return p.settle(ctx, act, fmt.Errorf("report <%s> not sent: %w", id, err))
 	}
 	srv, err := p.smtpServer()
 	if err != nil {
-		return id, p.settle(ctx, act, err)
+		return p.settle(ctx, act, fmt.Errorf("report <%s> not sent: %w", id, err))
 	}
 	err = mailout.Send(ctx, srv, msg, mailout.Hooks{BeforeCommit: func() error {
 		if err := p.store.Committing(ctx, act.ID); err != nil {
@@ -222,38 +269,57 @@ func (p *Pipeline) mailReport(ctx context.Context, runID int64, a state.Announce
 		return p.fault(FaultMailCommit)
 	}})
 	err = netsec.ExplainTLS(err, "smtp.ca_file")
-	if err == nil {
-		err = p.fault(FaultMailSent)
-		if err != nil {
-			// The server has the mail: a crash here must not let the
-			// ledger say it failed.
-			return id, err
+	switch {
+	case err == nil:
+		// The server has the mail: a crash here must not let the ledger
+		// say it failed.
+		if err := p.fault(FaultMailSent); err != nil {
+			return err
 		}
-	}
-	if mailout.MayHaveBeenSent(err) {
+		if err := p.store.Done(ctx, act.ID); err != nil {
+			return err
+		}
+		p.log.Info("report mailed", "tree", t.Name, "message_id", id, "to", strings.Join(t.Maintainers, ", "))
+		return nil
+	case mailout.MayHaveBeenSent(err):
 		// The whole message went out and no answer came back: the server
 		// may have accepted it. The action stays committing, as after a
-		// crash, and the next attempt asks a human instead of sending a
-		// second copy. The cause is not wrapped: this is not worth an
-		// immediate retry.
+		// crash. The cause is not wrapped: this is not worth an immediate
+		// retry.
 		p.log.Error("report mail: no answer to the end of the message; it may have arrived", "message_id", id, "err", err)
-		return id, fmt.Errorf("report <%s>: the connection failed after the whole message was sent (%v), so it may have arrived: "+
-			"check the maintainers' mail, then run `rtbot action --config FILE --done %d` (it arrived) or `--retry %d` (it did not)",
-			id, err, act.ID, act.ID)
-	}
-	if serr := p.settle(ctx, act, err); serr != nil {
-		// Only the server's permanent refusal ends the action for good;
-		// anything else (a temporary reply, a failure to record the
-		// committing mark, a crash) leaves the run for the next attempt.
-		var me *mailout.Error
-		if !errors.As(err, &me) || me.Temporary || ctx.Err() != nil {
-			return id, serr
+		return p.mayHaveArrived(id, t, act.ID, fmt.Sprintf("got no answer after the whole message was sent (%v), so it may have arrived", err))
+	case mailout.Refused(err) && ctx.Err() == nil:
+		if ferr := p.store.Failed(ctx, act.ID, err); ferr != nil {
+			return errors.Join(err, ferr)
 		}
 		p.log.Error("report mail refused", "message_id", id, "err", err)
-		return id, nil
+		return &ReportRefused{MessageID: id, Action: act.ID, Config: p.configFile(), Err: err}
 	}
-	p.log.Info("report mailed", "tree", t.Name, "message_id", id, "to", strings.Join(t.Maintainers, ", "))
-	return id, nil
+	return p.settle(ctx, act, fmt.Errorf("report <%s> not sent: %w", id, err))
+}
+
+// reportInDoubt is the error for a report that may have reached the
+// maintainers: it is never sent again until a human says whether it
+// arrived.
+type reportInDoubt struct{ msg string }
+
+func (e *reportInDoubt) Error() string { return e.msg }
+
+// mayHaveArrived is the *reportInDoubt for report id (why says how it
+// came to be in doubt), saying what to do.
+func (p *Pipeline) mayHaveArrived(id string, t config.Tree, action int64, why string) error {
+	return &reportInDoubt{fmt.Sprintf("report <%s> to %s %s; it is not sent again until you look for it in the maintainers' mail "+
+		"and run `rtbot action --config %s --done %d` (it arrived) or `--retry %d` (it did not)",
+		id, strings.Join(t.Maintainers, ", "), why, p.configFile(), action, action)}
+}
+
+// configFile names the configuration file in commands rtbot tells a human
+// to type.
+func (p *Pipeline) configFile() string {
+	if p.cfg.Path == "" {
+		return "FILE"
+	}
+	return p.cfg.Path
 }
 
 // reportMail composes the triage report mail.
@@ -289,8 +355,10 @@ func (p *Pipeline) reportMail(a state.Announcement, t config.Tree, triageReport 
 		MessageID: id, InReplyTo: a.MessageID, References: []string{a.MessageID}, Date: time.Now(),
 		Headers: map[string]string{"X-Rtbot-Tree": t.Name, "X-Rtbot-Candidate": candName(a.Version, a.RC)},
 	}
-	if a.Kind == KindManual || a.Kind == KindRerun {
-		// No list mail to thread under.
+	if a.Kind == KindManual || a.Kind == KindRerun || msgid.Check(a.MessageID) != nil {
+		// No list mail to thread under, or (recorded by an rtbot that did
+		// not check) one no header can name: the report goes out unthreaded
+		// rather than never.
 		m.InReplyTo, m.References = "", nil
 	}
 	return m, nil

@@ -26,7 +26,8 @@ import (
 // refname, queue ranges and limits from patchqueue, the rc patch location
 // from candidate, the IMAP flag, mailbox, poll and mail limits from
 // mailwatch, the loopback rule and the redaction of credentials in URLs
-// from netsec, trigger timeouts and the KCIDB origin from trigger.
+// from netsec, trigger timeouts and the KCIDB origin from trigger, the SMTP
+// timeout from mailout.
 func ConfigRules() config.Rules {
 	mail, queue := mailwatch.DefaultLimits(), patchqueue.DefaultLimits()
 	return config.Rules{
@@ -50,6 +51,7 @@ func ConfigRules() config.Rules {
 			CommandTimeout: trigger.DefaultCommandTimeout,
 			HTTPTimeout:    trigger.DefaultHTTPTimeout,
 			KCIDBOrigin:    trigger.DefaultKCIDBOrigin,
+			SMTPTimeout:    mailout.DefaultTimeout,
 			Limits: config.LimitsConfig{
 				MailBytes: mail.MaxBytes, MailHeaderBytes: mail.MaxHeaderBytes, MailTextBytes: mail.MaxTextBytes,
 				MIMEParts: mail.MaxParts, MIMEDepth: mail.MaxDepth,
@@ -114,7 +116,8 @@ func (p *Pipeline) smtpServer() (mailout.Server, error) {
 	if err != nil {
 		return mailout.Server{}, err
 	}
-	s := mailout.Server{Addr: p.cfg.SMTP.Addr, TLS: tlsMode(p.cfg.SMTP.TLS), Username: p.cfg.SMTP.Username, TLSConfig: tc}
+	s := mailout.Server{Addr: p.cfg.SMTP.Addr, TLS: tlsMode(p.cfg.SMTP.TLS), Username: p.cfg.SMTP.Username, TLSConfig: tc,
+		Timeout: p.cfg.SMTP.Timeout.Duration}
 	if s.Username != "" {
 		pw, err := p.cfg.SMTP.Password()
 		if err != nil {

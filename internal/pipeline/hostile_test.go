@@ -190,3 +190,51 @@ func checkReportHeaders(t *testing.T, msgs []fixtures.ReceivedMail) {
 		t.Errorf("report went to %v", to)
 	}
 }
+
+// TestUnusableMessageID: a cover from the right sender whose Message-ID
+// could never be written into the report's In-Reply-To is recorded
+// ignored, saying why, instead of starting a run whose report no pass
+// could ever send. The genuine cover that follows is run and reported
+// once.
+func TestUnusableMessageID(t *testing.T) {
+	w := newCrashWorld(t)
+	if err := w.imap.Deliver(withHeader(fixtures.DemoMail, "Message-Id", `<a"b(c)@linuxfoundation.org>`)); err != nil {
+		t.Fatal(err)
+	}
+	pass, log, err := w.logged(t, quickRetry)
+	if err != nil {
+		t.Fatalf("pass: %v\n%s", err, log)
+	}
+	if len(pass.Runs) != 0 || len(pass.New) != 1 || pass.New[0].Status != state.AnnouncementIgnored ||
+		!strings.Contains(pass.New[0].Reason, `Message-ID "a\"b(c)@linuxfoundation.org"`) {
+		t.Fatalf("runs %+v, new %+v; want the mail ignored for its Message-ID and no run", pass.Runs, pass.New)
+	}
+	if err := w.imap.Deliver(fixtures.DemoMail); err != nil {
+		t.Fatal(err)
+	}
+	if o := w.recovers(t, "with the genuine cover"); o.reports != 1 || o.runs[crashRC1] != state.OutcomeManual {
+		t.Errorf("after the genuine cover: %v", o)
+	}
+}
+
+// TestRecordedUnusableMessageID: an announcement an older rtbot recorded
+// with a Message-ID no mail header can carry is still reported, without
+// the threading, rather than never.
+func TestRecordedUnusableMessageID(t *testing.T) {
+	w := newCrashWorld(t)
+	const bad = `a"b(c)@linuxfoundation.org`
+	if _, _, err := w.store.RecordAnnouncement(context.Background(), state.Announcement{
+		MessageID: bad, Kind: "stable-rc", Series: "6.1", Version: "6.1.12", RC: 1, From: "gregkh@linuxfoundation.org",
+		GitURL: "git://git.kernel.org/pub/scm/linux/kernel/git/stable/linux-stable-rc.git", GitBranch: "linux-6.1.y",
+		Subject: "[PATCH 6.1 000/114] 6.1.12-rc1 review", Status: state.AnnouncementNew,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(w.cfg, w.store, Options{Retry: quickRetry}).ProcessPending(context.Background()); err != nil {
+		t.Fatalf("pass: %v", err)
+	}
+	msgs := w.smtp.Messages()
+	if len(msgs) != 1 || bytes.Contains(msgs[0].Data, []byte("In-Reply-To")) {
+		t.Fatalf("%d mails; want one report, not threaded: %s", len(msgs), msgs)
+	}
+}

@@ -124,35 +124,6 @@ func TestSMTPOutageLeftForNextPass(t *testing.T) {
 	}
 }
 
-// TestSMTPPermanentFailureRecorded: a 550 is not retried; the run ends,
-// and the refused report stays visible as a failed action.
-func TestSMTPPermanentFailureRecorded(t *testing.T) {
-	w := newCrashWorld(t)
-	w.deliver(t, 0)
-	w.smtp.FailNext("data", 554, 1)
-	_, log, err := w.logged(t, quickRetry)
-	if err != nil {
-		t.Fatalf("pass: %v", err)
-	}
-	mustContain(t, "log", log, "report mail refused", "554")
-	if strings.Contains(log, "retrying") {
-		t.Errorf("a permanent refusal was retried:\n%s", log)
-	}
-	a := w.mailAction(t)
-	if a.State != state.ActionFailed || a.Attempts != 1 || !strings.Contains(a.LastError, "554") {
-		t.Errorf("mail action %+v; want failed once with the 554", a)
-	}
-	st, _ := w.store.Status(context.Background())
-	if len(st.Pending) != 1 || st.Pending[0].ID != a.ID {
-		t.Errorf("rtbot status pending %+v; want the refused mail", st.Pending)
-	}
-	// A second pass does not try again: the run is over.
-	w.logged(t, quickRetry)
-	if a2 := w.mailAction(t); a2.Attempts != 1 {
-		t.Errorf("the refused mail was retried: %+v", a2)
-	}
-}
-
 // TestSMTPDropAfterMessage: the connection drops after the whole message
 // went out and before the server answered. The mail may have arrived, so
 // it is never sent again without a human saying so.

@@ -167,9 +167,15 @@ type RunReport struct {
 	Pushed       string        `json:"pushed,omitempty"`
 	// NotPushed says why a branch to be pushed was not (the maintainers
 	// pushed onto the partial branch).
-	NotPushed string         `json:"not_pushed,omitempty"`
-	Result    string         `json:"result,omitempty"`
-	Mail      string         `json:"mail,omitempty"` // Message-ID of the report sent
+	NotPushed string `json:"not_pushed,omitempty"`
+	Result    string `json:"result,omitempty"`
+	// Mail is the Message-ID of the triage report, set only once the SMTP
+	// server accepted it (250 to the final dot), in this pass or before.
+	Mail string `json:"mail,omitempty"`
+	// NotMailed says why a report that was due is not mailed, naming it,
+	// and what becomes of it: the next pass sends it, or it waits for a
+	// human (`rtbot status` says which).
+	NotMailed string         `json:"not_mailed,omitempty"`
 	Triggers  []string       `json:"triggers,omitempty"`
 	Export    string         `json:"export,omitempty"` // where the refreshed queue was written
 	Error     string         `json:"error,omitempty"`
@@ -260,9 +266,9 @@ func (p *Pipeline) ingest(ctx context.Context, scan mailwatch.ScanResult, pass *
 
 // recordMail classifies one message and records it: an announcement some
 // tree accepts as new, anything else that looked like one as ignored with
-// the reason. A message that cannot be parsed at all is recorded under a
-// Message-ID made from its mailbox position, so it is reported once and
-// never retried.
+// the reason. A message that cannot be parsed at all, or has no Message-ID
+// a report could name (msgid.Check), is recorded under a Message-ID made
+// from its mailbox position, so it is reported once and never retried.
 func (p *Pipeline) recordMail(ctx context.Context, c mailwatch.Candidate, uidValidity uint32) (state.Announcement, bool, error) {
 	lim := p.cfg.Limits
 	a, err := mailwatch.RecognizeWithLimits(bytes.NewReader(c.Raw), mailLimits(lim))
@@ -272,14 +278,17 @@ func (p *Pipeline) recordMail(ctx context.Context, c mailwatch.Candidate, uidVal
 		err = fmt.Errorf("%w: %d bytes, over the limit of %d ([limits] mail_bytes)", mailwatch.ErrTooLarge, c.Size, lim.MailBytes)
 	}
 	if err != nil || a.MessageID == "" {
-		reason := "no Message-ID"
-		if err != nil {
-			reason = err.Error()
+		reason := "malformed mail: no Message-ID"
+		switch {
+		case err != nil:
+			reason = "malformed mail: " + err.Error()
+		case a.Kind == mailwatch.KindNone:
+			reason = a.Reason // an unusable Message-ID, or not an announcement anyway
 		}
 		a = mailwatch.Announcement{
 			Kind:      mailwatch.KindNone,
 			MessageID: fmt.Sprintf("unparsed.%d.%d@%s", uidValidity, c.UID, hostOnly(p.cfg.IMAP.Addr)),
-			Reason:    "malformed mail: " + reason,
+			From:      a.From, Subject: a.Subject, Reason: reason,
 		}
 	}
 	rec := state.Announcement{
@@ -360,8 +369,8 @@ func (p *Pipeline) accepting(a state.Announcement) ([]config.Tree, string) {
 
 // processPending learns from the fixes pushed onto partial branches, then
 // processes every announcement that is new or was left processing, oldest
-// first. It goes on past a failed one and returns the
-// failures joined.
+// first. It goes on past a failed one and returns the failures joined,
+// with the reports the server refused (whose runs are over).
 func (p *Pipeline) processPending(ctx context.Context, pass *Pass) error {
 	if err := p.learnFixes(ctx, pass); err != nil {
 		return err
@@ -374,7 +383,11 @@ func (p *Pipeline) processPending(ctx context.Context, pass *Pass) error {
 	}
 	var errs []error
 	for _, a := range anns {
-		if err := p.process(ctx, a, pass); err != nil {
+		refused, err := p.process(ctx, a, pass)
+		if refused != nil {
+			errs = append(errs, fmt.Errorf("announcement <%s> (%s): %w", a.MessageID, candName(a.Version, a.RC), refused))
+		}
+		if err != nil {
 			if stopping(ctx, err) {
 				return errors.Join(append(errs, err)...)
 			}
@@ -390,35 +403,63 @@ func (p *Pipeline) processPending(ctx context.Context, pass *Pass) error {
 	return errors.Join(errs...)
 }
 
-// process runs every accepting tree on one announcement.
-func (p *Pipeline) process(ctx context.Context, a state.Announcement, pass *Pass) error {
+// process runs every accepting tree on one announcement. err leaves the
+// announcement for the next pass; refused are the reports the server
+// refused for good (*ReportRefused), which end their runs but must still
+// fail the pass.
+func (p *Pipeline) process(ctx context.Context, a state.Announcement, pass *Pass) (refused, err error) {
 	trees, why := p.accepting(a)
 	if len(trees) == 0 {
 		// The configuration changed since the mail was recorded.
-		return p.store.IgnoreAnnouncement(ctx, a.MessageID, why)
+		return nil, p.store.IgnoreAnnouncement(ctx, a.MessageID, why)
 	}
 	if a.Status != state.AnnouncementProcessing {
 		if err := p.store.SetAnnouncementStatus(ctx, a.MessageID, state.AnnouncementProcessing); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	var errs []error
+	var errs, refusals []error
 	for _, t := range trees {
 		runReport, err := p.runTreeRetrying(ctx, a, t)
-		if runReport != nil {
-			pass.Runs = append(pass.Runs, *runReport)
-		}
 		if err != nil {
-			errs = append(errs, fmt.Errorf("tree %s: %w", t.Name, err))
+			err = fmt.Errorf("tree %s: %w", t.Name, err)
+		}
+		if runReport != nil {
+			pass.Runs = append(pass.Runs, unfinished(*runReport, err))
+		}
+		switch {
+		case errors.As(err, new(*ReportRefused)):
+			refusals = append(refusals, err)
+		case err != nil:
+			errs = append(errs, err)
 		}
 	}
 	if len(errs) > 0 {
-		return errors.Join(errs...)
+		return errors.Join(refusals...), errors.Join(errs...)
 	}
 	if err := p.store.SetAnnouncementStatus(ctx, a.MessageID, state.AnnouncementDone); err != nil {
-		return err
+		return errors.Join(refusals...), err
 	}
-	return p.fault(FaultAnnounced)
+	return errors.Join(refusals...), p.fault(FaultAnnounced)
+}
+
+// OutcomeUnfinished is the Outcome of a RunReport whose run this pass left
+// for the next one (a temporary failure, a configuration error, an action
+// waiting for a human): its Error, or NotMailed, says why. The state has
+// no outcome for such a run; this one is only ever reported.
+const OutcomeUnfinished state.Outcome = "unfinished"
+
+// unfinished returns r with its outcome set when err left its run
+// unfinished, so that every run a pass reports has one.
+func unfinished(r RunReport, err error) RunReport {
+	if err == nil || r.Outcome != "" {
+		return r
+	}
+	r.Outcome = OutcomeUnfinished
+	if r.NotMailed == "" {
+		r.Error = err.Error()
+	}
+	return r
 }
 
 // runTreeRetrying runs a tree on an announcement, trying again as
@@ -444,11 +485,13 @@ func (p *Pipeline) runTreeRetrying(ctx context.Context, a state.Announcement, t 
 
 // Temporary reports whether err is a failure that may pass by itself: a
 // network error fetching or pushing, a temporary SMTP reply, a trigger's
-// temporary failure. A simulated crash, an interrupted action waiting for a
-// human, and a full disk are not: retrying at once does not help them.
+// temporary failure. A simulated crash, an interrupted action or a report
+// in doubt waiting for a human, a refused report and a full disk are not:
+// retrying at once does not help them.
 func Temporary(err error) bool {
 	var stop *Stopped
-	if err == nil || errors.As(err, &stop) || errors.Is(err, state.ErrInterrupted) {
+	if err == nil || errors.As(err, &stop) || errors.Is(err, state.ErrInterrupted) ||
+		errors.As(err, new(*reportInDoubt)) || errors.As(err, new(*ReportRefused)) {
 		return false
 	}
 	return remote.IsTemporary(err) || mailout.IsTemporary(err) || trigger.IsTemporary(err)
@@ -521,7 +564,7 @@ func (p *Pipeline) Watch(ctx context.Context) error {
 				if ctx.Err() != nil {
 					return ctx.Err()
 				}
-				p.log.Warn("some announcements wait for the next wake-up", "err", err)
+				p.log.Warn("the pass failed; what is not done waits for the next wake-up", "err", err)
 			}
 			for _, r := range pass.Runs {
 				p.log.Info("run", "tree", r.Tree, "candidate", r.Candidate, "outcome", r.Outcome, "branch", r.Branch, "mail", r.Mail)

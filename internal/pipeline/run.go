@@ -55,6 +55,9 @@ type treeRun struct {
 	cand      plumbing.Hash
 	run       state.Run
 	runReport *RunReport
+	// refused is the *ReportRefused of a run that finished without its
+	// report, for the pass to fail with.
+	refused error
 }
 
 // runFailed is the error of a step that ends the run for good: runTree
@@ -64,9 +67,10 @@ type runFailed struct{ cause error }
 
 func (e *runFailed) Error() string { return e.cause.Error() }
 
-// runTree does one tree's run on announcement a. It returns an error only
-// when the run must be retried by a later pass (a network failure, a
-// temporary SMTP error); a run that ended for good, cleanly or not, is
+// runTree does one tree's run on announcement a. It returns an error when
+// the run must be retried by a later pass (a network failure, a temporary
+// SMTP error), and a *ReportRefused when it ended without the report the
+// server refused; any other run that ended for good, cleanly or not, is
 // recorded and returns nil.
 func (p *Pipeline) runTree(ctx context.Context, a state.Announcement, t config.Tree) (*RunReport, error) {
 	tr, finished, err := p.startTreeRun(ctx, a, t)
@@ -158,7 +162,10 @@ func (p *Pipeline) completeTreeRun(ctx context.Context, tr *treeRun) error {
 	if err != nil {
 		return err
 	}
-	return p.finishRun(ctx, tr, outcome, branch)
+	if err := p.finishRun(ctx, tr, outcome, branch); err != nil {
+		return err
+	}
+	return tr.refused
 }
 
 // checkCandidate checks that the candidate commit is the announced
@@ -254,8 +261,11 @@ func (p *Pipeline) pushRunBranch(ctx context.Context, tr *treeRun, branch string
 // unclean one mailed to the maintainers.
 func (p *Pipeline) actOnRun(ctx context.Context, tr *treeRun, eng *merger.Engine, triageReport *triage.Report, mergeResult *merger.Result, clean bool) (state.Outcome, error) {
 	if !clean {
-		id, err := p.mailReport(ctx, tr.run.ID, tr.a, tr.t, triageReport, tr.runReport)
-		tr.runReport.Mail = id
+		err := p.mailReport(ctx, tr.run.ID, tr.a, tr.t, triageReport, tr.runReport)
+		if errors.As(err, new(*ReportRefused)) {
+			// The run is over without its report; the pass still fails.
+			tr.refused, err = err, nil
+		}
 		return state.OutcomeManual, err
 	}
 	if tr.t.ExportDir != "" {

@@ -269,3 +269,59 @@ func queryActions(ctx context.Context, q querier, query string, args ...any) ([]
 	}
 	return out, rows.Err()
 }
+
+// RetryAction is an operator asking for an action to be done again
+// (`rtbot action --retry`). An action left intended (interrupted while
+// committing, and found not to have happened) is recorded failed, which
+// the next Intend retries. When the action's run is finished (the action
+// failed for good: a report the server refused, a trigger that failed
+// permanently), the run is reopened and its announcement set processing,
+// so the next pass resumes the run and retries the action; the run's other
+// actions stay done and are not repeated. A done action is not retried.
+func (s *Store) RetryAction(ctx context.Context, actionID int64) error {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		a, err := getAction(ctx, tx, actionID)
+		if err != nil {
+			return err
+		}
+		now := formatTime(s.now())
+		switch a.State {
+		case ActionDone:
+			return errors.New("it is done: there is nothing to retry")
+		case ActionIntended:
+			if _, err := tx.ExecContext(ctx, `UPDATE actions SET state = 'failed', last_error = ?, updated_at = ? WHERE id = ?`,
+				"an operator asked for a retry", now, actionID); err != nil {
+				return err
+			}
+		}
+		return reopenForAction(ctx, tx, a.RunID, now)
+	})
+	if err != nil {
+		return fmt.Errorf("state: retry action %d: %w", actionID, err)
+	}
+	return nil
+}
+
+// reopenForAction makes the finished run runID unfinished again, and its
+// announcement processing, for a pass to retry one of its actions.
+func reopenForAction(ctx context.Context, tx *sql.Tx, runID int64, now string) error {
+	r, err := getRun(ctx, tx, runID)
+	if err != nil || !r.Finished() {
+		return err
+	}
+	var status, reason string
+	if err := tx.QueryRowContext(ctx, `SELECT status, reason FROM announcements WHERE message_id = ?`, r.Announcement).
+		Scan(&status, &reason); err != nil {
+		return fmt.Errorf("announcement <%s> of run %d: %w", r.Announcement, runID, err)
+	}
+	if AnnouncementStatus(status) == AnnouncementIgnored {
+		return fmt.Errorf("run %d is of announcement <%s>, which is ignored now (%s): no pass would run it", runID, r.Announcement, reason)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE runs SET finished_at = NULL, outcome = '', error = '', attempts = attempts + 1
+		WHERE id = ?`, runID); err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `UPDATE announcements SET status = 'processing', updated_at = ? WHERE message_id = ?`,
+		now, r.Announcement)
+	return err
+}

@@ -19,6 +19,22 @@
 // deadlock upgrading a read lock to a write lock: the second one waits for
 // busy_timeout.
 //
+// # Creating the file
+//
+// SQLite takes a missing or empty file for a new database. For rtbot that
+// would be a fresh start: every announcement still in the mailbox redone,
+// and its report mailed again. So [Open] starts afresh only where no file
+// exists, and creates that file whole: the database is built and migrated
+// under a temporary name beside it (path.new-*), synced, and only then
+// linked to its name. A crash during creation leaves no file (the next run
+// creates it again; a stray path.new-* can be deleted), never an empty one.
+// Any file that exists must be an SQLite database with rtbot's
+// schema_migrations table; an empty file (truncated by something else, or
+// left by an rtbot older than this rule that crashed while creating it), a
+// file that is not SQLite and another program's database are errors naming
+// the file, and are left as they are. Deleting the file is how a human
+// chooses to start afresh.
+//
 // # Schema versions
 //
 // The schema is an ordered list of migrations compiled into the binary. Each

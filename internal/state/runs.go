@@ -27,6 +27,16 @@ func (o Outcome) valid() bool {
 	return o == OutcomeClean || o == OutcomeManual || o == OutcomeError
 }
 
+// MarshalText writes the empty outcome of an unfinished run as
+// "unfinished", so that every run in rtbot's JSON (status, history) has
+// one.
+func (o Outcome) MarshalText() ([]byte, error) {
+	if o == "" {
+		return []byte("unfinished"), nil
+	}
+	return []byte(o), nil
+}
+
 // RunSpec identifies the run to start. Announcement, Tree, Candidate and
 // QueueID are its key.
 type RunSpec struct {

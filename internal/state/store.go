@@ -28,11 +28,13 @@ type Store struct {
 	now func() time.Time
 }
 
-// Open opens the state file at path, creating it if needed, and applies the
-// schema migrations it lacks. It fails if the file's schema is newer than
-// this binary knows. path is a file name, not a URI; it may not contain '?',
-// and ":memory:" is refused (every pooled connection would see its own empty
-// database).
+// Open opens the state file at path, creating it if it does not exist, and
+// applies the schema migrations it lacks. It fails if the file's schema is
+// newer than this binary knows, and for a file that is not an rtbot state
+// file (see the package documentation, "Creating the file"): never does it
+// start afresh over one. path is a file name, not a URI; it may not contain
+// '?', and ":memory:" is refused (every pooled connection would see its own
+// empty database).
 func Open(ctx context.Context, path string) (*Store, error) {
 	switch {
 	case path == "":
@@ -42,6 +44,15 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	case strings.ContainsRune(path, '?'):
 		return nil, fmt.Errorf("state: open %q: the path may not contain '?'", path)
 	}
+	if err := prepare(ctx, path); err != nil {
+		return nil, fmt.Errorf("state: open %s: %w", path, err)
+	}
+	return open(ctx, path)
+}
+
+// open opens the database at path, creating an empty one there if needed,
+// and migrates it.
+func open(ctx context.Context, path string) (*Store, error) {
 	q := url.Values{}
 	q.Set("_busy_timeout", strconv.FormatInt(BusyTimeout.Milliseconds(), 10))
 	q.Set("_foreign_keys", "1")
