@@ -106,7 +106,7 @@ func TestNoSecretInOutput(t *testing.T) {
 	w := newSecretWorld(t, token)
 	w.git.SetPassword("a-newer-token") // the token was revoked
 	w.run(t, "run with the token refused", exitError, "run", "-v")
-	w.run(t, "status after the refusal", exitOK, "status")
+	w.run(t, "status after the refusal", exitManual, "status") // exit 3: the announcement keeps failing
 	if w.git.Refused() == 0 || !strings.Contains(w.written["status after the refusal"], "authentication required") {
 		t.Fatalf("the server refused nothing, or status does not say why:\n%s", w.written["status after the refusal"])
 	}
@@ -176,8 +176,8 @@ func TestStatusRedactsEarlierState(t *testing.T) {
 	}
 	st.Close()
 	runCases(t, []cliCase{
-		{[]string{"status", "--config", cfg}, exitOK, []string{"push https://git.example.org/rt/linux.git rtbot/x", "!" + token}},
-		{[]string{"status", "--config", cfg, "--json"}, exitOK, []string{`"https://git.example.org/rt/linux.git"`, "!" + token}},
+		{[]string{"status", "--config", cfg}, exitManual, []string{"push https://git.example.org/rt/linux.git rtbot/x", "!" + token}},
+		{[]string{"status", "--config", cfg, "--json"}, exitManual, []string{`"https://git.example.org/rt/linux.git"`, "!" + token}},
 		{[]string{"history", "--config", cfg, "--json"}, exitOK, []string{"!" + token}},
 	})
 }
