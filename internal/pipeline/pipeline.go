@@ -540,7 +540,8 @@ func (p *Pipeline) mailbox() string {
 // Watch stays connected to the mailbox (IMAP IDLE, or polling every
 // [imap] poll) and processes announcements as they arrive, until ctx ends.
 // Connection failures are retried with backoff; a failed announcement is
-// retried at the next wake-up.
+// retried at the next wake-up. With Options.Preflight the preflight runs
+// first and after every reconnection (watchGated).
 func (p *Pipeline) Watch(ctx context.Context) error {
 	if p.opts.Preflight {
 		return p.watchGated(ctx)
