@@ -35,6 +35,13 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		opts.Progress = os.Stderr
 	}
 	p := pipeline.New(cfg, st, opts)
+	scope := pipeline.ScopeAll
+	if *onto != "" {
+		scope = pipeline.ScopeTrees // no mail is read
+	}
+	if err := gate(ctx, p, scope); err != nil {
+		return err
+	}
 	var pass *pipeline.Pass
 	if *onto != "" {
 		var a state.Announcement

@@ -98,6 +98,11 @@ func readStatus(ctx context.Context, cfg *config.Config, st *state.Store) (statu
 	if err := r.needsYou(ctx, cfg.Path, st); err != nil {
 		return statusReport{}, err
 	}
+	pre, err := preflightAttention(ctx, cfg.Path, st)
+	if err != nil {
+		return statusReport{}, err
+	}
+	r.Attention = append(pre, r.Attention...)
 	return r, nil
 }
 

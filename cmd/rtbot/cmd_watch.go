@@ -25,9 +25,10 @@ func cmdWatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer closeAll()
-	err = pipeline.New(cfg, st, pipeline.Options{Log: logger(stderr, *f.verbose), Fault: crashHook()}).Watch(ctx)
+	opts := pipeline.Options{Log: logger(stderr, *f.verbose), Fault: crashHook(), Preflight: true}
+	err = pipeline.New(cfg, st, opts).Watch(ctx)
 	if errors.Is(err, context.Canceled) {
 		return nil
 	}
-	return err
+	return notConfiguredIf(err)
 }

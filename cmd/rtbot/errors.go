@@ -14,6 +14,12 @@ const (
 	exitError  = 1 // an error stopped the command
 	exitUsage  = 2 // the command line was wrong
 	exitManual = 3 // the command worked, and a human is needed
+	// exitNotConfigured: rtbot is not configured right, and will not be
+	// until a human changes something: the configuration does not load,
+	// or the preflight of run or watch found a problem that does not pass
+	// by itself. It is LSB's "program is not configured" (systemd's
+	// EXIT_NOTCONFIGURED), which rtbot-watch.service does not restart on.
+	exitNotConfigured = 6
 )
 
 // A command returns nil or an error, perhaps wrapped; run prints the error
@@ -26,6 +32,7 @@ const (
 //     must do, exit 3. Nothing more is printed.
 //   - errReported: the command failed and its output already says how,
 //     exit 1. Nothing more is printed.
+//   - a *notConfigured: exit 6, printed as the error it wraps.
 //   - a *bareError: exit 1, printed "rtbot: ..." without the command's name.
 //   - any other error: exit 1, printed "rtbot COMMAND: ...".
 var (
@@ -64,6 +71,14 @@ func usageOf(fs *flag.FlagSet, msg string) error {
 	return &usageError{msg: msg, usage: usageText(fs)}
 }
 
+// notConfigured is an error only a human can fix in the configuration,
+// or in what it names (exitNotConfigured).
+type notConfigured struct{ err error }
+
+func (e *notConfigured) Error() string { return e.err.Error() }
+
+func (e *notConfigured) Unwrap() error { return e.err }
+
 // bareError is an error printed "rtbot: ..." rather than "rtbot COMMAND:
 // ...", as writeJSON's always were.
 type bareError struct{ err error }
@@ -85,6 +100,8 @@ func exitCode(err error) int {
 		return exitUsage
 	case errors.Is(err, errNeedsHuman):
 		return exitManual
+	case errors.As(err, new(*notConfigured)):
+		return exitNotConfigured
 	default:
 		return exitError
 	}

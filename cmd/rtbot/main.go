@@ -26,6 +26,7 @@ func commands() map[string]command {
 		"announce": {cmdAnnounce, "classify mail files as stable-rc / RT announcements"},
 		"run":      {cmdRun, "one unattended pass over the mailbox (cron, systemd timer)"},
 		"watch":    {cmdWatch, "stay connected (IMAP IDLE) and process announcements as they come"},
+		"check":    {cmdCheck, "check the configuration, servers, repositories and queues, as every pass does first"},
 		"history":  {cmdHistory, "list past runs, or show one with its patches and actions"},
 		"action":   {cmdAction, "settle an interrupted action by hand: --done or --retry"},
 		"resolve":  {cmdResolve, "remember how a conflict was resolved; list, export or import resolutions"},

@@ -27,7 +27,7 @@ func openBot(f botFlags) (*config.Config, *state.Store, func(), error) {
 	}
 	cfg, err := config.Load(*f.config, pipeline.ConfigRules())
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, &notConfigured{err}
 	}
 	if err := os.MkdirAll(cfg.Bot.Workdir, 0o755); err != nil {
 		return nil, nil, nil, fmt.Errorf("workdir: %w", err)

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/go-git/go-git/v5"
 	"github.com/rtbot/rtbot/internal/config"
 	"github.com/rtbot/rtbot/internal/fixtures"
 	"github.com/rtbot/rtbot/internal/pipeline"
@@ -47,13 +46,7 @@ type secretWorld struct {
 
 func newSecretWorld(t *testing.T, token string) *secretWorld {
 	t.Helper()
-	dir := t.TempDir()
-	if _, err := fixtures.BuildDemo(dir); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := git.PlainInit(filepath.Join(dir, "published.git"), true); err != nil {
-		t.Fatal(err)
-	}
+	dir := newDemo(t)
 	gs := testkit.ServeGit(t, dir, testkit.GitHTTPOptions{User: "rtbot", Password: token})
 	imap, err := fixtures.StartIMAP("rtbot", "imap-pw", nil)
 	if err != nil {
@@ -105,8 +98,9 @@ func TestNoSecretInOutput(t *testing.T) {
 	const token = "glpat-S3cretT0ken"
 	w := newSecretWorld(t, token)
 	w.git.SetPassword("a-newer-token") // the token was revoked
-	w.run(t, "run with the token refused", exitError, "run", "-v")
-	w.run(t, "status after the refusal", exitManual, "status") // exit 3: the announcement keeps failing
+	// The preflight finds it (exit 6), and status lists the problem.
+	w.run(t, "run with the token refused", exitNotConfigured, "run", "-v")
+	w.run(t, "status after the refusal", exitManual, "status")
 	if w.git.Refused() == 0 || !strings.Contains(w.written["status after the refusal"], "authentication required") {
 		t.Fatalf("the server refused nothing, or status does not say why:\n%s", w.written["status after the refusal"])
 	}

@@ -221,30 +221,45 @@ func Send(ctx context.Context, s Server, m *Message, h Hooks) error {
 	if err != nil {
 		return fmt.Errorf("mailout: %w", err)
 	}
-	ss, err := newSession(ctx, s)
+	ss, c, release, err := connect(ctx, s)
 	if err != nil {
 		return err
 	}
-	if err := ss.dial(ctx); err != nil {
-		return err
-	}
-	defer ss.raw.Close()
-	// The context's end closes the connection, which ends any blocked call.
-	stop := context.AfterFunc(ctx, func() { ss.raw.Close() })
-	defer stop()
-
-	c, err := ss.start(ctx)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	if err := ss.auth(ctx, c); err != nil {
-		return err
-	}
+	defer release()
 	if err := ss.envelope(ctx, c, env); err != nil {
 		return err
 	}
 	return ss.data(ctx, c, data, h)
+}
+
+// connect opens a session with s up to the point where a message could
+// be submitted: dialed, secured as s.TLS says, greeted and, with a
+// Username, authenticated. release closes the client and the connection;
+// until then the context's end closes the connection, which ends any
+// blocked call.
+func connect(ctx context.Context, s Server) (ss *session, c *smtp.Client, release func(), err error) {
+	if ss, err = newSession(ctx, s); err != nil {
+		return nil, nil, nil, err
+	}
+	if err := ss.dial(ctx); err != nil {
+		return nil, nil, nil, err
+	}
+	stop := context.AfterFunc(ctx, func() { ss.raw.Close() })
+	if c, err = ss.start(ctx); err != nil {
+		stop()
+		ss.raw.Close()
+		return nil, nil, nil, err
+	}
+	release = func() {
+		c.Close()
+		stop()
+		ss.raw.Close()
+	}
+	if err := ss.auth(ctx, c); err != nil {
+		release()
+		return nil, nil, nil, err
+	}
+	return ss, c, release, nil
 }
 
 // session is one submission: the server with its defaults filled in, and

@@ -44,14 +44,11 @@ func Merge(ctx context.Context, eng *merger.Engine, spec MergeSpec) (*triage.Rep
 		err error
 	}
 	qch := make(chan queued, 1)
-	rg, isRange := patchqueue.ParseRange(spec.Queue)
-	isRange = isRange && !spec.Ref && !exists(spec.Queue)
-	if spec.Ref {
-		if spec.Base == "" {
-			return nil, nil, fmt.Errorf("queue %s is a git revision: its base is required", spec.Queue)
-		}
-		rg, isRange = patchqueue.Range{Base: spec.Base, Tip: spec.Queue}, true
-	} else if !isRange {
+	rg, isRange, err := spec.queueRange()
+	if err != nil {
+		return nil, nil, err
+	}
+	if !isRange {
 		go func() {
 			q, err := patchqueue.Open(spec.Queue, spec.Limits)
 			qch <- queued{q, err}
@@ -103,6 +100,19 @@ func Merge(ctx context.Context, eng *merger.Engine, spec MergeSpec) (*triage.Rep
 	triageReport.Stats = mergeResult.Stats
 	triageReport.Elapsed = time.Since(start).Round(time.Millisecond).String()
 	return triageReport, mergeResult, nil
+}
+
+// queueRange returns the git range spec's queue is, when it is one: a
+// range "A..B" that names no file or directory, or a ref (Base..Queue).
+func (spec MergeSpec) queueRange() (rg patchqueue.Range, isRange bool, err error) {
+	if spec.Ref {
+		if spec.Base == "" {
+			return rg, false, fmt.Errorf("queue %s is a git revision: its base is required", spec.Queue)
+		}
+		return patchqueue.Range{Base: spec.Base, Tip: spec.Queue}, true, nil
+	}
+	rg, isRange = patchqueue.ParseRange(spec.Queue)
+	return rg, isRange && !exists(spec.Queue), nil
 }
 
 func exists(p string) bool {

@@ -54,6 +54,14 @@ type Options struct {
 	// may pass by itself (a network error, a 4xx SMTP reply); the zero
 	// value means DefaultRetry.
 	Retry Retry
+	// Preflight makes Watch run the preflight (Gate) when it starts and
+	// after every reconnection, as `rtbot watch` does (`rtbot run` calls
+	// Gate itself).
+	Preflight bool
+	// PreflightGrace is how long a transient preflight problem lasts
+	// before Gate mails the maintainers about it; zero means
+	// TransientGrace.
+	PreflightGrace time.Duration
 }
 
 // Retry bounds the retries of a run within one pass: up to Attempts tries
@@ -532,8 +540,19 @@ func (p *Pipeline) mailbox() string {
 // Watch stays connected to the mailbox (IMAP IDLE, or polling every
 // [imap] poll) and processes announcements as they arrive, until ctx ends.
 // Connection failures are retried with backoff; a failed announcement is
-// retried at the next wake-up.
+// retried at the next wake-up. With Options.Preflight the preflight runs
+// first and after every reconnection (watchGated).
 func (p *Pipeline) Watch(ctx context.Context) error {
+	if p.opts.Preflight {
+		return p.watchGated(ctx)
+	}
+	return p.watchMail(ctx, nil)
+}
+
+// watchMail is Watch without a preflight. connected, when not nil, is
+// called before each scan is handled, with the connection it came on; an
+// error it returns ends watchMail.
+func (p *Pipeline) watchMail(ctx context.Context, connected func(context.Context, *mailwatch.Scanner) error) error {
 	icfg, err := p.imapConfig()
 	if err != nil {
 		return err
@@ -548,13 +567,18 @@ func (p *Pipeline) Watch(ctx context.Context) error {
 	}
 	opts := mailwatch.WatchOptions{
 		Poll:    poll,
-		Backoff: mailwatch.Backoff{Min: time.Second, Max: 5 * time.Minute},
+		Backoff: watchBackoff(),
 		Report: func(attempt int, err error, next time.Duration) {
 			p.log.Warn("IMAP connection failed; retrying", "attempt", attempt+1, "err", netsec.ExplainTLS(err, "imap.ca_file"), "next", next)
 		},
 	}
 	return mailwatch.Watch(ctx, icfg, opts, mailwatch.Checkpoint{UIDValidity: cp.UIDValidity, LastUID: cp.LastUID},
 		func(ctx context.Context, sc *mailwatch.Scanner, scan mailwatch.ScanResult) error {
+			if connected != nil {
+				if err := connected(ctx, sc); err != nil {
+					return err
+				}
+			}
 			pass := &Pass{}
 			uids := map[string][]uint32{}
 			if err := p.ingest(ctx, scan, pass, uids); err != nil {

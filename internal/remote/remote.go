@@ -62,7 +62,12 @@ type Error struct {
 	Err       error
 }
 
-func (e *Error) Error() string { return fmt.Sprintf("%s %s %s: %v", e.Op, e.Remote, e.Ref, e.Err) }
+func (e *Error) Error() string {
+	if e.Ref == "" {
+		return fmt.Sprintf("%s %s: %v", e.Op, e.Remote, e.Err)
+	}
+	return fmt.Sprintf("%s %s %s: %v", e.Op, e.Remote, e.Ref, e.Err)
+}
 
 // Unwrap returns the underlying error.
 func (e *Error) Unwrap() error { return e.Err }

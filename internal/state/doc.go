@@ -1,8 +1,9 @@
 // Package state is rtbot's memory: an embedded SQLite file (the pure-Go
 // modernc.org/sqlite driver, no cgo) that records the announcements seen, how
 // far each IMAP mailbox has been scanned, every run of the merge pipeline with
-// its per-patch results, and a ledger of the side effects rtbot performs
-// (pushes, mails, test triggers).
+// its per-patch results, a ledger of the side effects rtbot performs
+// (pushes, mails, test triggers), and the problems the preflight of the
+// last passes found (RecordPreflight), so that each is mailed once.
 //
 // # Durability
 //

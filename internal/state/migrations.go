@@ -23,6 +23,7 @@ func migrations() []migration {
 		{version: 2, name: "actions: committing mark", sql: schemaV2},
 		{version: 3, name: "announcements: failed attempts", sql: schemaV3},
 		{version: 4, name: "remembered conflict resolutions", sql: schemaV4},
+		{version: 5, name: "preflight problems mailed", sql: schemaV5},
 	}
 }
 
