@@ -74,7 +74,7 @@ func TestRunStatusHistory(t *testing.T) {
 		{[]string{"history", "--config", cfg, "--json"}, exitOK, []string{`"Outcome": "manual"`}},
 		{[]string{"status", "--config", cfg}, exitOK, []string{"done 1 ignored 2", "no pending actions", "state check: ok",
 			"reading rtbot/6.1-rt/6.1.12-rc1-partial for fixes (run 1 of 6.1-rt): nothing pushed onto it yet"}},
-		{[]string{"status", "--config", cfg, "--json"}, exitOK, []string{`"SchemaVersion": 4`}},
+		{[]string{"status", "--config", cfg, "--json"}, exitOK, []string{`"SchemaVersion": 5`}},
 		{[]string{"run"}, exitUsage, []string{"--config is required"}},
 		// The demo's servers are gone: the pass fails, saying where.
 		{[]string{"run", "--config", cfg}, exitError, []string{"rtbot run:", "dial"}},

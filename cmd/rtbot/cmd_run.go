@@ -38,7 +38,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	var pass *pipeline.Pass
 	if *onto != "" {
 		var a state.Announcement
-		if a, err = p.Submit(ctx, *tree, *onto); err == nil {
+		if a, err = p.Submit(ctx, *tree, *onto, false); err == nil {
 			if a.Status == state.AnnouncementIgnored {
 				fmt.Fprintf(stdout, "%s: %s\n", *onto, a.Reason)
 			}
