@@ -77,19 +77,29 @@ func TestStatusNeedsYou(t *testing.T) {
 	})
 }
 
-// TestStatusFailedRun: the newest run of a tree ended in error: status
-// says so and how to run it again.
+// TestStatusFailedRun: an announcement failed for good (its newest run
+// ended in error): status says so and how to try it again, until a later
+// run of its tree supersedes it.
 func TestStatusFailedRun(t *testing.T) {
+	ctx := context.Background()
 	_, cfg := demoDir(t)
 	st := openConfigState(t, cfg)
 	r := startRun(t, st, "broken@x")
-	if err := errors.Join(st.FinishRun(context.Background(), r.ID, state.RunResult{Outcome: state.OutcomeError,
+	if err := errors.Join(st.FinishRun(ctx, r.ID, state.RunResult{Outcome: state.OutcomeError,
 		Error: "Makefile says 6.1.14, the announcement says 6.1.13-rc1"}),
-		st.SetAnnouncementStatus(context.Background(), "broken@x", state.AnnouncementDone)); err != nil {
+		st.FailAnnouncement(ctx, "broken@x", "tree 6.1-rt, run 2: Makefile says 6.1.14, the announcement says 6.1.13-rc1", "h")); err != nil {
 		t.Fatal(err)
 	}
 	runCases(t, []cliCase{
-		{[]string{"status", "--config", cfg}, exitManual, []string{"FAILED", "Makefile says 6.1.14",
-			fmt.Sprintf("rtbot run --config %s --onto c0ffee --tree 6.1-rt", cfg)}},
+		{[]string{"status", "--config", cfg}, exitManual, []string{"FAILED announcement <broken@x> (6.1.13-rc1)", "Makefile says 6.1.14",
+			"mailed an error report", fmt.Sprintf("rtbot rerun --config %s broken@x", cfg), "failed 1", "  failed   <broken@x>"}},
+	})
+	// A later run of the tree (the next rc, say) supersedes the failure.
+	later := startRun(t, st, "next@x")
+	if err := st.FinishRun(ctx, later.ID, state.RunResult{Outcome: state.OutcomeClean}); err != nil {
+		t.Fatal(err)
+	}
+	runCases(t, []cliCase{
+		{[]string{"status", "--config", cfg}, exitOK, []string{"!FAILED announcement", "  failed   <broken@x>"}},
 	})
 }
