@@ -3,6 +3,7 @@ package pipeline
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -290,6 +291,7 @@ func TestPermanentErrorReported(t *testing.T) {
 			if mails := w.mailsTo(t); len(mails) != 2 || !strings.Contains(mails[1].subject, "need attention") {
 				t.Errorf("mails %v; want the error report, then the triage report", mails)
 			}
+			w.stateSound(t)
 		})
 	}
 }
@@ -329,6 +331,15 @@ func TestBranchMovedOn(t *testing.T) {
 	}
 	if a := w.ann(t, crashRC1); a.Status != state.AnnouncementDone {
 		t.Errorf("after the rerun the announcement is %s: %q", a.Status, a.Reason)
+	}
+	w.stateSound(t)
+}
+
+// stateSound fails the test when the state file breaks an invariant.
+func (w *crashWorld) stateSound(t *testing.T) {
+	t.Helper()
+	if problems, err := w.store.Check(context.Background()); err != nil || len(problems) > 0 {
+		t.Errorf("state check: %v %q", err, problems)
 	}
 }
 
@@ -507,4 +518,29 @@ func TestThreadedRespin(t *testing.T) {
 			t.Errorf("reply <%s> recorded %s: %q; want ignored as a reply", id, a.Status, a.Reason)
 		}
 	}
+}
+
+// TestRetryStillFailing: a configuration change that does not fix the
+// cause redoes the failed run under its id (no new run), fails it again
+// with the same error, and mails no second error report.
+func TestRetryStillFailing(t *testing.T) {
+	w := newCrashWorld(t)
+	w.publish(t, "6.1.12", 0, "")
+	w.deliver(t, 0)
+	if _, _, err := w.logged(t, quickRetry); !errors.As(err, new(*RunFailed)) {
+		t.Fatalf("first pass: %v; want the run failed", err)
+	}
+	w.cfg.Limits.MailBytes++ // a change, but not the cause
+	pass, log, err := w.logged(t, quickRetry)
+	if !errors.As(err, new(*RunFailed)) || len(pass.Retried) != 1 {
+		t.Fatalf("pass after the change: %v, retried %v; want the announcement retried and failing again\n%s", err, pass.Retried, log)
+	}
+	runs := w.runsOf(t, crashRC1)
+	if len(runs) != 1 || runs[0].Attempts != 2 || runs[0].Outcome != state.OutcomeError {
+		t.Errorf("runs %+v; want the one run, redone, in error again", runs)
+	}
+	if a := w.ann(t, crashRC1); a.Status != "failed" || len(w.mailsTo(t)) != 1 {
+		t.Errorf("announcement %s, %d mails; want failed, one error report", a.Status, len(w.mailsTo(t)))
+	}
+	w.stateSound(t)
 }

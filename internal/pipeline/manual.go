@@ -208,12 +208,12 @@ func (p *Pipeline) againOnto(ctx context.Context, old state.Announcement, trees 
 			return old, nil
 		}
 	}
-	_, changed, err := p.causeChanged(ctx, state.Announcement{MessageID: old.MessageID, Status: state.AnnouncementDone,
+	changed, _, err := p.causeChanged(ctx, state.Announcement{MessageID: old.MessageID, Status: state.AnnouncementDone,
 		ConfigHash: p.configHash()}, trees, p.configHash(), queueIDs{})
 	if err != nil || !changed {
 		return old, err
 	}
-	if err := p.store.RetryAnnouncement(ctx, old.MessageID, nil); err != nil {
+	if err := p.store.RetryAnnouncement(ctx, old.MessageID, false); err != nil {
 		return old, err
 	}
 	return p.store.Announcement(ctx, old.MessageID)

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -197,12 +198,12 @@ func (p *Pipeline) reconsider(ctx context.Context, pass *Pass) error {
 			}
 			continue
 		}
-		reopen, changed, err := p.causeChanged(ctx, a, trees, hash, queues)
+		changed, redo, err := p.causeChanged(ctx, a, trees, hash, queues)
 		if err != nil {
 			return err
 		}
 		if changed {
-			if err := p.retry(ctx, a, reopen, pass); err != nil {
+			if err := p.retry(ctx, a, redo, pass); err != nil {
 				return err
 			}
 		}
@@ -225,45 +226,35 @@ func (q queueIDs) of(t config.Tree) string {
 
 // causeChanged reports whether announcement a, ignored under another
 // configuration or failed, is worth trying again: the configuration
-// changed, or a tree's queue is not the one its last run had (a new run is
-// made then). reopen lists the error runs to redo under their ids: the
-// last run of each tree, when it failed on the current queue and the
-// configuration changed.
-func (p *Pipeline) causeChanged(ctx context.Context, a state.Announcement, trees []config.Tree, hash string, queues queueIDs) (reopen []int64, changed bool, err error) {
+// changed (then redo: its runs that ended in error are redone under their
+// ids), or a tree's queue is not the one its last run had (a new run is
+// made then).
+func (p *Pipeline) causeChanged(ctx context.Context, a state.Announcement, trees []config.Tree, hash string, queues queueIDs) (changed, redo bool, err error) {
 	configChanged := a.ConfigHash != hash
 	if a.Status == state.AnnouncementIgnored {
-		return nil, configChanged, nil
+		return configChanged, false, nil
 	}
 	runs, err := p.store.Runs(ctx, state.RunFilter{Announcement: a.MessageID}) // newest first
 	if err != nil {
-		return nil, false, err
+		return false, false, err
 	}
 	for _, t := range trees {
 		qid := queues.of(t)
-		last := -1
-		for i, r := range runs {
-			if r.Tree == t.Name {
-				last = i
-				break
-			}
-		}
-		switch {
-		case last < 0 || qid != "" && runs[last].QueueID != qid:
+		i := slices.IndexFunc(runs, func(r state.Run) bool { return r.Tree == t.Name })
+		if i < 0 || qid != "" && runs[i].QueueID != qid {
 			changed = true
-		case configChanged && runs[last].Outcome == state.OutcomeError:
-			reopen = append(reopen, runs[last].ID)
 		}
 	}
-	return reopen, changed || configChanged, nil
+	return changed || configChanged, configChanged, nil
 }
 
-// retry sets announcement a back to processing for this pass, reopening
-// the runs reopen lists.
-func (p *Pipeline) retry(ctx context.Context, a state.Announcement, reopen []int64, pass *Pass) error {
-	if err := p.store.RetryAnnouncement(ctx, a.MessageID, reopen); err != nil {
+// retry sets announcement a back to processing for this pass; with redo,
+// its runs that ended in error are redone.
+func (p *Pipeline) retry(ctx context.Context, a state.Announcement, redo bool, pass *Pass) error {
+	if err := p.store.RetryAnnouncement(ctx, a.MessageID, redo); err != nil {
 		return err
 	}
-	p.log.Info("looking again at an announcement whose cause changed", "message_id", a.MessageID,
+	p.log.Info("looking again at an announcement", "message_id", a.MessageID,
 		"candidate", candName(a.Version, a.RC), "was", a.Status, "reason", a.Reason)
 	pass.Retried = append(pass.Retried, a)
 	return p.fault(FaultRetried)

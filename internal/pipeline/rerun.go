@@ -84,31 +84,13 @@ func (p *Pipeline) rerunAnnouncement(ctx context.Context, id string, pass *Pass)
 }
 
 // retryOnPurpose sets announcement a, failed, ignored or with a run that
-// ended in error, back to processing: the last run of each tree, when it
-// failed on the current queue, is reopened. An announcement no tree
-// accepts stays ignored, and the error says why.
+// ended in error, back to processing, its error runs to be redone. An
+// announcement no tree accepts stays ignored, and the error says why.
 func (p *Pipeline) retryOnPurpose(ctx context.Context, a state.Announcement, pass *Pass) error {
-	trees, why := p.accepting(a)
-	if len(trees) == 0 {
+	if trees, why := p.accepting(a); len(trees) == 0 {
 		return fmt.Errorf("announcement <%s> stays ignored: %s", a.MessageID, why)
 	}
-	runs, err := p.store.Runs(ctx, state.RunFilter{Announcement: a.MessageID}) // newest first
-	if err != nil {
-		return err
-	}
-	var reopen []int64
-	queues := queueIDs{}
-	for _, t := range trees {
-		for _, r := range runs {
-			if r.Tree == t.Name {
-				if r.Outcome == state.OutcomeError && r.QueueID == queues.of(t) {
-					reopen = append(reopen, r.ID)
-				}
-				break
-			}
-		}
-	}
-	return p.retry(ctx, a, reopen, pass)
+	return p.retry(ctx, a, true, pass)
 }
 
 // redo records a KindRedo announcement of a's candidate, for tree (""

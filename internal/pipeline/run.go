@@ -136,17 +136,24 @@ func (p *Pipeline) startTreeRun(ctx context.Context, a state.Announcement, t con
 // that failed before it could know them.
 const unreadable = "none"
 
-// startRun records the start of tr's run, or finds it started.
+// startRun records the start of tr's run, or finds it started. A run
+// that ended in error is reopened, to be redone under its id and ledger,
+// when its announcement is being retried (state.Announcement.Retry).
 func (p *Pipeline) startRun(ctx context.Context, tr *treeRun) error {
-	cand := tr.runReport.Commit
 	if tr.cand.IsZero() {
-		cand = unreadable
+		tr.runReport.Commit = unreadable
 	}
 	run, existed, err := p.store.StartRun(ctx, state.RunSpec{
-		Announcement: tr.a.MessageID, Tree: tr.t.Name, Candidate: cand, QueueID: tr.runReport.QueueID, Base: tr.t.QueueBase,
+		Announcement: tr.a.MessageID, Tree: tr.t.Name, Candidate: tr.runReport.Commit, QueueID: tr.runReport.QueueID, Base: tr.t.QueueBase,
 	})
 	if err != nil {
 		return err
+	}
+	if run.Outcome == state.OutcomeError && tr.a.Retry {
+		tr.log.Info("redoing the run that ended in error", "run", run.ID, "err", run.Error)
+		if run, err = p.store.ReopenRun(ctx, run.ID); err != nil {
+			return err
+		}
 	}
 	tr.run = run
 	tr.runReport.RunID, tr.runReport.Resumed = run.ID, existed

@@ -89,11 +89,15 @@ type Announcement struct {
 	// Thread, when set, is the Message-ID the announcement's reports are
 	// threaded under (one rtbot made itself, redoing a list mail's runs).
 	Thread string
+	// Retry says the announcement is being tried again (see
+	// RetryAnnouncement): a run of it found ended in error is to be
+	// reopened and redone, until the announcement settles.
+	Retry bool
 }
 
 const announcementCols = `id, message_id, kind, series, version, rc, git_url, git_branch, patch_url,
 	from_addr, subject, deadline, first_seen, updated_at, status, reason, attempts, last_error, last_attempt,
-	wait_until, config_hash, claimed, tree, thread`
+	wait_until, config_hash, claimed, tree, thread, retry`
 
 func scanAnnouncement(sc scanner) (Announcement, error) {
 	var a Announcement
@@ -101,7 +105,7 @@ func scanAnnouncement(sc scanner) (Announcement, error) {
 	var first, updated, status string
 	err := sc.Scan(&a.ID, &a.MessageID, &a.Kind, &a.Series, &a.Version, &a.RC, &a.GitURL, &a.GitBranch,
 		&a.PatchURL, &a.From, &a.Subject, &deadline, &first, &updated, &status, &a.Reason,
-		&a.Attempts, &a.LastError, &lastAttempt, &waitUntil, &a.ConfigHash, &a.Claimed, &a.Tree, &a.Thread)
+		&a.Attempts, &a.LastError, &lastAttempt, &waitUntil, &a.ConfigHash, &a.Claimed, &a.Tree, &a.Thread, &a.Retry)
 	if err != nil {
 		return Announcement{}, err
 	}
@@ -218,7 +222,7 @@ func (s *Store) replaceAnnouncement(ctx context.Context, tx *sql.Tx, a Announcem
 	_, err := tx.ExecContext(ctx, `UPDATE announcements SET kind = ?, series = ?, version = ?, rc = ?, git_url = ?,
 		git_branch = ?, patch_url = ?, from_addr = ?, subject = ?, deadline = ?, first_seen = ?, updated_at = ?,
 		status = ?, reason = ?, attempts = 0, last_error = '', last_attempt = NULL, wait_until = NULL,
-		config_hash = ?, claimed = 0, tree = ?, thread = ?
+		config_hash = ?, claimed = 0, tree = ?, thread = ?, retry = 0
 		WHERE message_id = ?`,
 		a.Kind, a.Series, a.Version, a.RC, a.GitURL, a.GitBranch, a.PatchURL, a.From, a.Subject, nullTime(a.Deadline),
 		now, now, string(a.Status), a.Reason, a.ConfigHash, a.Tree, a.Thread, a.MessageID)
@@ -349,7 +353,7 @@ type verdict struct {
 
 func (s *Store) setAnnouncementStatus(ctx context.Context, messageID string, v verdict) error {
 	res, err := s.db.ExecContext(ctx, `UPDATE announcements SET status = ?, reason = ?, config_hash = ?, wait_until = ?,
-		updated_at = ? WHERE message_id = ?`,
+		retry = 0, updated_at = ? WHERE message_id = ?`,
 		string(v.status), v.reason, v.configHash, nullTime(v.until), formatTime(s.now()), messageID)
 	if err == nil {
 		err = oneRow(res)
@@ -411,32 +415,17 @@ func (s *Store) ClaimAnnouncement(ctx context.Context, messageID string) (holder
 const stableRC = "stable-rc"
 
 // RetryAnnouncement sets an announcement that failed, was ignored or is
-// done back to processing, for a pass to try it again: the runs reopen
-// lists (runs of it that ended in error, see ReopenRun) are reopened in
-// the same transaction, to resume under their ids and ledgers; its other
-// runs stand. Its reason is cleared and its last error kept.
-func (s *Store) RetryAnnouncement(ctx context.Context, messageID string, reopen []int64) error {
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		for _, id := range reopen {
-			r, err := getRun(ctx, tx, id)
-			if err != nil {
-				return err
-			}
-			if r.Announcement != messageID || r.Outcome != OutcomeError {
-				return fmt.Errorf("run %d is of <%s> and %s, not an error run of this announcement", id, r.Announcement, r.Outcome)
-			}
-			if _, err := tx.ExecContext(ctx, `UPDATE runs SET finished_at = NULL, outcome = '', error = '',
-				attempts = attempts + 1 WHERE id = ?`, id); err != nil {
-				return err
-			}
-		}
-		res, err := tx.ExecContext(ctx, `UPDATE announcements SET status = 'processing', reason = '', config_hash = '',
-			wait_until = NULL, updated_at = ? WHERE message_id = ?`, formatTime(s.now()), messageID)
-		if err != nil {
-			return err
-		}
-		return oneRow(res)
-	})
+// done back to processing, for a pass to try it again; with redo, its runs
+// that ended in error are redone too (Retry is set: the pass reopens such a
+// run under its id and ledger when it meets it, see ReopenRun), until the
+// announcement settles again. Its reason is cleared and its last error
+// kept.
+func (s *Store) RetryAnnouncement(ctx context.Context, messageID string, redo bool) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE announcements SET status = 'processing', reason = '', config_hash = '',
+		wait_until = NULL, retry = ?, updated_at = ? WHERE message_id = ?`, redo, formatTime(s.now()), messageID)
+	if err == nil {
+		err = oneRow(res)
+	}
 	if err != nil {
 		return fmt.Errorf("state: retry announcement <%s>: %w", messageID, err)
 	}

@@ -197,6 +197,7 @@ CREATE TABLE announcements_v5 (
 	claimed      INTEGER NOT NULL DEFAULT 0 CHECK (claimed IN (0, 1)),
 	tree         TEXT NOT NULL DEFAULT '',
 	thread       TEXT NOT NULL DEFAULT '',
+	retry        INTEGER NOT NULL DEFAULT 0 CHECK (retry IN (0, 1)),
 	CHECK (status <> 'waiting' OR wait_until IS NOT NULL),
 	CHECK (status NOT IN ('ignored', 'failed') OR reason <> '')
 );

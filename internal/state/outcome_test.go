@@ -91,18 +91,15 @@ func TestClaimAnnouncement(t *testing.T) {
 }
 
 // TestFailAndRetryAnnouncement: a failed announcement keeps its error and
-// the configuration it failed under; RetryAnnouncement reopens the error
-// runs it is given and sets it processing, in one step.
+// the configuration it failed under; RetryAnnouncement sets it processing,
+// marked to redo its error runs until it settles again.
 func TestFailAndRetryAnnouncement(t *testing.T) {
 	ctx := context.Background()
 	s := newStore(t)
 	mustRecord(t, s, "a@kernel.org")
 	run := mustStart(t, s, spec("a@kernel.org", "6.1-rt", "c1"))
-	other := mustStart(t, s, RunSpec{Announcement: "a@kernel.org", Tree: "6.1-rt", Candidate: "c1", QueueID: "old"})
-	for _, id := range []int64{run.ID, other.ID} {
-		if err := s.FinishRun(ctx, id, RunResult{Outcome: OutcomeError, Error: "no series file"}); err != nil {
-			t.Fatal(err)
-		}
+	if err := s.FinishRun(ctx, run.ID, RunResult{Outcome: OutcomeError, Error: "no series file"}); err != nil {
+		t.Fatal(err)
 	}
 	if err := s.FailAnnouncement(ctx, "a@kernel.org", "tree 6.1-rt: no series file", "cfg1"); err != nil {
 		t.Fatal(err)
@@ -113,19 +110,25 @@ func TestFailAndRetryAnnouncement(t *testing.T) {
 	if st, _ := s.Status(ctx); len(st.Failed) != 1 || len(st.Waiting) != 0 {
 		t.Errorf("status failed %+v, waiting %+v", st.Failed, st.Waiting)
 	}
-	if err := s.RetryAnnouncement(ctx, "a@kernel.org", []int64{run.ID}); err != nil {
+	if err := s.RetryAnnouncement(ctx, "a@kernel.org", true); err != nil {
 		t.Fatal(err)
 	}
-	a, _ := s.Announcement(ctx, "a@kernel.org")
-	d, _ := s.Run(ctx, run.ID)
-	o, _ := s.Run(ctx, other.ID)
-	if a.Status != AnnouncementProcessing || a.Reason != "" || d.Finished() || d.Attempts != 2 || o.Outcome != OutcomeError {
-		t.Errorf("retried: %+v, run %+v, other run %+v", a, d.Run, o.Run)
+	if a, _ := s.Announcement(ctx, "a@kernel.org"); a.Status != AnnouncementProcessing || a.Reason != "" || !a.Retry {
+		t.Errorf("retried: %+v", a)
 	}
-	if err := s.RetryAnnouncement(ctx, "a@kernel.org", []int64{run.ID}); err == nil {
-		t.Error("reopened a run that is not an error run")
+	if _, _, err := s.ClaimAnnouncement(ctx, "a@kernel.org"); err != nil {
+		t.Fatal(err)
 	}
-	if err := s.RetryAnnouncement(ctx, "nobody@kernel.org", nil); !errors.Is(err, ErrNotFound) {
+	if a, _ := s.Announcement(ctx, "a@kernel.org"); !a.Retry {
+		t.Error("claiming the candidate ended the retry")
+	}
+	if err := s.SetAnnouncementStatus(ctx, "a@kernel.org", AnnouncementDone); err != nil {
+		t.Fatal(err)
+	}
+	if a, _ := s.Announcement(ctx, "a@kernel.org"); a.Retry {
+		t.Error("a settled announcement is still being retried")
+	}
+	if err := s.RetryAnnouncement(ctx, "nobody@kernel.org", false); !errors.Is(err, ErrNotFound) {
 		t.Errorf("retry unknown: %v", err)
 	}
 	for _, err := range []error{
