@@ -215,9 +215,9 @@ func printAnnouncements(w io.Writer, s state.Status) {
 	}
 	fmt.Fprintln(w)
 	for _, a := range s.Waiting {
-		fmt.Fprintf(w, "  waiting  <%s> %s (%s since %s)", a.MessageID, candidateName(a), a.Status, a.FirstSeen.Format("2006-01-02 15:04"))
+		fmt.Fprintf(w, "  %-10s <%s> %s (since %s)", a.Status, a.MessageID, candidateName(a), a.FirstSeen.Format("2006-01-02 15:04"))
 		if a.Status == state.AnnouncementWaiting {
-			fmt.Fprintf(w, ": for its candidate, until %s: %s", a.WaitUntil.Format("2006-01-02 15:04"), a.Reason)
+			fmt.Fprintf(w, ": for its candidate until %s: %s", a.WaitUntil.Format("2006-01-02 15:04"), a.Reason)
 		}
 		if a.Attempts > 0 {
 			fmt.Fprintf(w, ": %d failed attempt(s), the last at %s: %s", a.Attempts, a.LastAttempt.Format("2006-01-02 15:04"), a.LastError)
@@ -225,7 +225,7 @@ func printAnnouncements(w io.Writer, s state.Status) {
 		fmt.Fprintln(w)
 	}
 	for _, a := range s.Failed {
-		fmt.Fprintf(w, "  failed   <%s> %s (since %s): %s\n", a.MessageID, candidateName(a), a.UpdatedAt.Format("2006-01-02 15:04"), a.Reason)
+		fmt.Fprintf(w, "  %-10s <%s> %s (since %s): %s\n", a.Status, a.MessageID, candidateName(a), a.UpdatedAt.Format("2006-01-02 15:04"), a.Reason)
 	}
 }
 

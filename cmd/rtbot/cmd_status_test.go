@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/rtbot/rtbot/internal/config"
 	"github.com/rtbot/rtbot/internal/pipeline"
@@ -92,7 +93,7 @@ func TestStatusFailedRun(t *testing.T) {
 	}
 	runCases(t, []cliCase{
 		{[]string{"status", "--config", cfg}, exitManual, []string{"FAILED announcement <broken@x> (6.1.13-rc1)", "Makefile says 6.1.14",
-			"mailed an error report", fmt.Sprintf("rtbot rerun --config %s broken@x", cfg), "failed 1", "  failed   <broken@x>"}},
+			"mailed an error report", fmt.Sprintf("rtbot rerun --config %s broken@x", cfg), "failed 1", "  failed     <broken@x>"}},
 	})
 	// A later run of the tree (the next rc, say) supersedes the failure.
 	later := startRun(t, st, "next@x")
@@ -100,6 +101,27 @@ func TestStatusFailedRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	runCases(t, []cliCase{
-		{[]string{"status", "--config", cfg}, exitOK, []string{"!FAILED announcement", "  failed   <broken@x>"}},
+		{[]string{"status", "--config", cfg}, exitOK, []string{"!FAILED announcement", "  failed     <broken@x>"}},
+	})
+}
+
+// TestStatusWaiting: an announcement waiting for its candidate is listed
+// with what the branch has and until when it waits; it needs nobody.
+func TestStatusWaiting(t *testing.T) {
+	ctx := context.Background()
+	_, cfg := demoDir(t)
+	st := openConfigState(t, cfg)
+	if _, _, err := st.RecordAnnouncement(ctx, state.Announcement{MessageID: "future@x", Kind: "stable-rc", Series: "6.1",
+		Version: "6.1.13", RC: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := errors.Join(st.AnnouncementFailed(ctx, "future@x", errors.New("connection refused")),
+		st.WaitAnnouncement(ctx, "future@x", "linux-6.1.y says 6.1.12-rc1 (17ff093c339c), not 6.1.13-rc1",
+			time.Date(2030, 1, 2, 3, 4, 0, 0, time.UTC))); err != nil {
+		t.Fatal(err)
+	}
+	runCases(t, []cliCase{
+		{[]string{"status", "--config", cfg}, exitOK, []string{"waiting 1",
+			"  waiting    <future@x> 6.1.13-rc1 (since", "for its candidate until 2030-01-02 03:04: linux-6.1.y says 6.1.12-rc1", "!FAILING"}},
 	})
 }

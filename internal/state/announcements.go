@@ -327,12 +327,14 @@ func (s *Store) IgnoreUnder(ctx context.Context, messageID, reason, configHash s
 }
 
 // WaitAnnouncement marks the announcement waiting for its candidate until
-// the time until, saying what the remote has instead (reason).
+// the time until, saying what the remote has instead (reason). Its count
+// of failed attempts starts again: the attempt that found it waiting did
+// not fail (LastError keeps the last failure).
 func (s *Store) WaitAnnouncement(ctx context.Context, messageID, reason string, until time.Time) error {
 	if strings.TrimSpace(reason) == "" || until.IsZero() {
 		return fmt.Errorf("state: announcement <%s> waiting: needs a reason and a time to give up", messageID)
 	}
-	return s.setAnnouncementStatus(ctx, messageID, verdict{status: AnnouncementWaiting, reason: reason, until: until})
+	return s.setAnnouncementStatus(ctx, messageID, verdict{status: AnnouncementWaiting, reason: reason, until: until, resetAttempts: true})
 }
 
 // FailAnnouncement marks the announcement failed for good with cause,
@@ -349,12 +351,13 @@ type verdict struct {
 	status             AnnouncementStatus
 	reason, configHash string
 	until              time.Time
+	resetAttempts      bool
 }
 
 func (s *Store) setAnnouncementStatus(ctx context.Context, messageID string, v verdict) error {
 	res, err := s.db.ExecContext(ctx, `UPDATE announcements SET status = ?, reason = ?, config_hash = ?, wait_until = ?,
-		retry = 0, updated_at = ? WHERE message_id = ?`,
-		string(v.status), v.reason, v.configHash, nullTime(v.until), formatTime(s.now()), messageID)
+		retry = 0, attempts = CASE WHEN ? THEN 0 ELSE attempts END, updated_at = ? WHERE message_id = ?`,
+		string(v.status), v.reason, v.configHash, nullTime(v.until), v.resetAttempts, formatTime(s.now()), messageID)
 	if err == nil {
 		err = oneRow(res)
 	}
