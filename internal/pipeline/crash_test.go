@@ -3,6 +3,8 @@ package pipeline
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -54,7 +56,7 @@ func newCrashWorld(t *testing.T) *crashWorld {
 }
 
 // crashPhases is the number of phases of the crash scenario (see deliver).
-const crashPhases = 5
+const crashPhases = 6
 
 // deliver sets up phase ph of the scenario:
 //   - 0: the rc1 announcement (the queue conflicts: partial branch pushed,
@@ -67,7 +69,9 @@ const crashPhases = 5
 //     mailed, announcement failed, the pass fails) and the early one is a
 //     repeat of it;
 //   - 4: the series file back: the failed announcement is retried (its
-//     cause, the queue, changed) and runs (partial branch, report).
+//     cause, the queue, changed) and runs (partial branch, report);
+//   - 5: no mail: `rtbot rerun 1` redoes rc1's run on purpose (a new run,
+//     the partial branch pushed again, a new report).
 func (w *crashWorld) deliver(t *testing.T, ph int) {
 	t.Helper()
 	var msgs [][]byte
@@ -99,10 +103,30 @@ func (w *crashWorld) deliver(t *testing.T, ph int) {
 // reported failed.
 func (w *crashWorld) phasePass(t *testing.T, ph int, opts Options) {
 	t.Helper()
-	_, err := New(w.cfg, w.store, opts).Once(context.Background())
+	err := w.phaseRun(ph, opts)
 	if ph == 3 && !errors.As(err, new(*RunFailed)) || ph != 3 && err != nil {
 		t.Fatalf("phase %d: pass: %v", ph+1, err)
 	}
+}
+
+// phaseRun runs what phase ph runs: a pass, or in phase 5 a rerun of run
+// 1.
+func (w *crashWorld) phaseRun(ph int, opts Options) error {
+	p := New(w.cfg, w.store, opts)
+	if ph == 5 {
+		_, err := p.Rerun(context.Background(), "1")
+		return err
+	}
+	_, err := p.Once(context.Background())
+	return err
+}
+
+// phaseArgs is phaseRun as an rtbot command line, with configuration cfg.
+func phaseArgs(ph int, cfg string) []string {
+	if ph == 5 {
+		return []string{"rerun", "--config", cfg, "1"}
+	}
+	return []string{"run", "--config", cfg}
 }
 
 // recover runs passes until nothing is left to do, settling interrupted
@@ -298,6 +322,11 @@ func (w *crashWorld) finish(t *testing.T, ph int, settle func(*testing.T), what 
 	settle(t)
 	for p := ph + 1; p < crashPhases; p++ {
 		w.deliver(t, p)
+		if p == 5 {
+			// The rerun records what it redoes before anything else;
+			// settle finishes it if it stops.
+			_ = w.phaseRun(p, Options{})
+		}
 		settle(t)
 	}
 	got := w.check(t)
@@ -344,12 +373,19 @@ func crashBaseline(t *testing.T) ([][]crashPoint, outcome) {
 
 // wantedOutcome is the outcome of the crash scenario, uninterrupted: the
 // forged copy and the early cover of 6.1.13-rc1 ignored, the genuine one
-// run twice (failed, then after the fix), three branches pushed, three
-// mails (the rc1 report, the 6.1.13-rc1 error report and report).
-var wantedOutcome = fmt.Sprintf("announcements [%s=done %s=ignored %s=done %s=ignored %s=done]\n"+
-	"runs [%s=manual %s=error,manual %s=clean]\n"+
+// run twice (failed, then after the fix), rc1 redone, three branches
+// pushed, four mails (the rc1 report, the 6.1.13-rc1 error report and
+// report, the redone rc1's report).
+var wantedOutcome = fmt.Sprintf("announcements [%s=done %s=ignored %s=done %s=ignored %s=done %s=done]\n"+
+	"runs [%s=manual %s=error,manual %s=clean %s=manual]\n"+
 	"pushed [refs/heads/rtbot/6.1-rt/6.1.12-rc1-partial refs/heads/rtbot/6.1-rt/6.1.12-rc2 refs/heads/rtbot/6.1-rt/6.1.13-rc1-partial]\n"+
-	"reports 3", crashRC1, forged13, genuine13, forgedID, crashRC2, crashRC1, genuine13, crashRC2)
+	"reports 4", crashRC1, forged13, genuine13, forgedID, crashRC2, redoID, crashRC1, genuine13, crashRC2, redoID)
+
+// redoID is the announcement `rtbot rerun 1` records to redo rc1's run.
+var redoID = "redo.6.1.12-rc1." + func() string {
+	sum := sha256.Sum256([]byte(crashRC1))
+	return hex.EncodeToString(sum[:6])
+}() + "@test.invalid"
 
 // shape is String without the trees of the pushed branches.
 func (o outcome) shape() string {
@@ -393,13 +429,13 @@ func TestCrashAtEveryPoint(t *testing.T) {
 				w.deliver(t, ph)
 				count := map[string]int{}
 				crash := errors.New("simulated crash")
-				_, err := New(w.cfg, w.store, Options{Fault: func(point string) error {
+				err := w.phaseRun(ph, Options{Fault: func(point string) error {
 					count[point]++
 					if point == cp.point && count[point] == cp.n {
 						return crash
 					}
 					return nil
-				}}).Once(context.Background())
+				}})
 				var stop *Stopped
 				if !errors.As(err, &stop) || stop.Point != cp.point {
 					t.Fatalf("the pass was not stopped at %s: %v", cp, err)

@@ -95,7 +95,7 @@ func TestKillAtEveryPoint(t *testing.T) {
 					w.recoverByProcess(t)
 				}
 				w.deliver(t, ph)
-				out, err := w.rtbot(t, []string{"RTBOT_CRASH_AT=" + cp.String()}, "run", "--config", cfg)
+				out, err := w.rtbot(t, []string{"RTBOT_CRASH_AT=" + cp.String()}, phaseArgs(ph, cfg)...)
 				var ee *exec.ExitError
 				if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL ||
 					!strings.Contains(out, "crashing at "+cp.String()) {

@@ -180,12 +180,16 @@ func (p *Pipeline) recordOnto(ctx context.Context, a state.Announcement, trees [
 	return rec, err
 }
 
-// freshID is id with the first ".N" (2, 3, ...) before its "@" that no
-// recorded announcement has: a new announcement of the same candidate.
+// freshID is id, or when an announcement is recorded under it, id with
+// the first ".N" (2, 3, ...) before its "@" that none is: a new
+// announcement of the same candidate.
 func (p *Pipeline) freshID(ctx context.Context, id string) (string, error) {
 	local, domain, _ := strings.Cut(id, "@")
-	for n := 2; ; n++ {
+	for n := 1; ; n++ {
 		cand := fmt.Sprintf("%s.%d@%s", local, n, domain)
+		if n == 1 {
+			cand = id
+		}
 		_, err := p.store.Announcement(ctx, cand)
 		switch {
 		case errors.Is(err, state.ErrNotFound):
