@@ -544,3 +544,24 @@ func TestRetryStillFailing(t *testing.T) {
 	}
 	w.stateSound(t)
 }
+
+// TestOldIgnoredLeftAlone: a cover ignored for the configuration is looked
+// at again by itself only within its patience (so fixing a key long after
+// does not run, and mail about, old rcs); `rtbot rerun` still does it.
+func TestOldIgnoredLeftAlone(t *testing.T) {
+	w := newCrashWorld(t)
+	tree := &w.cfg.Trees[0]
+	good := tree.AnnounceURL
+	tree.AnnounceURL = ""
+	w.deliver(t, 0)
+	w.pass(t, Options{})
+	tree.AnnounceURL = good
+	later := func() time.Time { return time.Now().Add(MaxReviewWindow + PatienceMargin + time.Hour) }
+	p := New(w.cfg, w.store, Options{Retry: quickRetry, Now: later})
+	if pass, err := p.Once(context.Background()); err != nil || len(pass.Runs) != 0 || w.ann(t, crashRC1).Status != state.AnnouncementIgnored {
+		t.Fatalf("a pass long after: %v, runs %+v; want the old cover left ignored", err, pass.Runs)
+	}
+	if pass, err := p.Rerun(context.Background(), "<"+crashRC1+">"); err != nil || len(pass.Runs) != 1 || len(w.mailsTo(t)) != 1 {
+		t.Fatalf("rerun: %v, runs %+v, %d mails; want it run and reported", err, pass.Runs, len(w.mailsTo(t)))
+	}
+}

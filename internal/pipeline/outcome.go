@@ -176,13 +176,15 @@ func (p *Pipeline) fail(ctx context.Context, a state.Announcement, failures []*R
 // set back to processing for this pass, or ignored again (under the new
 // configuration) when it still is.
 func (p *Pipeline) reconsider(ctx context.Context, pass *Pass) error {
+	hash, now := p.configHash(), p.now()
 	anns, err := p.store.Announcements(ctx, state.AnnouncementFilter{
 		Status: []state.AnnouncementStatus{state.AnnouncementIgnored, state.AnnouncementFailed},
+		// No announcement is patient for longer.
+		SeenSince: now.Add(-MaxReviewWindow - PatienceMargin),
 	})
 	if err != nil {
 		return err
 	}
-	hash, now := p.configHash(), p.now()
 	queues := queueIDs{}
 	for _, a := range anns {
 		if now.After(Patience(a)) || a.Status == state.AnnouncementIgnored && (a.ConfigHash == "" || a.ConfigHash == hash) {

@@ -247,6 +247,9 @@ func (s *Store) Announcement(ctx context.Context, messageID string) (Announcemen
 type AnnouncementFilter struct {
 	// Status keeps only announcements in one of these statuses; empty keeps all.
 	Status []AnnouncementStatus
+	// SeenSince, when not zero, keeps only announcements first seen at or
+	// after it.
+	SeenSince time.Time
 	// Limit caps the number returned; 0 means no limit.
 	Limit int
 }
@@ -254,13 +257,17 @@ type AnnouncementFilter struct {
 // Announcements lists announcements oldest first (in the order they were
 // recorded), so a rerun picks up new and interrupted ones in arrival order.
 func (s *Store) Announcements(ctx context.Context, f AnnouncementFilter) ([]Announcement, error) {
-	q := `SELECT ` + announcementCols + ` FROM announcements`
+	q := `SELECT ` + announcementCols + ` FROM announcements WHERE 1 = 1`
 	var args []any
 	if len(f.Status) > 0 {
-		q += ` WHERE status IN (?` + strings.Repeat(`, ?`, len(f.Status)-1) + `)`
+		q += ` AND status IN (?` + strings.Repeat(`, ?`, len(f.Status)-1) + `)`
 		for _, st := range f.Status {
 			args = append(args, string(st))
 		}
+	}
+	if !f.SeenSince.IsZero() {
+		q += ` AND first_seen >= ?`
+		args = append(args, formatTime(f.SeenSince))
 	}
 	q += ` ORDER BY id`
 	if f.Limit > 0 {

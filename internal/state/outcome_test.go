@@ -110,6 +110,15 @@ func TestFailAndRetryAnnouncement(t *testing.T) {
 	if st, _ := s.Status(ctx); len(st.Failed) != 1 || len(st.Waiting) != 0 {
 		t.Errorf("status failed %+v, waiting %+v", st.Failed, st.Waiting)
 	}
+	a, _ := s.Announcement(ctx, "a@kernel.org")
+	for _, tc := range []struct {
+		since time.Time
+		want  int
+	}{{a.FirstSeen, 1}, {a.FirstSeen.Add(time.Nanosecond), 0}} {
+		if got, err := s.Announcements(ctx, AnnouncementFilter{Status: []AnnouncementStatus{AnnouncementFailed}, SeenSince: tc.since}); err != nil || len(got) != tc.want {
+			t.Errorf("failed since %v: %d, %v; want %d", tc.since, len(got), err, tc.want)
+		}
+	}
 	if err := s.RetryAnnouncement(ctx, "a@kernel.org", true); err != nil {
 		t.Fatal(err)
 	}
