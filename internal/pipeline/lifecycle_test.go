@@ -194,22 +194,28 @@ func TestForgedMessageIDFirst(t *testing.T) {
 	}
 }
 
-// TestAnnounceURLFixed: a forgotten announce_url (the candidate is a local
-// mirror) ignores the genuine cover, saying why; once the configuration
-// is fixed the next pass looks at the mail again and runs it.
-func TestAnnounceURLFixed(t *testing.T) {
-	w := newCrashWorld(t)
+// forgottenAnnounceURL is a world whose tree forgot announce_url, after a
+// pass over the rc1 cover; fix puts the key back.
+func forgottenAnnounceURL(t *testing.T) (w *crashWorld, fix func()) {
+	t.Helper()
+	w = newCrashWorld(t)
 	tree := &w.cfg.Trees[0]
 	good := tree.AnnounceURL
 	tree.AnnounceURL = ""
 	w.deliver(t, 0)
-	if _, log, err := w.logged(t, quickRetry); err != nil {
-		t.Fatalf("pass: %v\n%s", err, log)
-	}
+	w.pass(t, Options{})
+	return w, func() { tree.AnnounceURL = good }
+}
+
+// TestAnnounceURLFixed: a forgotten announce_url (the candidate is a local
+// mirror) ignores the genuine cover, saying why; once the configuration
+// is fixed the next pass looks at the mail again and runs it.
+func TestAnnounceURLFixed(t *testing.T) {
+	w, fix := forgottenAnnounceURL(t)
 	if a := w.ann(t, crashRC1); a.Status != state.AnnouncementIgnored || !strings.Contains(a.Reason, "not the configured candidate") {
 		t.Fatalf("cover recorded %s: %q; want ignored for the URL", a.Status, a.Reason)
 	}
-	tree.AnnounceURL = good
+	fix()
 	if _, log, err := w.logged(t, quickRetry); err != nil {
 		t.Fatalf("pass after the fix: %v\n%s", err, log)
 	}
@@ -549,13 +555,8 @@ func TestRetryStillFailing(t *testing.T) {
 // at again by itself only within its patience (so fixing a key long after
 // does not run, and mail about, old rcs); `rtbot rerun` still does it.
 func TestOldIgnoredLeftAlone(t *testing.T) {
-	w := newCrashWorld(t)
-	tree := &w.cfg.Trees[0]
-	good := tree.AnnounceURL
-	tree.AnnounceURL = ""
-	w.deliver(t, 0)
-	w.pass(t, Options{})
-	tree.AnnounceURL = good
+	w, fix := forgottenAnnounceURL(t)
+	fix()
 	later := func() time.Time { return time.Now().Add(MaxReviewWindow + PatienceMargin + time.Hour) }
 	p := New(w.cfg, w.store, Options{Retry: quickRetry, Now: later})
 	if pass, err := p.Once(context.Background()); err != nil || len(pass.Runs) != 0 || w.ann(t, crashRC1).Status != state.AnnouncementIgnored {
