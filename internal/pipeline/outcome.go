@@ -285,9 +285,5 @@ func (p *Pipeline) errorMail(tr *treeRun, cause error, id string) *mailout.Messa
 		"to try again now. `rtbot status` lists what failed.\n",
 		Patience(tr.a).UTC().Format("2006-01-02 15:04 MST"), p.configFile(), tr.run.ID)
 	fmt.Fprintf(&b, "\n-- \nrtbot, run %d. Reply to the maintainers, not to this address.\n", tr.run.ID)
-	first, _, _ := strings.Cut(netsec.Redact(cause.Error()), "\n")
-	if len(first) > 100 {
-		first = first[:100] + "..."
-	}
-	return p.runMail(tr.a, tr.t, id, fmt.Sprintf("[rtbot] %s on %s: failed: %s", tr.t.Name, tr.name, first), b.String())
+	return p.runMail(tr.a, tr.t, id, fmt.Sprintf("[rtbot] %s on %s failed (run %d)", tr.t.Name, tr.name, tr.run.ID), b.String())
 }
