@@ -49,9 +49,9 @@ func (e *candidateFailed) Error() string { return e.cause.Error() }
 // announced version, or else, when rc_patch is configured, the rc patch
 // applied to the previous release. When none is the announced candidate
 // the error is a *candidateWaiting (an earlier version: not there yet) or
-// a *candidateFailed (a later version, or waited past Patience, or a
-// failure that will not pass by itself); any other error may pass by
-// itself.
+// a *candidateFailed (a later version, a wait past Patience, or a tree
+// whose repo is not a repository); any other error (a branch that could
+// not be fetched) leaves the announcement for the next pass.
 func (p *Pipeline) candidate(ctx context.Context, t config.Tree, a state.Announcement, pass *Pass) (plumbing.Hash, error) {
 	ref := CandidateRef(t.Name, a.Version, a.RC)
 	repo, err := objstore.OpenRepository(t.Repo)
