@@ -124,18 +124,43 @@ func (r *statusReport) needsYou(ctx context.Context, cfg string, st *state.Store
 	}
 	for _, a := range r.Waiting {
 		if a.Attempts > 0 && !stuck[a.MessageID] {
-			r.Attention = append(r.Attention, fmt.Sprintf("FAILING announcement <%s> (%s-rc%d): %d failed attempt(s), the last: %s; "+
-				"every pass tries again: fix the cause if it does not pass by itself", a.MessageID, a.Version, a.RC, a.Attempts, a.LastError))
+			r.Attention = append(r.Attention, fmt.Sprintf("FAILING announcement <%s> (%s): %d failed attempt(s), the last: %s; "+
+				"every pass tries again: fix the cause if it does not pass by itself", a.MessageID, candidateName(a), a.Attempts, a.LastError))
 		}
 	}
+	newest := map[int64]bool{}
 	for _, run := range r.LastRuns {
-		if run.Outcome == state.OutcomeError {
-			r.Attention = append(r.Attention, fmt.Sprintf("FAILED run %d of %s on %.12s: %s; no pass runs it again on its own: "+
-				"fix the cause, then `rtbot run --config %s --onto %s --tree %s` runs the queue on that candidate again",
-				run.ID, run.Tree, run.Candidate, run.Error, cfg, run.Candidate, run.Tree))
+		newest[run.ID] = true
+	}
+	for _, a := range r.Failed {
+		if superseded, err := supersededFailure(ctx, st, a, newest); err != nil || superseded {
+			if err != nil {
+				return err
+			}
+			continue
 		}
+		r.Attention = append(r.Attention, fmt.Sprintf("FAILED announcement <%s> (%s): %s; the maintainers were mailed an error report. "+
+			"rtbot tries it again by itself when the configuration or the queue changes (until %s); "+
+			"or fix the cause, then `rtbot rerun --config %s %s`",
+			a.MessageID, candidateName(a), a.Reason, pipeline.Patience(a).Format("2006-01-02 15:04"), cfg, a.MessageID))
 	}
 	return nil
+}
+
+// supersededFailure reports whether failed announcement a no longer needs
+// a human: no run of it that ended in error is the newest run of its tree
+// any more (newest holds those), so its trees have moved on.
+func supersededFailure(ctx context.Context, st *state.Store, a state.Announcement, newest map[int64]bool) (bool, error) {
+	runs, err := st.Runs(ctx, state.RunFilter{Announcement: a.MessageID})
+	if err != nil {
+		return false, err
+	}
+	for _, run := range runs {
+		if run.Outcome == state.OutcomeError && newest[run.ID] {
+			return false, nil
+		}
+	}
+	return len(runs) > 0, nil
 }
 
 // actionNote says what becomes of pending action a, whose run is finished
@@ -195,11 +220,17 @@ func printAnnouncements(w io.Writer, s state.Status) {
 	}
 	fmt.Fprintln(w)
 	for _, a := range s.Waiting {
-		fmt.Fprintf(w, "  waiting  <%s> %s-rc%d (%s since %s)", a.MessageID, a.Version, a.RC, a.Status, a.FirstSeen.Format("2006-01-02 15:04"))
+		fmt.Fprintf(w, "  %-10s <%s> %s (since %s)", a.Status, a.MessageID, candidateName(a), a.FirstSeen.Format("2006-01-02 15:04"))
+		if a.Status == state.AnnouncementWaiting {
+			fmt.Fprintf(w, ": for its candidate until %s: %s", a.WaitUntil.Format("2006-01-02 15:04"), a.Reason)
+		}
 		if a.Attempts > 0 {
 			fmt.Fprintf(w, ": %d failed attempt(s), the last at %s: %s", a.Attempts, a.LastAttempt.Format("2006-01-02 15:04"), a.LastError)
 		}
 		fmt.Fprintln(w)
+	}
+	for _, a := range s.Failed {
+		fmt.Fprintf(w, "  %-10s <%s> %s (since %s): %s\n", a.Status, a.MessageID, candidateName(a), a.UpdatedAt.Format("2006-01-02 15:04"), a.Reason)
 	}
 }
 

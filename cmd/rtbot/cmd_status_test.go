@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/rtbot/rtbot/internal/config"
 	"github.com/rtbot/rtbot/internal/pipeline"
@@ -77,19 +78,50 @@ func TestStatusNeedsYou(t *testing.T) {
 	})
 }
 
-// TestStatusFailedRun: the newest run of a tree ended in error: status
-// says so and how to run it again.
+// TestStatusFailedRun: an announcement failed for good (its newest run
+// ended in error): status says so and how to try it again, until a later
+// run of its tree supersedes it.
 func TestStatusFailedRun(t *testing.T) {
+	ctx := context.Background()
 	_, cfg := demoDir(t)
 	st := openConfigState(t, cfg)
 	r := startRun(t, st, "broken@x")
-	if err := errors.Join(st.FinishRun(context.Background(), r.ID, state.RunResult{Outcome: state.OutcomeError,
+	if err := errors.Join(st.FinishRun(ctx, r.ID, state.RunResult{Outcome: state.OutcomeError,
 		Error: "Makefile says 6.1.14, the announcement says 6.1.13-rc1"}),
-		st.SetAnnouncementStatus(context.Background(), "broken@x", state.AnnouncementDone)); err != nil {
+		st.FailAnnouncement(ctx, "broken@x", "tree 6.1-rt, run 2: Makefile says 6.1.14, the announcement says 6.1.13-rc1", "h")); err != nil {
 		t.Fatal(err)
 	}
 	runCases(t, []cliCase{
-		{[]string{"status", "--config", cfg}, exitManual, []string{"FAILED", "Makefile says 6.1.14",
-			fmt.Sprintf("rtbot run --config %s --onto c0ffee --tree 6.1-rt", cfg)}},
+		{[]string{"status", "--config", cfg}, exitManual, []string{"FAILED announcement <broken@x> (6.1.13-rc1)", "Makefile says 6.1.14",
+			"mailed an error report", fmt.Sprintf("rtbot rerun --config %s broken@x", cfg), "failed 1", "  failed     <broken@x>"}},
+	})
+	// A later run of the tree (the next rc, say) supersedes the failure.
+	later := startRun(t, st, "next@x")
+	if err := st.FinishRun(ctx, later.ID, state.RunResult{Outcome: state.OutcomeClean}); err != nil {
+		t.Fatal(err)
+	}
+	runCases(t, []cliCase{
+		{[]string{"status", "--config", cfg}, exitOK, []string{"!FAILED announcement", "  failed     <broken@x>"}},
+	})
+}
+
+// TestStatusWaiting: an announcement waiting for its candidate is listed
+// with what the branch has and until when it waits; it needs nobody.
+func TestStatusWaiting(t *testing.T) {
+	ctx := context.Background()
+	_, cfg := demoDir(t)
+	st := openConfigState(t, cfg)
+	if _, _, err := st.RecordAnnouncement(ctx, state.Announcement{MessageID: "future@x", Kind: "stable-rc", Series: "6.1",
+		Version: "6.1.13", RC: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := errors.Join(st.AnnouncementFailed(ctx, "future@x", errors.New("connection refused")),
+		st.WaitAnnouncement(ctx, "future@x", "linux-6.1.y says 6.1.12-rc1 (17ff093c339c), not 6.1.13-rc1",
+			time.Date(2030, 1, 2, 3, 4, 0, 0, time.UTC))); err != nil {
+		t.Fatal(err)
+	}
+	runCases(t, []cliCase{
+		{[]string{"status", "--config", cfg}, exitOK, []string{"waiting 1",
+			"  waiting    <future@x> 6.1.13-rc1 (since", "for its candidate until 2030-01-02 03:04: linux-6.1.y says 6.1.12-rc1", "!FAILING"}},
 	})
 }

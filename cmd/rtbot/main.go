@@ -29,6 +29,7 @@ func commands() map[string]command {
 		"check":    {cmdCheck, "check the configuration, servers, repositories and queues, as every pass does first"},
 		"history":  {cmdHistory, "list past runs, or show one with its patches and actions"},
 		"action":   {cmdAction, "settle an interrupted action by hand: --done or --retry"},
+		"rerun":    {cmdRerun, "redo a run or an announcement on purpose (a failed one once fixed, a finished one afresh)"},
 		"resolve":  {cmdResolve, "remember how a conflict was resolved; list, export or import resolutions"},
 		"status":   {cmdStatus, "what rtbot is waiting for: announcements, mailboxes, pending actions"},
 		"release":  {cmdRelease, "bump localversion-rt, commit and tag an RT-stable release, print the announcement"},

@@ -28,9 +28,13 @@ func printPass(w io.Writer, pass *pipeline.Pass) {
 		if a.Status == state.AnnouncementIgnored {
 			fmt.Fprintf(w, "  ignored  <%s> %q: %s\n", a.MessageID, a.Subject, a.Reason)
 		} else {
-			fmt.Fprintf(w, "  new      <%s> %s-rc%d from %s\n", a.MessageID, a.Version, a.RC, a.From)
+			fmt.Fprintf(w, "  new      <%s> %s from %s\n", a.MessageID, candidateName(a), a.From)
 		}
 	}
+	for _, a := range pass.Retried {
+		fmt.Fprintf(w, "  retried  <%s> %s, %s before (%s): its cause changed\n", a.MessageID, candidateName(a), a.Status, a.Reason)
+	}
+	printSettled(w, pass)
 	for _, r := range pass.Runs {
 		fmt.Fprintf(w, "run %d: %s on %s: %s", r.RunID, r.Tree, r.Candidate, r.Outcome)
 		if r.Report != nil {
@@ -59,6 +63,29 @@ func printPass(w io.Writer, pass *pipeline.Pass) {
 	if pass.Pending > 0 {
 		fmt.Fprintf(w, "%d announcement(s) left for the next pass (see the log above)\n", pass.Pending)
 	}
+}
+
+// printSettled prints the announcements the pass left waiting, failed or
+// ignored while processing them.
+func printSettled(w io.Writer, pass *pipeline.Pass) {
+	for _, a := range pass.Ignored {
+		fmt.Fprintf(w, "  ignored  <%s> %s: %s\n", a.MessageID, candidateName(a), a.Reason)
+	}
+	for _, a := range pass.Waiting {
+		fmt.Fprintf(w, "  waiting  <%s> %s: %s\n", a.MessageID, candidateName(a), a.Reason)
+	}
+	for _, a := range pass.Failed {
+		fmt.Fprintf(w, "  FAILED   <%s> %s: %s\n", a.MessageID, candidateName(a), a.Reason)
+	}
+}
+
+// candidateName names an announcement's candidate: "6.1.177-rc1", or
+// "6.1.177" for a release.
+func candidateName(a state.Announcement) string {
+	if a.RC == 0 {
+		return a.Version
+	}
+	return fmt.Sprintf("%s-rc%d", a.Version, a.RC)
 }
 
 // printIndentedText prints text, line by line, each after indent.

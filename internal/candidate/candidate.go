@@ -158,6 +158,64 @@ func Check(repo *git.Repository, commit plumbing.Hash, version string, rc int) e
 	return nil
 }
 
+// rcExtra is the EXTRAVERSION of a release candidate: "-rc1".
+var rcExtra = regexp.MustCompile(`^-rc([1-9][0-9]{0,3})$`)
+
+// RC returns the release candidate number the version is: 1 for
+// "6.1.177-rc1", 0 for the release "6.1.177"; ok is false for any other
+// EXTRAVERSION.
+func (v Version) RC() (rc int, ok bool) {
+	if v.Extraversion == "" {
+		return 0, true
+	}
+	m := rcExtra.FindStringSubmatch(v.Extraversion)
+	if m == nil {
+		return 0, false
+	}
+	rc, _ = strconv.Atoi(m[1])
+	return rc, true
+}
+
+// Compare reads the version the top-level Makefile of commit says and
+// compares it with the announced version ("6.1.177") and rc (0 for a
+// release): 0 when it is the announced one, below 0 when it is an earlier
+// one of the same series (the announced candidate is not there yet),
+// above 0 when a later one (the branch has moved on). A Makefile that
+// cannot be read, of another series or with an EXTRAVERSION that is
+// neither empty nor -rcN is an error.
+func Compare(repo *git.Repository, commit plumbing.Hash, version string, rc int) (int, Version, error) {
+	v, err := Read(repo, commit)
+	if err != nil {
+		return 0, v, err
+	}
+	want, err := parseVersion(version)
+	if err != nil || want.Extraversion != "" {
+		return 0, v, fmt.Errorf("announced version %q: want X.Y.Z", version)
+	}
+	have, ok := v.RC()
+	switch {
+	case !ok:
+		return 0, v, fmt.Errorf("candidate %.12s: Makefile says %s, which is neither a release nor an rc", commit, v)
+	case v.Version != want.Version || v.Patchlevel != want.Patchlevel:
+		return 0, v, fmt.Errorf("candidate %.12s: Makefile says %s, not of the series of %s", commit, v, announced(version, rc))
+	}
+	// A release comes after all its rcs.
+	order := func(sub, rc int) [2]int {
+		if rc == 0 {
+			rc = maxNumber + 1
+		}
+		return [2]int{sub, rc}
+	}
+	a, b := order(v.Sublevel, have), order(want.Sublevel, rc)
+	switch {
+	case a == b:
+		return 0, v, nil
+	case a[0] < b[0] || a[0] == b[0] && a[1] < b[1]:
+		return -1, v, nil
+	}
+	return 1, v, nil
+}
+
 // Read returns the kernel version the top-level Makefile of commit says.
 func Read(repo *git.Repository, commit plumbing.Hash) (Version, error) {
 	c, err := repo.CommitObject(commit)

@@ -185,6 +185,50 @@ func TestCheck(t *testing.T) {
 	}
 }
 
+// TestCompare places the version a candidate's Makefile says before, at
+// or after the announced one: an rc not there yet, the one, or a branch
+// that has moved on.
+func TestCompare(t *testing.T) {
+	r, err := fixtures.Init(filepath.Join(t.TempDir(), "linux.git"), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	commit := func(sub int, extra string) plumbing.Hash {
+		return commitTree(t, r, fixtures.Tree{"Makefile": {Content: makefile(sub, extra)}}, fmt.Sprintf("Linux %d%s\n", sub, extra))
+	}
+	rc1, rc2, rel, next := commit(177, "-rc1"), commit(177, "-rc2"), commit(177, ""), commit(178, "-rc1")
+	odd := commit(177, "-rt3")
+	other := commitTree(t, r, fixtures.Tree{"Makefile": {Content: strings.Replace(makefile(177, ""), "PATCHLEVEL = 1", "PATCHLEVEL = 6", 1)}}, "6.6\n")
+	for _, tc := range []struct {
+		commit  plumbing.Hash
+		version string
+		rc      int
+		want    int
+		err     string
+	}{
+		{rc1, "6.1.177", 1, 0, ""},
+		{rel, "6.1.177", 0, 0, ""},
+		{rc1, "6.1.177", 2, -1, ""},
+		{rc2, "6.1.177", 1, 1, ""},
+		{rel, "6.1.177", 2, 1, ""},
+		{rc2, "6.1.177", 0, -1, ""},
+		{rel, "6.1.178", 1, -1, ""},
+		{next, "6.1.177", 0, 1, ""},
+		{odd, "6.1.177", 1, 0, "neither a release nor an rc"},
+		{other, "6.1.177", 1, 0, "not of the series of 6.1.177-rc1"},
+		{rc1, "6.1", 1, 0, "want X.Y.Z"},
+	} {
+		got, v, err := Compare(r.Repo, tc.commit, tc.version, tc.rc)
+		name := fmt.Sprintf("%s against %s-rc%d", v, tc.version, tc.rc)
+		switch {
+		case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
+			t.Errorf("%s: %v, want an error saying %q", name, err, tc.err)
+		case tc.err == "" && (err != nil || got != tc.want):
+			t.Errorf("%s: %d, %v; want %d", name, got, err, tc.want)
+		}
+	}
+}
+
 func TestPreviousRelease(t *testing.T) {
 	for _, tc := range []struct{ in, want string }{
 		{"6.1.177", "v6.1.176"},

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -111,10 +112,15 @@ func Recognize(r io.Reader) (Announcement, error) {
 //     after "-rtN" is an rt-rc announced with [ANNOUNCE].
 //   - "Linux X.Y.Z" is a final release, not a review cycle.
 //   - A cover-shaped subject with In-Reply-To or References is a reply (testers
-//     reply with the cover's exact subject), except a stable respin (rc2 or
-//     later) threaded under its rc1 that carries an X-KernelTest-Version
-//     header agreeing with the subject: Greg's scripts add those headers,
-//     mail clients do not.
+//     reply with the cover's exact subject), except a stable-rc cover
+//     threaded under an earlier one (the 3.16 and 4.4 maintainers sent their
+//     respins as replies to the rc1 cover): a respin (rc2 or later) that
+//     carries an X-KernelTest-Version header agreeing with the subject
+//     (Greg's scripts add those headers, mail clients do not), or, with
+//     [RecognizeInThread], a cover whose parent (its In-Reply-To, else the
+//     last of its References) is an earlier stable-rc cover of the same
+//     series that rtbot recorded. A reply to a cover with the cover's own
+//     subject has that cover for parent, not an earlier one.
 //
 // For stable-rc covers the X-KernelTest-Version, -Branch, -Tree, -Patch and
 // -Deadline headers win over the body; the body ("Responses should be made
@@ -124,6 +130,18 @@ func Recognize(r io.Reader) (Announcement, error) {
 // threaded under it (a mail without one is still recognised, for `rtbot
 // announce`; the pipeline does not act on it).
 func RecognizeWithLimits(r io.Reader, lim Limits) (Announcement, error) {
+	return RecognizeInThread(r, lim, nil)
+}
+
+// Earlier looks up an announcement recorded before: the one under
+// messageID that rtbot acts on, if any (ok false when there is none).
+type Earlier func(messageID string) (a Announcement, ok bool)
+
+// RecognizeInThread is [RecognizeWithLimits] knowing, through earlier, the
+// announcements recorded before this mail: a stable-rc cover sent as a
+// reply to an earlier rc's cover of the same series is then an
+// announcement too. A nil earlier knows none.
+func RecognizeInThread(r io.Reader, lim Limits, earlier Earlier) (Announcement, error) {
 	lim = lim.withDefaults()
 	br := &boundedReader{r: r, total: lim.MaxBytes, header: lim.MaxHeaderBytes, lim: lim}
 	buf := bufio.NewReader(br)
@@ -145,7 +163,7 @@ func RecognizeWithLimits(r io.Reader, lim Limits) (Announcement, error) {
 	a.From = fromAddress(h)
 	a.Subject = subject(h)
 
-	c := classify(h, a.Subject)
+	c := classify(h, a.Subject, earlier)
 	if c.kind != KindNone {
 		var body string
 		if !headerOnly {
@@ -320,7 +338,7 @@ var (
 
 // classify decides from the subject and threading headers what the mail
 // claims to be; extract then fills and checks the details.
-func classify(h mail.Header, subj string) candidate {
+func classify(h mail.Header, subj string, earlier Earlier) candidate {
 	if subj == "" {
 		return none("no subject")
 	}
@@ -392,10 +410,49 @@ func classify(h mail.Header, subj string) candidate {
 			return c // a respin threaded under rc1 by the stable scripts
 		}
 	}
+	if c.kind == KindStableRC && c.threadedUnderEarlier(h, earlier) {
+		return c
+	}
 	if irt != "" {
 		return none("reply: has In-Reply-To")
 	}
 	return none("reply: has References")
+}
+
+// threadedUnderEarlier reports whether the mail's parent (In-Reply-To,
+// else the last of References) is a stable-rc cover earlier recorded, of
+// the same series and an earlier version or rc than c.
+func (c candidate) threadedUnderEarlier(h mail.Header, earlier Earlier) bool {
+	if earlier == nil {
+		return false
+	}
+	parents, _ := h.MsgIDList("In-Reply-To")
+	if len(parents) == 0 {
+		refs, _ := h.MsgIDList("References")
+		parents = refs[max(len(refs)-1, 0):]
+	}
+	if len(parents) == 0 {
+		return false
+	}
+	e, ok := earlier(parents[0])
+	return ok && e.Kind == KindStableRC && e.Series == c.series && before(e.Version, e.RC, c.version, c.rc)
+}
+
+// before reports whether stable version v (rc; 0 for a release) comes
+// before version w (rc w2) of the same series: a release comes after its
+// rcs.
+func before(v string, rc int, w string, rc2 int) bool {
+	key := func(version string, rc int) (int, int, bool) {
+		i := strings.LastIndexByte(version, '.')
+		sub, err := strconv.Atoi(version[i+1:])
+		if rc == 0 {
+			rc = math.MaxInt
+		}
+		return sub, rc, err == nil && strings.Count(version, ".") == 2
+	}
+	s1, r1, ok1 := key(v, rc)
+	s2, r2, ok2 := key(w, rc2)
+	return ok1 && ok2 && (s1 < s2 || s1 == s2 && r1 < r2)
 }
 
 // extract fills a candidate from the X-KernelTest headers and the body text.

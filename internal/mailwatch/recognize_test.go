@@ -733,3 +733,47 @@ func FuzzRecognize(f *testing.F) {
 		}
 	})
 }
+
+// TestRecognizeInThread: a stable-rc cover sent as a reply is an
+// announcement when its parent is an earlier cover of the same series that
+// rtbot recorded (the 3.16 and 4.4 maintainers threaded respins that way,
+// without X-KernelTest headers); a reply to a cover with the cover's own
+// subject, a reply under an unknown mail or a cover of another series is
+// not.
+func TestRecognizeInThread(t *testing.T) {
+	recorded := map[string]Announcement{
+		"rc1@kernel.org":   {Kind: KindStableRC, Series: "6.1", Version: "6.1.12", RC: 1},
+		"rc2@kernel.org":   {Kind: KindStableRC, Series: "6.1", Version: "6.1.12", RC: 2},
+		"prev@kernel.org":  {Kind: KindStableRC, Series: "6.1", Version: "6.1.11", RC: 1},
+		"other@kernel.org": {Kind: KindStableRC, Series: "6.6", Version: "6.6.1", RC: 1},
+		"rt@kernel.org":    {Kind: KindRTStable, Series: "6.1", Version: "6.1.11-rt5"},
+	}
+	earlier := func(id string) (Announcement, bool) { a, ok := recorded[id]; return a, ok }
+	const rc2 = "Subject: [PATCH 6.1 000/114] 6.1.12-rc2 review"
+	for _, tc := range []struct {
+		name    string
+		headers []string
+		want    Kind
+	}{
+		{"rc2 under rc1", []string{rc2, "In-Reply-To: <rc1@kernel.org>", "References: <rc1@kernel.org>"}, KindStableRC},
+		{"rc2 under rc1, References only", []string{rc2, "References: <x@y> <rc1@kernel.org>"}, KindStableRC},
+		{"rc1 under the last release's", []string{"Subject: [PATCH 6.1 000/114] 6.1.12-rc1 review", "In-Reply-To: <prev@kernel.org>"}, KindStableRC},
+		{"reply to rc2 with its subject", []string{rc2, "In-Reply-To: <rc2@kernel.org>", "References: <rc1@kernel.org> <rc2@kernel.org>"}, KindNone},
+		{"rc1 under rc2", []string{"Subject: [PATCH 6.1 000/114] 6.1.12-rc1 review", "In-Reply-To: <rc2@kernel.org>"}, KindNone},
+		{"under an unknown mail", []string{rc2, "In-Reply-To: <nobody@kernel.org>"}, KindNone},
+		{"under another series", []string{rc2, "In-Reply-To: <other@kernel.org>"}, KindNone},
+		{"under an RT release", []string{rc2, "In-Reply-To: <rt@kernel.org>"}, KindNone},
+		{"a patch under rc1", []string{"Subject: [PATCH 6.1 001/114] foo: bar", "In-Reply-To: <rc1@kernel.org>"}, KindNone},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			raw := mailText(strings.ReplaceAll(coverBody, "-rc1.gz", "-rc2.gz"), append(tc.headers, "Message-ID: <new@kernel.org>")...)
+			a, err := RecognizeInThread(strings.NewReader(raw), Limits{}, earlier)
+			if err != nil || a.Kind != tc.want {
+				t.Errorf("kind %s (%s), %v; want %s", a.Kind, a.Reason, err, tc.want)
+			}
+			if a, _ := RecognizeWithLimits(strings.NewReader(raw), Limits{}); a.Kind != KindNone {
+				t.Errorf("without knowing the earlier mail: %s, want none", a.Kind)
+			}
+		})
+	}
+}

@@ -213,14 +213,16 @@ func (e *ReportRefused) Error() string {
 // Unwrap returns the server's refusal.
 func (e *ReportRefused) Unwrap() error { return e.Err }
 
-// mailReport mails the triage report to the tree's maintainers, threaded
-// under the announcement, and says in runReport what became of it: Mail
-// once the server accepted it (250 to the final dot, in this attempt or an
-// earlier one), NotMailed otherwise. An error leaves the run for the next
-// attempt, except a *ReportRefused, after which the run is over.
-func (p *Pipeline) mailReport(ctx context.Context, runID int64, a state.Announcement, t config.Tree, triageReport *triage.Report, runReport *RunReport) error {
-	id := p.reportMessageID(a, t, runReport.Commit, runReport.QueueID)
-	err := p.sendReport(ctx, runID, id, a, t, triageReport, runReport)
+// mailRun mails the report of a run to the tree's maintainers, threaded
+// under the announcement: the triage report, or the error report of a run
+// that failed; id is its Message-ID and compose writes it. It says in the
+// run's report what became of it: Mail once the server accepted it (250 to
+// the final dot, in this attempt or an earlier one), NotMailed otherwise.
+// An error leaves the run for the next attempt, except a *ReportRefused,
+// after which the run is over.
+func (p *Pipeline) mailRun(ctx context.Context, tr *treeRun, id string, compose func(id string) (*mailout.Message, error)) error {
+	runReport := tr.runReport
+	err := p.sendReport(ctx, tr.run.ID, id, tr.t, func() (*mailout.Message, error) { return compose(id) })
 	var refused *ReportRefused
 	var stop *Stopped
 	switch {
@@ -237,15 +239,15 @@ func (p *Pipeline) mailReport(ctx context.Context, runID int64, a state.Announce
 	return err
 }
 
-// sendReport sends the report with Message-ID id at most once: a send
-// that was interrupted after the message was handed to the server
-// (committing), or whose end the server never answered, is never repeated
-// and waits for a human (`rtbot status` shows it); one interrupted before
+// sendReport sends the report with Message-ID id, which compose writes, at
+// most once: a send that was interrupted after the message was handed to
+// the server (committing), or whose end the server never answered, is
+// never repeated and waits for a human (`rtbot status` shows it); one interrupted before
 // that is sent again. A report the server refused for good is recorded
 // failed and returned as a *ReportRefused; anything else that kept it from
 // the server (a temporary reply, a network failure, a configuration error
 // such as an unset password_env) is recorded failed for the next attempt.
-func (p *Pipeline) sendReport(ctx context.Context, runID int64, id string, a state.Announcement, t config.Tree, triageReport *triage.Report, runReport *RunReport) error {
+func (p *Pipeline) sendReport(ctx context.Context, runID int64, id string, t config.Tree, compose func() (*mailout.Message, error)) error {
 	act, done, err := p.intend(ctx, runID, state.ActionMail, id, func(committing bool) bool { return !committing })
 	if errors.Is(err, state.ErrInterrupted) {
 		// The run stays unfinished until a human says what happened.
@@ -254,7 +256,7 @@ func (p *Pipeline) sendReport(ctx context.Context, runID int64, id string, a sta
 	if err != nil || done {
 		return err
 	}
-	msg, err := p.reportMail(a, t, triageReport, runReport, id)
+	msg, err := compose()
 	if err != nil {
 		return p.settle(ctx, act, fmt.Errorf("report <%s> not sent: %w", id, err))
 	}
@@ -322,6 +324,22 @@ func (p *Pipeline) configFile() string {
 	return p.cfg.Path
 }
 
+// reportThread is the Message-ID the reports of announcement a are
+// threaded under: the list mail's, or the one a rerun of it names; "" for
+// an announcement made by hand or by rtbot itself, or (recorded by an
+// rtbot that did not check) one no header can name, whose reports go out
+// unthreaded rather than never.
+func reportThread(a state.Announcement) string {
+	thread := a.Thread
+	if thread == "" && a.Kind != KindManual && a.Kind != KindRerun && a.Kind != KindRedo {
+		thread = a.MessageID
+	}
+	if thread == "" || msgid.Check(thread) != nil {
+		return ""
+	}
+	return thread
+}
+
 // reportMail composes the triage report mail.
 func (p *Pipeline) reportMail(a state.Announcement, t config.Tree, triageReport *triage.Report, runReport *RunReport, id string) (*mailout.Message, error) {
 	var b strings.Builder
@@ -350,16 +368,19 @@ func (p *Pipeline) reportMail(a state.Announcement, t config.Tree, triageReport 
 	fmt.Fprintf(&b, "\n-- \nrtbot, run %d. Reply to the maintainers, not to this address.\n", runReport.RunID)
 	subject := fmt.Sprintf("[rtbot] %s on %s: %d of %d patches need attention",
 		t.Name, candName(a.Version, a.RC), triageReport.Summary.Attention, triageReport.Summary.Total)
+	return p.runMail(a, t, id, subject, b.String()), nil
+}
+
+// runMail is a mail about a run of tree t on announcement a to the tree's
+// maintainers, threaded under the announcement (reportThread).
+func (p *Pipeline) runMail(a state.Announcement, t config.Tree, id, subject, body string) *mailout.Message {
 	m := &mailout.Message{
-		From: p.cfg.SMTP.From, To: t.Maintainers, Cc: t.Cc, Subject: subject, Body: b.String(),
-		MessageID: id, InReplyTo: a.MessageID, References: []string{a.MessageID}, Date: time.Now(),
+		From: p.cfg.SMTP.From, To: t.Maintainers, Cc: t.Cc, Subject: subject, Body: body,
+		MessageID: id, Date: time.Now(),
 		Headers: map[string]string{"X-Rtbot-Tree": t.Name, "X-Rtbot-Candidate": candName(a.Version, a.RC)},
 	}
-	if a.Kind == KindManual || a.Kind == KindRerun || msgid.Check(a.MessageID) != nil {
-		// No list mail to thread under, or (recorded by an rtbot that did
-		// not check) one no header can name: the report goes out unthreaded
-		// rather than never.
-		m.InReplyTo, m.References = "", nil
+	if thread := reportThread(a); thread != "" {
+		m.InReplyTo, m.References = thread, []string{thread}
 	}
-	return m, nil
+	return m
 }

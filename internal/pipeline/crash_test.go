@@ -3,9 +3,13 @@ package pipeline
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -51,24 +55,78 @@ func newCrashWorld(t *testing.T) *crashWorld {
 	return &crashWorld{world: w, imap: srv}
 }
 
-// deliver sets up phase ph of the scenario: phase 0 is the rc1
-// announcement (the queue conflicts: partial branch pushed, report mailed)
-// and a forged copy; phase 1 is rc2 (clean: branch pushed, KCIDB trigger).
+// crashPhases is the number of phases of the crash scenario (see deliver).
+const crashPhases = 6
+
+// deliver sets up phase ph of the scenario:
+//   - 0: the rc1 announcement (the queue conflicts: partial branch pushed,
+//     report mailed) and a forged copy from another sender (ignored);
+//   - 1: rc2 (clean: branch pushed, KCIDB trigger);
+//   - 2: a cover from the configured sender for 6.1.13-rc1, which does not
+//     exist yet (waiting);
+//   - 3: 6.1.13-rc1 published and its genuine cover, with the queue's
+//     series file gone: the genuine cover's run fails (error report
+//     mailed, announcement failed, the pass fails) and the early one is a
+//     repeat of it;
+//   - 4: the series file back: the failed announcement is retried (its
+//     cause, the queue, changed) and runs (partial branch, report);
+//   - 5: no mail: `rtbot rerun 1` redoes rc1's run on purpose (a new run,
+//     the partial branch pushed again, a new report).
 func (w *crashWorld) deliver(t *testing.T, ph int) {
 	t.Helper()
 	var msgs [][]byte
+	series := filepath.Join(w.demo.Queue, "series")
 	switch ph {
 	case 0:
 		msgs = [][]byte{fixtures.DemoMail, forge(fixtures.DemoMail, "Greg KH <gregkh@linuxfoundation.org.evil.example>", forgedID)}
 	case 1:
 		w.publishRC2(t)
 		msgs = [][]byte{rcMail(2, crashRC2)}
-	}
-	for _, m := range msgs {
-		if err := w.imap.Deliver(m); err != nil {
+	case 2:
+		msgs = [][]byte{coverOf("6.1.13", 1, forged13)}
+	case 3:
+		w.publish(t, "6.1.13", 1, "")
+		if err := os.Rename(series, series+".off"); err != nil {
+			t.Fatal(err)
+		}
+		msgs = [][]byte{coverOf("6.1.13", 1, genuine13)}
+	case 4:
+		if err := os.Rename(series+".off", series); err != nil {
 			t.Fatal(err)
 		}
 	}
+	w.send(t, msgs...)
+}
+
+// phasePass runs the pass of phase ph (options opts) and fails the test
+// if it fails, except in phase 3, whose pass must fail for the run it
+// reported failed.
+func (w *crashWorld) phasePass(t *testing.T, ph int, opts Options) {
+	t.Helper()
+	err := w.phaseRun(ph, opts)
+	if ph == 3 && !errors.As(err, new(*RunFailed)) || ph != 3 && err != nil {
+		t.Fatalf("phase %d: pass: %v", ph+1, err)
+	}
+}
+
+// phaseRun runs what phase ph runs: a pass, or in phase 5 a rerun of run
+// 1.
+func (w *crashWorld) phaseRun(ph int, opts Options) error {
+	p := New(w.cfg, w.store, opts)
+	if ph == 5 {
+		_, err := p.Rerun(context.Background(), "1")
+		return err
+	}
+	_, err := p.Once(context.Background())
+	return err
+}
+
+// phaseArgs is phaseRun as an rtbot command line, with configuration cfg.
+func phaseArgs(ph int, cfg string) []string {
+	if ph == 5 {
+		return []string{"rerun", "--config", cfg, "1"}
+	}
+	return []string{"run", "--config", cfg}
 }
 
 // recover runs passes until nothing is left to do, settling interrupted
@@ -83,7 +141,7 @@ func (w *crashWorld) recover(t *testing.T) {
 		if err == nil {
 			return
 		}
-		if !errors.Is(err, state.ErrInterrupted) && !strings.Contains(err.Error(), "may have") {
+		if !errors.Is(err, state.ErrInterrupted) && !strings.Contains(err.Error(), "may have") && !errors.As(err, new(*RunFailed)) {
 			t.Fatalf("recovery pass %d: %v", i+1, err)
 		}
 		for _, a := range w.interruptedMails(t, fmt.Sprintf("recovery pass %d", i+1), err) {
@@ -136,9 +194,9 @@ func (w *crashWorld) mailsWithID(t *testing.T, id string) int {
 // outcome is what a finished scenario left, compared across crashes.
 type outcome struct {
 	anns     map[string]state.AnnouncementStatus
-	runs     map[string]state.Outcome // announcement → outcome of its only run
+	runs     map[string]state.Outcome // announcement → outcomes of its runs, oldest first
 	pushed   map[string]string        // published branch → tree of its commit
-	reports  int                      // report mails
+	reports  int                      // report mails, error reports included
 	triggers int                      // KCIDB documents
 }
 
@@ -169,21 +227,20 @@ func (w *crashWorld) check(t *testing.T) outcome {
 	if err != nil {
 		t.Fatal(err)
 	}
+	slices.Reverse(runs)
 	for _, r := range runs {
-		if _, dup := o.runs[r.Announcement]; dup {
-			t.Errorf("announcement <%s> has more than one run", r.Announcement)
+		if o.runs[r.Announcement] != "" {
+			o.runs[r.Announcement] += ","
 		}
-		o.runs[r.Announcement] = r.Outcome
+		o.runs[r.Announcement] += r.Outcome
 	}
-	// At most one report per announcement and queue: the report's
-	// Message-ID is derived from both.
+	// At most one report per announcement and queue (the report's
+	// Message-ID is derived from both), one error report per run and
+	// error.
 	for _, r := range runs {
-		if r.Outcome != state.OutcomeManual {
-			continue
+		if id := w.reportOf(t, r); id != "" {
+			o.reports += w.mailsWithID(t, id)
 		}
-		a, _ := w.store.Announcement(ctx, r.Announcement)
-		id := New(w.cfg, w.store, Options{}).reportMessageID(a, w.cfg.Trees[0], r.Candidate, r.QueueID)
-		o.reports += w.mailsWithID(t, id)
 	}
 	if n := len(w.smtp.Messages()); n != o.reports {
 		t.Errorf("%d mails sent, %d of them reports", n, o.reports)
@@ -217,6 +274,25 @@ func (w *crashWorld) check(t *testing.T) outcome {
 	return o
 }
 
+// reportOf is the Message-ID of the report run r mails, if any: its
+// triage report, or its error report.
+func (w *crashWorld) reportOf(t *testing.T, r state.Run) string {
+	t.Helper()
+	a, err := w.store.Announcement(context.Background(), r.Announcement)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := New(w.cfg, w.store, Options{})
+	switch r.Outcome {
+	case state.OutcomeManual:
+		return p.reportMessageID(a, w.cfg.Trees[0], r.Candidate, r.QueueID)
+	case state.OutcomeError:
+		tr := &treeRun{a: a, t: w.cfg.Trees[0], runReport: &RunReport{Commit: r.Candidate, QueueID: r.QueueID}}
+		return errorReportID(p, tr, errors.New(r.Error))
+	}
+	return ""
+}
+
 func (o outcome) String() string {
 	var b strings.Builder
 	keys := func(m map[string]string) []string {
@@ -244,8 +320,13 @@ func (o outcome) String() string {
 func (w *crashWorld) finish(t *testing.T, ph int, settle func(*testing.T), what string, want outcome) {
 	t.Helper()
 	settle(t)
-	for p := ph + 1; p < 2; p++ {
+	for p := ph + 1; p < crashPhases; p++ {
 		w.deliver(t, p)
+		if p == 5 {
+			// The rerun records what it redoes before anything else;
+			// settle finishes it if it stops.
+			_ = w.phaseRun(p, Options{})
+		}
 		settle(t)
 	}
 	got := w.check(t)
@@ -257,39 +338,65 @@ func (w *crashWorld) finish(t *testing.T, ph int, settle func(*testing.T), what 
 // crashBaseline runs the scenario uninterrupted and returns the crash
 // points each phase reaches, in order, and the outcome every crashed run
 // must end in. It checks every Fault point is among them.
-func crashBaseline(t *testing.T) ([2][]crashPoint, outcome) {
+func crashBaseline(t *testing.T) ([][]crashPoint, outcome) {
 	t.Helper()
 	base := newCrashWorld(t)
-	var seen [2][]crashPoint
-	for ph := 0; ph < 2; ph++ {
+	seen := make([][]crashPoint, crashPhases)
+	for ph := range seen {
 		base.deliver(t, ph)
 		count := map[string]int{}
-		base.pass(t, Options{Fault: func(point string) error {
+		base.phasePass(t, ph, Options{Fault: func(point string) error {
 			count[point]++
 			seen[ph] = append(seen[ph], crashPoint{point, count[point]})
 			return nil
 		}})
 	}
 	want := base.check(t)
-	if want.reports != 1 || want.triggers != 1 || len(want.pushed) != 2 ||
-		want.anns[crashRC1] != state.AnnouncementDone || want.anns[crashRC2] != state.AnnouncementDone ||
-		want.anns[forgedID] != state.AnnouncementIgnored ||
-		want.runs[crashRC1] != state.OutcomeManual || want.runs[crashRC2] != state.OutcomeClean {
-		t.Fatalf("uninterrupted scenario:\n%v\ntriggers %d", want, want.triggers)
+	if want.shape() != wantedOutcome || want.triggers != 1 {
+		t.Fatalf("uninterrupted scenario:\n%v\ntriggers %d\nwant\n%s\ntriggers 1", want.shape(), want.triggers, wantedOutcome)
 	}
 	points := map[string]bool{}
-	for ph := 0; ph < 2; ph++ {
+	for ph := range seen {
 		for _, cp := range seen[ph] {
 			points[cp.point] = true
 		}
 	}
-	for _, p := range []string{FaultRecorded, FaultCheckpoint, FaultFetched, FaultRebasing, FaultRebased, FaultResults,
-		FaultBranch, FaultPushed, FaultTriggered, FaultMailCommit, FaultMailSent, FaultFinished, FaultAnnounced, FaultMarkedFlags} {
+	for _, p := range []string{FaultRecorded, FaultCheckpoint, FaultRetried, FaultFetched, FaultRebasing, FaultRebased, FaultResults,
+		FaultBranch, FaultPushed, FaultTriggered, FaultMailCommit, FaultMailSent, FaultFinished, FaultWaiting, FaultFailed,
+		FaultAnnounced, FaultMarkedFlags} {
 		if !points[p] {
 			t.Errorf("the scenario never reaches fault point %q", p)
 		}
 	}
 	return seen, want
+}
+
+// wantedOutcome is the outcome of the crash scenario, uninterrupted: the
+// forged copy and the early cover of 6.1.13-rc1 ignored, the genuine one
+// run twice (failed, then after the fix), rc1 redone, three branches
+// pushed, four mails (the rc1 report, the 6.1.13-rc1 error report and
+// report, the redone rc1's report).
+var wantedOutcome = fmt.Sprintf("announcements [%s=done %s=ignored %s=done %s=ignored %s=done %s=done]\n"+
+	"runs [%s=manual %s=error,manual %s=clean %s=manual]\n"+
+	"pushed [refs/heads/rtbot/6.1-rt/6.1.12-rc1-partial refs/heads/rtbot/6.1-rt/6.1.12-rc2 refs/heads/rtbot/6.1-rt/6.1.13-rc1-partial]\n"+
+	"reports 4", crashRC1, forged13, genuine13, forgedID, crashRC2, redoID, crashRC1, genuine13, crashRC2, redoID)
+
+// redoID is the announcement `rtbot rerun 1` records to redo rc1's run.
+var redoID = "redo.6.1.12-rc1." + func() string {
+	sum := sha256.Sum256([]byte(crashRC1))
+	return hex.EncodeToString(sum[:6])
+}() + "@test.invalid"
+
+// shape is String without the trees of the pushed branches.
+func (o outcome) shape() string {
+	var pushed []string
+	for b := range o.pushed {
+		pushed = append(pushed, b)
+	}
+	sort.Strings(pushed)
+	s := o.String()
+	i, j := strings.Index(s, "\npushed ["), strings.Index(s, "]\nreports")
+	return s[:i] + "\npushed [" + strings.Join(pushed, " ") + s[j:]
 }
 
 // TestCrashAtEveryPoint stops the pipeline at every point an
@@ -305,27 +412,30 @@ func TestCrashAtEveryPoint(t *testing.T) {
 		t.Skip("the crash harness runs the scenario once per crash point")
 	}
 	seen, want := crashBaseline(t)
-	total := len(seen[0]) + len(seen[1])
+	total := 0
+	for ph := range seen {
+		total += len(seen[ph])
+	}
 	exercised := 0
-	for ph := 0; ph < 2; ph++ {
+	for ph := range seen {
 		for _, cp := range seen[ph] {
 			t.Run(fmt.Sprintf("phase%d/%s", ph+1, cp), func(t *testing.T) {
 				t.Parallel()
 				w := newCrashWorld(t)
 				for p := 0; p < ph; p++ {
 					w.deliver(t, p)
-					w.pass(t, Options{})
+					w.phasePass(t, p, Options{})
 				}
 				w.deliver(t, ph)
 				count := map[string]int{}
 				crash := errors.New("simulated crash")
-				_, err := New(w.cfg, w.store, Options{Fault: func(point string) error {
+				err := w.phaseRun(ph, Options{Fault: func(point string) error {
 					count[point]++
 					if point == cp.point && count[point] == cp.n {
 						return crash
 					}
 					return nil
-				}}).Once(context.Background())
+				}})
 				var stop *Stopped
 				if !errors.As(err, &stop) || stop.Point != cp.point {
 					t.Fatalf("the pass was not stopped at %s: %v", cp, err)
@@ -341,8 +451,8 @@ func TestCrashAtEveryPoint(t *testing.T) {
 	}
 }
 
-// crashPointList names the crash points of both phases.
-func crashPointList(seen [2][]crashPoint) string {
+// crashPointList names the crash points of every phase.
+func crashPointList(seen [][]crashPoint) string {
 	var names []string
 	for ph := range seen {
 		for _, cp := range seen[ph] {

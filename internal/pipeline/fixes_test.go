@@ -145,7 +145,7 @@ func (w *crashWorld) rc1AgainLeavesBranch(t *testing.T, partial string, fix plum
 	t.Helper()
 	ctx := context.Background()
 	p := New(w.cfg, w.store, Options{})
-	if _, err := p.Submit(ctx, "", "v6.1.12-rc1"); err != nil {
+	if _, err := p.Submit(ctx, "", "v6.1.12-rc1", false); err != nil {
 		t.Fatal(err)
 	}
 	p4, err := p.ProcessPending(ctx)

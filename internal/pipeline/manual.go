@@ -2,15 +2,17 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"regexp"
-	"strconv"
 	"strings"
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/rtbot/rtbot/internal/candidate"
 	"github.com/rtbot/rtbot/internal/config"
 	"github.com/rtbot/rtbot/internal/merger"
+	"github.com/rtbot/rtbot/internal/netsec"
+	"github.com/rtbot/rtbot/internal/refname"
+	"github.com/rtbot/rtbot/internal/remote"
 	"github.com/rtbot/rtbot/internal/state"
 )
 
@@ -19,79 +21,206 @@ import (
 // release, or any candidate to run the queue on by hand.
 const KindManual = "manual"
 
-var extraRC = regexp.MustCompile(`^-rc([1-9][0-9]{0,3})$`)
-
 // Submit announces a candidate by hand: the commit rev names in the
 // repository of tree (default: the first configured tree), with the
 // version its Makefile says ("6.1.177" for a final release, "6.1.177-rc2"
-// for an rc). The candidate is pinned under CandidateRef of every tree
-// that follows its series, so no remote is asked for it, and the
-// announcement is recorded like one from the list: ProcessPending (or the
-// next pass) runs it, once per tree, with the same crash safety.
-// Submitting the same commit again changes nothing; another commit of the
-// same version is recorded as a repeat and ignored.
-func (p *Pipeline) Submit(ctx context.Context, treeName, rev string) (state.Announcement, error) {
-	var t config.Tree
-	for _, c := range p.cfg.Trees {
-		if c.Name == treeName || treeName == "" && t.Name == "" {
-			t = c
-		}
-	}
-	if t.Name == "" {
-		return state.Announcement{}, fmt.Errorf("no [[tree]] is named %q", treeName)
-	}
-	eng, err := merger.Open(t.Repo, merger.Options{})
+// for an rc). A rev the repository lacks is fetched from the tree's
+// candidate_url, as a tag or else a branch. The candidate is pinned under
+// CandidateRef of every tree that follows its series, so no remote is
+// asked for it again, and the announcement is recorded like one from the
+// list: ProcessPending (or the next pass) runs it, once per tree and
+// queue, with the same crash safety.
+//
+// Runs are keyed by the queue's content: submitting the same commit again
+// after a tree's queue changed makes the announcement run again (a new run
+// on the new queue); with the same queues it changes nothing (its status
+// says what it came to), unless force, which records a new announcement of
+// the candidate whose runs are made afresh. Another commit of the same
+// version is recorded as a repeat and ignored, unless force.
+func (p *Pipeline) Submit(ctx context.Context, treeName, rev string, force bool) (state.Announcement, error) {
+	t, err := p.tree(treeName)
 	if err != nil {
 		return state.Announcement{}, err
+	}
+	c, err := p.resolveOnto(ctx, t, rev)
+	if err != nil {
+		return state.Announcement{}, err
+	}
+	trees := p.cfg.TreesFor(c.series)
+	if len(trees) == 0 {
+		return state.Announcement{}, fmt.Errorf("%s is %s: no [[tree]] follows series %s", rev, c.v, c.series)
+	}
+	if err := p.pinOnto(t, trees, c); err != nil {
+		return state.Announcement{}, err
+	}
+	a := state.Announcement{
+		MessageID: p.messageID(fmt.Sprintf("manual.%s.%.12s", candName(c.version, c.rc), c.commit)),
+		Kind:      KindManual, Series: c.series, Version: c.version, RC: c.rc, From: "rtbot run --onto",
+		Subject: fmt.Sprintf("rtbot run --onto %s (%s)", oneLine(rev), c.v), Status: state.AnnouncementNew,
+	}
+	return p.recordOnto(ctx, a, trees, force)
+}
+
+// tree returns the tree named name, or the first one for "".
+func (p *Pipeline) tree(name string) (config.Tree, error) {
+	for _, c := range p.cfg.Trees {
+		if c.Name == name || name == "" {
+			return c, nil
+		}
+	}
+	return config.Tree{}, fmt.Errorf("no [[tree]] is named %q", name)
+}
+
+// ontoCandidate is a candidate given by hand.
+type ontoCandidate struct {
+	commit          plumbing.Hash
+	v               candidate.Version
+	version, series string
+	rc              int
+	repo            string
+}
+
+// resolveOnto finds the commit rev names in tree t's repository, fetching
+// it from candidate_url when the repository lacks it, and its version.
+func (p *Pipeline) resolveOnto(ctx context.Context, t config.Tree, rev string) (ontoCandidate, error) {
+	eng, err := merger.Open(t.Repo, merger.Options{})
+	if err != nil {
+		return ontoCandidate{}, err
 	}
 	defer eng.Close()
 	commit, err := eng.RevParse(rev)
 	if err != nil {
-		return state.Announcement{}, fmt.Errorf("tree %s: %w", t.Name, err)
+		var ferr error
+		if commit, ferr = p.fetchOnto(ctx, t, rev); ferr != nil {
+			return ontoCandidate{}, fmt.Errorf("tree %s: %w; from candidate_url: %w", t.Name, err, ferr)
+		}
 	}
 	v, err := candidate.Read(eng.Repository(), commit)
 	if err != nil {
-		return state.Announcement{}, err
+		return ontoCandidate{}, err
 	}
-	rc := 0
-	if v.Extraversion != "" {
-		m := extraRC.FindStringSubmatch(v.Extraversion)
-		if m == nil {
-			return state.Announcement{}, fmt.Errorf("%s (%.12s): EXTRAVERSION %q is neither empty nor -rcN", rev, commit, v.Extraversion)
-		}
-		rc, _ = strconv.Atoi(m[1])
+	rc, ok := v.RC()
+	if !ok {
+		return ontoCandidate{}, fmt.Errorf("%s (%.12s): EXTRAVERSION %q is neither empty nor -rcN", rev, commit, v.Extraversion)
 	}
-	version := fmt.Sprintf("%d.%d.%d", v.Version, v.Patchlevel, v.Sublevel)
-	series := fmt.Sprintf("%d.%d", v.Version, v.Patchlevel)
-	trees := p.cfg.TreesFor(series)
-	if len(trees) == 0 {
-		return state.Announcement{}, fmt.Errorf("%s is %s: no [[tree]] follows series %s", rev, v, series)
+	return ontoCandidate{commit: commit, v: v, rc: rc, repo: t.Repo,
+		version: fmt.Sprintf("%d.%d.%d", v.Version, v.Patchlevel, v.Sublevel), series: fmt.Sprintf("%d.%d", v.Version, v.Patchlevel)}, nil
+}
+
+// fetchOnto fetches rev from tree t's candidate_url: the tag rev, or else
+// the branch rev.
+func (p *Pipeline) fetchOnto(ctx context.Context, t config.Tree, rev string) (plumbing.Hash, error) {
+	if refname.Branch(rev) != nil {
+		return plumbing.ZeroHash, fmt.Errorf("%q is not a tag or branch name to fetch", rev)
 	}
+	ep, err := candidateEndpoint(t)
+	if err != nil {
+		return plumbing.ZeroHash, err
+	}
+	ref := remote.Namespace + "onto/" + rev
+	h, terr := remote.FetchTag(ctx, t.Repo, ep, rev, ref, p.opts.Progress)
+	if terr == nil {
+		return h, nil
+	}
+	h, berr := remote.Fetch(ctx, t.Repo, ep, rev, ref, p.opts.Progress)
+	if berr != nil {
+		return plumbing.ZeroHash, netsec.ExplainTLS(errors.Join(terr, berr), caKey(t, "candidate_auth"))
+	}
+	return h, nil
+}
+
+// pinOnto pins the candidate under CandidateRef of every tree of its
+// series, which must share t's repository.
+func (p *Pipeline) pinOnto(t config.Tree, trees []config.Tree, c ontoCandidate) error {
 	for _, tr := range trees {
 		if tr.Repo != t.Repo {
-			return state.Announcement{}, fmt.Errorf("trees %s and %s both follow %s in different repositories; "+
-				"rtbot run --onto needs the candidate in one repository", t.Name, tr.Name, series)
+			return fmt.Errorf("trees %s and %s both follow %s in different repositories; "+
+				"rtbot run --onto needs the candidate in one repository", t.Name, tr.Name, c.series)
 		}
 	}
+	eng, err := merger.Open(t.Repo, merger.Options{})
+	if err != nil {
+		return err
+	}
+	defer eng.Close()
 	for _, tr := range trees {
-		if err := pinCandidate(eng, CandidateRef(tr.Name, version, rc), commit); err != nil {
+		if err := pinCandidate(eng, CandidateRef(tr.Name, c.version, c.rc), c.commit); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// recordOnto records a, the announcement of a candidate given by hand to
+// trees, or finds it recorded; see Submit.
+func (p *Pipeline) recordOnto(ctx context.Context, a state.Announcement, trees []config.Tree, force bool) (state.Announcement, error) {
+	old, err := p.store.Announcement(ctx, a.MessageID)
+	switch {
+	case errors.Is(err, state.ErrNotFound):
+	case err != nil:
+		return state.Announcement{}, err
+	case force:
+		if a.MessageID, err = p.freshID(ctx, a.MessageID); err != nil {
 			return state.Announcement{}, err
 		}
+	default:
+		return p.againOnto(ctx, old, trees)
 	}
-	a := state.Announcement{
-		MessageID: p.messageID(fmt.Sprintf("manual.%s.%.12s", candName(version, rc), commit)),
-		Kind:      KindManual, Series: series, Version: version, RC: rc, From: "rtbot run --onto",
-		Subject: fmt.Sprintf("rtbot run --onto %s (%s)", oneLine(rev), v), Status: state.AnnouncementNew,
-	}
-	first, found, err := p.store.FirstAnnouncement(ctx, KindManual, version, rc)
-	if err != nil {
-		return state.Announcement{}, err
-	}
-	if found && first.MessageID != a.MessageID {
-		a.Status, a.Reason = state.AnnouncementIgnored, fmt.Sprintf("repeats <%s>, the run on %s already asked for", first.MessageID, candName(version, rc))
+	if !force {
+		first, found, err := p.store.FirstAnnouncement(ctx, KindManual, a.Version, a.RC)
+		if err != nil {
+			return state.Announcement{}, err
+		}
+		if found && first.MessageID != a.MessageID {
+			a.Status, a.Reason = state.AnnouncementIgnored, fmt.Sprintf("repeats <%s>, the run on %s already asked for; --force runs it anyway",
+				first.MessageID, candName(a.Version, a.RC))
+		}
 	}
 	rec, _, err := p.store.RecordAnnouncement(ctx, a)
 	return rec, err
+}
+
+// freshID is id, or when an announcement is recorded under it, id with
+// the first ".N" (2, 3, ...) before its "@" that none is: a new
+// announcement of the same candidate.
+func (p *Pipeline) freshID(ctx context.Context, id string) (string, error) {
+	local, domain, _ := strings.Cut(id, "@")
+	for n := 1; ; n++ {
+		cand := fmt.Sprintf("%s.%d@%s", local, n, domain)
+		if n == 1 {
+			cand = id
+		}
+		_, err := p.store.Announcement(ctx, cand)
+		switch {
+		case errors.Is(err, state.ErrNotFound):
+			return cand, nil
+		case err != nil:
+			return "", err
+		}
+	}
+}
+
+// againOnto is Submit of a candidate already submitted (old): when a
+// tree's queue is not the one it last ran on, the announcement is set
+// back to processing for a new run; otherwise it is returned as it is.
+func (p *Pipeline) againOnto(ctx context.Context, old state.Announcement, trees []config.Tree) (state.Announcement, error) {
+	switch old.Status {
+	case state.AnnouncementNew, state.AnnouncementProcessing, state.AnnouncementWaiting:
+		return old, nil // the next pass runs it
+	case state.AnnouncementIgnored:
+		if strings.HasPrefix(old.Reason, "repeats") {
+			return old, nil
+		}
+	}
+	changed, _, err := p.causeChanged(ctx, state.Announcement{MessageID: old.MessageID, Status: state.AnnouncementDone,
+		ConfigHash: p.configHash()}, trees, p.configHash(), queueIDs{})
+	if err != nil || !changed {
+		return old, err
+	}
+	if err := p.store.RetryAnnouncement(ctx, old.MessageID, false); err != nil {
+		return old, err
+	}
+	return p.store.Announcement(ctx, old.MessageID)
 }
 
 // messageID is the Message-ID (without angle brackets) of an announcement

@@ -23,9 +23,11 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/rtbot/rtbot/internal/config"
 	"github.com/rtbot/rtbot/internal/mailout"
 	"github.com/rtbot/rtbot/internal/mailwatch"
@@ -62,6 +64,9 @@ type Options struct {
 	// before Gate mails the maintainers about it; zero means
 	// TransientGrace.
 	PreflightGrace time.Duration
+	// Now, when not nil, is the clock that decides how long an
+	// announcement waits for its candidate (see Patience); tests move it.
+	Now func() time.Time
 }
 
 // Retry bounds the retries of a run within one pass: up to Attempts tries
@@ -82,7 +87,8 @@ const (
 	FaultRecorded    = "recorded"    // announcements of a scan recorded, checkpoint not yet saved
 	FaultLearnt      = "learnt"      // resolutions learnt from a pushed partial branch (and a rerun recorded), its fixes ref not yet moved
 	FaultCheckpoint  = "checkpoint"  // checkpoint saved
-	FaultFetched     = "fetched"     // candidate fetched, run not yet started
+	FaultRetried     = "retried"     // an ignored or failed announcement whose cause changed set back for this pass
+	FaultFetched     = "fetched"     // candidate fetched, checked, pinned and claimed; run not yet started
 	FaultRebasing    = "rebasing"    // after each patch of the rebase, before anything is written
 	FaultRebased     = "rebased"     // run started and rebased, results not yet saved
 	FaultResults     = "results"     // patch results saved, branch not yet moved
@@ -92,6 +98,8 @@ const (
 	FaultMailCommit  = "mail-commit" // report transmitted, final "." not yet sent
 	FaultMailSent    = "mail-sent"   // report accepted by the server, not yet recorded done
 	FaultFinished    = "finished"    // run finished, announcement not yet done
+	FaultWaiting     = "waiting"     // announcement recorded waiting for its candidate
+	FaultFailed      = "failed"      // announcement recorded failed, its error report mailed
 	FaultAnnounced   = "announced"   // announcement done, mail not yet flagged
 	FaultMarkedFlags = "marked"      // processed mail flagged or moved
 )
@@ -160,6 +168,22 @@ type Pass struct {
 	// Learned lists the commits maintainers pushed onto partial branches
 	// that the pass read, and what it learnt from each.
 	Learned []Learned `json:"learned,omitempty"`
+	// Retried are the announcements ignored or failed before that this
+	// pass looked at again, their cause having changed (the configuration,
+	// the queue).
+	Retried []state.Announcement `json:"retried,omitempty"`
+	// Waiting are the announcements this pass left waiting for their
+	// candidate, Failed those it found failed for good (each with its
+	// Reason), Ignored those it ignored while processing them (a repeat,
+	// a configuration that no longer accepts them).
+	Waiting []state.Announcement `json:"waiting,omitempty"`
+	Failed  []state.Announcement `json:"failed,omitempty"`
+	Ignored []state.Announcement `json:"ignored,omitempty"`
+
+	// fetched holds the candidate branch of each tree, by tree name, as
+	// this pass fetched it: fetched once per pass, however many
+	// announcements wait for it.
+	fetched map[string]plumbing.Hash
 }
 
 // RunReport is what one run of a tree on a candidate did.
@@ -278,18 +302,16 @@ func (p *Pipeline) ingest(ctx context.Context, scan mailwatch.ScanResult, pass *
 // a report could name (msgid.Check), is recorded under a Message-ID made
 // from its mailbox position, so it is reported once and never retried.
 func (p *Pipeline) recordMail(ctx context.Context, c mailwatch.Candidate, uidValidity uint32) (state.Announcement, bool, error) {
-	lim := p.cfg.Limits
-	a, err := mailwatch.RecognizeWithLimits(bytes.NewReader(c.Raw), mailLimits(lim))
-	if err == nil && lim.MailBytes > 0 && c.Size > lim.MailBytes {
-		// Only the start of the mail was downloaded; its size is the
-		// server's word.
-		err = fmt.Errorf("%w: %d bytes, over the limit of %d ([limits] mail_bytes)", mailwatch.ErrTooLarge, c.Size, lim.MailBytes)
+	a, err := p.recognize(ctx, c)
+	var bad *malformedMail
+	if err != nil && !errors.As(err, &bad) {
+		return state.Announcement{}, false, err
 	}
-	if err != nil || a.MessageID == "" {
+	if bad != nil || a.MessageID == "" {
 		reason := "malformed mail: no Message-ID"
 		switch {
-		case err != nil:
-			reason = "malformed mail: " + err.Error()
+		case bad != nil:
+			reason = "malformed mail: " + bad.err.Error()
 		case a.Kind == mailwatch.KindNone:
 			reason = a.Reason // an unusable Message-ID, or not an announcement anyway
 		}
@@ -306,17 +328,23 @@ func (p *Pipeline) recordMail(ctx context.Context, c mailwatch.Candidate, uidVal
 	}
 	if _, why := p.accepting(rec); why != "" {
 		rec.Status, rec.Reason = state.AnnouncementIgnored, why
+		if a.Kind == mailwatch.KindStableRC {
+			// The configuration decides: looked at again when it changes.
+			rec.ConfigHash = p.configHash()
+		}
 	} else {
-		// One candidate, one run: a second announcement of the same rc (a
-		// resend, or a forgery that passes the sender check) would mail
-		// the maintainers the same report again.
-		first, found, err := p.store.FirstAnnouncement(ctx, rec.Kind, rec.Version, rec.RC)
+		// One candidate, one run: a second announcement of an rc rtbot
+		// already acts on (a resend, or a forgery that passes the sender
+		// check) would mail the maintainers the same report again. Only
+		// an announcement that found its candidate counts (see
+		// ClaimAnnouncement): one for an rc that does not exist yet
+		// blocks nothing.
+		first, found, err := p.store.ClaimingAnnouncement(ctx, rec.Kind, rec.Version, rec.RC)
 		if err != nil {
 			return state.Announcement{}, false, err
 		}
 		if found && first.MessageID != rec.MessageID {
-			rec.Status = state.AnnouncementIgnored
-			rec.Reason = fmt.Sprintf("repeats the announcement <%s> of %s, which rtbot acts on", first.MessageID, candName(rec.Version, rec.RC))
+			rec.Status, rec.Reason = state.AnnouncementIgnored, repeats(first)
 		}
 	}
 	if a.Kind == mailwatch.KindNone && a.Reason != "" {
@@ -325,15 +353,70 @@ func (p *Pipeline) recordMail(ctx context.Context, c mailwatch.Candidate, uidVal
 	return p.store.RecordAnnouncement(ctx, rec)
 }
 
+// repeats is the reason an announcement of the candidate first acts on is
+// ignored.
+func repeats(first state.Announcement) string {
+	return fmt.Sprintf("repeats the announcement <%s> of %s, which rtbot acts on", first.MessageID, candName(first.Version, first.RC))
+}
+
+// malformedMail is what recognize says of a mail it cannot read.
+type malformedMail struct{ err error }
+
+func (e *malformedMail) Error() string { return e.err.Error() }
+
+// recognize classifies one message within the configured limits, knowing
+// the announcements recorded before it: a stable-rc cover threaded under
+// an earlier one rtbot acts on is an announcement too. A mail that cannot
+// be read is a *malformedMail; any other error is the state's.
+func (p *Pipeline) recognize(ctx context.Context, c mailwatch.Candidate) (mailwatch.Announcement, error) {
+	lim := p.cfg.Limits
+	var lookupErr error
+	earlier := func(id string) (mailwatch.Announcement, bool) {
+		e, err := p.store.Announcement(ctx, id)
+		if err != nil {
+			if !errors.Is(err, state.ErrNotFound) {
+				lookupErr = err
+			}
+			return mailwatch.Announcement{}, false
+		}
+		if e.Status == state.AnnouncementIgnored {
+			return mailwatch.Announcement{}, false
+		}
+		return mailwatch.Announcement{Kind: mailwatch.Kind(e.Kind), Series: e.Series, Version: e.Version, RC: e.RC}, true
+	}
+	a, err := mailwatch.RecognizeInThread(bytes.NewReader(c.Raw), mailLimits(lim), earlier)
+	if err == nil && lim.MailBytes > 0 && c.Size > lim.MailBytes {
+		// Only the start of the mail was downloaded; its size is the
+		// server's word.
+		err = fmt.Errorf("%w: %d bytes, over the limit of %d ([limits] mail_bytes)", mailwatch.ErrTooLarge, c.Size, lim.MailBytes)
+	}
+	switch {
+	case lookupErr != nil:
+		return a, lookupErr
+	case err != nil:
+		return a, &malformedMail{err}
+	}
+	return a, nil
+}
+
 // accepting returns the trees that act on announcement a, or why none does.
 // Only stable-rc announcements from a tree's senders, naming the tree's
-// candidate remote and branch, count, an operator's `rtbot run --onto`,
-// and rtbot's own reruns after fixes (KindRerun).
+// candidate remote and branch, count, an operator's `rtbot run --onto` and
+// `rtbot rerun`, and rtbot's own reruns after fixes (KindRerun).
 func (p *Pipeline) accepting(a state.Announcement) ([]config.Tree, string) {
-	if a.Kind == KindManual {
-		// An operator's `rtbot run --onto`: every tree of the series.
-		if trees := p.cfg.TreesFor(a.Series); len(trees) > 0 {
+	if a.Kind == KindManual || a.Kind == KindRedo {
+		// An operator's: every tree of the series, or the one named.
+		var trees []config.Tree
+		for _, t := range p.cfg.TreesFor(a.Series) {
+			if a.Tree == "" || a.Tree == t.Name {
+				trees = append(trees, t)
+			}
+		}
+		switch {
+		case len(trees) > 0:
 			return trees, ""
+		case a.Tree != "":
+			return nil, fmt.Sprintf("no [[tree]] named %s follows series %s", a.Tree, a.Series)
 		}
 		return nil, fmt.Sprintf("no [[tree]] follows series %s", a.Series)
 	}
@@ -375,25 +458,33 @@ func (p *Pipeline) accepting(a state.Announcement) ([]config.Tree, string) {
 	return ok, ""
 }
 
-// processPending learns from the fixes pushed onto partial branches, then
-// processes every announcement that is new or was left processing, oldest
-// first. It goes on past a failed one and returns the failures joined,
-// with the reports the server refused (whose runs are over).
+// processPending learns from the fixes pushed onto partial branches,
+// looks again at the announcements ignored or failed for a cause that has
+// changed since, then processes every announcement that is new, was left
+// processing or waits for its candidate: the new and interrupted ones
+// oldest first, then the waiting ones newest first (of two announcements
+// of one rc that both waited for it, the later one is the genuine cover
+// more likely than one sent before the rc existed). It goes on past a
+// failed one and returns the failures joined: those that leave an
+// announcement for the next pass, and those that settled it for good but
+// fail the pass (a run that failed and was reported, a report the server
+// refused).
 func (p *Pipeline) processPending(ctx context.Context, pass *Pass) error {
 	if err := p.learnFixes(ctx, pass); err != nil {
 		return err
 	}
-	anns, err := p.store.Announcements(ctx, state.AnnouncementFilter{
-		Status: []state.AnnouncementStatus{state.AnnouncementNew, state.AnnouncementProcessing},
-	})
+	if err := p.reconsider(ctx, pass); err != nil {
+		return err
+	}
+	anns, err := p.pending(ctx)
 	if err != nil {
 		return err
 	}
 	var errs []error
 	for _, a := range anns {
-		refused, err := p.process(ctx, a, pass)
-		if refused != nil {
-			errs = append(errs, fmt.Errorf("announcement <%s> (%s): %w", a.MessageID, candName(a.Version, a.RC), refused))
+		settled, err := p.process(ctx, a, pass)
+		if settled != nil {
+			errs = append(errs, fmt.Errorf("announcement <%s> (%s): %w", a.MessageID, candName(a.Version, a.RC), settled))
 		}
 		if err != nil {
 			if stopping(ctx, err) {
@@ -411,44 +502,96 @@ func (p *Pipeline) processPending(ctx context.Context, pass *Pass) error {
 	return errors.Join(errs...)
 }
 
-// process runs every accepting tree on one announcement. err leaves the
-// announcement for the next pass; refused are the reports the server
-// refused for good (*ReportRefused), which end their runs but must still
-// fail the pass.
-func (p *Pipeline) process(ctx context.Context, a state.Announcement, pass *Pass) (refused, err error) {
+// pending lists the announcements a pass processes, in the order it
+// processes them (see processPending).
+func (p *Pipeline) pending(ctx context.Context) ([]state.Announcement, error) {
+	anns, err := p.store.Announcements(ctx, state.AnnouncementFilter{
+		Status: []state.AnnouncementStatus{state.AnnouncementNew, state.AnnouncementProcessing},
+	})
+	if err != nil {
+		return nil, err
+	}
+	waiting, err := p.store.Announcements(ctx, state.AnnouncementFilter{Status: []state.AnnouncementStatus{state.AnnouncementWaiting}})
+	if err != nil {
+		return nil, err
+	}
+	slices.Reverse(waiting)
+	return append(anns, waiting...), nil
+}
+
+// treeOutcomes collects what the runs of one announcement's trees came to.
+type treeOutcomes struct {
+	waits    []string     // why a tree waits for its candidate
+	failures []*RunFailed // runs that failed for good
+	settled  []error      // what fails the pass though the announcement is settled
+	errs     []error      // what leaves the announcement for the next pass
+	repeat   *repeatOf
+}
+
+// process runs every accepting tree on one announcement and records what
+// it came to: done, waiting for its candidate, failed for good, or
+// ignored (a repeat of another announcement of its candidate, or one the
+// configuration no longer accepts). err leaves the announcement for the
+// next pass; settled are the errors of a pass that settled it but must
+// fail: a run that failed and was reported, a report the server refused
+// for good (*ReportRefused).
+func (p *Pipeline) process(ctx context.Context, a state.Announcement, pass *Pass) (settled, err error) {
 	trees, why := p.accepting(a)
 	if len(trees) == 0 {
 		// The configuration changed since the mail was recorded.
-		return nil, p.store.IgnoreAnnouncement(ctx, a.MessageID, why)
+		return nil, p.ignore(ctx, a, why, p.configHash(), pass)
 	}
-	if a.Status != state.AnnouncementProcessing {
-		if err := p.store.SetAnnouncementStatus(ctx, a.MessageID, state.AnnouncementProcessing); err != nil {
-			return nil, err
-		}
-	}
-	var errs, refusals []error
+	var o treeOutcomes
 	for _, t := range trees {
-		runReport, err := p.runTreeRetrying(ctx, a, t)
+		runReport, err := p.runTreeRetrying(ctx, a, t, pass)
 		if err != nil {
 			err = fmt.Errorf("tree %s: %w", t.Name, err)
 		}
-		if runReport != nil {
+		if runReport != nil && !errors.As(err, new(*candidateWaiting)) && !errors.As(err, new(*repeatOf)) {
 			pass.Runs = append(pass.Runs, unfinished(*runReport, err))
 		}
-		switch {
-		case errors.As(err, new(*ReportRefused)):
-			refusals = append(refusals, err)
-		case err != nil:
-			errs = append(errs, err)
+		if o.add(err) {
+			break
 		}
 	}
-	if len(errs) > 0 {
-		return errors.Join(refusals...), errors.Join(errs...)
+	switch {
+	case o.repeat != nil:
+		return errors.Join(o.settled...), p.ignore(ctx, a, repeats(o.repeat.holder), "", pass)
+	case len(o.errs) > 0:
+		return errors.Join(o.settled...), errors.Join(o.errs...)
+	case len(o.waits) > 0:
+		return errors.Join(o.settled...), p.wait(ctx, a, strings.Join(o.waits, "; "), pass)
+	case len(o.failures) > 0:
+		return errors.Join(o.settled...), p.fail(ctx, a, o.failures, pass)
 	}
 	if err := p.store.SetAnnouncementStatus(ctx, a.MessageID, state.AnnouncementDone); err != nil {
-		return errors.Join(refusals...), err
+		return errors.Join(o.settled...), err
 	}
-	return errors.Join(refusals...), p.fault(FaultAnnounced)
+	return errors.Join(o.settled...), p.fault(FaultAnnounced)
+}
+
+// add sorts the error of one tree's run; stop says the announcement is a
+// repeat and the other trees are not to be run.
+func (o *treeOutcomes) add(err error) (stop bool) {
+	var waiting *candidateWaiting
+	var failed *RunFailed
+	switch {
+	case err == nil:
+	case errors.As(err, &o.repeat):
+		return true
+	case errors.As(err, &waiting):
+		o.waits = append(o.waits, err.Error())
+	case errors.As(err, &failed):
+		o.failures = append(o.failures, failed)
+		if !failed.Before {
+			o.settled = append(o.settled, err)
+		}
+	case errors.As(err, new(*ReportRefused)):
+		o.settled = append(o.settled, err)
+	default:
+		o.errs = append(o.errs, err)
+	}
+	return false
 }
 
 // OutcomeUnfinished is the Outcome of a RunReport whose run this pass left
@@ -473,10 +616,10 @@ func unfinished(r RunReport, err error) RunReport {
 // runTreeRetrying runs a tree on an announcement, trying again as
 // Options.Retry says when it fails for a reason that may pass. Each try
 // resumes the run where the last one stopped.
-func (p *Pipeline) runTreeRetrying(ctx context.Context, a state.Announcement, t config.Tree) (*RunReport, error) {
+func (p *Pipeline) runTreeRetrying(ctx context.Context, a state.Announcement, t config.Tree, pass *Pass) (*RunReport, error) {
 	delay := p.opts.Retry.Min
 	for attempt := 1; ; attempt++ {
-		runReport, err := p.runTree(ctx, a, t)
+		runReport, err := p.runTree(ctx, a, t, pass)
 		if err == nil || attempt >= p.opts.Retry.Attempts || !Temporary(err) {
 			return runReport, err
 		}
@@ -494,19 +637,21 @@ func (p *Pipeline) runTreeRetrying(ctx context.Context, a state.Announcement, t 
 // Temporary reports whether err is a failure that may pass by itself: a
 // network error fetching or pushing, a temporary SMTP reply, a trigger's
 // temporary failure. A simulated crash, an interrupted action or a report
-// in doubt waiting for a human, a refused report and a full disk are not:
-// retrying at once does not help them.
+// in doubt waiting for a human, a refused report, a run that failed for
+// good, a candidate that is not there yet, a repeated announcement and a
+// full disk are not: retrying at once does not help them.
 func Temporary(err error) bool {
 	var stop *Stopped
 	if err == nil || errors.As(err, &stop) || errors.Is(err, state.ErrInterrupted) ||
-		errors.As(err, new(*reportInDoubt)) || errors.As(err, new(*ReportRefused)) {
+		errors.As(err, new(*reportInDoubt)) || errors.As(err, new(*ReportRefused)) || errors.As(err, new(*RunFailed)) ||
+		errors.As(err, new(*candidateWaiting)) || errors.As(err, new(*repeatOf)) {
 		return false
 	}
 	return remote.IsTemporary(err) || mailout.IsTemporary(err) || trigger.IsTemporary(err)
 }
 
-// markProcessed flags (or moves) the mail of announcements that are done or
-// ignored, when the configuration asks for it.
+// markProcessed flags (or moves) the mail of announcements that are done,
+// ignored or failed (and reported), when the configuration asks for it.
 func (p *Pipeline) markProcessed(ctx context.Context, sc *mailwatch.Scanner, uidValidity uint32, uids map[string][]uint32) error {
 	if p.cfg.IMAP.MarkProcessed == "" && p.cfg.IMAP.MoveProcessed == "" {
 		return nil
@@ -517,7 +662,8 @@ func (p *Pipeline) markProcessed(ctx context.Context, sc *mailwatch.Scanner, uid
 		if err != nil {
 			return err
 		}
-		if a.Status == state.AnnouncementDone || a.Status == state.AnnouncementIgnored {
+		switch a.Status {
+		case state.AnnouncementDone, state.AnnouncementIgnored, state.AnnouncementFailed:
 			done = append(done, us...)
 		}
 	}

@@ -185,31 +185,46 @@ func forge(msg []byte, from, id string) []byte {
 // two stable changes the RT queue trips over, so the queue applies cleanly.
 func (w *world) publishRC2(t *testing.T) plumbing.Hash {
 	t.Helper()
+	return w.commitStable(t, "refs/heads/linux-6.1.y", "refs/heads/linux-6.1.y~1", "Linux 6.1.12-rc2\n",
+		func(r *fixtures.Repo, tree fixtures.Tree) {
+			base, err := r.Repo.ResolveRevision("refs/heads/linux-6.1.y~1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			old, err := r.Snapshot(*base)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range []string{"drivers/tty/serial/8250/8250_port.c", "include/linux/preempt.h"} {
+				tree[p] = old[p]
+			}
+			tree["Makefile"] = fixtures.File{Content: strings.Replace(tree["Makefile"].Content, "EXTRAVERSION = -rc1", "EXTRAVERSION = -rc2", 1)}
+		})
+}
+
+// commitStable commits, in the stable-rc repository, the tree of revision
+// from as change edits it, with parent revision parent and message msg,
+// and moves the branch linux-6.1.y to it.
+func (w *world) commitStable(t *testing.T, from, parent, msg string, change func(*fixtures.Repo, fixtures.Tree)) plumbing.Hash {
+	t.Helper()
 	r, err := fixtures.Open(w.demo.StableRC)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rc1, err := r.Repo.ResolveRevision("refs/heads/linux-6.1.y")
+	revs := make([]plumbing.Hash, 2)
+	for i, rev := range []string{from, parent} {
+		h, err := r.Repo.ResolveRevision(plumbing.Revision(rev))
+		if err != nil {
+			t.Fatal(err)
+		}
+		revs[i] = *h
+	}
+	tree, err := r.Snapshot(revs[0])
 	if err != nil {
 		t.Fatal(err)
 	}
-	base, err := r.Repo.ResolveRevision("refs/heads/linux-6.1.y~1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tree, err := r.Snapshot(*rc1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	old, err := r.Snapshot(*base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range []string{"drivers/tty/serial/8250/8250_port.c", "include/linux/preempt.h"} {
-		tree[p] = old[p]
-	}
-	tree["Makefile"] = fixtures.File{Content: strings.Replace(tree["Makefile"].Content, "EXTRAVERSION = -rc1", "EXTRAVERSION = -rc2", 1)}
-	h, err := r.Commit(tree, "Linux 6.1.12-rc2\n", *base)
+	change(r, tree)
+	h, err := r.Commit(tree, msg, revs[1])
 	if err != nil {
 		t.Fatal(err)
 	}

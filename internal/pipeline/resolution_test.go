@@ -131,7 +131,7 @@ func TestResolutionRemembered(t *testing.T) {
 
 	// The final release, run by hand (`rtbot run --onto v6.1.12`).
 	final := w.tagFinal(t, rc2, rc2Tree)
-	a, err := p.Submit(ctx, "", "v6.1.12")
+	a, err := p.Submit(ctx, "", "v6.1.12", false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +151,7 @@ func TestResolutionRemembered(t *testing.T) {
 		t.Errorf("resolutions %+v; want one, used twice", rs)
 	}
 	// Asking again for the same release changes nothing.
-	if again, err := p.Submit(ctx, "", "v6.1.12"); err != nil || again.MessageID != a.MessageID || again.Status != state.AnnouncementDone {
+	if again, err := p.Submit(ctx, "", "v6.1.12", false); err != nil || again.MessageID != a.MessageID || again.Status != state.AnnouncementDone {
 		t.Errorf("second submit: %+v, %v", again, err)
 	}
 	if p4, err := p.ProcessPending(ctx); err != nil || len(p4.Runs) != 0 {

@@ -18,11 +18,10 @@ import (
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/rtbot/rtbot/internal/candidate"
 	"github.com/rtbot/rtbot/internal/config"
 	"github.com/rtbot/rtbot/internal/export"
+	"github.com/rtbot/rtbot/internal/mailout"
 	"github.com/rtbot/rtbot/internal/merger"
-	"github.com/rtbot/rtbot/internal/netsec"
 	"github.com/rtbot/rtbot/internal/objstore"
 	"github.com/rtbot/rtbot/internal/patchqueue"
 	"github.com/rtbot/rtbot/internal/state"
@@ -61,70 +60,143 @@ type treeRun struct {
 }
 
 // runFailed is the error of a step that ends the run for good: runTree
-// records it as the run's error outcome instead of leaving the run for a
-// later pass.
+// records it as the run's error outcome, mails the maintainers an error
+// report and returns a *RunFailed, instead of leaving the run for a later
+// pass.
 type runFailed struct{ cause error }
 
 func (e *runFailed) Error() string { return e.cause.Error() }
 
 // runTree does one tree's run on announcement a. It returns an error when
 // the run must be retried by a later pass (a network failure, a temporary
-// SMTP error), and a *ReportRefused when it ended without the report the
-// server refused; any other run that ended for good, cleanly or not, is
-// recorded and returns nil.
-func (p *Pipeline) runTree(ctx context.Context, a state.Announcement, t config.Tree) (*RunReport, error) {
-	tr, finished, err := p.startTreeRun(ctx, a, t)
-	if err != nil || finished {
-		return tr.runReport, err
+// SMTP error); a *ReportRefused when it ended without the report the
+// server refused; a *RunFailed when it ended for good in an error (this
+// pass or an earlier one); a *candidateWaiting when the candidate is not
+// there yet and no run started; a *repeatOf when another announcement of
+// the candidate claimed it. A run that ended cleanly or needing a human
+// returns nil.
+func (p *Pipeline) runTree(ctx context.Context, a state.Announcement, t config.Tree, pass *Pass) (*RunReport, error) {
+	tr, err := p.startTreeRun(ctx, a, t, pass)
+	switch {
+	case tr.run.Finished():
+		return tr.runReport, p.endedBefore(tr)
+	case err == nil:
+		err = p.completeTreeRun(ctx, tr)
 	}
-	err = p.completeTreeRun(ctx, tr)
 	var failed *runFailed
-	if errors.As(err, &failed) {
+	if errors.As(err, &failed) && tr.run.ID != 0 {
 		return tr.runReport, p.finishFailedRun(ctx, tr, failed.cause)
 	}
 	return tr.runReport, err
 }
 
-// startTreeRun gets the candidate and starts (or resumes) the run of tree
-// t on it. finished says the run already ended in an earlier pass: its
-// report is filled in from the state and there is nothing left to do.
-func (p *Pipeline) startTreeRun(ctx context.Context, a state.Announcement, t config.Tree) (tr *treeRun, finished bool, err error) {
+// startTreeRun gets the candidate, claims it for the announcement and
+// starts (or resumes) the run of tree t on it. A candidate that will not
+// come by itself, or a queue that cannot be read, still starts a run (on
+// what the remote has, or "none"), for the error to be recorded and
+// reported: the error returned is then a *runFailed. A run that ended in
+// an earlier pass is returned finished.
+func (p *Pipeline) startTreeRun(ctx context.Context, a state.Announcement, t config.Tree, pass *Pass) (*treeRun, error) {
 	name := candName(a.Version, a.RC)
-	tr = &treeRun{a: a, t: t, name: name, log: p.log.With("tree", t.Name, "candidate", name),
+	tr := &treeRun{a: a, t: t, name: name, log: p.log.With("tree", t.Name, "candidate", name),
 		runReport: &RunReport{Announcement: a.MessageID, Tree: t.Name, Candidate: name}}
 	runReport := tr.runReport
-	if tr.cand, err = p.candidate(ctx, t, a); err != nil {
-		return tr, false, fmt.Errorf("candidate %s: %w", name, err)
+	var failed error
+	cand, err := p.candidate(ctx, t, a, pass)
+	var cf *candidateFailed
+	switch {
+	case errors.As(err, &cf):
+		tr.cand, failed = cf.commit, cf.cause
+	case err != nil:
+		return tr, fmt.Errorf("candidate %s: %w", name, err)
+	default:
+		tr.cand = cand
+		if err := p.claim(ctx, a); err != nil {
+			return tr, err
+		}
 	}
 	runReport.Commit = tr.cand.String()
 	if err := p.fault(FaultFetched); err != nil {
-		return tr, false, err
+		return tr, err
 	}
 	// Hashed once per run: a queue tarball or directory is read whole.
 	if runReport.QueueID, err = queueID(t); err != nil {
-		return tr, false, err
+		if environmental(err) {
+			return tr, err
+		}
+		runReport.QueueID, failed = unreadable, errors.Join(failed, err)
 	}
-	run, existed, err := p.store.StartRun(ctx, state.RunSpec{
-		Announcement: a.MessageID, Tree: t.Name, Candidate: tr.cand.String(), QueueID: runReport.QueueID, Base: t.QueueBase,
-	})
-	if err != nil {
-		return tr, false, err
+	if err := p.startRun(ctx, tr); err != nil || tr.run.Finished() || failed == nil {
+		return tr, err
 	}
-	tr.run = run
-	runReport.RunID, runReport.Resumed = run.ID, existed
-	if run.Finished() {
-		tr.log.Info("already done", "run", run.ID, "outcome", run.Outcome)
-		runReport.Outcome, runReport.Pushed, runReport.Result, runReport.Error = run.Outcome, run.PushedBranch, run.ResultCommit, run.Error
-		return tr, true, nil
-	}
-	return tr, false, nil
+	return tr, &runFailed{failed}
 }
 
-// finishFailedRun records cause as the error that ended the run for good.
+// unreadable is what stands for a commit or a queue in the key of a run
+// that failed before it could know them.
+const unreadable = "none"
+
+// startRun records the start of tr's run, or finds it started. A run
+// that ended in error is reopened, to be redone under its id and ledger,
+// when its announcement is being retried (state.Announcement.Retry).
+func (p *Pipeline) startRun(ctx context.Context, tr *treeRun) error {
+	if tr.cand.IsZero() {
+		tr.runReport.Commit = unreadable
+	}
+	run, existed, err := p.store.StartRun(ctx, state.RunSpec{
+		Announcement: tr.a.MessageID, Tree: tr.t.Name, Candidate: tr.runReport.Commit, QueueID: tr.runReport.QueueID, Base: tr.t.QueueBase,
+	})
+	if err != nil {
+		return err
+	}
+	if run.Outcome == state.OutcomeError && tr.a.Retry {
+		tr.log.Info("redoing the run that ended in error", "run", run.ID, "err", run.Error)
+		if run, err = p.store.ReopenRun(ctx, run.ID); err != nil {
+			return err
+		}
+	}
+	tr.run = run
+	tr.runReport.RunID, tr.runReport.Resumed = run.ID, existed
+	return nil
+}
+
+// endedBefore fills in the report of a run that ended in an earlier pass
+// from the state: nothing is left to do, and one that failed says so.
+func (p *Pipeline) endedBefore(tr *treeRun) error {
+	run, runReport := tr.run, tr.runReport
+	tr.log.Info("already done", "run", run.ID, "outcome", run.Outcome)
+	runReport.Outcome, runReport.Pushed, runReport.Result, runReport.Error = run.Outcome, run.PushedBranch, run.ResultCommit, run.Error
+	if run.Outcome != state.OutcomeError {
+		return nil
+	}
+	return &RunFailed{Run: run.ID, Tree: tr.t.Name, Err: errors.New(run.Error), Config: p.configFile(), Before: true}
+}
+
+// finishFailedRun records cause as the error that ended the run for good,
+// after mailing the maintainers the error report (once: the ledger keeps
+// it), and returns the *RunFailed. An error mailing it leaves the run
+// unfinished for the next pass, except a report the server refused for
+// good, which the run ends without.
 func (p *Pipeline) finishFailedRun(ctx context.Context, tr *treeRun, cause error) error {
 	tr.runReport.Outcome, tr.runReport.Error = state.OutcomeError, cause.Error()
 	tr.log.Error("run failed", "run", tr.run.ID, "err", cause)
-	return p.store.FinishRun(ctx, tr.run.ID, state.RunResult{Outcome: state.OutcomeError, Error: cause.Error()})
+	err := p.mailRun(ctx, tr, errorReportID(p, tr, cause), func(id string) (*mailout.Message, error) {
+		return p.errorMail(tr, cause, id), nil
+	})
+	if errors.As(err, new(*ReportRefused)) {
+		tr.refused, err = err, nil
+	}
+	if err != nil {
+		tr.runReport.Outcome = ""
+		return err
+	}
+	if err := p.store.FinishRun(ctx, tr.run.ID, state.RunResult{Outcome: state.OutcomeError, Error: cause.Error()}); err != nil {
+		return err
+	}
+	if err := p.fault(FaultFinished); err != nil {
+		return err
+	}
+	return errors.Join(&RunFailed{Run: tr.run.ID, Tree: tr.t.Name, Err: cause, Mail: tr.runReport.Mail, Config: p.configFile()}, tr.refused)
 }
 
 // completeTreeRun does a started run: it checks the candidate, rebases the
@@ -132,9 +204,6 @@ func (p *Pipeline) finishFailedRun(ctx context.Context, tr *treeRun, cause error
 // and triggers when clean, the mailed report when not) and finishes the
 // run. An error that ends the run for good is a *runFailed.
 func (p *Pipeline) completeTreeRun(ctx context.Context, tr *treeRun) error {
-	if err := p.checkCandidate(tr); err != nil {
-		return err
-	}
 	eng, err := merger.Open(tr.t.Repo, merger.Options{
 		Committer: merger.Identity{Name: p.cfg.Bot.Name, Email: p.cfg.Bot.Email},
 		// The run's start time makes a resumed run write the same commits.
@@ -166,19 +235,6 @@ func (p *Pipeline) completeTreeRun(ctx context.Context, tr *treeRun) error {
 		return err
 	}
 	return tr.refused
-}
-
-// checkCandidate checks that the candidate commit is the announced
-// version; one that is not ends the run.
-func (p *Pipeline) checkCandidate(tr *treeRun) error {
-	repo, err := objstore.OpenRepository(tr.t.Repo)
-	if err != nil {
-		return err
-	}
-	if err := candidate.Check(repo, tr.cand, tr.a.Version, tr.a.RC); err != nil {
-		return &runFailed{err}
-	}
-	return nil
 }
 
 // rebaseRun rebases the tree's queue onto the candidate, triages the
@@ -261,7 +317,10 @@ func (p *Pipeline) pushRunBranch(ctx context.Context, tr *treeRun, branch string
 // unclean one mailed to the maintainers.
 func (p *Pipeline) actOnRun(ctx context.Context, tr *treeRun, eng *merger.Engine, triageReport *triage.Report, mergeResult *merger.Result, clean bool) (state.Outcome, error) {
 	if !clean {
-		err := p.mailReport(ctx, tr.run.ID, tr.a, tr.t, triageReport, tr.runReport)
+		err := p.mailRun(ctx, tr, p.reportMessageID(tr.a, tr.t, tr.runReport.Commit, tr.runReport.QueueID),
+			func(id string) (*mailout.Message, error) {
+				return p.reportMail(tr.a, tr.t, triageReport, tr.runReport, id)
+			})
 		if errors.As(err, new(*ReportRefused)) {
 			// The run is over without its report; the pass still fails.
 			tr.refused, err = err, nil
@@ -320,54 +379,6 @@ func (p *Pipeline) finishRun(ctx context.Context, tr *treeRun, outcome state.Out
 func (p *Pipeline) mergeSpec(t config.Tree, onto string) MergeSpec {
 	return MergeSpec{Queue: t.Queue, Ref: t.QueueKind == config.QueueRef, Base: t.QueueBase, Onto: onto,
 		Limits: queueLimits(p.cfg.Limits)}
-}
-
-// candidate returns the tree's candidate commit for announcement a: the
-// one recorded under CandidateRef by an earlier attempt, or else the rc
-// branch fetched from the configured remote (never from a URL in the
-// mail), or, when that fails and rc_patch is configured, the rc patch
-// applied to the previous release.
-func (p *Pipeline) candidate(ctx context.Context, t config.Tree, a state.Announcement) (plumbing.Hash, error) {
-	ref := CandidateRef(t.Name, a.Version, a.RC)
-	repo, err := objstore.OpenRepository(t.Repo)
-	if err != nil {
-		return plumbing.ZeroHash, err
-	}
-	// go-git writes a fetched ref in place: a crash in the middle of the
-	// first fetch leaves it empty (and every later fetch fails on it). No
-	// run used it yet (a run starts after the fetch), so it is dropped and
-	// fetched again.
-	if dropped, err := dropBrokenRef(t.Repo, ref); err != nil {
-		return plumbing.ZeroHash, err
-	} else if dropped {
-		p.log.Warn("dropped a candidate ref an interrupted fetch left broken", "tree", t.Name, "ref", ref)
-	}
-	if r, err := repo.Reference(plumbing.ReferenceName(ref), true); err == nil {
-		return r.Hash(), nil
-	}
-	h, ferr := p.fetchCandidate(ctx, t, ref)
-	if ferr == nil {
-		p.log.Info("fetched candidate", "tree", t.Name, "url", netsec.Redact(t.CandidateURL), "branch", t.CandidateBranch, "commit", h.String())
-		return h, nil
-	}
-	if t.RCPatch == "" || ctx.Err() != nil {
-		return plumbing.ZeroHash, ferr
-	}
-	p.log.Warn("fetching the candidate failed; building it from the rc patch", "tree", t.Name, "err", ferr)
-	src, err := candidate.PatchSource(t.RCPatch, a.Version, a.RC)
-	if err != nil {
-		return plumbing.ZeroHash, errors.Join(ferr, err)
-	}
-	eng, err := merger.Open(t.Repo, merger.Options{Committer: merger.Identity{Name: p.cfg.Bot.Name, Email: p.cfg.Bot.Email}})
-	if err != nil {
-		return plumbing.ZeroHash, err
-	}
-	defer eng.Close()
-	h, err = candidate.FromPatch(ctx, eng, src, a.Version, a.RC, ref)
-	if err != nil {
-		return plumbing.ZeroHash, fmt.Errorf("fetch: %w; rc patch: %w", ferr, err)
-	}
-	return h, nil
 }
 
 // environmental reports whether err comes from the machine rather than

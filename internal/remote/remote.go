@@ -160,17 +160,55 @@ func checkRemote(s, name string) error {
 // returns the fetched commit. A fetch with nothing new is not an error.
 // progress, when not nil, receives the server's progress text.
 func Fetch(ctx context.Context, repoPath string, from Endpoint, branch, ref string, progress io.Writer) (plumbing.Hash, error) {
-	if !strings.HasPrefix(ref, Namespace) || refname.Branch(strings.TrimPrefix(ref, "refs/")) != nil {
-		return plumbing.ZeroHash, fmt.Errorf("fetch into %q: rtbot fetches only into valid refs under %s", ref, Namespace)
-	}
-	if err := refname.Branch(branch); err != nil {
-		return plumbing.ZeroHash, fmt.Errorf("fetch %s: %w", from.Name(), err)
-	}
-	s, err := open(repoPath, from)
+	s, h, err := fetchRef(ctx, repoPath, from, "branch", branch, ref, progress)
 	if err != nil {
 		return plumbing.ZeroHash, err
 	}
-	spec := gitconfig.RefSpec("+" + plumbing.NewBranchReferenceName(branch).String() + ":" + ref)
+	if _, err := object.GetCommit(s.repo.Storer, h); err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("fetch %s %s: %s is not a commit: %w", s.name, branch, h, err)
+	}
+	return h, nil
+}
+
+// FetchTag is Fetch for the tag named tag ("v6.1.177"): ref holds what the
+// tag names (a tag object or a commit), and the commit it names is
+// returned.
+func FetchTag(ctx context.Context, repoPath string, from Endpoint, tag, ref string, progress io.Writer) (plumbing.Hash, error) {
+	s, h, err := fetchRef(ctx, repoPath, from, "tag", tag, ref, progress)
+	if err != nil {
+		return plumbing.ZeroHash, err
+	}
+	if t, err := object.GetTag(s.repo.Storer, h); err == nil {
+		c, err := t.Commit()
+		if err != nil {
+			return plumbing.ZeroHash, fmt.Errorf("fetch %s tag %s: %s does not name a commit: %w", s.name, tag, h, err)
+		}
+		return c.Hash, nil
+	}
+	if _, err := object.GetCommit(s.repo.Storer, h); err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("fetch %s tag %s: %s is not a commit: %w", s.name, tag, h, err)
+	}
+	return h, nil
+}
+
+// fetchRef fetches the branch or tag (kind) name from the remote into
+// ref, and returns what ref holds now.
+func fetchRef(ctx context.Context, repoPath string, from Endpoint, kind, name, ref string, progress io.Writer) (*session, plumbing.Hash, error) {
+	if !strings.HasPrefix(ref, Namespace) || refname.Branch(strings.TrimPrefix(ref, "refs/")) != nil {
+		return nil, plumbing.ZeroHash, fmt.Errorf("fetch into %q: rtbot fetches only into valid refs under %s", ref, Namespace)
+	}
+	if err := refname.Branch(name); err != nil {
+		return nil, plumbing.ZeroHash, fmt.Errorf("fetch %s: %w", from.Name(), err)
+	}
+	s, err := open(repoPath, from)
+	if err != nil {
+		return nil, plumbing.ZeroHash, err
+	}
+	src := plumbing.NewBranchReferenceName(name)
+	if kind == "tag" {
+		src = plumbing.NewTagReferenceName(name)
+	}
+	spec := gitconfig.RefSpec("+" + src.String() + ":" + ref)
 	err = s.remote.FetchContext(ctx, &git.FetchOptions{
 		RemoteName: s.remote.Config().Name,
 		RefSpecs:   []gitconfig.RefSpec{spec},
@@ -182,18 +220,15 @@ func Fetch(ctx context.Context, repoPath string, from Endpoint, branch, ref stri
 	switch {
 	case err == nil, errors.Is(err, git.NoErrAlreadyUpToDate):
 	case errors.Is(err, git.NoMatchingRefSpecError{}):
-		return plumbing.ZeroHash, &Error{Op: "fetch", Remote: s.name, Ref: branch, Err: fmt.Errorf("the remote has no branch %s", branch)}
+		return nil, plumbing.ZeroHash, &Error{Op: "fetch", Remote: s.name, Ref: name, Err: fmt.Errorf("the remote has no %s %s", kind, name)}
 	default:
-		return plumbing.ZeroHash, wrap("fetch", s.name, branch, err)
+		return nil, plumbing.ZeroHash, wrap("fetch", s.name, name, err)
 	}
 	got, err := s.repo.Storer.Reference(plumbing.ReferenceName(ref))
 	if err != nil {
-		return plumbing.ZeroHash, fmt.Errorf("fetch %s %s: %s: %w", s.name, branch, ref, err)
+		return nil, plumbing.ZeroHash, fmt.Errorf("fetch %s %s: %s: %w", s.name, name, ref, err)
 	}
-	if _, err := object.GetCommit(s.repo.Storer, got.Hash()); err != nil {
-		return plumbing.ZeroHash, fmt.Errorf("fetch %s %s: %s is not a commit: %w", s.name, branch, got.Hash(), err)
-	}
-	return got.Hash(), nil
+	return s, got.Hash(), nil
 }
 
 // RemoteHead returns the commit branch points at on the remote at (a

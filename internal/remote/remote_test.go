@@ -14,8 +14,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-git/go-git/v5"
 	gitconfig "github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/rtbot/rtbot/internal/fixtures"
 	"github.com/rtbot/rtbot/internal/testkit"
 )
@@ -134,6 +136,39 @@ func TestFetch(t *testing.T) {
 				t.Errorf("Fetch changed the configured remotes: %d, want %d", len(cfg.Remotes), remotesBefore)
 			}
 		})
+	}
+}
+
+// TestFetchTag fetches a release tag, lightweight or annotated, for
+// `rtbot run --onto`: the ref holds what the tag names, and the commit is
+// returned.
+func TestFetchTag(t *testing.T) {
+	ctx := context.Background()
+	up, a, b := upstream(t)
+	if err := up.Tag("v6.1.11", a); err != nil {
+		t.Fatal(err)
+	}
+	sig := &object.Signature{Name: "Greg", Email: "greg@kernel.org", When: time.Unix(1676300000, 0)}
+	tag, err := up.Repo.CreateTag("v6.1.12", b, &git.CreateTagOptions{Tagger: sig, Message: "Linux 6.1.12\n"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	local := newRepo(t, "local.git", true)
+	for _, tc := range []struct {
+		tag       string
+		want, ref plumbing.Hash
+	}{{"v6.1.11", a, a}, {"v6.1.12", b, tag.Hash()}} {
+		got, err := FetchTag(ctx, local.Dir, Endpoint{URL: up.Dir}, tc.tag, "refs/rtbot/onto/"+tc.tag, nil)
+		if err != nil || got != tc.want {
+			t.Errorf("FetchTag %s = %s, %v; want %s", tc.tag, got, err, tc.want)
+		}
+		if r := refs(t, local)["refs/rtbot/onto/"+tc.tag]; r != tc.ref.String() {
+			t.Errorf("ref of %s at %s, want %s", tc.tag, r, tc.ref)
+		}
+	}
+	if _, err := FetchTag(ctx, local.Dir, Endpoint{URL: up.Dir}, "v9", "refs/rtbot/onto/v9", nil); err == nil ||
+		!strings.Contains(err.Error(), "the remote has no tag v9") || IsTemporary(err) {
+		t.Errorf("a missing tag: %v", err)
 	}
 }
 

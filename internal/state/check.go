@@ -13,7 +13,10 @@ import (
 //
 // The invariants:
 //   - a finished run has no action left intended;
-//   - a done announcement has no unfinished run;
+//   - a done or failed announcement has no unfinished run;
+//   - a failed announcement has a run that ended in error (whose error
+//     report the ledger holds);
+//   - no two stable-rc announcements claim the same candidate;
 //   - a run's patch results are numbered 1..n without gaps.
 func (s *Store) Check(ctx context.Context) ([]string, error) {
 	var problems []string
@@ -57,9 +60,13 @@ func (s *Store) Check(ctx context.Context) ([]string, error) {
 		for _, inv := range []struct{ what, query string }{
 			{"finished run with an action still intended", `SELECT 'run ' || r.id || ', ' || a.kind || ' ' || a.key
 				FROM runs r JOIN actions a ON a.run_id = r.id WHERE r.outcome <> '' AND a.state = 'intended'`},
-			{"done announcement with an unfinished run", `SELECT '<' || an.message_id || '>, run ' || r.id
+			{"done or failed announcement with an unfinished run", `SELECT '<' || an.message_id || '> ' || an.status || ', run ' || r.id
 				FROM announcements an JOIN runs r ON r.announcement = an.message_id
-				WHERE an.status = 'done' AND r.outcome = ''`},
+				WHERE an.status IN ('done', 'failed') AND r.outcome = ''`},
+			{"failed announcement without an error run", `SELECT '<' || an.message_id || '>' FROM announcements an
+				WHERE an.status = 'failed' AND NOT EXISTS (SELECT 1 FROM runs r WHERE r.announcement = an.message_id AND r.outcome = 'error')`},
+			{"candidate claimed by more than one announcement", `SELECT version || '-rc' || rc || ': ' || group_concat('<' || message_id || '>', ', ')
+				FROM announcements WHERE kind = 'stable-rc' AND claimed = 1 GROUP BY version, rc HAVING COUNT(*) > 1`},
 			{"patch results not numbered 1..n", `SELECT 'run ' || run_id FROM patch_results
 				GROUP BY run_id HAVING MIN(idx) <> 1 OR MAX(idx) <> COUNT(*)`},
 		} {

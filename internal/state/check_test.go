@@ -42,8 +42,14 @@ func TestCheck(t *testing.T) {
 	}{
 		{"intended action of a finished run", `UPDATE actions SET state = 'intended'`, "finished run with an action still intended: run 1, mail report@rtbot",
 			`UPDATE actions SET state = 'done'`},
-		{"done announcement, unfinished run", `UPDATE runs SET outcome = '', finished_at = NULL`, "done announcement with an unfinished run: <a1@kernel.org>, run 1",
+		{"done announcement, unfinished run", `UPDATE runs SET outcome = '', finished_at = NULL`, "done or failed announcement with an unfinished run: <a1@kernel.org> done, run 1",
 			`UPDATE runs SET outcome = 'manual', finished_at = started_at`},
+		{"failed announcement without an error run", `UPDATE announcements SET status = 'failed', reason = 'x'`,
+			"failed announcement without an error run: <a1@kernel.org>", `UPDATE announcements SET status = 'done', reason = ''`},
+		{"candidate claimed twice", `INSERT INTO announcements (message_id, kind, version, rc, first_seen, updated_at, claimed)
+			SELECT 'a2@kernel.org', kind, version, rc, first_seen, updated_at, 1 FROM announcements; UPDATE announcements SET claimed = 1`,
+			"candidate claimed by more than one announcement: 6.1.177-rc1: <a1@kernel.org>, <a2@kernel.org>",
+			`DELETE FROM announcements WHERE message_id = 'a2@kernel.org'`},
 		{"gap in patch results", `DELETE FROM patch_results WHERE idx = 1`, "patch results not numbered 1..n: run 1",
 			`INSERT INTO patch_results (run_id, idx, name, status) VALUES (1, 1, 'a.patch', 'applied')`},
 	}

@@ -72,6 +72,20 @@
 // repeats a side effect on its own, so the worst a crash can cause is a
 // pending action that waits for a decision, never a silent repeat.
 //
+// # Outcomes
+//
+// Every announcement ends in an outcome a human can see: done, ignored
+// (Reason), waiting for its candidate (Reason, WaitUntil) or failed for good
+// (Reason, with a run that ended in error whose error report the ledger
+// holds). An ignored or failed one records the configuration its verdict
+// was made under (ConfigHash), so that a pass under another configuration
+// looks at it again ([Store.RetryAnnouncement]). Message-IDs are
+// de-duplicated only among mails rtbot acts on ([Store.RecordAnnouncement]
+// replaces an ignored row), and of several announcements of one candidate
+// only the first to find it claims it ([Store.ClaimAnnouncement]), so
+// neither a forgery from another sender nor one for an rc that does not
+// exist yet can block the genuine cover.
+//
 // Runs follow the same idea one level up: [Store.StartRun] is idempotent on
 // (announcement, tree, candidate commit, queue identity), so a run that was
 // interrupted is resumed under its existing id and its ledger, instead of

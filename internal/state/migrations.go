@@ -3,6 +3,8 @@ package state
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
+	"errors"
 	"fmt"
 )
 
@@ -13,6 +15,11 @@ type migration struct {
 	version int
 	name    string
 	sql     string
+	// rebuild says the step rebuilds a table other tables refer to (to
+	// change a CHECK constraint, which SQLite cannot alter): it runs with
+	// foreign keys off, and the foreign keys are checked before it
+	// commits, as SQLite's documentation prescribes.
+	rebuild bool
 }
 
 // migrations returns the schema history, oldest first. Versions are 1, 2, ...
@@ -23,7 +30,8 @@ func migrations() []migration {
 		{version: 2, name: "actions: committing mark", sql: schemaV2},
 		{version: 3, name: "announcements: failed attempts", sql: schemaV3},
 		{version: 4, name: "remembered conflict resolutions", sql: schemaV4},
-		{version: 5, name: "preflight problems mailed", sql: schemaV5},
+		{version: 5, name: "announcements: waiting, failed, claims, re-evaluation, one tree, thread", sql: schemaV5, rebuild: true},
+		{version: 6, name: "preflight problems mailed", sql: schemaV6},
 	}
 }
 
@@ -143,6 +151,79 @@ CREATE TABLE resolutions (
 CREATE INDEX resolutions_patch_path ON resolutions (patch_id, path);
 `
 
+// schemaV5 gives every announcement an outcome a human can see, and a way
+// back from a verdict whose cause changed (see Announcement):
+//   - the statuses waiting (the candidate's remote does not have the
+//     announced version yet; wait_until is when rtbot gives up) and failed
+//     (a permanent error; reason says which);
+//   - config_hash: the configuration an ignored or failed verdict was made
+//     under, so a pass looks at the mail again once it changed (empty for a
+//     verdict no configuration changes);
+//   - claimed: rtbot found the announced candidate and acts on this
+//     announcement; another announcement of the same candidate is then a
+//     repeat (only announcements that found their candidate claim it, so
+//     a forgery for an rc that does not exist yet blocks nothing);
+//   - tree: the one tree an announcement rtbot made itself is for (” for
+//     every tree that accepts it); thread: the Message-ID its reports
+//     thread under, when not its own.
+//
+// Announcements that ended in an error run under an earlier schema are
+// failed (with the run's error); covers ignored for a reason the
+// configuration decides are looked at again by the next pass
+// (config_hash 'before-v5' matches no configuration).
+const schemaV5 = `
+CREATE TABLE announcements_v5 (
+	id           INTEGER PRIMARY KEY,
+	message_id   TEXT NOT NULL UNIQUE CHECK (message_id <> ''),
+	kind         TEXT NOT NULL CHECK (kind <> ''),
+	series       TEXT NOT NULL DEFAULT '',
+	version      TEXT NOT NULL DEFAULT '',
+	rc           INTEGER NOT NULL DEFAULT 0,
+	git_url      TEXT NOT NULL DEFAULT '',
+	git_branch   TEXT NOT NULL DEFAULT '',
+	patch_url    TEXT NOT NULL DEFAULT '',
+	from_addr    TEXT NOT NULL DEFAULT '',
+	subject      TEXT NOT NULL DEFAULT '',
+	deadline     TEXT,
+	first_seen   TEXT NOT NULL,
+	updated_at   TEXT NOT NULL,
+	status       TEXT NOT NULL DEFAULT 'new'
+	             CHECK (status IN ('new', 'processing', 'waiting', 'done', 'ignored', 'failed')),
+	reason       TEXT NOT NULL DEFAULT '',
+	attempts     INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+	last_error   TEXT NOT NULL DEFAULT '',
+	last_attempt TEXT,
+	wait_until   TEXT,
+	config_hash  TEXT NOT NULL DEFAULT '',
+	claimed      INTEGER NOT NULL DEFAULT 0 CHECK (claimed IN (0, 1)),
+	tree         TEXT NOT NULL DEFAULT '',
+	thread       TEXT NOT NULL DEFAULT '',
+	retry        INTEGER NOT NULL DEFAULT 0 CHECK (retry IN (0, 1)),
+	CHECK (status <> 'waiting' OR wait_until IS NOT NULL),
+	CHECK (status NOT IN ('ignored', 'failed') OR reason <> '')
+);
+INSERT INTO announcements_v5 (id, message_id, kind, series, version, rc, git_url, git_branch, patch_url, from_addr,
+	subject, deadline, first_seen, updated_at, status, reason, attempts, last_error, last_attempt, claimed)
+SELECT id, message_id, kind, series, version, rc, git_url, git_branch, patch_url, from_addr,
+	subject, deadline, first_seen, updated_at, status,
+	CASE WHEN status = 'ignored' AND reason = '' THEN 'ignored' ELSE reason END,
+	attempts, last_error, last_attempt, status IN ('processing', 'done')
+FROM announcements;
+DROP TABLE announcements;
+ALTER TABLE announcements_v5 RENAME TO announcements;
+CREATE INDEX announcements_status ON announcements (status);
+CREATE INDEX announcements_candidate ON announcements (kind, version, rc);
+UPDATE announcements SET status = 'failed',
+	reason = (SELECT r.error FROM runs r WHERE r.announcement = announcements.message_id AND r.outcome = 'error'
+		ORDER BY r.id DESC LIMIT 1)
+WHERE status = 'done' AND EXISTS (SELECT 1 FROM runs r WHERE r.announcement = announcements.message_id AND r.outcome = 'error'
+	AND NOT EXISTS (SELECT 1 FROM runs r2 WHERE r2.announcement = r.announcement AND r2.tree = r.tree AND r2.id > r.id
+		AND r2.outcome IN ('clean', 'manual')));
+UPDATE announcements SET config_hash = 'before-v5'
+WHERE status = 'ignored' AND kind = 'stable-rc' AND (reason LIKE '%is not one of its senders%'
+	OR reason LIKE '%not the configured candidate%' OR reason LIKE 'no [[tree]] follows series%');
+`
+
 // migrate brings the file up to the newest schema the binary knows. It is
 // safe against a concurrent Open of the same file: each step rereads the
 // version inside its IMMEDIATE transaction.
@@ -173,9 +254,58 @@ func (s *Store) migrate(ctx context.Context) error {
 	return s.checkVersion(v, n, len(ms))
 }
 
-// applyMigration applies m unless the file already has it.
-func (s *Store) applyMigration(ctx context.Context, m migration, latest int) (err error) {
-	tx, err := s.db.BeginTx(ctx, nil)
+// applyMigration applies m unless the file already has it. A rebuild
+// runs on a connection of its own with foreign keys off (a pragma SQLite
+// ignores inside a transaction), which it turns on again before the
+// connection goes back to the pool.
+func (s *Store) applyMigration(ctx context.Context, m migration, latest int) error {
+	if !m.rebuild {
+		return s.applyMigrationOn(ctx, s.db, m, latest)
+	}
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("migration %d: %w", m.version, err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `PRAGMA foreign_keys = OFF`); err != nil {
+		return fmt.Errorf("migration %d: foreign keys off: %w", m.version, err)
+	}
+	err = s.applyMigrationOn(ctx, conn, m, latest)
+	if _, ferr := conn.ExecContext(context.WithoutCancel(ctx), `PRAGMA foreign_keys = ON`); ferr != nil {
+		// Never hand the pool a connection without foreign keys.
+		_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+		return errors.Join(err, fmt.Errorf("migration %d: foreign keys on: %w", m.version, ferr))
+	}
+	return err
+}
+
+// beginner is what *sql.DB and *sql.Conn have in common for migrations.
+type beginner interface {
+	BeginTx(ctx context.Context, opts *sql.TxOptions) (*sql.Tx, error)
+}
+
+// foreignKeysHold fails when a row refers to one that does not exist.
+func foreignKeysHold(ctx context.Context, tx *sql.Tx) error {
+	rows, err := tx.QueryContext(ctx, `PRAGMA foreign_key_check`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	if rows.Next() {
+		var table, parent string
+		var rowid sql.NullInt64
+		var idx int
+		if err := rows.Scan(&table, &rowid, &parent, &idx); err != nil {
+			return err
+		}
+		return fmt.Errorf("foreign key: %s row %d refers to a missing %s", table, rowid.Int64, parent)
+	}
+	return rows.Err()
+}
+
+// applyMigrationOn applies m in a transaction of db.
+func (s *Store) applyMigrationOn(ctx context.Context, db beginner, m migration, latest int) (err error) {
+	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("migration %d: begin: %w", m.version, err)
 	}
@@ -199,6 +329,11 @@ func (s *Store) applyMigration(ctx context.Context, m migration, latest int) (er
 	}
 	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
 		return fmt.Errorf("migration %d (%s): %w", m.version, m.name, err)
+	}
+	if m.rebuild {
+		if err := foreignKeysHold(ctx, tx); err != nil {
+			return fmt.Errorf("migration %d (%s): %w", m.version, m.name, err)
+		}
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
 		m.version, m.name, formatTime(s.now())); err != nil {

@@ -8,10 +8,10 @@ import (
 	"time"
 )
 
-// schemaV5 remembers the problems a pass's preflight found (see
+// schemaV6 remembers the problems a pass's preflight found (see
 // Store.RecordPreflight), so that each is mailed to the maintainers once,
 // not at every pass.
-const schemaV5 = `
+const schemaV6 = `
 CREATE TABLE preflight_problems (
 	id         TEXT PRIMARY KEY CHECK (id <> ''),
 	step       TEXT NOT NULL CHECK (step <> ''),

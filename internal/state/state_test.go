@@ -696,13 +696,14 @@ func TestStatus(t *testing.T) {
 	if len(st.LastRuns) != 2 || st.LastRuns[0].ID != new61.ID || st.LastRuns[1].ID != only66.ID {
 		t.Errorf("LastRuns = %+v, want runs %d (6.1-rt) and %d (6.6-rt)", st.LastRuns, new61.ID, only66.ID)
 	}
-	want := map[AnnouncementStatus]int{AnnouncementNew: 1, AnnouncementProcessing: 1, AnnouncementDone: 1, AnnouncementIgnored: 1}
+	want := map[AnnouncementStatus]int{AnnouncementNew: 1, AnnouncementProcessing: 1, AnnouncementWaiting: 0, AnnouncementDone: 1,
+		AnnouncementIgnored: 1, AnnouncementFailed: 0}
 	if fmt.Sprint(st.Announcements) != fmt.Sprint(want) {
 		t.Errorf("Announcements = %v, want %v", st.Announcements, want)
 	}
 
 	empty, err := newStore(t).Status(ctx)
-	if err != nil || len(empty.Announcements) != 4 || empty.Announcements[AnnouncementNew] != 0 || len(empty.LastRuns) != 0 {
+	if err != nil || len(empty.Announcements) != len(AnnouncementStatuses()) || empty.Announcements[AnnouncementNew] != 0 || len(empty.LastRuns) != 0 {
 		t.Errorf("empty Status = %+v, %v", empty, err)
 	}
 }

@@ -17,9 +17,12 @@ type Status struct {
 	LastRuns []Run
 	// Announcements counts announcements by status; every status is present.
 	Announcements map[AnnouncementStatus]int
-	// Waiting holds the announcements not yet done (new or processing),
-	// oldest first, with their failed attempts and last error.
+	// Waiting holds the announcements not yet done (new, processing or
+	// waiting for their candidate), oldest first, with their failed
+	// attempts and last error.
 	Waiting []Announcement
+	// Failed holds the announcements that failed for good, oldest first.
+	Failed []Announcement
 }
 
 // Status summarises the state file, read as one snapshot.
@@ -42,8 +45,12 @@ func (s *Store) Status(ctx context.Context) (Status, error) {
 			return fmt.Errorf("last runs: %w", err)
 		}
 		if st.Waiting, err = queryAnnouncements(ctx, tx, `SELECT `+announcementCols+` FROM announcements
-			WHERE status IN ('new', 'processing') ORDER BY id`); err != nil {
+			WHERE status IN ('new', 'processing', 'waiting') ORDER BY id`); err != nil {
 			return fmt.Errorf("waiting announcements: %w", err)
+		}
+		if st.Failed, err = queryAnnouncements(ctx, tx, `SELECT `+announcementCols+` FROM announcements
+			WHERE status = 'failed' ORDER BY id`); err != nil {
+			return fmt.Errorf("failed announcements: %w", err)
 		}
 		st.Announcements = make(map[AnnouncementStatus]int)
 		for _, s := range AnnouncementStatuses() {
