@@ -36,8 +36,10 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if *onto != "" {
 		scope = pipeline.ScopeTrees // no mail is read
 	}
-	if err := gate(ctx, p, scope); err != nil {
-		return err
+	if !crashSkipsPreflight() {
+		if err := gate(ctx, p, scope); err != nil {
+			return err
+		}
 	}
 	var pass *pipeline.Pass
 	if *onto != "" {

@@ -35,3 +35,11 @@ func crashHook() func(point string) error {
 		return nil
 	}
 }
+
+// crashSkipsPreflight, in a crash-test build, reports whether
+// RTBOT_CRASH_NO_PREFLIGHT is set. The kill harness sets it: it kills the
+// pass itself at each of its fault points, as the in-process crash harness
+// runs it, and one of its phases breaks the queue on purpose to reach the
+// error report, which the preflight would stop first (the preflight has
+// tests of its own). Release builds always run the preflight.
+func crashSkipsPreflight() bool { return os.Getenv("RTBOT_CRASH_NO_PREFLIGHT") != "" }
