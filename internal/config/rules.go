@@ -41,6 +41,12 @@ type Defaults struct {
 	HTTPTimeout    time.Duration // a webhook or kcidb trigger's timeout
 	KCIDBOrigin    string        // a kcidb trigger's origin
 	Limits         LimitsConfig  // [limits]
+
+	// The deadlines (see Deadlines).
+	IMAPTimeout    time.Duration // imap.timeout
+	GitTimeout     time.Duration // git.timeout
+	GitListTimeout time.Duration // git.list_timeout
+	PassTimeout    time.Duration // bot.pass_timeout
 }
 
 // ErrIncompleteRules is returned for Rules with a function or a default

@@ -13,7 +13,6 @@ import (
 	"github.com/rtbot/rtbot/internal/mailout"
 	"github.com/rtbot/rtbot/internal/merger"
 	"github.com/rtbot/rtbot/internal/patchqueue"
-	"github.com/rtbot/rtbot/internal/remote"
 	"github.com/rtbot/rtbot/internal/report"
 	"github.com/rtbot/rtbot/internal/state"
 	"github.com/rtbot/rtbot/internal/triage"
@@ -90,7 +89,7 @@ func (p *Pipeline) push(ctx context.Context, runID int64, t config.Tree, branch 
 			return fmt.Errorf("push %s to %s: the remote branch is at %s, which rtbot did not push; not overwriting it",
 				branch, t.PushRemote, lease)
 		}
-		return remote.Push(ctx, t.Repo, t.PushRemote, branch, head, lease, p.opts.Progress)
+		return p.pushBranch(ctx, t.Repo, t.PushRemote, branch, head, lease)
 	}()
 	if err == nil {
 		if err := p.fault(FaultPushed); err != nil {
@@ -105,7 +104,7 @@ func (p *Pipeline) push(ctx context.Context, runID int64, t config.Tree, branch 
 // absent), and whether that is a commit other than head that rtbot never
 // pushed there: someone else's.
 func (p *Pipeline) remoteBranch(ctx context.Context, t config.Tree, branch string, head plumbing.Hash) (plumbing.Hash, bool, error) {
-	at, err := remote.RemoteHead(ctx, t.Repo, t.PushRemote, branch)
+	at, err := p.remoteHead(ctx, t.Repo, t.PushRemote, branch)
 	if err != nil || at.IsZero() || at == head {
 		return at, false, err
 	}

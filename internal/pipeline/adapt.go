@@ -10,6 +10,7 @@ import (
 	"github.com/rtbot/rtbot/internal/netsec"
 	"github.com/rtbot/rtbot/internal/patchqueue"
 	"github.com/rtbot/rtbot/internal/refname"
+	"github.com/rtbot/rtbot/internal/remote"
 	"github.com/rtbot/rtbot/internal/trigger"
 )
 
@@ -24,7 +25,8 @@ import (
 // refname, queue ranges and limits from patchqueue, the rc patch location
 // from candidate, the IMAP flag, mailbox, poll and mail limits from
 // mailwatch, the loopback rule from netsec, trigger timeouts and the KCIDB
-// origin from trigger.
+// origin from trigger, the IMAP command deadline from mailwatch, the git
+// deadlines from remote and the pass deadline from this package.
 func ConfigRules() config.Rules {
 	mail, queue := mailwatch.DefaultLimits(), patchqueue.DefaultLimits()
 	return config.Rules{
@@ -47,6 +49,10 @@ func ConfigRules() config.Rules {
 			CommandTimeout: trigger.DefaultCommandTimeout,
 			HTTPTimeout:    trigger.DefaultHTTPTimeout,
 			KCIDBOrigin:    trigger.DefaultKCIDBOrigin,
+			IMAPTimeout:    mailwatch.DefaultTimeout,
+			GitTimeout:     remote.DefaultTimeout,
+			GitListTimeout: remote.DefaultListTimeout,
+			PassTimeout:    DefaultPassTimeout,
 			Limits: config.LimitsConfig{
 				MailBytes: mail.MaxBytes, MailHeaderBytes: mail.MaxHeaderBytes, MailTextBytes: mail.MaxTextBytes,
 				MIMEParts: mail.MaxParts, MIMEDepth: mail.MaxDepth,
@@ -74,7 +80,8 @@ func tlsMode(s string) netsec.Mode {
 
 // imapConfig is the mailwatch configuration of [imap]. The fetch bounds
 // are the recognition limits: a header or text cut shorter than
-// Recognize reads would be a mail it never sees whole.
+// Recognize reads would be a mail it never sees whole, and a section
+// larger than the largest mail recognised is refused unread.
 func (p *Pipeline) imapConfig() (mailwatch.IMAPConfig, error) {
 	pw, err := p.cfg.IMAP.Password()
 	if err != nil {
@@ -82,6 +89,7 @@ func (p *Pipeline) imapConfig() (mailwatch.IMAPConfig, error) {
 	}
 	return mailwatch.IMAPConfig{
 		MaxHeaderBytes: p.cfg.Limits.MailHeaderBytes, MaxTextBytes: p.cfg.Limits.MailTextBytes,
+		MaxLiteralBytes: p.cfg.Limits.MailBytes, Timeout: p.cfg.IMAP.Timeout.Duration,
 		Addr: p.cfg.IMAP.Addr, TLS: tlsMode(p.cfg.IMAP.TLS), TLSConfig: p.opts.IMAPTLS,
 		Username: p.cfg.IMAP.Username, Password: pw, Mailbox: p.mailbox(),
 		ProcessedFlag: p.cfg.IMAP.MarkProcessed, ProcessedMailbox: p.cfg.IMAP.MoveProcessed,

@@ -24,7 +24,6 @@ import (
 	"github.com/rtbot/rtbot/internal/merger"
 	"github.com/rtbot/rtbot/internal/objstore"
 	"github.com/rtbot/rtbot/internal/patchqueue"
-	"github.com/rtbot/rtbot/internal/remote"
 	"github.com/rtbot/rtbot/internal/state"
 	"github.com/rtbot/rtbot/internal/triage"
 )
@@ -335,7 +334,7 @@ func (p *Pipeline) candidate(ctx context.Context, t config.Tree, a state.Announc
 	if r, err := repo.Reference(plumbing.ReferenceName(ref), true); err == nil {
 		return r.Hash(), nil
 	}
-	h, ferr := remote.Fetch(ctx, t.Repo, t.CandidateURL, t.CandidateBranch, ref, p.opts.Progress)
+	h, ferr := p.fetch(ctx, t.Repo, t.CandidateURL, t.CandidateBranch, ref)
 	if ferr == nil {
 		p.log.Info("fetched candidate", "tree", t.Name, "url", t.CandidateURL, "branch", t.CandidateBranch, "commit", h.String())
 		return h, nil
