@@ -30,7 +30,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	defer closeAll()
-	opts := pipeline.Options{Log: logger(stderr, *f.verbose), Fault: crashHook()}
+	opts := pipeline.Options{Log: logger(stderr, *f.verbose), Fault: crashHook(), Stuck: exitStuck("run", stderr)}
 	if isTerminal(os.Stderr) {
 		opts.Progress = os.Stderr
 	}

@@ -25,7 +25,8 @@ func cmdWatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer closeAll()
-	err = pipeline.New(cfg, st, pipeline.Options{Log: logger(stderr, *f.verbose), Fault: crashHook()}).Watch(ctx)
+	opts := pipeline.Options{Log: logger(stderr, *f.verbose), Fault: crashHook(), Stuck: exitStuck("watch", stderr)}
+	err = pipeline.New(cfg, st, opts).Watch(ctx)
 	if errors.Is(err, context.Canceled) {
 		return nil
 	}
