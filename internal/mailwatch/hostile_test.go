@@ -3,6 +3,7 @@ package mailwatch
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/emersion/go-imap/v2"
+	"github.com/rtbot/rtbot/internal/fixtures"
 	"github.com/rtbot/rtbot/internal/netsec"
 	"github.com/rtbot/rtbot/internal/testkit"
 )
@@ -191,6 +193,54 @@ func TestIMAPSilentServer(t *testing.T) {
 				return err
 			})
 			wantTimeout(t, err, tc.op, srv.Addr)
+		})
+	}
+}
+
+// checkStalledExamine puts a proxy in front of cfg's server that goes
+// silent a few bytes into the answer to the scan's EXAMINE (past the
+// login, measured on a first connection; a few bytes more, as TLS
+// handshakes differ by a byte or two), and checks that the scan through
+// it fails within cfg.Timeout (300 ms here) with ErrTimeout.
+func checkStalledExamine(t *testing.T, cfg IMAPConfig) {
+	t.Helper()
+	proxy, err := fixtures.StartFaultProxy(cfg.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proxy.Close()
+	cfg.Addr, cfg.Timeout = proxy.Addr, 300*time.Millisecond
+	if cfg.TLSConfig != nil && cfg.TLSConfig.ServerName == "" {
+		cfg.TLSConfig = cfg.TLSConfig.Clone()
+		cfg.TLSConfig.ServerName = "127.0.0.1"
+	}
+	s, err := Dial(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy.StallAfter(proxy.Sent() + 10)
+	s.Close()
+	err = within(t, 5*time.Second, func(ctx context.Context) error {
+		_, err := scanOnce(ctx, cfg, Checkpoint{})
+		return err
+	})
+	wantTimeout(t, err, "examine", proxy.Addr)
+}
+
+// TestIMAPSilentUnderTLS: the silence bound holds under TLS, where the
+// guard sits below the TLS connection, and under STARTTLS, where go-imap
+// puts TLS on it.
+func TestIMAPSilentUnderTLS(t *testing.T) {
+	serverTLS, pool := testkit.SelfSignedTLS(t, "127.0.0.1")
+	for name, implicit := range map[string]bool{"tls": true, "starttls": false} {
+		t.Run(name, func(t *testing.T) {
+			srv := startIMAPMemServer(t, serverTLS, implicit)
+			mode := netsec.StartTLS
+			if implicit {
+				mode = netsec.TLS
+			}
+			checkStalledExamine(t, IMAPConfig{Addr: srv.Addr, TLS: mode, Username: srv.User, Password: srv.Password,
+				TLSConfig: &tls.Config{RootCAs: pool}, DialTimeout: 5 * time.Second})
 		})
 	}
 }
