@@ -190,7 +190,8 @@ type IMAPConfig struct {
 // The SMTP deadlines are [smtp]'s; a trigger's is its own timeout key.
 
 // GitConfig is the [git] table: the deadlines of the remote operations
-// (see Deadlines).
+// (see Deadlines). One table for every tree: a deadline is about the
+// network and the servers, which the trees share, not about a series.
 type GitConfig struct {
 	// Timeout bounds one fetch (a candidate, a partial branch) or push.
 	Timeout Duration `toml:"timeout"`
