@@ -31,7 +31,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	defer closeAll()
-	p := pipeline.New(cfg, st, passOptions(stderr, *f.verbose))
+	opts := passOptions(stderr, *f.verbose)
+	opts.Stuck = exitStuck("run", stderr)
+	p := pipeline.New(cfg, st, opts)
 	scope := pipeline.ScopeAll
 	if *onto != "" {
 		scope = pipeline.ScopeTrees // no mail is read

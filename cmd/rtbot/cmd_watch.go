@@ -25,7 +25,7 @@ func cmdWatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer closeAll()
-	opts := pipeline.Options{Log: logger(stderr, *f.verbose), Fault: crashHook(), Preflight: true}
+	opts := pipeline.Options{Log: logger(stderr, *f.verbose), Fault: crashHook(), Preflight: true, Stuck: exitStuck("watch", stderr)}
 	err = pipeline.New(cfg, st, opts).Watch(ctx)
 	if errors.Is(err, context.Canceled) {
 		return nil

@@ -63,6 +63,17 @@ func openState(configPath string) (*config.Config, *state.Store, error) {
 	return cfg, st, nil
 }
 
+// exitStuck is pipeline.Options.Stuck for run and watch: a pass still
+// running a while after its deadline has a step that ignores it, and
+// ending the process is what releases the lock (the kernel drops the
+// flock). Nothing is lost: the next pass resumes, as after a crash.
+func exitStuck(cmd string, stderr io.Writer) func(error) {
+	return func(err error) {
+		fmt.Fprintf(stderr, "rtbot %s: %v\n", cmd, err)
+		os.Exit(exitError)
+	}
+}
+
 // logger logs to stderr: every step when verbose, else only problems.
 func logger(stderr io.Writer, verbose bool) *slog.Logger {
 	level := slog.LevelInfo

@@ -10,6 +10,7 @@
 //	[[tree]]     one per RT series: repository, candidate remote, RT queue, people, push, triggers
 //	[[trigger]]  testing triggers a tree fires after a clean rebase: command, webhook, kcidb
 //	[limits]     bounds on what rtbot reads from mail and patch queues (optional)
+//	[git]        deadlines of fetches, pushes and listings of remotes (optional)
 //
 // Reading is strict. A key rtbot does not know is an error that names the key
 // and its line, so a misspelt key never silently falls back to a default; keys
@@ -75,6 +76,8 @@ type Config struct {
 	// absent from the file takes its default from Rules.Defaults, so the
 	// zero value never reaches callers.
 	Limits LimitsConfig `toml:"limits"`
+	// Git is the [git] table; after Load every field is set (see Deadlines).
+	Git GitConfig `toml:"git"`
 }
 
 // LimitsConfig is the [limits] table: how much rtbot reads of what comes
@@ -122,6 +125,9 @@ type BotConfig struct {
 	// Workdir is scratch space (downloaded rc patches, trigger output, KCIDB
 	// documents before upload); default the directory "work" next to State.
 	Workdir string `toml:"workdir"`
+	// PassTimeout bounds one pass: `rtbot run`, and each wake-up of `rtbot
+	// watch`. See Deadlines.
+	PassTimeout Duration `toml:"pass_timeout"`
 }
 
 // TLS modes for [imap] and [smtp] tls.
@@ -169,6 +175,72 @@ type IMAPConfig struct {
 	// how often it re-checks while idling; default Rules.Defaults.Poll, at
 	// least one second.
 	Poll Duration `toml:"poll"`
+	// Timeout bounds how long the server may stay silent during a command.
+	// See Deadlines.
+	Timeout Duration `toml:"timeout"`
+}
+
+// Deadlines.
+//
+// Every network operation has a deadline, so that nothing holds a pass (and
+// the lock) for ever; a pass as a whole has one too, for what nobody
+// foresaw. Each key is optional, a duration of at least one second (a
+// minute for pass_timeout); its default comes from Rules.Defaults, from the
+// package that does the waiting.
+//
+//	[imap] timeout        how long the IMAP server may stay silent during a command
+//	[git] timeout         one fetch or push of a remote, over any transport
+//	[git] list_timeout    one listing of a remote's branches (ls-remote)
+//	[bot] pass_timeout    one pass; longer than every [[trigger]] timeout and [git] timeout;
+//	                      by default Rules.Defaults.PassTimeout more than all trigger timeouts together
+//
+// The SMTP deadlines are [smtp]'s; a trigger's is its own timeout key.
+
+// GitConfig is the [git] table: the deadlines of the remote operations
+// (see Deadlines). One table for every tree: a deadline is about the
+// network and the servers, which the trees share, not about a series.
+type GitConfig struct {
+	// Timeout bounds one fetch (a candidate, a partial branch) or push.
+	Timeout Duration `toml:"timeout"`
+	// ListTimeout bounds one listing of a remote's branches.
+	ListTimeout Duration `toml:"list_timeout"`
+}
+
+// minTimeout is the shortest network deadline a file may set, and
+// minPassTimeout the shortest pass.
+const (
+	minTimeout     = time.Second
+	minPassTimeout = time.Minute
+)
+
+// validateDeadlines checks the deadline keys (see Deadlines) and fills in
+// their defaults; the triggers' timeouts must be filled in already. The
+// pass must outlast each step it may wait on, or a pass that reaches that
+// step would be stopped every time: its default is Defaults.PassTimeout
+// more than all trigger timeouts together.
+func (c *Config) validateDeadlines(p *problems, d Defaults) {
+	checkDuration(p, "imap.timeout", &c.IMAP.Timeout, d.IMAPTimeout, minTimeout)
+	checkDuration(p, "git.timeout", &c.Git.Timeout, d.GitTimeout, minTimeout)
+	checkDuration(p, "git.list_timeout", &c.Git.ListTimeout, d.GitListTimeout, minTimeout)
+	def := d.PassTimeout
+	for _, t := range c.Triggers {
+		def += t.Timeout.Duration
+	}
+	checkDuration(p, "bot.pass_timeout", &c.Bot.PassTimeout, def, minPassTimeout)
+	pass := c.Bot.PassTimeout
+	if pass.bad || pass.Duration < minPassTimeout {
+		return // reported above
+	}
+	longer := func(key string, step Duration) {
+		if !step.bad && step.Duration >= pass.Duration {
+			p.add("bot.pass_timeout", "%v is not longer than %s (%v): a pass that reaches it would be stopped every time",
+				pass.Duration, key, step.Duration)
+		}
+	}
+	longer("git.timeout", c.Git.Timeout)
+	for i, t := range c.Triggers {
+		longer(fmt.Sprintf("trigger[%d].timeout", i), t.Timeout)
+	}
 }
 
 // SMTPConfig is the [smtp] table: where triage reports are sent.
@@ -395,6 +467,7 @@ func Parse(name string, data []byte, rules Rules) (*Config, error) {
 	}
 	c.validate(p, base, rules)
 	c.Limits.validate(p, md, rules.Defaults.Limits)
+	c.validateDeadlines(p, rules.Defaults)
 	if err := p.err(); err != nil {
 		return nil, err
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/rtbot/rtbot/internal/mailwatch"
 	"github.com/rtbot/rtbot/internal/patchqueue"
 	"github.com/rtbot/rtbot/internal/pipeline"
+	"github.com/rtbot/rtbot/internal/remote"
 	"github.com/rtbot/rtbot/internal/trigger"
 )
 
@@ -138,6 +139,9 @@ func TestExampleLoads(t *testing.T) {
 	if c.IMAP.Poll.Duration != 5*time.Minute || c.Triggers[0].Timeout.Duration != 2*time.Hour {
 		t.Errorf("poll %v, build timeout %v; want 5m0s and 2h0m0s", c.IMAP.Poll.Duration, c.Triggers[0].Timeout.Duration)
 	}
+	if c.Bot.PassTimeout.Duration != 3*time.Hour+time.Minute || c.IMAP.Timeout.Duration != time.Minute {
+		t.Errorf("pass timeout %v, imap timeout %v; want the documented 3h1m0s and 1m0s", c.Bot.PassTimeout.Duration, c.IMAP.Timeout.Duration)
+	}
 	if b, err := tr.Branch("6.1.177", 1); err != nil || b != "rtbot/6.1-rt/6.1.177-rc1" {
 		t.Errorf("Branch = %q, %v", b, err)
 	}
@@ -163,7 +167,8 @@ func TestExampleDocumentsEveryKey(t *testing.T) {
 		"method", "headers", "secret_env", "dir", "origin",
 		"mail_bytes", "mail_header_bytes", "mail_text_bytes", "mime_parts", "mime_depth",
 		"queue_patches", "queue_bytes", "patch_bytes", "hunk_lines",
-		"ca_file", "token_env", "token_file", "ssh_key", "known_hosts"}
+		"ca_file", "token_env", "token_file", "ssh_key", "known_hosts",
+		"pass_timeout", "list_timeout"}
 	for _, k := range keys {
 		if !strings.Contains(string(data), "\n"+k+" =") && !strings.Contains(string(data), "# "+k+" =") {
 			t.Errorf("the example does not show key %q", k)
@@ -194,6 +199,12 @@ func TestMinimalDefaults(t *testing.T) {
 	if c.IMAP.Poll.Duration != mailwatch.DefaultPoll || c.Triggers[0].Timeout.Duration != trigger.DefaultCommandTimeout {
 		t.Errorf("poll %v, timeout %v: defaults not applied", c.IMAP.Poll.Duration, c.Triggers[0].Timeout.Duration)
 	}
+	if c.IMAP.Timeout.Duration != mailwatch.DefaultTimeout || c.Git.Timeout.Duration != remote.DefaultTimeout ||
+		c.Git.ListTimeout.Duration != remote.DefaultListTimeout ||
+		c.Bot.PassTimeout.Duration != pipeline.DefaultPassTimeout+trigger.DefaultCommandTimeout {
+		t.Errorf("imap timeout %v, git %v and %v, pass %v: deadline defaults not applied",
+			c.IMAP.Timeout.Duration, c.Git.Timeout.Duration, c.Git.ListTimeout.Duration, c.Bot.PassTimeout.Duration)
+	}
 }
 
 // validationCase is an edit of minimal and the error Parse must report
@@ -209,7 +220,7 @@ type validationCase struct {
 // the error that names the key at fault, or that the result is valid.
 func TestValidation(t *testing.T) {
 	cases := slices.Concat(validationBotAndMailCases(), validationTreeSourceCases(),
-		validationTreeOutputCases(), validationTriggerCases())
+		validationTreeOutputCases(), validationTriggerCases(), validationDeadlineCases())
 	for _, tt := range cases {
 		t.Run(tt.name, func(t *testing.T) { checkValidation(t, tt) })
 	}
@@ -336,6 +347,25 @@ func validationTriggerCases() []validationCase {
 		{"kcidb origin", `argv = ["make", "-j8"]`, "dir = \"/tmp/k\"\norigin = \"Bad-Origin\"", "trigger[0].origin", "KCIDB origin"},
 		{"kcidb dir secret", `argv = ["make", "-j8"]`, "dir = \"/tmp/k\"\nsecret_env = \"X\"", "trigger[0].secret_env", "not used"},
 		{"duplicate trigger", "", "\n[[trigger]]\nname = \"build\"\ntype = \"command\"\nargv = [\"x\"]\n", "trigger[1].name", "duplicate trigger name"},
+	}
+}
+
+// validationDeadlineCases edit the deadline keys: [imap] timeout, [git]
+// and [bot] pass_timeout.
+func validationDeadlineCases() []validationCase {
+	const state, pw = `state = "/var/lib/rtbot/state.db"`, `password_env = "IMAP_PW"`
+	return []validationCase{
+		{"imap timeout", pw, pw + "\ntimeout = \"2m\"", "", ""},
+		{"imap timeout not a duration", pw, pw + "\ntimeout = \"soon\"", "imap.timeout", "not a duration"},
+		{"imap timeout too short", pw, pw + "\ntimeout = \"10ms\"", "imap.timeout", "at least 1s"},
+		{"git timeouts", "", "\n[git]\ntimeout = \"10m\"\nlist_timeout = \"30s\"\n", "", ""},
+		{"git timeout negative", "", "\n[git]\ntimeout = \"-1m\"\n", "git.timeout", "positive"},
+		{"git list_timeout too short", "", "\n[git]\nlist_timeout = \"1ms\"\n", "git.list_timeout", "at least 1s"},
+		{"git unknown key", "", "\n[git]\nfetch_timeout = \"1m\"\n", "git.fetch_timeout", "unknown key"},
+		{"pass timeout", state, state + "\npass_timeout = \"45m\"", "", ""},
+		{"pass timeout too short", state, state + "\npass_timeout = \"30s\"", "bot.pass_timeout", "at least 1m"},
+		{"pass timeout under a trigger's", state, state + "\npass_timeout = \"20m\"", "bot.pass_timeout", "not longer than trigger[0].timeout (30m0s)"},
+		{"default pass timeout under git's", "", "\n[git]\ntimeout = \"2h\"\n", "bot.pass_timeout", "1h30m0s is not longer than git.timeout (2h0m0s)"},
 	}
 }
 

@@ -46,6 +46,11 @@ type Defaults struct {
 	Limits         LimitsConfig  // [limits]
 
 	SMTPTimeout time.Duration // smtp.timeout
+	// The deadlines (see Deadlines).
+	IMAPTimeout    time.Duration // imap.timeout
+	GitTimeout     time.Duration // git.timeout
+	GitListTimeout time.Duration // git.list_timeout
+	PassTimeout    time.Duration // bot.pass_timeout
 }
 
 // ErrIncompleteRules is returned for Rules with a function or a default

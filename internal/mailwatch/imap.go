@@ -25,10 +25,24 @@ const (
 	DefaultFetchHeaderBytes = 64 << 10
 	DefaultFetchTextBytes   = 64 << 10
 	DefaultMaxCandidates    = 500
+	DefaultTimeout          = 60 * time.Second
 )
+
+// logoutTimeout bounds the LOGOUT of Close: a server that does not
+// answer it has nothing more to say.
+const logoutTimeout = 5 * time.Second
+
+// searchArrivals is how many messages may arrive between a scan's EXAMINE
+// and its SEARCH: a SEARCH answer naming more UIDs than the mailbox had
+// messages plus these is a lie, and is refused.
+const searchArrivals = 1000
 
 // fetchBatch is how many UIDs one UID FETCH command asks for.
 const fetchBatch = 100
+
+// fetchOverhead is what a FETCH answer may carry for one message besides
+// its sections: the UID, the size, the section names.
+const fetchOverhead = 1 << 10
 
 // ErrPlainNotLoopback is returned by Dial when netsec.Plain is configured
 // for a server that is not on a loopback address (netsec's loopback rule):
@@ -74,6 +88,21 @@ type IMAPConfig struct {
 	// DialTimeout bounds connecting, the TLS handshake, the greeting and LOGIN;
 	// 0 means DefaultDialTimeout.
 	DialTimeout time.Duration
+	// Timeout bounds how long the server may stay silent while rtbot waits
+	// for it: during every command (EXAMINE, SEARCH, FETCH, the start and
+	// the end of IDLE, NOOP, STORE, MOVE) each read must return within
+	// it, so a FETCH that keeps sending is never cut, and a server that
+	// stops answering fails the command with ErrTimeout. While idling the
+	// bound is Wait's poll plus Timeout: IDLE is silent by design. 0 means
+	// DefaultTimeout.
+	Timeout time.Duration
+	// MaxLiteralBytes bounds a message section the server announces in a
+	// FETCH answer: one larger is refused (ErrReplyTooLarge) before any of
+	// it is read. The sections asked for are MaxHeaderBytes and
+	// MaxTextBytes long; a server that ignores that and sends more is
+	// tolerated (the rest is dropped) up to this. 0 means
+	// DefaultLimits().MaxBytes, the largest mail recognised.
+	MaxLiteralBytes int64
 
 	// SubjectFilters are the Subject substrings searched for on the server
 	// (any of them matches); empty means DefaultSubjectFilters().
@@ -125,6 +154,12 @@ func (cfg IMAPConfig) normalized() (IMAPConfig, error) {
 	}
 	if cfg.DialTimeout <= 0 {
 		cfg.DialTimeout = DefaultDialTimeout
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.MaxLiteralBytes <= 0 {
+		cfg.MaxLiteralBytes = DefaultLimits().MaxBytes
 	}
 	if len(cfg.SubjectFilters) == 0 {
 		cfg.SubjectFilters = DefaultSubjectFilters()
@@ -256,6 +291,7 @@ func IsPermanent(err error) bool {
 type Scanner struct {
 	cfg     IMAPConfig
 	c       *imapclient.Client
+	guard   *guardConn    // the connection under c
 	changed chan struct{} // receives (non-blocking) when the server reports EXISTS
 
 	selected    bool   // the mailbox is selected (read-only unless MarkProcessed ran)
@@ -283,6 +319,24 @@ func Dial(ctx context.Context, cfg IMAPConfig) (*Scanner, error) {
 	stop := context.AfterFunc(dctx, func() { conn.Close() })
 	defer stop()
 
+	if op, err := s.start(conn); err != nil {
+		conn.Close()
+		if s.c != nil {
+			s.c.Close()
+		}
+		return nil, s.errorf(op, 0, ctxErr(dctx, s.guardErr(err)))
+	}
+	if !stop() {
+		s.c.Close()
+		return nil, s.errorf("login", 0, dctx.Err())
+	}
+	s.guard.disarm()
+	return s, nil
+}
+
+// start runs the IMAP session on conn up to a logged-in connection with
+// its capabilities known, and returns the step that failed.
+func (s *Scanner) start(conn net.Conn) (op string, err error) {
 	opts := &imapclient.Options{
 		TLSConfig: s.tlsConfig(),
 		UnilateralDataHandler: &imapclient.UnilateralDataHandler{
@@ -293,72 +347,69 @@ func Dial(ctx context.Context, cfg IMAPConfig) (*Scanner, error) {
 			},
 		},
 	}
-	if cfg.TLS == netsec.StartTLS {
-		s.c, err = imapclient.NewStartTLS(conn, opts)
-		if err != nil {
-			return nil, s.errorf("starttls", 0, ctxErr(dctx, err))
+	if s.cfg.TLS == netsec.StartTLS {
+		if s.c, err = imapclient.NewStartTLS(conn, opts); err != nil {
+			return "starttls", err
 		}
 	} else {
 		s.c = imapclient.New(conn, opts)
 	}
 	if err := s.c.WaitGreeting(); err != nil {
-		s.c.Close()
-		return nil, s.errorf("greeting", 0, ctxErr(dctx, err))
+		return "greeting", err
 	}
 	if s.c.Caps().Has(imap.CapLoginDisabled) {
-		s.c.Close()
-		return nil, s.errorf("login", 0, permanentError{errors.New("server advertises LOGINDISABLED on this connection")})
+		return "login", permanentError{errors.New("server advertises LOGINDISABLED on this connection")}
 	}
-	if err := s.c.Login(cfg.Username, cfg.Password).Wait(); err != nil {
-		s.c.Close()
-		err = fmt.Errorf("user %q: %w", cfg.Username, err)
+	if err := s.c.Login(s.cfg.Username, s.cfg.Password).Wait(); err != nil {
+		err = fmt.Errorf("user %q: %w", s.cfg.Username, err)
 		if loginRejected(err) {
 			err = permanentError{err}
 		}
-		return nil, s.errorf("login", 0, ctxErr(dctx, err))
+		return "login", err
 	}
 	// Settle the capabilities now (servers may send new ones after LOGIN, or
 	// none, and go-imap then asks in the background) so that no CAPABILITY
 	// command interleaves with a later Scan.
 	if s.c.Caps() == nil {
-		s.c.Close()
-		return nil, s.errorf("capability", 0, ctxErr(dctx, errors.New("no capability list from server")))
+		return "capability", errors.New("no capability list from server")
 	}
-	if !stop() {
-		s.c.Close()
-		return nil, s.errorf("login", 0, dctx.Err())
-	}
-	return s, nil
+	return "", nil
 }
 
-// dialConn opens the TCP (and, for netsec.TLS, TLS) connection, enforcing
-// netsec's loopback rule for netsec.Plain both before and after connecting.
+// dialConn opens the TCP connection, puts the guard on it (armed with
+// DialTimeout until Dial is done) and, for netsec.TLS, does the TLS
+// handshake over the guard. It enforces netsec's loopback rule for
+// netsec.Plain both before and after connecting.
 func (s *Scanner) dialConn(ctx context.Context) (net.Conn, error) {
-	d := &net.Dialer{}
-	switch s.cfg.TLS {
-	case netsec.TLS:
-		cfg := s.tlsConfig()
-		if cfg.NextProtos == nil {
-			cfg.NextProtos = []string{"imap"}
-		}
-		return (&tls.Dialer{NetDialer: d, Config: cfg}).DialContext(ctx, "tcp", s.cfg.Addr)
-	case netsec.Plain:
+	if s.cfg.TLS == netsec.Plain {
 		host, _, _ := net.SplitHostPort(s.cfg.Addr)
 		if !netsec.LoopbackHost(host) {
 			return nil, permanentError{fmt.Errorf("%w: %s is not loopback", ErrPlainNotLoopback, host)}
 		}
-		conn, err := d.DialContext(ctx, "tcp", s.cfg.Addr)
-		if err != nil {
-			return nil, err
-		}
-		if !netsec.LoopbackPeer(conn) {
-			conn.Close()
-			return nil, permanentError{fmt.Errorf("%w: connected to %v", ErrPlainNotLoopback, conn.RemoteAddr())}
-		}
-		return conn, nil
-	default: // netsec.StartTLS
-		return d.DialContext(ctx, "tcp", s.cfg.Addr)
 	}
+	raw, err := (&net.Dialer{}).DialContext(ctx, "tcp", s.cfg.Addr)
+	if err != nil {
+		return nil, err
+	}
+	if s.cfg.TLS == netsec.Plain && !netsec.LoopbackPeer(raw) {
+		raw.Close()
+		return nil, permanentError{fmt.Errorf("%w: connected to %v", ErrPlainNotLoopback, raw.RemoteAddr())}
+	}
+	s.guard = newGuardConn(raw)
+	s.guard.arm(s.cfg.DialTimeout, replyBudget)
+	if s.cfg.TLS != netsec.TLS {
+		return s.guard, nil
+	}
+	cfg := s.tlsConfig()
+	if cfg.NextProtos == nil {
+		cfg.NextProtos = []string{"imap"}
+	}
+	tc := tls.Client(s.guard, cfg)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		raw.Close()
+		return nil, err
+	}
+	return tc, nil
 }
 
 // loginRejected reports whether a LOGIN failure is a verdict on the
@@ -416,9 +467,17 @@ func ctxErr(ctx context.Context, err error) error {
 	return err
 }
 
-// do runs f, which issues IMAP commands, and tears the connection down if ctx
-// ends first: go-imap's commands do not take a context.
+// do runs f, which issues IMAP commands, with the guard armed: the
+// server may stay silent at most Timeout at a time and send at most
+// replyBudget bytes. It tears the connection down if ctx ends first:
+// go-imap's commands do not take a context.
 func (s *Scanner) do(ctx context.Context, op string, uid uint32, f func() error) error {
+	return s.doBounded(ctx, op, uid, s.cfg.Timeout, replyBudget, f)
+}
+
+// doBounded is do with the guard's bounds given: the server may stay
+// silent at most silence at a time and send at most budget bytes.
+func (s *Scanner) doBounded(ctx context.Context, op string, uid uint32, silence time.Duration, budget int64, f func() error) error {
 	if s.dead != nil {
 		return s.errorf(op, uid, fmt.Errorf("connection unusable after earlier failure: %w", s.dead))
 	}
@@ -426,12 +485,15 @@ func (s *Scanner) do(ctx context.Context, op string, uid uint32, f func() error)
 		return s.errorf(op, uid, err)
 	}
 	stop := context.AfterFunc(ctx, func() { s.c.Close() })
+	s.guard.arm(silence, budget)
 	err := f()
+	s.guard.disarm()
 	if !stop() {
 		s.dead = ctx.Err()
 		return s.errorf(op, uid, ctxErr(ctx, err))
 	}
 	if err != nil {
+		err = s.guardErr(err)
 		var ie *imap.Error
 		if !errors.As(err, &ie) {
 			s.dead = err // a transport failure, not a NO/BAD answer
@@ -439,6 +501,20 @@ func (s *Scanner) do(ctx context.Context, op string, uid uint32, f func() error)
 		return s.errorf(op, uid, err)
 	}
 	return nil
+}
+
+// guardErr returns the guard's error in place of err when the guard
+// ended the connection: go-imap reports its consequence (a read error
+// deep in a response), the guard its cause (a silent server, an answer
+// too large).
+func (s *Scanner) guardErr(err error) error {
+	if s.guard == nil {
+		return err
+	}
+	if gerr := s.guard.err(); gerr != nil && !errors.Is(err, gerr) {
+		return gerr
+	}
+	return err
 }
 
 // examine selects the mailbox read-only.
@@ -498,34 +574,26 @@ func (s *Scanner) Scan(ctx context.Context, cp Checkpoint) (ScanResult, error) {
 	if err != nil {
 		return ScanResult{}, err
 	}
-	var uids []uint32
-	if set, ok := data.All.(imap.UIDSet); ok {
-		nums, ok := set.Nums()
-		if !ok {
-			return ScanResult{}, s.errorf("search", 0, fmt.Errorf("server returned a dynamic UID set %v", set))
-		}
-		for _, u := range nums {
-			// "UID n:*" matches the highest UID even when it is below n.
-			if uint32(u) >= from {
-				uids = append(uids, uint32(u))
-			}
-		}
+	set, _ := data.All.(imap.UIDSet)
+	uids, found, err := searchUIDs(set, from, s.cfg.MaxCandidates)
+	if err == nil && found.count > uint64(sel.NumMessages)+searchArrivals {
+		err = fmt.Errorf("the answer names %d UIDs from %d on, and the mailbox has %d messages: refusing it",
+			found.count, from, sel.NumMessages)
 	}
-	slices.Sort(uids)
-	uids = slices.Compact(uids)
-	res.Matched = len(uids)
+	if err != nil {
+		return ScanResult{}, s.errorf("search", 0, err)
+	}
+	res.Matched = int(found.count)
 
 	// Everything below UIDNEXT existed at EXAMINE time and was searched.
 	if sel.UIDNext > 1 {
 		res.Next.LastUID = max(res.Next.LastUID, uint32(sel.UIDNext)-1)
 	}
-	if n := len(uids); n > 0 {
-		res.Next.LastUID = max(res.Next.LastUID, uids[n-1])
-	}
-	if len(uids) > s.cfg.MaxCandidates {
-		uids = uids[:s.cfg.MaxCandidates]
+	if found.count > uint64(len(uids)) {
 		res.Next.LastUID = uids[len(uids)-1]
 		res.More = true
+	} else if found.count > 0 {
+		res.Next.LastUID = max(res.Next.LastUID, found.last)
 	}
 
 	for batch := range slices.Chunk(uids, fetchBatch) {
@@ -537,6 +605,52 @@ func (s *Scanner) Scan(ctx context.Context, cp Checkpoint) (ScanResult, error) {
 		res.Candidates = append(res.Candidates, cands...)
 	}
 	return res, nil
+}
+
+// uidsFound sums up the UIDs a SEARCH answer names from some UID on.
+type uidsFound struct {
+	count uint64 // how many
+	last  uint32 // the highest
+}
+
+// searchUIDs returns, in ascending order and each once, the first limit
+// UIDs of set from from on, with how many set names from there and the
+// highest. It expands no more UIDs than it returns: the set is the
+// server's word, and one range, "1:4294967294", names four billion of
+// them. A set with "*" is refused: a SEARCH answer names real UIDs.
+func searchUIDs(set imap.UIDSet, from uint32, limit int) ([]uint32, uidsFound, error) {
+	ranges := make([]imap.UIDRange, 0, len(set))
+	for _, r := range set {
+		if r.Start == 0 || r.Stop == 0 {
+			return nil, uidsFound{}, fmt.Errorf("server returned a dynamic UID set %v", set)
+		}
+		lo, hi := min(r.Start, r.Stop), max(r.Start, r.Stop)
+		if hi >= imap.UID(from) { // "UID n:*" matches the highest UID even when it is below n
+			ranges = append(ranges, imap.UIDRange{Start: max(lo, imap.UID(from)), Stop: hi})
+		}
+	}
+	slices.SortFunc(ranges, func(a, b imap.UIDRange) int { return cmp.Compare(a.Start, b.Start) })
+	var (
+		uids  []uint32
+		found uidsFound
+	)
+	for _, r := range ranges {
+		if found.count > 0 && r.Start <= imap.UID(found.last) { // overlaps what was counted
+			if r.Stop <= imap.UID(found.last) {
+				continue
+			}
+			r.Start = imap.UID(found.last) + 1
+		}
+		found.count += uint64(r.Stop-r.Start) + 1
+		found.last = uint32(r.Stop)
+		for u := r.Start; len(uids) < limit; u++ {
+			uids = append(uids, uint32(u))
+			if u == r.Stop {
+				break
+			}
+		}
+	}
+	return uids, found, nil
 }
 
 // criteria builds the server-side search for UIDs from..* whose Subject
@@ -585,7 +699,9 @@ func (s *Scanner) fetch(ctx context.Context, uids []uint32) ([]Candidate, int64,
 		fetched int64
 		lastUID uint32
 	)
-	err := s.do(ctx, "fetch", 0, func() error {
+	// What was asked for, and as much again as any other command may have.
+	budget := int64(len(uids))*(s.cfg.MaxHeaderBytes+s.cfg.MaxTextBytes+fetchOverhead) + replyBudget
+	err := s.doBounded(ctx, "fetch", 0, s.cfg.Timeout, budget, func() error {
 		cmd := s.c.Fetch(set, opts)
 		for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
 			c, n, err := s.readMessage(msg, hdr, txt)
@@ -652,6 +768,9 @@ func (s *Scanner) readMessage(msg *imapclient.FetchMessageData, hdr, txt *imap.F
 			if isHeader {
 				limit = s.cfg.MaxHeaderBytes
 			}
+			if err := s.refuseHuge(it); err != nil {
+				return c, fetched, fmt.Errorf("uid %d: %w", c.UID, err)
+			}
 			b, n, more, err := readBounded(it.Literal, limit)
 			fetched += n
 			if err != nil {
@@ -675,6 +794,30 @@ func (s *Scanner) readMessage(msg *imapclient.FetchMessageData, hdr, txt *imap.F
 		c.Raw, c.Truncated = assemble(h, t, s.cfg.MaxHeaderBytes, s.cfg.MaxTextBytes, hMore, tMore, c.Size)
 	}
 	return c, fetched, nil
+}
+
+// refuseHuge refuses a section the server announces larger than
+// MaxLiteralBytes before any of it is read: the guard fails the
+// connection, the literal then ends at once (after what go-imap had
+// buffered) and the client is closed.
+func (s *Scanner) refuseHuge(it imapclient.FetchItemDataBodySection) error {
+	if it.Literal == nil || it.Literal.Size() <= s.cfg.MaxLiteralBytes {
+		return nil
+	}
+	err := fmt.Errorf("%w: the server offers %d bytes of %s, more than the %d bytes of the largest mail rtbot reads",
+		ErrReplyTooLarge, it.Literal.Size(), sectionName(it.Section), s.cfg.MaxLiteralBytes)
+	s.guard.refuse(err)
+	io.Copy(io.Discard, it.Literal)
+	s.c.Close()
+	return err
+}
+
+// sectionName is how a FETCH answer names a body section: "BODY[TEXT]".
+func sectionName(sec *imap.FetchItemBodySection) string {
+	if sec == nil {
+		return "a section"
+	}
+	return "BODY[" + string(sec.Specifier) + "]"
 }
 
 // readBounded reads at most limit bytes of r, and counts (then drops) the
@@ -749,7 +892,7 @@ func (s *Scanner) Close() error {
 		s.c.Close()
 		return nil
 	}
-	t := time.AfterFunc(5*time.Second, func() { s.c.Close() })
+	t := time.AfterFunc(min(logoutTimeout, s.cfg.Timeout), func() { s.c.Close() })
 	defer t.Stop()
 	logoutErr := s.c.Logout().Wait()
 	closeErr := s.c.Close()

@@ -46,8 +46,10 @@ func TestIMAPDovecot(t *testing.T) {
 	runIMAPScanSuite(t, dovecotEnv(t))
 }
 
-func TestIMAPDovecotStartTLS(t *testing.T) {
-	env := dovecotEnv(t)
+// dovecotRoots returns a pool that trusts the test Dovecot's certificate,
+// for STARTTLS; the test skips without RTBOT_DOVECOT_CA.
+func dovecotRoots(t *testing.T) *x509.CertPool {
+	t.Helper()
 	caFile := os.Getenv("RTBOT_DOVECOT_CA")
 	if caFile == "" {
 		t.Skip("RTBOT_DOVECOT_CA is not set: no certificate to trust for STARTTLS")
@@ -60,6 +62,22 @@ func TestIMAPDovecotStartTLS(t *testing.T) {
 	if !pool.AppendCertsFromPEM(pem) {
 		t.Fatalf("no certificate in %s", caFile)
 	}
+	return pool
+}
+
+// TestIMAPDovecotSilent: Dovecot going silent after the login (a stalled
+// proxy in front of it): the scan ends within Timeout, naming the EXAMINE.
+// In clear only: Dovecot's TLS sends a varying number of bytes before the
+// login is done (session tickets), so a proxy cannot stall it at a known
+// point; TestIMAPSilentUnderTLS covers TLS.
+func TestIMAPDovecotSilent(t *testing.T) {
+	env := dovecotEnv(t)
+	checkStalledExamine(t, IMAPConfig{Addr: env.Addr, TLS: netsec.Plain, Username: env.User, Password: env.Password, DialTimeout: 10 * time.Second})
+}
+
+func TestIMAPDovecotStartTLS(t *testing.T) {
+	env := dovecotEnv(t)
+	pool := dovecotRoots(t)
 	a := dialIMAPAdmin(t, env.Addr, env.User, env.Password)
 	var seq imapSuiteSeq
 	mbox := env.fresh(t, a, &seq)

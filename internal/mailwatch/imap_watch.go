@@ -10,12 +10,9 @@ import (
 	"github.com/emersion/go-imap/v2"
 )
 
-// DefaultPoll is how often Wait polls a server without IDLE when the caller
-// passes no interval.
+// DefaultPoll is how often Wait polls a server without IDLE, and ends
+// IDLE on one with it, when the caller passes no interval.
 const DefaultPoll = 5 * time.Minute
-
-// idleStopTimeout bounds how long ending IDLE may take once Wait is done.
-const idleStopTimeout = 10 * time.Second
 
 // SupportsIdle reports whether Wait will use IMAP IDLE on this connection
 // (the server supports it and IMAPConfig.DisableIdle is not set).
@@ -28,14 +25,21 @@ func (s *Scanner) SupportsIdle() bool {
 }
 
 // Wait blocks until it is time to Scan again, or ctx ends. With IDLE it
-// returns as soon as the server reports new mail (notified is true), or after
-// poll if poll > 0, a safety net against servers and middleboxes that drop
-// IDLE notifications silently. Without IDLE it waits poll (DefaultPoll if
-// poll <= 0), sends NOOP and reports whether the server announced new mail;
-// either way the caller should scan next.
+// returns as soon as the server reports new mail (notified is true), or
+// after poll (DefaultPoll if poll <= 0), a safety net against servers and
+// middleboxes that drop IDLE notifications, or connections, silently.
+// Without IDLE it waits poll, sends NOOP and reports whether the server
+// announced new mail; either way the caller should scan next.
+//
+// The server must acknowledge the start and the end of IDLE within
+// IMAPConfig.Timeout; while idling it may stay silent for poll plus
+// Timeout.
 //
 // Wait EXAMINEs the mailbox first if no Scan has selected it.
 func (s *Scanner) Wait(ctx context.Context, poll time.Duration) (notified bool, err error) {
+	if poll <= 0 {
+		poll = DefaultPoll
+	}
 	if !s.selected {
 		if _, err := s.examine(ctx); err != nil {
 			return false, err
@@ -47,59 +51,51 @@ func (s *Scanner) Wait(ctx context.Context, poll time.Duration) (notified bool, 
 	if !s.SupportsIdle() {
 		return s.poll(ctx, poll)
 	}
-
-	if s.dead != nil {
-		return false, s.errorf("idle", 0, fmt.Errorf("connection unusable after earlier failure: %w", s.dead))
-	}
-	idle, err := s.c.Idle()
-	if err != nil {
-		s.dead = err
-		return false, s.errorf("idle", 0, err)
-	}
-	var timeout <-chan time.Time
-	if poll > 0 {
-		t := time.NewTimer(poll)
-		defer t.Stop()
-		timeout = t.C
-	}
+	// Not ctx: when it ends, IDLE is ended with DONE and the connection
+	// stays usable.
 	var waitErr error
-	select {
-	case <-s.changed:
-		notified = true
-	case <-timeout:
-	case <-ctx.Done():
-		waitErr = ctx.Err()
-	case <-s.c.Closed():
-		waitErr = errors.New("server closed the connection during IDLE")
-	}
-
-	// End IDLE (DONE) and wait for the server's OK, bounded.
-	stop := time.AfterFunc(idleStopTimeout, func() { s.c.Close() })
-	closeErr := idle.Close()
-	if closeErr == nil {
-		closeErr = idle.Wait()
-	}
-	if !stop.Stop() && closeErr == nil {
-		closeErr = errors.New("timed out ending IDLE")
-	}
-	if waitErr != nil {
-		if closeErr != nil {
-			s.dead = closeErr
+	err = s.do(context.WithoutCancel(ctx), "idle", 0, func() error {
+		idle, err := s.c.Idle()
+		if err != nil {
+			return err
 		}
+		s.guard.arm(poll+s.cfg.Timeout, replyBudget)
+		notified, waitErr = s.idle(ctx, poll)
+		// End IDLE (DONE) and wait for the server's OK.
+		s.guard.arm(s.cfg.Timeout, replyBudget)
+		if err := idle.Close(); err != nil {
+			return err
+		}
+		return idle.Wait()
+	})
+	switch {
+	case waitErr != nil:
 		return false, s.errorf("idle", 0, waitErr)
-	}
-	if closeErr != nil {
-		s.dead = closeErr
-		return false, s.errorf("idle", 0, closeErr)
+	case err != nil:
+		return false, err
 	}
 	return notified || s.drainNotify(), nil
 }
 
+// idle waits, IDLE running, for the server to report new mail, poll to
+// pass, ctx to end or the connection to close.
+func (s *Scanner) idle(ctx context.Context, poll time.Duration) (notified bool, err error) {
+	t := time.NewTimer(poll)
+	defer t.Stop()
+	select {
+	case <-s.changed:
+		return true, nil
+	case <-t.C:
+		return false, nil
+	case <-ctx.Done():
+		return false, ctx.Err()
+	case <-s.c.Closed():
+		return false, errors.New("server closed the connection during IDLE")
+	}
+}
+
 // poll is Wait for servers without IDLE.
 func (s *Scanner) poll(ctx context.Context, poll time.Duration) (bool, error) {
-	if poll <= 0 {
-		poll = DefaultPoll
-	}
 	t := time.NewTimer(poll)
 	defer t.Stop()
 	select {
@@ -227,9 +223,13 @@ type WatchOptions struct {
 // every Wait, and calls handle with each scan's result and the connection
 // (to MarkProcessed what it handled). handle must persist
 // res.Next once it has processed the candidates; Watch continues from
-// res.Next only if handle returns nil, and returns handle's error otherwise.
-// Connection failures are retried with opts.Backoff; Watch returns on ctx's
-// end or a permanent error.
+// res.Next only if handle returns nil, and returns handle's error otherwise,
+// except an error that wraps context.DeadlineExceeded while ctx is alive:
+// handle ran out of a deadline of its own (a pass that took too long), and
+// that is retried like a connection failure. Connection failures (a server
+// that stopped answering included) are reported to opts.Report and retried
+// after opts.Backoff on a new connection, from the last checkpoint; Watch
+// returns on ctx's end or a permanent error.
 func Watch(ctx context.Context, cfg IMAPConfig, opts WatchOptions, cp Checkpoint, handle func(ctx context.Context, s *Scanner, res ScanResult) error) error {
 	attempt := 0
 	for {
@@ -278,6 +278,9 @@ func watchConn(ctx context.Context, s *Scanner, opts WatchOptions, cp Checkpoint
 		}
 		*attempt = 0 // a successful scan proves the connection healthy
 		if err := handle(ctx, s, res); err != nil {
+			if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+				return cp, err // handle's own deadline: reconnect and retry
+			}
 			return cp, handlerError{err}
 		}
 		cp = res.Next

@@ -106,7 +106,7 @@ func (p *Pipeline) push(ctx context.Context, runID int64, t config.Tree, branch 
 // absent), and whether that is a commit other than head that rtbot never
 // pushed there: someone else's.
 func (p *Pipeline) remoteBranch(ctx context.Context, t config.Tree, branch string, head plumbing.Hash) (plumbing.Hash, bool, error) {
-	at, err := pushedHead(ctx, t, branch)
+	at, err := p.pushedHead(ctx, t, branch)
 	if err != nil || at.IsZero() || at == head {
 		return at, false, err
 	}

@@ -27,7 +27,8 @@ import (
 // from candidate, the IMAP flag, mailbox, poll and mail limits from
 // mailwatch, the loopback rule and the redaction of credentials in URLs
 // from netsec, trigger timeouts and the KCIDB origin from trigger, the SMTP
-// timeout from mailout.
+// timeout from mailout, the IMAP command deadline from mailwatch, the git
+// deadlines from remote and the pass deadline from this package.
 func ConfigRules() config.Rules {
 	mail, queue := mailwatch.DefaultLimits(), patchqueue.DefaultLimits()
 	return config.Rules{
@@ -52,6 +53,10 @@ func ConfigRules() config.Rules {
 			HTTPTimeout:    trigger.DefaultHTTPTimeout,
 			KCIDBOrigin:    trigger.DefaultKCIDBOrigin,
 			SMTPTimeout:    mailout.DefaultTimeout,
+			IMAPTimeout:    mailwatch.DefaultTimeout,
+			GitTimeout:     remote.DefaultTimeout,
+			GitListTimeout: remote.DefaultListTimeout,
+			PassTimeout:    DefaultPassTimeout,
 			Limits: config.LimitsConfig{
 				MailBytes: mail.MaxBytes, MailHeaderBytes: mail.MaxHeaderBytes, MailTextBytes: mail.MaxTextBytes,
 				MIMEParts: mail.MaxParts, MIMEDepth: mail.MaxDepth,
@@ -79,7 +84,8 @@ func tlsMode(s string) netsec.Mode {
 
 // imapConfig is the mailwatch configuration of [imap]. The fetch bounds
 // are the recognition limits: a header or text cut shorter than
-// Recognize reads would be a mail it never sees whole.
+// Recognize reads would be a mail it never sees whole, and a section
+// larger than the largest mail recognised is refused unread.
 func (p *Pipeline) imapConfig() (mailwatch.IMAPConfig, error) {
 	pw, err := p.cfg.IMAP.Password()
 	if err != nil {
@@ -91,6 +97,7 @@ func (p *Pipeline) imapConfig() (mailwatch.IMAPConfig, error) {
 	}
 	return mailwatch.IMAPConfig{
 		MaxHeaderBytes: p.cfg.Limits.MailHeaderBytes, MaxTextBytes: p.cfg.Limits.MailTextBytes,
+		MaxLiteralBytes: p.cfg.Limits.MailBytes, Timeout: p.cfg.IMAP.Timeout.Duration,
 		Addr: p.cfg.IMAP.Addr, TLS: tlsMode(p.cfg.IMAP.TLS), TLSConfig: tc,
 		Username: p.cfg.IMAP.Username, Password: pw, Mailbox: p.mailbox(),
 		ProcessedFlag: p.cfg.IMAP.MarkProcessed, ProcessedMailbox: p.cfg.IMAP.MoveProcessed,

@@ -73,38 +73,42 @@ func fetchedFixRef(branch string) string {
 // so an interrupted pass learns them again (recording a resolution twice
 // replaces it with itself).
 //
-// A branch that cannot be read (the remote is down) is logged and tried
-// again next pass; it never holds back the announcements. The error
-// returned is only that of a cancelled context or a Fault stop.
+// A branch that cannot be read (the remote is down, or did not answer
+// within its deadline) is logged and tried again next pass; it never holds
+// back the announcements, but the pass reports it: learnFixes returns
+// every such failure, joined, once it has tried every branch (and at once
+// when the context ends or a Fault stops it).
 func (p *Pipeline) learnFixes(ctx context.Context, pass *Pass) error {
+	var errs []error
 	for _, t := range p.cfg.Trees {
 		if err := p.learnTreeFixes(ctx, t, pass); err != nil {
 			if stopping(ctx, err) {
 				return err
 			}
 			p.log.Warn("could not look for fixes pushed onto partial branches; trying again next pass", "tree", t.Name, "err", err)
+			errs = append(errs, fmt.Errorf("tree %s: fixes: %w", t.Name, err))
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // learnTreeFixes learns from the partial branches of tree t that
-// watchedRuns lists.
+// watchedRuns lists, and returns the failures, joined.
 func (p *Pipeline) learnTreeFixes(ctx context.Context, t config.Tree, pass *Pass) error {
 	runs, err := p.watchedRuns(ctx, t)
 	if err != nil {
 		return err
 	}
+	var errs []error
 	for _, run := range runs {
 		if err := p.learnBranch(ctx, t, run, pass); err != nil {
 			if stopping(ctx, err) {
 				return err
 			}
-			p.log.Warn("could not learn from the partial branch; trying again next pass",
-				"tree", t.Name, "branch", run.PushedBranch, "run", run.ID, "err", err)
+			errs = append(errs, fmt.Errorf("partial branch %s (run %d): %w", run.PushedBranch, run.ID, err))
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // watchedRuns are the runs of tree t whose partial branches a pass reads
@@ -251,7 +255,7 @@ func (p *Pipeline) learnBranch(ctx context.Context, t config.Tree, run state.Run
 func (p *Pipeline) readPartialBranch(ctx context.Context, t config.Tree, run state.Run) (*partialBranch, error) {
 	b := &partialBranch{t: t, run: run, name: run.PushedBranch, result: plumbing.NewHash(run.ResultCommit)}
 	var err error
-	if b.tip, err = pushedHead(ctx, t, b.name); err != nil {
+	if b.tip, err = p.pushedHead(ctx, t, b.name); err != nil {
 		return nil, err
 	}
 	if b.done, err = p.readUpTo(t, b.name); err != nil {

@@ -243,9 +243,11 @@ func pinCandidate(eng *merger.Engine, ref string, commit plumbing.Hash) error {
 }
 
 // ProcessPending processes the announcements not yet done, without
-// reading the mailbox: what `rtbot run --onto` does after Submit.
+// reading the mailbox: what `rtbot run --onto` does after Submit. It is a
+// pass, within [bot] pass_timeout.
 func (p *Pipeline) ProcessPending(ctx context.Context) (*Pass, error) {
+	ctx, end := p.passContext(ctx)
 	pass := &Pass{}
 	err := p.processPending(ctx, pass)
-	return pass, err
+	return pass, end(err)
 }

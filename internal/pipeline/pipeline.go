@@ -67,6 +67,11 @@ type Options struct {
 	// Now, when not nil, is the clock that decides how long an
 	// announcement waits for its candidate (see Patience); tests move it.
 	Now func() time.Time
+	// Stuck, when not nil, is called if a pass is still running a while
+	// after its deadline ([bot] pass_timeout), which means a step that
+	// does not look at its context; the commands print the error and exit,
+	// so that the lock is released. See deadline.go.
+	Stuck func(error)
 }
 
 // Retry bounds the retries of a run within one pass: up to Attempts tries
@@ -219,7 +224,15 @@ type RunReport struct {
 // records what it finds, processes every announcement not yet done, and
 // flags processed mail if configured. Announcements a temporary failure
 // held back stay pending for the next pass; the returned error says why.
+// The pass ends by [bot] pass_timeout at the latest (see deadline.go).
 func (p *Pipeline) Once(ctx context.Context) (*Pass, error) {
+	ctx, end := p.passContext(ctx)
+	pass, err := p.once(ctx)
+	return pass, end(err)
+}
+
+// once is Once within the pass deadline.
+func (p *Pipeline) once(ctx context.Context) (*Pass, error) {
 	pass := &Pass{}
 	icfg, err := p.imapConfig()
 	if err != nil {
@@ -227,7 +240,7 @@ func (p *Pipeline) Once(ctx context.Context) (*Pass, error) {
 	}
 	sc, err := mailwatch.Dial(ctx, icfg)
 	if err != nil {
-		return pass, netsec.ExplainTLS(err, "imap.ca_file")
+		return pass, netsec.ExplainTLS(imapError(p.cfg, err), "imap.ca_file")
 	}
 	defer sc.Close()
 	cp, err := p.store.Checkpoint(ctx, p.cfg.IMAP.Addr, icfg.Mailbox)
@@ -239,7 +252,7 @@ func (p *Pipeline) Once(ctx context.Context) (*Pass, error) {
 	for {
 		scan, err := sc.Scan(ctx, mailwatch.Checkpoint{UIDValidity: cp.UIDValidity, LastUID: cp.LastUID})
 		if err != nil {
-			return pass, err
+			return pass, imapError(p.cfg, err)
 		}
 		if err := p.ingest(ctx, scan, pass, uids); err != nil {
 			return pass, err
@@ -258,7 +271,7 @@ func (p *Pipeline) Once(ctx context.Context) (*Pass, error) {
 		}
 		// The flag is a convenience for humans reading the mailbox; state
 		// already says the mail was processed.
-		p.log.Warn("flagging processed mail failed", "err", err)
+		p.log.Warn("flagging processed mail failed", "err", imapError(p.cfg, err))
 	}
 	return pass, perr
 }
@@ -470,17 +483,20 @@ func (p *Pipeline) accepting(a state.Announcement) ([]config.Tree, string) {
 // fail the pass (a run that failed and was reported, a report the server
 // refused).
 func (p *Pipeline) processPending(ctx context.Context, pass *Pass) error {
+	var errs []error
 	if err := p.learnFixes(ctx, pass); err != nil {
-		return err
+		if stopping(ctx, err) {
+			return err
+		}
+		errs = append(errs, err) // and go on: fixes never hold announcements back
 	}
 	if err := p.reconsider(ctx, pass); err != nil {
 		return err
 	}
 	anns, err := p.pending(ctx)
 	if err != nil {
-		return err
+		return errors.Join(append(errs, err)...)
 	}
-	var errs []error
 	for _, a := range anns {
 		settled, err := p.process(ctx, a, pass)
 		if settled != nil {
@@ -614,13 +630,15 @@ func unfinished(r RunReport, err error) RunReport {
 }
 
 // runTreeRetrying runs a tree on an announcement, trying again as
-// Options.Retry says when it fails for a reason that may pass. Each try
+// Options.Retry says when it fails for a reason that may pass, but not
+// when a deadline ended it: a server that did not answer for the whole of
+// its deadline is asked again by the next pass, not at once. Each try
 // resumes the run where the last one stopped.
 func (p *Pipeline) runTreeRetrying(ctx context.Context, a state.Announcement, t config.Tree, pass *Pass) (*RunReport, error) {
 	delay := p.opts.Retry.Min
 	for attempt := 1; ; attempt++ {
 		runReport, err := p.runTree(ctx, a, t, pass)
-		if err == nil || attempt >= p.opts.Retry.Attempts || !Temporary(err) {
+		if err == nil || attempt >= p.opts.Retry.Attempts || !Temporary(err) || timedOut(err) {
 			return runReport, err
 		}
 		p.log.Warn("temporary failure; retrying", "tree", t.Name, "candidate", candName(a.Version, a.RC),
@@ -685,9 +703,12 @@ func (p *Pipeline) mailbox() string {
 
 // Watch stays connected to the mailbox (IMAP IDLE, or polling every
 // [imap] poll) and processes announcements as they arrive, until ctx ends.
-// Connection failures are retried with backoff; a failed announcement is
-// retried at the next wake-up. With Options.Preflight the preflight runs
-// first and after every reconnection (watchGated).
+// Connection failures, a server that stopped answering included, are
+// retried with backoff on a new connection; a failed announcement is
+// retried at the next wake-up. Each wake-up is a pass, within [bot]
+// pass_timeout; one that runs out of it is retried on a new connection.
+// With Options.Preflight the preflight runs first and after every
+// reconnection (watchGated).
 func (p *Pipeline) Watch(ctx context.Context) error {
 	if p.opts.Preflight {
 		return p.watchGated(ctx)
@@ -715,7 +736,7 @@ func (p *Pipeline) watchMail(ctx context.Context, connected func(context.Context
 		Poll:    poll,
 		Backoff: watchBackoff(),
 		Report: func(attempt int, err error, next time.Duration) {
-			p.log.Warn("IMAP connection failed; retrying", "attempt", attempt+1, "err", netsec.ExplainTLS(err, "imap.ca_file"), "next", next)
+			p.log.Warn("reconnecting to the IMAP server after a failure", "attempt", attempt+1, "err", netsec.ExplainTLS(imapError(p.cfg, err), "imap.ca_file"), "next", next)
 		},
 	}
 	return mailwatch.Watch(ctx, icfg, opts, mailwatch.Checkpoint{UIDValidity: cp.UIDValidity, LastUID: cp.LastUID},
@@ -725,25 +746,37 @@ func (p *Pipeline) watchMail(ctx context.Context, connected func(context.Context
 					return err
 				}
 			}
-			pass := &Pass{}
-			uids := map[string][]uint32{}
-			if err := p.ingest(ctx, scan, pass, uids); err != nil {
-				return err
-			}
-			if err := p.processPending(ctx, pass); err != nil {
-				if ctx.Err() != nil {
-					return ctx.Err()
-				}
-				p.log.Warn("the pass failed; what is not done waits for the next wake-up", "err", err)
-			}
-			for _, r := range pass.Runs {
-				p.log.Info("run", "tree", r.Tree, "candidate", r.Candidate, "outcome", r.Outcome, "branch", r.Branch, "mail", r.Mail)
-			}
-			if err := p.markProcessed(ctx, sc, scan.Next.UIDValidity, uids); err != nil {
-				p.log.Warn("flagging processed mail failed", "err", err)
-			}
-			return nil
+			ctx, end := p.passContext(ctx)
+			return end(p.wakeUp(ctx, sc, scan))
 		})
+}
+
+// wakeUp is one pass of Watch: it records what the scan found, processes
+// what is pending and flags processed mail. Only a failure to record, and
+// the end of ctx, are errors; the rest is logged and left for the next
+// wake-up.
+func (p *Pipeline) wakeUp(ctx context.Context, sc *mailwatch.Scanner, scan mailwatch.ScanResult) error {
+	pass := &Pass{}
+	uids := map[string][]uint32{}
+	if err := p.ingest(ctx, scan, pass, uids); err != nil {
+		return err
+	}
+	if err := p.processPending(ctx, pass); err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("%w (%w)", ctx.Err(), err)
+		}
+		p.log.Warn("some announcements wait for the next wake-up", "err", err)
+	}
+	for _, r := range pass.Runs {
+		p.log.Info("run", "tree", r.Tree, "candidate", r.Candidate, "outcome", r.Outcome, "branch", r.Branch, "mail", r.Mail)
+	}
+	if err := p.markProcessed(ctx, sc, scan.Next.UIDValidity, uids); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		p.log.Warn("flagging processed mail failed", "err", imapError(p.cfg, err))
+	}
+	return nil
 }
 
 // oneLine replaces control characters (a hostile subject's CR/LF) by spaces.

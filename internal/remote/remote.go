@@ -19,6 +19,20 @@
 // runs git's own git-upload-pack and git-receive-pack programs with the
 // path as their only argument (found on PATH or under `git --exec-path`),
 // so those need git installed; the network transports are pure Go.
+//
+// Deadlines come from the context: every operation ends when its context
+// does, whatever the remote does (DefaultTimeout and DefaultListTimeout
+// are what the pipeline gives them unless configured otherwise). go-git's
+// http transport and every transport's reads once connected follow the
+// context; its ssh and git:// transports connect (dial, and for ssh the
+// handshake) without it, so a server that accepts the connection and
+// never answers would hold the operation for ever. Each operation runs on
+// its own goroutine: when the context ends it returns at once (after a
+// short grace for go-git to notice), and a connection attempt still
+// blocked is abandoned, to end when its connection does; it can write
+// nothing by then, since everything it would read comes through the
+// ended context. No go-git client is installed (that is package-level
+// state in go-git): its default clients serve, bounded by the context.
 package remote
 
 import (
@@ -30,6 +44,7 @@ import (
 	"net/http"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/go-git/go-git/v5"
 	gitconfig "github.com/go-git/go-git/v5/config"
@@ -39,6 +54,18 @@ import (
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
 	"github.com/rtbot/rtbot/internal/refname"
 )
+
+// Default deadlines for the operations of this package, for callers to
+// bound their contexts with: a fetch or a push, which transfers objects,
+// and a listing of the remote's branches, which does not.
+const (
+	DefaultTimeout     = 5 * time.Minute
+	DefaultListTimeout = time.Minute
+)
+
+// abandonGrace is how long an operation whose context ended is given to
+// return by itself before it is abandoned.
+const abandonGrace = 2 * time.Second
 
 // ErrStale is wrapped by Push's error when the remote branch is neither
 // where the lease says nor already at the commit being pushed.
@@ -143,6 +170,32 @@ func wrap(op, remote, ref string, err error) error {
 	return &Error{Op: op, Remote: remote, Ref: ref, Err: err, Temporary: temporary(err)}
 }
 
+// bounded runs op, a go-git call given ctx, on its own goroutine and
+// returns its error; once ctx has ended, it waits abandonGrace at most
+// for op to return and then returns ctx's error without it (see the
+// package documentation). When ctx has ended the error says so first:
+// the transport's own error is its consequence.
+func bounded(ctx context.Context, op func() error) error {
+	done := make(chan error, 1)
+	go func() { done <- op() }()
+	var err error
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		t := time.NewTimer(abandonGrace)
+		defer t.Stop()
+		select {
+		case err = <-done:
+		case <-t.C:
+			err = errors.New("no answer from the remote; connection abandoned")
+		}
+	}
+	if cerr := ctx.Err(); cerr != nil && err != nil && !errors.Is(err, cerr) {
+		err = fmt.Errorf("%w (%v)", cerr, err)
+	}
+	return err
+}
+
 // checkRemote refuses remote names, URLs and paths that a transport could
 // take for an option (the file transport passes the path to
 // git-upload-pack as an argument) or that carry control characters. name
@@ -209,13 +262,15 @@ func fetchRef(ctx context.Context, repoPath string, from Endpoint, kind, name, r
 		src = plumbing.NewTagReferenceName(name)
 	}
 	spec := gitconfig.RefSpec("+" + src.String() + ":" + ref)
-	err = s.remote.FetchContext(ctx, &git.FetchOptions{
-		RemoteName: s.remote.Config().Name,
-		RefSpecs:   []gitconfig.RefSpec{spec},
-		Auth:       s.auth,
-		CABundle:   s.ca,
-		Progress:   progress,
-		Tags:       git.NoTags,
+	err = bounded(ctx, func() error {
+		return s.remote.FetchContext(ctx, &git.FetchOptions{
+			RemoteName: s.remote.Config().Name,
+			RefSpecs:   []gitconfig.RefSpec{spec},
+			Auth:       s.auth,
+			CABundle:   s.ca,
+			Progress:   progress,
+			Tags:       git.NoTags,
+		})
 	})
 	switch {
 	case err == nil, errors.Is(err, git.NoErrAlreadyUpToDate):
@@ -246,7 +301,11 @@ func RemoteHead(ctx context.Context, repoPath string, at Endpoint, branch string
 }
 
 func (s *session) head(ctx context.Context, branch string) (plumbing.Hash, error) {
-	refs, err := s.remote.ListContext(ctx, &git.ListOptions{Auth: s.auth, CABundle: s.ca})
+	var refs []*plumbing.Reference
+	err := bounded(ctx, func() (err error) {
+		refs, err = s.remote.ListContext(ctx, &git.ListOptions{Auth: s.auth, CABundle: s.ca})
+		return err
+	})
 	if err != nil {
 		if errors.Is(err, transport.ErrEmptyRemoteRepository) {
 			return plumbing.ZeroHash, nil
@@ -324,13 +383,16 @@ func (s *session) send(ctx context.Context, branch string, commit, lease plumbin
 		opts.RefSpecs[0] = "+" + opts.RefSpecs[0]
 		opts.RequireRemoteRefs = []gitconfig.RefSpec{gitconfig.RefSpec(lease.String() + ":" + rn.String())}
 	}
-	perr := s.remote.PushContext(ctx, opts)
+	perr := bounded(ctx, func() error { return s.remote.PushContext(ctx, opts) })
 	if perr == nil || errors.Is(perr, git.NoErrAlreadyUpToDate) {
 		return nil
 	}
 	// Refused or failed: say stale when the branch moved meanwhile, and
 	// succeed when it is at commit after all (the push got through before
-	// the connection broke).
+	// the connection broke). Not once the deadline has passed.
+	if ctx.Err() != nil {
+		return wrap("push", s.name, branch, perr)
+	}
 	if now, err := s.head(ctx, branch); err == nil {
 		if now == commit {
 			return nil
