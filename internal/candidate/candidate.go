@@ -8,6 +8,8 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -333,38 +335,25 @@ func size(n int64) string {
 	return fmt.Sprintf("%d bytes", n)
 }
 
+// PatchOptions are how FromPatch downloads an https rc patch.
+type PatchOptions struct {
+	// TLS is the TLS configuration the download starts from: one trusting
+	// a private CA (netsec.CA.TLSConfig), say. Nil: the system's roots.
+	TLS *tls.Config
+}
+
 // readSource returns the (still compressed) bytes of src, a URL or a path.
-func readSource(ctx context.Context, src string, lim limits) ([]byte, error) {
+func readSource(ctx context.Context, src string, opts PatchOptions, lim limits) ([]byte, error) {
 	var r io.Reader
 	if strings.Contains(src, "://") {
 		ctx, cancel := context.WithTimeout(ctx, downloadTimeout)
 		defer cancel()
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, src, nil)
+		body, err := download(ctx, src, opts, lim)
 		if err != nil {
-			return nil, err
+			return nil, redactURLError(err)
 		}
-		req.Header.Set("User-Agent", "rtbot")
-		client := &http.Client{Timeout: downloadTimeout, CheckRedirect: func(req *http.Request, via []*http.Request) error {
-			if len(via) > maxRedirects {
-				return fmt.Errorf("more than %d redirects", maxRedirects)
-			}
-			if req.URL.Host != via[0].URL.Host || req.URL.Scheme != via[0].URL.Scheme {
-				return fmt.Errorf("redirect to %s refused: another host or scheme", req.URL.Redacted())
-			}
-			return nil
-		}}
-		resp, err := client.Do(req)
-		if err != nil {
-			return nil, err
-		}
-		defer resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return nil, fmt.Errorf("GET: %s", resp.Status)
-		}
-		if resp.ContentLength > lim.compressed {
-			return nil, fmt.Errorf("%d bytes, more than %s compressed (%s)", resp.ContentLength, size(lim.compressed), lim)
-		}
-		r = resp.Body
+		defer body.Close()
+		r = body
 	} else {
 		f, err := os.Open(src)
 		if err != nil {
@@ -375,12 +364,63 @@ func readSource(ctx context.Context, src string, lim limits) ([]byte, error) {
 	}
 	data, err := io.ReadAll(io.LimitReader(r, lim.compressed+1))
 	if err != nil {
-		return nil, err
+		return nil, redactURLError(err)
 	}
 	if int64(len(data)) > lim.compressed {
 		return nil, fmt.Errorf("more than %s compressed (%s)", size(lim.compressed), lim)
 	}
 	return data, nil
+}
+
+// download GETs src, following same-host redirects, and returns the body
+// of its 200 answer for the caller to read within ctx and close.
+func download(ctx context.Context, src string, opts PatchOptions, lim limits) (io.ReadCloser, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, src, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("User-Agent", "rtbot")
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.DisableKeepAlives = true // one download: no idle connection to leave behind
+	if opts.TLS != nil {
+		tr.TLSClientConfig = opts.TLS.Clone()
+	}
+	client := &http.Client{Transport: tr, Timeout: downloadTimeout, CheckRedirect: func(req *http.Request, via []*http.Request) error {
+		if len(via) > maxRedirects {
+			return fmt.Errorf("more than %d redirects", maxRedirects)
+		}
+		if req.URL.Host != via[0].URL.Host || req.URL.Scheme != via[0].URL.Scheme {
+			return fmt.Errorf("redirect to %s refused: another host or scheme", netsec.Redact(req.URL.String()))
+		}
+		return nil
+	}}
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	fail := func(err error) (io.ReadCloser, error) {
+		resp.Body.Close()
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fail(fmt.Errorf("GET: %s", resp.Status))
+	}
+	if resp.ContentLength > lim.compressed {
+		return fail(fmt.Errorf("%d bytes, more than %s compressed (%s)", resp.ContentLength, size(lim.compressed), lim))
+	}
+	return resp.Body, nil
+}
+
+// redactURLError removes credentials from the URL of every *url.Error in
+// err's chain (net/http's errors quote the URL, and keep a user name that
+// may be a token), in place: err keeps its chain for errors.Is and As.
+func redactURLError(err error) error {
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		if ue, ok := e.(*url.Error); ok {
+			ue.URL = netsec.Redact(ue.URL)
+		}
+	}
+	return err
 }
 
 // decompress undoes gzip or xz, recognised by their magic numbers; other
@@ -473,7 +513,8 @@ func parseRC(src string, data []byte) (*patchqueue.Patch, error) {
 
 // FromPatch builds the candidate from the rc patch at src (a URL from
 // PatchSource or a local file; gzip, xz or plain, at most MaxCompressed
-// bytes as read and MaxUncompressed decompressed). It parses it as one
+// bytes as read and MaxUncompressed decompressed; an https one is
+// downloaded with opts). It parses it as one
 // patch (strip 1), applies it with eng onto the previous release tag
 // (PreviousRelease), writes one commit "Linux X.Y.Z-rcN" on it, persists
 // it, checks its Makefile (Check) and then points ref, which must be under
@@ -485,11 +526,14 @@ func parseRC(src string, data []byte) (*patchqueue.Patch, error) {
 // identity, dated now: it is rtbot's reconstruction, not the stable-rc
 // tree's commit (whose id it will not match), so it does not claim the
 // stable maintainer's name; its message says where it came from.
-func FromPatch(ctx context.Context, eng *merger.Engine, src, version string, rc int, ref string) (plumbing.Hash, error) {
-	return fromPatch(ctx, eng, src, version, rc, ref, limits{MaxCompressed, MaxUncompressed})
+//
+// Errors, and the commit's message, name src without the credentials a
+// URL may carry (netsec.Redact), and wrap the failure they report.
+func FromPatch(ctx context.Context, eng *merger.Engine, src, version string, rc int, ref string, opts PatchOptions) (plumbing.Hash, error) {
+	return fromPatch(ctx, eng, src, version, rc, ref, opts, limits{MaxCompressed, MaxUncompressed})
 }
 
-func fromPatch(ctx context.Context, eng *merger.Engine, src, version string, rc int, ref string, lim limits) (plumbing.Hash, error) {
+func fromPatch(ctx context.Context, eng *merger.Engine, src, version string, rc int, ref string, opts PatchOptions, lim limits) (plumbing.Hash, error) {
 	if !strings.HasPrefix(ref, "refs/rtbot/") || refname.Branch(strings.TrimPrefix(ref, "refs/")) != nil {
 		return plumbing.ZeroHash, fmt.Errorf("rc patch: ref %q is not a valid ref under refs/rtbot/", ref)
 	}
@@ -500,12 +544,12 @@ func fromPatch(ctx context.Context, eng *merger.Engine, src, version string, rc 
 	if err != nil {
 		return plumbing.ZeroHash, fmt.Errorf("rc patch: %w", err)
 	}
-	name := redact(src)
+	name := netsec.Redact(src)
 	onto, err := eng.RevParse(prev)
 	if err != nil {
 		return plumbing.ZeroHash, fmt.Errorf("rc patch %s: the previous release: %w", name, err)
 	}
-	raw, err := readSource(ctx, src, lim)
+	raw, err := readSource(ctx, src, opts, lim)
 	if err == nil {
 		raw, err = decompress(raw, lim)
 	}
@@ -584,16 +628,4 @@ func inexact(f *merger.FileResult, prev string) string {
 		return fmt.Sprintf("%s: %s (%s)", f.Path, f.Outcome, f.Detail)
 	}
 	return ""
-}
-
-// redact hides credentials in a URL; paths are returned as they are.
-func redact(src string) string {
-	if !strings.Contains(src, "://") {
-		return src
-	}
-	u, err := url.Parse(src)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	return u.Redacted()
 }

@@ -461,7 +461,7 @@ func TestFromPatch(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			const ref = "refs/rtbot/candidates/6.1-rt/6.1.12-rc1"
 			eng := openEngine(t, fx.repo.Dir)
-			h, err := FromPatch(ctx, eng, tc.src, "6.1.12", 1, ref)
+			h, err := FromPatch(ctx, eng, tc.src, "6.1.12", 1, ref, PatchOptions{})
 			if err != nil {
 				t.Fatalf("FromPatch: %v", err)
 			}
@@ -546,7 +546,7 @@ func TestFromPatchErrors(t *testing.T) {
 
 	// A same-host redirect is followed.
 	eng := openEngine(t, r.Dir)
-	if _, err := FromPatch(ctx, eng, hs.URL+"/here.gz", "6.1.12", 1, "refs/rtbot/redirected"); err != nil {
+	if _, err := FromPatch(ctx, eng, hs.URL+"/here.gz", "6.1.12", 1, "refs/rtbot/redirected", PatchOptions{}); err != nil {
 		t.Errorf("same-host redirect: %v", err)
 	}
 }
@@ -683,7 +683,7 @@ func checkFromPatchFails(t *testing.T, dir string, tc fromPatchErrorCase) {
 		ref = "refs/rtbot/candidates/test/" + strings.ReplaceAll(tc.name, " ", "-")
 	}
 	eng := openEngine(t, dir)
-	h, err := fromPatch(context.Background(), eng, tc.src, tc.version, tc.rc, ref, tc.lim)
+	h, err := fromPatch(context.Background(), eng, tc.src, tc.version, tc.rc, ref, PatchOptions{}, tc.lim)
 	if err == nil || !strings.Contains(err.Error(), tc.err) {
 		t.Fatalf("FromPatch = %s, %v; want an error with %q", h, err, tc.err)
 	}
@@ -758,7 +758,7 @@ func TestFromPatchBeyondParseLimit(t *testing.T) {
 	}
 	src := writeFile(t, "patch-6.1.12-rc1.gz", gz(t, b.String()))
 	eng := openEngine(t, fx.repo.Dir)
-	h, err := FromPatch(context.Background(), eng, src, "6.1.12", 1, "refs/rtbot/big")
+	h, err := FromPatch(context.Background(), eng, src, "6.1.12", 1, "refs/rtbot/big", PatchOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -179,7 +179,27 @@ func (p *Pipeline) candidateFromPatch(ctx context.Context, t config.Tree, a stat
 		return plumbing.ZeroHash, err
 	}
 	defer eng.Close()
-	return candidate.FromPatch(ctx, eng, src, a.Version, a.RC, ref)
+	opts, err := rcPatchOptions(t)
+	if err != nil {
+		return plumbing.ZeroHash, err
+	}
+	h, err := candidate.FromPatch(ctx, eng, src, a.Version, a.RC, ref, opts)
+	return h, netsec.ExplainTLS(err, caKey(t, "candidate_auth"))
+}
+
+// rcPatchOptions is how the tree's rc patch is downloaded: trusting the
+// ca_file of [tree.candidate_auth] besides the system's roots, since the
+// rc patch is the candidate's other source. Its token is not sent: it is
+// for candidate_url, whose host the rc patch's need not be.
+func rcPatchOptions(t config.Tree) (candidate.PatchOptions, error) {
+	if t.CandidateAuth.CAFile == "" {
+		return candidate.PatchOptions{}, nil
+	}
+	ca, err := netsec.LoadCA(t.CandidateAuth.CAFile)
+	if err != nil {
+		return candidate.PatchOptions{}, fmt.Errorf("tree %s candidate_auth: %w", t.Name, err)
+	}
+	return candidate.PatchOptions{TLS: ca.TLSConfig()}, nil
 }
 
 // missing is the error for a candidate neither the branch nor the rc
