@@ -98,6 +98,13 @@ func TestSilentRemote(t *testing.T) {
 			"push": func(ctx context.Context) error {
 				return Push(ctx, up.Dir, Endpoint{URL: url}, "rtbot/x", a, plumbing.ZeroHash, nil)
 			},
+			"fetch tag": func(ctx context.Context) error {
+				_, err := FetchTag(ctx, local.Dir, Endpoint{URL: url}, "v6.1.12", "refs/rtbot/onto/v6.1.12", nil)
+				return err
+			},
+			"check push": func(ctx context.Context) error {
+				return CheckPush(ctx, up.Dir, Endpoint{URL: url})
+			},
 		} {
 			t.Run(name+"/"+op, func(t *testing.T) {
 				t.Parallel()

@@ -44,14 +44,18 @@ func CheckPush(ctx context.Context, repoPath string, at Endpoint) error {
 	if err != nil {
 		return &Error{Op: "push", Remote: s.name, Err: err}
 	}
-	sess, err := cl.NewReceivePackSession(ep, s.auth)
-	if err != nil {
-		return wrap("push", s.name, "", err)
-	}
-	_, err = sess.AdvertisedReferencesContext(ctx)
-	if cerr := sess.Close(); err == nil && cerr != nil && !errors.Is(cerr, transport.ErrEmptyRemoteRepository) {
-		err = cerr
-	}
+	// bounded: go-git's ssh and git:// transports dial without the context.
+	err = bounded(ctx, func() error {
+		sess, err := cl.NewReceivePackSession(ep, s.auth)
+		if err != nil {
+			return err
+		}
+		_, err = sess.AdvertisedReferencesContext(ctx)
+		if cerr := sess.Close(); err == nil && cerr != nil && !errors.Is(cerr, transport.ErrEmptyRemoteRepository) {
+			err = cerr
+		}
+		return err
+	})
 	if err != nil && !errors.Is(err, transport.ErrEmptyRemoteRepository) {
 		return wrap("push", s.name, "", err)
 	}
