@@ -108,7 +108,8 @@ func (p *Pipeline) resolveOnto(ctx context.Context, t config.Tree, rev string) (
 }
 
 // fetchOnto fetches rev from tree t's candidate_url: the tag rev, or else
-// the branch rev.
+// the branch rev, each within [git] timeout (run --onto submits it before
+// the pass, outside [bot] pass_timeout).
 func (p *Pipeline) fetchOnto(ctx context.Context, t config.Tree, rev string) (plumbing.Hash, error) {
 	if refname.Branch(rev) != nil {
 		return plumbing.ZeroHash, fmt.Errorf("%q is not a tag or branch name to fetch", rev)
@@ -118,12 +119,14 @@ func (p *Pipeline) fetchOnto(ctx context.Context, t config.Tree, rev string) (pl
 		return plumbing.ZeroHash, err
 	}
 	ref := remote.Namespace + "onto/" + rev
-	h, terr := remote.FetchTag(ctx, t.Repo, ep, rev, ref, p.opts.Progress)
-	if terr == nil {
+	tctx, tdone := p.gitTimeout(ctx)
+	h, terr := remote.FetchTag(tctx, t.Repo, ep, rev, ref, p.opts.Progress)
+	if terr = tdone(terr); terr == nil {
 		return h, nil
 	}
-	h, berr := remote.Fetch(ctx, t.Repo, ep, rev, ref, p.opts.Progress)
-	if berr != nil {
+	bctx, bdone := p.gitTimeout(ctx)
+	h, berr := remote.Fetch(bctx, t.Repo, ep, rev, ref, p.opts.Progress)
+	if berr = bdone(berr); berr != nil {
 		return plumbing.ZeroHash, netsec.ExplainTLS(errors.Join(terr, berr), caKey(t, "candidate_auth"))
 	}
 	return h, nil
