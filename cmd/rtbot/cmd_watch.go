@@ -30,8 +30,10 @@ func cmdWatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	logWatchStart(log, *f.config, cfg)
 	opts := pipeline.Options{Log: log, Fault: crashHook(), Preflight: true, Stuck: exitStuck("watch", stderr)}
 	err = pipeline.New(cfg, st, opts).Watch(ctx)
+	logWatchStop(ctx, log, err)
 	if errors.Is(err, context.Canceled) {
 		return nil
 	}

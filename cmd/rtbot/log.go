@@ -7,11 +7,14 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/rtbot/rtbot/internal/config"
 )
 
 // Log formats (--log-format). "auto" is journal when stderr is connected
@@ -193,4 +196,43 @@ func journalPriority(l slog.Level) int {
 		return 4
 	}
 	return 3
+}
+
+// logWatchStart logs that `rtbot watch` starts: rtbot's version, the
+// configuration file and the trees it serves.
+func logWatchStart(log *slog.Logger, configPath string, cfg *config.Config) {
+	trees := make([]string, 0, len(cfg.Trees))
+	for _, t := range cfg.Trees {
+		trees = append(trees, t.Name)
+	}
+	log.Info("watch started", "version", logVersion(), "config", configPath, "trees", strings.Join(trees, ","), "pid", os.Getpid())
+}
+
+// logWatchStop logs why `rtbot watch` stops: ctx is the context Watch
+// ran under (its cause names the signal that ended it), err what Watch
+// returned.
+func logWatchStop(ctx context.Context, log *slog.Logger, err error) {
+	if ctx.Err() != nil {
+		log.Info("watch stopped", "reason", context.Cause(ctx).Error())
+		return
+	}
+	log.Error("watch stopped", "reason", "error", "err", err)
+}
+
+// logVersion is rtbot's version as the build recorded it: the main
+// module's version (for a build from a git checkout, a pseudo-version
+// naming the commit, "+dirty" when it had changes), and the VCS revision
+// when the version does not name it.
+func logVersion() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	v := bi.Main.Version
+	for _, s := range bi.Settings {
+		if s.Key == "vcs.revision" && len(s.Value) >= 12 && !strings.Contains(v, s.Value[:12]) {
+			v += " " + s.Value[:12]
+		}
+	}
+	return v
 }

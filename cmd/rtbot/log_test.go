@@ -2,12 +2,15 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -195,6 +198,60 @@ func TestRoundDuration(t *testing.T) {
 	for _, tc := range cases {
 		if got := roundDuration(tc.in).String(); got != tc.want {
 			t.Errorf("roundDuration(%v) = %s, want %s", tc.in, got, tc.want)
+		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer for several goroutines that calls seen
+// once when a line containing mark was written.
+type syncBuffer struct {
+	mu   sync.Mutex
+	b    bytes.Buffer
+	mark string
+	seen func()
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.seen != nil && bytes.Contains(p, []byte(s.mark)) {
+		s.seen()
+		s.seen = nil
+	}
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestWatchLogsStartAndStop: `rtbot watch` logs when it starts (version,
+// configuration file, trees), each wake-up at debug level, and why it
+// stops.
+func TestWatchLogsStartAndStop(t *testing.T) {
+	w := newSecretWorld(t, "tok3n")
+	t.Setenv("RTBOT_LOG_LEVEL", "debug")
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	ctx, stop := context.WithTimeout(ctx, 2*time.Minute)
+	defer stop()
+	errb := &syncBuffer{mark: "msg=wake-up", seen: func() { cancel(errors.New("terminated signal received")) }}
+	var out bytes.Buffer
+	code := run(ctx, []string{"watch", "--config", w.cfg}, &out, errb)
+	log := errb.String()
+	if code != exitOK {
+		t.Fatalf("watch: exit %d, want %d:\n%s%s", code, exitOK, out.String(), log)
+	}
+	for _, want := range []string{
+		"level=INFO msg=\"watch started\" version=",
+		" config=" + w.cfg + " trees=6.1-rt pid=",
+		"level=DEBUG msg=wake-up mails=2 ",
+		"level=INFO msg=\"watch stopped\" reason=\"terminated signal received\"\n",
+	} {
+		if !strings.Contains(log, want) {
+			t.Errorf("the log lacks %q:\n%s", want, log)
 		}
 	}
 }
