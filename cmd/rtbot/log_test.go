@@ -42,6 +42,16 @@ func logAll(l *slog.Logger) {
 	l.WithGroup("g").Error("watch stopped", "err", "line one\nline two")
 }
 
+// journalLines are the lines logAll writes in the journal format, at
+// level info.
+func journalLines() []string {
+	return []string{
+		"<6>level=INFO msg=\"watch started\" config=/etc/rtbot/rtbot.toml\n",
+		"<4>level=WARN msg=\"reconnecting to the IMAP server after a failure\" tree=6.1-rt next=966ms\n",
+		"<3>level=ERROR msg=\"watch stopped\" g.err=\"line one\\nline two\"\n",
+	}
+}
+
 // TestNewLogger: each format writes what its readers expect: text with
 // times, journal with sd-daemon priorities and no times (when asked, and
 // when JOURNAL_STREAM names stderr), JSON lines; all with rounded
@@ -58,11 +68,7 @@ func TestNewLogger(t *testing.T) {
 	}
 	defer other.Close()
 	stream := journalStreamOf(t, tmp)
-	journal := []string{
-		"<6>level=INFO msg=\"watch started\" config=/etc/rtbot/rtbot.toml\n",
-		"<4>level=WARN msg=\"reconnecting to the IMAP server after a failure\" tree=6.1-rt next=966ms\n",
-		"<3>level=ERROR msg=\"watch stopped\" g.err=\"line one\\nline two\"\n",
-	}
+	journal := journalLines()
 	text := []string{
 		" level=INFO msg=\"watch started\" config=/etc/rtbot/rtbot.toml\n",
 		" level=WARN msg=\"reconnecting to the IMAP server after a failure\" tree=6.1-rt next=966ms\n",
@@ -254,4 +260,32 @@ func TestWatchLogsStartAndStop(t *testing.T) {
 			t.Errorf("the log lacks %q:\n%s", want, log)
 		}
 	}
+}
+
+// FuzzJournalStream: JOURNAL_STREAM comes from the environment; whatever
+// it holds, isJournalStream does not panic, and it says yes only for the
+// file's own device and inode.
+func FuzzJournalStream(f *testing.F) {
+	file, err := os.Create(filepath.Join(f.TempDir(), "stderr"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer file.Close()
+	fi, err := file.Stat()
+	if err != nil {
+		f.Fatal(err)
+	}
+	st := fi.Sys().(*syscall.Stat_t)
+	for _, s := range []string{fmt.Sprintf("%d:%d", st.Dev, st.Ino), "", ":", "8:", "1:2:3", "-1:5", "18446744073709551616:1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if !isJournalStream(file, s) {
+			return
+		}
+		var dev, ino uint64
+		if n, err := fmt.Sscanf(s, "%d:%d", &dev, &ino); n != 2 || err != nil || dev != uint64(st.Dev) || ino != st.Ino {
+			t.Errorf("isJournalStream(%q) for %d:%d", s, st.Dev, st.Ino)
+		}
+	})
 }
