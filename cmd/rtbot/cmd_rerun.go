@@ -28,6 +28,10 @@ func cmdRerun(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer closeAll()
-	pass, err := pipeline.New(cfg, st, passOptions(stderr, *f.verbose)).Rerun(ctx, fs.Arg(0))
+	opts, err := passOptions(stderr, *f.verbose, logAuto)
+	if err != nil {
+		return err
+	}
+	pass, err := pipeline.New(cfg, st, opts).Rerun(ctx, fs.Arg(0))
 	return reportPass(stdout, pass, *asJSON, err)
 }

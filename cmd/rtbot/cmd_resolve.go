@@ -28,7 +28,11 @@ func cmdResolve(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	defer closeAll()
 	switch {
 	case f.learn.Fix != "":
-		p := pipeline.New(cfg, st, pipeline.Options{Log: logger(stderr, *f.bot.verbose)})
+		log, err := newLogger(stderr, *f.bot.verbose, logAuto, os.Getenv)
+		if err != nil {
+			return err
+		}
+		p := pipeline.New(cfg, st, pipeline.Options{Log: log})
 		return learnFix(ctx, stdout, p, f.learn)
 	case f.list:
 		return listResolutions(ctx, stdout, st)

@@ -31,7 +31,10 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	defer closeAll()
-	opts := passOptions(stderr, *f.verbose)
+	opts, err := passOptions(stderr, *f.verbose, logAuto)
+	if err != nil {
+		return err
+	}
 	opts.Stuck = exitStuck("run", stderr)
 	p := pipeline.New(cfg, st, opts)
 	scope := pipeline.ScopeAll
@@ -70,14 +73,18 @@ func runOnto(ctx context.Context, p *pipeline.Pipeline, stdout io.Writer, tree, 
 }
 
 // passOptions are the pipeline options of a command that runs a pass:
-// its log on stderr, the crash hook of a crash-test build, and fetch
-// progress on a terminal.
-func passOptions(stderr io.Writer, verbose bool) pipeline.Options {
-	opts := pipeline.Options{Log: logger(stderr, verbose), Fault: crashHook()}
+// its log on stderr (newLogger's verbose and format), the crash hook of a
+// crash-test build, and fetch progress on a terminal.
+func passOptions(stderr io.Writer, verbose bool, logFormat string) (pipeline.Options, error) {
+	log, err := newLogger(stderr, verbose, logFormat, os.Getenv)
+	if err != nil {
+		return pipeline.Options{}, err
+	}
+	opts := pipeline.Options{Log: log, Fault: crashHook()}
 	if isTerminal(os.Stderr) {
 		opts.Progress = os.Stderr
 	}
-	return opts
+	return opts, nil
 }
 
 // reportPass prints what a pass did, as text or JSON, and returns its

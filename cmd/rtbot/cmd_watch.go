@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os"
 
 	"github.com/rtbot/rtbot/internal/pipeline"
 )
@@ -25,8 +26,14 @@ func cmdWatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer closeAll()
-	opts := pipeline.Options{Log: logger(stderr, *f.verbose), Fault: crashHook(), Preflight: true, Stuck: exitStuck("watch", stderr)}
+	log, err := newLogger(stderr, *f.verbose, logAuto, os.Getenv)
+	if err != nil {
+		return err
+	}
+	logWatchStart(log, *f.config, cfg)
+	opts := pipeline.Options{Log: log, Fault: crashHook(), Preflight: true, Stuck: exitStuck("watch", stderr)}
 	err = pipeline.New(cfg, st, opts).Watch(ctx)
+	logWatchStop(ctx, log, err)
 	if errors.Is(err, context.Canceled) {
 		return nil
 	}

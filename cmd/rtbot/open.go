@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 
 	"github.com/rtbot/rtbot/internal/config"
@@ -72,15 +71,6 @@ func exitStuck(cmd string, stderr io.Writer) func(error) {
 		fmt.Fprintf(stderr, "rtbot %s: %v\n", cmd, err)
 		os.Exit(exitError)
 	}
-}
-
-// logger logs to stderr: every step when verbose, else only problems.
-func logger(stderr io.Writer, verbose bool) *slog.Logger {
-	level := slog.LevelInfo
-	if !verbose {
-		level = slog.LevelWarn
-	}
-	return slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 }
 
 // isTerminal reports whether f is a character device (a terminal), where

@@ -756,6 +756,7 @@ func (p *Pipeline) watchMail(ctx context.Context, connected func(context.Context
 // the end of ctx, are errors; the rest is logged and left for the next
 // wake-up.
 func (p *Pipeline) wakeUp(ctx context.Context, sc *mailwatch.Scanner, scan mailwatch.ScanResult) error {
+	p.log.Debug("wake-up", "mails", len(scan.Candidates), "uid_validity", scan.Next.UIDValidity, "last_uid", scan.Next.LastUID, "rescanned", scan.Rescanned)
 	pass := &Pass{}
 	uids := map[string][]uint32{}
 	if err := p.ingest(ctx, scan, pass, uids); err != nil {
