@@ -12,6 +12,24 @@ import (
 	"github.com/rtbot/rtbot/internal/mailwatch"
 )
 
+// announceLine is one line of `rtbot announce --json` (docs/json.md, "rtbot
+// announce"). Every key is always present, empty when unknown, except reason,
+// which only a "none" line has.
+type announceLine struct {
+	Schema    int    `json:"schema"` // jsonSchema (json.go)
+	File      string `json:"file"`
+	Kind      string `json:"kind"`
+	Series    string `json:"series"`
+	Version   string `json:"version"`
+	RC        int    `json:"rc"`
+	GitURL    string `json:"git_url"`
+	GitBranch string `json:"git_branch"`
+	PatchURL  string `json:"patch_url"`
+	Deadline  string `json:"deadline"` // RFC 3339, UTC
+	MessageID string `json:"message_id"`
+	Reason    string `json:"reason,omitempty"`
+}
+
 // cmdAnnounce implements `rtbot announce [--json] FILE...`: it classifies each
 // mail file offline and prints one line per file. Exit 2 on a usage error, 1
 // if any file could not be read (the others are still classified), else 0.
@@ -67,6 +85,20 @@ func announceFile(file string) (mailwatch.Announcement, error) {
 		return a, fmt.Errorf("%s: %w", file, err)
 	}
 	return a, nil
+}
+
+func toAnnounceLine(file string, a mailwatch.Announcement) announceLine {
+	l := announceLine{
+		Schema: jsonSchema, File: file, Kind: string(a.Kind), Series: a.Series, Version: a.Version, RC: a.RC,
+		GitURL: a.GitURL, GitBranch: a.GitBranch, PatchURL: a.PatchURL, MessageID: a.MessageID,
+	}
+	if !a.Deadline.IsZero() {
+		l.Deadline = a.Deadline.UTC().Format(time.RFC3339)
+	}
+	if a.Kind == mailwatch.KindNone {
+		l.Reason = a.Reason
+	}
+	return l
 }
 
 // announceText is the human-readable line for one file, e.g.

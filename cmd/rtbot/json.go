@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"time"
 
-	"github.com/rtbot/rtbot/internal/mailwatch"
 	"github.com/rtbot/rtbot/internal/merger"
 	"github.com/rtbot/rtbot/internal/pipeline"
 	"github.com/rtbot/rtbot/internal/state"
@@ -40,23 +39,8 @@ type mergeJSON struct {
 	ElapsedSeconds float64              `json:"elapsed_seconds"`
 }
 
-// announceJSON is one line of `rtbot announce --json`. Every key is
-// always present, empty when unknown, except reason, which only a "none"
-// line has.
-type announceJSON struct {
-	Schema    int    `json:"schema"`
-	File      string `json:"file"`
-	Kind      string `json:"kind"`
-	Series    string `json:"series"`
-	Version   string `json:"version"`
-	RC        int    `json:"rc"`
-	GitURL    string `json:"git_url"`
-	GitBranch string `json:"git_branch"`
-	PatchURL  string `json:"patch_url"`
-	Deadline  string `json:"deadline"`
-	MessageID string `json:"message_id"`
-	Reason    string `json:"reason,omitempty"`
-}
+// `rtbot announce --json` prints announceLine (cmd_announce.go), one
+// document per line.
 
 // passJSON is `rtbot run --json` and `rtbot rerun --json`: what one pass
 // did.
@@ -421,18 +405,4 @@ func toActionJSON(a state.Action) actionJSON {
 		ID: a.ID, RunID: a.RunID, Kind: string(a.Kind), Key: a.Key, State: string(a.State), Attempts: a.Attempts,
 		LastError: a.LastError, Committing: a.Committing, CreatedAt: jsonTime(a.CreatedAt), UpdatedAt: jsonTime(a.UpdatedAt),
 	}
-}
-
-// toAnnounceLine is the line of `rtbot announce --json` for the mail in
-// file.
-func toAnnounceLine(file string, a mailwatch.Announcement) announceJSON {
-	l := announceJSON{
-		Schema: jsonSchema, File: file, Kind: string(a.Kind), Series: a.Series, Version: a.Version, RC: a.RC,
-		GitURL: a.GitURL, GitBranch: a.GitBranch, PatchURL: a.PatchURL, MessageID: a.MessageID,
-		Deadline: jsonTime(a.Deadline),
-	}
-	if a.Kind == mailwatch.KindNone {
-		l.Reason = a.Reason
-	}
-	return l
 }

@@ -34,7 +34,7 @@ type jsonOutput struct {
 // their examples.
 var jsonDocTypes = map[string]func() any{
 	"merge":        func() any { return new(mergeJSON) },
-	"announce":     func() any { return new(announceJSON) },
+	"announce":     func() any { return new(announceLine) },
 	"run":          func() any { return new(passJSON) },
 	"run-learning": func() any { return new(passJSON) },
 	"rerun":        func() any { return new(passJSON) },
