@@ -250,7 +250,7 @@ func toMergeJSON(rep *triage.Report) mergeJSON {
 	}
 	return mergeJSON{
 		Schema: jsonSchema, Candidate: rep.Candidate, Base: rep.Base, Queue: rep.Queue, Result: rep.Result,
-		Patches: patches, Summary: summaryJSON(rep.Summary), Stats: rep.Stats, ElapsedSeconds: rep.Elapsed.Seconds(),
+		Patches: patches, Summary: summaryJSON(rep.Summary), Stats: rep.Stats, ElapsedSeconds: rep.Elapsed.Round(time.Millisecond).Seconds(),
 	}
 }
 
