@@ -14,11 +14,13 @@ import (
 // contract). They are views, not the internal types: the internal types
 // change with the code, these only with jsonSchema. Every one follows the
 // same rules: snake_case keys; a key of these views is always present
-// ("" , 0 or false when there is nothing to say), except an object that
+// ("", 0 or false when there is nothing to say), except an object that
 // does not exist, which is left out; lists are [] and maps {} when empty,
 // never null (nothing rtbot prints is null); times are RFC 3339 in UTC
 // ("" when unknown); durations are float seconds in keys ending
-// "_seconds"; the top level carries "schema".
+// "_seconds"; the top level carries "schema". The triage inside merge's
+// document keeps the tags of package triage (some keys omitted when
+// empty), as it always had.
 
 // jsonSchema is the "schema" of every document: bumped on a change that
 // breaks a reader (a key removed, renamed or changing type), not when a
