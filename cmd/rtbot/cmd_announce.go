@@ -12,10 +12,11 @@ import (
 	"github.com/rtbot/rtbot/internal/mailwatch"
 )
 
-// announceLine is one line of `rtbot announce --json` (docs/design.md, "CLI
-// contract"). Every key is always present, empty when unknown, except reason,
+// announceLine is one line of `rtbot announce --json` (docs/json.md, "rtbot
+// announce"). Every key is always present, empty when unknown, except reason,
 // which only a "none" line has.
 type announceLine struct {
+	Schema    int    `json:"schema"` // jsonSchema (json.go)
 	File      string `json:"file"`
 	Kind      string `json:"kind"`
 	Series    string `json:"series"`
@@ -88,7 +89,7 @@ func announceFile(file string) (mailwatch.Announcement, error) {
 
 func toAnnounceLine(file string, a mailwatch.Announcement) announceLine {
 	l := announceLine{
-		File: file, Kind: string(a.Kind), Series: a.Series, Version: a.Version, RC: a.RC,
+		Schema: jsonSchema, File: file, Kind: string(a.Kind), Series: a.Series, Version: a.Version, RC: a.RC,
 		GitURL: a.GitURL, GitBranch: a.GitBranch, PatchURL: a.PatchURL, MessageID: a.MessageID,
 	}
 	if !a.Deadline.IsZero() {

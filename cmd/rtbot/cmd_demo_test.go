@@ -73,10 +73,10 @@ func TestRunStatusHistory(t *testing.T) {
 	runCases(t, []cliCase{
 		{[]string{"history", "--config", cfg}, exitOK, []string{"rtbot/6.1-rt/6.1.12-rc1-partial", "manual"}},
 		{[]string{"history", "--config", cfg, "--run", "1"}, exitOK, []string{"3 conflict         refresh  0003-serial-8250-irq-safe-locking.patch", "mail    done"}},
-		{[]string{"history", "--config", cfg, "--json"}, exitOK, []string{`"Outcome": "manual"`}},
+		{[]string{"history", "--config", cfg, "--json"}, exitOK, []string{`"outcome": "manual"`}},
 		{[]string{"status", "--config", cfg}, exitOK, []string{"done 1 ignored 2", "no pending actions", "state check: ok",
 			"reading rtbot/6.1-rt/6.1.12-rc1-partial for fixes (run 1 of 6.1-rt): nothing pushed onto it yet"}},
-		{[]string{"status", "--config", cfg, "--json"}, exitOK, []string{fmt.Sprintf(`"SchemaVersion": %d`, state.LatestSchemaVersion())}},
+		{[]string{"status", "--config", cfg, "--json"}, exitOK, []string{fmt.Sprintf(`"state_schema": %d`, state.LatestSchemaVersion())}},
 		{[]string{"run"}, exitUsage, []string{"--config is required"}},
 		// The demo's servers are gone: the preflight fails, saying which
 		// keys, and that they may come back (exit 1, not 6).

@@ -37,7 +37,7 @@ func history(ctx context.Context, args []string, stdout io.Writer) error {
 			return err
 		}
 		if *asJSON {
-			return writeJSON(stdout, d)
+			return writeJSON(stdout, toRunDetailJSON(d))
 		}
 		printRunDetail(stdout, d)
 		return nil
@@ -47,10 +47,7 @@ func history(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	if *asJSON {
-		if runs == nil {
-			runs = []state.Run{}
-		}
-		return writeJSON(stdout, runs)
+		return writeJSON(stdout, historyJSON{Schema: jsonSchema, Runs: runsJSON(runs)})
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "RUN\tSTARTED\tTREE\tCANDIDATE\tOUTCOME\tBRANCH\tANNOUNCEMENT")

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -139,9 +138,7 @@ func finishMerge(stdout, stderr io.Writer, asJSON bool, rep *triage.Report, mani
 		return err
 	}
 	if asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(rep); err != nil {
+		if err := writeJSON(stdout, toMergeJSON(rep)); err != nil {
 			return err
 		}
 	} else if err := report.Text(stdout, rep); err != nil {
@@ -242,6 +239,6 @@ func doMerge(ctx context.Context, a mergeArgs) (*triage.Report, *export.Manifest
 			err = &exportError{err}
 		}
 	}
-	rep.Elapsed = time.Since(start).Round(time.Millisecond).String()
+	rep.Elapsed = time.Since(start)
 	return rep, m, err
 }

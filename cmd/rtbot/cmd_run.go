@@ -94,7 +94,7 @@ func reportPass(stdout io.Writer, pass *pipeline.Pass, asJSON bool, err error) e
 		pass = &pipeline.Pass{}
 	}
 	if asJSON {
-		if err := writeJSON(stdout, pass); err != nil {
+		if err := writeJSON(stdout, toPassJSON(pass)); err != nil {
 			return err
 		}
 	} else {

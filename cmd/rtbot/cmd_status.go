@@ -51,7 +51,7 @@ func status(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	if *asJSON {
-		if err := writeJSON(stdout, s); err != nil {
+		if err := writeJSON(stdout, toStatusJSON(st.Path(), s)); err != nil {
 			return err
 		}
 	} else {
@@ -69,11 +69,11 @@ func status(ctx context.Context, args []string, stdout io.Writer) error {
 // statusReport is what `rtbot status` prints, as text or as JSON.
 type statusReport struct {
 	state.Status
-	Watched []pipeline.WatchedBranch `json:"Watched"`
+	Watched []pipeline.WatchedBranch
 	// Attention lists what failed or is stuck, each with what to do about
 	// it; status exits 3 while it is not empty.
-	Attention []string `json:"Attention"`
-	Problems  []string `json:"Problems"`
+	Attention []string
+	Problems  []string
 	// notes says, for each pending action (by id), what becomes of it.
 	notes map[int64]string
 }

@@ -69,7 +69,7 @@ func TestStatusNeedsYou(t *testing.T) {
 			"INTERRUPTED WHILE COMMITTING", fmt.Sprintf("rtbot action --config %s --done %d", cfg, doubt.ID),
 			"2 thing(s) need you", "state check: ok", "!STATE PROBLEM",
 			"!FAILING"}}, // the report in doubt is what the announcement waits for
-		{[]string{"status", "--config", cfg, "--json"}, exitManual, []string{`"Attention": [`, "rejected as spam"}},
+		{[]string{"status", "--config", cfg, "--json"}, exitManual, []string{`"attention": [`, "rejected as spam"}},
 		{[]string{"action", "--config", cfg, "--done", fmt.Sprint(refused.ID)}, exitOK, []string{"recorded done"}},
 		{[]string{"action", "--config", cfg, "--retry", fmt.Sprint(doubt.ID)}, exitOK, []string{"the next pass does it again"}},
 		// The retried report waits for the next pass, which will say how

@@ -95,10 +95,13 @@ func printIndentedText(w io.Writer, indent, text string) {
 	}
 }
 
-// writeJSON writes v to stdout as an indented JSON document.
+// writeJSON writes v, one of the documents of json.go, to stdout as an
+// indented JSON document; "<" and ">" (of Message-IDs in reasons) are
+// written as they are.
 func writeJSON(stdout io.Writer, v any) error {
 	enc := json.NewEncoder(stdout)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
 	if err := enc.Encode(v); err != nil {
 		return &bareError{err}
 	}

@@ -98,7 +98,7 @@ func Merge(ctx context.Context, eng *merger.Engine, spec MergeSpec) (*triage.Rep
 	triageReport.Summary = triage.Summarise(triageReport.Patches)
 	triageReport.Result = triage.ResultRef{Commit: mergeResult.Head.String()}
 	triageReport.Stats = mergeResult.Stats
-	triageReport.Elapsed = time.Since(start).Round(time.Millisecond).String()
+	triageReport.Elapsed = time.Since(start)
 	return triageReport, mergeResult, nil
 }
 

@@ -1,6 +1,8 @@
 package triage
 
 import (
+	"time"
+
 	"github.com/rtbot/rtbot/internal/merger"
 	"github.com/rtbot/rtbot/internal/patchqueue"
 )
@@ -15,9 +17,9 @@ type Report struct {
 	Patches   []PatchReport `json:"patches"`
 	Summary   Summary       `json:"summary"`
 	// Stats and Elapsed say how much work the rebase did and how long the
-	// whole command took.
-	Stats   merger.Stats `json:"stats"`
-	Elapsed string       `json:"elapsed"`
+	// whole command took (elapsed_seconds in the command's JSON).
+	Stats   merger.Stats  `json:"stats"`
+	Elapsed time.Duration `json:"-"`
 }
 
 // Rev is a revision as the user named it and the commit it resolved to.
