@@ -6,28 +6,23 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 
 	"github.com/rtbot/rtbot/internal/config"
 	"github.com/rtbot/rtbot/internal/pipeline"
 	"github.com/rtbot/rtbot/internal/state"
 )
 
-// botFlags are the flags of the commands that open the bot with openBot:
-// run, watch and resolve.
-type botFlags struct {
-	config  *string
-	verbose *bool
-}
-
-// openBot loads the configuration, takes the lock and opens the state
-// database. closeAll releases them in reverse order.
-func openBot(f botFlags) (*config.Config, *state.Store, func(), error) {
-	if *f.config == "" {
-		return nil, nil, nil, usagef("--config is required")
-	}
-	cfg, err := config.Load(*f.config, pipeline.ConfigRules())
+// openBot loads the configuration (see configPath), takes the lock and
+// opens the state database. closeAll releases them in reverse order.
+func openBot(e *env, f botFlags) (*config.Config, *state.Store, func(), error) {
+	path, err := configPath(f.config, e.getenv, e.exists)
 	if err != nil {
-		return nil, nil, nil, &notConfigured{err}
+		return nil, nil, nil, err
+	}
+	cfg, err := config.Load(path, pipeline.ConfigRules())
+	if err != nil {
+		return nil, nil, nil, &notConfigured{err: err}
 	}
 	if err := os.MkdirAll(cfg.Bot.Workdir, 0o755); err != nil {
 		return nil, nil, nil, fmt.Errorf("workdir: %w", err)
@@ -44,14 +39,16 @@ func openBot(f botFlags) (*config.Config, *state.Store, func(), error) {
 	return cfg, st, func() { st.Close(); release() }, nil
 }
 
-// openState opens the state database named by --config for reading.
-func openState(configPath string) (*config.Config, *state.Store, error) {
-	if configPath == "" {
-		return nil, nil, usagef("--config is required")
-	}
-	cfg, err := config.Load(configPath, pipeline.ConfigRules())
+// openState opens the state database of the configuration --config
+// (configFlag) names, or the default one, for reading.
+func openState(e *env, configFlag string) (*config.Config, *state.Store, error) {
+	path, err := configPath(configFlag, e.getenv, e.exists)
 	if err != nil {
 		return nil, nil, err
+	}
+	cfg, err := config.Load(path, pipeline.ConfigRules())
+	if err != nil {
+		return nil, nil, &notConfigured{err: err}
 	}
 	if _, err := os.Stat(cfg.Bot.State); err != nil {
 		return nil, nil, fmt.Errorf("no state yet at %s (rtbot run has not run)", cfg.Bot.State)
@@ -61,6 +58,22 @@ func openState(configPath string) (*config.Config, *state.Store, error) {
 		return nil, nil, err
 	}
 	return cfg, st, nil
+}
+
+// checkTree checks that name ("" for every tree) is a tree of cfg: an
+// unknown tree is an error (exit 1) that names the trees there are.
+func checkTree(cfg *config.Config, name string) error {
+	if name == "" {
+		return nil
+	}
+	var names []string
+	for _, t := range cfg.Trees {
+		if t.Name == name {
+			return nil
+		}
+		names = append(names, t.Name)
+	}
+	return fmt.Errorf("--tree %s: %s has no [[tree]] named %q (it has %s)", name, cfg.Path, name, strings.Join(names, ", "))
 }
 
 // exitStuck is pipeline.Options.Stuck for run and watch: a pass still
@@ -74,8 +87,10 @@ func exitStuck(cmd string, stderr io.Writer) func(error) {
 	}
 }
 
-// logger logs to stderr: every step when verbose, else only problems.
-func logger(stderr io.Writer, verbose bool) *slog.Logger {
+// logger logs to stderr: every step when verbose, else only problems, in
+// format (a value of --log-format, already checked).
+func logger(stderr io.Writer, verbose bool, format string) *slog.Logger {
+	_ = format // format: wired to newLogger at merge
 	level := slog.LevelInfo
 	if !verbose {
 		level = slog.LevelWarn
