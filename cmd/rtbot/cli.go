@@ -100,6 +100,7 @@ func newHelpCmd() *cobra.Command {
 			if err != nil || len(rest) > 0 || (target == c.Root() && len(args) > 0) {
 				return &usageError{msg: fmt.Sprintf("no command %q (rtbot --help lists them)", strings.Join(args, " "))}
 			}
+			target.InitDefaultHelpFlag() // as `rtbot CMD --help` shows it
 			return target.Help()
 		},
 	}

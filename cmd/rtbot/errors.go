@@ -54,9 +54,27 @@ func exitStatusHelp() string {
 	var b strings.Builder
 	b.WriteString("Exit status:")
 	for _, s := range exitCodes() {
-		fmt.Fprintf(&b, "\n  %-3d %s", s.Code, s.What)
+		fmt.Fprintf(&b, "\n  %-3d %s", s.Code, wrap(s.What, 70, "\n      "))
 	}
 	return b.String()
+}
+
+// wrap is text with its words on lines of at most width columns, joined
+// by sep (a newline and an indent).
+func wrap(text string, width int, sep string) string {
+	var lines []string
+	line := ""
+	for _, w := range strings.Fields(text) {
+		if line != "" && len(line)+1+len(w) > width {
+			lines = append(lines, line)
+			line = ""
+		}
+		if line != "" {
+			line += " "
+		}
+		line += w
+	}
+	return strings.Join(append(lines, line), sep)
 }
 
 // A command returns nil or an error, perhaps wrapped; run prints the error
