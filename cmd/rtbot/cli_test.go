@@ -139,7 +139,7 @@ func TestHelpSays(t *testing.T) {
 	runCases(t, []cliCase{
 		{[]string{"--help"}, exitOK, []string{"Exit status:", "\n  75  another rtbot holds the lock", "\n  78  ", "$RTBOT_CONFIG",
 			"/etc/rtbot/rtbot.toml", "completion"}},
-		{[]string{"help", "merge"}, exitOK, []string{"rtbot merge --repo DIR", "--onto string", "-b, --branch string", "!-config string"}},
+		{[]string{"help", "merge"}, exitOK, []string{"rtbot merge --repo DIR", "--onto string", "-b, --branch string", "!  -onto string"}},
 		{[]string{"watch", "-h"}, exitOK, []string{"-q, --quiet", "-v, --verbose", "!(default true)"}},
 		{[]string{"run", "-h"}, exitOK, []string{"--log-format string", "--config string"}},
 		{[]string{"run", "--log-format", "xml"}, exitUsage, []string{`invalid argument "xml" for "--log-format"`, "auto, text, json, journal"}},
@@ -333,13 +333,18 @@ func TestFlagsAfterArguments(t *testing.T) {
 // configuration, and man renders it when it is installed.
 func TestManPages(t *testing.T) {
 	dir := t.TempDir()
-	runCases(t, []cliCase{{[]string{"man", dir}, exitOK, []string{"wrote 15 man page(s)"}}})
+	var out, errb bytes.Buffer
+	epoch := func(k string) string { return map[string]string{"SOURCE_DATE_EPOCH": "1764547200"}[k] } // 2025-12-01
+	if code := runEnv(t.Context(), []string{"man", dir}, &out, &errb, epoch); code != exitOK || !strings.Contains(out.String(), "wrote 15 man page(s)") {
+		t.Fatalf("rtbot man: exit %d, %q %q", code, out.String(), errb.String())
+	}
+	runCases(t, []cliCase{{[]string{"man"}, exitUsage, []string{"name the directory"}}})
 	page, err := os.ReadFile(filepath.Join(dir, "rtbot.1"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	roff := string(page)
-	for _, want := range []string{`.TH "RTBOT" "1"`, ".SH NAME", ".SH SYNOPSIS", ".SH EXIT STATUS", ".SH FILES", ".SH SEE ALSO",
+	for _, want := range []string{`.TH "RTBOT" "1" "Dec 2025" "rtbot `, ".SH NAME", ".SH SYNOPSIS", ".SH EXIT STATUS", ".SH FILES", ".SH SEE ALSO",
 		"/etc/rtbot/rtbot.toml", "$XDG_CONFIG_HOME/rtbot/rtbot.toml", `\fBrtbot-merge(1)\fP`} {
 		if !strings.Contains(roff, want) {
 			t.Errorf("rtbot.1 lacks %q", want)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -16,7 +17,7 @@ import (
 // and one rtbot-COMMAND.1 per command, into DIR, from the same
 // definitions as the help (cobra/doc). A package runs it at build time;
 // `man ./rtbot.1` reads one in place.
-func newManCmd() *cobra.Command {
+func newManCmd(e *env) *cobra.Command {
 	return &cobra.Command{
 		Use:    "man DIR",
 		Short:  "write the man pages (rtbot.1, rtbot-COMMAND.1) into DIR",
@@ -26,7 +27,11 @@ func newManCmd() *cobra.Command {
 			if err := os.MkdirAll(args[0], 0o755); err != nil {
 				return err
 			}
-			n, err := writeManPages(c.Root(), args[0], manDate())
+			date, err := manDate(e.getenv)
+			if err != nil {
+				return err
+			}
+			n, err := writeManPages(c.Root(), args[0], date)
 			if err != nil {
 				return err
 			}
@@ -38,23 +43,29 @@ func newManCmd() *cobra.Command {
 
 // manDate is the date the man pages carry: $SOURCE_DATE_EPOCH's, for a
 // reproducible build, else the VCS commit's, else today.
-func manDate() time.Time {
+func manDate(getenv func(string) string) (time.Time, error) {
+	if epoch := getenv("SOURCE_DATE_EPOCH"); epoch != "" {
+		sec, err := strconv.ParseInt(epoch, 10, 64)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("SOURCE_DATE_EPOCH %q: want seconds since 1970", epoch)
+		}
+		return time.Unix(sec, 0).UTC(), nil
+	}
 	settings := readBuildInfo()
 	if settings.ok && settings.info != nil {
 		for _, s := range settings.info.Settings {
 			if s.Key == "vcs.time" {
 				if t, err := time.Parse(time.RFC3339, s.Value); err == nil {
-					return t
+					return t, nil
 				}
 			}
 		}
 	}
-	return time.Now()
+	return time.Now(), nil
 }
 
 // writeManPages writes the man page of root and of each of its commands
-// into dir, dated date unless $SOURCE_DATE_EPOCH is set, and returns how
-// many it wrote. rtbot.1 has the sections cobra/doc does not make: EXIT
+// into dir, dated date, and returns how many it wrote. rtbot.1 has the sections cobra/doc does not make: EXIT
 // STATUS, from the one table of exit codes, and FILES.
 func writeManPages(root *cobra.Command, dir string, date time.Time) (int, error) {
 	root.Long = rootLong // the sections below say the rest
