@@ -147,6 +147,12 @@ func TestHelpSays(t *testing.T) {
 		{[]string{"completion", "bash"}, exitOK, []string{"bash completion V2 for rtbot"}},
 		{[]string{"completion", "zsh"}, exitOK, []string{"#compdef rtbot"}},
 		{[]string{"completion", "fish"}, exitOK, []string{"complete -c rtbot"}},
+		{[]string{"__complete", "run", "--log-format", ""}, exitOK, []string{"auto\ntext\njson\njournal\n"}},
+	})
+	_, cfg := demoDir(t)
+	runCases(t, []cliCase{
+		{[]string{"__complete", "history", "--config", cfg, "--tree", ""}, exitOK, []string{"6.1-rt\n:4\n"}},
+		{[]string{"__complete", "run", "--config", cfg + ".nope", "--tree", ""}, exitOK, []string{"!6.1-rt", ":4\n"}},
 	})
 }
 

@@ -35,6 +35,7 @@ actions. A run or a tree that does not exist is an error.`,
 	}
 	f.addConfig(c)
 	c.Flags().StringVar(&f.tree, "tree", "", "only runs of this tree")
+	_ = c.RegisterFlagCompletionFunc("tree", completeTrees(e, &f.config))
 	c.Flags().IntVarP(&f.limit, "limit", "n", 20, "at most this many runs (0: all)")
 	c.Flags().Int64Var(&f.runID, "run", 0, "show one run in full: its patches and actions")
 	c.Flags().BoolVar(&f.asJSON, "json", false, "print JSON")

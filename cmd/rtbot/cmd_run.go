@@ -36,6 +36,7 @@ fetching REV from candidate_url when the repository lacks it.`,
 	c.Flags().BoolVar(&f.asJSON, "json", false, "print what the pass did as one JSON document")
 	c.Flags().StringVar(&f.onto, "onto", "", "run on this candidate (a final release tag, say) instead of reading the mailbox")
 	c.Flags().StringVar(&f.tree, "tree", "", "with --onto: the tree whose repository has REV, or whose candidate_url it is fetched from (default: the first)")
+	_ = c.RegisterFlagCompletionFunc("tree", completeTrees(e, &f.config))
 	c.Flags().BoolVar(&f.force, "force", false, "with --onto: run again on a candidate and queue already run (new runs, new reports)")
 	return c
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/rtbot/rtbot/internal/config"
 	"github.com/rtbot/rtbot/internal/pipeline"
 	"github.com/rtbot/rtbot/internal/state"
+	"github.com/spf13/cobra"
 )
 
 // openBot loads the configuration (see configPath), takes the lock and
@@ -103,4 +104,25 @@ func logger(stderr io.Writer, verbose bool, format string) *slog.Logger {
 func isTerminal(f *os.File) bool {
 	fi, err := f.Stat()
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// completeTrees completes --tree with the trees of the configuration
+// --config (configFlag, read when the shell asks) names, or the default
+// one; nothing when it does not load.
+func completeTrees(e *env, configFlag *string) cobra.CompletionFunc {
+	return func(*cobra.Command, []string, string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		path, err := configPath(*configFlag, e.getenv, e.exists)
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		cfg, err := config.Load(path, pipeline.ConfigRules())
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		var names []cobra.Completion
+		for _, t := range cfg.Trees {
+			names = append(names, t.Name)
+		}
+		return names, cobra.ShellCompDirectiveNoFileComp
+	}
 }
