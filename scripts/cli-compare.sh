@@ -17,8 +17,10 @@
 # same second). Exit 0 when nothing differs,
 # 1 when something does (the diff is printed), 2 on a usage error.
 #
-# Needs bash, perl and diff. RTBOT_COMMITTER is unset for every case that
-# does not set it. RTBOT_CLI_COMPARE_KEEP=1 keeps the scratch directory
+# Needs bash, perl, diff and flock (util-linux). RTBOT_COMMITTER and
+# RTBOT_CONFIG are unset for every case that does not set them, and
+# XDG_CONFIG_HOME points into the scratch directory, so that no case reads
+# the user's configuration. RTBOT_CLI_COMPARE_KEEP=1 keeps the scratch directory
 # (each side's outputs in old/ and new/, normalised) to look at.
 set -euo pipefail
 
@@ -48,7 +50,7 @@ c() {
 		args+=("$a")
 	done
 	local code=0
-	(cd "$repo" && env -u RTBOT_COMMITTER TMPDIR="$work/tmp" "${args[@]}") \
+	(cd "$repo" && env -u RTBOT_COMMITTER -u RTBOT_CONFIG XDG_CONFIG_HOME="$work/xdg" TMPDIR="$work/tmp" "${args[@]}") \
 		</dev/null >"$out/$name.stdout" 2>"$out/$name.stderr" || code=$?
 	echo "$code" >"$out/$name.exit"
 }
@@ -63,12 +65,21 @@ cases() {
 	c help rtbot help
 	c help-h rtbot -h
 	c help-long rtbot --help
+	c help-extra rtbot help run extra
+	c help-unknown rtbot help frobnicate
+	c version rtbot version
+	c version-flag rtbot --version
+	c misspelt rtbot stauts
+	c completion-bash rtbot completion bash
+	c man rtbot man "$work/man"
 
 	# Every command: help, a flag it lacks, its required flags missing, and
 	# a configuration that does not exist.
 	local cmd
-	for cmd in merge demo announce run watch history action resolve status release; do
+	for cmd in merge demo announce run watch history action resolve status release check rerun; do
 		c "$cmd-h" rtbot "$cmd" -h
+		c "$cmd-help" rtbot "$cmd" --help
+		c "$cmd-helpcmd" rtbot help "$cmd"
 		c "$cmd-badflag" rtbot "$cmd" --frob
 		c "$cmd-badvalue" rtbot "$cmd" --json=maybe
 		c "$cmd-dangling" rtbot "$cmd" --config
@@ -76,9 +87,12 @@ cases() {
 	for cmd in merge announce run watch history action resolve status release; do
 		c "$cmd-noargs" rtbot "$cmd"
 	done
-	for cmd in run watch history status resolve; do
+	for cmd in run watch history status resolve check; do
 		c "$cmd-noconfig" rtbot "$cmd" --config "$work/nope.toml"
+		c "$cmd-defaultconfig" rtbot "$cmd"
+		c "$cmd-envconfig" RTBOT_CONFIG="$work/nope.toml" rtbot "$cmd"
 	done
+	c run-logformat-bad rtbot run --config "$work/nope.toml" --log-format xml
 	c resolve-noconfig-list rtbot resolve --config "$work/nope.toml" --list
 	c action-noconfig rtbot action --config "$work/nope.toml" --done 1
 	c run-extra rtbot run --config "$work/nope.toml" extra
@@ -94,6 +108,14 @@ cases() {
 	c history-json rtbot history --config "$cfg" --json
 	c history-tree rtbot history --config "$cfg" --tree nope --json
 	c history-norun rtbot history --config "$cfg" --run 99
+	c history-arg rtbot history 1 --config "$cfg"
+	c history-arg-missing rtbot history 99 --config "$cfg"
+	c history-tree-text rtbot history --config "$cfg" --tree nope
+	c history-limit rtbot history --config "$cfg" -n 1
+	c status-envconfig RTBOT_CONFIG="$cfg" rtbot status
+	c run-locked flock "$d/state.db.lock" rtbot run --config "$cfg"
+	c rerun-locked flock "$d/state.db.lock" rtbot rerun --config "$cfg" 1
+	c rerun-missing rtbot rerun --config "$cfg" 99
 	c status rtbot status --config "$cfg"
 	c status-json rtbot status --config "$cfg" --json
 	c run-demo rtbot run --config "$cfg"
@@ -132,6 +154,7 @@ cases() {
 	c announce-text rtbot announce "${mails[@]}"
 	c announce-missing rtbot announce --json "${mails[0]}" "$work/nope.eml" "${mails[1]}"
 	c announce-dir rtbot announce internal/fixtures/mails
+	c announce-json-after rtbot announce "${mails[0]}" --json
 
 	# merge on the demo's repository and queue.
 	local m=(rtbot merge --repo "$d/linux.git" --queue "$d/patches-rt" --base v6.1.11)
@@ -191,6 +214,8 @@ normalise() {
 		s{\.tmp\d+\b}{.tmpN}g;
 		s{\d{4}-\d\d-\d\d[ T]\d\d:\d\d(?::\d\d)?(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?}{TIME}g;
 		s{"elapsed": "[^"]*"}{"elapsed": "ELAPSED"}g;
+		s{"elapsed_seconds": [0-9.e-]+}{"elapsed_seconds": ELAPSED}g;
+		s{^(revision \S+|go\d\S* \S+)$}{VERSION}mg;
 		s{"objects_written": \d+}{"objects_written": N}g;
 		s{^Date: .*$}{Date: DATE}mg;
 		s{(?<![0-9a-f])([0-9a-f]{12,40})(?![0-9a-f])}{commit($1)}ge;

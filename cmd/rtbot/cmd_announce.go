@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/rtbot/rtbot/internal/mailwatch"
+	"github.com/spf13/cobra"
 )
 
 // announceLine is one line of `rtbot announce --json` (docs/json.md, "rtbot
@@ -30,23 +31,35 @@ type announceLine struct {
 	Reason    string `json:"reason,omitempty"`
 }
 
-// cmdAnnounce implements `rtbot announce [--json] FILE...`: it classifies each
+// newAnnounceCmd is `rtbot announce [--json] FILE...`: it classifies each
 // mail file offline and prints one line per file. Exit 2 on a usage error, 1
 // if any file could not be read (the others are still classified), else 0.
-func cmdAnnounce(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("announce", "rtbot announce [--json] FILE...")
-	asJSON := fs.Bool("json", false, "print one JSON object per file, one per line")
-	if err := parseFlags(fs, args); err != nil {
-		return err
+func newAnnounceCmd() *cobra.Command {
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "announce [--json] FILE...",
+		Short: "classify mail files as stable-rc / RT announcements",
+		Long: `Classify mail files offline, as the watcher does, one line per file: the
+kind (stable-rc, rt-stable, rt-rc, rt-devel or none, with the reason),
+the version, the git tree and branch, the patch, the deadline and the
+Message-ID. Exit 1 if a file could not be read (the others are still
+classified).`,
+		Args: minArgs(1, "no mail files given"),
+		RunE: func(c *cobra.Command, args []string) error {
+			return cmdAnnounce(c.Context(), args, asJSON, c.OutOrStdout(), c.ErrOrStderr())
+		},
 	}
-	if fs.NArg() == 0 {
-		return usageOf(fs, "no mail files given")
-	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print one JSON object per file, one per line")
+	return c
+}
 
+// cmdAnnounce classifies each mail file of files and prints one line per
+// file.
+func cmdAnnounce(ctx context.Context, files []string, asJSON bool, stdout, stderr io.Writer) error {
 	enc := json.NewEncoder(stdout)
 	enc.SetEscapeHTML(false)
 	unread := 0
-	for _, file := range fs.Args() {
+	for _, file := range files {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -58,7 +71,7 @@ func cmdAnnounce(ctx context.Context, args []string, stdout, stderr io.Writer) e
 			unread++
 			continue
 		}
-		if *asJSON {
+		if asJSON {
 			err = enc.Encode(toAnnounceLine(file, a))
 		} else {
 			_, err = fmt.Fprintln(stdout, announceText(file, a))
@@ -68,7 +81,7 @@ func cmdAnnounce(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		}
 	}
 	if unread > 0 {
-		return fmt.Errorf("%d of %d file(s) could not be read: %w", unread, fs.NArg(), errReported)
+		return fmt.Errorf("%d of %d file(s) could not be read: %w", unread, len(files), errReported)
 	}
 	return nil
 }

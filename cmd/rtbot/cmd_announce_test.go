@@ -129,8 +129,9 @@ func TestAnnounceExitCodes(t *testing.T) {
 		stderr string // substring
 	}{
 		{"no files", []string{"--json"}, exitUsage, 0, "no mail files"},
-		{"bad flag", []string{"--jsn", good}, exitUsage, 0, "flag provided but not defined"},
-		{"help", []string{"-h"}, exitOK, 0, "usage: rtbot announce"},
+		{"bad flag", []string{"--jsn", good}, exitUsage, 0, "unknown flag: --jsn"},
+		{"help", []string{"-h"}, exitOK, 12, ""}, // on stdout: see TestHelp
+		{"flags after arguments", []string{good, "--json"}, exitOK, 1, ""},
 		{"missing file", []string{"--json", filepath.Join(dir, "nope.eml"), good}, exitError, 1, "nope.eml"},
 		{"oversized file", []string{"--json", good, big}, exitError, 1, "big.eml"},
 		{"all good", []string{"--json", good, good}, exitOK, 2, ""},

@@ -8,25 +8,34 @@ import (
 
 	"github.com/rtbot/rtbot/internal/config"
 	"github.com/rtbot/rtbot/internal/pipeline"
+	"github.com/spf13/cobra"
 )
 
-// cmdCheck implements `rtbot check`: the preflight every pass runs first,
-// by hand, printing every check. It changes nothing (no lock, no state,
-// no mail read, flagged or sent, no ref moved) and exits 0 when every
-// check passes, 1 otherwise.
-func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("check", "rtbot check --config FILE")
-	cfgPath := fs.String("config", "", "configuration file (see docs/rtbot.example.toml)")
-	if err := parseFlags(fs, args); err != nil {
-		return err
+// newCheckCmd is `rtbot check`: the preflight every pass runs first, by
+// hand, printing every check. It changes nothing (no lock, no state, no
+// mail read, flagged or sent, no ref moved) and exits 0 when every check
+// passes, 1 otherwise.
+func newCheckCmd(e *env) *cobra.Command {
+	var f botFlags
+	c := &cobra.Command{
+		Use:   "check",
+		Short: "check the configuration, servers, repositories and queues, as every pass does first",
+		Long: `Run by hand the checks every pass runs first (the preflight): the
+configuration, the IMAP and SMTP servers and credentials, each tree's
+repository, queue and remotes. One line per check: ok, FAIL with the key
+to change and how, or skip. It changes nothing. Exit 0 when every check
+passes, 1 otherwise.`,
+		Args: noArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			path, err := configPath(f.config, e.getenv, e.exists)
+			if err != nil {
+				return err
+			}
+			return redacting(c.OutOrStdout(), func(w io.Writer) error { return check(c.Context(), path, w) })
+		},
 	}
-	if fs.NArg() > 0 {
-		return usageOf(fs, "")
-	}
-	if *cfgPath == "" {
-		return usagef("--config is required")
-	}
-	return redacting(stdout, func(w io.Writer) error { return check(ctx, *cfgPath, w) })
+	f.addConfig(c)
+	return c
 }
 
 // check runs the checks of the configuration at path and prints, one line
@@ -86,18 +95,20 @@ func printConfigProblems(w io.Writer, err error) int {
 }
 
 // gate runs the preflight of scope before a pass of p, as `rtbot run`
-// does: an error that only a human can fix exits 6 (notConfigured), one
-// that may pass by itself (a server down) 1.
+// does: an error that only a human can fix exits 78 (notConfigured), or 77
+// when it is credentials a server refused; one that may pass by itself (a
+// server down) 1.
 func gate(ctx context.Context, p *pipeline.Pipeline, scope pipeline.Scope) error {
 	return notConfiguredIf(p.Gate(ctx, scope))
 }
 
 // notConfiguredIf is err, as a *notConfigured when it is a preflight's
-// that does not pass by itself.
+// that does not pass by itself; one of credentials refused when those are
+// all its problems that do not pass by themselves.
 func notConfiguredIf(err error) error {
 	var pe *pipeline.PreflightError
 	if errors.As(err, &pe) && pe.Permanent() {
-		return &notConfigured{err}
+		return &notConfigured{err: err, credentials: pe.CredentialsRefused()}
 	}
 	return err
 }

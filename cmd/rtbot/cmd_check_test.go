@@ -229,8 +229,8 @@ func TestCheckGolden(t *testing.T) {
 	}
 }
 
-// TestRunPreflight: a queue without series stops `rtbot run` (exit 6, the
-// key named) and `rtbot watch` (exit 6 at once, for systemd not to
+// TestRunPreflight: a queue without series stops `rtbot run` (exit 78, the
+// key named) and `rtbot watch` (exit 78 at once, for systemd not to
 // restart it), the maintainers are mailed once, and `rtbot status` says
 // what stops every pass. Before the preflight, the pass ran the
 // announcement into an error run, exited 0, and mailed nobody.
@@ -240,14 +240,14 @@ func TestRunPreflight(t *testing.T) {
 	if err := os.Rename(series, series+".away"); err != nil {
 		t.Fatal(err)
 	}
-	w.run(t, "run without series", exitNotConfigured, "run")
-	w.run(t, "run again", exitNotConfigured, "run")
+	w.run(t, "run without series", exitConfig, "run")
+	w.run(t, "run again", exitConfig, "run")
 	w.run(t, "status", exitManual, "status")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	var out bytes.Buffer
-	if code := run(ctx, []string{"watch", "--config", w.cfg}, &out, &out); code != exitNotConfigured {
-		t.Errorf("watch without series: exit %d, want %d:\n%s", code, exitNotConfigured, out.String())
+	if code := run(ctx, []string{"watch", "--config", w.cfg}, &out, &out); code != exitConfig {
+		t.Errorf("watch without series: exit %d, want %d:\n%s", code, exitConfig, out.String())
 	}
 	for what, want := range map[string]string{"run without series": "tree[0].queue: queue ", "status": "PREFLIGHT PROBLEM since "} {
 		if !strings.Contains(w.written[what], want) || !strings.Contains(w.written[what], "no series file") {

@@ -16,31 +16,48 @@ import (
 	"github.com/rtbot/rtbot/internal/fixtures"
 	"github.com/rtbot/rtbot/internal/pipeline"
 	"github.com/rtbot/rtbot/internal/state"
+	"github.com/spf13/cobra"
 )
 
-// cmdDemo runs the real pipeline on an embedded default: in-process IMAP
+// newDemoCmd is `rtbot demo`: it runs the real pipeline on an embedded default: in-process IMAP
 // and SMTP servers on loopback, real announcement mails (one genuine, one
 // forged copy, one that is not a stable-rc cover), a generated repository
 // with a stable release, a stable-rc tree to fetch the candidate from, and
 // an RT queue with clean, offset, 3-way, conflicting and already-backported
 // patches. It needs no configuration and no network.
-func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("demo", "rtbot demo [--dir DIR]")
-	dir := fs.String("dir", "", "where to build the demo (default: a new temporary directory, kept)")
-	if err := parseFlags(fs, args); err != nil {
-		return err
+func newDemoCmd() *cobra.Command {
+	var dir string
+	c := &cobra.Command{
+		Use:   "demo",
+		Short: "run the pipeline on an embedded default (no config, no network)",
+		Long: `Run the real pipeline on an embedded default: in-process IMAP and SMTP
+servers on loopback, real list mails, a generated stable-rc tree and an RT
+queue with clean, offset, 3-way, conflicting and already-backported
+patches. It needs no configuration and no network, and prints where
+everything went; rtbot history and rtbot status read its state after.`,
+		Args: noArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			return cmdDemo(c.Context(), dir, c.OutOrStdout())
+		},
 	}
-	if *dir == "" {
+	c.Flags().StringVar(&dir, "dir", "", "where to build the demo (default: a new temporary directory, kept)")
+	_ = c.MarkFlagDirname("dir")
+	return c
+}
+
+// cmdDemo is `rtbot demo --dir DIR`.
+func cmdDemo(ctx context.Context, dir string, stdout io.Writer) error {
+	if dir == "" {
 		d, err := os.MkdirTemp("", "rtbot-demo-")
 		if err != nil {
 			return err
 		}
-		*dir = d
+		dir = d
 	}
-	if entries, err := os.ReadDir(*dir); err == nil && len(entries) > 0 {
-		return usagef("%s is not empty; give a new directory with --dir, or none", *dir)
+	if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
+		return usagef("%s is not empty; give a new directory with --dir, or none", dir)
 	}
-	return runDemo(ctx, *dir, stdout)
+	return runDemo(ctx, dir, stdout)
 }
 
 // demoConfig is the configuration the demo runs with; it is written next to

@@ -4,49 +4,82 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strconv"
 	"text/tabwriter"
 
 	"github.com/rtbot/rtbot/internal/state"
+	"github.com/spf13/cobra"
 )
 
-// cmdHistory implements `rtbot history`: the past runs, or one in full,
+// newHistoryCmd is `rtbot history`: the past runs, or one in full,
 // without credentials (see redacting).
-func cmdHistory(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return redacting(stdout, func(w io.Writer) error { return history(ctx, args, w) })
+func newHistoryCmd(e *env) *cobra.Command {
+	var f historyFlags
+	c := &cobra.Command{
+		Use:   "history [RUN]",
+		Short: "list past runs, or show one with its patches and actions",
+		Long: `List the past runs, newest first, or show one run in full (RUN, or --run
+ID): its outcome, its patches with their status and action, and its
+actions. A run or a tree that does not exist is an error.`,
+		Args: maxArgs(1, "name at most one run id"),
+		RunE: func(c *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				id, err := strconv.ParseInt(args[0], 10, 64)
+				if err != nil || id <= 0 || (f.runID != 0 && f.runID != id) {
+					return usagef("%q is not a run id (see rtbot history), or --run names another", args[0])
+				}
+				f.runID = id
+			}
+			return redacting(c.OutOrStdout(), func(w io.Writer) error { return history(c.Context(), e, f, w) })
+		},
+	}
+	f.addConfig(c)
+	c.Flags().StringVar(&f.tree, "tree", "", "only runs of this tree")
+	_ = c.RegisterFlagCompletionFunc("tree", completeTrees(e, &f.config))
+	c.Flags().IntVarP(&f.limit, "limit", "n", 20, "at most this many runs (0: all)")
+	c.Flags().Int64Var(&f.runID, "run", 0, "show one run in full: its patches and actions")
+	c.Flags().BoolVar(&f.asJSON, "json", false, "print JSON")
+	return c
+}
+
+// historyFlags is history's command line.
+type historyFlags struct {
+	botFlags
+	tree   string
+	limit  int
+	runID  int64
+	asJSON bool
 }
 
 // history is `rtbot history`, writing to stdout.
-func history(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := newFlags("history", "rtbot history --config FILE [--tree NAME] [--limit N] [--run ID] [--json]")
-	cfgPath := fs.String("config", "", "configuration file")
-	tree := fs.String("tree", "", "only runs of this tree")
-	limit := fs.Int("limit", 20, "at most this many runs (0: all)")
-	runID := fs.Int64("run", 0, "show one run in full: its patches and actions")
-	asJSON := fs.Bool("json", false, "print JSON")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	_, st, err := openState(*cfgPath)
+func history(ctx context.Context, e *env, f historyFlags, stdout io.Writer) error {
+	cfg, st, err := openState(e, f.config)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	if *runID != 0 {
-		d, err := st.Run(ctx, *runID)
+	if f.runID != 0 {
+		d, err := st.Run(ctx, f.runID)
 		if err != nil {
 			return err
 		}
-		if *asJSON {
+		if f.asJSON {
 			return writeJSON(stdout, toRunDetailJSON(d))
 		}
 		printRunDetail(stdout, d)
 		return nil
 	}
-	runs, err := st.Runs(ctx, state.RunFilter{Tree: *tree, Limit: *limit})
+	runs, err := st.Runs(ctx, state.RunFilter{Tree: f.tree, Limit: f.limit})
 	if err != nil {
 		return err
 	}
-	if *asJSON {
+	if len(runs) == 0 {
+		// A tree the configuration no longer has may still have runs.
+		if err := checkTree(cfg, f.tree); err != nil {
+			return err
+		}
+	}
+	if f.asJSON {
 		return writeJSON(stdout, historyJSON{Schema: jsonSchema, Runs: runsJSON(runs)})
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)

@@ -18,15 +18,54 @@ import (
 	"github.com/rtbot/rtbot/internal/report"
 	"github.com/rtbot/rtbot/internal/resolutions"
 	"github.com/rtbot/rtbot/internal/triage"
+	"github.com/spf13/cobra"
 )
 
-// cmdMerge implements `rtbot merge`: it rebases a queue onto a candidate
-// and prints the triage; exit 3 when patches need attention.
-func cmdMerge(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	f, err := parseMergeFlags(args)
-	if err != nil {
-		return err
+// newMergeCmd is `rtbot merge`: it rebases a queue onto a candidate and
+// prints the triage; exit 3 when patches need attention.
+func newMergeCmd() *cobra.Command {
+	var f mergeFlags
+	c := &cobra.Command{
+		Use:   "merge --repo DIR --queue SRC [--base REV] --onto REV",
+		Short: "rebase an RT queue onto a candidate and triage every patch",
+		Long: `Rebase an RT queue onto a candidate and triage every patch: each gets a
+status, an action, a reason and, when a human is needed, the candidate
+commits that caused it. SRC is a quilt directory, a .tar.xz/.tar.gz
+tarball, a patch or mbox file, or a git range A..B. Exit 3 when patches
+need attention.`,
+		Example: "  rtbot merge --repo linux.git --queue patches-rt --base v6.1.176 --onto v6.1.177 --branch v6.1.177-rt",
+		Args:    noArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if err := f.check(c); err != nil {
+				return err
+			}
+			return cmdMerge(c.Context(), c.OutOrStdout(), c.ErrOrStderr(), f)
+		},
 	}
+	fs := c.Flags()
+	fs.StringVar(&f.repo, "repo", "", "git repository (bare or not) holding the base and the candidate")
+	fs.StringVar(&f.queue, "queue", "", "RT queue: quilt dir, .tar.xz/.tar.gz, patch or mbox file, or git range A..B")
+	fs.StringVar(&f.base, "base", "", "revision the queue was made for (materialise it there first)")
+	fs.StringVar(&f.onto, "onto", "", "candidate revision to rebase onto")
+	fs.StringVarP(&f.branch, "branch", "b", "", "move refs/heads/NAME to the result (compare-and-swap)")
+	fs.BoolVar(&f.asJSON, "json", false, "print the triage as one JSON document")
+	fs.BoolVar(&f.dropApplied, "drop-applied", false, "leave patches already in the candidate out of the patches needing attention, listed as dropped")
+	fs.IntVar(&f.opts.Fuzz, "fuzz", 0, "context lines a hunk may ignore at each end (GNU patch fuzz; reported as 'fuzz')")
+	fs.StringVar(&f.committer, "committer", "", "committer identity \"Name <email>\" (default $RTBOT_COMMITTER, else \"rtbot <rtbot@localhost>\")")
+	fs.StringVar(&f.cpuprofile, "cpuprofile", "", "write a CPU profile to FILE (for benchmarking)")
+	fs.StringVarP(&f.exportDir, "export", "o", "", "write the rebased queue to DIR (new or empty): patches/ (series and format-patch files), patches-X.Y.Z-rtN.tar.xz and patch-X.Y.Z-rtN.patch.xz")
+	fs.StringVar(&f.resFile, "resolutions", "", "remembered conflict resolutions to use (a file rtbot resolve --export wrote)")
+	for _, name := range []string{"repo", "queue", "export"} {
+		_ = c.MarkFlagDirname(name)
+	}
+	_ = c.MarkFlagFilename("cpuprofile")
+	_ = c.MarkFlagFilename("resolutions")
+	return c
+}
+
+// cmdMerge is `rtbot merge` once its flags are checked.
+func cmdMerge(ctx context.Context, stdout, stderr io.Writer, f mergeFlags) error {
+	var err error
 	if f.exportDir != "" {
 		// Fail before the rebase, not after it.
 		if err := export.CheckDir(f.exportDir, export.Options{}); err != nil {
@@ -50,47 +89,34 @@ func cmdMerge(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 // mergeFlags is merge's command line.
 type mergeFlags struct {
 	mergeArgs
-	asJSON              bool
-	cpuprofile, resFile string
+	asJSON                         bool
+	cpuprofile, resFile, committer string
 }
 
-// parseMergeFlags parses merge's command line and checks it: every error
-// it returns is a usage error.
-func parseMergeFlags(args []string) (mergeFlags, error) {
-	fs := newFlags("merge", "rtbot merge --repo DIR --queue SRC [--base REV] --onto REV [--branch NAME] [--json] [--export DIR] [--resolutions FILE]")
-	var f mergeFlags
-	fs.StringVar(&f.repo, "repo", "", "git repository (bare or not) holding the base and the candidate")
-	fs.StringVar(&f.queue, "queue", "", "RT queue: quilt dir, .tar.xz/.tar.gz, patch or mbox file, or git range A..B")
-	fs.StringVar(&f.base, "base", "", "revision the queue was made for (materialise it there first)")
-	fs.StringVar(&f.onto, "onto", "", "candidate revision to rebase onto")
-	fs.StringVar(&f.branch, "branch", "", "move refs/heads/NAME to the result (compare-and-swap)")
-	fs.BoolVar(&f.asJSON, "json", false, "print the triage as one JSON document")
-	fs.BoolVar(&f.dropApplied, "drop-applied", false, "leave patches already in the candidate out of the patches needing attention, listed as dropped")
-	fs.IntVar(&f.opts.Fuzz, "fuzz", 0, "context lines a hunk may ignore at each end (GNU patch fuzz; reported as 'fuzz')")
-	committer := fs.String("committer", envOr("RTBOT_COMMITTER", "rtbot <rtbot@localhost>"), "committer identity \"Name <email>\" (env RTBOT_COMMITTER)")
-	fs.StringVar(&f.cpuprofile, "cpuprofile", "", "write a CPU profile to FILE (for benchmarking)")
-	fs.StringVar(&f.exportDir, "export", "", "write the rebased queue to DIR (new or empty): patches/ (series and format-patch files), patches-X.Y.Z-rtN.tar.xz and patch-X.Y.Z-rtN.patch.xz")
-	fs.StringVar(&f.resFile, "resolutions", "", "remembered conflict resolutions to use (a file rtbot resolve --export wrote)")
-	if err := parseFlags(fs, args); err != nil {
-		return f, err
-	}
-	if f.repo == "" || f.queue == "" || f.onto == "" || fs.NArg() > 0 {
-		return f, usageOf(fs, "--repo, --queue and --onto are required")
+// check checks merge's command line and fills in the committer: every
+// error it returns is a usage error.
+func (f *mergeFlags) check(c *cobra.Command) error {
+	if f.repo == "" || f.queue == "" || f.onto == "" {
+		return usageOf(c, "--repo, --queue and --onto are required")
 	}
 	if f.opts.Fuzz < 0 || f.opts.Fuzz > 3 {
-		return f, usagef("--fuzz must be between 0 and 3")
+		return usagef("--fuzz must be between 0 and 3")
 	}
-	id, err := mail.ParseAddress(*committer)
+	committer := f.committer
+	if committer == "" {
+		committer = envOr("RTBOT_COMMITTER", "rtbot <rtbot@localhost>")
+	}
+	id, err := mail.ParseAddress(committer)
 	if err != nil || id.Name == "" {
-		return f, usagef("--committer %q: want \"Name <email>\"", *committer)
+		return usagef("--committer %q: want \"Name <email>\"", committer)
 	}
 	f.opts.Committer = merger.Identity{Name: id.Name, Email: id.Address}
 	if f.branch != "" {
 		if err := merger.CheckBranchName(f.branch); err != nil {
-			return f, usagef("%v", err)
+			return usagef("%v", err)
 		}
 	}
-	return f, nil
+	return nil
 }
 
 // loadResolutions reads the remembered resolutions in file, a file rtbot

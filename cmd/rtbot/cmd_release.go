@@ -12,15 +12,34 @@ import (
 	"github.com/rtbot/rtbot/internal/atomicfile"
 	"github.com/rtbot/rtbot/internal/merger"
 	"github.com/rtbot/rtbot/internal/release"
+	"github.com/spf13/cobra"
 )
 
-// cmdRelease implements `rtbot release`: it bumps localversion-rt, commits
-// and tags the release and prints the announcement.
-func cmdRelease(_ context.Context, args []string, stdout, stderr io.Writer) error {
-	f, err := parseReleaseFlags(args)
-	if err != nil {
-		return err
+// newReleaseCmd is `rtbot release`: it bumps localversion-rt, commits and
+// tags the release and prints the announcement.
+func newReleaseCmd() *cobra.Command {
+	var f releaseFlags
+	c := &cobra.Command{
+		Use:   "release --repo DIR --branch NAME",
+		Short: "bump localversion-rt, commit and tag an RT-stable release, print the announcement",
+		Long: `Make an RT-stable release on a series branch: bump localversion-rt,
+commit "Linux X.Y.Z-rtN", tag it (annotated, unsigned) and print the
+[ANNOUNCE] mail and the next steps. Signing, pushing, uploading and
+mailing stay with the maintainer's tools (docs/release.md).`,
+		Args: noArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if err := f.check(c); err != nil {
+				return err
+			}
+			return cmdRelease(c.Context(), f, c.OutOrStdout())
+		},
 	}
+	f.addFlags(c)
+	return c
+}
+
+// cmdRelease is `rtbot release` once its command line is checked.
+func cmdRelease(_ context.Context, f releaseFlags, stdout io.Writer) error {
 	eng, err := merger.Open(f.repo, merger.Options{})
 	if err != nil {
 		return err
@@ -53,49 +72,53 @@ type releaseFlags struct {
 	signature string
 	releaseOn time.Time // the day a release candidate becomes the release
 	dryRun    bool
+	// name, email and releaseOnFlag are the flags as given, for check.
+	name, email, releaseOnFlag string
 }
 
-// parseReleaseFlags parses release's command line and checks it: every
-// error it returns is a usage error.
-func parseReleaseFlags(args []string) (releaseFlags, error) {
-	fs := newFlags("release", "rtbot release --repo DIR --branch NAME [--rc] [--tag-prefix v] [--name NAME --email ADDR] [--announce FILE] [--dry-run]")
-	var f releaseFlags
+// addFlags adds release's flags to c.
+func (f *releaseFlags) addFlags(c *cobra.Command) {
+	fs := c.Flags()
 	fs.StringVar(&f.repo, "repo", "", "git repository (bare or not) holding the series branch")
 	fs.StringVar(&f.opts.Branch, "branch", "", "series branch to release, refs/heads/NAME (e.g. v6.1-rt)")
 	fs.BoolVar(&f.opts.RC, "rc", false, "make a release candidate: -rtN -> -rtN+1-rc1, -rtN-rcM -> -rtN-rcM+1")
 	fs.StringVar(&f.opts.TagPrefix, "tag-prefix", "v", "prefix of the tag name before X.Y.Z-rtN")
-	name := fs.String("name", "", "author, committer and tagger name (default from RTBOT_COMMITTER)")
-	email := fs.String("email", "", "author, committer and tagger email (default from RTBOT_COMMITTER)")
+	fs.StringVar(&f.name, "name", "", "author, committer and tagger name (default from RTBOT_COMMITTER)")
+	fs.StringVar(&f.email, "email", "", "author, committer and tagger email (default from RTBOT_COMMITTER)")
 	fs.BoolVar(&f.opts.AllowRCKernel, "allow-rc-kernel", false, "allow a release on a kernel whose Makefile has an EXTRAVERSION")
 	fs.StringVar(&f.announce, "announce", "", "write the announcement mail to FILE instead of stdout")
 	fs.StringVar(&f.gitURL, "git-url", release.DefaultGitURL, "git tree named in the announcement")
 	fs.StringVar(&f.gitBranch, "git-branch", "", "branch named in the announcement (default vX.Y-rt)")
 	fs.StringVar(&f.signature, "signature", "", "name signing the announcement (default the --name)")
-	releaseOn := fs.String("release-on", "", "for --rc: day (YYYY-MM-DD) the candidate becomes the release (default in 7 days)")
-	fs.BoolVar(&f.dryRun, "dry-run", false, "compute and print everything, write nothing")
-	if err := parseFlags(fs, args); err != nil {
-		return f, err
-	}
-	if f.repo == "" || f.opts.Branch == "" || fs.NArg() > 0 {
-		return f, usageOf(fs, "--repo and --branch are required")
+	fs.StringVar(&f.releaseOnFlag, "release-on", "", "for --rc: day (YYYY-MM-DD) the candidate becomes the release (default in 7 days)")
+	fs.BoolVarP(&f.dryRun, "dry-run", "n", false, "compute and print everything, write nothing")
+	_ = c.MarkFlagDirname("repo")
+	_ = c.MarkFlagFilename("announce")
+}
+
+// check checks release's command line and fills in what it derives:
+// every error it returns is a usage error.
+func (f *releaseFlags) check(c *cobra.Command) error {
+	if f.repo == "" || f.opts.Branch == "" {
+		return usageOf(c, "--repo and --branch are required")
 	}
 	if err := merger.CheckBranchName(f.opts.Branch); err != nil {
-		return f, usagef("--branch: %v", err)
+		return usagef("--branch: %v", err)
 	}
 	var err error
-	if f.opts.Identity, err = releaseIdentity(*name, *email, os.Getenv("RTBOT_COMMITTER")); err != nil {
-		return f, usagef("%v", err)
+	if f.opts.Identity, err = releaseIdentity(f.name, f.email, os.Getenv("RTBOT_COMMITTER")); err != nil {
+		return usagef("%v", err)
 	}
 	f.releaseOn = time.Now().AddDate(0, 0, 7)
-	if *releaseOn != "" {
+	if f.releaseOnFlag != "" {
 		if !f.opts.RC {
-			return f, usagef("--release-on is for --rc")
+			return usagef("--release-on is for --rc")
 		}
-		if f.releaseOn, err = time.Parse("2006-01-02", *releaseOn); err != nil {
-			return f, usagef("--release-on %q: want YYYY-MM-DD", *releaseOn)
+		if f.releaseOn, err = time.Parse("2006-01-02", f.releaseOnFlag); err != nil {
+			return usagef("--release-on %q: want YYYY-MM-DD", f.releaseOnFlag)
 		}
 	}
-	return f, nil
+	return nil
 }
 
 // info is what the announcement of plan says, with what the flags change.

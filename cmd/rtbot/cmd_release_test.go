@@ -189,7 +189,7 @@ func TestReleaseCommandErrors(t *testing.T) {
 		})
 	}
 	var help bytes.Buffer
-	if code := run(context.Background(), []string{"release", "-h"}, &out, &help); code != exitOK || !strings.Contains(help.String(), "--dry-run") {
+	if code := run(context.Background(), []string{"release", "-h"}, &help, &errb); code != exitOK || !strings.Contains(help.String(), "--dry-run") {
 		t.Errorf("-h: exit %d, %q", code, help.String())
 	}
 }

@@ -12,23 +12,55 @@ import (
 	"github.com/rtbot/rtbot/internal/pipeline"
 	"github.com/rtbot/rtbot/internal/resolutions"
 	"github.com/rtbot/rtbot/internal/state"
+	"github.com/spf13/cobra"
 )
 
-// cmdResolve records, lists, exports and imports remembered conflict
-// resolutions (docs/resolutions.md).
-func cmdResolve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	f, err := parseResolveFlags(args)
-	if err != nil {
-		return err
+// newResolveCmd is `rtbot resolve`: it records, lists, exports and
+// imports remembered conflict resolutions (docs/resolutions.md).
+func newResolveCmd(e *env) *cobra.Command {
+	var f resolveFlags
+	c := &cobra.Command{
+		Use:   "resolve (--run ID --fix REV [--patch NAME] [--since REV] [--replace] | --list | --export FILE | --import FILE)",
+		Short: "remember how a conflict was resolved; list, export or import resolutions",
+		Long: `Remember how a conflict was resolved (--run ID --fix REV: the fix, a
+commit on top of the run's partial branch, must carry the patch's
+change), so that the same conflict resolves itself on the next
+candidates; or list, export (to share) and import remembered resolutions
+(docs/resolutions.md). A run that does not exist is an error.`,
+		Args: noArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if err := f.check(c); err != nil {
+				return err
+			}
+			return cmdResolve(c.Context(), e, f, c.OutOrStdout())
+		},
 	}
-	cfg, st, closeAll, err := openBot(f.bot)
+	f.bot.addConfig(c)
+	f.bot.addLog(c, "log every step")
+	fs := c.Flags()
+	fs.Int64Var(&f.learn.Run, "run", 0, "the run whose conflict the fix resolves")
+	fs.StringVar(&f.learn.Fix, "fix", "", "revision (commit or branch) in the tree's repository that carries the resolved files")
+	fs.StringVar(&f.learn.Patch, "patch", "", "the conflicting patch the fix resolves (its file name); needed when several conflict")
+	fs.StringVar(&f.learn.Since, "since", "", "learn only what changed from this revision to --fix (default: the run's partial branch, when --fix builds on it)")
+	fs.BoolVar(&f.learn.Replace, "replace", false, "replace a remembered resolution of the same conflict that resolves it differently")
+	fs.BoolVar(&f.list, "list", false, "list the remembered resolutions")
+	fs.StringVar(&f.export, "export", "", "write every resolution to FILE (JSON Lines; - for stdout) to share with other maintainers")
+	fs.StringVar(&f.imp, "import", "", "add the resolutions of FILE (as --export writes it)")
+	_ = c.MarkFlagFilename("export")
+	_ = c.MarkFlagFilename("import")
+	return c
+}
+
+// cmdResolve does what resolve's checked command line f asks.
+func cmdResolve(ctx context.Context, e *env, f resolveFlags, stdout io.Writer) error {
+	cfg, st, closeAll, err := openBot(e, f.bot)
 	if err != nil {
 		return err
 	}
 	defer closeAll()
 	switch {
 	case f.learn.Fix != "":
-		log, err := newLogger(stderr, *f.bot.verbose, logAuto, os.Getenv)
+		log, err := newLogger(e.stderr, f.bot.verbose, f.bot.logFormat, e.getenv)
 		if err != nil {
 			return err
 		}
@@ -53,22 +85,9 @@ type resolveFlags struct {
 	imp    string
 }
 
-// parseResolveFlags parses resolve's command line and checks that it asks
-// for one thing; every error it returns is a usage error.
-func parseResolveFlags(args []string) (resolveFlags, error) {
-	fs := newFlags("resolve", "rtbot resolve --config FILE (--run ID --fix REV [--patch NAME] [--since REV] [--replace] | --list | --export FILE | --import FILE)")
-	f := resolveFlags{bot: botFlags{config: fs.String("config", "", "configuration file"), verbose: fs.Bool("v", false, "log every step")}}
-	fs.Int64Var(&f.learn.Run, "run", 0, "the run whose conflict the fix resolves")
-	fs.StringVar(&f.learn.Fix, "fix", "", "revision (commit or branch) in the tree's repository that carries the resolved files")
-	fs.StringVar(&f.learn.Patch, "patch", "", "the conflicting patch the fix resolves (its file name); needed when several conflict")
-	fs.StringVar(&f.learn.Since, "since", "", "learn only what changed from this revision to --fix (default: the run's partial branch, when --fix builds on it)")
-	fs.BoolVar(&f.learn.Replace, "replace", false, "replace a remembered resolution of the same conflict that resolves it differently")
-	fs.BoolVar(&f.list, "list", false, "list the remembered resolutions")
-	fs.StringVar(&f.export, "export", "", "write every resolution to FILE (JSON Lines; - for stdout) to share with other maintainers")
-	fs.StringVar(&f.imp, "import", "", "add the resolutions of FILE (as --export writes it)")
-	if err := parseFlags(fs, args); err != nil {
-		return f, err
-	}
+// check checks that resolve's command line asks for one thing; every
+// error it returns is a usage error.
+func (f resolveFlags) check(c *cobra.Command) error {
 	learn := f.learn.Run != 0 || f.learn.Fix != ""
 	modes := 0
 	for _, on := range []bool{learn, f.list, f.export != "", f.imp != ""} {
@@ -76,10 +95,10 @@ func parseResolveFlags(args []string) (resolveFlags, error) {
 			modes++
 		}
 	}
-	if fs.NArg() > 0 || modes != 1 || (f.learn.Run != 0) != (f.learn.Fix != "") || (f.learn.Replace && !learn) {
-		return f, usageOf(fs, "")
+	if modes != 1 || (f.learn.Run != 0) != (f.learn.Fix != "") || (f.learn.Replace && !learn) {
+		return usageOf(c, "give --run and --fix, or one of --list, --export and --import")
 	}
-	return f, nil
+	return nil
 }
 
 // learnFix learns the resolution spec's fix carries and says what it

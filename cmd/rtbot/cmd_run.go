@@ -8,37 +8,64 @@ import (
 
 	"github.com/rtbot/rtbot/internal/pipeline"
 	"github.com/rtbot/rtbot/internal/state"
+	"github.com/spf13/cobra"
 )
 
-// cmdRun implements `rtbot run`: one pass over the mailbox, or over the
+// newRunCmd is `rtbot run`: one pass over the mailbox, or over the
 // candidate --onto names.
-func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("run", "rtbot run --config FILE [--onto REV [--tree NAME] [--force]] [--json] [-v]")
-	f := botFlags{config: fs.String("config", "", "configuration file (see docs/rtbot.example.toml)"),
-		verbose: fs.Bool("v", false, "log every step, not only problems")}
-	asJSON := fs.Bool("json", false, "print what the pass did as one JSON document")
-	onto := fs.String("onto", "", "run on this candidate (a final release tag, say) instead of reading the mailbox")
-	tree := fs.String("tree", "", "with --onto: the tree whose repository has REV, or whose candidate_url it is fetched from (default: the first)")
-	force := fs.Bool("force", false, "with --onto: run again on a candidate and queue already run (new runs, new reports)")
-	if err := parseFlags(fs, args); err != nil {
-		return err
+func newRunCmd(e *env) *cobra.Command {
+	var f runFlags
+	c := &cobra.Command{
+		Use:   "run [--onto REV [--tree NAME] [--force]]",
+		Short: "one unattended pass over the mailbox (cron, systemd timer)",
+		Long: `One unattended pass, after the preflight: scan the mailbox from the saved
+checkpoint, process every announcement not done yet (rebase, push, test,
+mail the report), and exit. With --onto REV, run the queue on a candidate
+given by hand (a final release tag) instead of reading the mailbox,
+fetching REV from candidate_url when the repository lacks it.`,
+		Args: noArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if (f.force || f.tree != "") && f.onto == "" {
+				return usageOf(c, "--tree and --force go with --onto")
+			}
+			return cmdRun(c.Context(), e, f, c.OutOrStdout())
+		},
 	}
-	if fs.NArg() > 0 || *force && *onto == "" {
-		return usageOf(fs, "")
-	}
-	cfg, st, closeAll, err := openBot(f)
+	f.addConfig(c)
+	f.addLog(c, "log every step, not only problems")
+	c.Flags().BoolVar(&f.asJSON, "json", false, "print what the pass did as one JSON document")
+	c.Flags().StringVar(&f.onto, "onto", "", "run on this candidate (a final release tag, say) instead of reading the mailbox")
+	c.Flags().StringVar(&f.tree, "tree", "", "with --onto: the tree whose repository has REV, or whose candidate_url it is fetched from (default: the first)")
+	_ = c.RegisterFlagCompletionFunc("tree", completeTrees(e, &f.config))
+	c.Flags().BoolVar(&f.force, "force", false, "with --onto: run again on a candidate and queue already run (new runs, new reports)")
+	return c
+}
+
+// runFlags is run's command line.
+type runFlags struct {
+	botFlags
+	asJSON, force bool
+	onto, tree    string
+}
+
+// cmdRun is `rtbot run` once its command line is checked.
+func cmdRun(ctx context.Context, e *env, f runFlags, stdout io.Writer) error {
+	cfg, st, closeAll, err := openBot(e, f.botFlags)
 	if err != nil {
 		return err
 	}
 	defer closeAll()
-	opts, err := passOptions(stderr, *f.verbose, logAuto)
+	if err := checkTree(cfg, f.tree); err != nil {
+		return err
+	}
+	opts, err := passOptions(e, f.botFlags)
 	if err != nil {
 		return err
 	}
-	opts.Stuck = exitStuck("run", stderr)
+	opts.Stuck = exitStuck("run", e.stderr)
 	p := pipeline.New(cfg, st, opts)
 	scope := pipeline.ScopeAll
-	if *onto != "" {
+	if f.onto != "" {
 		scope = pipeline.ScopeTrees // no mail is read
 	}
 	if !crashSkipsPreflight() {
@@ -47,12 +74,12 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 	}
 	var pass *pipeline.Pass
-	if *onto != "" {
-		pass, err = runOnto(ctx, p, stdout, *tree, *onto, *force)
+	if f.onto != "" {
+		pass, err = runOnto(ctx, p, stdout, f.tree, f.onto, f.force)
 	} else {
 		pass, err = p.Once(ctx)
 	}
-	return reportPass(stdout, pass, *asJSON, err)
+	return reportPass(stdout, pass, f.asJSON, err)
 }
 
 // runOnto is `rtbot run --onto REV`: it submits the candidate and runs
@@ -75,8 +102,8 @@ func runOnto(ctx context.Context, p *pipeline.Pipeline, stdout io.Writer, tree, 
 // passOptions are the pipeline options of a command that runs a pass:
 // its log on stderr (newLogger's verbose and format), the crash hook of a
 // crash-test build, and fetch progress on a terminal.
-func passOptions(stderr io.Writer, verbose bool, logFormat string) (pipeline.Options, error) {
-	log, err := newLogger(stderr, verbose, logFormat, os.Getenv)
+func passOptions(e *env, f botFlags) (pipeline.Options, error) {
+	log, err := newLogger(e.stderr, f.verbose, f.logFormat, e.getenv)
 	if err != nil {
 		return pipeline.Options{}, err
 	}

@@ -10,13 +10,30 @@ import (
 	"github.com/rtbot/rtbot/internal/netsec"
 	"github.com/rtbot/rtbot/internal/pipeline"
 	"github.com/rtbot/rtbot/internal/state"
+	"github.com/spf13/cobra"
 )
 
-// cmdStatus implements `rtbot status`: what rtbot waits for, what failed
-// or is stuck and needs a human (exit 3, each with what to do), and
-// whether its state is sound (exit 1 when it is not).
-func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return redacting(stdout, func(w io.Writer) error { return status(ctx, args, w) })
+// newStatusCmd is `rtbot status`: what rtbot waits for, what failed or is
+// stuck and needs a human (exit 3, each with what to do), and whether its
+// state is sound (exit 1 when it is not).
+func newStatusCmd(e *env) *cobra.Command {
+	var f botFlags
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "status",
+		Short: "what rtbot is waiting for: announcements, mailboxes, pending actions",
+		Long: `Say what rtbot waits for (announcements, mailboxes, partial branches read
+for fixes, pending actions), what the last run of each tree did, and what
+failed or is stuck, each with what to do. Exit 3 while something needs a
+human, 1 when the state has a problem.`,
+		Args: noArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			return redacting(c.OutOrStdout(), func(w io.Writer) error { return status(c.Context(), e, f.config, asJSON, w) })
+		},
+	}
+	f.addConfig(c)
+	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return c
 }
 
 // redacting runs cmd on a buffer and writes what it wrote to stdout
@@ -34,14 +51,8 @@ func redacting(stdout io.Writer, cmd func(io.Writer) error) error {
 }
 
 // status is `rtbot status`, writing to stdout.
-func status(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := newFlags("status", "rtbot status --config FILE [--json]")
-	cfgPath := fs.String("config", "", "configuration file")
-	asJSON := fs.Bool("json", false, "print JSON")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	cfg, st, err := openState(*cfgPath)
+func status(ctx context.Context, e *env, cfgPath string, asJSON bool, stdout io.Writer) error {
+	cfg, st, err := openState(e, cfgPath)
 	if err != nil {
 		return err
 	}
@@ -50,7 +61,7 @@ func status(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if *asJSON {
+	if asJSON {
 		if err := writeJSON(stdout, toStatusJSON(st.Path(), s)); err != nil {
 			return err
 		}

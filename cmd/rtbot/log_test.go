@@ -16,8 +16,8 @@ import (
 	"time"
 )
 
-// env is a getenv over a map.
-func env(m map[string]string) func(string) string {
+// envOf is a getenv over a map.
+func envOf(m map[string]string) func(string) string {
 	return func(k string) string { return m[k] }
 }
 
@@ -104,7 +104,7 @@ func TestNewLogger(t *testing.T) {
 				if _, err := tmp.Seek(0, 0); err != nil {
 					t.Fatal(err)
 				}
-				l, err := newLogger(tmp, tc.verbose, tc.format, env(tc.env))
+				l, err := newLogger(tmp, tc.verbose, tc.format, envOf(tc.env))
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -116,7 +116,7 @@ func TestNewLogger(t *testing.T) {
 				got = string(b)
 			} else {
 				var b bytes.Buffer
-				l, err := newLogger(&b, tc.verbose, tc.format, env(tc.env))
+				l, err := newLogger(&b, tc.verbose, tc.format, envOf(tc.env))
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -148,7 +148,7 @@ func TestNewLogger(t *testing.T) {
 // object per record, durations rounded.
 func TestNewLoggerJSON(t *testing.T) {
 	var b bytes.Buffer
-	l, err := newLogger(&b, true, "json", env(map[string]string{"JOURNAL_STREAM": "1:1"}))
+	l, err := newLogger(&b, true, "json", envOf(map[string]string{"JOURNAL_STREAM": "1:1"}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,11 +177,11 @@ func TestNewLoggerJSON(t *testing.T) {
 // TestNewLoggerErrors: an unknown format is a usage error (exit 2), a
 // level RTBOT_LOG_LEVEL does not name an error naming the variable.
 func TestNewLoggerErrors(t *testing.T) {
-	_, err := newLogger(&bytes.Buffer{}, true, "syslog", env(nil))
+	_, err := newLogger(&bytes.Buffer{}, true, "syslog", envOf(nil))
 	if err == nil || exitCode(err) != exitUsage || !strings.Contains(err.Error(), `"syslog"`) {
 		t.Errorf("unknown format: %v (exit %d)", err, exitCode(err))
 	}
-	_, err = newLogger(&bytes.Buffer{}, true, "text", env(map[string]string{"RTBOT_LOG_LEVEL": "loud"}))
+	_, err = newLogger(&bytes.Buffer{}, true, "text", envOf(map[string]string{"RTBOT_LOG_LEVEL": "loud"}))
 	if err == nil || !strings.Contains(err.Error(), "RTBOT_LOG_LEVEL") {
 		t.Errorf("bad level: %v", err)
 	}

@@ -5,28 +5,24 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/rtbot/rtbot/internal/config"
 	"github.com/rtbot/rtbot/internal/pipeline"
 	"github.com/rtbot/rtbot/internal/state"
+	"github.com/spf13/cobra"
 )
 
-// botFlags are the flags of the commands that open the bot with openBot:
-// run, watch and resolve.
-type botFlags struct {
-	config  *string
-	verbose *bool
-}
-
-// openBot loads the configuration, takes the lock and opens the state
-// database. closeAll releases them in reverse order.
-func openBot(f botFlags) (*config.Config, *state.Store, func(), error) {
-	if *f.config == "" {
-		return nil, nil, nil, usagef("--config is required")
-	}
-	cfg, err := config.Load(*f.config, pipeline.ConfigRules())
+// openBot loads the configuration (see configPath), takes the lock and
+// opens the state database. closeAll releases them in reverse order.
+func openBot(e *env, f botFlags) (*config.Config, *state.Store, func(), error) {
+	path, err := configPath(f.config, e.getenv, e.exists)
 	if err != nil {
-		return nil, nil, nil, &notConfigured{err}
+		return nil, nil, nil, err
+	}
+	cfg, err := config.Load(path, pipeline.ConfigRules())
+	if err != nil {
+		return nil, nil, nil, &notConfigured{err: err}
 	}
 	if err := os.MkdirAll(cfg.Bot.Workdir, 0o755); err != nil {
 		return nil, nil, nil, fmt.Errorf("workdir: %w", err)
@@ -43,14 +39,16 @@ func openBot(f botFlags) (*config.Config, *state.Store, func(), error) {
 	return cfg, st, func() { st.Close(); release() }, nil
 }
 
-// openState opens the state database named by --config for reading.
-func openState(configPath string) (*config.Config, *state.Store, error) {
-	if configPath == "" {
-		return nil, nil, usagef("--config is required")
-	}
-	cfg, err := config.Load(configPath, pipeline.ConfigRules())
+// openState opens the state database of the configuration --config
+// (configFlag) names, or the default one, for reading.
+func openState(e *env, configFlag string) (*config.Config, *state.Store, error) {
+	path, err := configPath(configFlag, e.getenv, e.exists)
 	if err != nil {
 		return nil, nil, err
+	}
+	cfg, err := config.Load(path, pipeline.ConfigRules())
+	if err != nil {
+		return nil, nil, &notConfigured{err: err}
 	}
 	if _, err := os.Stat(cfg.Bot.State); err != nil {
 		return nil, nil, fmt.Errorf("no state yet at %s (rtbot run has not run)", cfg.Bot.State)
@@ -60,6 +58,22 @@ func openState(configPath string) (*config.Config, *state.Store, error) {
 		return nil, nil, err
 	}
 	return cfg, st, nil
+}
+
+// checkTree checks that name ("" for every tree) is a tree of cfg: an
+// unknown tree is an error (exit 1) that names the trees there are.
+func checkTree(cfg *config.Config, name string) error {
+	if name == "" {
+		return nil
+	}
+	var names []string
+	for _, t := range cfg.Trees {
+		if t.Name == name {
+			return nil
+		}
+		names = append(names, t.Name)
+	}
+	return fmt.Errorf("--tree %s: %s has no [[tree]] named %q (it has %s)", name, cfg.Path, name, strings.Join(names, ", "))
 }
 
 // exitStuck is pipeline.Options.Stuck for run and watch: a pass still
@@ -78,4 +92,25 @@ func exitStuck(cmd string, stderr io.Writer) func(error) {
 func isTerminal(f *os.File) bool {
 	fi, err := f.Stat()
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// completeTrees completes --tree with the trees of the configuration
+// --config (configFlag, read when the shell asks) names, or the default
+// one; nothing when it does not load.
+func completeTrees(e *env, configFlag *string) cobra.CompletionFunc {
+	return func(*cobra.Command, []string, string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		path, err := configPath(*configFlag, e.getenv, e.exists)
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		cfg, err := config.Load(path, pipeline.ConfigRules())
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		var names []cobra.Completion
+		for _, t := range cfg.Trees {
+			names = append(names, t.Name)
+		}
+		return names, cobra.ShellCompDirectiveNoFileComp
+	}
 }

@@ -98,8 +98,9 @@ func TestNoSecretInOutput(t *testing.T) {
 	const token = "glpat-S3cretT0ken"
 	w := newSecretWorld(t, token)
 	w.git.SetPassword("a-newer-token") // the token was revoked
-	// The preflight finds it (exit 6), and status lists the problem.
-	w.run(t, "run with the token refused", exitNotConfigured, "run", "-v")
+	// The preflight finds it (exit 77: credentials refused), and status
+	// lists the problem.
+	w.run(t, "run with the token refused", exitNoPerm, "run", "-v")
 	w.run(t, "status after the refusal", exitManual, "status")
 	if w.git.Refused() == 0 || !strings.Contains(w.written["status after the refusal"], "authentication required") {
 		t.Fatalf("the server refused nothing, or status does not say why:\n%s", w.written["status after the refusal"])

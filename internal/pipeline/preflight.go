@@ -77,6 +77,9 @@ type Problem struct {
 	// Transient says the problem may pass by itself (a server down, the
 	// network): `rtbot watch` waits and checks again.
 	Transient bool
+	// Credentials says a server refused rtbot's credentials (a login, a
+	// token, an ssh key): rtbot exits 77 (EX_NOPERM) on it.
+	Credentials bool
 }
 
 // String is the problem on one line: the key, what is wrong, the fix.
@@ -254,7 +257,7 @@ func (p *Pipeline) imapProblem(err error) Problem {
 		}
 		return Problem{Key: key, What: err.Error(), Fix: "create that mailbox for " + s.Username + ", or set " + key + " to one that exists"}
 	case op == "login" && mailwatch.IsPermanent(err):
-		return Problem{Key: passwordKey("imap", s), What: err.Error(),
+		return Problem{Key: passwordKey("imap", s), What: err.Error(), Credentials: true,
 			Fix: "the server refused the login: check imap.username and " + passwordPlace(s)}
 	case mailwatch.IsPermanent(err):
 		return Problem{Key: "imap.addr", What: err.Error(), Fix: "check [imap] addr and tls"}
@@ -301,7 +304,7 @@ func (p *Pipeline) smtpProblem(err error) Problem {
 		return Problem{Key: "smtp.username", What: err.Error(),
 			Fix: "leave username out for a server that needs no AUTH, or use tls or starttls so that it offers AUTH PLAIN"}
 	case me.Stage == "auth":
-		return Problem{Key: passwordKey("smtp", s), What: err.Error(), Transient: me.Temporary,
+		return Problem{Key: passwordKey("smtp", s), What: err.Error(), Transient: me.Temporary, Credentials: !me.Temporary,
 			Fix: "the server refused the login: check smtp.username and " + passwordPlace(s)}
 	case me.Stage == "tls":
 		return Problem{Key: "smtp.tls", What: err.Error(),

@@ -63,6 +63,22 @@ func (e *PreflightError) Permanent() bool {
 	return slices.ContainsFunc(e.Problems, func(p Problem) bool { return !p.Transient })
 }
 
+// CredentialsRefused reports whether the problems that will not pass by
+// themselves are all credentials a server refused (Problem.Credentials).
+func (e *PreflightError) CredentialsRefused() bool {
+	permanent := 0
+	for _, p := range e.Problems {
+		if p.Transient {
+			continue
+		}
+		if !p.Credentials {
+			return false
+		}
+		permanent++
+	}
+	return permanent > 0
+}
+
 // Gate runs the preflight of scope before a pass: it logs every problem,
 // remembers them in the state, mails the maintainers about those they
 // were not told of (see above), and returns a *PreflightError when any

@@ -187,14 +187,15 @@ func remoteProblem(err error, tk treeKeys, urlKey, table string, a config.Remote
 	msg := err.Error()
 	switch {
 	case errorIs(err, transport.ErrAuthenticationRequired):
-		return Problem{Key: credKey, What: msg, Fix: "the server wants credentials it did not get, or refused them: " + cred}
+		return Problem{Key: credKey, What: msg, Credentials: true, Fix: "the server wants credentials it did not get, or refused them: " + cred}
 	case errorIs(err, transport.ErrAuthorizationFailed):
-		return Problem{Key: credKey, What: msg, Fix: "the server does not let these credentials do this: give them access (write access for push_remote)"}
+		return Problem{Key: credKey, What: msg, Credentials: true,
+			Fix: "the server does not let these credentials do this: give them access (write access for push_remote)"}
 	case strings.Contains(msg, "knownhosts"):
 		return Problem{Key: tk.key(table + ".known_hosts"), What: msg,
 			Fix: "add the server's host key to the known_hosts file rtbot uses (check it first)"}
 	case strings.Contains(msg, "ssh: unable to authenticate"):
-		return Problem{Key: credKey, What: msg, Fix: "the server refused the ssh key: " + cred}
+		return Problem{Key: credKey, What: msg, Credentials: true, Fix: "the server refused the ssh key: " + cred}
 	case strings.Contains(msg, "cannot write"):
 		return Problem{Key: tk.key(urlKey), What: msg, Fix: "make that repository writable by rtbot's user, or push elsewhere"}
 	case remote.IsTemporary(err):
