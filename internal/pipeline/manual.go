@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 
+	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/rtbot/rtbot/internal/candidate"
 	"github.com/rtbot/rtbot/internal/config"
@@ -118,18 +120,62 @@ func (p *Pipeline) fetchOnto(ctx context.Context, t config.Tree, rev string) (pl
 	if err != nil {
 		return plumbing.ZeroHash, err
 	}
-	ref := remote.Namespace + "onto/" + rev
 	tctx, tdone := p.gitTimeout(ctx)
-	h, terr := remote.FetchTag(tctx, t.Repo, ep, rev, ref, p.opts.Progress)
+	h, terr := remote.FetchTag(tctx, t.Repo, ep, rev, OntoTagNamespace+rev, p.opts.Progress)
 	if terr = tdone(terr); terr == nil {
 		return h, nil
 	}
 	bctx, bdone := p.gitTimeout(ctx)
-	h, berr := remote.Fetch(bctx, t.Repo, ep, rev, ref, p.opts.Progress)
+	h, berr := remote.Fetch(bctx, t.Repo, ep, rev, remote.Namespace+"onto/"+rev, p.opts.Progress)
 	if berr = bdone(berr); berr != nil {
 		return plumbing.ZeroHash, netsec.ExplainTLS(errors.Join(terr, berr), caKey(t, "candidate_auth"))
 	}
 	return h, nil
+}
+
+// OntoTagNamespace is where `rtbot run --onto TAG` keeps a tag it fetched
+// from candidate_url (refs/rtbot/tags/v6.1.177; a branch it fetched goes
+// under refs/rtbot/onto/): outside refs/tags, which belong to the
+// maintainers, yet known as a tag of the candidate (see tagsAt).
+const OntoTagNamespace = remote.Namespace + "tags/"
+
+// tagsAt returns the names of the tags pointing at commit, sorted: the
+// repository's own (refs/tags/) and those `rtbot run --onto` fetched
+// (OntoTagNamespace); an annotated tag counts for the commit it names.
+// The tags are a description, never a reason to fail: nil when none
+// points at it or the references do not read.
+func tagsAt(repo *git.Repository, commit plumbing.Hash) []string {
+	refs, err := repo.References()
+	if err != nil {
+		return nil
+	}
+	defer refs.Close()
+	seen := map[string]bool{}
+	var tags []string
+	_ = refs.ForEach(func(r *plumbing.Reference) error {
+		name, ok := strings.CutPrefix(r.Name().String(), "refs/tags/")
+		if !ok {
+			name, ok = strings.CutPrefix(r.Name().String(), OntoTagNamespace)
+		}
+		if !ok || r.Type() != plumbing.HashReference || seen[name] {
+			return nil
+		}
+		h := r.Hash()
+		if tag, err := repo.TagObject(h); err == nil {
+			c, err := tag.Commit()
+			if err != nil {
+				return nil
+			}
+			h = c.Hash
+		}
+		if h == commit {
+			seen[name] = true
+			tags = append(tags, name)
+		}
+		return nil
+	})
+	sort.Strings(tags)
+	return tags
 }
 
 // pinOnto pins the candidate under CandidateRef of every tree of its

@@ -332,7 +332,7 @@ func (p *Pipeline) actOnRun(ctx context.Context, tr *treeRun, eng *merger.Engine
 			return state.OutcomeClean, err
 		}
 	}
-	ev := p.event(tr.a, tr.t, tr.cand, triageReport, mergeResult, tr.runReport)
+	ev := p.event(eng.Repository(), tr.a, tr.t, tr.cand, triageReport, mergeResult, tr.runReport)
 	fired, err := p.fireTriggers(ctx, tr.run.ID, tr.t, ev)
 	tr.runReport.Triggers = fired
 	return state.OutcomeClean, err

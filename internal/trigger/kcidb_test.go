@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -108,6 +109,8 @@ func kcidbDocumentCases() []kcidbDocumentCase {
 				"start_time":                "2026-11-22T10:00:00Z",
 				"valid":                     true,
 				"comment":                   "6.1.177-rc1 with the 6.1-rt queue",
+				"git_commit_name":           "v6.1.177-rc1-3-g222222222222", // no tag: named after the version
+				"git_commit_tags":           nil,
 			},
 			misc: map[string]any{
 				"generator": "rtbot", "candidate": "1111111111111111111111111111111111111111", "version": "6.1.177", "rc": 1.0,
@@ -118,26 +121,47 @@ func kcidbDocumentCases() []kcidbDocumentCase {
 			golden: "kcidb-rc-https.json.golden",
 		},
 		{
-			name: "release, ssh remote, default origin",
+			name: "release by hand (run --onto), ssh remote, default origin",
 			edit: func(e *Event) {
 				e.RC = 0
 				e.PushRemote = "ssh://git@git.example.org/rt/linux-rt.git"
-				e.Announcement = "not a message id"
+				e.Announcement = "manual.6.1.177.111111111111@test.invalid" // rtbot's own key: an address, but no mail's
+				e.MessageID = ""
+				e.CandidateTags = []string{"v6.1.177"}
 			},
 			want: map[string]any{
 				"id":                        "rtbot:6.1-rt:6.1.177:2222222222222222222222222222222222222222",
 				"origin":                    "rtbot",
 				"git_repository_url":        nil, // the schema wants https
 				"git_repository_branch_tip": nil,
-				"message_id":                nil,
+				"message_id":                nil, // no mail announced it
 				"patchset_hash":             "",
+				"git_commit_name":           "v6.1.177-3-g222222222222",
+				"git_commit_tags":           nil, // the tag is on the candidate, not on the result
 			},
-			misc:   map[string]any{"rc": 0.0, "push_remote": "ssh://git@git.example.org/rt/linux-rt.git"},
+			misc:   map[string]any{"rc": 0.0, "push_remote": "ssh://git@git.example.org/rt/linux-rt.git", "candidate_tags": []any{"v6.1.177"}},
 			golden: "kcidb-release-ssh.json.golden",
 		},
 		{
+			name: "release, the queue added nothing",
+			edit: func(e *Event) {
+				e.RC = 0
+				e.MessageID = ""
+				e.Commit = e.Candidate
+				e.Commits = 0
+				e.CandidateTags = []string{"stable-6.1.177", "v6.1.177"}
+				e.CommitTags = e.CandidateTags
+			},
+			want: map[string]any{
+				"git_commit_name": "v6.1.177", // the version's tag is preferred
+				"git_commit_tags": []any{"stable-6.1.177", "v6.1.177"},
+				"message_id":      nil,
+			},
+			golden: "kcidb-release-empty.json.golden",
+		},
+		{
 			name:   "local only, no patches",
-			edit:   func(e *Event) { e.PushRemote = ""; e.Patches = nil },
+			edit:   func(e *Event) { e.PushRemote = ""; e.Patches = nil; e.Commits = 0 },
 			want:   map[string]any{"git_repository_url": nil, "git_repository_branch": "rtbot/6.1-rt/6.1.177-rc1"},
 			misc:   map[string]any{"queue_patchset_hash": "", "patches": []any{}, "push_remote": nil},
 			golden: "kcidb-local.json.golden",
@@ -183,7 +207,7 @@ func checkCheckoutFields(t *testing.T, c, want map[string]any) {
 			}
 			continue
 		}
-		if got != v {
+		if !reflect.DeepEqual(got, v) {
 			t.Errorf("%s = %#v, want %#v", k, got, v)
 		}
 	}
@@ -297,6 +321,14 @@ func TestKCIDBDir(t *testing.T) {
 		}
 		checkKCIDBSchema(t, []byte(testkit.ReadFile(t, res.Output)))
 	}
+	// A release is named after its version, not "-rc0".
+	release := testEvent()
+	release.RC = 0
+	if res, err := Fire(context.Background(), tr, release, t.TempDir()); err != nil ||
+		res.Output != filepath.Join(kdir, "rt_lab-6.1-rt-6.1.177-222222222222.json") {
+		t.Errorf("release: output %s, %v; want rt_lab-6.1-rt-6.1.177-222222222222.json", res.Output, err)
+	}
+	os.Remove(filepath.Join(kdir, "rt_lab-6.1-rt-6.1.177-222222222222.json"))
 	entries, _ := os.ReadDir(kdir)
 	if len(entries) != 1 {
 		t.Errorf("%d files in %s, want only the document (no temporary files)", len(entries), kdir)
