@@ -24,7 +24,7 @@ func cmdAction(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if _, err := fmt.Sscan(fs.Arg(0), &id); err != nil || id <= 0 {
 		return usagef("%q is not an action id (see rtbot status)", fs.Arg(0))
 	}
-	_, st, err := openState(*cfgPath)
+	_, st, err := openStateForWrite(*cfgPath)
 	if err != nil {
 		return err
 	}

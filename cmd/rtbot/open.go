@@ -44,8 +44,22 @@ func openBot(f botFlags) (*config.Config, *state.Store, func(), error) {
 	return cfg, st, func() { st.Close(); release() }, nil
 }
 
-// openState opens the state database named by --config for reading.
+// openState opens the state database named by --config for reading only
+// (status, history): any user who may read it can, and nothing is written
+// (no migration either: an older file is an error saying so).
 func openState(configPath string) (*config.Config, *state.Store, error) {
+	return openStateWith(configPath, state.OpenReadOnly)
+}
+
+// openStateForWrite opens the state database named by --config to change
+// it (action), migrating it when it is older than this binary.
+func openStateForWrite(configPath string) (*config.Config, *state.Store, error) {
+	return openStateWith(configPath, state.Open)
+}
+
+// openStateWith loads the configuration named by configPath and opens its
+// existing state file with open.
+func openStateWith(configPath string, open func(context.Context, string) (*state.Store, error)) (*config.Config, *state.Store, error) {
 	if configPath == "" {
 		return nil, nil, usagef("--config is required")
 	}
@@ -56,7 +70,7 @@ func openState(configPath string) (*config.Config, *state.Store, error) {
 	if _, err := os.Stat(cfg.Bot.State); err != nil {
 		return nil, nil, fmt.Errorf("no state yet at %s (rtbot run has not run)", cfg.Bot.State)
 	}
-	st, err := state.Open(context.Background(), cfg.Bot.State)
+	st, err := open(context.Background(), cfg.Bot.State)
 	if err != nil {
 		return nil, nil, err
 	}
