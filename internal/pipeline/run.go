@@ -344,7 +344,7 @@ func (p *Pipeline) actOnRun(ctx context.Context, tr *treeRun, eng *merger.Engine
 func (p *Pipeline) exportQueue(ctx context.Context, tr *treeRun, eng *merger.Engine, mergeResult *merger.Result) error {
 	// Deterministic and written atomically: a resumed run writes the
 	// same files again.
-	m, err := export.Write(ctx, eng.Repository(), mergeResult, filepath.Join(tr.t.ExportDir, tr.name), export.Options{Overwrite: true})
+	m, err := export.Write(ctx, eng.Repository(), mergeResult, filepath.Join(tr.t.ExportDir, tr.name), export.Options{Overwrite: true, NextRelease: true})
 	switch {
 	case err == nil:
 		tr.runReport.Export = m.Dir
