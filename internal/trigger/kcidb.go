@@ -33,8 +33,8 @@ const (
 const maxLogExcerpt = 16384
 
 var (
-	originRE = regexp.MustCompile(`^[a-z0-9_]+$`)                  // the schema's origin pattern
-	commitRE = regexp.MustCompile(`^([0-9a-f]{40}|[0-9a-f]{64})$`) // a full commit hash
+	originRE = regexp.MustCompile(`^[a-z0-9_]+$`)   // the schema's origin pattern
+	commitRE = regexp.MustCompile(`^[0-9a-f]{40}$`) // the schema's git_commit_hash: a full sha1 hash
 )
 
 // statusOrder is the order log excerpts count patch statuses in: the
@@ -107,7 +107,8 @@ func KCIDB(ev Event, origin string) ([]byte, error) {
 		return nil, fmt.Errorf("kcidb: origin %q: want lower-case letters, digits and '_'", origin)
 	}
 	if !commitRE.MatchString(ev.Commit) {
-		return nil, fmt.Errorf("kcidb: result commit %q is not a full lower-case commit hash", ev.Commit)
+		return nil, fmt.Errorf("kcidb: result commit %q is not a full lower-case sha1 commit hash (40 hex digits), "+
+			"the only kind KCIDB schema v5 takes", ev.Commit)
 	}
 	if err := noNUL(ev); err != nil {
 		return nil, fmt.Errorf("kcidb: %w", err)

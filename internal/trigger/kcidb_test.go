@@ -281,6 +281,7 @@ func TestKCIDBErrors(t *testing.T) {
 		{"bad origin", "Bad-Origin", nil, "origin"},
 		{"short commit", "rtbot", func(e *Event) { e.Commit = "2222222" }, "commit"},
 		{"upper-case commit", "rtbot", func(e *Event) { e.Commit = strings.Repeat("A", 40) }, "commit"},
+		{"sha256 commit", "rtbot", func(e *Event) { e.Commit = strings.Repeat("a", 64) }, "sha1"},
 		{"NUL in a patch name", "rtbot", func(e *Event) { e.Patches[0].Name = "a\x00b" }, "NUL"},
 	}
 	for _, tt := range tests {
