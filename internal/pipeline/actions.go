@@ -123,8 +123,9 @@ func (p *Pipeline) event(repo *git.Repository, a state.Announcement, t config.Tr
 		CandidateURL: t.CandidateURL, CandidateBranch: t.CandidateBranch, Base: t.QueueBase,
 		Branch: runReport.Branch, Commit: mergeResult.Head.String(), Repo: t.Repo, Announcement: a.MessageID,
 		MessageID: reportThread(a), Subject: a.Subject, Time: time.Now(),
-		CandidateTags: tagsAt(repo, cand), CommitTags: tagsAt(repo, mergeResult.Head),
 	}
+	tags := tagsAt(repo, cand, mergeResult.Head)
+	ev.CandidateTags, ev.CommitTags = tags[cand], tags[mergeResult.Head]
 	for _, pr := range mergeResult.Patches {
 		if !pr.Commit.IsZero() {
 			ev.Commits++

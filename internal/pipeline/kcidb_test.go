@@ -9,7 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/rtbot/rtbot/internal/fixtures"
 	"github.com/rtbot/rtbot/internal/testkit"
 )
@@ -102,5 +104,45 @@ func TestKCIDBReleaseByHand(t *testing.T) {
 	misc, _ := c["misc"].(map[string]any)
 	if tags := fmt.Sprint(misc["candidate_tags"]); tags != "[v6.1.12]" {
 		t.Errorf("misc.candidate_tags %s, want [v6.1.12]", tags)
+	}
+}
+
+// TestTagsAt: the tags of a commit are its lightweight and annotated tags
+// in refs/tags and the tags run --onto fetched, sorted; branches and
+// other commits' tags are not.
+func TestTagsAt(t *testing.T) {
+	r, err := fixtures.Init(t.TempDir(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := r.Commit(fixtures.Tree{"f": {Content: "a\n"}}, "a\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := r.Commit(fixtures.Tree{"f": {Content: "b\n"}}, "b\n", a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig := &git.CreateTagOptions{Tagger: &object.Signature{Name: "T", Email: "t@example.org"}, Message: "v6.1.12\n"}
+	if _, err := r.Repo.CreateTag("v6.1.12", a, sig); err != nil { // annotated
+		t.Fatal(err)
+	}
+	for _, ref := range []plumbing.Reference{
+		*plumbing.NewHashReference("refs/tags/stable-6.1.12", a),
+		*plumbing.NewHashReference(OntoTagNamespace+"v6.1.12-fetched", a),
+		*plumbing.NewHashReference("refs/heads/v6.1.12-branch", a),
+		*plumbing.NewHashReference("refs/rtbot/onto/v6.1.12-fetched-branch", a),
+		*plumbing.NewHashReference("refs/tags/other", b),
+	} {
+		if err := r.Repo.Storer.SetReference(&ref); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tags := tagsAt(r.Repo, a, plumbing.ZeroHash)
+	if got := fmt.Sprint(tags[a]); got != "[stable-6.1.12 v6.1.12 v6.1.12-fetched]" {
+		t.Errorf("tags of a: %s", got)
+	}
+	if len(tags[plumbing.ZeroHash]) != 0 || len(tags[b]) != 0 {
+		t.Errorf("tags %v: want only a's (b was not asked for)", tags)
 	}
 }

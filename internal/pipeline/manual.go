@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -139,19 +140,21 @@ func (p *Pipeline) fetchOnto(ctx context.Context, t config.Tree, rev string) (pl
 // maintainers, yet known as a tag of the candidate (see tagsAt).
 const OntoTagNamespace = remote.Namespace + "tags/"
 
-// tagsAt returns the names of the tags pointing at commit, sorted: the
-// repository's own (refs/tags/) and those `rtbot run --onto` fetched
-// (OntoTagNamespace); an annotated tag counts for the commit it names.
-// The tags are a description, never a reason to fail: nil when none
-// points at it or the references do not read.
-func tagsAt(repo *git.Repository, commit plumbing.Hash) []string {
+// tagsAt returns, for each of commits, the names of the tags pointing at
+// it, sorted: the repository's own (refs/tags/) and those `rtbot run
+// --onto` fetched (OntoTagNamespace); an annotated tag counts for the
+// commit it names. One walk of the references serves every commit (a
+// kernel repository has thousands of tags). The tags are a description,
+// never a reason to fail: a commit no tag points at, or every commit when
+// the references do not read, has none.
+func tagsAt(repo *git.Repository, commits ...plumbing.Hash) map[plumbing.Hash][]string {
+	tags := map[plumbing.Hash][]string{}
 	refs, err := repo.References()
 	if err != nil {
-		return nil
+		return tags
 	}
 	defer refs.Close()
 	seen := map[string]bool{}
-	var tags []string
 	_ = refs.ForEach(func(r *plumbing.Reference) error {
 		name, ok := strings.CutPrefix(r.Name().String(), "refs/tags/")
 		if !ok {
@@ -162,19 +165,19 @@ func tagsAt(repo *git.Repository, commit plumbing.Hash) []string {
 		}
 		h := r.Hash()
 		if tag, err := repo.TagObject(h); err == nil {
-			c, err := tag.Commit()
-			if err != nil {
+			if h = tag.Target; tag.TargetType != plumbing.CommitObject {
 				return nil
 			}
-			h = c.Hash
 		}
-		if h == commit {
+		if slices.Contains(commits, h) {
 			seen[name] = true
-			tags = append(tags, name)
+			tags[h] = append(tags[h], name)
 		}
 		return nil
 	})
-	sort.Strings(tags)
+	for _, t := range tags {
+		sort.Strings(t)
+	}
 	return tags
 }
 
