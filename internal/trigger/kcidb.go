@@ -129,8 +129,7 @@ func KCIDB(ev Event, origin string) ([]byte, error) {
 		Misc: kcidbMisc{
 			Generator: "rtbot", Series: ev.Series, Version: ev.Version, RC: ev.RC,
 			Candidate: ev.Candidate, CandidateURL: netsec.Redact(ev.CandidateURL), CandidateBranch: ev.CandidateBranch,
-			CandidateTags: ev.CandidateTags,
-			Base:          ev.Base, PushRemote: netsec.Redact(ev.PushRemote), Announcement: ev.Announcement,
+			CandidateTags: ev.CandidateTags, Base: ev.Base, PushRemote: netsec.Redact(ev.PushRemote), Announcement: ev.Announcement,
 			QueueID: ev.QueueID, QueuePatchsetHash: patchsetHash(ev.Patches), Patches: ev.Patches,
 		},
 	}
