@@ -41,7 +41,7 @@ ids and what to do.`,
 
 // cmdAction records action id done, or to retry.
 func cmdAction(ctx context.Context, e *env, cfgPath string, id int64, done bool, stdout io.Writer) error {
-	_, st, err := openState(e, cfgPath)
+	_, st, err := openStateForWrite(e, cfgPath)
 	if err != nil {
 		return err
 	}

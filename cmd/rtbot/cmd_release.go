@@ -45,6 +45,13 @@ func cmdRelease(_ context.Context, f releaseFlags, stdout io.Writer) error {
 		return err
 	}
 	defer eng.Close()
+	if f.opts.Identity == (merger.Identity{}) {
+		if f.opts.Identity, err = release.GitIdentity(eng.Repository()); err != nil {
+			return usagef("no identity: give --name and --email, set RTBOT_COMMITTER=\"Name <email>\", "+
+				"or set git's user.name and user.email (git config --global user.name NAME): %v", err)
+		}
+		fmt.Fprintf(stdout, "identity %s <%s> (from git's user.name and user.email)\n", f.opts.Identity.Name, f.opts.Identity.Email)
+	}
 	plan, err := release.Prepare(eng, f.opts)
 	if err != nil {
 		return err
@@ -83,8 +90,8 @@ func (f *releaseFlags) addFlags(c *cobra.Command) {
 	fs.StringVar(&f.opts.Branch, "branch", "", "series branch to release, refs/heads/NAME (e.g. v6.1-rt)")
 	fs.BoolVar(&f.opts.RC, "rc", false, "make a release candidate: -rtN -> -rtN+1-rc1, -rtN-rcM -> -rtN-rcM+1")
 	fs.StringVar(&f.opts.TagPrefix, "tag-prefix", "v", "prefix of the tag name before X.Y.Z-rtN")
-	fs.StringVar(&f.name, "name", "", "author, committer and tagger name (default from RTBOT_COMMITTER)")
-	fs.StringVar(&f.email, "email", "", "author, committer and tagger email (default from RTBOT_COMMITTER)")
+	fs.StringVar(&f.name, "name", "", "author, committer and tagger name (default from RTBOT_COMMITTER, then git's user.name)")
+	fs.StringVar(&f.email, "email", "", "author, committer and tagger email (default from RTBOT_COMMITTER, then git's user.email)")
 	fs.BoolVar(&f.opts.AllowRCKernel, "allow-rc-kernel", false, "allow a release on a kernel whose Makefile has an EXTRAVERSION")
 	fs.StringVar(&f.announce, "announce", "", "write the announcement mail to FILE instead of stdout")
 	fs.StringVar(&f.gitURL, "git-url", release.DefaultGitURL, "git tree named in the announcement")
@@ -157,7 +164,8 @@ func applyRelease(eng *merger.Engine, plan *release.Plan, announce, text string)
 }
 
 // releaseIdentity takes the identity from --name and --email, or from
-// RTBOT_COMMITTER ("Name <email>").
+// RTBOT_COMMITTER ("Name <email>"); with neither it is the zero Identity,
+// and cmdRelease takes git's user.name and user.email.
 func releaseIdentity(name, email, env string) (merger.Identity, error) {
 	switch {
 	case name != "" && email != "":
@@ -168,7 +176,7 @@ func releaseIdentity(name, email, env string) (merger.Identity, error) {
 	case name != "" || email != "":
 		return merger.Identity{}, fmt.Errorf("--name and --email go together")
 	case env == "":
-		return merger.Identity{}, fmt.Errorf("no identity: give --name and --email, or set RTBOT_COMMITTER=\"Name <email>\"")
+		return merger.Identity{}, nil
 	}
 	a, err := mail.ParseAddress(env)
 	if err != nil || a.Name == "" {

@@ -145,6 +145,7 @@ func TestReleaseDryRunWritesNothing(t *testing.T) {
 }
 
 func TestReleaseCommandErrors(t *testing.T) {
+	noGitIdentity(t)
 	dir, _ := releaseRepo(t)
 	id := []string{"--name", "N", "--email", "n@example.org"}
 	tests := []struct {
@@ -157,7 +158,7 @@ func TestReleaseCommandErrors(t *testing.T) {
 		{"no args", "", []string{"release"}, exitUsage, "required"},
 		{"no branch", "", append([]string{"release", "--repo", dir}, id...), exitUsage, "--branch"},
 		{"bad branch", "", append([]string{"release", "--repo", dir, "--branch", "../x"}, id...), exitUsage, "not allowed"},
-		{"no identity", "", []string{"release", "--repo", dir, "--branch", "v6.1-rt"}, exitUsage, "RTBOT_COMMITTER"},
+		{"no identity", "", []string{"release", "--repo", dir, "--branch", "v6.1-rt"}, exitUsage, "RTBOT_COMMITTER=\"Name <email>\", or set git's user.name and user.email"},
 		{"bad env identity", "nobody", []string{"release", "--repo", dir, "--branch", "v6.1-rt"}, exitUsage, "RTBOT_COMMITTER"},
 		{"name without email", "", []string{"release", "--repo", dir, "--branch", "v6.1-rt", "--name", "N"}, exitUsage, "together"},
 		{"release-on without rc", "", append([]string{"release", "--repo", dir, "--branch", "v6.1-rt", "--release-on", "2026-01-01"}, id...), exitUsage, "--rc"},
@@ -191,5 +192,38 @@ func TestReleaseCommandErrors(t *testing.T) {
 	var help bytes.Buffer
 	if code := run(context.Background(), []string{"release", "-h"}, &help, &errb); code != exitOK || !strings.Contains(help.String(), "--dry-run") {
 		t.Errorf("-h: exit %d, %q", code, help.String())
+	}
+}
+
+// noGitIdentity gives the test a HOME without a git configuration, so
+// that the developer's ~/.gitconfig is not the release identity.
+func noGitIdentity(t *testing.T) string {
+	t.Helper()
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	t.Setenv("XDG_CONFIG_HOME", "")
+	return home
+}
+
+// TestReleaseIdentityFromGit: without --name, --email or RTBOT_COMMITTER
+// the release is made as git's user.name and user.email, and says so.
+func TestReleaseIdentityFromGit(t *testing.T) {
+	home := noGitIdentity(t)
+	t.Setenv("RTBOT_COMMITTER", "")
+	gitconfig := "[user]\n\tname = Joseph Salisbury\n\temail = joseph.salisbury@example.org\n"
+	if err := os.WriteFile(filepath.Join(home, ".gitconfig"), []byte(gitconfig), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dir, _ := releaseRepo(t)
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), []string{"release", "--repo", dir, "--branch", "v6.1-rt"}, &out, &errb); code != exitOK {
+		t.Fatalf("exit %d; stderr %s", code, errb.String())
+	}
+	if want := "identity Joseph Salisbury <joseph.salisbury@example.org> (from git's user.name and user.email)"; !strings.Contains(out.String(), want) {
+		t.Errorf("output lacks %q:\n%s", want, out.String())
+	}
+	got := testkit.Git(t, dir, "log", "-1", "--format=%an <%ae>|%cn <%ce>", "v6.1.12-rt6")
+	if got != "Joseph Salisbury <joseph.salisbury@example.org>|Joseph Salisbury <joseph.salisbury@example.org>" {
+		t.Errorf("release commit by %q, want git's user", got)
 	}
 }

@@ -40,8 +40,23 @@ func openBot(e *env, f botFlags) (*config.Config, *state.Store, func(), error) {
 }
 
 // openState opens the state database of the configuration --config
-// (configFlag) names, or the default one, for reading.
+// (configFlag) names, or the default one, for reading only (status,
+// history): any user who may read it can, and nothing is written (no
+// migration either: an older file is an error saying so).
 func openState(e *env, configFlag string) (*config.Config, *state.Store, error) {
+	return openStateWith(e, configFlag, state.OpenReadOnly)
+}
+
+// openStateForWrite opens the state database of the configuration
+// --config (configFlag) names, or the default one, to change it (action),
+// migrating it when it is older than this binary.
+func openStateForWrite(e *env, configFlag string) (*config.Config, *state.Store, error) {
+	return openStateWith(e, configFlag, state.Open)
+}
+
+// openStateWith loads the configuration configFlag names (or the default
+// one) and opens its existing state file with open.
+func openStateWith(e *env, configFlag string, open func(context.Context, string) (*state.Store, error)) (*config.Config, *state.Store, error) {
 	path, err := configPath(configFlag, e.getenv, e.exists)
 	if err != nil {
 		return nil, nil, err
@@ -53,7 +68,7 @@ func openState(e *env, configFlag string) (*config.Config, *state.Store, error) 
 	if _, err := os.Stat(cfg.Bot.State); err != nil {
 		return nil, nil, fmt.Errorf("no state yet at %s (rtbot run has not run)", cfg.Bot.State)
 	}
-	st, err := state.Open(context.Background(), cfg.Bot.State)
+	st, err := open(context.Background(), cfg.Bot.State)
 	if err != nil {
 		return nil, nil, err
 	}

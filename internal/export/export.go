@@ -27,6 +27,7 @@ import (
 	"github.com/rtbot/rtbot/internal/candidate"
 	"github.com/rtbot/rtbot/internal/merger"
 	"github.com/rtbot/rtbot/internal/patchqueue"
+	"github.com/rtbot/rtbot/internal/release"
 	"github.com/ulikunitz/xz"
 )
 
@@ -42,6 +43,13 @@ type Options struct {
 	// LocalVersion is the RT suffix ("-rt5"). When empty it is read from
 	// the result tree's localversion-rt file.
 	LocalVersion string
+	// NextRelease names the files after the release `rtbot release` makes
+	// of the result (release.NextRelease of its Makefile and
+	// localversion-rt: a queue whose localversion-rt says -rt7 is exported
+	// as -rt8), instead of Version and LocalVersion: the refreshed queue
+	// after a pass is the next release's. Without it the files are named
+	// as the tree says, as for exporting a branch `rtbot release` bumped.
+	NextRelease bool
 }
 
 // Manifest says what Write wrote, all paths under Dir.
@@ -115,11 +123,11 @@ func Write(ctx context.Context, repo *git.Repository, res *merger.Result, dir st
 	if err != nil {
 		return nil, fmt.Errorf("export: candidate %s: %w", res.Onto, err)
 	}
-	release, err := releaseName(d, head, opts)
+	relName, err := releaseName(d, head, opts)
 	if err != nil {
 		return nil, err
 	}
-	m := &Manifest{Dir: dir, Release: release}
+	m := &Manifest{Dir: dir, Release: relName}
 	commits, results, err := patchCommits(repo, res, m)
 	if err != nil {
 		return nil, err
@@ -136,7 +144,7 @@ func Write(ctx context.Context, repo *git.Repository, res *merger.Result, dir st
 	if err != nil {
 		return nil, err
 	}
-	combinedName, err := writeCombined(d, tmp, release, res, onto, head)
+	combinedName, err := writeCombined(d, tmp, relName, res, onto, head)
 	if err != nil {
 		return nil, err
 	}
@@ -144,7 +152,7 @@ func Write(ctx context.Context, repo *git.Repository, res *merger.Result, dir st
 	if len(commits) > 0 {
 		mtime = commits[len(commits)-1].Committer.When
 	}
-	tarName, err := writeTarball(tmp, release, files, mtime)
+	tarName, err := writeTarball(tmp, relName, files, mtime)
 	if err != nil {
 		return nil, err
 	}
@@ -218,14 +226,14 @@ func writePatches(ctx context.Context, d *differ, tmp string, commits []*object.
 
 // writeCombined writes the diff from the candidate onto to the result
 // head as one xz-compressed patch under tmp, and returns its name.
-func writeCombined(d *differ, tmp, release string, res *merger.Result, onto, head *object.Commit) (string, error) {
+func writeCombined(d *differ, tmp, relName string, res *merger.Result, onto, head *object.Commit) (string, error) {
 	var combined bytes.Buffer
 	fds, err := d.treeDiff(onto.TreeHash, head.TreeHash)
 	if err != nil {
 		return "", fmt.Errorf("export: %s..%s: %w", res.Onto, res.Head, err)
 	}
 	writeDiff(&combined, fds)
-	combinedName := "patch-" + release + ".patch.xz"
+	combinedName := "patch-" + relName + ".patch.xz"
 	if err := writeXZ(filepath.Join(tmp, combinedName), combined.Bytes()); err != nil {
 		return "", fmt.Errorf("export: %s: %w", combinedName, err)
 	}
@@ -234,12 +242,12 @@ func writeCombined(d *differ, tmp, release string, res *merger.Result, onto, hea
 
 // writeTarball writes the tarball of files, all with mtime, under tmp and
 // returns its name.
-func writeTarball(tmp, release string, files map[string][]byte, mtime time.Time) (string, error) {
+func writeTarball(tmp, relName string, files map[string][]byte, mtime time.Time) (string, error) {
 	tarball, err := tarPatches(files, mtime)
 	if err != nil {
 		return "", fmt.Errorf("export: %w", err)
 	}
-	tarName := "patches-" + release + ".tar.xz"
+	tarName := "patches-" + relName + ".tar.xz"
 	if err := writeXZ(filepath.Join(tmp, tarName), tarball); err != nil {
 		return "", fmt.Errorf("export: %s: %w", tarName, err)
 	}
@@ -418,6 +426,9 @@ func releaseName(d *differ, head *object.Commit, opts Options) (string, error) {
 		}
 		return d.blob(name, e.Hash)
 	}
+	if opts.NextRelease {
+		return nextReleaseName(read)
+	}
 	version := opts.Version
 	if version == "" {
 		data, err := read("Makefile")
@@ -441,11 +452,37 @@ func releaseName(d *differ, head *object.Commit, opts Options) (string, error) {
 			return "", errors.New("export: the result tree's localversion-rt is empty")
 		}
 	}
-	release := version + local
-	if !fileSafe.MatchString(release) || strings.HasPrefix(release, ".") || len(release) > 100 {
-		return "", fmt.Errorf("export: release %q (version %q, RT version %q) is not usable in a file name", release, version, local)
+	return checkReleaseName(version + local)
+}
+
+// nextReleaseName is the name of the release `rtbot release` makes of the
+// tree whose files read reads.
+func nextReleaseName(read func(string) ([]byte, error)) (string, error) {
+	mk, err := read("Makefile")
+	if err != nil {
+		return "", fmt.Errorf("export: the result tree has %v to take the kernel version from", err)
 	}
-	return release, nil
+	kernel, err := candidate.ParseMakefile(mk)
+	if err != nil {
+		return "", fmt.Errorf("export: result tree: %w", err)
+	}
+	lv, err := read(release.LocalversionFile)
+	if err != nil {
+		return "", fmt.Errorf("export: the result tree has %v to take the RT version from", err)
+	}
+	bump, err := release.NextRelease(kernel, string(lv), false)
+	if err != nil {
+		return "", fmt.Errorf("export: result tree: %w", err)
+	}
+	return checkReleaseName(bump.Version)
+}
+
+// checkReleaseName returns name when it is usable in a file name.
+func checkReleaseName(name string) (string, error) {
+	if !fileSafe.MatchString(name) || strings.HasPrefix(name, ".") || len(name) > 100 {
+		return "", fmt.Errorf("export: release %q is not usable in a file name", name)
+	}
+	return name, nil
 }
 
 // tarPatches returns a tar of files under patches/: sorted names, the

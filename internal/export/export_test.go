@@ -22,6 +22,7 @@ import (
 	"github.com/rtbot/rtbot/internal/fixtures"
 	"github.com/rtbot/rtbot/internal/merger"
 	"github.com/rtbot/rtbot/internal/patchqueue"
+	"github.com/rtbot/rtbot/internal/release"
 	"github.com/rtbot/rtbot/internal/testkit"
 	"github.com/ulikunitz/xz"
 )
@@ -420,6 +421,12 @@ func TestWriteNames(t *testing.T) {
 		{"no localversion", fixtures.Tree{"Makefile": {Content: makefile(12, "")}}, export.Options{}, "", "no localversion-rt"},
 		{"bad makefile", fixtures.Tree{"Makefile": {Content: "VERSION = 6\n"}, "localversion-rt": {Content: "-rt5\n"}}, export.Options{}, "", "PATCHLEVEL"},
 		{"unsafe suffix", fixtures.Tree{"Makefile": {Content: makefile(12, "")}, "localversion-rt": {Content: "-rt5/../../x\n"}}, export.Options{}, "", "not usable in a file name"},
+		// After a pass: the release rtbot release will make.
+		{"next release", fixtures.Tree{"Makefile": {Content: makefile(176, "")}, "localversion-rt": {Content: "-rt64\n"}}, export.Options{NextRelease: true}, "6.1.176-rt65", ""},
+		{"next release of an rc queue", fixtures.Tree{"Makefile": {Content: makefile(176, "")}, "localversion-rt": {Content: "-rt65-rc2\n"}}, export.Options{NextRelease: true}, "6.1.176-rt65", ""},
+		{"next release on an rc kernel", fixtures.Tree{"Makefile": {Content: makefile(177, " -rc1")}, "localversion-rt": {Content: "-rt64\n"}}, export.Options{NextRelease: true, LocalVersion: "-rt1"}, "6.1.177-rc1-rt65", ""},
+		{"next release, odd localversion", fixtures.Tree{"Makefile": {Content: makefile(176, "")}, "localversion-rt": {Content: "-rt5-foo\n"}}, export.Options{NextRelease: true}, "", "is not -rtN or -rtN-rcM"},
+		{"next release, no localversion", fixtures.Tree{"Makefile": {Content: makefile(176, "")}}, export.Options{NextRelease: true}, "", "no localversion-rt"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -691,4 +698,49 @@ func untar(t testing.TB, p string) map[string]member {
 		out[h.Name] = member{h, string(b)}
 	}
 	return out
+}
+
+// TestNextReleaseAgreesWithRelease: the export after a pass is named
+// after the very release `rtbot release` makes of the same commit (one
+// computation, release.NextRelease, behind both).
+func TestNextReleaseAgreesWithRelease(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		makefile, localversion string
+	}{
+		{makefile(176, ""), "-rt64\n"},
+		{makefile(176, ""), "-rt64-rc3\n"},
+		{makefile(0, ""), "-rt1"},
+		{makefile(12, " -rc1"), "-rt5\n"},
+	} {
+		dir := t.TempDir()
+		r, err := fixtures.Init(dir, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := r.Commit(fixtures.Tree{"Makefile": {Content: tc.makefile}, "localversion-rt": {Content: tc.localversion}}, "result\n")
+		if err == nil {
+			err = r.Branch("v6.1-rt", c)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := export.Write(ctx, r.Repo, &merger.Result{Onto: c, Head: c}, filepath.Join(t.TempDir(), "out"), export.Options{NextRelease: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		eng, err := merger.Open(dir, merger.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		plan, err := release.Prepare(eng, release.Options{Branch: "v6.1-rt", TagPrefix: "v", AllowRCKernel: true,
+			Identity: merger.Identity{Name: "N", Email: "n@example.org"}})
+		eng.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Release != plan.Version {
+			t.Errorf("localversion-rt %q: export names %s, rtbot release makes %s", tc.localversion, m.Release, plan.Version)
+		}
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/rtbot/rtbot/internal/config"
 	"github.com/rtbot/rtbot/internal/mailout"
@@ -114,13 +115,21 @@ func (p *Pipeline) remoteBranch(ctx context.Context, t config.Tree, branch strin
 	return at, !ours, err
 }
 
-// event describes a clean rebase to the testing triggers.
-func (p *Pipeline) event(a state.Announcement, t config.Tree, cand plumbing.Hash, triageReport *triage.Report, mergeResult *merger.Result, runReport *RunReport) trigger.Event {
+// event describes a clean rebase to the testing triggers; repo is the
+// tree's repository, where the tags of the candidate and result are.
+func (p *Pipeline) event(repo *git.Repository, a state.Announcement, t config.Tree, cand plumbing.Hash, triageReport *triage.Report, mergeResult *merger.Result, runReport *RunReport) trigger.Event {
 	ev := trigger.Event{
 		Tree: t.Name, Series: t.Series, Version: a.Version, RC: a.RC, Candidate: cand.String(),
 		CandidateURL: t.CandidateURL, CandidateBranch: t.CandidateBranch, Base: t.QueueBase,
 		Branch: runReport.Branch, Commit: mergeResult.Head.String(), Repo: t.Repo, Announcement: a.MessageID,
-		Subject: a.Subject, Time: time.Now(),
+		MessageID: reportThread(a), Subject: a.Subject, Time: time.Now(),
+	}
+	tags := tagsAt(repo, cand, mergeResult.Head)
+	ev.CandidateTags, ev.CommitTags = tags[cand], tags[mergeResult.Head]
+	for _, pr := range mergeResult.Patches {
+		if !pr.Commit.IsZero() {
+			ev.Commits++
+		}
 	}
 	if runReport.Pushed != "" {
 		ev.PushRemote = t.PushRemote

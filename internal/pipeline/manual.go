@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"sort"
 	"strings"
 
+	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/rtbot/rtbot/internal/candidate"
 	"github.com/rtbot/rtbot/internal/config"
@@ -118,18 +121,64 @@ func (p *Pipeline) fetchOnto(ctx context.Context, t config.Tree, rev string) (pl
 	if err != nil {
 		return plumbing.ZeroHash, err
 	}
-	ref := remote.Namespace + "onto/" + rev
 	tctx, tdone := p.gitTimeout(ctx)
-	h, terr := remote.FetchTag(tctx, t.Repo, ep, rev, ref, p.opts.Progress)
+	h, terr := remote.FetchTag(tctx, t.Repo, ep, rev, OntoTagNamespace+rev, p.opts.Progress)
 	if terr = tdone(terr); terr == nil {
 		return h, nil
 	}
 	bctx, bdone := p.gitTimeout(ctx)
-	h, berr := remote.Fetch(bctx, t.Repo, ep, rev, ref, p.opts.Progress)
+	h, berr := remote.Fetch(bctx, t.Repo, ep, rev, remote.Namespace+"onto/"+rev, p.opts.Progress)
 	if berr = bdone(berr); berr != nil {
 		return plumbing.ZeroHash, netsec.ExplainTLS(errors.Join(terr, berr), caKey(t, "candidate_auth"))
 	}
 	return h, nil
+}
+
+// OntoTagNamespace is where `rtbot run --onto TAG` keeps a tag it fetched
+// from candidate_url (refs/rtbot/tags/v6.1.177; a branch it fetched goes
+// under refs/rtbot/onto/): outside refs/tags, which belong to the
+// maintainers, yet known as a tag of the candidate (see tagsAt).
+const OntoTagNamespace = remote.Namespace + "tags/"
+
+// tagsAt returns, for each of commits, the names of the tags pointing at
+// it, sorted: the repository's own (refs/tags/) and those `rtbot run
+// --onto` fetched (OntoTagNamespace); an annotated tag counts for the
+// commit it names. One walk of the references serves every commit (a
+// kernel repository has thousands of tags). The tags are a description,
+// never a reason to fail: a commit no tag points at, or every commit when
+// the references do not read, has none.
+func tagsAt(repo *git.Repository, commits ...plumbing.Hash) map[plumbing.Hash][]string {
+	tags := map[plumbing.Hash][]string{}
+	refs, err := repo.References()
+	if err != nil {
+		return tags
+	}
+	defer refs.Close()
+	seen := map[string]bool{}
+	_ = refs.ForEach(func(r *plumbing.Reference) error {
+		name, ok := strings.CutPrefix(r.Name().String(), "refs/tags/")
+		if !ok {
+			name, ok = strings.CutPrefix(r.Name().String(), OntoTagNamespace)
+		}
+		if !ok || r.Type() != plumbing.HashReference || seen[name] {
+			return nil
+		}
+		h := r.Hash()
+		if tag, err := repo.TagObject(h); err == nil {
+			if h = tag.Target; tag.TargetType != plumbing.CommitObject {
+				return nil
+			}
+		}
+		if slices.Contains(commits, h) {
+			seen[name] = true
+			tags[h] = append(tags[h], name)
+		}
+		return nil
+	})
+	for _, t := range tags {
+		sort.Strings(t)
+	}
+	return tags
 }
 
 // pinOnto pins the candidate under CandidateRef of every tree of its

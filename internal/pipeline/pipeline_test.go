@@ -336,9 +336,11 @@ func thirdPassRunsOnlyNew(t *testing.T, w *world, box mailbox) {
 	if n := len(w.smtp.Messages()); n != 1 {
 		t.Errorf("pass 3 sent %d more mails, want none", n-1)
 	}
-	docs, _ := filepath.Glob(filepath.Join(w.kcidbDir, "*.json"))
-	if len(docs) != 1 {
-		t.Errorf("KCIDB documents %v, want 1", docs)
+	name, c := kcidbCheckout(t, w)
+	if name != "rtbot-6.1-rt-6.1.12-rc2-"+r3.Result[:12]+".json" || c["message_id"] != "rc2.cover@linuxfoundation.org" ||
+		!strings.HasPrefix(fmt.Sprint(c["git_commit_name"]), "v6.1.12-rc2-") {
+		t.Errorf("KCIDB document %s: message_id %v, git_commit_name %v; want the rc2 cover's id and a name after 6.1.12-rc2",
+			name, c["message_id"], c["git_commit_name"])
 	}
 	if got := refs(t, filepath.Join(w.dir, "published.git"))["refs/heads/rtbot/6.1-rt/6.1.12-rc2"]; !strings.HasPrefix(got, r3.Result) {
 		t.Errorf("published rc2 branch at %q, want %s", got, r3.Result)

@@ -332,7 +332,7 @@ func (p *Pipeline) actOnRun(ctx context.Context, tr *treeRun, eng *merger.Engine
 			return state.OutcomeClean, err
 		}
 	}
-	ev := p.event(tr.a, tr.t, tr.cand, triageReport, mergeResult, tr.runReport)
+	ev := p.event(eng.Repository(), tr.a, tr.t, tr.cand, triageReport, mergeResult, tr.runReport)
 	fired, err := p.fireTriggers(ctx, tr.run.ID, tr.t, ev)
 	tr.runReport.Triggers = fired
 	return state.OutcomeClean, err
@@ -344,7 +344,7 @@ func (p *Pipeline) actOnRun(ctx context.Context, tr *treeRun, eng *merger.Engine
 func (p *Pipeline) exportQueue(ctx context.Context, tr *treeRun, eng *merger.Engine, mergeResult *merger.Result) error {
 	// Deterministic and written atomically: a resumed run writes the
 	// same files again.
-	m, err := export.Write(ctx, eng.Repository(), mergeResult, filepath.Join(tr.t.ExportDir, tr.name), export.Options{Overwrite: true})
+	m, err := export.Write(ctx, eng.Repository(), mergeResult, filepath.Join(tr.t.ExportDir, tr.name), export.Options{Overwrite: true, NextRelease: true})
 	switch {
 	case err == nil:
 		tr.runReport.Export = m.Dir

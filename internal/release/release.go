@@ -88,6 +88,29 @@ func (l Localversion) Next(rc bool) Localversion {
 	}
 }
 
+// Bump is what `rtbot release` makes of a tree: its localversion-rt
+// before and after, and the name of the release.
+type Bump struct {
+	Old, New Localversion
+	Version  string // KernelName of the kernel, then New: "6.1.13-rt8"
+}
+
+// NextRelease is the release `rtbot release` makes (a release candidate
+// with rc) on a tree of kernel whose localversion-rt holds localversion:
+// "-rt7\n" on 6.1.13 gives 6.1.13-rt8 (6.1.13-rt8-rc1 with rc). It is the
+// one computation of the next release: Prepare makes that release, and
+// the export after a pass names the refreshed queue after it
+// (export.Options.NextRelease), so the two cannot disagree.
+func NextRelease(kernel candidate.Version, localversion string, rc bool) (Bump, error) {
+	old, err := ParseLocalversion(localversion)
+	if err != nil {
+		return Bump{}, err
+	}
+	b := Bump{Old: old, New: old.Next(rc)}
+	b.Version = KernelName(kernel) + b.New.String()
+	return b, nil
+}
+
 // KernelName is how kernel.org names a kernel version: "6.1.79", "6.1"
 // for sublevel 0, with the EXTRAVERSION ("-rc3") appended.
 func KernelName(v candidate.Version) string {
@@ -204,8 +227,7 @@ func Prepare(eng *merger.Engine, opts Options) (*Plan, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", at, err)
 	}
-	old, err := ParseLocalversion(string(lvData))
-	if err != nil {
+	if _, err := ParseLocalversion(string(lvData)); err != nil {
 		return nil, fmt.Errorf("%s: %w", at, err)
 	}
 	_, mk, err := readTop(repo, tree, "Makefile", maxMakefileBytes)
@@ -216,16 +238,19 @@ func Prepare(eng *merger.Engine, opts Options) (*Plan, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", at, err)
 	}
+	bump, err := NextRelease(kernel, string(lvData), opts.RC)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", at, err)
+	}
 	if kernel.Extraversion != "" && !opts.AllowRCKernel {
 		return nil, fmt.Errorf("%s: the kernel is %s (EXTRAVERSION %q): not releasing on an -rc kernel without --allow-rc-kernel",
 			at, kernel, kernel.Extraversion)
 	}
 
 	p := &Plan{
-		Branch: opts.Branch, Tip: tip, Old: old, New: old.Next(opts.RC), Kernel: kernel,
-		Identity: opts.Identity, When: opts.Now(),
+		Branch: opts.Branch, Tip: tip, Old: bump.Old, New: bump.New, Kernel: kernel,
+		Identity: opts.Identity, When: opts.Now(), Version: bump.Version,
 	}
-	p.Version = KernelName(kernel) + p.New.String()
 	p.Message = "Linux " + p.Version + "\n"
 	p.Tag = opts.TagPrefix + p.Version
 	existing, err := eng.TagHead(p.Tag)

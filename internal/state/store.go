@@ -3,7 +3,6 @@ package state
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"net/url"
 	"strconv"
@@ -36,13 +35,8 @@ type Store struct {
 // '?', and ":memory:" is refused (every pooled connection would see its own
 // empty database).
 func Open(ctx context.Context, path string) (*Store, error) {
-	switch {
-	case path == "":
-		return nil, errors.New("state: open: empty path")
-	case path == ":memory:" || strings.HasPrefix(path, "file:"):
-		return nil, fmt.Errorf("state: open %q: want a file name, not an SQLite URI or in-memory database", path)
-	case strings.ContainsRune(path, '?'):
-		return nil, fmt.Errorf("state: open %q: the path may not contain '?'", path)
+	if err := checkPath(path); err != nil {
+		return nil, err
 	}
 	if err := prepare(ctx, path); err != nil {
 		return nil, fmt.Errorf("state: open %s: %w", path, err)

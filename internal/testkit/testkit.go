@@ -40,6 +40,9 @@
 //     comparing a mail, NormalizeMail makes explicit what varies from run
 //     to run (the date, temporary directories, commit ids); see its
 //     comment.
+//   - ValidateJSON: a JSON document against a JSON Schema file (the
+//     KCIDB I/O schema in internal/trigger/testdata, say), every violation
+//     listed; use it for every document rtbot writes for another program.
 package testkit
 
 import (

@@ -33,8 +33,8 @@ const (
 const maxLogExcerpt = 16384
 
 var (
-	originRE = regexp.MustCompile(`^[a-z0-9_]+$`)                  // the schema's origin pattern
-	commitRE = regexp.MustCompile(`^([0-9a-f]{40}|[0-9a-f]{64})$`) // a full commit hash
+	originRE = regexp.MustCompile(`^[a-z0-9_]+$`)   // the schema's origin pattern
+	commitRE = regexp.MustCompile(`^[0-9a-f]{40}$`) // the schema's git_commit_hash: a full sha1 hash
 )
 
 // statusOrder is the order log excerpts count patch statuses in: the
@@ -65,6 +65,8 @@ type kcidbCheckout struct {
 	GitRepositoryBranch    string    `json:"git_repository_branch,omitempty"`
 	GitRepositoryBranchTip *bool     `json:"git_repository_branch_tip,omitempty"`
 	GitCommitHash          string    `json:"git_commit_hash"`
+	GitCommitName          string    `json:"git_commit_name,omitempty"`
+	GitCommitTags          []string  `json:"git_commit_tags,omitempty"`
 	PatchsetHash           string    `json:"patchset_hash"`
 	MessageID              string    `json:"message_id,omitempty"`
 	Comment                string    `json:"comment,omitempty"`
@@ -76,19 +78,20 @@ type kcidbCheckout struct {
 
 // kcidbMisc is the free-form misc object of rtbot's checkouts.
 type kcidbMisc struct {
-	Generator         string  `json:"generator"`
-	Series            string  `json:"series,omitempty"`
-	Version           string  `json:"version,omitempty"`
-	RC                int     `json:"rc"`
-	Candidate         string  `json:"candidate,omitempty"`
-	CandidateURL      string  `json:"candidate_url,omitempty"`
-	CandidateBranch   string  `json:"candidate_branch,omitempty"`
-	Base              string  `json:"base,omitempty"`
-	PushRemote        string  `json:"push_remote,omitempty"`
-	Announcement      string  `json:"announcement,omitempty"`
-	QueueID           string  `json:"queue_id,omitempty"`
-	QueuePatchsetHash string  `json:"queue_patchset_hash"`
-	Patches           []Patch `json:"patches"`
+	Generator         string   `json:"generator"`
+	Series            string   `json:"series,omitempty"`
+	Version           string   `json:"version,omitempty"`
+	RC                int      `json:"rc"`
+	Candidate         string   `json:"candidate,omitempty"`
+	CandidateURL      string   `json:"candidate_url,omitempty"`
+	CandidateBranch   string   `json:"candidate_branch,omitempty"`
+	CandidateTags     []string `json:"candidate_tags,omitempty"`
+	Base              string   `json:"base,omitempty"`
+	PushRemote        string   `json:"push_remote,omitempty"`
+	Announcement      string   `json:"announcement,omitempty"`
+	QueueID           string   `json:"queue_id,omitempty"`
+	QueuePatchsetHash string   `json:"queue_patchset_hash"`
+	Patches           []Patch  `json:"patches"`
 }
 
 // KCIDB returns the KCIDB I/O schema (v5.3) document describing ev: one
@@ -104,7 +107,8 @@ func KCIDB(ev Event, origin string) ([]byte, error) {
 		return nil, fmt.Errorf("kcidb: origin %q: want lower-case letters, digits and '_'", origin)
 	}
 	if !commitRE.MatchString(ev.Commit) {
-		return nil, fmt.Errorf("kcidb: result commit %q is not a full lower-case commit hash", ev.Commit)
+		return nil, fmt.Errorf("kcidb: result commit %q is not a full lower-case sha1 commit hash (40 hex digits), "+
+			"the only kind KCIDB schema v5 takes", ev.Commit)
 	}
 	if err := noNUL(ev); err != nil {
 		return nil, fmt.Errorf("kcidb: %w", err)
@@ -116,6 +120,8 @@ func KCIDB(ev Event, origin string) ([]byte, error) {
 		TreeName:            ev.Tree,
 		GitRepositoryBranch: ev.Branch,
 		GitCommitHash:       ev.Commit,
+		GitCommitName:       commitName(ev),
+		GitCommitTags:       ev.CommitTags,
 		PatchsetHash:        "",
 		Comment:             label + " with the " + ev.Tree + " queue",
 		Valid:               true,
@@ -123,7 +129,7 @@ func KCIDB(ev Event, origin string) ([]byte, error) {
 		Misc: kcidbMisc{
 			Generator: "rtbot", Series: ev.Series, Version: ev.Version, RC: ev.RC,
 			Candidate: ev.Candidate, CandidateURL: netsec.Redact(ev.CandidateURL), CandidateBranch: ev.CandidateBranch,
-			Base: ev.Base, PushRemote: netsec.Redact(ev.PushRemote), Announcement: ev.Announcement,
+			CandidateTags: ev.CandidateTags, Base: ev.Base, PushRemote: netsec.Redact(ev.PushRemote), Announcement: ev.Announcement,
 			QueueID: ev.QueueID, QueuePatchsetHash: patchsetHash(ev.Patches), Patches: ev.Patches,
 		},
 	}
@@ -137,8 +143,10 @@ func KCIDB(ev Event, origin string) ([]byte, error) {
 		c.GitRepositoryURL = u.String()
 		c.GitRepositoryBranchTip = &tip
 	}
-	if isMessageID(ev.Announcement) {
-		c.MessageID = ev.Announcement
+	// Only the list mail's Message-ID: a candidate given by hand has
+	// none, and rtbot's own key for it must not pass for one.
+	if isMessageID(ev.MessageID) {
+		c.MessageID = ev.MessageID
 	}
 	if !ev.Time.IsZero() {
 		c.StartTime = ev.Time.UTC().Format(time.RFC3339)
@@ -165,6 +173,27 @@ func patchsetHash(patches []Patch) string {
 		h.Write([]byte(hex.EncodeToString(sum[:]) + "\n"))
 	}
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+// commitName is the git describe-like name of the result commit (the
+// schema's git_commit_name): the candidate's name, then, when the queue
+// added commits, "-<count>-g<commit[:12]>" as git describe writes it
+// ("v6.1.177-rc1-42-g4f1c0de5a1b2"). The candidate's name is its tag
+// ("v"+version preferred when several point at it) or, without one (an
+// rc fetched from a stable-rc branch), "v"+version as its tag would be
+// named; "" when the version is unknown.
+func commitName(ev Event) string {
+	name := ""
+	if ev.Version != "" {
+		name = "v" + versionLabel(ev)
+	}
+	if len(ev.CandidateTags) > 0 && !contains(ev.CandidateTags, name) {
+		name = ev.CandidateTags[0]
+	}
+	if name == "" || ev.Commits <= 0 {
+		return name
+	}
+	return fmt.Sprintf("%s-%d-g%s", name, ev.Commits, short(ev.Commit))
 }
 
 // versionLabel is "6.1.177-rc1", or "6.1.177" for a release.
@@ -275,7 +304,8 @@ func noNUL(ev Event) error {
 		{"tree", ev.Tree}, {"series", ev.Series}, {"version", ev.Version}, {"candidate", ev.Candidate},
 		{"candidate URL", ev.CandidateURL}, {"candidate branch", ev.CandidateBranch}, {"base", ev.Base},
 		{"branch", ev.Branch}, {"push remote", ev.PushRemote}, {"announcement", ev.Announcement},
-		{"queue id", ev.QueueID},
+		{"queue id", ev.QueueID}, {"candidate tags", strings.Join(ev.CandidateTags, " ")},
+		{"commit tags", strings.Join(ev.CommitTags, " ")},
 	}
 	for _, p := range ev.Patches {
 		fields = append(fields, struct{ name, v string }{"patch " + strconv.Itoa(p.Index), p.Name + p.Subject + p.Status})
@@ -288,9 +318,11 @@ func noNUL(ev Event) error {
 	return nil
 }
 
-// kcidbFileName is "<origin>-<tree>-<version>-rc<rc>-<commit[:12]>.json".
+// kcidbFileName is "<origin>-<tree>-<version>[-rc<rc>]-<commit[:12]>.json":
+// "rtbot-6.1-rt-6.1.177-rc1-4f1c0de5a1b2.json" for an rc,
+// "rtbot-6.1-rt-6.1.177-4f1c0de5a1b2.json" for a release.
 func kcidbFileName(origin string, ev Event) string {
-	return safeName(origin) + "-" + safeName(ev.Tree) + "-" + safeName(ev.Version) + "-rc" + strconv.Itoa(ev.RC) + "-" + safeName(short(ev.Commit)) + ".json"
+	return safeName(origin) + "-" + safeName(ev.Tree) + "-" + safeName(versionLabel(ev)) + "-" + safeName(short(ev.Commit)) + ".json"
 }
 
 // fireKCIDB writes the KCIDB document of ev into t.Dir, or POSTs it to t.URL

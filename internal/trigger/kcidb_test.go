@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -36,6 +37,19 @@ func wantPatchsetHash(texts ...string) string {
 	}
 	sum := sha256.Sum256([]byte(list.String()))
 	return hex.EncodeToString(sum[:])
+}
+
+// kcidbSchema is the KCIDB I/O JSON schema v5.3, vendored from kcidb-io
+// (testdata/README.md says where from).
+const kcidbSchema = "testdata/kcidb-schema-v5.json"
+
+// checkKCIDBSchema fails the test when doc does not validate against the
+// KCIDB schema, naming every violation.
+func checkKCIDBSchema(t *testing.T, doc []byte) {
+	t.Helper()
+	if err := testkit.ValidateJSON(t, kcidbSchema, doc); err != nil {
+		t.Errorf("the KCIDB document does not validate against %s:\n%v\n%s", kcidbSchema, err, doc)
+	}
 }
 
 func decodeKCIDB(t *testing.T, doc []byte) (kcidbOut, map[string]any) {
@@ -95,6 +109,8 @@ func kcidbDocumentCases() []kcidbDocumentCase {
 				"start_time":                "2026-11-22T10:00:00Z",
 				"valid":                     true,
 				"comment":                   "6.1.177-rc1 with the 6.1-rt queue",
+				"git_commit_name":           "v6.1.177-rc1-3-g222222222222", // no tag: named after the version
+				"git_commit_tags":           nil,
 			},
 			misc: map[string]any{
 				"generator": "rtbot", "candidate": "1111111111111111111111111111111111111111", "version": "6.1.177", "rc": 1.0,
@@ -105,26 +121,47 @@ func kcidbDocumentCases() []kcidbDocumentCase {
 			golden: "kcidb-rc-https.json.golden",
 		},
 		{
-			name: "release, ssh remote, default origin",
+			name: "release by hand (run --onto), ssh remote, default origin",
 			edit: func(e *Event) {
 				e.RC = 0
 				e.PushRemote = "ssh://git@git.example.org/rt/linux-rt.git"
-				e.Announcement = "not a message id"
+				e.Announcement = "manual.6.1.177.111111111111@test.invalid" // rtbot's own key: an address, but no mail's
+				e.MessageID = ""
+				e.CandidateTags = []string{"v6.1.177"}
 			},
 			want: map[string]any{
 				"id":                        "rtbot:6.1-rt:6.1.177:2222222222222222222222222222222222222222",
 				"origin":                    "rtbot",
 				"git_repository_url":        nil, // the schema wants https
 				"git_repository_branch_tip": nil,
-				"message_id":                nil,
+				"message_id":                nil, // no mail announced it
 				"patchset_hash":             "",
+				"git_commit_name":           "v6.1.177-3-g222222222222",
+				"git_commit_tags":           nil, // the tag is on the candidate, not on the result
 			},
-			misc:   map[string]any{"rc": 0.0, "push_remote": "ssh://git@git.example.org/rt/linux-rt.git"},
+			misc:   map[string]any{"rc": 0.0, "push_remote": "ssh://git@git.example.org/rt/linux-rt.git", "candidate_tags": []any{"v6.1.177"}},
 			golden: "kcidb-release-ssh.json.golden",
 		},
 		{
+			name: "release, the queue added nothing",
+			edit: func(e *Event) {
+				e.RC = 0
+				e.MessageID = ""
+				e.Commit = e.Candidate
+				e.Commits = 0
+				e.CandidateTags = []string{"stable-6.1.177", "v6.1.177"}
+				e.CommitTags = e.CandidateTags
+			},
+			want: map[string]any{
+				"git_commit_name": "v6.1.177", // the version's tag is preferred
+				"git_commit_tags": []any{"stable-6.1.177", "v6.1.177"},
+				"message_id":      nil,
+			},
+			golden: "kcidb-release-empty.json.golden",
+		},
+		{
 			name:   "local only, no patches",
-			edit:   func(e *Event) { e.PushRemote = ""; e.Patches = nil },
+			edit:   func(e *Event) { e.PushRemote = ""; e.Patches = nil; e.Commits = 0 },
 			want:   map[string]any{"git_repository_url": nil, "git_repository_branch": "rtbot/6.1-rt/6.1.177-rc1"},
 			misc:   map[string]any{"queue_patchset_hash": "", "patches": []any{}, "push_remote": nil},
 			golden: "kcidb-local.json.golden",
@@ -154,11 +191,7 @@ func checkKCIDBDocument(t *testing.T, tt kcidbDocumentCase) {
 	if strings.Contains(string(doc), "hunter2") || strings.Contains(string(doc), "bot@git.example.org") {
 		t.Error("the push remote's credentials are in the document")
 	}
-	for k := range c {
-		if !kcidbCheckoutFields[k] {
-			t.Errorf("field %q is not in the KCIDB v5.3 checkout schema", k)
-		}
-	}
+	checkKCIDBSchema(t, doc)
 	testkit.Golden(t, filepath.Join("testdata", tt.golden), doc)
 }
 
@@ -174,7 +207,7 @@ func checkCheckoutFields(t *testing.T, c, want map[string]any) {
 			}
 			continue
 		}
-		if got != v {
+		if !reflect.DeepEqual(got, v) {
 			t.Errorf("%s = %#v, want %#v", k, got, v)
 		}
 	}
@@ -201,17 +234,6 @@ func checkMiscFields(t *testing.T, misc, wantMisc map[string]any) {
 			}
 		}
 	}
-}
-
-// kcidbCheckoutFields are the properties of a checkout in kcidb-io v5.3
-// (additionalProperties is false).
-var kcidbCheckoutFields = map[string]bool{
-	"_timestamp": true, "id": true, "origin": true, "tree_name": true, "git_repository_url": true,
-	"git_commit_hash": true, "git_commit_name": true, "git_commit_tags": true, "git_commit_message": true,
-	"git_repository_branch": true, "git_repository_branch_tip": true, "patchset_files": true,
-	"patchset_hash": true, "message_id": true, "comment": true, "start_time": true,
-	"origin_builds_finish_time": true, "origin_tests_finish_time": true, "log_url": true,
-	"log_excerpt": true, "valid": true, "misc": true,
 }
 
 func TestKCIDBLogExcerpt(t *testing.T) {
@@ -241,6 +263,7 @@ func TestKCIDBLogExcerpt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	checkKCIDBSchema(t, doc)
 	_, c = decodeKCIDB(t, doc)
 	excerpt, _ = c["log_excerpt"].(string)
 	if len(excerpt) > maxLogExcerpt || !strings.HasSuffix(excerpt, "\n...\n") || !strings.HasPrefix(excerpt, "6.1.177-rc1 + 6.1-rt queue: 5000 patches: 5000 merged\n") {
@@ -258,6 +281,7 @@ func TestKCIDBErrors(t *testing.T) {
 		{"bad origin", "Bad-Origin", nil, "origin"},
 		{"short commit", "rtbot", func(e *Event) { e.Commit = "2222222" }, "commit"},
 		{"upper-case commit", "rtbot", func(e *Event) { e.Commit = strings.Repeat("A", 40) }, "commit"},
+		{"sha256 commit", "rtbot", func(e *Event) { e.Commit = strings.Repeat("a", 64) }, "sha1"},
 		{"NUL in a patch name", "rtbot", func(e *Event) { e.Patches[0].Name = "a\x00b" }, "NUL"},
 	}
 	for _, tt := range tests {
@@ -296,7 +320,16 @@ func TestKCIDBDir(t *testing.T) {
 		if got := testkit.ReadFile(t, res.Output); got != string(want) {
 			t.Errorf("written document differs from KCIDB():\n%s", got)
 		}
+		checkKCIDBSchema(t, []byte(testkit.ReadFile(t, res.Output)))
 	}
+	// A release is named after its version, not "-rc0".
+	release := testEvent()
+	release.RC = 0
+	if res, err := Fire(context.Background(), tr, release, t.TempDir()); err != nil ||
+		res.Output != filepath.Join(kdir, "rt_lab-6.1-rt-6.1.177-222222222222.json") {
+		t.Errorf("release: output %s, %v; want rt_lab-6.1-rt-6.1.177-222222222222.json", res.Output, err)
+	}
+	os.Remove(filepath.Join(kdir, "rt_lab-6.1-rt-6.1.177-222222222222.json"))
 	entries, _ := os.ReadDir(kdir)
 	if len(entries) != 1 {
 		t.Errorf("%d files in %s, want only the document (no temporary files)", len(entries), kdir)
@@ -319,6 +352,7 @@ func TestKCIDBURL(t *testing.T) {
 	if filepath.Dir(res.Output) != dir || testkit.ReadFile(t, res.Output) != string(want) {
 		t.Errorf("copy %s: want the document in %s", res.Output, dir)
 	}
+	checkKCIDBSchema(t, r.body)
 
 	rec.status.Store(503)
 	if _, err := Fire(context.Background(), tr, ev, dir); !IsTemporary(err) || strings.Contains(err.Error(), "jwt.token") {
@@ -327,5 +361,52 @@ func TestKCIDBURL(t *testing.T) {
 	rec.status.Store(400)
 	if _, err := Fire(context.Background(), tr, ev, dir); err == nil || IsTemporary(err) {
 		t.Errorf("HTTP 400: %v, want permanent", err)
+	}
+}
+
+// TestKCIDBSchemaRefuses checks that the schema check really checks: a
+// valid document broken in one field at a time fails validation, naming
+// the field.
+func TestKCIDBSchemaRefuses(t *testing.T) {
+	valid, err := KCIDB(testEvent(), "rtbot")
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkKCIDBSchema(t, valid)
+	tests := []struct {
+		name, field string
+		edit        func(doc, checkout map[string]any)
+	}{
+		{"a field the schema lacks", "invented", func(_, c map[string]any) { c["invented"] = "x" }},
+		{"an upper-case origin", "origin", func(_, c map[string]any) { c["origin"] = "RTbot" }},
+		{"an id without its origin", "id", func(_, c map[string]any) { c["id"] = "6.1-rt:6.1.177" }},
+		{"a short commit hash", "git_commit_hash", func(_, c map[string]any) { c["git_commit_hash"] = "2222222" }},
+		{"an ssh repository URL", "git_repository_url", func(_, c map[string]any) { c["git_repository_url"] = "ssh://git@example.org/x.git" }},
+		{"a message_id that is no address", "message_id", func(_, c map[string]any) { c["message_id"] = "no address" }},
+		{"a NUL in the comment", "comment", func(_, c map[string]any) { c["comment"] = "a\x00b" }},
+		{"a start_time that is no date", "start_time", func(_, c map[string]any) { c["start_time"] = "yesterday" }},
+		{"git_commit_tags not a list", "git_commit_tags", func(_, c map[string]any) { c["git_commit_tags"] = "v6.1.177" }},
+		{"a null", "tree_name", func(_, c map[string]any) { c["tree_name"] = nil }},
+		{"a log excerpt over 16384 characters", "log_excerpt", func(_, c map[string]any) { c["log_excerpt"] = strings.Repeat("x", 16385) }},
+		{"schema major 4", "major", func(d, _ map[string]any) { d["version"] = map[string]any{"major": 4, "minor": 3} }},
+		{"a minor newer than 5.3", "minor", func(d, _ map[string]any) { d["version"] = map[string]any{"major": 5, "minor": 4} }},
+		{"no id", "id", func(_, c map[string]any) { delete(c, "id") }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var doc map[string]any
+			if err := json.Unmarshal(valid, &doc); err != nil {
+				t.Fatal(err)
+			}
+			tt.edit(doc, doc["checkouts"].([]any)[0].(map[string]any))
+			broken, err := json.Marshal(doc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = testkit.ValidateJSON(t, kcidbSchema, broken)
+			if err == nil || !strings.Contains(err.Error(), tt.field) {
+				t.Errorf("validation: %v; want it refused, naming %s", err, tt.field)
+			}
+		})
 	}
 }

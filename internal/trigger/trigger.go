@@ -86,7 +86,11 @@ type Event struct {
 	Commit          string    // result commit (40 hex)
 	PushRemote      string    // where Branch was pushed; empty: only in the local repo
 	Repo            string    // local repository path
-	Announcement    string    // Message-ID of the announcement (no brackets)
+	Announcement    string    // rtbot's key of the announcement: the list mail's Message-ID, or its own for `run --onto` and reruns
+	MessageID       string    // Message-ID of the list mail that announced the candidate (no brackets); "" when none did (run --onto)
+	CandidateTags   []string  // tags pointing at the candidate commit ("v6.1.177"), sorted; none known: nil
+	CommitTags      []string  // tags pointing at the result commit, sorted (the candidate's when Commits is 0)
+	Commits         int       // commits the queue added on top of the candidate (0: Commit is Candidate)
 	Subject         string    // announcement subject (hostile text: never put in a shell, only in env/JSON)
 	QueueID         string    // identifies the RT queue that was rebased
 	Patches         []Patch   // the rebased queue, in order

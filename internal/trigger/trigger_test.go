@@ -117,8 +117,10 @@ func testEvent() Event {
 		PushRemote:   "https://bot:hunter2@git.example.org/rt/linux-rt.git",
 		Repo:         "/srv/linux.git",
 		Announcement: "20261122100000.123456789@linuxfoundation.org",
+		MessageID:    "20261122100000.123456789@linuxfoundation.org",
 		Subject:      "[PATCH 6.1 000/9] 6.1.177-rc1 review",
 		QueueID:      "v6.1.176..v6.1.176-rt64@3333333",
+		Commits:      3,
 		Patches: []Patch{
 			{Index: 1, Name: "0001-sched-rt.patch", Subject: "sched: rt", Status: "applied", Text: []byte("From 1\n--- a/x\n+++ b/x\n")},
 			{Index: 2, Name: "0002-printk.patch", Subject: "printk: nbcon", Status: "merged", Text: []byte("From 2\n--- a/y\n+++ b/y\n")},
