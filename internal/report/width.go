@@ -74,6 +74,15 @@ func cutMiddle(s string, width int) string {
 	return string(rs[:head]) + elisionMark + string(rs[len(rs)-tail:])
 }
 
+// Wrap folds prose s to Width columns, as the report does: each line
+// ends with a line end; a path or a name wider than a line is cut in
+// the middle with "...".
+func Wrap(s string) string { return wrap(s, Width, "") }
+
+// WrapHanging is Wrap with first before the first line and rest before
+// the others (a list item: "- ", "  "), counted in the Width.
+func WrapHanging(s, first, rest string) string { return wrapHanging(s, Width, first, rest) }
+
 // wrap folds prose to width columns, each line starting with prefix
 // (counted in the width) and ending with a line end. A word wider than a
 // line is cut in its middle (cutMiddle): words in a report are paths and
