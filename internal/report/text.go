@@ -212,23 +212,24 @@ func writeMerged(b *strings.Builder, patches []triage.PatchReport) {
 }
 
 // writeResolved lists the files a remembered resolution resolved, for
-// review.
+// review: each patch, and under it each file with where its resolution
+// came from.
 func writeResolved(b *strings.Builder, patches []triage.PatchReport) {
-	var resolved []string
+	var resolved strings.Builder
 	for _, p := range patches {
 		if p.Status != triage.Resolved {
 			continue
 		}
+		fmt.Fprintf(&resolved, "  %04d %s\n", p.Index, cutMiddle(p.Name, Width-7))
 		for _, f := range p.Files {
 			if f.Status == triage.Resolved {
-				line := fmt.Sprintf("%04d %s: %s, as %s", p.Index, p.Name, f.Path, f.Resolution)
-				resolved = append(resolved, wrapHanging(line, Width, "  ", "       "))
+				resolved.WriteString(wrap(f.Path+", as "+f.Resolution, Width, "       "))
 			}
 		}
 	}
-	if len(resolved) > 0 {
+	if resolved.Len() > 0 {
 		b.WriteString("\n" + wrap("Resolved as a maintainer resolved the same conflict before (clean, listed for review):", Width, ""))
-		b.WriteString(strings.Join(resolved, ""))
+		b.WriteString(resolved.String())
 	}
 }
 

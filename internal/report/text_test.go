@@ -80,7 +80,7 @@ func TestTextReport(t *testing.T) {
 				"    |__attribute__((regparm(0))) void vmread_error_trampoline(unsi [...]\n",
 				"    |\t\t\t/* regparm(0) overrides -mregparm=3 so arg [...]\n",
 				"    ae198021a8f1 net/mlx5: DR, move all the steering code of every\n                 device generation",
-				"blocked by:", "0006 0006-resolved.patch:") {
+				"blocked by:", "  0006 0006-resolved.patch\n       drivers/net/ethernet/mellanox/m...r_ste_v1_extremely_long_name.c,\n       as remembered from run 12") {
 				if !strings.Contains(out, w) {
 					t.Errorf("report lacks %q:\n%s", w, out)
 				}
