@@ -93,6 +93,8 @@ queue_base = "v6.1.11"
 maintainers = ["RT Maintainer <rt-maintainer@demo.invalid>"]
 senders = ["gregkh@linuxfoundation.org"]
 push_remote = "./published.git"
+# What the reports tell readers to fetch from: published.git's public face.
+public_url = "https://git.demo.invalid/rt/linux-stable-rt.git"
 push_partial = true
 `
 

@@ -39,7 +39,7 @@ func TestDemo(t *testing.T) {
 		}
 	}
 	rep, err := os.ReadFile(filepath.Join(dir, "outbox", "0001.eml"))
-	if err != nil || !bytes.Contains(rep, []byte("need attention")) {
+	if err != nil || !bytes.Contains(rep, []byte("need attention")) || !bytes.Contains(rep, []byte("git fetch https://git.demo.invalid/rt/linux-stable-rt.git")) {
 		t.Errorf("the mailed report: %v %q", err, rep)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "outbox", "0002.eml")); err == nil {

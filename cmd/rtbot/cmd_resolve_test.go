@@ -38,7 +38,7 @@ func TestResolveCommand(t *testing.T) {
 		// preempt.h backport still needs a human (exit 3).
 		{[]string{"merge", "--repo", filepath.Join(dir, "linux.git"), "--queue", filepath.Join(dir, "patches-rt"), "--base", "v6.1.11",
 			"--onto", "v6.1.12-rc1", "--resolutions", export}, exitManual,
-			[]string{"Resolved as a maintainer resolved the same conflict before", serialName + ": " + port + ", as rtbot resolve: commit " + fix.String()[:12]}},
+			[]string{"Resolved as a maintainer resolved the same conflict before", serialName + "\n       " + port + ", as rtbot resolve: commit", fix.String()[:12]}},
 		{[]string{"merge", "--repo", filepath.Join(dir, "linux.git"), "--queue", filepath.Join(dir, "patches-rt"), "--base", "v6.1.11",
 			"--onto", "v6.1.12-rc1", "--resolutions", bad}, exitError, []string{"--resolutions: " + bad + ":1:"}},
 	})

@@ -306,6 +306,13 @@ type Tree struct {
 	// PushRemote is where result branches are pushed: a remote name of Repo,
 	// a URL, or a path. Empty means the branch stays in Repo.
 	PushRemote string `toml:"push_remote"`
+	// PublicURL is where readers of the reports fetch the branches rtbot
+	// pushes, the public face of PushRemote (such as
+	// https://git.kernel.org/pub/scm/linux/kernel/git/rt/linux-stable-rt.git):
+	// reports say "git fetch PUBLIC_URL BRANCH". An http://, https:// or
+	// git:// URL without a user or password. Empty (the default): reports
+	// name the branch only, never a local path or the push URL.
+	PublicURL string `toml:"public_url"`
 	// BranchTemplate names the result branch; default DefaultBranchTemplate.
 	// See [Tree.Branch] for the placeholders and the rtbot/ namespace.
 	BranchTemplate string `toml:"branch_template"`

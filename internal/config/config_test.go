@@ -130,6 +130,7 @@ func TestExampleLoads(t *testing.T) {
 		{"kcidb dir", c.Triggers[2].Dir, "/var/lib/rtbot/kcidb"},
 		{"header", c.Triggers[1].Headers["X-Requested-By"], "rtbot"},
 		{"push ssh key", tr.PushAuth.SSHKey, "/etc/rtbot/id_ed25519"},
+		{"public url", tr.PublicURL, "https://git.kernel.org/pub/scm/linux/kernel/git/rt/linux-stable-rt.git"},
 	}
 	for _, ch := range checks {
 		if ch.got != ch.want {
@@ -162,7 +163,7 @@ func TestExampleDocumentsEveryKey(t *testing.T) {
 	keys := []string{"name", "email", "state", "lock", "workdir", "addr", "tls", "username",
 		"password_file", "password_env", "mailbox", "mark_processed", "move_processed", "poll",
 		"from", "series", "repo", "candidate_url", "candidate_branch", "announce_url", "rc_patch", "queue",
-		"queue_kind", "queue_base", "maintainers", "cc", "senders", "push_remote",
+		"queue_kind", "queue_base", "maintainers", "cc", "senders", "push_remote", "public_url",
 		"branch_template", "push_partial", "triggers", "type", "timeout", "argv", "url",
 		"method", "headers", "secret_env", "dir", "origin",
 		"mail_bytes", "mail_header_bytes", "mail_text_bytes", "mime_parts", "mime_depth",
@@ -309,6 +310,15 @@ func validationTreeOutputCases() []validationCase {
 		{"bad sender", `senders = ["gregkh@linuxfoundation.org"]`, `senders = ["greg"]`, "tree[0].senders[0]", "not an e-mail address"},
 		{"push remote name", `triggers = ["build"]`, "triggers = [\"build\"]\npush_remote = \"origin\"", "", ""},
 		{"push remote blank", `triggers = ["build"]`, "triggers = [\"build\"]\npush_remote = \"my remote\"", "tree[0].push_remote", "blanks"},
+		{"public url", `triggers = ["build"]`, "triggers = [\"build\"]\npublic_url = \"https://git.kernel.org/pub/scm/linux/kernel/git/rt/linux-stable-rt.git\"", "", ""},
+		{"public url git", `triggers = ["build"]`, "triggers = [\"build\"]\npublic_url = \"git://git.example.org/rt.git\"", "", ""},
+		{"public url ssh", `triggers = ["build"]`, "triggers = [\"build\"]\npublic_url = \"ssh://git.example.org/rt.git\"", "tree[0].public_url", "https://, http:// or git://"},
+		{"public url scp", `triggers = ["build"]`, "triggers = [\"build\"]\npublic_url = \"git@gitlab.example.org:rt/linux.git\"", "tree[0].public_url", "https://, http:// or git://"},
+		{"public url path", `triggers = ["build"]`, "triggers = [\"build\"]\npublic_url = \"/srv/git/rt.git\"", "tree[0].public_url", "https://, http:// or git://"},
+		{"public url user", `triggers = ["build"]`, "triggers = [\"build\"]\npublic_url = \"https://bot@git.example.org/rt.git\"", "tree[0].public_url", "must not carry a user or password"},
+		{"public url no path", `triggers = ["build"]`, "triggers = [\"build\"]\npublic_url = \"https://git.example.org/\"", "tree[0].public_url", "want https://HOST/PATH"},
+		{"public url query", `triggers = ["build"]`, "triggers = [\"build\"]\npublic_url = \"https://git.example.org/rt.git?x=1\"", "tree[0].public_url", "no query"},
+		{"public url blank", `triggers = ["build"]`, "triggers = [\"build\"]\npublic_url = \"https://git.example.org/r t.git\"", "tree[0].public_url", "blanks"},
 		{"template outside namespace", `triggers = ["build"]`, "triggers = [\"build\"]\nbranch_template = \"linux-{version}\"", "tree[0].branch_template", `must start with "rtbot/"`},
 		{"template placeholder first", `triggers = ["build"]`, "triggers = [\"build\"]\nbranch_template = \"{tree}/x\"", "tree[0].branch_template", `must start with "rtbot/"`},
 		{"template unknown placeholder", `triggers = ["build"]`, "triggers = [\"build\"]\nbranch_template = \"rtbot/{branch}\"", "tree[0].branch_template", "unknown placeholder {branch}"},
@@ -888,5 +898,16 @@ func TestLimitsValidation(t *testing.T) {
 	}
 	if want := "limits.mail_bytes:31 limits.queue_patches:32 limits.patch_bytes:33"; strings.Join(got, " ") != want {
 		t.Errorf("errors %v, want %s", got, want)
+	}
+}
+
+// TestPublicURLPasswordNotShown: the error about a public_url with a
+// password names the key without repeating the password.
+func TestPublicURLPasswordNotShown(t *testing.T) {
+	data := validationConfig(t, validationCase{old: `triggers = ["build"]`,
+		new: "triggers = [\"build\"]\npublic_url = \"https://bot:hunter2@git.example.org/rt.git\""})
+	_, err := config.Parse("/etc/rtbot/rtbot.toml", []byte(data), pipeline.ConfigRules())
+	if err == nil || !strings.Contains(err.Error(), "tree[0].public_url") || strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("Parse = %v; want an error naming tree[0].public_url without the password", err)
 	}
 }

@@ -343,6 +343,9 @@ func (t *Tree) validateBranch(p *problems, key, base string, r Rules) {
 	if t.PushRemote != "" && !nameRE.MatchString(t.PushRemote) {
 		t.PushRemote = checkRemote(p, key+".push_remote", t.PushRemote, base, r.Redact)
 	}
+	if t.PublicURL != "" {
+		checkPublicURL(p, key+".public_url", t.PublicURL, r.Redact)
+	}
 	if t.BranchTemplate == "" {
 		t.BranchTemplate = DefaultBranchTemplate
 	}
@@ -624,6 +627,30 @@ func checkHTTPURL(p *problems, key, v string) {
 // checkRemote checks a git remote: a git://, http(s)://, ssh:// or file://
 // URL, an scp-style [user@]host:path, or a local path, which it resolves.
 // Messages quote the remote as redact leaves it: without credentials.
+// checkPublicURL checks a URL reports print for anyone to fetch from:
+// http, https or git, a host and a path, no user or password (anyone
+// reading the list would see them), no query or fragment.
+func checkPublicURL(p *problems, key, v string, redact func(string) string) {
+	shown := redact(v)
+	if strings.ContainsAny(v, " \t\r\n\x00") {
+		p.add(key, "%q: a URL must not contain blanks or control characters", shown)
+		return
+	}
+	u, err := url.Parse(v)
+	switch {
+	case !strings.Contains(v, "://") || err == nil && u.Scheme != "https" && u.Scheme != "http" && u.Scheme != "git":
+		p.add(key, "%q: want the https://, http:// or git:// URL readers fetch from, such as https://git.kernel.org/pub/scm/linux/kernel/git/rt/linux-stable-rt.git", shown)
+	case err != nil:
+		p.add(key, "%q is not a URL: %v", shown, redact(err.Error()))
+	case u.User != nil:
+		p.add(key, "%q: a public URL must not carry a user or password (every reader of the report sees it); push credentials go in [tree.push_auth]", shown)
+	case u.Host == "" || strings.Trim(u.Path, "/") == "":
+		p.add(key, "%q: want %s://HOST/PATH", shown, u.Scheme)
+	case u.RawQuery != "" || u.Fragment != "" || u.ForceQuery:
+		p.add(key, "%q: a fetch URL has no query or fragment", shown)
+	}
+}
+
 func checkRemote(p *problems, key, v, base string, redact func(string) string) string {
 	shown := redact(v)
 	if strings.ContainsAny(v, " \t\r\n\x00") {

@@ -2,6 +2,11 @@
 // threaded under the announcement it answers, submitted with go-smtp over
 // TLS or STARTTLS with AUTH PLAIN.
 //
+// The body travels as it is written whenever it can, as a mail client
+// would send it: 7bit when it is ASCII, 8bit when it is UTF-8 (and the
+// server takes 8BITMIME), quoted-printable only when a line needs it
+// (longer than 998 octets, or holding a control character).
+//
 // Part of every report comes from hostile list mail, so a Message refuses
 // any header value that could end the header (CR, LF, NUL) or carry other
 // control characters, any address net/mail cannot parse and any Message-ID
@@ -64,39 +69,45 @@ type envelope struct {
 // space, leading and trailing ones go), because header folding would not
 // keep it anyway. The body's line ends become "\n" (a lone "\r" counts as
 // one), a missing final line end is added, and bytes that are not UTF-8
-// become U+FFFD; the body travels quoted-printable, so long lines and
-// trailing spaces survive any server.
+// become U+FFFD. The Content-Transfer-Encoding is the lightest the body
+// allows (TransferEncoding with 8bit allowed): Send falls back to
+// quoted-printable for a server without 8BITMIME.
 func (m *Message) Bytes() ([]byte, error) {
-	b, _, err := m.compose()
+	b, _, _, err := m.compose(true)
 	return b, err
 }
 
-func (m *Message) compose() ([]byte, envelope, error) {
+// compose checks m and writes it with the lightest transfer encoding its
+// body allows (TransferEncoding), which it returns with the message and
+// its envelope.
+func (m *Message) compose(eightBit bool) ([]byte, envelope, string, error) {
 	addrs, err := m.addresses()
 	if err != nil {
-		return nil, envelope{}, err
+		return nil, envelope{}, "", err
 	}
 	subject, err := text("Subject", m.Subject)
 	if err != nil {
-		return nil, envelope{}, err
+		return nil, envelope{}, "", err
 	}
 	refs, err := m.references()
 	if err != nil {
-		return nil, envelope{}, err
+		return nil, envelope{}, "", err
 	}
 	extra, err := m.extraHeaders()
 	if err != nil {
-		return nil, envelope{}, err
+		return nil, envelope{}, "", err
 	}
-	h, err := m.header(addrs, subject, refs, extra)
+	body := normalizeBody(m.Body)
+	cte := TransferEncoding(body, eightBit)
+	h, err := m.header(addrs, subject, refs, extra, cte)
 	if err != nil {
-		return nil, envelope{}, err
+		return nil, envelope{}, "", err
 	}
-	data, err := m.render(h)
+	data, err := render(h, body)
 	if err != nil {
-		return nil, envelope{}, err
+		return nil, envelope{}, "", err
 	}
-	return data, addrs.envelope(), nil
+	return data, addrs.envelope(), cte, nil
 }
 
 // addressList is a message's parsed From, To and Cc.
@@ -177,8 +188,9 @@ func (m *Message) extraHeaders() ([]string, error) {
 	return extra, nil
 }
 
-// header builds the header block from the checked parts.
-func (m *Message) header(addrs addressList, subject string, refs, extra []string) (gomail.Header, error) {
+// header builds the header block from the checked parts, cte the body's
+// Content-Transfer-Encoding.
+func (m *Message) header(addrs addressList, subject string, refs, extra []string, cte string) (gomail.Header, error) {
 	var h gomail.Header
 	h.SetAddressList("From", addrs.from)
 	h.SetAddressList("To", addrs.to)
@@ -203,18 +215,58 @@ func (m *Message) header(addrs addressList, subject string, refs, extra []string
 	}
 	h.Set("MIME-Version", "1.0")
 	h.SetContentType("text/plain", map[string]string{"charset": "utf-8"})
-	h.Set("Content-Transfer-Encoding", "quoted-printable")
+	// Set explicitly: go-message would send every text/plain part
+	// quoted-printable, which breaks pure ASCII at 76 columns ("o=\nnto").
+	h.Set("Content-Transfer-Encoding", cte)
 	return h, nil
 }
 
-// render writes h and the normalised body, quoted-printable.
-func (m *Message) render(h gomail.Header) ([]byte, error) {
+// Content-Transfer-Encodings of a body (RFC 2045).
+const (
+	SevenBit        = "7bit"
+	EightBit        = "8bit"
+	QuotedPrintable = "quoted-printable"
+)
+
+// maxLineOctets is RFC 5322's limit on a line, without its CRLF.
+const maxLineOctets = 998
+
+// TransferEncoding is the Content-Transfer-Encoding body (normalised, "\n"
+// line ends) travels with: SevenBit when every byte is ASCII, EightBit
+// when some are not and eightBit allows it, QuotedPrintable when some are
+// not and it does not, or when a line is longer than 998 octets or holds
+// a control character other than a tab (RFC 2045 forbids NUL in 7bit and
+// 8bit; the others are not what a reader expects from text).
+func TransferEncoding(body string, eightBit bool) string {
+	cte := SevenBit
+	for line := range strings.Lines(body) {
+		line = strings.TrimSuffix(line, "\n")
+		if len(line) > maxLineOctets {
+			return QuotedPrintable
+		}
+		for i := 0; i < len(line); i++ {
+			switch c := line[i]; {
+			case c < ' ' && c != '\t', c == 0x7f:
+				return QuotedPrintable
+			case c >= 0x80:
+				cte = EightBit
+			}
+		}
+	}
+	if cte == EightBit && !eightBit {
+		return QuotedPrintable
+	}
+	return cte
+}
+
+// render writes h and the normalised body in h's transfer encoding.
+func render(h gomail.Header, body string) ([]byte, error) {
 	var buf bytes.Buffer
 	w, err := gomail.CreateSingleInlineWriter(&buf, h)
 	if err != nil {
 		return nil, fmt.Errorf("mail header: %w", err)
 	}
-	if _, err := w.Write([]byte(normalizeBody(m.Body))); err != nil {
+	if _, err := w.Write([]byte(body)); err != nil {
 		return nil, fmt.Errorf("mail body: %w", err)
 	}
 	if err := w.Close(); err != nil {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/mail"
+	"net/textproto"
 	"regexp"
 	"slices"
 	"strings"
@@ -537,7 +538,7 @@ func TestMessageID(t *testing.T) {
 }
 
 // FuzzMessageBytes: Bytes refuses a message, or writes one that is 7-bit
-// text with only the headers it means to write and that go-message reads
+// text (but for an 8bit body) with only the headers it means to write and that go-message reads
 // back with the same (normalised) Subject, Body and From.
 func FuzzMessageBytes(f *testing.F) {
 	f.Add("[rtbot] 6.1-rt on 6.1.177-rc1", "body\n", "rtbot <rtbot@example.org>")
@@ -553,12 +554,21 @@ func FuzzMessageBytes(f *testing.F) {
 		if err != nil {
 			return
 		}
+		h, gotBody := parse(t, b)
+		// Only an 8bit body has bytes past ASCII; every line ends in CRLF
+		// and stays within RFC 5322's 998 octets.
+		head, _, _ := bytes.Cut(b, []byte("\r\n\r\n"))
+		eight := h.Get("Content-Transfer-Encoding") == EightBit
 		for i, c := range b {
-			if c >= 0x80 || c == '\n' && (i == 0 || b[i-1] != '\r') || c == '\r' && (i+1 == len(b) || b[i+1] != '\n') {
+			if c >= 0x80 && (i < len(head) || !eight) || c == '\n' && (i == 0 || b[i-1] != '\r') || c == '\r' && (i+1 == len(b) || b[i+1] != '\n') {
 				t.Fatalf("byte %d (%q) of %q", i, c, b)
 			}
 		}
-		h, gotBody := parse(t, b)
+		for _, line := range bytes.Split(b, []byte("\r\n")) {
+			if len(line) > 998 {
+				t.Fatalf("line of %d octets in %q", len(line), b)
+			}
+		}
 		fields := h.Fields()
 		for fields.Next() {
 			if !slices.Contains(allowed, fields.Key()) {
@@ -583,4 +593,128 @@ func FuzzMessageBytes(f *testing.F) {
 			t.Fatalf("From %q came back as %v, %v; want %v", from, got, err, want)
 		}
 	})
+}
+
+func TestTransferEncoding(t *testing.T) {
+	for _, tc := range []struct {
+		name, body  string
+		want, want7 string // with 8bit allowed, and without
+	}{
+		{"empty", "", SevenBit, SevenBit},
+		{"ascii", "o=\nnto 6.1.12-rc1\n\tindented\n-- \n", SevenBit, SevenBit},
+		{"ascii line of 998", strings.Repeat("x", 998) + "\n", SevenBit, SevenBit},
+		{"ascii line of 999", strings.Repeat("x", 999) + "\n", QuotedPrintable, QuotedPrintable},
+		{"utf-8", "Grüße ✓\n", EightBit, QuotedPrintable},
+		{"utf-8 line of 998 octets", strings.Repeat("ü", 499) + "\n", EightBit, QuotedPrintable},
+		{"utf-8 line of 1000 octets", strings.Repeat("ü", 500) + "\n", QuotedPrintable, QuotedPrintable},
+		{"nul", "a\x00b\n", QuotedPrintable, QuotedPrintable},
+		{"escape", "\x1b[31mred\n", QuotedPrintable, QuotedPrintable},
+		{"del", "a\x7f\n", QuotedPrintable, QuotedPrintable},
+	} {
+		if got := TransferEncoding(tc.body, true); got != tc.want {
+			t.Errorf("%s: TransferEncoding(8bit allowed) = %s, want %s", tc.name, got, tc.want)
+		}
+		if got := TransferEncoding(tc.body, false); got != tc.want7 {
+			t.Errorf("%s: TransferEncoding(7bit only) = %s, want %s", tc.name, got, tc.want7)
+		}
+	}
+}
+
+// TestBytesTransferEncoding: a body that needs no encoding goes as it is
+// written (7bit or 8bit), with the header saying so; quoted-printable only
+// when a line needs it. Either way the body reads back the same.
+func TestBytesTransferEncoding(t *testing.T) {
+	for _, tc := range []struct {
+		name, body, want string
+	}{
+		{"ascii report", "v6.1.12-rc1 + patches-rt: 3 of 5 applied, 2 need attention, so one goes onto the\ncandidate\n-- \nrtbot\n", SevenBit},
+		{"utf-8 report", "Zoë's patch: 1 conflict ✓\n", EightBit},
+		{"long line", strings.Repeat("long line ", 200) + "\n", QuotedPrintable},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := report()
+			m.Body = tc.body
+			b, err := m.Bytes()
+			if err != nil {
+				t.Fatal(err)
+			}
+			h, body := parse(t, b)
+			if got := h.Get("Content-Transfer-Encoding"); got != tc.want {
+				t.Errorf("Content-Transfer-Encoding %q, want %q", got, tc.want)
+			}
+			if body != tc.body {
+				t.Errorf("body %q, want %q", body, tc.body)
+			}
+			_, raw, _ := bytes.Cut(b, []byte("\r\n\r\n"))
+			if written := strings.ReplaceAll(tc.body, "\n", "\r\n"); (tc.want != QuotedPrintable) != (string(raw) == written) {
+				t.Errorf("body written as %q (%s)", raw, tc.want)
+			}
+		})
+	}
+}
+
+// TestSendWithout8BitMIME: a server that does not offer 8BITMIME gets an
+// 8bit body quoted-printable, and a 7bit body as it is.
+func TestSendWithout8BitMIME(t *testing.T) {
+	for _, tc := range []struct{ body, want string }{
+		{"Grüße ✓\n", QuotedPrintable},
+		{"plain ascii\n", SevenBit},
+	} {
+		got := make(chan []byte, 1)
+		addr := testkit.Serve(t, func(c net.Conn) { seven(t, c, got) })
+		m := report()
+		m.Body = tc.body
+		if err := Send(context.Background(), Server{Addr: addr, TLS: "plain", Timeout: 5 * time.Second}, m, Hooks{}); err != nil {
+			t.Fatal(err)
+		}
+		data := <-got
+		h, body := parse(t, data)
+		if cte := h.Get("Content-Transfer-Encoding"); cte != tc.want || body != tc.body {
+			t.Errorf("%q sent as %s, read back as %q; want %s", tc.body, cte, body, tc.want)
+		}
+		if i := bytes.IndexFunc(data, func(r rune) bool { return r >= 0x80 }); i >= 0 {
+			t.Errorf("8-bit byte at %d sent to a server without 8BITMIME: %q", i, data)
+		}
+	}
+}
+
+// seven is an SMTP server without 8BITMIME: it takes one message and
+// hands its data to got.
+func seven(t *testing.T, c net.Conn, got chan<- []byte) {
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	r := textproto.NewConn(c)
+	r.PrintfLine("220 seven ESMTP")
+	for {
+		line, err := r.ReadLine()
+		if err != nil {
+			return
+		}
+		switch cmd := strings.ToUpper(strings.Fields(line + " x")[0]); cmd {
+		case "EHLO":
+			r.PrintfLine("250-seven\r\n250 PIPELINING")
+		case "MAIL":
+			if strings.Contains(strings.ToUpper(line), "BODY=") {
+				r.PrintfLine("555 no BODY= without 8BITMIME")
+				continue
+			}
+			r.PrintfLine("250 ok")
+		case "RCPT":
+			r.PrintfLine("250 ok")
+		case "DATA":
+			r.PrintfLine("354 go on")
+			data, err := r.ReadDotBytes()
+			if err != nil {
+				t.Errorf("DATA: %v", err)
+				return
+			}
+			got <- bytes.ReplaceAll(data, []byte("\n"), []byte("\r\n"))
+			r.PrintfLine("250 taken")
+		case "QUIT":
+			r.PrintfLine("221 bye")
+			return
+		default:
+			r.PrintfLine("502 %s not implemented", cmd)
+		}
+	}
 }

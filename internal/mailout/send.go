@@ -216,8 +216,11 @@ func (c *boundedConn) SetWriteDeadline(t time.Time) error {
 // network or server reports is an *Error. Cancelling ctx closes the
 // connection and ends Send at once with a temporary *Error that wraps
 // ctx.Err().
+//
+// A body that would travel 8bit goes quoted-printable to a server that
+// does not offer 8BITMIME.
 func Send(ctx context.Context, s Server, m *Message, h Hooks) error {
-	data, env, err := m.compose()
+	data, env, cte, err := m.compose(true)
 	if err != nil {
 		return fmt.Errorf("mailout: %w", err)
 	}
@@ -226,6 +229,11 @@ func Send(ctx context.Context, s Server, m *Message, h Hooks) error {
 		return err
 	}
 	defer release()
+	if ok, _ := c.Extension("8BITMIME"); cte == EightBit && !ok {
+		if data, _, _, err = m.compose(false); err != nil {
+			return fmt.Errorf("mailout: %w", err)
+		}
+	}
 	if err := ss.envelope(ctx, c, env); err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/rtbot/rtbot/internal/merger"
 	"github.com/rtbot/rtbot/internal/patchqueue"
+	"github.com/rtbot/rtbot/internal/report"
 	"github.com/rtbot/rtbot/internal/resolutions"
 	"github.com/rtbot/rtbot/internal/testkit"
 	"github.com/rtbot/rtbot/internal/triage"
@@ -241,6 +242,8 @@ func TestLabTriageMatchesDebian(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Logf("rebase %v, triage %v", applyTook, time.Since(start))
+			checkReportFits(t, &triage.Report{Candidate: triage.Rev{Name: c.onto}, Base: &triage.Rev{Name: c.base},
+				Queue: filepath.Join(lab, "queues", c.queue), Patches: reps, Summary: triage.Summarise(reps)})
 			for _, r := range reps {
 				want := triage.None
 				for prefix, a := range c.want {
@@ -255,6 +258,23 @@ func TestLabTriageMatchesDebian(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// checkReportFits renders r as rtbot merge prints it and as the mail
+// carries it, and checks that no line is wider than report.Width.
+func checkReportFits(t *testing.T, r *triage.Report) {
+	t.Helper()
+	for _, o := range []report.Options{{}, {Public: true, FetchURL: "https://git.kernel.org/pub/scm/linux/kernel/git/rt/linux-stable-rt.git"}} {
+		var b strings.Builder
+		if err := report.Render(&b, r, o); err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range strings.Split(b.String(), "\n") {
+			if report.Columns(l) > report.Width {
+				t.Errorf("report line of %d columns: %q", report.Columns(l), l)
+			}
+		}
 	}
 }
 

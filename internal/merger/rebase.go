@@ -449,11 +449,11 @@ func (r *rebaser) merge(x *fileRebase) (out string, done bool, err error) {
 	case resolved != nil:
 		fr.Outcome, fr.Resolution = Resolved, source
 		fr.ConflictKey = ConflictKey(r.patchID(x.st.Patch), fr.Path, m.Conflicts)
-		fr.Detail = fmt.Sprintf("%d conflicting region(s) in the 3-way merge, resolved as before (%s)", len(m.Conflicts), source)
+		fr.Detail = fmt.Sprintf("%s in the 3-way merge, resolved as before (%s)", conflictingRegions(len(m.Conflicts)), source)
 		return string(resolved), false, nil
 	}
 	fr.Outcome = Conflict
-	fr.Detail = fmt.Sprintf("%d conflicting region(s) in the 3-way merge", len(m.Conflicts))
+	fr.Detail = conflictingRegions(len(m.Conflicts)) + " in the 3-way merge"
 	fr.Conflicted, fr.ConflictKey = m.Merged, ConflictKey(r.patchID(x.st.Patch), fr.Path, m.Conflicts)
 	if why != "" {
 		fr.Detail += "; " + why
@@ -550,4 +550,12 @@ func (e *Engine) RebaseQueue(ctx context.Context, q *patchqueue.Queue, base, ont
 		return nil, err
 	}
 	return e.Rebase(ctx, steps, base, onto)
+}
+
+// conflictingRegions is "1 conflicting region", "2 conflicting regions".
+func conflictingRegions(n int) string {
+	if n == 1 {
+		return "1 conflicting region"
+	}
+	return fmt.Sprintf("%d conflicting regions", n)
 }

@@ -16,7 +16,6 @@ import (
 	"github.com/rtbot/rtbot/internal/msgid"
 	"github.com/rtbot/rtbot/internal/netsec"
 	"github.com/rtbot/rtbot/internal/patchqueue"
-	"github.com/rtbot/rtbot/internal/report"
 	"github.com/rtbot/rtbot/internal/state"
 	"github.com/rtbot/rtbot/internal/triage"
 	"github.com/rtbot/rtbot/internal/trigger"
@@ -347,37 +346,6 @@ func reportThread(a state.Announcement) string {
 		return ""
 	}
 	return thread
-}
-
-// reportMail composes the triage report mail.
-func (p *Pipeline) reportMail(a state.Announcement, t config.Tree, triageReport *triage.Report, runReport *RunReport, id string) (*mailout.Message, error) {
-	var b strings.Builder
-	fmt.Fprintf(&b, "rtbot rebased the %s RT queue (%s) onto %s\n", t.Name, t.Queue, candName(a.Version, a.RC))
-	fmt.Fprintf(&b, "(%s %s, commit %.12s).\n\n", netsec.Redact(t.CandidateURL), t.CandidateBranch, runReport.Commit)
-	fmt.Fprintf(&b, "%d of %d patches need a human; the rest applied.\n", triageReport.Summary.Attention, triageReport.Summary.Total)
-	if runReport.Branch != "" {
-		fmt.Fprintf(&b, "What did apply is on branch %s (commit %.12s)\nin %s", runReport.Branch, runReport.Result, t.Repo)
-		switch {
-		case runReport.Pushed != "":
-			fmt.Fprintf(&b, "\nand was pushed to %s.\n", netsec.Redact(t.PushRemote))
-			b.WriteString("Apply each conflicting patch below by hand on top of it (git am -3\n" +
-				"keeps its subject) and push the branch back: rtbot learns the\n" +
-				"resolutions and applies them to the next candidate with the same\n" +
-				"conflict.\n")
-		case runReport.NotPushed != "":
-			fmt.Fprintf(&b, ";\nnot pushed to %s: %s.\n", netsec.Redact(t.PushRemote), runReport.NotPushed)
-		default:
-			b.WriteString(".\n")
-		}
-	}
-	b.WriteString("\n")
-	if err := report.Text(&b, triageReport); err != nil {
-		return nil, err
-	}
-	fmt.Fprintf(&b, "\n-- \nrtbot, run %d. Reply to the maintainers, not to this address.\n", runReport.RunID)
-	subject := fmt.Sprintf("[rtbot] %s on %s: %d of %d patches need attention",
-		t.Name, candName(a.Version, a.RC), triageReport.Summary.Attention, triageReport.Summary.Total)
-	return p.runMail(a, t, id, subject, b.String()), nil
 }
 
 // runMail is a mail about a run of tree t on announcement a to the tree's

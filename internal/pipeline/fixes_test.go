@@ -163,7 +163,7 @@ func (w *crashWorld) rc1AgainLeavesBranch(t *testing.T, partial string, fix plum
 		t.Errorf("watched %+v, %v; want %s for run %d, read up to the fix", wb, err, partial, p4.Runs[0].RunID)
 	}
 	msgs := w.smtp.Messages()
-	if len(msgs) != 2 || !strings.Contains(string(msgs[1].Data), "not pushed to") {
+	if len(msgs) != 2 || !strings.Contains(string(msgs[1].Data), "not pushed: the maintainers pushed onto") {
 		t.Fatalf("%d mails; the second should say the partial branch was not pushed", len(msgs))
 	}
 	if first := string(msgs[0].Data); !strings.Contains(first, "push the branch back") || strings.Contains(string(msgs[1].Data), "push the branch back") {

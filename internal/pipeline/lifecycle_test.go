@@ -16,6 +16,7 @@ import (
 	"github.com/emersion/go-message/mail"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/rtbot/rtbot/internal/fixtures"
+	"github.com/rtbot/rtbot/internal/report"
 	"github.com/rtbot/rtbot/internal/state"
 )
 
@@ -280,6 +281,11 @@ func TestPermanentErrorReported(t *testing.T) {
 			if len(mails) != 1 || mails[0].inReplyTo != crashRC1 || !strings.Contains(mails[0].body, b.error) ||
 				!strings.Contains(mails[0].body, "rtbot rerun") {
 				t.Fatalf("mails %v; want one error report threaded under the cover, naming %q and how to rerun", mails, b.error)
+			}
+			for _, l := range strings.Split(mails[0].body, "\n") {
+				if !strings.HasPrefix(l, "    ") && report.Columns(l) > report.Width {
+					t.Errorf("error report line of %d columns: %q", report.Columns(l), l)
+				}
 			}
 			if a := w.ann(t, crashRC1); a.Status != "failed" || !strings.Contains(a.Reason, b.error) {
 				t.Errorf("announcement %s: %q; want failed with the error", a.Status, a.Reason)

@@ -13,6 +13,7 @@ import (
 	"github.com/rtbot/rtbot/internal/config"
 	"github.com/rtbot/rtbot/internal/mailout"
 	"github.com/rtbot/rtbot/internal/netsec"
+	"github.com/rtbot/rtbot/internal/report"
 	"github.com/rtbot/rtbot/internal/state"
 )
 
@@ -275,15 +276,17 @@ func errorReportID(p *Pipeline, tr *treeRun, cause error) string {
 // try again.
 func (p *Pipeline) errorMail(tr *treeRun, cause error, id string) *mailout.Message {
 	var b strings.Builder
-	fmt.Fprintf(&b, "rtbot could not run the %s RT queue (%s) on %s:\n\n", tr.t.Name, tr.t.Queue, tr.name)
+	// The prose fits in report.Width; the error and the command are
+	// quoted whole, indented, for whoever fixes the cause.
+	fmt.Fprintf(&b, "rtbot could not run the %s RT queue on %s:\n\n    %s\n\n", tr.t.Name, tr.name, tr.t.Queue)
 	for line := range strings.Lines(netsec.Redact(cause.Error())) {
 		fmt.Fprintf(&b, "    %s", line)
 	}
-	fmt.Fprintf(&b, "\n\nThis will not pass by itself. rtbot tries the announcement again by itself\n"+
-		"when the configuration or the queue changes (until %s);\n"+
-		"once the cause is fixed, run\n\n    rtbot rerun --config %s %d\n\n"+
-		"to try again now. `rtbot status` lists what failed.\n",
-		Patience(tr.a).UTC().Format("2006-01-02 15:04 MST"), p.configFile(), tr.run.ID)
+	b.WriteString("\n\n" + report.Wrap(fmt.Sprintf("This will not pass by itself. rtbot tries the announcement again by itself "+
+		"when the configuration or the queue changes (until %s); once the cause is fixed, run",
+		Patience(tr.a).UTC().Format("2006-01-02 15:04 MST"))))
+	fmt.Fprintf(&b, "\n    rtbot rerun --config %s %d\n\n", p.configFile(), tr.run.ID)
+	b.WriteString(report.Wrap("to try again now. `rtbot status` lists what failed."))
 	fmt.Fprintf(&b, "\n-- \nrtbot, run %d. Reply to the maintainers, not to this address.\n", tr.run.ID)
 	return p.runMail(tr.a, tr.t, id, fmt.Sprintf("[rtbot] %s on %s failed (run %d)", tr.t.Name, tr.name, tr.run.ID), b.String())
 }

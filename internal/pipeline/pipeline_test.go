@@ -70,6 +70,7 @@ queue_base = "v6.1.11"
 maintainers = ["RT Maintainer <rt@test.invalid>"]
 senders = ["gregkh@linuxfoundation.org"]
 push_remote = "./published.git"
+public_url = "https://git.example.org/rt/linux-stable-rt.git"
 push_partial = true
 triggers = ["kernelci"]
 
@@ -94,6 +95,8 @@ func newWorld(t *testing.T, imap imapSection) *world {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { smtp.Close() })
+	// Every report any test makes is fit for the list.
+	t.Cleanup(func() { checkListMails(t, smtp, dir) })
 	if err := os.WriteFile(filepath.Join(dir, "imap.password"), []byte(imap.password+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}

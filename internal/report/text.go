@@ -1,6 +1,7 @@
 // Package report renders a triage report for people: a plain-text report
-// meant to be read in a mail client, at most 72 columns of prose, with code
-// excerpts as they are.
+// meant to be read in a mail client, as a list mail is: no line wider
+// than 72 columns (Width), long paths and names cut in the middle with
+// "...", code excerpts cut at the end with "[...]".
 package report
 
 import (
@@ -13,12 +14,31 @@ import (
 	"github.com/rtbot/rtbot/internal/triage"
 )
 
-// Text writes the report: a summary line, the counts by status, then one
-// section per patch that needs a human, and finally the list of patches that
-// merged and should be reviewed.
+// Options say who reads a report.
+type Options struct {
+	// FetchURL is the public URL of the repository the result branch
+	// went to (a tree's public_url). With a branch, the report says how to
+	// fetch it: "git fetch FetchURL BRANCH". It is shown whole, even when
+	// it alone is wider than Width.
+	FetchURL string
+	// Public says the report is read on other machines (the mail): the
+	// queue is named by its last element, never by its local path.
+	Public bool
+}
+
+// Text writes the report as `rtbot merge` prints it: Render with no
+// Options.
 func Text(w io.Writer, r *triage.Report) error {
+	return Render(w, r, Options{})
+}
+
+// Render writes the report: a summary, the counts by status, then one
+// section per patch that needs a human, and finally the lists of patches
+// that merged or were resolved and should be reviewed. No line is wider
+// than Width, but for the FetchURL.
+func Render(w io.Writer, r *triage.Report, o Options) error {
 	var b strings.Builder
-	writeSummary(&b, r)
+	writeSummary(&b, r, o)
 	writeCounts(&b, r.Summary.ByStatus)
 	for _, p := range r.Patches {
 		if !p.Status.Clean() {
@@ -27,25 +47,76 @@ func Text(w io.Writer, r *triage.Report) error {
 	}
 	writeMerged(&b, r.Patches)
 	writeResolved(&b, r.Patches)
-	_, err := io.WriteString(w, b.String())
+	_, err := io.WriteString(w, fit(b.String(), o.FetchURL))
 	return err
 }
 
+// fit cuts every line of s wider than Width (cutEnd); each part of the
+// report is laid out to fit already, so this only keeps the promise for
+// what nothing foresaw. A line holding keep (the fetch URL) is left whole:
+// a cut URL fetches nothing.
+func fit(s, keep string) string {
+	lines := strings.SplitAfter(s, "\n")
+	for i, l := range lines {
+		if keep != "" && strings.Contains(l, keep) {
+			continue
+		}
+		if body, ok := strings.CutSuffix(l, "\n"); ok && Columns(body) > Width {
+			lines[i] = cutEnd(body, Width) + "\n"
+		} else if !ok && Columns(l) > Width {
+			lines[i] = cutEnd(l, Width)
+		}
+	}
+	return strings.Join(lines, "")
+}
+
 // writeSummary writes the report's first lines: what was rebased onto
-// what with how many patches applied, the queue, and the result.
-func writeSummary(b *strings.Builder, r *triage.Report) {
-	fmt.Fprintf(b, "%s + %s: %d of %d applied, %d need attention\n",
-		r.Candidate.Name, queueName(r.Queue), r.Summary.Clean, r.Summary.Total, r.Summary.Attention)
+// what with how many patches applied, the queue, the result, and how to
+// fetch it.
+func writeSummary(b *strings.Builder, r *triage.Report, o Options) {
+	attention := "need attention"
+	if r.Summary.Attention == 1 {
+		attention = "needs attention"
+	}
+	b.WriteString(wrap(fmt.Sprintf("%s + %s: %d of %d applied, %d %s",
+		r.Candidate.Name, queueName(r.Queue), r.Summary.Clean, r.Summary.Total, r.Summary.Attention, attention), Width, ""))
+	queue := r.Queue
+	if o.Public {
+		queue = queueName(r.Queue)
+	}
+	made := "applied directly"
 	if r.Base != nil {
-		fmt.Fprintf(b, "queue: %s, made for %s\n", r.Queue, r.Base.Name)
+		made = "made for " + r.Base.Name
+	}
+	if line := "queue: " + queue + ", " + made; Columns(line) <= Width {
+		b.WriteString(line + "\n")
 	} else {
-		fmt.Fprintf(b, "queue: %s, applied directly\n", r.Queue)
+		b.WriteString("queue: " + cutMiddle(queue, Width-len("queue: ")) + "\n")
+		b.WriteString(wrap(made, Width, "       "))
 	}
-	fmt.Fprintf(b, "result: %s", short(r.Result.Commit))
+	result := "result: " + short(r.Result.Commit)
 	if r.Result.Branch != "" {
-		fmt.Fprintf(b, " on branch %s", r.Result.Branch)
+		result += " on branch " + r.Result.Branch
 	}
-	b.WriteString("\n\n")
+	b.WriteString(wrapHanging(result, Width, "", "        "))
+	if o.FetchURL != "" && r.Result.Branch != "" {
+		b.WriteString(FetchCommand(o.FetchURL, r.Result.Branch))
+	}
+	b.WriteString("\n")
+}
+
+// FetchCommand is "git fetch URL BRANCH" laid out for a report: indented
+// on one line when it fits in Width, else with the branch on a line of
+// its own, else (a URL too long to indent) each word on a line of its
+// own; a shell reads every form as the same command.
+func FetchCommand(url, branch string) string {
+	if line := "  git fetch " + url + " " + branch; Columns(line) <= Width {
+		return line + "\n"
+	}
+	if first := "  git fetch " + url + " \\"; Columns(first) <= Width && Columns("    "+branch) <= Width {
+		return first + "\n    " + branch + "\n"
+	}
+	return "git fetch \\\n" + url + " \\\n" + branch + "\n"
 }
 
 // writeCounts writes the number of patches of each status, the worst
@@ -67,14 +138,14 @@ func writeCounts(b *strings.Builder, byStatus map[triage.Status]int) {
 // status, action and reason, each of its files in trouble, and what
 // blocked or caused it.
 func writePatch(b *strings.Builder, p triage.PatchReport) {
-	fmt.Fprintf(b, "\n%s\n", strings.Repeat("-", 72))
-	fmt.Fprintf(b, "%04d %s\n", p.Index, p.Name)
+	fmt.Fprintf(b, "\n%s\n", strings.Repeat("-", Width))
+	fmt.Fprintf(b, "%04d %s\n", p.Index, cutMiddle(p.Name, Width-5))
 	if p.Subject != "" {
-		fmt.Fprintf(b, "     %s\n", p.Subject)
+		b.WriteString(wrap(p.Subject, Width, "     "))
 	}
 	fmt.Fprintf(b, "status: %s    action: %s\n", p.Status, p.Action)
 	if p.Reason != "" {
-		b.WriteString(wrap(p.Reason, 72))
+		b.WriteString(wrap(p.Reason, Width, ""))
 	}
 	for _, f := range p.Files {
 		if !f.Status.Clean() {
@@ -82,27 +153,35 @@ func writePatch(b *strings.Builder, p triage.PatchReport) {
 		}
 	}
 	if p.BlockedBy != "" {
-		fmt.Fprintf(b, "\n  blocked by: %s\n", p.BlockedBy)
+		b.WriteString("\n" + wrapHanging("blocked by: "+p.BlockedBy, Width, "  ", "    "))
 	}
 	if len(p.CausedBy) > 0 {
 		b.WriteString("\n  caused by:\n")
 		for _, c := range p.CausedBy {
-			fmt.Fprintf(b, "    %s\n", c)
+			// "1a2b3c4d5e6f subject": the subject's lines under its start.
+			b.WriteString(wrapHanging(c, Width, "    ", "    "+strings.Repeat(" ", 13)))
 		}
 	}
 }
 
 // writeFile writes a file of patch p in trouble: where and what, the
 // detail (unless the patch's reason already says it), the hunks that do
-// not apply and the conflicting regions, each side excerpted.
+// not apply and the conflicting regions, each side excerpted. A path too
+// long for one line with its status gets a line of its own, cut in the
+// middle when it is wider than that.
 func writeFile(b *strings.Builder, p triage.PatchReport, f triage.FileReport) {
-	fmt.Fprintf(b, "\n  %s%s: %s", f.Path, where(f), f.Status)
+	what := string(f.Status)
 	if f.Renamed != "" {
-		fmt.Fprintf(b, " (renamed to %s in the candidate)", f.Renamed)
+		what += " (renamed to " + f.Renamed + " in the candidate)"
 	}
-	b.WriteString("\n")
+	if line := "  " + f.Path + where(f) + ": " + what; Columns(line) <= Width {
+		b.WriteString("\n" + line + "\n")
+	} else {
+		b.WriteString("\n  " + cutMiddle(f.Path+where(f), Width-3) + ":\n")
+		b.WriteString(wrap(what, Width, "    "))
+	}
 	if f.Detail != "" && !strings.HasPrefix(p.Reason, f.Path+": ") {
-		b.WriteString(indent(wrap(f.Detail, 68), "    "))
+		b.WriteString(wrap(f.Detail, Width, "    "))
 	}
 	for _, h := range f.Hunks {
 		if h.Failed && f.Status != triage.AlreadyApplied {
@@ -123,7 +202,7 @@ func writeMerged(b *strings.Builder, patches []triage.PatchReport) {
 	var merged []string
 	for _, p := range patches {
 		if p.Status == triage.Merged {
-			merged = append(merged, fmt.Sprintf("  %04d %s", p.Index, p.Name))
+			merged = append(merged, fmt.Sprintf("  %04d %s", p.Index, cutMiddle(p.Name, Width-7)))
 		}
 	}
 	if len(merged) > 0 {
@@ -133,35 +212,40 @@ func writeMerged(b *strings.Builder, patches []triage.PatchReport) {
 }
 
 // writeResolved lists the files a remembered resolution resolved, for
-// review.
+// review: each patch, and under it each file with where its resolution
+// came from.
 func writeResolved(b *strings.Builder, patches []triage.PatchReport) {
-	var resolved []string
+	var resolved strings.Builder
 	for _, p := range patches {
 		if p.Status != triage.Resolved {
 			continue
 		}
+		fmt.Fprintf(&resolved, "  %04d %s\n", p.Index, cutMiddle(p.Name, Width-7))
 		for _, f := range p.Files {
 			if f.Status == triage.Resolved {
-				resolved = append(resolved, fmt.Sprintf("  %04d %s: %s, as %s", p.Index, p.Name, f.Path, f.Resolution))
+				resolved.WriteString(wrap(f.Path+", as "+f.Resolution, Width, "       "))
 			}
 		}
 	}
-	if len(resolved) > 0 {
-		b.WriteString("\nResolved as a maintainer resolved the same conflict before (clean, listed for review):\n")
-		b.WriteString(strings.Join(resolved, "\n") + "\n")
+	if resolved.Len() > 0 {
+		b.WriteString("\n" + wrap("Resolved as a maintainer resolved the same conflict before (clean, listed for review):", Width, ""))
+		b.WriteString(resolved.String())
 	}
 }
 
+// maxExcerpt is how many lines of each side of a region a report shows.
 const maxExcerpt = 12
 
+// excerpt writes one side of a conflicting region under label: its first
+// maxExcerpt lines as they are, each cut at Width with "[...]".
 func excerpt(b *strings.Builder, label string, text []string) {
 	fmt.Fprintf(b, "    --- %s\n", label)
 	for i, l := range text {
 		if i == maxExcerpt {
-			fmt.Fprintf(b, "    | ... (%d more lines)\n", len(text)-maxExcerpt)
+			fmt.Fprintf(b, "    | ... (%s)\n", Plural(len(text)-maxExcerpt, "more line", "more lines"))
 			break
 		}
-		fmt.Fprintf(b, "    |%s\n", strings.TrimRight(l, "\n"))
+		b.WriteString(cutEnd("    |"+strings.TrimRight(l, "\n"), Width) + "\n")
 	}
 }
 
@@ -202,36 +286,4 @@ func where(f triage.FileReport) string {
 		}
 	}
 	return ""
-}
-
-// indent prefixes every line of s.
-func indent(s, prefix string) string {
-	var b strings.Builder
-	for _, l := range strings.SplitAfter(s, "\n") {
-		if l != "" {
-			b.WriteString(prefix + l)
-		}
-	}
-	return b.String()
-}
-
-// wrap folds prose to width columns.
-func wrap(s string, width int) string {
-	var b strings.Builder
-	col := 0
-	for _, w := range strings.Fields(s) {
-		if col > 0 && col+1+len(w) > width {
-			b.WriteString("\n")
-			col = 0
-		} else if col > 0 {
-			b.WriteString(" ")
-			col++
-		}
-		b.WriteString(w)
-		col += len(w)
-	}
-	if col > 0 {
-		b.WriteString("\n")
-	}
-	return b.String()
 }

@@ -184,7 +184,10 @@ func (t *triager) conflict(f merger.FileResult, fr *FileReport) error {
 	}
 	fr.Status = Conflict
 	if len(f.Regions) > 0 {
-		fr.Detail = fmt.Sprintf("upstream and the patch change the same lines (%d region(s))", len(f.Regions))
+		fr.Detail = "upstream and the patch change the same lines (1 region)"
+		if n := len(f.Regions); n != 1 {
+			fr.Detail = fmt.Sprintf("upstream and the patch change the same lines (%d regions)", n)
+		}
 	} else {
 		fr.Detail = "the hunks do not apply and there is no pre-image for a 3-way merge"
 	}
