@@ -118,7 +118,7 @@ func TestCandidateRemoteSilent(t *testing.T) {
 	w := newCrashWorld(t)
 	w.deliver(t, 0)
 	tree := &w.cfg.Trees[0]
-	good := tree.CandidateURL
+	good, timeout := tree.CandidateURL, w.cfg.Git.Timeout
 	tree.CandidateURL = silentGit(t, "linux-stable-rc.git")
 	w.cfg.Git.Timeout.Duration = short
 
@@ -130,7 +130,9 @@ func TestCandidateRemoteSilent(t *testing.T) {
 	if wt := w.waiting(t); len(wt) != 1 || wt[0].MessageID != crashRC1 || !strings.Contains(wt[0].LastError, "[git] timeout") {
 		t.Errorf("waiting %+v; want rc1, naming the deadline", wt)
 	}
-	tree.CandidateURL = good
+	// The remote is back, and the deadline as configured: a loaded
+	// machine can take longer than short for a real fetch.
+	tree.CandidateURL, w.cfg.Git.Timeout = good, timeout
 	if o := w.recovers(t, "with the remote back"); o.reports != 1 || o.runs[crashRC1] != state.OutcomeManual {
 		t.Errorf("after the outage: %v", o)
 	}
@@ -148,7 +150,7 @@ func TestPushRemoteSilent(t *testing.T) {
 	w.recovers(t, "rc1")
 	w.deliver(t, 1)
 	tree := &w.cfg.Trees[0]
-	good := tree.PushRemote
+	good, timeout, listTimeout := tree.PushRemote, w.cfg.Git.Timeout, w.cfg.Git.ListTimeout
 	tree.PushRemote = silentGit(t, "published.git")
 	w.cfg.Git.Timeout.Duration, w.cfg.Git.ListTimeout.Duration = short, short
 
@@ -158,7 +160,8 @@ func TestPushRemoteSilent(t *testing.T) {
 	if len(w.smtp.Messages()) != 1 {
 		t.Errorf("%d mails; want only rc1's report", len(w.smtp.Messages()))
 	}
-	tree.PushRemote = good
+	// The remote is back, and the deadlines as configured (see above).
+	tree.PushRemote, w.cfg.Git.Timeout, w.cfg.Git.ListTimeout = good, timeout, listTimeout
 	o := w.recovers(t, "with the push remote back")
 	if o.runs[crashRC2] != state.OutcomeClean || o.triggers != 1 || len(o.pushed) != 2 {
 		t.Errorf("after the outage: %v", o)
