@@ -82,6 +82,13 @@ mark_processed = "$rtbot-done"
 addr = %[3]q
 tls = "plain"
 
+# Fired for every clean run (rtbot run --onto v6.1.11 makes one): the
+# KCIDB checkout document lands in kcidb/.
+[[trigger]]
+name = "kernelci"
+type = "kcidb"
+dir = "kcidb"
+
 [[tree]]
 name = "6.1-rt"
 series = "6.1"
@@ -96,6 +103,7 @@ push_remote = "./published.git"
 # What the reports tell readers to fetch from: published.git's public face.
 public_url = "https://git.demo.invalid/rt/linux-stable-rt.git"
 push_partial = true
+triggers = ["kernelci"]
 `
 
 // runDemo builds the demo in dir, runs it, and tells w what happened.

@@ -134,8 +134,7 @@ func passJSONOutputs(t *testing.T) []jsonOutput {
 	t.Cleanup(func() { smtp.Close() })
 	testkit.WriteFile(t, filepath.Join(dir, "imap.password"), "imap-pw\n", 0o600)
 	cfg := filepath.Join(dir, "rtbot.toml")
-	testkit.WriteFile(t, cfg, fmt.Sprintf(demoConfig, dir, imap.Addr, smtp.Addr)+
-		"triggers = [\"kernelci\"]\n\n[[trigger]]\nname = \"kernelci\"\ntype = \"kcidb\"\ndir = \"kcidb\"\n", 0o644)
+	testkit.WriteFile(t, cfg, fmt.Sprintf(demoConfig, dir, imap.Addr, smtp.Addr), 0o644)
 
 	var outs []jsonOutput
 	add := func(name string, code int, cmd string, args ...string) {
@@ -148,9 +147,37 @@ func passJSONOutputs(t *testing.T) []jsonOutput {
 	add("rerun", exitOK, "rerun", "1")
 	add("history", exitOK, "history")
 	add("history-run", exitOK, "history", "--run", "1")
+	checkDemoKCIDB(t, dir)
 	stuckState(t, cfg)
 	add("status", exitManual, "status")
 	return outs
+}
+
+// checkDemoKCIDB checks the KCIDB documents the demo configuration's
+// kernelci trigger wrote in dir/kcidb for its clean runs: each is valid
+// against the vendored KCIDB schema v5, and the release tag's (run --onto
+// v6.1.11; the demo's rc stays manual, its queue has a patch to drop)
+// has no message_id, which only a list announcement has. The pipeline's
+// tests validate a clean rc's document.
+func checkDemoKCIDB(t *testing.T, dir string) {
+	t.Helper()
+	docs := testkit.Glob(t, filepath.Join(dir, "kcidb", "*.json"))
+	release := 0
+	for _, f := range docs {
+		data := testkit.ReadFile(t, f)
+		if err := testkit.ValidateJSON(t, filepath.Join("..", "..", "internal", "trigger", "testdata", "kcidb-schema-v5.json"), []byte(data)); err != nil {
+			t.Errorf("%s does not validate against KCIDB schema v5: %v", f, err)
+		}
+		if strings.Contains(filepath.Base(f), "-6.1.11-") {
+			release++
+			if strings.Contains(data, `"message_id"`) {
+				t.Errorf("%s: a release-tag run has no list mail, but its document has a message_id", f)
+			}
+		}
+	}
+	if release != 1 {
+		t.Errorf("KCIDB documents %v: want one for the release tag v6.1.11", docs)
+	}
 }
 
 // stuckState records, in the state of the configuration at cfg, a report

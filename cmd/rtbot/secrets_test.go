@@ -19,19 +19,13 @@ import (
 // secretConfig is the demo's configuration (demoConfig) with both remotes
 // on a git smart-HTTP server that wants a token, given in the URLs as many
 // maintainers do (withToken is http://user:token@host:port), the report
-// copied to a list, and a KCIDB trigger.
+// copied to a list (the demo has a KCIDB trigger).
 func secretConfig(t *testing.T, dir, imapAddr, smtpAddr, withToken string) string {
 	t.Helper()
 	c := fmt.Sprintf(demoConfig, dir, imapAddr, smtpAddr)
 	c = testkit.ReplaceOnce(t, c, `candidate_url = "./linux-stable-rc.git"`, `candidate_url = "`+withToken+`/linux-stable-rc.git"`)
 	c = testkit.ReplaceOnce(t, c, `push_remote = "./published.git"`, `push_remote = "`+withToken+`/published.git"`)
 	return c + `cc = ["List <list@test.invalid>"]
-triggers = ["kernelci"]
-
-[[trigger]]
-name = "kernelci"
-type = "kcidb"
-dir = "kcidb"
 `
 }
 
