@@ -79,7 +79,7 @@ func TestRunStatusHistory(t *testing.T) {
 		{[]string{"status", "--config", cfg, "--json"}, exitOK, []string{fmt.Sprintf(`"state_schema": %d`, state.LatestSchemaVersion())}},
 		// The demo's servers are gone: the preflight fails, saying which
 		// keys, and that they may come back (exit 1, not 78).
-		{[]string{"run", "--config", cfg}, exitError, []string{"rtbot run: preflight: 2 problem(s)", "imap.addr: ", "smtp.addr: ", "dial"}},
+		{[]string{"run", "--config", cfg}, exitError, []string{"rtbot run: preflight: 2 problems;", "imap.addr: ", "smtp.addr: ", "dial"}},
 		{[]string{"action", "--config", cfg, "--done"}, exitUsage, nil},
 	})
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/rtbot/rtbot/internal/mailout"
 	"github.com/rtbot/rtbot/internal/mailwatch"
 	"github.com/rtbot/rtbot/internal/netsec"
+	"github.com/rtbot/rtbot/internal/report"
 	"github.com/rtbot/rtbot/internal/state"
 )
 
@@ -50,7 +51,7 @@ type PreflightError struct {
 
 func (e *PreflightError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "preflight: %d problem(s); rtbot reads no mail and does nothing until they are fixed (`rtbot check --config %s` checks again):", len(e.Problems), e.Config)
+	fmt.Fprintf(&b, "preflight: %s; rtbot reads no mail and does nothing until they are fixed (`rtbot check --config %s` checks again):", report.Plural(len(e.Problems), "problem", "problems"), e.Config)
 	for _, p := range e.Problems {
 		b.WriteString("\n  " + p.String())
 	}
@@ -177,21 +178,26 @@ func (p *Pipeline) mailProblems(ctx context.Context, due []state.PreflightProble
 	}
 	ids := make([]string, len(due))
 	var b strings.Builder
-	b.WriteString("rtbot checks its configuration, its servers, repositories and queues\n" +
-		"before every pass (its preflight), and reads no list mail while a check\n" +
-		"fails. These problems stop it now:\n\n")
+	// Within report.Width, as every mail rtbot sends; a problem's words
+	// (keys, paths, URLs) and the command stay whole, to be copied.
+	b.WriteString(report.Wrap("rtbot checks its configuration, its servers, repositories and queues " +
+		"before every pass (its preflight), and reads no list mail while a check fails. " +
+		theseProblems(len(due))))
+	b.WriteString("\n")
 	for i, pr := range due {
 		ids[i] = pr.ID
-		fmt.Fprintf(&b, "- %s\n  (found first %s)\n\n", pr.Text, pr.FirstSeen.Format(time.RFC3339))
+		b.WriteString(report.Fold(pr.Text, "- ", "  "))
+		fmt.Fprintf(&b, "  (found first %s)\n\n", pr.FirstSeen.Format(time.RFC3339))
 	}
-	fmt.Fprintf(&b, "Each problem is mailed once: rtbot mails again only about a new one, or\n"+
-		"one that comes back after it was fixed. `rtbot check --config %s`\n"+
-		"runs the checks and says what passes; `rtbot status` lists the problems.\n"+
-		"\n-- \nrtbot. Reply to the maintainers, not to this address.\n", p.configFile())
+	b.WriteString(report.Wrap("Each problem is mailed once: rtbot mails again only about a new one, or " +
+		"one that comes back after it was fixed. This runs the checks and says what passes:"))
+	fmt.Fprintf(&b, "\n    rtbot check --config %s\n\n", p.configFile())
+	b.WriteString(report.Wrap("`rtbot status` lists the problems."))
+	b.WriteString("\n-- \nrtbot. Reply to the maintainers, not to this address.\n")
 	domain := p.cfg.Bot.Email[strings.LastIndexByte(p.cfg.Bot.Email, '@')+1:]
 	m := &mailout.Message{
 		From: p.cfg.SMTP.From, To: p.problemRecipients(due),
-		Subject:   fmt.Sprintf("[rtbot] %d problem(s) stop every pass: %s", len(due), due[0].Key),
+		Subject:   fmt.Sprintf("[rtbot] %s %s every pass: %s", report.Plural(len(due), "problem", "problems"), stops(len(due)), due[0].Key),
 		Body:      b.String(),
 		MessageID: mailout.MessageID(domain, append([]string{"preflight"}, ids...)...),
 		Date:      time.Now(), Headers: map[string]string{"X-Rtbot-Preflight": strconv.Itoa(len(due))},
@@ -199,6 +205,22 @@ func (p *Pipeline) mailProblems(ctx context.Context, due []state.PreflightProble
 	ctx, cancel := context.WithTimeout(ctx, StepTimeout)
 	defer cancel()
 	return mailout.Send(ctx, srv, m, mailout.Hooks{})
+}
+
+// theseProblems introduces the list of n problems.
+func theseProblems(n int) string {
+	if n == 1 {
+		return "This problem stops it now:"
+	}
+	return "These problems stop it now:"
+}
+
+// stops is the verb "stop" agreeing with n subjects.
+func stops(n int) string {
+	if n == 1 {
+		return "stops"
+	}
+	return "stop"
 }
 
 // treeIndex matches the tree index of a key: "tree[2].queue".

@@ -14,6 +14,7 @@ import (
 	gitconfig "github.com/go-git/go-git/v5/config"
 	"github.com/rtbot/rtbot/internal/config"
 	"github.com/rtbot/rtbot/internal/fixtures"
+	"github.com/rtbot/rtbot/internal/report"
 	"github.com/rtbot/rtbot/internal/state"
 )
 
@@ -114,9 +115,11 @@ func TestGateMailsOncePerProblem(t *testing.T) {
 	g.gate(t, p, true, "tree[0].queue")
 	m := g.mails(t, 1)[0]
 	body := string(m.Data)
-	if len(m.To) != 1 || m.To[0] != "rt@test.invalid" || !strings.Contains(body, "tree[0].queue: queue ") || !strings.Contains(body, "no series file") {
+	words := strings.Join(strings.Fields(body), " ") // the problem is folded
+	if len(m.To) != 1 || m.To[0] != "rt@test.invalid" || !strings.Contains(words, "- tree[0].queue: queue ") || !strings.Contains(words, "no series file") {
 		t.Errorf("mail to %v:\n%s", m.To, body)
 	}
+	checkProblemMail(t, body)
 	if anns, _ := g.store.Announcements(context.Background(), state.AnnouncementFilter{}); len(anns) != 0 {
 		t.Errorf("the gate read mail: %v", anns)
 	}
@@ -128,6 +131,25 @@ func TestGateMailsOncePerProblem(t *testing.T) {
 	g.breakQueue(t, true)
 	g.gate(t, p, true, "tree[0].queue")
 	g.mails(t, 2)
+}
+
+// checkProblemMail checks a problem mail as the maintainers read it: its
+// subject counts right, and its body keeps to report.Width but for a line
+// that is one word (a key, a path) too long to fold, or a command quoted
+// whole to be copied.
+func checkProblemMail(t *testing.T, mail string) {
+	t.Helper()
+	if !strings.Contains(mail, "\nSubject: [rtbot] 1 problem stops every pass: tree[0].queue\r\n") {
+		t.Errorf("problem mail's subject is not about 1 problem:\n%s", mail)
+	}
+	_, body, _ := strings.Cut(mail, "\r\n\r\n")
+	for line := range strings.Lines(body) {
+		line = strings.TrimRight(line, "\r\n")
+		command := strings.HasPrefix(line, "    rtbot ")
+		if report.Columns(line) > report.Width && strings.Contains(strings.TrimSpace(line), " ") && !command {
+			t.Errorf("problem mail line of %d columns: %q", report.Columns(line), line)
+		}
+	}
 }
 
 // TestGateSMTPDown: with the SMTP server down nothing can be mailed; the

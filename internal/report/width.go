@@ -83,6 +83,11 @@ func Wrap(s string) string { return wrap(s, Width, "") }
 // the others (a list item: "- ", "  "), counted in the Width.
 func WrapHanging(s, first, rest string) string { return wrapHanging(s, Width, first, rest) }
 
+// Fold is WrapHanging that never cuts a word: a word wider than a line
+// (a URL, a path, a command) stays whole on a line of its own, for text
+// the reader must be able to copy, such as what a problem says to fix.
+func Fold(s, first, rest string) string { return fold(s, Width, first, rest, false) }
+
 // wrap folds prose to width columns, each line starting with prefix
 // (counted in the width) and ending with a line end. A word wider than a
 // line is cut in its middle (cutMiddle): words in a report are paths and
@@ -94,6 +99,13 @@ func wrap(s string, width int, prefix string) string {
 // wrapHanging is wrap with first on the first line and rest on the
 // others.
 func wrapHanging(s string, width int, first, rest string) string {
+	return fold(s, width, first, rest, true)
+}
+
+// fold folds prose to width columns, first before the first line and
+// rest before the others; a word wider than its line is cut in the middle
+// when cut, else left whole.
+func fold(s string, width int, first, rest string, cut bool) string {
 	var b strings.Builder
 	prefix, line := first, ""
 	flush := func() {
@@ -102,7 +114,9 @@ func wrapHanging(s string, width int, first, rest string) string {
 	}
 	for _, w := range strings.Fields(s) {
 		room := width - Columns(prefix)
-		w = cutMiddle(w, room)
+		if cut {
+			w = cutMiddle(w, room)
+		}
 		switch {
 		case line == "":
 			line = w
@@ -110,7 +124,10 @@ func wrapHanging(s string, width int, first, rest string) string {
 			line += " " + w
 		default:
 			flush()
-			line = cutMiddle(w, width-Columns(prefix))
+			if cut {
+				w = cutMiddle(w, width-Columns(prefix))
+			}
+			line = w
 		}
 	}
 	if line != "" {
