@@ -4,11 +4,15 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/rtbot/rtbot/internal/pipeline"
+	"github.com/rtbot/rtbot/internal/testkit"
 	"github.com/spf13/cobra"
 )
 
@@ -134,6 +138,40 @@ func TestRunExitCodes(t *testing.T) {
 		if code != tc.code || !strings.HasPrefix(out.String(), tc.stdout) || !strings.HasPrefix(errb.String(), tc.stderr) ||
 			(tc.stdout == "") != (out.Len() == 0) || (tc.stderr == "") != (errb.Len() == 0) {
 			t.Errorf("%v: exit %d, stdout %q, stderr %q; want %d, %q and %q", tc.args, code, out.String(), errb.String(), tc.code, tc.stdout, tc.stderr)
+		}
+	}
+}
+
+// TestErrorToJournal: when stderr is the journal, the error a command
+// prints carries the error priority on every line, so that a failed
+// unit's reason shows under journalctl -p err; elsewhere it is plain.
+func TestErrorToJournal(t *testing.T) {
+	for _, journal := range []bool{true, false} {
+		stderr, err := os.CreateTemp(t.TempDir(), "stderr")
+		if err != nil {
+			t.Fatal(err)
+		}
+		stream := ""
+		if journal {
+			stream = journalStreamOf(t, stderr)
+		}
+		getenv := func(k string) string {
+			if k == "JOURNAL_STREAM" {
+				return stream
+			}
+			return ""
+		}
+		missing := filepath.Join(t.TempDir(), "missing.toml")
+		code := runEnv(t.Context(), []string{"history", "--config", missing}, io.Discard, stderr, getenv)
+		stderr.Close()
+		got := string(testkit.ReadFile(t, stderr.Name()))
+		if code != exitConfig || got == "" {
+			t.Fatalf("journal %v: exit %d, stderr %q", journal, code, got)
+		}
+		for line := range strings.Lines(got) {
+			if strings.HasPrefix(line, "<3>") != journal {
+				t.Errorf("journal %v: line %q", journal, line)
+			}
 		}
 	}
 }

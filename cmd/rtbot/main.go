@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
@@ -36,8 +37,24 @@ func runEnv(ctx context.Context, args []string, stdout, stderr io.Writer, getenv
 	if cmd != nil {
 		prefix = cmd.CommandPath()
 	}
-	printError(stderr, prefix, err)
+	var said strings.Builder
+	printError(&said, prefix, err)
+	io.WriteString(stderr, errorText(said.String(), isJournalStream(stderr, getenv("JOURNAL_STREAM"))))
 	return exitCode(err)
+}
+
+// errorText is what a command prints of its error: text, and when
+// stderr is the journal, every line prefixed with the error priority
+// (<3>), so that journalctl -p err shows why a unit failed.
+func errorText(text string, journal bool) string {
+	if !journal || text == "" {
+		return text
+	}
+	var b strings.Builder
+	for line := range strings.Lines(text) {
+		b.WriteString("<3>" + line)
+	}
+	return b.String()
 }
 
 // fileExists reports whether path names something that exists.
