@@ -92,3 +92,101 @@ build() {
 go build -o "$TMP/bin/padgen" ./scripts/bench/padgen
 for s in "${SIZES[@]}"; do build "$s"; done
 [ "$BUILD_ONLY" = 1 ] && exit 0
+
+# The scenario, on each padded repository R (copies are hard-linked
+# clones, made before each timed run and not counted):
+#  - the candidate: U, a copy of R whose linux-6.1.y has 20 more commits
+#    (an -rc on top of the release the local repository has);
+#  - fetch: the local repository L (a copy of R) fetches linux-6.1.y from
+#    U into refs/rtbot/candidates/bench: rtbot's remote.Fetch against
+#    `git fetch` with the options that keep it lean;
+#  - push: from L (which has the candidate and a result of 300 commits on
+#    top of it, as a rebased RT queue) to P (a copy of U), branch
+#    rtbot/6.1-rt/bench that must not exist yet: rtbot's remote.Push
+#    against `git push --force-with-lease=<branch>:` (the same lease).
+GIT="git -c gc.auto=0 -c maintenance.auto=false -c fetch.writeCommitGraph=false"
+BR=refs/rtbot/candidates/bench
+PUSHED=rtbot/6.1-rt/bench
+go build -o "$TMP/bin/transport" ./scripts/bench/transport
+
+commits() { # REPO REF FROM N LABEL: N commits on FROM into REF, one new file each
+	local i
+	{
+		for i in $(seq "$4"); do
+			printf 'commit %s\ncommitter Bench <bench@example.org> %d +0000\ndata <<EOM\n%s %d\nEOM\n' "$2" $((1800000000 + i)) "$5" "$i"
+			[ "$i" = 1 ] && printf 'from %s\n' "$3"
+			printf 'M 100644 inline %s/%04d.c\ndata <<EOM\n/* %s %d */\nint %s_%d;\nEOM\n\n' "rtbot-bench/$5" "$i" "$5" "$i" "$5" "$i"
+		done
+	} | git --git-dir="$1" fast-import --quiet
+	git --git-dir="$1" rev-parse "$2"
+}
+
+measure() { # LABEL COMMAND...: prints "LABEL wall_s maxrss_kib"
+	local label=$1
+	shift
+	if ! /usr/bin/time -f '%e %M' -o "$TMP/work/time" "$@" >"$TMP/work/out" 2>"$TMP/work/err"; then
+		echo "$label FAILED: $(tail -3 "$TMP/work/err")" >&2
+	fi
+	echo "$label $(tail -1 "$TMP/work/time")"
+}
+
+# scenario SIZE: set up U and the result commit for the padded repository.
+scenario() {
+	local repo=$SCALE_DIR/$1.git w=$TMP/work/$1
+	rm -rf "$w" && mkdir -p "$w"
+	git clone -q --bare --local "$repo" "$w/U.git"
+	CAND=$(commits "$w/U.git" refs/heads/linux-6.1.y "$(git --git-dir="$repo" rev-parse linux-6.1.y)" 20 candidate)
+	git clone -q --bare --local "$repo" "$w/L.git"
+	$GIT --git-dir="$w/L.git" fetch -q --no-tags "$w/U.git" "+refs/heads/linux-6.1.y:refs/rtbot/candidates/base"
+	RESULT=$(commits "$w/L.git" refs/heads/result "$CAND" 300 result)
+}
+
+fresh() { # SIZE NAME SOURCE: a hard-linked copy of SOURCE as NAME
+	rm -rf "$TMP/work/$1/$2.git"
+	git clone -q --bare --local "$3" "$TMP/work/$1/$2.git"
+}
+
+run_size() {
+	local size=$1 repo=$SCALE_DIR/$1.git w=$TMP/work/$1 i
+	scenario "$size"
+	echo
+	echo "== $size: $(in_pack "$repo") objects, $(du -sh "$repo" | cut -f1); $(date -u +%FT%TZ); load $(cut -d' ' -f1-3 /proc/loadavg)"
+	for i in $(seq "$RUNS"); do
+		fresh "$size" F "$repo"
+		measure "fetch-rtbot" "$TMP/bin/transport" fetch "$w/F.git" "$w/U.git" linux-6.1.y "$BR"
+		[ "$(git --git-dir="$w/F.git" rev-parse "$BR")" = "$CAND" ] || echo "fetch-rtbot: wrong result" >&2
+		fresh "$size" F "$repo"
+		measure "fetch-git" $GIT --git-dir="$w/F.git" fetch -q --no-tags --no-write-fetch-head --no-show-forced-updates \
+			--no-auto-gc --no-write-commit-graph "$w/U.git" "+refs/heads/linux-6.1.y:$BR"
+		fresh "$size" P "$w/U.git"
+		measure "push-rtbot" "$TMP/bin/transport" push "$w/L.git" "$w/P.git" "$PUSHED" "$RESULT" 0
+		[ "$(git --git-dir="$w/P.git" rev-parse "$PUSHED")" = "$RESULT" ] || echo "push-rtbot: wrong result" >&2
+		fresh "$size" P "$w/U.git"
+		measure "push-git" $GIT --git-dir="$w/L.git" push -q --no-verify "--force-with-lease=refs/heads/$PUSHED:" \
+			"$w/P.git" "$RESULT:refs/heads/$PUSHED"
+	done | tee "$TMP/work/$size.txt"
+	rm -rf "$w"
+}
+
+echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB; $(git --version); $(go version | cut -d' ' -f3)"
+echo "command: scripts/bench/scale.sh --runs $RUNS ${SIZES[*]}"
+for s in "${SIZES[@]}"; do run_size "$s"; done
+echo
+echo "| objects | candidate fetch: rtbot vs git fetch | result push: rtbot vs git push |"
+echo "|---|---|---|"
+for s in "${SIZES[@]}"; do
+	python3 - "$s" "$TMP/work/$s.txt" <<'PY'
+import sys, statistics
+rows = {}
+for line in open(sys.argv[2]):
+    f = line.split()
+    if len(f) == 3:
+        rows.setdefault(f[0], []).append((float(f[1]), int(f[2])))
+def cell(k):
+    r = rows.get(k, [])
+    if not r:
+        return "failed"
+    return f"{statistics.median(w for w, _ in r):.2f} s, {max(m for _, m in r) / 1024:.0f} MiB"
+print(f"| {sys.argv[1]} | {cell('fetch-rtbot')} vs {cell('fetch-git')} | {cell('push-rtbot')} vs {cell('push-git')} |")
+PY
+done
