@@ -73,14 +73,23 @@ func (g localGit) run(ctx context.Context, stdin io.Reader, args ...string) ([]b
 
 // fail is the error of a git command that failed with err.
 func (g localGit) fail(ctx context.Context, args []string, stderr *cappedBuffer, err error) error {
+	name := subcommand(args)
 	if cerr := ctx.Err(); cerr != nil {
-		return fmt.Errorf("git %s in %s: %w", args[0], g.dir, cerr)
+		return fmt.Errorf("git %s in %s: %w", name, g.dir, cerr)
 	}
 	msg := strings.TrimSpace(stderr.String())
 	if msg == "" {
-		return fmt.Errorf("git %s in %s: %w", args[0], g.dir, err)
+		return fmt.Errorf("git %s in %s: %w", name, g.dir, err)
 	}
-	return fmt.Errorf("git %s in %s: %w: %s", args[0], g.dir, err, msg)
+	return fmt.Errorf("git %s in %s: %w: %s", name, g.dir, err, msg)
+}
+
+// subcommand is the git command args run, after any "-c key=value".
+func subcommand(args []string) string {
+	for len(args) > 2 && args[0] == "-c" {
+		args = args[2:]
+	}
+	return args[0]
 }
 
 // objectType returns the type of object h ("commit", "tag", ...), or ""
