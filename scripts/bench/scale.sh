@@ -4,7 +4,7 @@
 # the candidate fetch (rtbot vs `git fetch`) and the result push (rtbot vs
 # `git push`), wall time and peak RSS (GNU time).
 #
-#   RTBOT_LAB=$HOME/rtbot-lab bash scripts/bench/scale.sh [--build-only] [--keep] [--runs N] [SIZE...]
+#   RTBOT_LAB=$HOME/rtbot-lab bash scripts/bench/scale.sh [--build-only] [--keep] [--runs N] [--baseline REV] [SIZE...]
 #
 # SIZE is 1M, 3M or 10M (default: all three), or a plain number of objects.
 # A padded repository is the lab's linux.git plus a synthetic history
@@ -17,7 +17,12 @@
 # The repositories go to $SCALE_DIR/<SIZE>.git (default: a temporary
 # directory removed at the end); --keep or --build-only keeps them, and a
 # repository whose READY file exists is reused as it is. --build-only
-# builds and stops.
+# builds and stops. --remote daemon (the default) serves the remotes with
+# `git daemon` on a loopback port, so the figures are the client's alone, as
+# with a remote on another machine; --remote path uses local paths, and then
+# the serving git-upload-pack/receive-pack (run as children) count too.
+# --baseline REV also times rtbot's transport as of the
+# commit REV (e.g. 3f3adb3, go-git's fetch and push) in the same scenario.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -25,13 +30,17 @@ LAB=${RTBOT_LAB:-$HOME/rtbot-lab}
 BUILD_ONLY=0
 KEEP=0
 RUNS=3
+BASELINE=
+REMOTE=daemon
 SIZES=()
 while [ $# -gt 0 ]; do
 	case $1 in
 	--build-only) BUILD_ONLY=1 KEEP=1 ;;
 	--keep) KEEP=1 ;;
 	--runs) RUNS=$2; shift ;;
-	-h | --help) sed -n '2,21p' "$0"; exit 0 ;;
+	--baseline) BASELINE=$2; shift ;;
+	--remote) REMOTE=$2; shift ;;
+	-h | --help) sed -n '2,27p' "$0"; exit 0 ;;
 	-*) echo "scale.sh: unknown option $1" >&2; exit 2 ;;
 	*) SIZES+=("$1") ;;
 	esac
@@ -49,7 +58,9 @@ else
 	mkdir -p "$SCALE_DIR"
 	[ "$KEEP" = 1 ] && echo "keeping the repositories in $SCALE_DIR" >&2
 fi
+DAEMON=
 cleanup() {
+	[ -z "$DAEMON" ] || kill "$DAEMON" 2>/dev/null || true
 	rm -rf "$TMP/work" "$TMP/bin"
 	[ "$KEEP" = 1 ] || rm -rf "$TMP"
 }
@@ -108,6 +119,13 @@ GIT="git -c gc.auto=0 -c maintenance.auto=false -c fetch.writeCommitGraph=false"
 BR=refs/rtbot/candidates/bench
 PUSHED=rtbot/6.1-rt/bench
 go build -o "$TMP/bin/transport" ./scripts/bench/transport
+if [ -n "$BASELINE" ]; then
+	mkdir -p "$TMP/base"
+	git archive "$BASELINE" | tar -x -C "$TMP/base"
+	mkdir -p "$TMP/base/scripts/bench/transport"
+	cp scripts/bench/transport/main.go "$TMP/base/scripts/bench/transport/"
+	(cd "$TMP/base" && go build -o "$TMP/bin/transport-base" ./scripts/bench/transport)
+fi
 
 commits() { # REPO REF FROM N LABEL: N commits on FROM into REF, one new file each
 	local i
@@ -146,34 +164,71 @@ fresh() { # SIZE NAME SOURCE: a hard-linked copy of SOURCE as NAME
 	git clone -q --bare --local "$3" "$TMP/work/$1/$2.git"
 }
 
+# serve DIR: sets URL to the prefix the repositories under DIR are
+# reached by (git daemon on a loopback port, or the directory itself).
+serve() {
+	local port i
+	if [ "$REMOTE" = path ]; then
+		URL=$1
+		return
+	fi
+	port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	git daemon --reuseaddr --listen=127.0.0.1 --port="$port" --base-path="$1" --export-all \
+		--enable=receive-pack --informative-errors "$1" 2>"$TMP/work/daemon.log" &
+	DAEMON=$!
+	URL=git://127.0.0.1:$port
+	for i in $(seq 100); do
+		git ls-remote "$URL/U.git" >/dev/null 2>&1 && return
+		sleep 0.1
+	done
+	echo "git daemon did not start: $(cat "$TMP/work/daemon.log")" >&2
+	return 1
+}
+
+unserve() {
+	[ -z "$DAEMON" ] || kill "$DAEMON" 2>/dev/null || true
+	wait "$DAEMON" 2>/dev/null || true
+	DAEMON=
+}
+
 run_size() {
 	local size=$1 repo=$SCALE_DIR/$1.git w=$TMP/work/$1 i
 	scenario "$size"
+	serve "$w"
 	echo
-	echo "== $size: $(in_pack "$repo") objects, $(du -sh "$repo" | cut -f1); $(date -u +%FT%TZ); load $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "== $size: $(in_pack "$repo") objects, $(du -sh "$repo" | cut -f1); remotes $URL; $(date -u +%FT%TZ); load $(cut -d' ' -f1-3 /proc/loadavg)"
 	for i in $(seq "$RUNS"); do
 		fresh "$size" F "$repo"
-		measure "fetch-rtbot" "$TMP/bin/transport" fetch "$w/F.git" "$w/U.git" linux-6.1.y "$BR"
+		measure "fetch-rtbot" "$TMP/bin/transport" fetch "$w/F.git" "$URL/U.git" linux-6.1.y "$BR"
 		[ "$(git --git-dir="$w/F.git" rev-parse "$BR")" = "$CAND" ] || echo "fetch-rtbot: wrong result" >&2
+		if [ -n "$BASELINE" ]; then
+			fresh "$size" F "$repo"
+			measure "fetch-base" "$TMP/bin/transport-base" fetch "$w/F.git" "$URL/U.git" linux-6.1.y "$BR"
+		fi
 		fresh "$size" F "$repo"
 		measure "fetch-git" $GIT --git-dir="$w/F.git" fetch -q --no-tags --no-write-fetch-head --no-show-forced-updates \
-			--no-auto-gc --no-write-commit-graph "$w/U.git" "+refs/heads/linux-6.1.y:$BR"
+			--no-auto-gc --no-write-commit-graph "$URL/U.git" "+refs/heads/linux-6.1.y:$BR"
 		fresh "$size" P "$w/U.git"
-		measure "push-rtbot" "$TMP/bin/transport" push "$w/L.git" "$w/P.git" "$PUSHED" "$RESULT" 0
+		measure "push-rtbot" "$TMP/bin/transport" push "$w/L.git" "$URL/P.git" "$PUSHED" "$RESULT" 0
 		[ "$(git --git-dir="$w/P.git" rev-parse "$PUSHED")" = "$RESULT" ] || echo "push-rtbot: wrong result" >&2
+		if [ -n "$BASELINE" ]; then
+			fresh "$size" P "$w/U.git"
+			measure "push-base" "$TMP/bin/transport-base" push "$w/L.git" "$URL/P.git" "$PUSHED" "$RESULT" 0
+		fi
 		fresh "$size" P "$w/U.git"
 		measure "push-git" $GIT --git-dir="$w/L.git" push -q --no-verify "--force-with-lease=refs/heads/$PUSHED:" \
-			"$w/P.git" "$RESULT:refs/heads/$PUSHED"
+			"$URL/P.git" "$RESULT:refs/heads/$PUSHED"
 	done | tee "$TMP/work/$size.txt"
+	unserve
 	rm -rf "$w"
 }
 
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB; $(git --version); $(go version | cut -d' ' -f3)"
-echo "command: scripts/bench/scale.sh --runs $RUNS ${SIZES[*]}"
+echo "command: scripts/bench/scale.sh --runs $RUNS${BASELINE:+ --baseline $BASELINE} ${SIZES[*]}"
 for s in "${SIZES[@]}"; do run_size "$s"; done
 echo
-echo "| objects | candidate fetch: rtbot vs git fetch | result push: rtbot vs git push |"
-echo "|---|---|---|"
+echo "| objects | candidate fetch: rtbot vs git fetch | result push: rtbot vs git push |${BASELINE:+ rtbot at $BASELINE: fetch; push |}"
+echo "|---|---|---|${BASELINE:+---|}"
 for s in "${SIZES[@]}"; do
 	python3 - "$s" "$TMP/work/$s.txt" <<'PY'
 import sys, statistics
@@ -187,6 +242,9 @@ def cell(k):
     if not r:
         return "failed"
     return f"{statistics.median(w for w, _ in r):.2f} s, {max(m for _, m in r) / 1024:.0f} MiB"
-print(f"| {sys.argv[1]} | {cell('fetch-rtbot')} vs {cell('fetch-git')} | {cell('push-rtbot')} vs {cell('push-git')} |")
+line = f"| {sys.argv[1]} | {cell('fetch-rtbot')} vs {cell('fetch-git')} | {cell('push-rtbot')} vs {cell('push-git')} |"
+if "fetch-base" in rows:
+    line += f" {cell('fetch-base')}; {cell('push-base')} |"
+print(line)
 PY
 done
