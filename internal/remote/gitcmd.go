@@ -78,6 +78,11 @@ func (g localGit) fail(ctx context.Context, args []string, stderr *cappedBuffer,
 		return fmt.Errorf("git %s in %s: %w", name, g.dir, cerr)
 	}
 	msg := strings.TrimSpace(stderr.String())
+	if strings.Contains(msg, "dubious ownership") {
+		// git's advice (safe.directory in the global configuration)
+		// does not apply: rtbot reads none.
+		return fmt.Errorf("git %s in %s: %w: the repository belongs to another user than rtbot's; git works only in repositories of its own user (rtbot reads no global git configuration, so safe.directory does not apply)", name, g.dir, err)
+	}
 	if msg == "" {
 		return fmt.Errorf("git %s in %s: %w", name, g.dir, err)
 	}

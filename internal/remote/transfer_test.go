@@ -3,7 +3,10 @@ package remote
 import (
 	"bytes"
 	"context"
+	"io/fs"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -58,5 +61,28 @@ func TestTransferEnvironment(t *testing.T) {
 	}
 	if _, err := testkit.RunGit(t, pub.Dir, nil, "fsck", "--strict"); err != nil {
 		t.Errorf("the published repository does not pass git fsck: %v", err)
+	}
+}
+
+// TestForeignRepository: a repository that belongs to another user, where
+// git refuses to work, fails with an error that says so, not with git's
+// advice to edit a global configuration rtbot does not read.
+func TestForeignRepository(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to give the repository to another user")
+	}
+	up, _, _ := upstream(t)
+	local := newRepo(t, "local.git", true)
+	if err := filepath.WalkDir(local.Dir, func(p string, _ fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Lchown(p, 65534, 65534)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Fetch(context.Background(), local.Dir, Endpoint{URL: up.Dir}, "linux-6.1.y", "refs/rtbot/c", nil)
+	if err == nil || !strings.Contains(err.Error(), "belongs to another user") || strings.Contains(err.Error(), "--global") {
+		t.Errorf("Fetch into another user's repository: %v", err)
 	}
 }
