@@ -23,6 +23,9 @@
 # the serving git-upload-pack/receive-pack (run as children) count too.
 # --baseline REV also times rtbot's transport as of the
 # commit REV (e.g. 3f3adb3, go-git's fetch and push) in the same scenario.
+# --pass also times a whole pass (preflight, IMAP scan, fetch, rebase,
+# push, report mail: scripts/bench/pass) of the demo's announcement and
+# queue with the demo's history grafted onto the padded repository.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -32,6 +35,7 @@ KEEP=0
 RUNS=3
 BASELINE=
 REMOTE=daemon
+PASS=0
 SIZES=()
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -40,7 +44,8 @@ while [ $# -gt 0 ]; do
 	--runs) RUNS=$2; shift ;;
 	--baseline) BASELINE=$2; shift ;;
 	--remote) REMOTE=$2; shift ;;
-	-h | --help) sed -n '2,27p' "$0"; exit 0 ;;
+	--pass) PASS=1 ;;
+	-h | --help) sed -n '2,30p' "$0"; exit 0 ;;
 	-*) echo "scale.sh: unknown option $1" >&2; exit 2 ;;
 	*) SIZES+=("$1") ;;
 	esac
@@ -119,6 +124,7 @@ GIT="git -c gc.auto=0 -c maintenance.auto=false -c fetch.writeCommitGraph=false"
 BR=refs/rtbot/candidates/bench
 PUSHED=rtbot/6.1-rt/bench
 go build -o "$TMP/bin/transport" ./scripts/bench/transport
+go build -o "$TMP/bin/pass" ./scripts/bench/pass
 if [ -n "$BASELINE" ]; then
 	mkdir -p "$TMP/base"
 	git archive "$BASELINE" | tar -x -C "$TMP/base"
@@ -220,6 +226,15 @@ run_size() {
 			"$URL/P.git" "$RESULT:refs/heads/$PUSHED"
 	done | tee "$TMP/work/$size.txt"
 	unserve
+	if [ "$PASS" = 1 ]; then
+		"$TMP/bin/pass" setup "$w/pass" "$repo"
+		for i in $(seq "$RUNS"); do
+			rm -rf "$w/pass-run" && cp -al "$w/pass" "$w/pass-run"
+			measure "pass-rtbot" "$TMP/bin/pass" run "$w/pass-run"
+			grep -q '"pushed"' "$TMP/work/out" || echo "pass-rtbot: nothing pushed" >&2
+			grep '^preflight' "$TMP/work/out" >&2
+		done | tee -a "$TMP/work/$size.txt"
+	fi
 	rm -rf "$w"
 }
 
@@ -227,8 +242,12 @@ echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB; $(git --
 echo "command: scripts/bench/scale.sh --runs $RUNS${BASELINE:+ --baseline $BASELINE} ${SIZES[*]}"
 for s in "${SIZES[@]}"; do run_size "$s"; done
 echo
-echo "| objects | candidate fetch: rtbot vs git fetch | result push: rtbot vs git push |${BASELINE:+ rtbot at $BASELINE: fetch; push |}"
-echo "|---|---|---|${BASELINE:+---|}"
+head="| objects | candidate fetch: rtbot vs git fetch | result push: rtbot vs git push |"
+rule="|---|---|---|"
+[ -z "$BASELINE" ] || { head+=" rtbot at $BASELINE: fetch; push |"; rule+="---|"; }
+[ "$PASS" = 0 ] || { head+=" rtbot: preflight and pass |"; rule+="---|"; }
+echo "$head"
+echo "$rule"
 for s in "${SIZES[@]}"; do
 	python3 - "$s" "$TMP/work/$s.txt" <<'PY'
 import sys, statistics
@@ -245,6 +264,8 @@ def cell(k):
 line = f"| {sys.argv[1]} | {cell('fetch-rtbot')} vs {cell('fetch-git')} | {cell('push-rtbot')} vs {cell('push-git')} |"
 if "fetch-base" in rows:
     line += f" {cell('fetch-base')}; {cell('push-base')} |"
+if "pass-rtbot" in rows:
+    line += f" {cell('pass-rtbot')} |"
 print(line)
 PY
 done
