@@ -239,7 +239,9 @@ run_size() {
 }
 
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB; $(git --version); $(go version | cut -d' ' -f3)"
-echo "command: scripts/bench/scale.sh --runs $RUNS${BASELINE:+ --baseline $BASELINE} ${SIZES[*]}"
+opts="--runs $RUNS --remote $REMOTE${BASELINE:+ --baseline $BASELINE}"
+[ "$PASS" = 0 ] || opts+=" --pass"
+echo "command: scripts/bench/scale.sh $opts ${SIZES[*]}"
 for s in "${SIZES[@]}"; do run_size "$s"; done
 echo
 head="| objects | candidate fetch: rtbot vs git fetch | result push: rtbot vs git push |"
