@@ -224,8 +224,11 @@ func Fetch(ctx context.Context, repoPath string, from Endpoint, branch, ref stri
 	if err != nil {
 		return plumbing.ZeroHash, err
 	}
-	if t, err := s.git.objectType(ctx, h); err != nil || t != "commit" {
-		return plumbing.ZeroHash, fmt.Errorf("fetch %s %s: %s is not a commit (%s%v)", s.name, branch, h, t, orNil(err))
+	switch t, err := s.git.objectType(ctx, h); {
+	case err != nil:
+		return plumbing.ZeroHash, fmt.Errorf("fetch %s %s: %w", s.name, branch, err)
+	case t != "commit":
+		return plumbing.ZeroHash, fmt.Errorf("fetch %s %s: %s is not a commit", s.name, branch, h)
 	}
 	return h, nil
 }
@@ -347,10 +350,11 @@ func (s *session) head(ctx context.Context, branch string) (plumbing.Hash, error
 // that the branch is at lease; the update command carries that old value,
 // and git's receive-pack applies it only if the branch is still there.
 // The pack holds what commit has that the remote's advertised refs do not
-// (git pack-objects, thin, as git push sends it; see sendPack). For a new branch one small race remains: a branch created by
-// someone else between the listing and the push is overwritten only if
-// commit is a descendant of it (a fast-forward); otherwise the push is
-// refused and reported as stale.
+// (git pack-objects, thin, as git push sends it; see sendPack). For a new
+// branch one small race remains: a branch created by someone else between
+// the listing and the push is overwritten only if commit is a descendant
+// of it (a fast-forward); otherwise the push is refused and reported as
+// stale.
 func Push(ctx context.Context, repoPath string, to Endpoint, branch string, commit, lease plumbing.Hash, progress io.Writer) error {
 	if !strings.HasPrefix(branch, BranchNamespace) || refname.Branch(branch) != nil {
 		return fmt.Errorf("push %q: rtbot only pushes valid branch names under %s", branch, BranchNamespace)

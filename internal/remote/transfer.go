@@ -125,9 +125,32 @@ func (g localGit) tips(ctx context.Context) ([]plumbing.Hash, error) {
 // indexPack writes the pack read from r into the repository: git
 // index-pack checks every object, completes a thin pack with the bases it
 // refers to, and writes the pack and its index.
+// When reading the pack from the remote failed (a connection reset, a
+// deadline), that error is returned rather than git's "early EOF", so that
+// it is classified as the network failure it is.
 func (g localGit) indexPack(ctx context.Context, r io.Reader) error {
-	_, err := g.run(ctx, r, "index-pack", "--stdin", "--fix-thin")
-	return err
+	in := &readErr{r: r}
+	if _, err := g.run(ctx, in, "index-pack", "--stdin", "--fix-thin"); err != nil {
+		if in.err != nil && in.err != io.EOF {
+			return fmt.Errorf("receiving the pack: %w", in.err)
+		}
+		return err
+	}
+	return nil
+}
+
+// readErr is a reader that remembers its first error.
+type readErr struct {
+	r   io.Reader
+	err error
+}
+
+func (r *readErr) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	if err != nil && r.err == nil {
+		r.err = err
+	}
+	return n, err
 }
 
 // sendPack pushes commit to the branch rn through go-git's receive-pack

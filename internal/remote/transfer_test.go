@@ -3,7 +3,12 @@ package remote
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io/fs"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -84,5 +89,43 @@ func TestForeignRepository(t *testing.T) {
 	_, err := Fetch(context.Background(), local.Dir, Endpoint{URL: up.Dir}, "linux-6.1.y", "refs/rtbot/c", nil)
 	if err == nil || !strings.Contains(err.Error(), "belongs to another user") || strings.Contains(err.Error(), "--global") {
 		t.Errorf("Fetch into another user's repository: %v", err)
+	}
+}
+
+// TestFetchCutShort: a connection that breaks while the pack comes in is a
+// temporary failure (a network one), not git index-pack's permanent
+// complaint about a truncated pack; and the ref is not written.
+func TestFetchCutShort(t *testing.T) {
+	root, local, _ := served(t)
+	srv := testkit.ServeGit(t, root, testkit.GitHTTPOptions{})
+	target, err := url.Parse(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	cut := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasSuffix(r.URL.Path, "/git-upload-pack") {
+			proxy.ServeHTTP(w, r)
+			return
+		}
+		rec := httptest.NewRecorder()
+		proxy.ServeHTTP(rec, r)
+		body := rec.Body.Bytes()
+		conn, buf, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		fmt.Fprintf(buf, "HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n", rec.Header().Get("Content-Type"), len(body))
+		buf.Write(body[:len(body)/2]) // then the connection ends
+		buf.Flush()
+	}))
+	t.Cleanup(cut.Close)
+	_, err = Fetch(context.Background(), local.Dir, Endpoint{URL: cut.URL + "/up.git"}, "linux-6.1.y", "refs/rtbot/c", nil)
+	if err == nil || !IsTemporary(err) {
+		t.Errorf("Fetch cut short: %v; want a temporary error", err)
+	}
+	if got := refs(t, local); len(got) > 1 {
+		t.Errorf("a failed fetch left refs: %v", got)
 	}
 }
