@@ -59,7 +59,8 @@ type session struct {
 	remote *git.Remote
 	auth   transport.AuthMethod
 	ca     []byte
-	name   string // Endpoint.Name, for messages
+	name   string   // Endpoint.Name, for messages
+	git    localGit // the local repository, for the object work
 }
 
 // open opens the repository at repoPath (bare or not) and a session for
@@ -76,6 +77,7 @@ func open(repoPath string, ep Endpoint) (*session, error) {
 		return nil, err
 	}
 	s.repo = repo
+	s.git = localGit{dir: repoPath}
 	url := ep.URL
 	if r, err := repo.Remote(ep.URL); err == nil && len(r.Config().URLs) > 0 {
 		url = r.Config().URLs[0]

@@ -9,7 +9,6 @@ import (
 	"syscall"
 
 	"github.com/go-git/go-git/v5/plumbing/transport"
-	"github.com/go-git/go-git/v5/plumbing/transport/client"
 )
 
 // CheckPush checks, without pushing anything, that rtbot may push to the
@@ -35,12 +34,7 @@ func CheckPush(ctx context.Context, repoPath string, at Endpoint) error {
 	if err != nil {
 		return err
 	}
-	ep, err := transport.NewEndpoint(s.remote.Config().URLs[0])
-	if err != nil {
-		return &Error{Op: "push", Remote: s.name, Err: err}
-	}
-	ep.CaBundle = s.ca
-	cl, err := client.NewClient(ep)
+	ep, cl, err := s.client()
 	if err != nil {
 		return &Error{Op: "push", Remote: s.name, Err: err}
 	}

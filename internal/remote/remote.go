@@ -1,7 +1,16 @@
 // Package remote fetches candidates into and pushes results out of a local
-// repository with go-git: no git command line is assembled, and nothing is
-// added to the repository's configuration (a URL or path is used through an
-// anonymous remote).
+// repository: go-git speaks to the remote (the connection, the
+// authentication, the ref advertisement, the lease), and git does the
+// object work on the local repository (git index-pack writes a fetched
+// pack, git pack-objects makes the pack a push sends), against its mapped
+// pack indexes, bitmaps and commit-graph: at 10 million objects go-git's
+// own fetch decoded every pack index into ~1 GB of memory and its push
+// walked every tree of the remote's history for 16-18 minutes
+// (docs/performance.md). The local git commands run in the repository,
+// with no system or global configuration, no prompt and no credential: a
+// remote URL or a credential is never on their command line, and nothing
+// is added to the repository's configuration (a URL or path is used
+// through an anonymous remote).
 //
 // rtbot moves only refs of its own: fetches land under refs/rtbot/, and
 // pushes go to branches under rtbot/ with a lease, so a branch a human
@@ -47,9 +56,7 @@ import (
 	"time"
 
 	"github.com/go-git/go-git/v5"
-	gitconfig "github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
 	"github.com/rtbot/rtbot/internal/refname"
@@ -217,8 +224,11 @@ func Fetch(ctx context.Context, repoPath string, from Endpoint, branch, ref stri
 	if err != nil {
 		return plumbing.ZeroHash, err
 	}
-	if _, err := object.GetCommit(s.repo.Storer, h); err != nil {
-		return plumbing.ZeroHash, fmt.Errorf("fetch %s %s: %s is not a commit: %w", s.name, branch, h, err)
+	switch t, err := s.git.objectType(ctx, h); {
+	case err != nil:
+		return plumbing.ZeroHash, fmt.Errorf("fetch %s %s: %w", s.name, branch, err)
+	case t != "commit":
+		return plumbing.ZeroHash, fmt.Errorf("fetch %s %s: %s is not a commit", s.name, branch, h)
 	}
 	return h, nil
 }
@@ -231,21 +241,34 @@ func FetchTag(ctx context.Context, repoPath string, from Endpoint, tag, ref stri
 	if err != nil {
 		return plumbing.ZeroHash, err
 	}
-	if t, err := object.GetTag(s.repo.Storer, h); err == nil {
-		c, err := t.Commit()
-		if err != nil {
-			return plumbing.ZeroHash, fmt.Errorf("fetch %s tag %s: %s does not name a commit: %w", s.name, tag, h, err)
-		}
-		return c.Hash, nil
+	t, err := s.git.objectType(ctx, h)
+	switch {
+	case err != nil:
+		return plumbing.ZeroHash, fmt.Errorf("fetch %s tag %s: %w", s.name, tag, err)
+	case t == "commit":
+		return h, nil
+	case t != "tag":
+		return plumbing.ZeroHash, fmt.Errorf("fetch %s tag %s: %s is not a commit", s.name, tag, h)
 	}
-	if _, err := object.GetCommit(s.repo.Storer, h); err != nil {
-		return plumbing.ZeroHash, fmt.Errorf("fetch %s tag %s: %s is not a commit: %w", s.name, tag, h, err)
+	c, err := s.git.peelCommit(ctx, h)
+	if err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("fetch %s tag %s: %s does not name a commit: %w", s.name, tag, h, err)
 	}
-	return h, nil
+	return c, nil
+}
+
+// orNil is err's text, or nothing for nil.
+func orNil(err error) string {
+	if err == nil {
+		return ""
+	}
+	return ": " + err.Error()
 }
 
 // fetchRef fetches the branch or tag (kind) name from the remote into
-// ref, and returns what ref holds now.
+// ref, and returns what ref holds now. The objects come through go-git's
+// upload-pack session and go into the repository through git index-pack
+// (see fetchPack): nothing decodes the repository's pack indexes.
 func fetchRef(ctx context.Context, repoPath string, from Endpoint, kind, name, ref string, progress io.Writer) (*session, plumbing.Hash, error) {
 	if !strings.HasPrefix(ref, Namespace) || refname.Branch(strings.TrimPrefix(ref, "refs/")) != nil {
 		return nil, plumbing.ZeroHash, fmt.Errorf("fetch into %q: rtbot fetches only into valid refs under %s", ref, Namespace)
@@ -261,29 +284,22 @@ func fetchRef(ctx context.Context, repoPath string, from Endpoint, kind, name, r
 	if kind == "tag" {
 		src = plumbing.NewTagReferenceName(name)
 	}
-	spec := gitconfig.RefSpec("+" + src.String() + ":" + ref)
-	err = bounded(ctx, func() error {
-		return s.remote.FetchContext(ctx, &git.FetchOptions{
-			RemoteName: s.remote.Config().Name,
-			RefSpecs:   []gitconfig.RefSpec{spec},
-			Auth:       s.auth,
-			CABundle:   s.ca,
-			Progress:   progress,
-			Tags:       git.NoTags,
-		})
+	var h plumbing.Hash
+	err = bounded(ctx, func() (err error) {
+		h, err = s.fetchPack(ctx, s.git, src, progress)
+		return err
 	})
 	switch {
-	case err == nil, errors.Is(err, git.NoErrAlreadyUpToDate):
-	case errors.Is(err, git.NoMatchingRefSpecError{}):
+	case err == nil:
+	case errors.Is(err, errNoRef):
 		return nil, plumbing.ZeroHash, &Error{Op: "fetch", Remote: s.name, Ref: name, Err: fmt.Errorf("the remote has no %s %s", kind, name)}
 	default:
 		return nil, plumbing.ZeroHash, wrap("fetch", s.name, name, err)
 	}
-	got, err := s.repo.Storer.Reference(plumbing.ReferenceName(ref))
-	if err != nil {
+	if err := s.repo.Storer.SetReference(plumbing.NewHashReference(plumbing.ReferenceName(ref), h)); err != nil {
 		return nil, plumbing.ZeroHash, fmt.Errorf("fetch %s %s: %s: %w", s.name, name, ref, err)
 	}
-	return s, got.Hash(), nil
+	return s, h, nil
 }
 
 // RemoteHead returns the commit branch points at on the remote at (a
@@ -329,17 +345,16 @@ func (s *session) head(ctx context.Context, branch string) (plumbing.Hash, error
 // commits. to is a remote configured in the repository at repoPath, a URL
 // or a path; commit must be in the repository at repoPath.
 //
-// go-git's ForceWithLease option does not serve here: it is ignored for a
-// commit id as the source of the refspec and otherwise compares with a
-// remote-tracking ref rtbot does not keep. Instead Push lists the remote
-// (the idempotence and lease check, with a clear error) and then pushes
-// requiring, in the push's own ref advertisement, that the branch is at
-// lease (go-git's RequireRemoteRefs); the update command carries that old
-// value, and git's receive-pack applies it only if the branch is still
-// there. For a new branch one small race remains: a branch created by
-// someone else between the listing and the push is overwritten only if
-// commit is a descendant of it (a fast-forward); otherwise the push is
-// refused and reported as stale.
+// Push lists the remote (the idempotence and lease check, with a clear
+// error) and then pushes requiring, in the push's own ref advertisement,
+// that the branch is at lease; the update command carries that old value,
+// and git's receive-pack applies it only if the branch is still there.
+// The pack holds what commit has that the remote's advertised refs do not
+// (git pack-objects, thin, as git push sends it; see sendPack). For a new
+// branch one small race remains: a branch created by someone else between
+// the listing and the push is overwritten only if commit is a descendant
+// of it (a fast-forward); otherwise the push is refused and reported as
+// stale.
 func Push(ctx context.Context, repoPath string, to Endpoint, branch string, commit, lease plumbing.Hash, progress io.Writer) error {
 	if !strings.HasPrefix(branch, BranchNamespace) || refname.Branch(branch) != nil {
 		return fmt.Errorf("push %q: rtbot only pushes valid branch names under %s", branch, BranchNamespace)
@@ -351,8 +366,8 @@ func Push(ctx context.Context, repoPath string, to Endpoint, branch string, comm
 	if err != nil {
 		return err
 	}
-	if _, err := object.GetCommit(s.repo.Storer, commit); err != nil {
-		return fmt.Errorf("push %s: commit %s is not in %s: %w", branch, commit, repoPath, err)
+	if t, err := s.git.objectType(ctx, commit); err != nil || t != "commit" {
+		return fmt.Errorf("push %s: commit %s is not in %s%s", branch, commit, repoPath, orNil(err))
 	}
 	cur, err := s.head(ctx, branch)
 	if err != nil {
@@ -369,22 +384,11 @@ func Push(ctx context.Context, repoPath string, to Endpoint, branch string, comm
 
 // send pushes commit to branch, which the ref advertisement of the push
 // itself must show at lease (absent for the zero hash, where only a
-// non-fast-forward is refused).
+// non-fast-forward is refused), and says stale when it was not.
 func (s *session) send(ctx context.Context, branch string, commit, lease plumbing.Hash, progress io.Writer) error {
 	rn := plumbing.NewBranchReferenceName(branch)
-	opts := &git.PushOptions{
-		RemoteName: s.remote.Config().Name,
-		RefSpecs:   []gitconfig.RefSpec{gitconfig.RefSpec(commit.String() + ":" + rn.String())},
-		Auth:       s.auth,
-		CABundle:   s.ca,
-		Progress:   progress,
-	}
-	if !lease.IsZero() {
-		opts.RefSpecs[0] = "+" + opts.RefSpecs[0]
-		opts.RequireRemoteRefs = []gitconfig.RefSpec{gitconfig.RefSpec(lease.String() + ":" + rn.String())}
-	}
-	perr := bounded(ctx, func() error { return s.remote.PushContext(ctx, opts) })
-	if perr == nil || errors.Is(perr, git.NoErrAlreadyUpToDate) {
+	perr := bounded(ctx, func() error { return s.sendPack(ctx, s.git, rn, commit, lease, progress) })
+	if perr == nil {
 		return nil
 	}
 	// Refused or failed: say stale when the branch moved meanwhile, and
