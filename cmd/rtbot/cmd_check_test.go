@@ -164,6 +164,7 @@ func (w *checkWorld) check(t *testing.T, edit map[string]string) (int, string) {
 	}
 	all = strings.ReplaceAll(all, w.dir, "$DIR")
 	all = regexp.MustCompile(`127\.0\.0\.1:[0-9]+`).ReplaceAllString(all, "127.0.0.1:PORT")
+	all = regexp.MustCompile(`git version [0-9][^ ]*`).ReplaceAllString(all, "git version VERSION")
 	return code, all
 }
 

@@ -147,7 +147,7 @@ func (p *Pipeline) Preflight(ctx context.Context, scope Scope) Preflight {
 // checkTree adds the checks of one tree. Those that need its repository
 // are skipped when it does not open.
 func (p *Pipeline) checkTree(ctx context.Context, pf *Preflight, tk treeKeys) {
-	repo := pf.add(p.checkRepo(tk))
+	repo := pf.add(p.checkRepo(ctx, tk))
 	for _, c := range []struct {
 		name  string
 		check func(context.Context, treeKeys) Step

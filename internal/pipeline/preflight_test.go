@@ -152,6 +152,20 @@ func checkProblemMail(t *testing.T, mail string) {
 	}
 }
 
+// TestPreflightNeedsGit: every fetch and push runs git in the tree's
+// repository, so a machine without git stops every pass at the repo
+// check, saying so, instead of failing at the first fetch.
+func TestPreflightNeedsGit(t *testing.T) {
+	g := newGateWorld(t)
+	p := g.pipeline(Options{})
+	t.Setenv("PATH", t.TempDir())
+	pf := p.Preflight(context.Background(), ScopeTrees)
+	probs := pf.Problems()
+	if len(probs) != 1 || probs[0].Key != "tree[0].repo" || !strings.Contains(probs[0].What, "git is not installed") || probs[0].Transient {
+		t.Errorf("preflight without git: %v; want one permanent tree[0].repo problem naming git", probs)
+	}
+}
+
 // TestGateSMTPDown: with the SMTP server down nothing can be mailed; the
 // log says so, and the first gate that can mails what is still wrong.
 func TestGateSMTPDown(t *testing.T) {

@@ -19,14 +19,22 @@ import (
 // The preflight's checks of one tree: its repository, its queue, its two
 // remotes and announce_url.
 
-// checkRepo opens the tree's repository.
-func (p *Pipeline) checkRepo(tk treeKeys) Step {
+// checkRepo opens the tree's repository, and runs git in it as every
+// fetch and push does.
+func (p *Pipeline) checkRepo(ctx context.Context, tk treeKeys) Step {
 	name := tk.step("repo")
 	if _, err := objstore.OpenRepository(tk.t.Repo); err != nil {
 		return failed(name, Problem{Key: tk.key("repo"), What: err.Error(),
 			Fix: "set repo to the local clone of the kernel (bare or not) that rtbot fetches candidates into and rebases in"})
 	}
-	return Step{Name: name, Found: tk.t.Repo + " opens"}
+	ctx, cancel := context.WithTimeout(ctx, StepTimeout)
+	defer cancel()
+	version, err := remote.CheckLocalGit(ctx, tk.t.Repo)
+	if err != nil {
+		return failed(name, Problem{Key: tk.key("repo"), What: err.Error(),
+			Fix: "install git, and run rtbot as the user the repository belongs to"})
+	}
+	return Step{Name: name, Found: tk.t.Repo + " opens; " + version + " runs in it"}
 }
 
 // checkQueue reads the tree's queue and materialises it on its base in
@@ -120,6 +128,10 @@ func (p *Pipeline) checkPushRemote(ctx context.Context, tk treeKeys) Step {
 	if t.PushRemote == "" {
 		return Step{Name: name, Found: "push_remote is not set: result branches stay in repo"}
 	}
+	readers := "; public_url is not set: reports name the branch, with no fetch command"
+	if t.PublicURL != "" {
+		readers = "; reports say git fetch " + t.PublicURL
+	}
 	ep, pr := remoteEndpoint(tk, "push_auth", t.PushAuth, pushEndpoint)
 	if pr != nil {
 		return failed(name, *pr)
@@ -129,7 +141,7 @@ func (p *Pipeline) checkPushRemote(ctx context.Context, tk treeKeys) Step {
 	if err := remote.CheckPush(ctx, t.Repo, ep); err != nil {
 		return failed(name, remoteProblem(err, tk, "push_remote", "push_auth", t.PushAuth))
 	}
-	return Step{Name: name, Found: ep.Name() + " takes pushes from rtbot (its receive-pack answered; nothing pushed)"}
+	return Step{Name: name, Found: ep.Name() + " takes pushes from rtbot (its receive-pack answered; nothing pushed)" + readers}
 }
 
 // remoteEndpoint is one of tk's remotes as endpoint makes it, with the

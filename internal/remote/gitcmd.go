@@ -163,3 +163,19 @@ func (b *cappedBuffer) Write(p []byte) (int, error) {
 }
 
 func (b *cappedBuffer) String() string { return b.buf.String() }
+
+// CheckLocalGit checks that git, which does the object work of every
+// fetch and push, runs in the repository at repoPath as rtbot runs it:
+// git is installed, and the repository belongs to rtbot's user. It
+// returns git's version on success.
+func CheckLocalGit(ctx context.Context, repoPath string) (string, error) {
+	if _, err := exec.LookPath("git"); err != nil {
+		return "", fmt.Errorf("git is not installed (%w): rtbot runs git for the object work of every fetch and push", err)
+	}
+	g := localGit{dir: repoPath}
+	if _, err := g.run(ctx, nil, "rev-parse", "--git-dir"); err != nil {
+		return "", err
+	}
+	out, err := g.run(ctx, nil, "version")
+	return strings.TrimSpace(string(out)), err
+}
