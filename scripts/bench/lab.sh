@@ -91,5 +91,5 @@ rss = max(int(x[2]) for x in r)
 cpu = statistics.median(float(x[3]) for x in r)
 print(f"\nrtbot merge: median {wall:.2f} s, CPU median {cpu:.2f} s, peak RSS {rss/1024:.0f} MiB (first run {float(r[0][1]):.2f} s, CPU {float(r[0][3]):.2f} s)")
 print(f"git am -3:   {float(a[1]):.2f} s, CPU {float(a[3]):.2f} s, peak RSS {int(a[2])/1024:.0f} MiB")
-print(f"ratio: rtbot is {float(a[1])/wall:.1f}x faster")
+print(f"ratio: rtbot is {float(a[1])/wall:.1f}x faster ({float(a[3])/cpu:.1f}x less CPU)")
 PY
