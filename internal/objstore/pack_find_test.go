@@ -6,11 +6,18 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
 
+	"github.com/go-git/go-billy/v5/osfs"
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/cache"
+	"github.com/go-git/go-git/v5/storage/filesystem"
+
+	"github.com/rtbot/rtbot/internal/testkit"
 )
 
 // syntheticIndex writes a version 2 pack index of names (sorted) whose
@@ -125,5 +132,53 @@ func TestPackIndexNotMapped(t *testing.T) {
 	}
 	if !strings.Contains(string(maps), filepath.Join(dir, "objects", "pack")) {
 		t.Error("the pack itself is not mapped either: the test no longer looks at the right file")
+	}
+}
+
+// TestHashesWithPrefix checks the store's prefix lookup against go-git's
+// on a packed repository with loose objects besides: every prefix of 1 to
+// 4 bytes of every object, and prefixes of no object.
+func TestHashesWithPrefix(t *testing.T) {
+	dir := packedRepoCopy(t, false)
+	f := filepath.Join(t.TempDir(), "loose")
+	if err := os.WriteFile(f, []byte("a loose blob\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	loose := testkit.Git(t, dir, "hash-object", "-w", f)
+	fst := filesystem.NewStorageWithOptions(osfs.New(dir), cache.NewObjectLRUDefault(), storageOptions())
+	defer fst.Close()
+	r := openTestReader(t, dir)
+	st := &packedStorage{Storage: fst, packs: r}
+	hs := append(allObjects(t, dir), plumbing.NewHash(loose))
+	var prefixes [][]byte
+	for _, h := range hs {
+		for n := 1; n <= 4; n++ {
+			prefixes = append(prefixes, h[:n])
+		}
+		miss := h
+		miss[2] ^= 0x55
+		prefixes = append(prefixes, miss[:3], miss[:])
+	}
+	sorted := func(hs []plumbing.Hash) []plumbing.Hash {
+		out := append([]plumbing.Hash{}, hs...)
+		sort.Slice(out, func(i, j int) bool { return bytes.Compare(out[i][:], out[j][:]) < 0 })
+		return out
+	}
+	for _, p := range prefixes {
+		got, err := st.HashesWithPrefix(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := fst.HashesWithPrefix(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g, w := sorted(got), sorted(want); !reflect.DeepEqual(g, w) {
+			t.Fatalf("prefix %x: got %v, go-git %v", p, g, w)
+		}
+	}
+	lh := plumbing.NewHash(loose)
+	if got, _ := st.HashesWithPrefix(lh[:3]); !slices.Contains(got, lh) {
+		t.Fatalf("the loose object is not found by its prefix: %v", got)
 	}
 }
