@@ -31,8 +31,10 @@ trap 'rm -rf "$TMP"' EXIT
 go build -o "$TMP/rtbot" ./cmd/rtbot
 REPO=$TMP/linux.git
 if [ -n "${RTBOT_REPO:-}" ]; then
-	# Packs are never modified in place, so hard links are a safe copy;
-	# another file system gets a --shared clone (its objects borrowed).
+	# Packs are never modified in place, so hard links are a safe copy
+	# (git am may only refresh a pack's mtime, as git does for any clone
+	# that hard-links its packs); another file system gets a --shared
+	# clone (its objects borrowed).
 	cp -al "$RTBOT_REPO" "$REPO" 2>/dev/null || {
 		rm -rf "$REPO"
 		git clone -q --bare --shared "$RTBOT_REPO" "$REPO"
