@@ -111,11 +111,16 @@ func TestPackFindSkewed(t *testing.T) {
 }
 
 // TestPackIndexNotMapped checks that reading objects leaves no page of a
-// pack index in the process: its resident pages grew with the size of
-// the repository (150 MB at 10M objects) when it was mapped.
+// large pack index in the process: its resident pages grew with the size
+// of the repository (150 MB at 10M objects) when it was mapped.
 func TestPackIndexNotMapped(t *testing.T) {
 	dir := packedRepo(t, false)
-	r := openTestReader(t, dir)
+	// The test repository's index is small: make it count as large.
+	r, err := openPackReaderMapping(filepath.Join(dir, "objects", "pack"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
 	for _, h := range allObjects(t, dir) {
 		if _, _, err := r.read(h); err != nil {
 			t.Fatal(err)
@@ -147,9 +152,22 @@ func TestHashesWithPrefix(t *testing.T) {
 	loose := testkit.Git(t, dir, "hash-object", "-w", f)
 	fst := filesystem.NewStorageWithOptions(osfs.New(dir), cache.NewObjectLRUDefault(), storageOptions())
 	defer fst.Close()
-	r := openTestReader(t, dir)
-	st := &packedStorage{Storage: fst, packs: r}
 	hs := append(allObjects(t, dir), plumbing.NewHash(loose))
+	for _, mapBelow := range []int64{0, mapIndexBelow} { // read with pread, mapped
+		r, err := openPackReaderMapping(filepath.Join(dir, "objects", "pack"), mapBelow)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		checkHashesWithPrefix(t, &packedStorage{Storage: fst, packs: r}, hs, plumbing.NewHash(loose))
+	}
+}
+
+// checkHashesWithPrefix compares st's answers with go-git's for the
+// prefixes of hs, and checks that the loose object is found.
+func checkHashesWithPrefix(t *testing.T, st *packedStorage, hs []plumbing.Hash, lh plumbing.Hash) {
+	t.Helper()
+	fst := st.Storage
 	var prefixes [][]byte
 	for _, h := range hs {
 		for n := 1; n <= 4; n++ {
@@ -177,7 +195,6 @@ func TestHashesWithPrefix(t *testing.T) {
 			t.Fatalf("prefix %x: got %v, go-git %v", p, g, w)
 		}
 	}
-	lh := plumbing.NewHash(loose)
 	if got, _ := st.HashesWithPrefix(lh[:3]); !slices.Contains(got, lh) {
 		t.Fatalf("the loose object is not found by its prefix: %v", got)
 	}

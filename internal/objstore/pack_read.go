@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/klauspost/compress/zlib"
 	"io"
 	"os"
 	"path/filepath"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/storage/filesystem"
+	"github.com/klauspost/compress/zlib"
 )
 
 // packReader reads objects straight from a repository's packs
@@ -51,22 +51,29 @@ type packReader struct {
 	complete bool
 	bases    baseCache
 	zpool    sync.Pool // *inflater
+	// mapIndexBelow is the size under which an index is mapped.
+	mapIndexBelow int64
 }
 
-// packFile is one pack, mapped, and its index, read with pread.
+// packFile is one pack, mapped, and its index, read with pread when it
+// is large.
 //
-// The index is not mapped: a lookup's probes would fault in 64 KiB of it
-// around each page they touch (the kernel's fault-around, which
+// A large index is not mapped: a lookup's probes would fault in 64 KiB of
+// it around each page they touch (the kernel's fault-around, which
 // MADV_RANDOM does not stop when the index is in the page cache), so the
 // resident index grew with the repository: 22 of 28 MB at 1M objects,
 // ~150 MB at 10M. Read with pread, a lookup costs two system calls and
-// leaves nothing of the index in the process.
+// leaves nothing of the index in the process. A small index (the packs
+// each run adds) is mapped: it costs no open file and no system call to
+// look past, and all of it is little.
 type packFile struct {
-	path string   // the .pack file, for errors
-	idx  *os.File // the .idx file
-	fan  [256]uint32
-	pack []byte // the whole .pack file
-	n    int    // objects
+	path    string   // the .pack file, for errors
+	idx     *os.File // the .idx file, when it is read with pread
+	idxMap  []byte   // the whole .idx file, when it is mapped
+	idxSize int64
+	fan     [256]uint32
+	pack    []byte // the whole .pack file
+	n       int    // objects
 	// Where the tables start in idx, and the entries of the 64-bit
 	// offset table.
 	names, offs32, offs64, n64 int
@@ -102,11 +109,17 @@ const (
 // objects/pack) and in the pack directories of the repository's
 // alternates. A pack it cannot use is left out: go-git reads its objects.
 func openPackReader(dir string) (*packReader, error) {
+	return openPackReaderMapping(dir, mapIndexBelow)
+}
+
+// openPackReaderMapping is openPackReader with the size under which an
+// index is mapped.
+func openPackReaderMapping(dir string, mapBelow int64) (*packReader, error) {
 	dirs, err := alternatePackDirs(filepath.Dir(dir), 0, nil)
 	if err != nil {
 		return nil, err
 	}
-	r := &packReader{dirs: append([]string{dir}, dirs...)}
+	r := &packReader{dirs: append([]string{dir}, dirs...), mapIndexBelow: mapBelow}
 	r.bases.init(maxBaseCache)
 	if err := r.addPacks(); err != nil {
 		return nil, err
@@ -181,7 +194,7 @@ func (r *packReader) addPacks() error {
 			if open[path] {
 				continue
 			}
-			p, err := openPackFile(strings.TrimSuffix(path, ".pack")+".idx", path)
+			p, err := openPackFile(strings.TrimSuffix(path, ".pack")+".idx", path, r.mapIndexBelow)
 			if err != nil {
 				r.complete = false
 				continue
@@ -204,17 +217,34 @@ func (r *packReader) refresh() {
 	}
 }
 
-func openPackFile(idxPath, packPath string) (*packFile, error) {
+// mapIndexBelow is the size under which a pack index is mapped rather
+// than read with pread: 1 MiB, an index of ~37k objects.
+const mapIndexBelow = 1 << 20
+
+func openPackFile(idxPath, packPath string, mapBelow int64) (*packFile, error) {
+	p := &packFile{path: packPath}
 	idx, err := os.Open(idxPath)
 	if err != nil {
 		return nil, err
 	}
-	pack, err := mapFile(packPath)
+	st, err := idx.Stat()
 	if err != nil {
 		idx.Close()
 		return nil, err
 	}
-	p := &packFile{path: packPath, idx: idx, pack: pack}
+	p.idx, p.idxSize = idx, st.Size()
+	if p.idxSize < mapBelow {
+		idx.Close()
+		p.idx = nil
+		if p.idxMap, err = mapFile(idxPath); err != nil {
+			return nil, err
+		}
+		p.idxSize = int64(len(p.idxMap))
+	}
+	if p.pack, err = mapFile(packPath); err != nil {
+		p.unmap()
+		return nil, err
+	}
 	if err := p.check(); err != nil {
 		p.unmap()
 		return nil, err
@@ -251,14 +281,24 @@ func unmap(b []byte) {
 }
 
 func (p *packFile) unmap() {
-	p.idx.Close()
+	if p.idx != nil {
+		p.idx.Close()
+	}
+	unmap(p.idxMap)
 	unmap(p.pack)
-	p.idx, p.pack = nil, nil
+	p.idx, p.idxMap, p.pack = nil, nil, nil
 }
 
 // readIdx reads len(b) bytes of the index at off; a short read is an
 // error (the index was checked to be this long when opened).
 func (p *packFile) readIdx(b []byte, off int) error {
+	if p.idxMap != nil {
+		if off < 0 || off+len(b) > len(p.idxMap) {
+			return fmt.Errorf("%s: reading the pack index: %w", p.path, io.ErrUnexpectedEOF)
+		}
+		copy(b, p.idxMap[off:])
+		return nil
+	}
 	if _, err := p.idx.ReadAt(b, int64(off)); err != nil {
 		return fmt.Errorf("%s: reading the pack index: %w", p.path, err)
 	}
@@ -269,11 +309,7 @@ func (p *packFile) readIdx(b []byte, off int) error {
 // and the pack header, so that lookups need no further size checks.
 func (p *packFile) check() error {
 	bad := func(what string) error { return fmt.Errorf("%s: %s", p.path, what) }
-	st, err := p.idx.Stat()
-	if err != nil {
-		return err
-	}
-	size := st.Size()
+	size := p.idxSize
 	var head [8 + 256*4]byte
 	var trailer [40]byte
 	if size < int64(len(head)+len(trailer)) || p.readIdx(head[:], 0) != nil || p.readIdx(trailer[:], int(size)-len(trailer)) != nil ||
