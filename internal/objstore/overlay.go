@@ -108,8 +108,8 @@ func (o *overlay) persist(heads ...plumbing.Hash) (int, error) {
 				}
 			}
 		case plumbing.TreeObject:
-			t := &object.Tree{}
-			if err := t.Decode(obj); err != nil {
+			t, err := decodeOverlayTree(obj)
+			if err != nil {
 				return err
 			}
 			for _, e := range t.Entries {
@@ -156,4 +156,19 @@ func (o *overlay) persist(heads ...plumbing.Hash) (int, error) {
 		}
 	}
 	return len(fresh), nil
+}
+
+// decodeOverlayTree decodes a tree the store wrote (held as its content)
+// without go-git's reader, or any other through go-git.
+func decodeOverlayTree(obj plumbing.EncodedObject) (*object.Tree, error) {
+	if r, ok := obj.(*rawObject); ok {
+		if t, ok := decodeTree(r.hash, r.data); ok {
+			return t, nil
+		}
+	}
+	t := &object.Tree{}
+	if err := t.Decode(obj); err != nil {
+		return nil, err
+	}
+	return t, nil
 }

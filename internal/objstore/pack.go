@@ -2,7 +2,6 @@ package objstore
 
 import (
 	"bytes"
-	"compress/zlib"
 	"crypto/sha1"
 	"encoding/binary"
 	"fmt"
@@ -12,16 +11,20 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync"
+	"unsafe"
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/format/idxfile"
+	"github.com/klauspost/compress/zlib"
 
 	"github.com/rtbot/rtbot/internal/atomicfile"
 )
 
 // writePack writes objs as one pack and its index into packDir
 // (objects/pack of a repository): undeltified entries compressed at zlib's
-// fastest level on every core, then pack-<sha>.pack and pack-<sha>.idx,
+// fastest level on every core (klauspost/compress: twice the speed of the
+// standard library's BestSpeed on kernel sources, for slightly smaller
+// streams; compressing was most of the CPU of a first run), then pack-<sha>.pack and pack-<sha>.idx,
 // each written to a temporary file and renamed, index last, so a reader
 // never sees a pack without its index. The objects are what one rebase
 // produced; git gc may delta them later.
@@ -196,17 +199,33 @@ func packEntry(zw *zlib.Writer, obj plumbing.EncodedObject) ([]byte, error) {
 		size >>= 7
 	}
 	b.WriteByte(c)
+	b.Grow(int(obj.Size()/3) + 64)
 	zw.Reset(&b)
-	r, err := obj.Reader()
-	if err != nil {
-		return nil, err
-	}
-	defer r.Close()
-	if _, err := io.Copy(zw, r); err != nil {
+	if err := writeContent(zw, obj); err != nil {
 		return nil, err
 	}
 	if err := zw.Close(); err != nil {
 		return nil, err
 	}
 	return b.Bytes(), nil
+}
+
+// writeContent writes obj's content to w; the blobs and objects the store
+// holds in memory are written without a copy.
+func writeContent(w io.Writer, obj plumbing.EncodedObject) error {
+	switch o := obj.(type) {
+	case *blobObject:
+		_, err := w.Write(unsafe.Slice(unsafe.StringData(o.content), len(o.content)))
+		return err
+	case *rawObject:
+		_, err := w.Write(o.data)
+		return err
+	}
+	r, err := obj.Reader()
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	_, err = io.Copy(w, r)
+	return err
 }

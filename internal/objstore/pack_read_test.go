@@ -532,7 +532,9 @@ func entryExtents(t testing.TB, p *packFile) map[plumbing.Hash][2]int64 {
 			t.Fatal(err)
 		}
 		var h plumbing.Hash
-		copy(h[:], p.idx[p.names+20*i:])
+		if err := p.readIdx(h[:], p.names+20*i); err != nil {
+			t.Fatal(err)
+		}
 		es = append(es, ent{h, off})
 	}
 	sort.Slice(es, func(i, j int) bool { return es[i].off < es[j].off })

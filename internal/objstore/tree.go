@@ -1,10 +1,14 @@
 package objstore
 
 import (
+	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"unsafe"
 
@@ -51,10 +55,13 @@ func (o *objects) tree(h plumbing.Hash) (*object.Tree, error) {
 	if h == emptyTree {
 		return &object.Tree{Hash: emptyTree}, nil
 	}
-	t := &object.Tree{}
-	if typ, data, err := o.packs.read(h); err != nil || typ != plumbing.TreeObject ||
-		t.Decode(&rawObject{hash: h, typ: typ, data: data}) != nil {
-		// Not packed, or not a tree: go-git says what it is.
+	typ, data, err := o.packs.read(h)
+	t, ok := (*object.Tree)(nil), false
+	if err == nil && typ == plumbing.TreeObject {
+		t, ok = decodeTree(h, data)
+	}
+	if !ok {
+		// Not packed, not a tree, or malformed: go-git says what it is.
 		obj, err := o.s.EncodedObject(plumbing.TreeObject, h)
 		if err != nil {
 			return nil, fmt.Errorf("tree %s: %w", h, err)
@@ -176,12 +183,10 @@ func (o *objects) blob(h plumbing.Hash) (string, error) {
 
 // writeBlob stores content as a blob.
 func (o *objects) writeBlob(content string) (plumbing.Hash, error) {
-	hs := plumbing.NewHasher(plumbing.BlobObject, int64(len(content)))
-	if _, err := io.WriteString(hs, content); err != nil {
-		return plumbing.ZeroHash, err
-	}
+	// Hashed from the string's memory: io.WriteString would copy it.
+	h := plumbing.ComputeHash(plumbing.BlobObject, unsafe.Slice(unsafe.StringData(content), len(content)))
 	o.written++
-	h, err := o.s.SetEncodedObject(&blobObject{hash: hs.Sum(), content: content})
+	h, err := o.s.SetEncodedObject(&blobObject{hash: h, content: content})
 	if err == nil {
 		o.cacheBlob(h, content)
 	}
@@ -207,12 +212,12 @@ func (b *blobObject) Reader() (io.ReadCloser, error) {
 
 func (o *objects) writeTree(t *object.Tree) (plumbing.Hash, error) {
 	sortEntries(t.Entries)
-	obj := o.s.NewEncodedObject()
-	if err := t.Encode(obj); err != nil {
+	data, err := encodeTree(t.Entries)
+	if err != nil {
 		return plumbing.ZeroHash, err
 	}
 	o.written++
-	h, err := o.s.SetEncodedObject(obj)
+	h, err := o.s.SetEncodedObject(&rawObject{hash: plumbing.ComputeHash(plumbing.TreeObject, data), typ: plumbing.TreeObject, data: data})
 	if err != nil {
 		return h, err
 	}
@@ -233,13 +238,98 @@ func (o *objects) writeCommit(c *object.Commit) (plumbing.Hash, error) {
 // sortEntries puts entries in git's tree order: by name, with directories
 // compared as if their name ended in '/'.
 func sortEntries(es []object.TreeEntry) {
-	key := func(e object.TreeEntry) string {
-		if e.Mode == filemode.Dir {
-			return e.Name + "/"
-		}
-		return e.Name
+	if !slices.IsSortedFunc(es, compareEntries) {
+		slices.SortStableFunc(es, compareEntries)
 	}
-	sort.Slice(es, func(i, j int) bool { return key(es[i]) < key(es[j]) })
+}
+
+// compareEntries orders tree entries as git does, without building the
+// names with a '/' appended.
+func compareEntries(a, b object.TreeEntry) int {
+	n := min(len(a.Name), len(b.Name))
+	if c := strings.Compare(a.Name[:n], b.Name[:n]); c != 0 {
+		return c
+	}
+	return cmp.Compare(entryByte(a, n), entryByte(b, n))
+}
+
+// entryByte is the byte at i of e's sort name (its name, with '/'
+// appended for a directory), or -1 past its end.
+func entryByte(e object.TreeEntry, i int) int {
+	switch {
+	case i < len(e.Name):
+		return int(e.Name[i])
+	case i == len(e.Name) && e.Mode == filemode.Dir:
+		return '/'
+	}
+	return -1
+}
+
+// encodeTree encodes sorted entries as a git tree object's content, as
+// go-git's Tree.Encode does ("%o %s\x00" and the id for each entry), in one
+// buffer of the right size.
+func encodeTree(es []object.TreeEntry) ([]byte, error) {
+	n := 0
+	for _, e := range es {
+		if strings.IndexByte(e.Name, 0) >= 0 {
+			return nil, fmt.Errorf("malformed filename %q", e.Name)
+		}
+		n += 7 + 1 + len(e.Name) + 1 + len(e.Hash)
+	}
+	b := make([]byte, 0, n)
+	for _, e := range es {
+		b = strconv.AppendUint(b, uint64(e.Mode), 8)
+		b = append(b, ' ')
+		b = append(b, e.Name...)
+		b = append(b, 0)
+		b = append(b, e.Hash[:]...)
+	}
+	return b, nil
+}
+
+// decodeTree decodes a tree object's content, as go-git's Tree.Decode does
+// (modes made canonical), with names that share data, which must never
+// be modified. ok is false when data is not a well-formed tree; go-git
+// then reads it again and says why.
+func decodeTree(h plumbing.Hash, data []byte) (t *object.Tree, ok bool) {
+	t = &object.Tree{Hash: h, Entries: make([]object.TreeEntry, 0, bytes.Count(data, []byte{0}))}
+	for len(data) > 0 {
+		sp := bytes.IndexByte(data, ' ')
+		if sp <= 0 {
+			return nil, false
+		}
+		m, err := strconv.ParseUint(unsafe.String(&data[0], sp), 8, 32)
+		if err != nil {
+			return nil, false
+		}
+		data = data[sp+1:]
+		nul := bytes.IndexByte(data, 0)
+		if nul <= 0 || len(data)-nul-1 < len(plumbing.Hash{}) {
+			return nil, false
+		}
+		e := object.TreeEntry{Name: unsafe.String(&data[0], nul), Mode: canonicalMode(filemode.FileMode(m))}
+		data = data[nul+1:]
+		copy(e.Hash[:], data)
+		data = data[len(e.Hash):]
+		t.Entries = append(t.Entries, e)
+	}
+	return t, true
+}
+
+// canonicalMode is the mode go-git's Tree.Decode gives an entry.
+func canonicalMode(m filemode.FileMode) filemode.FileMode {
+	switch m & 0o170000 {
+	case 0o040000:
+		return filemode.Dir
+	case 0o100000:
+		if m&0o111 != 0 {
+			return filemode.Executable
+		}
+		return filemode.Regular
+	case 0o120000:
+		return filemode.Symlink
+	}
+	return filemode.Submodule
 }
 
 // Edit is a change to one path of a tree: a new Entry, or a deletion when

@@ -52,8 +52,7 @@ func SplitLines(s string) []string {
 // It returns the new content and one result per hunk; ok is false when any
 // hunk failed, in which case the content is meaningless.
 func ApplyHunks(content string, hunks []*Hunk, fuzz int) (out string, res []HunkResult, ok bool) {
-	orig := SplitLines(content)
-	img := &image{done: make([]string, 0, len(orig)+8), rest: orig}
+	img := newImage(content)
 	ok = true
 	for i, h := range hunks {
 		pre, post := h.Old(), h.New()
@@ -101,55 +100,170 @@ func ApplyHunks(content string, hunks []*Hunk, fuzz int) (out string, res []Hunk
 	return img.String(), res, true
 }
 
-// image is a file being patched: the lines before the cursor, already
-// patched, followed by the rest of the original. Hunks come in order, so a
-// splice at or after the cursor only moves the lines in between; one before
-// it (git allows a hunk to match earlier than the previous one) rebuilds.
+// image is a file being patched. Hunks come in order, so it is kept as
+// the part before a cursor, already patched, as pieces of output (runs of
+// the original src and lines of the patch), followed by the original from
+// its line next on. Lines of the original are cut only in a window around
+// where a hunk is sought: the lines before it are skipped by counting
+// newlines, which a kernel source of thousands of lines patched in a few
+// places makes much cheaper than cutting (and later joining) every line.
+// A hunk sought or spliced before the cursor (git lets a hunk match
+// earlier than the previous one) turns the image into a plain list of
+// lines (slow) for the rest of the file.
 type image struct {
-	done, rest []string
+	src   string
+	total int // lines in src
+
+	pieces []string // the image before the cursor
+	nDone  int      // its lines
+	next   int      // the original's line at the cursor
+	off    int      // where it starts in src
+
+	// The original's lines winStart.. start at win[0].., and the line
+	// after the last of them at winEnd; winStart >= next.
+	win      []int
+	winStart int
+	winEnd   int
+
+	slow []string // when set, the whole image as lines
 }
 
-func (m *image) len() int { return len(m.done) + len(m.rest) }
+// windowMargin is how many lines before the line a hunk is sought at the
+// window starts: findPos tries lines alternately after and before it.
+const windowMargin = 256
 
-func (m *image) at(i int) string {
-	if i < len(m.done) {
-		return m.done[i]
+func newImage(src string) *image {
+	total := strings.Count(src, "\n")
+	if src != "" && src[len(src)-1] != '\n' {
+		total++
 	}
-	return m.rest[i-len(m.done)]
+	return &image{src: src, total: total}
+}
+
+func (m *image) len() int {
+	if m.slow != nil {
+		return len(m.slow)
+	}
+	return m.nDone + m.total - m.next
+}
+
+// at returns line i of the image.
+func (m *image) at(i int) string {
+	if m.slow == nil && i < m.nDone {
+		m.toSlow()
+	}
+	if m.slow != nil {
+		return m.slow[i]
+	}
+	j := m.next + i - m.nDone
+	m.cover(j)
+	k := j - m.winStart
+	end := m.winEnd
+	if k+1 < len(m.win) {
+		end = m.win[k+1]
+	}
+	return m.src[m.win[k]:end]
+}
+
+// lineOffset returns where the original's line j (next <= j <= total)
+// starts in src.
+func (m *image) lineOffset(j int) int {
+	if j == m.total {
+		return len(m.src)
+	}
+	m.cover(j)
+	return m.win[j-m.winStart]
+}
+
+// cover makes the window hold the original's line j (next <= j < total).
+func (m *image) cover(j int) {
+	if j < m.winStart {
+		m.win, m.winStart, m.winEnd = m.win[:0], m.next, m.off
+	}
+	if last := m.winStart + len(m.win); j-last > 2*windowMargin {
+		// Skip to a little before j, counting newlines.
+		to := j - windowMargin
+		m.winEnd = m.skipLines(m.winEnd, to-last)
+		m.win, m.winStart = m.win[:0], to
+	}
+	for m.winStart+len(m.win) <= j {
+		m.win = append(m.win, m.winEnd)
+		i := strings.IndexByte(m.src[m.winEnd:], '\n')
+		if i < 0 {
+			m.winEnd = len(m.src)
+		} else {
+			m.winEnd += i + 1
+		}
+	}
+}
+
+// skipLines returns where the line n lines after the one at off starts.
+func (m *image) skipLines(off, n int) int {
+	const chunk = 4096
+	for n > 0 {
+		c := m.src[off:min(off+chunk, len(m.src))]
+		if k := strings.Count(c, "\n"); k < n {
+			off += len(c)
+			n -= k
+			continue
+		}
+		for ; n > 0; n-- {
+			off += strings.IndexByte(m.src[off:], '\n') + 1
+		}
+	}
+	return off
 }
 
 // splice replaces n lines at line at with repl.
 func (m *image) splice(at, n int, repl []string) {
-	if at >= len(m.done) {
-		k := at - len(m.done)
-		m.done = append(m.done, m.rest[:k]...)
-		m.done = append(m.done, repl...)
-		m.rest = m.rest[k+n:]
+	if m.slow == nil && at < m.nDone {
+		m.toSlow()
+	}
+	if m.slow != nil {
+		m.slow = splice(m.slow, at, n, repl)
 		return
 	}
-	all := make([]string, 0, m.len()-n+len(repl))
-	all = append(all, m.done...)
-	all = append(all, m.rest...)
-	all = splice(all, at, n, repl)
-	m.done, m.rest = all[:at+len(repl)], all[at+len(repl):]
+	j := m.next + at - m.nDone // the original's first line replaced
+	from, to := m.lineOffset(j), m.lineOffset(j+n)
+	if from > m.off {
+		m.pieces = append(m.pieces, m.src[m.off:from])
+	}
+	m.pieces = append(m.pieces, repl...)
+	m.nDone += at - m.nDone + len(repl)
+	m.next, m.off = j+n, to
+	if m.next >= m.winStart+len(m.win) {
+		m.win = m.win[:0]
+		m.winStart, m.winEnd = m.next, m.off
+	} else if m.next > m.winStart {
+		m.win = m.win[m.next-m.winStart:]
+		m.winStart = m.next
+	}
+}
+
+// toSlow turns the image into a list of its lines.
+func (m *image) toSlow() {
+	lines := make([]string, 0, m.len())
+	for _, p := range m.pieces {
+		lines = append(lines, SplitLines(p)...)
+	}
+	m.slow = append(lines, SplitLines(m.src[m.off:])...)
+	m.pieces, m.win = nil, nil
 }
 
 // String joins the lines into the file's content.
 func (m *image) String() string {
-	size := 0
-	for _, l := range m.done {
-		size += len(l)
+	parts := m.slow
+	if parts == nil {
+		parts = append(m.pieces, m.src[m.off:])
 	}
-	for _, l := range m.rest {
-		size += len(l)
+	size := 0
+	for _, p := range parts {
+		size += len(p)
 	}
 	var b strings.Builder
 	b.Grow(size)
-	for _, l := range m.done {
-		b.WriteString(l)
-	}
-	for _, l := range m.rest {
-		b.WriteString(l)
+	for _, p := range parts {
+		b.WriteString(p)
 	}
 	return b.String()
 }

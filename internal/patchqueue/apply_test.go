@@ -3,6 +3,7 @@ package patchqueue
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -141,7 +142,11 @@ func FuzzApplyHunks(f *testing.F) {
 			t.Fatalf("diff of a->b does not apply to a: ok=%v got %q want %q", ok, out, b)
 		}
 		for fz := 0; fz <= 2; fz++ {
-			ApplyHunks(target, hs, fz) // must not panic
+			got, gres, gok := ApplyHunks(target, hs, fz) // must not panic
+			want, wres, wok := applyHunksRef(target, hs, fz)
+			if got != want || gok != wok || !reflect.DeepEqual(gres, wres) {
+				t.Fatalf("fuzz %d: ApplyHunks gave %q %v %v, the reference %q %v %v", fz, got, gok, gres, want, wok, wres)
+			}
 		}
 	})
 }

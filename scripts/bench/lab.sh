@@ -4,9 +4,16 @@
 # RSS of each. Needs the lab (scripts/lab/build.sh) and GNU time.
 #
 #   RTBOT_LAB=$HOME/rtbot-lab bash scripts/bench/lab.sh [QUEUE BASE ONTO] [RUNS]
+#   RTBOT_REPO=/work/scale/10M.git RTBOT_LAB=... bash scripts/bench/lab.sh ...
 #
 # Defaults: Debian 6.1.174's RT queue, materialised on v6.1.174, onto v6.1.176,
 # 3 runs of rtbot (the median is reported; git am runs once: it is slow).
+# The queues always come from the lab; the repository is a fresh clone of the
+# lab's, or, with RTBOT_REPO, a copy of that repository (e.g. one of the padded
+# ones scripts/bench/scale.sh builds) made of hard links, so that neither the
+# runs' packs nor git am's worktree touch the original. Every rtbot run prints
+# its CPU time (user+sys) too: on a busy machine it varies less than the wall
+# time.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -22,18 +29,32 @@ QDIR=$LAB/queues/$QUEUE
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 go build -o "$TMP/rtbot" ./cmd/rtbot
-# Measure on a fresh copy of the lab repository: one pack, no loose objects,
-# as a maintainer's mirror after git gc (every rtbot run adds a small pack).
 REPO=$TMP/linux.git
-git clone -q --bare --no-local "$LAB/linux.git" "$REPO"
+if [ -n "${RTBOT_REPO:-}" ]; then
+	# Packs are never modified in place, so hard links are a safe copy
+	# (git am may only refresh a pack's mtime, as git does for any clone
+	# that hard-links its packs); another file system gets a --shared
+	# clone (its objects borrowed).
+	cp -al "$RTBOT_REPO" "$REPO" 2>/dev/null || {
+		rm -rf "$REPO"
+		git clone -q --bare --shared "$RTBOT_REPO" "$REPO"
+	}
+	rm -f "$REPO/READY"
+else
+	# Measure on a fresh copy of the lab repository: one pack, no loose
+	# objects, as a maintainer's mirror after git gc (every rtbot run adds
+	# a small pack).
+	git clone -q --bare --no-local "$LAB/linux.git" "$REPO"
+fi
 
-measure() { # label, command...: prints "label wall_s maxrss_kib"
+measure() { # label, command...: prints "label wall_s maxrss_kib cpu_s"
 	local label=$1
 	shift
-	/usr/bin/time -f '%e %M' -o "$TMP/time" "$@" >"$TMP/out" 2>"$TMP/err" || true
-	echo "$label $(cat "$TMP/time" | tail -1)"
+	/usr/bin/time -f '%e %M %U %S' -o "$TMP/time" "$@" >"$TMP/out" 2>"$TMP/err" || true
+	echo "$label $(tail -1 "$TMP/time" | awk '{printf "%s %s %.2f", $1, $2, $3 + $4}')"
 }
 
+echo "date: $(date -u +%Y-%m-%dT%H:%MZ); load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB; $(git --version); $(go version | cut -d' ' -f3)"
 echo "repo: $REPO ($(du -sh "$REPO" | cut -f1), $(git --git-dir="$REPO" count-objects -v | awk '/^count:/{l=$2} /^packs:/{p=$2} END{print l" loose objects, "p" packs"}'))"
 echo "job: queue $QUEUE ($(grep -cv '^\s*\(#\|$\)' "$QDIR/series") patches) --base $BASE --onto $ONTO"
@@ -69,7 +90,8 @@ r = [l.split() for l in open(sys.argv[1])]
 a = open(sys.argv[2]).read().split()
 wall = statistics.median(float(x[1]) for x in r)
 rss = max(int(x[2]) for x in r)
-print(f"\nrtbot merge: median {wall:.2f} s, peak RSS {rss/1024:.0f} MiB")
-print(f"git am -3:   {float(a[1]):.2f} s, peak RSS {int(a[2])/1024:.0f} MiB")
-print(f"ratio: rtbot is {float(a[1])/wall:.1f}x faster")
+cpu = statistics.median(float(x[3]) for x in r)
+print(f"\nrtbot merge: median {wall:.2f} s, CPU median {cpu:.2f} s, peak RSS {rss/1024:.0f} MiB (first run {float(r[0][1]):.2f} s, CPU {float(r[0][3]):.2f} s)")
+print(f"git am -3:   {float(a[1]):.2f} s, CPU {float(a[3]):.2f} s, peak RSS {int(a[2])/1024:.0f} MiB")
+print(f"ratio: rtbot is {float(a[1])/wall:.1f}x faster ({float(a[3])/cpu:.1f}x less CPU)")
 PY
