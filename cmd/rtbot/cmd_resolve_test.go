@@ -2,12 +2,13 @@ package main
 
 import (
 	"bytes"
-	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/rtbot/rtbot/internal/fixtures"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/rtbot/rtbot/internal/fixtures"
 )
 
 // TestResolveCommand records the fix of the demo's conflict with `rtbot

@@ -42,13 +42,12 @@ func startRun(t *testing.T, st *state.Store, id string) state.Run {
 	return r
 }
 
-// TestStatusNeedsYou: `rtbot status` exits 3 while something failed or is
-// stuck, saying for each what to do, and 0 once a human settled them.
-func TestStatusNeedsYou(t *testing.T) {
+// stuckReports records in st a report the server refused for good (its
+// run is over) and one in doubt (interrupted while committing, its
+// announcement failed), and returns their actions.
+func stuckReports(t *testing.T, st *state.Store) (refused, doubt state.Action) {
+	t.Helper()
 	ctx := context.Background()
-	_, cfg := demoDir(t)
-	st := openConfigState(t, cfg)
-	// A report the server refused for good: its run is over.
 	r := startRun(t, st, "refused@x")
 	refused, _, err := st.Intend(ctx, r.ID, state.ActionMail, "rtbot.refused@x")
 	if err == nil {
@@ -56,13 +55,20 @@ func TestStatusNeedsYou(t *testing.T) {
 			st.FinishRun(ctx, r.ID, state.RunResult{Outcome: state.OutcomeManual}),
 			st.SetAnnouncementStatus(ctx, "refused@x", state.AnnouncementDone))
 	}
-	// A report in doubt: interrupted while committing.
 	r2 := startRun(t, st, "doubt@x")
 	doubt, _, err2 := st.Intend(ctx, r2.ID, state.ActionMail, "rtbot.doubt@x")
 	if err := errors.Join(err, err2, st.Committing(ctx, doubt.ID),
 		st.AnnouncementFailed(ctx, "doubt@x", errors.New("report <rtbot.doubt@x> may have arrived"))); err != nil {
 		t.Fatal(err)
 	}
+	return refused, doubt
+}
+
+// TestStatusNeedsYou: `rtbot status` exits 3 while something failed or is
+// stuck, saying for each what to do, and 0 once a human settled them.
+func TestStatusNeedsYou(t *testing.T) {
+	_, cfg := demoDir(t)
+	refused, doubt := stuckReports(t, openConfigState(t, cfg))
 	runCases(t, []cliCase{
 		{[]string{"status", "--config", cfg}, exitManual, []string{
 			"FAILED", "554 5.7.1 rejected as spam", fmt.Sprintf("rtbot action --config %s --retry %d", cfg, refused.ID),

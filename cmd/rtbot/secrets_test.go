@@ -38,17 +38,17 @@ type secretWorld struct {
 	written  map[string]string // what → text
 }
 
-func newSecretWorld(t *testing.T, token string) *secretWorld {
+// startDemoMail starts the in-process IMAP and SMTP servers of a demo
+// in dir: the mailbox holds the genuine cover and one naming another
+// branch (ignored, with the configured candidate remote in the reason),
+// and dir/imap.password the IMAP password demoConfig names.
+func startDemoMail(t *testing.T, dir string) (*fixtures.IMAPServer, *fixtures.SMTPServer) {
 	t.Helper()
-	dir := newDemo(t)
-	gs := testkit.ServeGit(t, dir, testkit.GitHTTPOptions{User: "rtbot", Password: token})
 	imap, err := fixtures.StartIMAP("rtbot", "imap-pw", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { imap.Close() })
-	// The genuine cover, and one naming another branch (ignored, with the
-	// configured candidate remote in the reason).
 	other := bytes.ReplaceAll(fixtures.DemoMail, []byte("linux-6.1.y"), []byte("linux-6.1.y-other"))
 	other = bytes.Replace(other, []byte("Message-Id: <20230213144742"), []byte("Message-Id: <other.20230213144742"), 1)
 	for _, m := range [][]byte{other, fixtures.DemoMail} {
@@ -62,6 +62,14 @@ func newSecretWorld(t *testing.T, token string) *secretWorld {
 	}
 	t.Cleanup(func() { smtp.Close() })
 	testkit.WriteFile(t, filepath.Join(dir, "imap.password"), "imap-pw\n", 0o600)
+	return imap, smtp
+}
+
+func newSecretWorld(t *testing.T, token string) *secretWorld {
+	t.Helper()
+	dir := newDemo(t)
+	gs := testkit.ServeGit(t, dir, testkit.GitHTTPOptions{User: "rtbot", Password: token})
+	imap, smtp := startDemoMail(t, dir)
 	withToken := strings.Replace(gs.URL, "http://", "http://rtbot:"+token+"@", 1)
 	cfg := filepath.Join(dir, "rtbot.toml")
 	if err := os.WriteFile(cfg, []byte(secretConfig(t, dir, imap.Addr, smtp.Addr, withToken)), 0o644); err != nil {
