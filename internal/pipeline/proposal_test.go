@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -127,10 +129,16 @@ func TestProposalAccepted(t *testing.T) {
 	if err != nil || len(rs) != 1 || rs[0].RecordedAt.IsZero() || !strings.Contains(rs[0].Source, "rule: both-insert") {
 		t.Fatalf("resolutions %+v, %v", rs, err)
 	}
+	w.cfg.Trees[0].ExportDir = filepath.Join(w.dir, "export")
 	p3 := w.pass(t, Options{})
 	if len(p3.Runs) != 1 || p3.Runs[0].Outcome != state.OutcomeClean || p3.Runs[0].Pushed != "rtbot/6.1-rt/6.1.12-rc2" ||
 		len(p3.Runs[0].Triggers) != 1 {
 		t.Fatalf("after accepting: %+v; want rc2 clean, pushed, tested", p3.Runs)
+	}
+	// The refreshed queue has the accepted proposal as the patch.
+	exported, err := os.ReadFile(filepath.Join(p3.Runs[0].Export, "patches", lazyPatch))
+	if err != nil || !strings.Contains(string(exported), "\n \tstable_fix(r);\n+\tpreempt_lazy_enable();\n+\n") {
+		t.Errorf("the exported %s is not the accepted refresh (%v):\n%s", lazyPatch, err, exported)
 	}
 	if st, reason := w.patchStatus(t, p3.Runs[0].RunID, lazyPatch); st != "resolved" || !strings.Contains(reason, "accepted by "+acceptedBy) {
 		t.Errorf("after accepting: %s %s: %q", lazyPatch, st, reason)
