@@ -44,7 +44,7 @@ error.`,
 	f.bot.addConfig(c)
 	f.bot.addLog(c, "log every step")
 	fs := c.Flags()
-	fs.Int64Var(&f.learn.Run, "run", 0, "the run whose conflict the fix resolves")
+	fs.Int64Var(&f.learn.Run, "run", 0, "the run whose conflict the fix resolves, or whose proposals --accept accepts")
 	fs.StringVar(&f.learn.Fix, "fix", "", "revision (commit or branch) in the tree's repository that carries the resolved files")
 	fs.StringVar(&f.learn.Patch, "patch", "", "the conflicting patch the fix resolves (its file name); needed when several conflict")
 	fs.StringVar(&f.learn.Since, "since", "", "learn only what changed from this revision to --fix (default: the run's partial branch, when --fix builds on it)")
