@@ -258,6 +258,9 @@ func doMerge(ctx context.Context, a mergeArgs) (*triage.Report, *export.Manifest
 			return nil, nil, err
 		}
 		rep.Result.Branch = a.branch
+		if err := proposeBranch(ctx, eng, rep, res, a.branch+merger.ProposedSuffix); err != nil {
+			return nil, nil, err
+		}
 	}
 	var m *export.Manifest
 	if a.exportDir != "" {
@@ -267,4 +270,41 @@ func doMerge(ctx context.Context, a mergeArgs) (*triage.Report, *export.Manifest
 	}
 	rep.Elapsed = time.Since(start)
 	return rep, m, err
+}
+
+// proposeBranch commits the proposed refreshes of rep on the branch name,
+// on top of the result (see docs/triage.md, "Proposed refreshes"), when
+// there is any, and records where each went in rep.
+func proposeBranch(ctx context.Context, eng *merger.Engine, rep *triage.Report, res *merger.Result, name string) error {
+	want := map[int]bool{}
+	for _, p := range rep.Patches {
+		if p.Proposal != nil {
+			want[p.Index] = true
+		}
+	}
+	if len(want) == 0 {
+		return nil
+	}
+	old, err := eng.BranchHead(name)
+	if err != nil {
+		return err
+	}
+	head, done, skipped, err := eng.CommitProposals(ctx, res, func(p *merger.PatchResult) bool { return want[p.Patch.Index] })
+	if err != nil {
+		return err
+	}
+	committed, notDone := map[int]string{}, map[int]string{}
+	for _, c := range done {
+		committed[c.Patch.Patch.Index] = c.Commit.String()
+	}
+	for _, s := range skipped {
+		notDone[s.Patch.Patch.Index] = s.Why
+	}
+	if len(done) > 0 {
+		if err := eng.UpdateBranch(name, head, old); err != nil {
+			return err
+		}
+	}
+	triage.ProposedOn(rep.Patches, name, committed, notDone)
+	return nil
 }

@@ -122,3 +122,17 @@ func partialEdit(t *testing.T, repoDir, to, old, new string) plumbing.Hash {
 	}
 	return h
 }
+
+// TestResolveAcceptCommand: --accept needs --run and not --fix, --by goes
+// with --accept, and a run without a proposal says so (the demo's serial
+// conflict edits the same line on both sides: no proposal).
+func TestResolveAcceptCommand(t *testing.T) {
+	_, cfg := demoDir(t)
+	runCases(t, []cliCase{
+		{[]string{"resolve", "--config", cfg, "--accept", "all"}, exitUsage, nil},
+		{[]string{"resolve", "--config", cfg, "--run", "1", "--fix", "HEAD", "--accept", "all"}, exitUsage, nil},
+		{[]string{"resolve", "--config", cfg, "--list", "--by", "Jane <j@example.org>"}, exitUsage, nil},
+		{[]string{"resolve", "--config", cfg, "--run", "1", "--accept", "all", "--by", "Jane <j@example.org>"}, exitError,
+			[]string{"run 1 has no proposed refresh to accept"}},
+	})
+}

@@ -103,23 +103,26 @@ type learnedJSON struct {
 
 // passRunJSON is what one run of a pass did.
 type passRunJSON struct {
-	RunID        int64    `json:"run_id"`
-	Announcement string   `json:"announcement"`
-	Tree         string   `json:"tree"`
-	Candidate    string   `json:"candidate"`
-	Commit       string   `json:"commit"`
-	QueueID      string   `json:"queue_id"`
-	Outcome      string   `json:"outcome"`
-	Branch       string   `json:"branch"`
-	Result       string   `json:"result"`
-	Pushed       string   `json:"pushed"`
-	NotPushed    string   `json:"not_pushed"`
-	Triggers     []string `json:"triggers"`
-	Mail         string   `json:"mail"`
-	NotMailed    string   `json:"not_mailed"`
-	Export       string   `json:"export"`
-	Error        string   `json:"error"`
-	Resumed      bool     `json:"resumed"`
+	RunID        int64  `json:"run_id"`
+	Announcement string `json:"announcement"`
+	Tree         string `json:"tree"`
+	Candidate    string `json:"candidate"`
+	Commit       string `json:"commit"`
+	QueueID      string `json:"queue_id"`
+	Outcome      string `json:"outcome"`
+	Branch       string `json:"branch"`
+	Result       string `json:"result"`
+	Pushed       string `json:"pushed"`
+	NotPushed    string `json:"not_pushed"`
+	// ProposedPushed is the proposed branch pushed next to the partial
+	// one, "" when none was.
+	ProposedPushed string   `json:"proposed_pushed"`
+	Triggers       []string `json:"triggers"`
+	Mail           string   `json:"mail"`
+	NotMailed      string   `json:"not_mailed"`
+	Export         string   `json:"export"`
+	Error          string   `json:"error"`
+	Resumed        bool     `json:"resumed"`
 	// Summary is left out when the run made no triage (it failed first).
 	Summary *triage.Summary `json:"summary,omitempty"`
 }
@@ -312,7 +315,7 @@ func toPassRunJSON(r pipeline.RunReport) passRunJSON {
 	j := passRunJSON{
 		RunID: r.RunID, Announcement: r.Announcement, Tree: r.Tree, Candidate: r.Candidate, Commit: r.Commit,
 		QueueID: r.QueueID, Outcome: string(r.Outcome), Branch: r.Branch, Result: r.Result, Pushed: r.Pushed,
-		NotPushed: r.NotPushed, Triggers: orEmpty(r.Triggers), Mail: r.Mail, NotMailed: r.NotMailed,
+		NotPushed: r.NotPushed, ProposedPushed: r.ProposedPushed, Triggers: orEmpty(r.Triggers), Mail: r.Mail, NotMailed: r.NotMailed,
 		Export: r.Export, Error: r.Error, Resumed: r.Resumed,
 	}
 	if r.Report != nil {

@@ -96,7 +96,10 @@ func mergeJSONOutputs(t *testing.T) []jsonOutput {
 	// patches dropped: the keys the demo does not have.
 	repo, queue := mergeRepo(t)
 	odd := rtbotJSON(t, exitManual, "merge", "--repo", repo, "--queue", queue, "--base", "v1", "--onto", "v2-rc1", "--drop-applied", "--branch", "rtbot/test", "--json")
-	return []jsonOutput{{name: "merge", out: out, dir: dir}, {name: "merge", out: odd, checkOnly: true}}
+	// A conflict with a proposed refresh, committed on T-proposed.
+	prepo, pqueue := proposalRepo(t)
+	proposed := rtbotJSON(t, exitManual, "merge", "--repo", prepo, "--queue", pqueue, "--base", "v1", "--onto", "v2-rc1", "--branch", "T", "--json")
+	return []jsonOutput{{name: "merge", out: out, dir: dir}, {name: "merge", out: odd, checkOnly: true}, {name: "merge", out: proposed, checkOnly: true}}
 }
 
 // announceJSONOutput is `rtbot announce --json` on every real list mail.

@@ -220,11 +220,12 @@ func TestLabTriageMatchesDebian(t *testing.T) {
 		// implies; every other patch must apply.
 		want map[string]triage.Action
 	}{
-		// 6.1.177-1: Refresh 0040 (ARM fault handlers); Drop 0056
-		// (debugobjects, "applied upstream"); Drop 0071 (kvm/vmx regparm).
-		{"6.1.176", "v6.1.176", "v6.1.177", map[string]triage.Action{"0040-": triage.Refresh, "0056-": triage.Drop, "0071-": triage.Drop}},
+		// 6.1.177-1: Refresh 0040 (ARM fault handlers), which rtbot
+		// proposes (review); Drop 0056 (debugobjects, "applied
+		// upstream"); Drop 0071 (kvm/vmx regparm).
+		{"6.1.176", "v6.1.176", "v6.1.177", map[string]triage.Action{"0040-": triage.Review, "0056-": triage.Drop, "0071-": triage.Drop}},
 		// The rt58 queue met the same two upstream changes.
-		{"6.1.174", "v6.1.174", "v6.1.177", map[string]triage.Action{"0040-": triage.Refresh, "0056-": triage.Drop}},
+		{"6.1.174", "v6.1.174", "v6.1.177", map[string]triage.Action{"0040-": triage.Review, "0056-": triage.Drop}},
 		// 6.1.176-1 moved to rt64 without a refresh: the rt58 queue applies.
 		{"6.1.174", "v6.1.174", "v6.1.176", nil},
 		// Debian's refreshed 6.1.177 queue applies to 6.1.177.

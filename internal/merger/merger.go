@@ -86,6 +86,10 @@ type FileResult struct {
 	// outcome is Conflict or Resolved.
 	Conflicted  []byte `json:"-"`
 	ConflictKey string `json:"-"`
+	// Proposal is the refresh rtbot proposes for a file in conflict
+	// (see ProposeFile); NoProposal says why there is none.
+	Proposal   *Proposal `json:"proposal,omitempty"`
+	NoProposal string    `json:"no_proposal,omitempty"`
 
 	// Blob ids of the three versions, zero when absent, so later stages can
 	// read them.
@@ -120,6 +124,9 @@ type PatchResult struct {
 	BlockedBy string       `json:"blocked_by,omitempty"`
 	Files     []FileResult `json:"files"`
 	Err       string       `json:"error,omitempty"`
+	// step is what the patch was replayed from, to replay it again onto
+	// the proposed branch (CommitProposals).
+	step Step
 }
 
 // Stats counts the work a rebase did.

@@ -39,7 +39,7 @@ func (e *Engine) Rebase(ctx context.Context, steps []Step, base, onto plumbing.H
 				return nil, err
 			}
 		}
-		pr := &PatchResult{Patch: st.Patch, Source: st.Commit}
+		pr := &PatchResult{Patch: st.Patch, Source: st.Commit, step: st}
 		res.Patches = append(res.Patches, pr)
 		if st.Patch.Err != nil {
 			pr.Outcome, pr.Err = Malformed, st.Patch.Err.Error()
@@ -459,6 +459,9 @@ func (r *rebaser) merge(x *fileRebase) (out string, done bool, err error) {
 		fr.Detail += "; " + why
 	}
 	fr.Regions = regions(m.Conflicts)
+	if x.f.Op == patchqueue.OpModify || x.f.Op == patchqueue.OpRename {
+		fr.Proposal, fr.NoProposal = ProposeFile(fr)
+	}
 	return "", true, nil
 }
 

@@ -240,7 +240,7 @@ func (p *Pipeline) learnBranch(ctx context.Context, t config.Tree, run state.Run
 		return err
 	}
 	if learnt {
-		if err := p.rerunIfClean(ctx, t, run, b.name, b.tip, pass); err != nil {
+		if err := p.rerunIfClean(ctx, t, run, b.name, b.tip, fmt.Sprintf("fixes pushed to %s (%.12s)", b.name, b.tip), pass); err != nil {
 			return err
 		}
 	}
@@ -370,8 +370,9 @@ const KindRerun = "rerun"
 // processes like any other: the clean branch is pushed and the tests
 // fire, so an rc whose only conflicts the maintainers fixed is tested
 // within its review window. Still unclean, nothing is recorded: the
-// report already mailed stands. One rerun per pushed tip.
-func (p *Pipeline) rerunIfClean(ctx context.Context, t config.Tree, run state.Run, branch string, tip plumbing.Hash, pass *Pass) error {
+// report already mailed stands. One rerun per pushed tip; what says what
+// made the candidate clean, for the announcement's subject.
+func (p *Pipeline) rerunIfClean(ctx context.Context, t config.Tree, run state.Run, branch string, tip plumbing.Hash, what string, pass *Pass) error {
 	a, err := p.store.Announcement(ctx, run.Announcement)
 	if err != nil {
 		return err
@@ -397,7 +398,7 @@ func (p *Pipeline) rerunIfClean(ctx context.Context, t config.Tree, run state.Ru
 		MessageID: p.messageID(fmt.Sprintf("rerun.%s.%s.%.12s", t.Name, candName(a.Version, a.RC), tip)),
 		Kind:      KindRerun, Series: a.Series, Version: a.Version, RC: a.RC,
 		GitURL: netsec.Redact(t.PushRemote), GitBranch: branch, From: "rtbot",
-		Subject: fmt.Sprintf("%s: fixes pushed to %s (%.12s) leave nothing for a human", candName(a.Version, a.RC), branch, tip),
+		Subject: fmt.Sprintf("%s: %s leave nothing for a human", candName(a.Version, a.RC), what),
 		Status:  state.AnnouncementNew,
 	})
 	if err != nil {

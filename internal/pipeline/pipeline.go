@@ -205,7 +205,10 @@ type RunReport struct {
 	// NotPushed says why a branch to be pushed was not (the maintainers
 	// pushed onto the partial branch).
 	NotPushed string `json:"not_pushed,omitempty"`
-	Result    string `json:"result,omitempty"`
+	// ProposedPushed is the proposed branch pushed next to the partial
+	// one (docs/triage.md, "Proposed refreshes").
+	ProposedPushed string `json:"proposed_pushed,omitempty"`
+	Result         string `json:"result,omitempty"`
 	// Mail is the Message-ID of the triage report, set only once the SMTP
 	// server accepted it (250 to the final dot), in this pass or before.
 	Mail string `json:"mail,omitempty"`

@@ -23,7 +23,7 @@ func (p *Pipeline) reportMail(a state.Announcement, t config.Tree, triageReport 
 	if runReport.Branch != "" {
 		b.WriteString(report.Wrap(branchSentence(triageReport, runReport)))
 	}
-	b.WriteString(toDo(triageReport, runReport.Pushed != ""))
+	b.WriteString(toDo(triageReport, runReport.Pushed != "", runReport.RunID))
 	b.WriteString("\n")
 	if err := report.Render(&b, triageReport, reportOptions(t, runReport)); err != nil {
 		return nil, err
@@ -99,6 +99,9 @@ func agree(n int, one, many string) string {
 type chore struct {
 	statuses  []triage.Status
 	one, many string // "%s" is "1 patch (conflict)", "2 patches (conflict, missing-file)"
+	// proposed: the item is for the patches with a proposed refresh
+	// (review); the other items are for those without one.
+	proposed bool
 }
 
 // chores are the to-do items in the order a maintainer does them; the
@@ -113,26 +116,29 @@ func chores(pushed bool) []chore {
 		refresh.many = "Refresh %s: git am -3 each on top of the branch, resolve the conflicts and push the branch back; rtbot learns the resolutions and reuses them on the next candidates with the same conflicts."
 	}
 	return []chore{
-		{[]triage.Status{triage.Malformed}, "Fix %s in the queue: it cannot be parsed.", "Fix %s in the queue: they cannot be parsed."},
+		{statuses: []triage.Status{triage.Malformed}, one: "Fix %s in the queue: it cannot be parsed.", many: "Fix %s in the queue: they cannot be parsed."},
+		{statuses: []triage.Status{triage.Conflict}, proposed: true,
+			one:  "Review %s: rtbot proposes a refresh (below). Accept it with rtbot resolve --run RUN --accept all, or refresh it by hand.",
+			many: "Review %s: rtbot proposes refreshes (below). Accept them with rtbot resolve --run RUN --accept all (or name one), or refresh them by hand."},
 		refresh,
-		{[]triage.Status{triage.AlreadyApplied}, "Drop %s from the queue: the candidate already has its change.",
-			"Drop %s from the queue: the candidate already has their changes."},
-		{[]triage.Status{triage.Superseded}, "Drop %s from the queue once you have confirmed that upstream's rewrite of its lines makes it unneeded.",
-			"Drop %s from the queue once you have confirmed that upstream's rewrite of their lines makes them unneeded."},
-		{[]triage.Status{triage.Fuzz}, "Review %s: it applied only with reduced context.", "Review %s: they applied only with reduced context."},
-		{[]triage.Status{triage.Blocked}, "Nothing to do for %s: it waits for an earlier patch, and applies once that one is fixed.",
-			"Nothing to do for %s: they wait for earlier patches, and apply once those are fixed."},
+		{statuses: []triage.Status{triage.AlreadyApplied}, one: "Drop %s from the queue: the candidate already has its change.",
+			many: "Drop %s from the queue: the candidate already has their changes."},
+		{statuses: []triage.Status{triage.Superseded}, one: "Drop %s from the queue once you have confirmed that upstream's rewrite of its lines makes it unneeded.",
+			many: "Drop %s from the queue once you have confirmed that upstream's rewrite of their lines makes them unneeded."},
+		{statuses: []triage.Status{triage.Fuzz}, one: "Review %s: it applied only with reduced context.", many: "Review %s: they applied only with reduced context."},
+		{statuses: []triage.Status{triage.Blocked}, one: "Nothing to do for %s: it waits for an earlier patch, and applies once that one is fixed.",
+			many: "Nothing to do for %s: they wait for earlier patches, and apply once those are fixed."},
 	}
 }
 
 // toDo is the list of what the maintainers are to do, only the items
 // some patch needs, each saying how many patches of which statuses.
-func toDo(r *triage.Report, pushed bool) string {
+func toDo(r *triage.Report, pushed bool, runID int64) string {
 	var b strings.Builder
 	for _, c := range chores(pushed) {
 		n, names := 0, []string{}
 		for _, s := range c.statuses {
-			if k := undone(r, s); k > 0 {
+			if k := undone(r, s, c.proposed); k > 0 {
 				n += k
 				names = append(names, string(s))
 			}
@@ -145,6 +151,7 @@ func toDo(r *triage.Report, pushed bool) string {
 		if n == 1 {
 			text = c.one
 		}
+		text = strings.ReplaceAll(text, "RUN", fmt.Sprint(runID))
 		b.WriteString(report.WrapHanging(fmt.Sprintf(text, what), "- ", "  "))
 	}
 	if b.Len() == 0 {
@@ -154,11 +161,12 @@ func toDo(r *triage.Report, pushed bool) string {
 }
 
 // undone counts the patches of status s that wait for a maintainer (not
-// those --drop-applied already left out).
-func undone(r *triage.Report, s triage.Status) int {
+// those --drop-applied already left out), with a proposed refresh or
+// without one as proposed says.
+func undone(r *triage.Report, s triage.Status, proposed bool) int {
 	n := 0
 	for _, p := range r.Patches {
-		if p.Status == s && !p.Dropped {
+		if p.Status == s && !p.Dropped && (p.Proposal != nil) == proposed {
 			n++
 		}
 	}

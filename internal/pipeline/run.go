@@ -57,6 +57,10 @@ type treeRun struct {
 	// refused is the *ReportRefused of a run that finished without its
 	// report, for the pass to fail with.
 	refused error
+	// proposed is the head of the run's proposed branch, proposedBranch
+	// its name: zero and "" when no patch has a proposed refresh.
+	proposed       plumbing.Hash
+	proposedBranch string
 }
 
 // runFailed is the error of a step that ends the run for good: runTree
@@ -255,6 +259,11 @@ func (p *Pipeline) rebaseRun(ctx context.Context, tr *treeRun, eng *merger.Engin
 	if err := p.fault(FaultRebased); err != nil {
 		return nil, nil, err
 	}
+	if triageReport.Summary.Attention > 0 {
+		if err := p.proposeRun(ctx, tr, eng, triageReport, mergeResult); err != nil {
+			return nil, nil, err
+		}
+	}
 	if err := p.store.SavePatchResults(ctx, tr.run.ID, patchResults(triageReport)); err != nil {
 		return nil, nil, err
 	}
@@ -286,6 +295,9 @@ func (p *Pipeline) moveRunBranch(tr *treeRun, eng *merger.Engine, triageReport *
 			return "", err
 		}
 	}
+	if err := p.moveProposedBranch(tr, eng); err != nil {
+		return "", err
+	}
 	triageReport.Result.Branch, tr.runReport.Branch = branch, branch
 	if err := p.fault(FaultBranch); err != nil {
 		return "", err
@@ -308,6 +320,9 @@ func (p *Pipeline) pushRunBranch(ctx context.Context, tr *treeRun, branch string
 		return err
 	default:
 		tr.runReport.Pushed = branch
+	}
+	if !clean {
+		return p.pushProposedBranch(ctx, tr)
 	}
 	return nil
 }

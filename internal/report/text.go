@@ -194,6 +194,35 @@ func writeFile(b *strings.Builder, p triage.PatchReport, f triage.FileReport) {
 		excerpt(b, "candidate, "+lines(rg.Candidate.Start, rg.Candidate.Count), rg.CandText)
 		excerpt(b, "RT patch, "+lines(rg.Patch.Start, rg.Patch.Count), rg.PatchText)
 	}
+	writeProposal(b, f)
+}
+
+// maxProposalDiff is how many lines of a proposal's diff a report shows.
+const maxProposalDiff = 40
+
+// writeProposal writes the proposed refresh of a conflicting file, as
+// what it changes in the patch (each line cut at Width), or why there is
+// none.
+func writeProposal(b *strings.Builder, f triage.FileReport) {
+	if f.NoProposal != "" {
+		b.WriteString(wrap("no proposed refresh: "+f.NoProposal, Width, "    "))
+	}
+	if f.Proposal == nil {
+		return
+	}
+	rules := "rule "
+	if len(f.Proposal.Rules) > 1 {
+		rules = "rules "
+	}
+	b.WriteString(wrap("proposed refresh ("+rules+strings.Join(f.Proposal.Rules, ", ")+"), what it changes in the patch:", Width, "    "))
+	diff := strings.Split(strings.TrimSuffix(f.Proposal.Diff, "\n"), "\n")
+	for i, l := range diff {
+		if i == maxProposalDiff {
+			fmt.Fprintf(b, "    ... (%s)\n", Plural(len(diff)-maxProposalDiff, "more line", "more lines"))
+			break
+		}
+		b.WriteString(cutEnd("    "+l, Width) + "\n")
+	}
 }
 
 // writeMerged lists the patches that merged with a 3-way merge, for

@@ -51,6 +51,9 @@ type PatchReport struct {
 	// Dropped is set when --drop-applied left an already-applied patch out.
 	Dropped bool   `json:"dropped,omitempty"`
 	Error   string `json:"error,omitempty"`
+	// Proposal is rtbot's proposed refresh of a conflicting patch (see
+	// docs/triage.md, "Proposed refreshes").
+	Proposal *PatchProposal `json:"proposal,omitempty"`
 }
 
 // FileReport is the verdict on one file of a patch.
@@ -69,6 +72,10 @@ type FileReport struct {
 	// Resolution says where the remembered resolution of a resolved file
 	// came from.
 	Resolution string `json:"resolution,omitempty"`
+	// Proposal is the proposed refresh of a conflicting file; NoProposal
+	// says why a conflicting file has none.
+	Proposal   *FileProposal `json:"proposal,omitempty"`
+	NoProposal string        `json:"no_proposal,omitempty"`
 }
 
 // Summary counts patches by status.

@@ -49,6 +49,11 @@ func Triage(ctx context.Context, res *merger.Result, src Source, opts Options) (
 			r.Dropped = true
 			r.Action = "dropped"
 		}
+		if r.Status == Conflict {
+			if err := t.propose(p, r); err != nil {
+				return nil, fmt.Errorf("proposed refresh of patch %s: %w", p.Patch.Name, err)
+			}
+		}
 		// Remember what an unclean patch would have added, to recognise
 		// later patches that only fail because of it.
 		if !r.Status.Clean() && !r.Dropped {
