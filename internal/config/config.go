@@ -78,6 +78,8 @@ type Config struct {
 	Limits LimitsConfig `toml:"limits"`
 	// Git is the [git] table; after Load every field is set (see Deadlines).
 	Git GitConfig `toml:"git"`
+	// Results is the [results] table; after Load every field is set.
+	Results ResultsConfig `toml:"results"`
 }
 
 // LimitsConfig is the [limits] table: how much rtbot reads of what comes
@@ -474,6 +476,7 @@ func Parse(name string, data []byte, rules Rules) (*Config, error) {
 	}
 	c.validate(p, base, rules)
 	c.Limits.validate(p, md, rules.Defaults.Limits)
+	c.Results.validate(p, md, base, rules.Defaults)
 	c.validateDeadlines(p, rules.Defaults)
 	if err := p.err(); err != nil {
 		return nil, err

@@ -12,6 +12,7 @@ import (
 	"github.com/rtbot/rtbot/internal/patchqueue"
 	"github.com/rtbot/rtbot/internal/refname"
 	"github.com/rtbot/rtbot/internal/remote"
+	"github.com/rtbot/rtbot/internal/results"
 	"github.com/rtbot/rtbot/internal/trigger"
 )
 
@@ -57,6 +58,10 @@ func ConfigRules() config.Rules {
 			GitTimeout:     remote.DefaultTimeout,
 			GitListTimeout: remote.DefaultListTimeout,
 			PassTimeout:    DefaultPassTimeout,
+
+			ResultsDeadline:         results.DefaultDeadline,
+			LatencyTolerancePercent: results.DefaultTolerancePercent,
+			LatencyToleranceUS:      results.DefaultToleranceUS,
 			Limits: config.LimitsConfig{
 				MailBytes: mail.MaxBytes, MailHeaderBytes: mail.MaxHeaderBytes, MailTextBytes: mail.MaxTextBytes,
 				MIMEParts: mail.MaxParts, MIMEDepth: mail.MaxDepth,

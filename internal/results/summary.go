@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/rtbot/rtbot/internal/report"
 )
@@ -272,3 +273,10 @@ func orNone(s string) string {
 	}
 	return s
 }
+
+// The defaults of the [results] keys.
+const (
+	DefaultDeadline         = 24 * time.Hour // results.deadline
+	DefaultTolerancePercent = 10.0           // results.latency_tolerance_percent
+	DefaultToleranceUS      = 5.0            // results.latency_tolerance_us
+)
