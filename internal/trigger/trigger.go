@@ -114,6 +114,10 @@ type Result struct {
 	ExitCode          int    // command: the exit status (-1 if killed)
 	HTTPStatus        int    // webhook / kcidb url
 	Output            string // path of the file holding the kept output (command stdout+stderr, HTTP response body, or the KCIDB document)
+	// Results is the KCIDB results file a command wrote where
+	// RTBOT_RESULTS said (command); "" when it wrote none. Fire does not
+	// read it.
+	Results string
 }
 
 // Error is a failed firing.
