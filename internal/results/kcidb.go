@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"time"
 )
 
 // MaxDocumentBytes bounds one KCIDB document rtbot reads.
@@ -93,10 +94,15 @@ type Lookup interface {
 }
 
 // Imported is what one document brought: the results for rtbot's
-// checkouts, and why the others were refused.
+// checkouts, why the others were refused, and the checkouts whose
+// testing the document says is over.
 type Imported struct {
 	Results []Result
 	Refused []string
+	// Finished lists rtbot's checkouts the document repeats with
+	// origin_tests_finish_time set: KCIDB's way to say that all tests of
+	// the checkout are done, so nothing more is to come.
+	Finished []string
 }
 
 type document struct {
@@ -105,8 +111,9 @@ type document struct {
 		Minor int  `json:"minor"`
 	} `json:"version"`
 	Checkouts []struct {
-		ID     string `json:"id"`
-		Origin string `json:"origin"`
+		ID                    string `json:"id"`
+		Origin                string `json:"origin"`
+		OriginTestsFinishTime string `json:"origin_tests_finish_time"`
 	} `json:"checkouts"`
 	Builds []build `json:"builds"`
 	Tests  []test  `json:"tests"`
@@ -151,12 +158,14 @@ func Import(data []byte, lookup Lookup) (Imported, error) {
 		return Imported{}, err
 	}
 	var im Imported
-	builds := map[string]string{} // build id -> checkout id
+	builds := map[string]string{} // build id -> checkout id; "" for a build refused
 	for _, c := range doc.Checkouts {
 		if ok, err := lookup.Checkout(c.ID); err != nil {
 			return Imported{}, err
 		} else if !ok {
 			im.Refused = append(im.Refused, fmt.Sprintf("checkout %q: not a checkout rtbot wrote", c.ID))
+		} else if c.OriginTestsFinishTime != "" {
+			im.Finished = append(im.Finished, c.ID)
 		}
 	}
 	for _, b := range doc.Builds {
@@ -166,6 +175,7 @@ func Import(data []byte, lookup Lookup) (Imported, error) {
 		}
 		if !ok {
 			im.Refused = append(im.Refused, fmt.Sprintf("build %q: checkout %q is not a checkout rtbot wrote", b.ID, b.CheckoutID))
+			builds[b.ID] = ""
 			continue
 		}
 		builds[b.ID] = b.CheckoutID
@@ -173,8 +183,11 @@ func Import(data []byte, lookup Lookup) (Imported, error) {
 			Status: b.Status, Machine: oneLine(b.Architecture), LogURL: b.LogURL})
 	}
 	for _, t := range doc.Tests {
-		checkout, ok := builds[t.BuildID]
-		if !ok {
+		// A build of this document decides, even if refused: a build
+		// stored earlier under the same id cannot adopt its tests.
+		checkout, inDoc := builds[t.BuildID]
+		ok := inDoc && checkout != ""
+		if !inDoc {
 			if checkout, ok, err = lookup.Build(t.BuildID); err != nil {
 				return Imported{}, err
 			}
@@ -215,7 +228,13 @@ func decode(data []byte) (*document, error) {
 	}
 	var errs []error
 	for i, c := range doc.Checkouts {
-		errs = append(errs, checkObject(fmt.Sprintf("checkouts[%d]", i), c.ID, c.Origin, "", ""))
+		where := fmt.Sprintf("checkouts[%d]", i)
+		errs = append(errs, checkObject(where, c.ID, c.Origin, "", ""))
+		if c.OriginTestsFinishTime != "" {
+			if _, err := time.Parse(time.RFC3339, c.OriginTestsFinishTime); err != nil {
+				errs = append(errs, fmt.Errorf("%s.origin_tests_finish_time %q: not an RFC 3339 time", where, c.OriginTestsFinishTime))
+			}
+		}
 	}
 	for i, b := range doc.Builds {
 		where := fmt.Sprintf("builds[%d]", i)

@@ -67,8 +67,9 @@ func TestImportRefusesForeignCheckouts(t *testing.T) {
 	if len(im.Results) != 0 || len(im.Refused) != 4 {
 		t.Fatalf("results %+v, refused %q; want none and 4", im.Results, im.Refused)
 	}
-	// A test of a build stored earlier is taken.
-	im, err = Import(data, fakeLookup{builds: map[string]string{"lab:build-old": checkout}})
+	// A test of a build stored earlier is taken, unless the document
+	// itself has that build, for another checkout.
+	im, err = Import(data, fakeLookup{builds: map[string]string{"lab:build-old": checkout, "lab:build-9": checkout}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,7 +183,7 @@ func TestFollowUpBody(t *testing.T) {
 }
 
 func FuzzImport(f *testing.F) {
-	for _, name := range []string{"lab-results.json", "foreign.json"} {
+	for _, name := range []string{"lab-results.json", "foreign.json", "finished.json"} {
 		data, err := os.ReadFile(filepath.Join("testdata", name))
 		if err != nil {
 			f.Fatal(err)
@@ -203,4 +204,19 @@ func FuzzImport(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestImportFinishedCheckout(t *testing.T) {
+	data := readTestdata(t, "finished.json")
+	if err := testkit.ValidateJSON(t, kcidbSchema, data); err != nil {
+		t.Fatalf("test data does not validate: %v", err)
+	}
+	im, err := Import(data, fakeLookup{})
+	if err != nil || len(im.Finished) != 1 || im.Finished[0] != checkout || len(im.Refused) != 0 {
+		t.Fatalf("Import = %+v, %v", im, err)
+	}
+	bad := strings.Replace(string(data), "2026-12-07T12:00:00Z", "noon", 1)
+	if _, err := Import([]byte(bad), fakeLookup{}); err == nil || !strings.Contains(err.Error(), "origin_tests_finish_time") {
+		t.Fatalf("bad finish time: %v", err)
+	}
 }

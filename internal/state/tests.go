@@ -217,12 +217,15 @@ func (s *Store) SaveResults(ctx context.Context, results []TestResult, runID int
 	return nil
 }
 
-// FollowUpDue lists the runs that wait for results and have no follow-up
-// yet, oldest first.
+// FollowUpDue lists the runs that wait for results and whose follow-up
+// mail is not done yet (none chosen, or chosen and not recorded done in
+// the actions ledger), oldest first.
 func (s *Store) FollowUpDue(ctx context.Context) ([]RunTests, error) {
 	var out []RunTests
 	err := s.readTx(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `SELECT run_id FROM run_tests WHERE followup = '' ORDER BY run_id`)
+		rows, err := tx.QueryContext(ctx, `SELECT run_id FROM run_tests t WHERE followup = ''
+			OR NOT EXISTS (SELECT 1 FROM actions a WHERE a.run_id = t.run_id AND a.kind = 'mail'
+				AND a.key = t.followup AND a.state = 'done') ORDER BY run_id`)
 		if err != nil {
 			return err
 		}
@@ -328,12 +331,13 @@ func testResults(ctx context.Context, q querier, runID int64) ([]TestResult, err
 }
 
 // SetFollowUp records the Message-ID of a run's follow-up mail and the
-// verdict it gives, before it is sent: from then on the run is not due
-// again, and the mail ledger (kind mail, key id) makes it go out once.
-// A follow-up already chosen is kept.
+// verdict it gives, before it is sent; the mail ledger (kind mail, key
+// id) makes it go out once, and the run stays due until that mail is
+// done. A Message-ID already chosen is kept; the verdict is the latest.
 func (s *Store) SetFollowUp(ctx context.Context, runID int64, id, verdict string) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE run_tests SET followup = ?, verdict = ? WHERE run_id = ? AND followup = ''`,
-		id, verdict, runID)
+	_, err := s.db.ExecContext(ctx, `UPDATE run_tests SET verdict = ?,
+		followup = CASE WHEN followup = '' THEN ? ELSE followup END WHERE run_id = ?`,
+		verdict, id, runID)
 	if err != nil {
 		return fmt.Errorf("state: follow-up of run %d: %w", runID, err)
 	}

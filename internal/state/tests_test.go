@@ -54,11 +54,22 @@ func TestResultsMatchCheckoutsAndImportTwice(t *testing.T) {
 	if err := s.SetFollowUp(ctx, run.ID, "f2@example.org", "failed"); err != nil {
 		t.Fatal(err)
 	}
+	// Chosen but not sent: still due.
+	if due, _ := s.FollowUpDue(ctx); len(due) != 1 || due[0].FollowUp != "f1@example.org" {
+		t.Fatalf("due: %+v", due)
+	}
+	act, _, err := s.Intend(ctx, run.ID, ActionMail, "f1@example.org")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Done(ctx, act.ID); err != nil {
+		t.Fatal(err)
+	}
 	if due, _ := s.FollowUpDue(ctx); len(due) != 0 {
 		t.Fatalf("still due: %+v", due)
 	}
 	rt, ok, err := s.TestsOf(ctx, run.ID)
-	if err != nil || !ok || rt.FollowUp != "f1@example.org" || rt.Verdict != "passed" {
+	if err != nil || !ok || rt.FollowUp != "f1@example.org" || rt.Verdict != "failed" {
 		t.Fatalf("TestsOf = %+v, %v, %v", rt, ok, err)
 	}
 }
