@@ -369,3 +369,14 @@ func prefixed(p, cols string) string {
 	}
 	return strings.Join(parts, ", ")
 }
+
+// CleanRunsWithResult lists the clean runs whose result commit is commit,
+// newest first.
+func (s *Store) CleanRunsWithResult(ctx context.Context, commit string) ([]Run, error) {
+	runs, err := queryRuns(ctx, s.db, `SELECT `+runCols+` FROM runs WHERE result_commit = ? AND outcome = 'clean'
+		ORDER BY id DESC`, commit)
+	if err != nil {
+		return nil, fmt.Errorf("state: runs with result %s: %w", commit, err)
+	}
+	return runs, nil
+}
