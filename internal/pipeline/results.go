@@ -93,6 +93,7 @@ func (p *Pipeline) commandResults(ctx context.Context, runID int64, name string,
 	if res.ExitCode != 0 {
 		status = results.StatusFail
 	}
+	var finished []string
 	saved := []state.TestResult{{Kind: string(results.KindBuild), ID: "rtbot:" + name + ":" + strings.TrimPrefix(checkout, "rtbot:"),
 		CheckoutID: checkout, Source: name, Path: name, Status: string(status)}}
 	if res.Results != "" {
@@ -103,9 +104,18 @@ func (p *Pipeline) commandResults(ctx context.Context, runID int64, name string,
 				CheckoutID: checkout, Source: name, Path: name + "-results", Status: string(results.StatusError)})
 		} else {
 			saved = append(saved, stateResults(im.Results, name)...)
+			finished = im.Finished
 		}
 	}
-	return p.store.SaveResults(ctx, saved, runID, name)
+	if err := p.store.SaveResults(ctx, saved, runID, name); err != nil {
+		return err
+	}
+	for _, c := range finished {
+		if err := p.finishCheckout(ctx, c); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // readResultsFile reads and imports one KCIDB document, logging what it
@@ -409,7 +419,7 @@ func (p *Pipeline) summarize(ctx context.Context, run state.Run, rt state.RunTes
 		}
 		prev = fromState(prt.Results)
 		if a, err := p.store.Announcement(ctx, pr.Announcement); err == nil {
-			prevLabel = candName(a.Version, a.RC)
+			prevLabel = fmt.Sprintf("%s (run %d)", candName(a.Version, a.RC), pr.ID)
 		}
 	}
 	missing := rt.Missing()
@@ -432,7 +442,9 @@ type TestState struct {
 	Missing  []string        `json:"missing"`
 	Deadline time.Time       `json:"deadline"`
 	FollowUp string          `json:"follow_up,omitempty"`
-	Summary  results.Summary `json:"-"`
+	// Waiting: results are missing and the deadline has not passed.
+	Waiting bool            `json:"waiting"`
+	Summary results.Summary `json:"-"`
 }
 
 // RunTestState returns the test state of run runID; ok is false when the
@@ -452,7 +464,7 @@ func (p *Pipeline) RunTestState(ctx context.Context, runID int64) (TestState, bo
 		return TestState{}, false, err
 	}
 	return TestState{Verdict: s.Verdict, Line: s.Line(), Missing: rt.Missing(), Deadline: rt.Deadline.UTC(),
-		FollowUp: followUpDone(d, rt), Summary: s}, true, nil
+		FollowUp: followUpDone(d, rt), Waiting: !rt.Complete() && p.now().Before(rt.Deadline), Summary: s}, true, nil
 }
 
 // followUpDone is the follow-up's Message-ID once the ledger says it was

@@ -116,7 +116,9 @@ func (t RunTests) Missing() []string {
 // ExpectResults records that run runID waits for results: the KCIDB
 // checkout ids its triggers were given, the sources (triggers) it waits
 // for, and until when. Calling it again adds what is new and keeps what
-// is there (the first deadline, the sources already complete).
+// is there (the first deadline, the sources already complete). A checkout
+// another run had (a rerun of the same result commit) passes to runID:
+// results that arrive from then on are its own.
 func (s *Store) ExpectResults(ctx context.Context, runID int64, checkouts, sources []string, deadline time.Time) error {
 	now := formatTime(s.now())
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
@@ -129,7 +131,11 @@ func (s *Store) ExpectResults(ctx context.Context, runID int64, checkouts, sourc
 			err := tx.QueryRowContext(ctx, `SELECT run_id FROM checkouts WHERE id = ?`, c).Scan(&owner)
 			switch {
 			case err == nil && owner != runID:
-				return fmt.Errorf("checkout %s belongs to run %d", c, owner)
+				// A rerun of the same result commit takes the checkout
+				// over: what arrives from now on is its own.
+				if _, err := tx.ExecContext(ctx, `UPDATE checkouts SET run_id = ? WHERE id = ?`, runID, c); err != nil {
+					return err
+				}
 			case errors.Is(err, sql.ErrNoRows):
 				if _, err := tx.ExecContext(ctx, `INSERT INTO checkouts (id, run_id, created_at) VALUES (?, ?, ?)`, c, runID, now); err != nil {
 					return err
@@ -196,7 +202,7 @@ func (s *Store) SaveResults(ctx context.Context, results []TestResult, runID int
 			}
 			if _, err := tx.ExecContext(ctx, `INSERT INTO test_results (kind, id, run_id, checkout_id, build_id, source,
 				path, status, machine, log_url, latency, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-				ON CONFLICT (kind, id) DO UPDATE SET build_id = excluded.build_id, source = excluded.source,
+				ON CONFLICT (kind, id) DO UPDATE SET run_id = excluded.run_id, build_id = excluded.build_id, source = excluded.source,
 				path = excluded.path, status = excluded.status, machine = excluded.machine, log_url = excluded.log_url,
 				latency = excluded.latency, received_at = excluded.received_at
 				WHERE test_results.checkout_id = excluded.checkout_id`,
