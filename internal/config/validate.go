@@ -513,7 +513,7 @@ func (t *Trigger) validateHTTP(p *problems, key string) {
 
 // triggerURLVars are the placeholders a trigger URL may use; package
 // trigger replaces them (and keeps the same list).
-var triggerURLVars = []string{"secret", "tree", "series", "version", "rc", "branch", "commit", "candidate"}
+var triggerURLVars = []string{"secret", "tree", "series", "version", "rc", "branch", "commit", "candidate", "checkout"}
 
 // checkURLPlaceholders checks that every brace of a trigger URL belongs to
 // a known {name} placeholder.

@@ -21,7 +21,7 @@ const maxRedirects = 5
 
 // urlPlaceholders are the placeholders a trigger URL may use, replaced by
 // [expandURL]. config/validate.go (checkURLPlaceholders) knows the same list.
-var urlPlaceholders = []string{"secret", "tree", "series", "version", "rc", "branch", "commit", "candidate"}
+var urlPlaceholders = []string{"secret", "tree", "series", "version", "rc", "branch", "commit", "candidate", "checkout"}
 
 // fireWebhook sends ev as JSON to t.URL.
 func fireWebhook(ctx context.Context, t Spec, ev Event, dir string, res *Result) error {
@@ -84,7 +84,7 @@ func prepareHTTP(t Spec, ev Event, method string) (httpTarget, error) {
 	}
 	vars := map[string]string{
 		"secret": target.secret, "tree": ev.Tree, "series": ev.Series, "version": ev.Version,
-		"rc": strconv.Itoa(ev.RC), "branch": ev.Branch, "commit": ev.Commit, "candidate": ev.Candidate,
+		"rc": strconv.Itoa(ev.RC), "branch": ev.Branch, "commit": ev.Commit, "candidate": ev.Candidate, "checkout": CheckoutID(ev, DefaultKCIDBOrigin),
 	}
 	target.url, err = expandURL(t.URL, vars)
 	if err != nil {
