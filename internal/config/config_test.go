@@ -170,7 +170,7 @@ func TestExampleDocumentsEveryKey(t *testing.T) {
 		"mail_bytes", "mail_header_bytes", "mail_text_bytes", "mime_parts", "mime_depth",
 		"queue_patches", "queue_bytes", "patch_bytes", "hunk_lines",
 		"ca_file", "token_env", "token_file", "ssh_key", "known_hosts",
-		"pass_timeout", "list_timeout", "deadline", "latency_tolerance_percent", "latency_tolerance_us"}
+		"pass_timeout", "list_timeout", "deadline", "latency_tolerance_percent", "latency_tolerance_us", "poll", "poll_secret_env"}
 	for _, k := range keys {
 		if !strings.Contains(string(data), "\n"+k+" =") && !strings.Contains(string(data), "# "+k+" =") {
 			t.Errorf("the example does not show key %q", k)
@@ -350,6 +350,10 @@ func validationTriggerCases() []validationCase {
 		{"webhook ftp", `type = "command"`, "type = \"webhook\"\nurl = \"ftp://ci.example.org/\"", "trigger[0].url", "http"},
 		{"webhook with argv", `type = "command"`, "type = \"webhook\"\nurl = \"https://ci.example.org/\"", "trigger[0].argv", "not used by a webhook trigger"},
 		{"webhook method", `argv = ["make", "-j8"]`, "url = \"https://ci.example.org/\"\nmethod = \"GET\"", "trigger[0].method", "POST, PUT or PATCH"},
+		{"webhook poll", `argv = ["make", "-j8"]`, "url = \"https://ci.example.org/\"\npoll = \"gitlab\"\npoll_secret_env = \"GL_READ\"", "", ""},
+		{"webhook poll unknown", `argv = ["make", "-j8"]`, "url = \"https://ci.example.org/\"\npoll = \"buildbot\"", "trigger[0].poll", "want \"gitlab\" or \"jenkins\""},
+		{"webhook poll secret without poll", `argv = ["make", "-j8"]`, "url = \"https://ci.example.org/\"\npoll_secret_env = \"GL_READ\"", "trigger[0].poll_secret_env", "poll is not"},
+		{"command with poll", `argv = ["make", "-j8"]`, "argv = [\"make\"]\npoll = \"gitlab\"", "trigger[0].poll", "not used by a command trigger"},
 		{"webhook secret without env", `argv = ["make", "-j8"]`, "url = \"https://ci.example.org/?token={secret}\"", "trigger[0].secret_env", "{secret}"},
 		{"webhook header name", `argv = ["make", "-j8"]`, "url = \"https://ci.example.org/\"\nheaders = { \"Bad Header\" = \"x\" }", `trigger[0].headers."Bad Header"`, "header name"},
 		{"webhook ok", `argv = ["make", "-j8"]`, "url = \"https://ci.example.org/?token={secret}\"\nsecret_env = \"TOKEN\"\nheaders = { Authorization = \"Bearer {secret}\" }", "", ""},

@@ -170,6 +170,11 @@ func (p *Pipeline) fireTriggers(ctx context.Context, runID int64, t config.Tree,
 			continue
 		}
 		fireResult, err := trigger.Fire(ctx, triggerSpec(tr), ev, dir)
+		if tr.Type == config.TriggerWebhook && tr.Poll != "" && err == nil {
+			if rerr := p.webhookFired(ctx, runID, name, fireResult); rerr != nil {
+				return fired, rerr
+			}
+		}
 		if tr.Type == config.TriggerCommand {
 			if rerr := p.commandResults(ctx, runID, name, ev, fireResult); rerr != nil {
 				return fired, rerr

@@ -67,6 +67,10 @@ func (p *Pipeline) expectResults(ctx context.Context, runID int64, t config.Tree
 		switch tr.Type {
 		case config.TriggerCommand:
 			sources = append(sources, name)
+		case config.TriggerWebhook:
+			if tr.Poll != "" {
+				sources = append(sources, name)
+			}
 		case config.TriggerKCIDB:
 			if id := trigger.CheckoutID(ev, tr.Origin); !slices.Contains(checkouts, id) {
 				checkouts = append(checkouts, id)
@@ -254,10 +258,106 @@ func (p *Pipeline) collectResults(ctx context.Context, pass *Pass) error {
 			errs = append(errs, err)
 		}
 	}
+	if err := p.pollSources(ctx); err != nil {
+		if stopping(ctx, err) {
+			return err
+		}
+		errs = append(errs, err)
+	}
 	if err := p.followUps(ctx, pass); err != nil {
 		return errors.Join(append(errs, err)...)
 	}
 	return errors.Join(errs...)
+}
+
+// webhookFired records what a webhook with poll started, so that passes
+// follow it (pollSources). A response that names nothing to follow leaves
+// the source incomplete: the follow-up says it is missing at the deadline.
+func (p *Pipeline) webhookFired(ctx context.Context, runID int64, name string, res trigger.Result) error {
+	if res.PollHandle == "" {
+		p.log.Error("cannot follow what the webhook started", "trigger", name, "why", res.PollError, "response", res.Output)
+		return nil
+	}
+	return p.store.SetSourceHandle(ctx, runID, name, res.PollHandle)
+}
+
+// pollSources looks once at every GitLab pipeline or Jenkins build that a
+// run due a follow-up waits for, and records the outcome of those that
+// are done as test results: the pipeline or build as a build, each GitLab
+// job as a test. A CI that does not answer is polled again next pass.
+func (p *Pipeline) pollSources(ctx context.Context) error {
+	due, err := p.store.FollowUpDue(ctx)
+	if err != nil {
+		return err
+	}
+	for _, rt := range due {
+		for _, src := range rt.Sources {
+			if src.Complete || src.Handle == "" {
+				continue
+			}
+			if err := p.pollSource(ctx, rt, src); err != nil {
+				if stopping(ctx, err) {
+					return err
+				}
+				p.log.Warn("polling a CI failed; the next pass polls again", "run", rt.RunID, "trigger", src.Name, "err", err)
+			}
+		}
+	}
+	return nil
+}
+
+// pollSource polls one source and saves its results once it is done.
+func (p *Pipeline) pollSource(ctx context.Context, rt state.RunTests, src state.ResultSource) error {
+	tr, ok := p.cfg.Trigger(src.Name)
+	if !ok || tr.Poll == "" {
+		return nil
+	}
+	res, err := trigger.Poll(ctx, triggerSpec(tr), src.Handle)
+	if err != nil || !res.Done {
+		return err
+	}
+	checkout := ""
+	for _, c := range rt.Checkouts {
+		if strings.HasPrefix(c, trigger.DefaultKCIDBOrigin+":") {
+			checkout = c
+		}
+	}
+	if checkout == "" {
+		return fmt.Errorf("run %d has no rtbot checkout", rt.RunID)
+	}
+	p.log.Info("CI finished", "run", rt.RunID, "trigger", src.Name, "id", res.ID, "status", res.Status)
+	return p.store.SaveResults(ctx, polledResults(src.Name, checkout, res), rt.RunID, src.Name)
+}
+
+// polledResults are the test results of a finished pipeline or build: a
+// build for the whole, a test per GitLab job (path <trigger>.<stage>.<job>).
+func polledResults(name, checkout string, res trigger.PollResult) []state.TestResult {
+	build := "rtbot:" + name + ":" + res.ID + ":" + strings.TrimPrefix(checkout, "rtbot:")
+	out := []state.TestResult{{Kind: string(results.KindBuild), ID: build, CheckoutID: checkout, Source: name,
+		Path: name, Status: res.Status, LogURL: res.URL}}
+	for _, j := range res.Jobs {
+		out = append(out, state.TestResult{Kind: string(results.KindTest), ID: build + ":" + j.ID, CheckoutID: checkout,
+			BuildID: build, Source: name, Path: testPath(name, j.Stage, j.Name), Status: j.Status, LogURL: j.URL})
+	}
+	return out
+}
+
+// testPath makes a KCIDB test path of names: each part keeps letters,
+// digits, '_' and '-', anything else becomes '_'.
+func testPath(parts ...string) string {
+	var out []string
+	for _, s := range parts {
+		s = strings.Map(func(r rune) rune {
+			if r < 128 && (r == '_' || r == '-' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+				return r
+			}
+			return '_'
+		}, s)
+		if s != "" {
+			out = append(out, s)
+		}
+	}
+	return strings.Join(out, ".")
 }
 
 // importDir imports every *.json file of the [results] dir, oldest name

@@ -4,9 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -369,3 +373,118 @@ func TestResultsCrash(t *testing.T) {
 // flat is s with every run of white space one space, so that a test
 // does not depend on where the mail's lines wrap.
 func flat(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// fakeCI is a GitLab or Jenkins on loopback that speaks the documented
+// API: GitLab's pipeline trigger answers the pipeline, then
+// /projects/:id/pipelines/:pid and .../jobs; Jenkins' buildWithParameters
+// answers 201 with the queue item in Location, then the item's and the
+// build's api/json. The pipeline or build runs until done is set.
+type fakeCI struct {
+	srv     *httptest.Server
+	mu      sync.Mutex
+	done    bool
+	outcome string            // GitLab pipeline status or Jenkins result once done
+	jobs    string            // GitLab jobs JSON
+	seen    map[string]string // path -> the token header it carried
+}
+
+func newFakeCI(t *testing.T) *fakeCI {
+	t.Helper()
+	ci := &fakeCI{seen: map[string]string{}}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /api/v4/projects/42/trigger/pipeline", func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusCreated)
+		fmt.Fprintf(w, `{"id": 7, "status": "created", "ref": "main", "web_url": "%s/rt/linux/-/pipelines/7"}`, ci.srv.URL)
+	})
+	mux.HandleFunc("GET /api/v4/projects/42/pipelines/7", func(w http.ResponseWriter, r *http.Request) {
+		ci.mu.Lock()
+		defer ci.mu.Unlock()
+		ci.seen[r.URL.Path] = r.Header.Get("PRIVATE-TOKEN")
+		status := "running"
+		if ci.done {
+			status = ci.outcome
+		}
+		fmt.Fprintf(w, `{"id": 7, "status": %q, "web_url": "%s/rt/linux/-/pipelines/7"}`, status, ci.srv.URL)
+	})
+	mux.HandleFunc("GET /api/v4/projects/42/pipelines/7/jobs", func(w http.ResponseWriter, r *http.Request) {
+		ci.mu.Lock()
+		defer ci.mu.Unlock()
+		io.WriteString(w, ci.jobs)
+	})
+	mux.HandleFunc("POST /job/rt/buildWithParameters", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Location", ci.srv.URL+"/queue/item/5/")
+		w.WriteHeader(http.StatusCreated)
+	})
+	mux.HandleFunc("GET /queue/item/5/api/json", func(w http.ResponseWriter, r *http.Request) {
+		ci.mu.Lock()
+		defer ci.mu.Unlock()
+		ci.seen[r.URL.Path] = r.Header.Get("Authorization")
+		fmt.Fprintf(w, `{"_class": "hudson.model.Queue$LeftItem", "cancelled": false, "executable": {"number": 3, "url": "%s/job/rt/3/"}}`, ci.srv.URL)
+	})
+	mux.HandleFunc("GET /job/rt/3/api/json", func(w http.ResponseWriter, r *http.Request) {
+		ci.mu.Lock()
+		defer ci.mu.Unlock()
+		if !ci.done {
+			fmt.Fprintf(w, `{"building": true, "result": null, "number": 3, "url": "%s/job/rt/3/"}`, ci.srv.URL)
+			return
+		}
+		fmt.Fprintf(w, `{"building": false, "result": %q, "number": 3, "url": "%s/job/rt/3/"}`, ci.outcome, ci.srv.URL)
+	})
+	ci.srv = httptest.NewServer(mux)
+	t.Cleanup(ci.srv.Close)
+	return ci
+}
+
+func (ci *fakeCI) finish(outcome, jobs string) {
+	ci.mu.Lock()
+	defer ci.mu.Unlock()
+	ci.done, ci.outcome, ci.jobs = true, outcome, jobs
+}
+
+// TestResultsPolled: a webhook with poll is followed through the real
+// pass: the pipeline or build is still running after the first pass (no
+// follow-up), done at the second, whose follow-up has its verdict; the
+// polling requests carry the read token.
+func TestResultsPolled(t *testing.T) {
+	const jobs = `[{"id": 11, "name": "build", "stage": "build", "status": "success", "web_url": "https://gl.example/j/11"},
+		{"id": 12, "name": "cyclictest x86", "stage": "test", "status": "failed", "web_url": "https://gl.example/j/12"}]`
+	for _, tc := range []struct {
+		name, poll, url, outcome, jobs, verdict, bodyHas, tokenPath, token string
+	}{
+		{"gitlab failed job", "gitlab", "/api/v4/projects/42/trigger/pipeline?token={secret}&ref=main&variables[RTBOT_CHECKOUT_ID]={checkout}",
+			"failed", jobs, "failed", "test ci.test.cyclictest_x86: FAIL log: https://gl.example/j/12", "/api/v4/projects/42/pipelines/7", "read-token"},
+		{"gitlab success", "gitlab", "/api/v4/projects/42/trigger/pipeline?token={secret}&ref=main",
+			"success", `[{"id": 11, "name": "build", "stage": "build", "status": "success"}]`, "passed", "PASSED: 1 build (0 failed), 1 test (0 failed)", "/api/v4/projects/42/pipelines/7", "read-token"},
+		{"jenkins unstable", "jenkins", "/job/rt/buildWithParameters?token={secret}&RT_CHECKOUT_ID={checkout}",
+			"UNSTABLE", "", "failed", "build ci: FAIL", "/queue/item/5/api/json", "Basic read-token"},
+		{"jenkins success", "jenkins", "/job/rt/buildWithParameters?token={secret}",
+			"SUCCESS", "", "passed", "PASSED: 1 build (0 failed), 0 tests (0 failed)", "/queue/item/5/api/json", "Basic read-token"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("RTBOT_TEST_CI_TOKEN", "trigger-token")
+			t.Setenv("RTBOT_TEST_CI_READ", "read-token")
+			ci := newFakeCI(t)
+			w := newResultsWorld(t, "ci")
+			w.cfg.Triggers = append(w.cfg.Triggers, config.Trigger{Name: "ci", Type: config.TriggerWebhook, URL: ci.srv.URL + tc.url,
+				Method: "POST", SecretEnv: "RTBOT_TEST_CI_TOKEN", Poll: tc.poll, PollSecretEnv: "RTBOT_TEST_CI_READ",
+				Timeout: config.Duration{Duration: 10 * time.Second}})
+			if pass := w.cleanRC2(t); len(pass.FollowUps) != 0 {
+				t.Fatalf("follow-up while the CI runs: %+v", pass.FollowUps)
+			}
+			ci.finish(tc.outcome, tc.jobs)
+			pass := w.pass(t, w.opts())
+			if len(pass.FollowUps) != 1 || pass.FollowUps[0].Verdict != tc.verdict {
+				t.Fatalf("follow-ups %+v, want one %s", pass.FollowUps, tc.verdict)
+			}
+			_, bodies := w.followUps(t)
+			if len(bodies) != 1 || !strings.Contains(flat(bodies[0]), tc.bodyHas) {
+				t.Fatalf("follow-up lacks %q: %q", tc.bodyHas, bodies)
+			}
+			ci.mu.Lock()
+			defer ci.mu.Unlock()
+			if got := ci.seen[tc.tokenPath]; got != tc.token {
+				t.Errorf("%s carried %q, want %q", tc.tokenPath, got, tc.token)
+			}
+		})
+	}
+}

@@ -15,8 +15,9 @@ import (
 //   - run_tests: one row per run whose triggers fired: when rtbot stops
 //     waiting for results (deadline) and the follow-up mail, once its
 //     Message-ID is chosen (followup) and the verdict it gave;
-//   - result_sources: each trigger a run waits for, and whether it
-//     delivered everything it will (complete);
+//   - result_sources: each trigger a run waits for, whether it
+//     delivered everything it will (complete), and what rtbot follows to
+//     learn it (handle: a GitLab pipeline's or Jenkins queue item's URL);
 //   - test_results: KCIDB builds and tests, keyed by their KCIDB id, so
 //     a document imported twice changes nothing.
 const schemaV7 = `
@@ -39,6 +40,7 @@ CREATE TABLE result_sources (
 	run_id   INTEGER NOT NULL REFERENCES runs (id),
 	source   TEXT NOT NULL CHECK (source <> ''),
 	complete INTEGER NOT NULL DEFAULT 0 CHECK (complete IN (0, 1)),
+	handle   TEXT NOT NULL DEFAULT '',
 	PRIMARY KEY (run_id, source)
 );
 
@@ -80,16 +82,18 @@ type TestResult struct {
 type ResultSource struct {
 	Name     string
 	Complete bool
+	Handle   string // what Poll follows; "" for none
 }
 
 // RunTests is the test state of one run.
 type RunTests struct {
-	RunID    int64
-	Deadline time.Time
-	FollowUp string // Message-ID of the follow-up mail; "" until one is composed
-	Verdict  string // the verdict the follow-up gave
-	Sources  []ResultSource
-	Results  []TestResult
+	RunID     int64
+	Deadline  time.Time
+	FollowUp  string // Message-ID of the follow-up mail; "" until one is composed
+	Verdict   string // the verdict the follow-up gave
+	Sources   []ResultSource
+	Results   []TestResult
+	Checkouts []string // the KCIDB checkout ids of the run
 }
 
 // Complete reports whether every source delivered.
@@ -223,6 +227,17 @@ func (s *Store) SaveResults(ctx context.Context, results []TestResult, runID int
 	return nil
 }
 
+// SetSourceHandle records what rtbot follows to learn source's results
+// for run runID (a new firing replaces the handle of the one before).
+func (s *Store) SetSourceHandle(ctx context.Context, runID int64, source, handle string) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO result_sources (run_id, source, handle) VALUES (?, ?, ?)
+		ON CONFLICT (run_id, source) DO UPDATE SET handle = excluded.handle`, runID, source, handle)
+	if err != nil {
+		return fmt.Errorf("state: handle of %s for run %d: %w", source, runID, err)
+	}
+	return nil
+}
+
 // FollowUpDue lists the runs that wait for results and whose follow-up
 // mail is not done yet (none chosen, or chosen and not recorded done in
 // the actions ledger), oldest first.
@@ -292,12 +307,32 @@ func runTests(ctx context.Context, q querier, runID int64) (RunTests, bool, erro
 	if t.Sources, err = resultSources(ctx, q, runID); err != nil {
 		return t, false, err
 	}
+	if t.Checkouts, err = runCheckouts(ctx, q, runID); err != nil {
+		return t, false, err
+	}
 	t.Results, err = testResults(ctx, q, runID)
 	return t, true, err
 }
 
+func runCheckouts(ctx context.Context, q querier, runID int64) ([]string, error) {
+	rows, err := q.QueryContext(ctx, `SELECT id FROM checkouts WHERE run_id = ? ORDER BY id`, runID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []string{}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
 func resultSources(ctx context.Context, q querier, runID int64) ([]ResultSource, error) {
-	rows, err := q.QueryContext(ctx, `SELECT source, complete FROM result_sources WHERE run_id = ? ORDER BY source`, runID)
+	rows, err := q.QueryContext(ctx, `SELECT source, complete, handle FROM result_sources WHERE run_id = ? ORDER BY source`, runID)
 	if err != nil {
 		return nil, err
 	}
@@ -305,7 +340,7 @@ func resultSources(ctx context.Context, q querier, runID int64) ([]ResultSource,
 	out := []ResultSource{}
 	for rows.Next() {
 		var src ResultSource
-		if err := rows.Scan(&src.Name, &src.Complete); err != nil {
+		if err := rows.Scan(&src.Name, &src.Complete, &src.Handle); err != nil {
 			return nil, err
 		}
 		out = append(out, src)

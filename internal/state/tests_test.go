@@ -48,6 +48,12 @@ func TestResultsMatchCheckoutsAndImportTwice(t *testing.T) {
 	if !rt.Deadline.Equal(deadline) || len(rt.Results) != 2 || rt.Complete() || len(rt.Missing()) != 1 || rt.Missing()[0] != "build-test" {
 		t.Fatalf("run tests = %+v", rt)
 	}
+	if err := s.SetSourceHandle(ctx, run.ID, "lab", "https://ci/pipelines/7"); err != nil {
+		t.Fatal(err)
+	}
+	if rt, _, _ := s.TestsOf(ctx, run.ID); len(rt.Sources) != 2 || rt.Sources[1].Handle != "https://ci/pipelines/7" || !rt.Sources[1].Complete {
+		t.Fatalf("sources %+v", rt.Sources)
+	}
 	if err := s.SetFollowUp(ctx, run.ID, "f1@example.org", "passed"); err != nil {
 		t.Fatal(err)
 	}

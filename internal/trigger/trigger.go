@@ -70,6 +70,12 @@ type Spec struct {
 	Dir string
 	// Origin is the KCIDB origin (kcidb); empty means DefaultKCIDBOrigin.
 	Origin string
+	// Poll is PollGitLab or PollJenkins for a webhook whose outcome is
+	// followed (see Poll); empty: none.
+	Poll string
+	// PollSecretEnv names the environment variable holding the token of
+	// the polling requests; empty: none.
+	PollSecretEnv string
 }
 
 // Event describes the rebased candidate a trigger fires for.
@@ -118,6 +124,10 @@ type Result struct {
 	// RTBOT_RESULTS said (command); "" when it wrote none. Fire does not
 	// read it.
 	Results string
+	// PollHandle is what Poll follows for a webhook with Spec.Poll: the
+	// GitLab pipeline's API URL, the Jenkins queue item's URL; "" when
+	// the response did not name one (PollError says why).
+	PollHandle, PollError string
 }
 
 // Error is a failed firing.

@@ -249,6 +249,9 @@ func send(ctx context.Context, t Spec, target httpTarget, body []byte, respFile 
 	switch {
 	case code >= 200 && code < 300:
 		// Accepted: the firing happened even if the response was cut short.
+		if t.Poll != "" {
+			res.PollHandle, res.PollError = pollHandle(t, req.URL, resp, data)
+		}
 		return nil
 	case code == http.StatusRequestTimeout || code == http.StatusTooManyRequests || code >= 500:
 		return temporary(t, fmt.Errorf("%s: %s; %s", what, status, where))
