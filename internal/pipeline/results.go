@@ -427,7 +427,7 @@ func moveInto(file, dir string) error {
 
 // followUps mails the follow-up of every run that is due one. A follow-up
 // that may have arrived waits for a human, like a report; the others wait
-// for the next pass.
+// for the next pass. Either way the pass fails, saying so.
 func (p *Pipeline) followUps(ctx context.Context, pass *Pass) error {
 	due, err := p.store.FollowUpDue(ctx)
 	if err != nil {
@@ -443,11 +443,11 @@ func (p *Pipeline) followUps(ctx context.Context, pass *Pass) error {
 			if stopping(ctx, err) || errors.As(err, new(*Stopped)) {
 				return err
 			}
+			// In doubt, it waits for a human (rtbot action): every pass
+			// fails saying so, as for a report.
 			fu.NotMailed = err.Error()
 			p.log.Error("results follow-up not mailed", "run", rt.RunID, "err", err)
-			if !errors.As(err, new(*reportInDoubt)) {
-				errs = append(errs, fmt.Errorf("run %d: results follow-up: %w", rt.RunID, err))
-			}
+			errs = append(errs, fmt.Errorf("run %d: results follow-up: %w", rt.RunID, err))
 		}
 		if fu.Tree != "" {
 			pass.FollowUps = append(pass.FollowUps, fu)

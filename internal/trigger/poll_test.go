@@ -17,8 +17,7 @@ func TestPollStaysOnTheServer(t *testing.T) {
 		t.Errorf("a request reached the other server: %s %s", r.Method, r.URL)
 	}))
 	defer other.Close()
-	var jenkins *httptest.Server
-	jenkins = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	jenkins := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, `{"executable": {"number": 3, "url": "%s/job/rt/3/"}}`, other.URL)
 	}))
 	defer jenkins.Close()
