@@ -488,3 +488,54 @@ func TestResultsPolled(t *testing.T) {
 		})
 	}
 }
+
+// TestResultsPolledMissingAtDeadline: a pipeline that never finishes is
+// reported missing once the deadline passed.
+func TestResultsPolledMissingAtDeadline(t *testing.T) {
+	t.Setenv("RTBOT_TEST_CI_TOKEN", "trigger-token")
+	ci := newFakeCI(t)
+	w := newResultsWorld(t, "ci")
+	w.cfg.Triggers = append(w.cfg.Triggers, config.Trigger{Name: "ci", Type: config.TriggerWebhook,
+		URL: ci.srv.URL + "/api/v4/projects/42/trigger/pipeline?token={secret}&ref=main", Method: "POST",
+		SecretEnv: "RTBOT_TEST_CI_TOKEN", Poll: "gitlab", Timeout: config.Duration{Duration: 10 * time.Second}})
+	if pass := w.cleanRC2(t); len(pass.FollowUps) != 0 {
+		t.Fatalf("follow-up while the CI runs: %+v", pass.FollowUps)
+	}
+	w.clock = w.clock.Add(w.cfg.Results.Deadline.Duration + time.Minute)
+	pass := w.pass(t, w.opts())
+	if len(pass.FollowUps) != 1 || pass.FollowUps[0].Verdict != "incomplete" {
+		t.Fatalf("follow-ups %+v", pass.FollowUps)
+	}
+	if _, bodies := w.followUps(t); len(bodies) != 1 || !strings.Contains(flat(bodies[0]), "Missing: no results from ci before the deadline.") {
+		t.Fatalf("follow-up bodies %q", bodies)
+	}
+}
+
+// TestResultsDropDirectoryLatency: a lab's cyclictest dropped as KCIDB
+// is compared with the previous clean run: a rise beyond the tolerance is
+// a regression although the test passed.
+func TestResultsDropDirectoryLatency(t *testing.T) {
+	w := newResultsWorld(t, "kernelci")
+	w.seedPrevious(t, 40)
+	w.cleanRC2(t)
+	_, checkout := kcidbCheckout(t, w.world)
+	doc := fmt.Sprintf(`{"version": {"major": 5, "minor": 3},
+ "checkouts": [{"id": %[1]q, "origin": "rtbot", "origin_tests_finish_time": "2026-12-07T12:00:00Z"}],
+ "builds": [{"id": "lava:b1", "origin": "lava", "checkout_id": %[1]q, "status": "PASS"}],
+ "tests": [{"id": "lava:t1", "origin": "lava", "build_id": "lava:b1", "path": "rt.cyclictest", "status": "PASS",
+   "environment": {"misc": {"platform": "qemu-x86_64"}}, "misc": {"latency": {"max_us": 70}}}]}`, checkout["id"])
+	if err := testkit.ValidateJSON(t, kcidbSchema, []byte(doc)); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(w.cfg.Results.Dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	testkit.WriteFile(t, filepath.Join(w.cfg.Results.Dir, "lava.json"), doc, 0o644)
+	pass := w.pass(t, w.opts())
+	if len(pass.FollowUps) != 1 || pass.FollowUps[0].Verdict != "regressed" {
+		t.Fatalf("follow-ups %+v", pass.FollowUps)
+	}
+	if _, bodies := w.followUps(t); len(bodies) != 1 || !strings.Contains(flat(bodies[0]), "max 70 was 40 +75.0%") {
+		t.Fatalf("follow-up bodies %q", bodies)
+	}
+}
