@@ -11,6 +11,7 @@ import (
 
 	"github.com/rtbot/rtbot/internal/fixtures"
 	"github.com/rtbot/rtbot/internal/state"
+	"github.com/rtbot/rtbot/internal/testkit"
 )
 
 // TestDemo runs `rtbot demo` and checks that every path of the engine shows
@@ -53,6 +54,16 @@ func TestDemo(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "outbox", "0004.eml")); err == nil {
 		t.Error("the demo mailed twice")
+	}
+	// What the demo's lab wrote, rtbot read: valid KCIDB.
+	labDocs := testkit.Glob(t, filepath.Join(dir, "work", "triggers", "6.1-rt", "*", "lab-*.results.json"))
+	for _, f := range labDocs {
+		if err := testkit.ValidateJSON(t, filepath.Join("..", "..", "internal", "trigger", "testdata", "kcidb-schema-v5.json"), []byte(testkit.ReadFile(t, f))); err != nil {
+			t.Errorf("%s does not validate against the KCIDB schema: %v", f, err)
+		}
+	}
+	if len(labDocs) != 2 {
+		t.Errorf("the lab wrote %d results files, want 2", len(labDocs))
 	}
 	// The partial branch was pushed where the demo says.
 	r, err := fixtures.Open(filepath.Join(dir, "published.git"))

@@ -182,6 +182,12 @@ func TestResultsCommand(t *testing.T) {
 					t.Errorf("follow-up lacks %q:\n%s", want, bodies[0])
 				}
 			}
+			// What the lab wrote, rtbot read: valid KCIDB.
+			for _, f := range testkit.Glob(t, filepath.Join(w.cfg.Bot.Workdir, "triggers", "6.1-rt", "*", "build-test-*.results.json")) {
+				if err := testkit.ValidateJSON(t, kcidbSchema, []byte(testkit.ReadFile(t, f))); err != nil {
+					t.Errorf("%s does not validate: %v", f, err)
+				}
+			}
 			// Nothing is mailed twice.
 			if pass := w.pass(t, w.opts()); len(pass.FollowUps) != 0 {
 				t.Errorf("second pass follow-ups %+v", pass.FollowUps)
