@@ -55,7 +55,8 @@ func (l storeLookup) Build(id string) (string, bool, error) { return l.store.Bui
 // KCIDB checkout ids they are given and which of them deliver results (a
 // command through its exit status and RTBOT_RESULTS, a kcidb trigger
 // through documents dropped or imported for its checkout), so that a
-// result arriving at once is matched.
+// result arriving at once is matched. A tree none of whose triggers
+// delivers results (webhooks without poll) waits for none: no follow-up.
 func (p *Pipeline) expectResults(ctx context.Context, runID int64, t config.Tree, ev trigger.Event) error {
 	checkouts := []string{trigger.CheckoutID(ev, trigger.DefaultKCIDBOrigin)}
 	var sources []string
@@ -77,6 +78,9 @@ func (p *Pipeline) expectResults(ctx context.Context, runID int64, t config.Tree
 			}
 			sources = append(sources, name)
 		}
+	}
+	if len(sources) == 0 {
+		return nil // nothing will report: no follow-up to wait for
 	}
 	return p.store.ExpectResults(ctx, runID, checkouts, sources, p.now().Add(p.cfg.Results.Deadline.Duration))
 }

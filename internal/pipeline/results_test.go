@@ -545,3 +545,19 @@ func TestResultsDropDirectoryLatency(t *testing.T) {
 		t.Fatalf("follow-up bodies %q", bodies)
 	}
 }
+
+// TestResultsNoSource: a clean run none of whose triggers reports results
+// waits for none: no follow-up, not even at the deadline.
+func TestResultsNoSource(t *testing.T) {
+	w := newResultsWorld(t)
+	if pass := w.cleanRC2(t); len(pass.Runs) != 1 || pass.Runs[0].Outcome != state.OutcomeClean || len(pass.FollowUps) != 0 {
+		t.Fatalf("runs %+v, follow-ups %+v", pass.Runs, pass.FollowUps)
+	}
+	w.clock = w.clock.Add(w.cfg.Results.Deadline.Duration + time.Minute)
+	if pass := w.pass(t, w.opts()); len(pass.FollowUps) != 0 {
+		t.Fatalf("follow-ups %+v", pass.FollowUps)
+	}
+	if _, ok, err := w.store.TestsOf(context.Background(), 1); ok || err != nil {
+		t.Fatalf("the run waits for results: %v", err)
+	}
+}
