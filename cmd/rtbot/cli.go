@@ -60,7 +60,7 @@ func newRoot(e *env) *cobra.Command {
 	root.AddCommand(
 		newMergeCmd(), newDemoCmd(), newAnnounceCmd(), newRunCmd(e), newWatchCmd(e),
 		newCheckCmd(e), newHistoryCmd(e), newActionCmd(e), newRerunCmd(e), newResolveCmd(e),
-		newStatusCmd(e), newReleaseCmd(), newVersionCmd(), newManCmd(e),
+		newStatusCmd(e), newReleaseCmd(e), newResultsCmd(e), newVersionCmd(), newManCmd(e),
 	)
 	root.SetHelpCommand(newHelpCmd())
 	return root

@@ -341,7 +341,7 @@ func TestManPages(t *testing.T) {
 	dir := t.TempDir()
 	var out, errb bytes.Buffer
 	epoch := func(k string) string { return map[string]string{"SOURCE_DATE_EPOCH": "1764547200"}[k] } // 2025-12-01
-	if code := runEnv(t.Context(), []string{"man", dir}, &out, &errb, epoch); code != exitOK || !strings.Contains(out.String(), "wrote 15 man page(s)") {
+	if code := runEnv(t.Context(), []string{"man", dir}, &out, &errb, epoch); code != exitOK || !strings.Contains(out.String(), "wrote 16 man page(s)") {
 		t.Fatalf("rtbot man: exit %d, %q %q", code, out.String(), errb.String())
 	}
 	runCases(t, []cliCase{{[]string{"man"}, exitUsage, []string{"name the directory"}}})

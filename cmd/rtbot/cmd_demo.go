@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/emersion/go-message/mail"
@@ -89,6 +90,18 @@ name = "kernelci"
 type = "kcidb"
 dir = "kcidb"
 
+# The demo's test lab, also fired for every clean run: lab.sh writes KCIDB
+# results (a build, a boot, a cyclictest) to $RTBOT_RESULTS; its second
+# run measures a latency regression. The follow-up mail reports them.
+[[trigger]]
+name = "lab"
+type = "command"
+argv = ["./lab.sh"]
+timeout = "1m"
+
+[results]
+deadline = "1h"
+
 [[tree]]
 name = "6.1-rt"
 series = "6.1"
@@ -103,7 +116,36 @@ push_remote = "./published.git"
 # What the reports tell readers to fetch from: published.git's public face.
 public_url = "https://git.demo.invalid/rt/linux-stable-rt.git"
 push_partial = true
-triggers = ["kernelci"]
+triggers = ["kernelci", "lab"]
+`
+
+// demoLab is the demo's test lab (lab.sh): it writes a KCIDB document of a
+// build, a boot test and a cyclictest for $RTBOT_CHECKOUT_ID to
+// $RTBOT_RESULTS, saying the checkout's tests are finished; its first run
+// measures a 40 us maximum latency, the next ones 61 us.
+const demoLab = `#!/bin/sh
+# rtbot demo's test lab: KCIDB results for the checkout rtbot names.
+count=%[1]q/lab.count
+n=$(cat "$count" 2>/dev/null || echo 0)
+n=$((n + 1))
+echo "$n" > "$count"
+max=40 cpu1=31
+if [ "$n" -gt 1 ]; then max=61 cpu1=30; fi
+id=${RTBOT_COMMIT}-${n}
+cat > "$RTBOT_RESULTS" <<EOF
+{"version": {"major": 5, "minor": 3},
+ "checkouts": [{"id": "$RTBOT_CHECKOUT_ID", "origin": "rtbot", "origin_tests_finish_time": "2026-12-07T12:00:00Z"}],
+ "builds": [{"id": "demolab:build-$id", "origin": "demolab", "checkout_id": "$RTBOT_CHECKOUT_ID",
+   "status": "PASS", "architecture": "x86_64", "config_name": "x86_64_defconfig"}],
+ "tests": [
+  {"id": "demolab:boot-$id", "origin": "demolab", "build_id": "demolab:build-$id", "path": "boot", "status": "PASS",
+   "environment": {"misc": {"platform": "qemu-x86_64"}}},
+  {"id": "demolab:cyclictest-$id", "origin": "demolab", "build_id": "demolab:build-$id", "path": "rt.cyclictest",
+   "status": "PASS", "log_url": "https://lab.demo.invalid/cyclictest-$id.log",
+   "environment": {"misc": {"platform": "qemu-x86_64"}},
+   "misc": {"latency": {"max_us": $max, "p99_9_us": 12, "per_cpu_max_us": [$max, $cpu1]}}}]}
+EOF
+echo "lab: run $n, cyclictest max $max us"
 `
 
 // runDemo builds the demo in dir, runs it, and tells w what happened.
@@ -206,6 +248,9 @@ func (s *demoServers) writeConfig(dir string) (string, error) {
 	if err := os.WriteFile(filepath.Join(dir, "imap.password"), []byte(s.imap.Password+"\n"), 0o600); err != nil {
 		return "", err
 	}
+	if err := os.WriteFile(filepath.Join(dir, "lab.sh"), fmt.Appendf(nil, demoLab, dir), 0o755); err != nil {
+		return "", err
+	}
 	cfgPath := filepath.Join(dir, "rtbot.toml")
 	if err := os.WriteFile(cfgPath, fmt.Appendf(nil, demoConfig, dir, s.imap.Addr, s.smtp.Addr), 0o644); err != nil {
 		return "", err
@@ -246,7 +291,38 @@ func demoPasses(ctx context.Context, w io.Writer, cfgPath string, p *pipeline.Pi
 			return err
 		}
 	}
-	return nil
+	return demoResults(ctx, w, cfgPath, p, smtpSrv)
+}
+
+// demoResults runs steps 6 and 7 of the demo: a clean run (onto the
+// queue's own base) whose lab results pass, then a rerun of it whose lab
+// measures a latency regression, each reported in a follow-up mail.
+func demoResults(ctx context.Context, w io.Writer, cfgPath string, p *pipeline.Pipeline, smtpSrv *fixtures.SMTPServer) error {
+	fmt.Fprintf(w, "\n6. rtbot run --config %s --onto v6.1.11: a clean run fires kernelci and lab\n", cfgPath)
+	if _, err := p.Submit(ctx, "", "v6.1.11", false); err != nil {
+		return err
+	}
+	pass, err := p.Once(ctx)
+	if err != nil {
+		return err
+	}
+	printIndented(w, pass)
+	if len(pass.Runs) != 1 {
+		return fmt.Errorf("the clean run: %d runs", len(pass.Runs))
+	}
+	run := pass.Runs[0].RunID
+	fmt.Fprintf(w, "\n7. rtbot rerun --config %s %d: the lab measures again, and more\n", cfgPath, run)
+	sent := len(smtpSrv.Messages())
+	if pass, err = p.Rerun(ctx, strconv.FormatInt(run, 10)); err != nil {
+		return err
+	}
+	printIndented(w, pass)
+	msgs := smtpSrv.Messages()
+	if len(msgs) != sent+1 {
+		return fmt.Errorf("the rerun sent %d mails, want its follow-up", len(msgs)-sent)
+	}
+	fmt.Fprintf(w, "\n   its follow-up, as the maintainers read it (%s):\n\n", msgs[sent].File)
+	return printMail(w, msgs[sent].Data)
 }
 
 // fromLine is the From: header line of a mail.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/rtbot/rtbot/internal/fixtures"
 	"github.com/rtbot/rtbot/internal/state"
+	"github.com/rtbot/rtbot/internal/testkit"
 )
 
 // TestDemo runs `rtbot demo` and checks that every path of the engine shows
@@ -33,6 +34,8 @@ func TestDemo(t *testing.T) {
 		"applied          2", "merged           1", "already-applied  1", "conflict         1",
 		"0003 0003-serial-8250-irq-safe-locking.patch", "status: already-applied    action: drop",
 		"0002 0002-printk-nbcon-on-RT.patch",
+		"tests of run 2 (6.1-rt): passed, follow-up mailed", "tests of run 3 (6.1-rt): regressed, follow-up mailed",
+		"max                  61  was         40  +52.5%", "REGRESSED: max, cpu0 max",
 	} {
 		if !strings.Contains(s, w) {
 			t.Errorf("demo output lacks %q:\n%s", w, s)
@@ -42,8 +45,25 @@ func TestDemo(t *testing.T) {
 	if err != nil || !bytes.Contains(rep, []byte("need attention")) || !bytes.Contains(rep, []byte("git fetch https://git.demo.invalid/rt/linux-stable-rt.git")) {
 		t.Errorf("the mailed report: %v %q", err, rep)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "outbox", "0002.eml")); err == nil {
+	// Then the two test results follow-ups (passed, then the latency
+	// regression), and nothing more: no mail twice.
+	for name, want := range map[string]string{"0002.eml": "tests passed", "0003.eml": "tests regressed"} {
+		if m, err := os.ReadFile(filepath.Join(dir, "outbox", name)); err != nil || !bytes.Contains(m, []byte(want)) {
+			t.Errorf("%s: %v, want the follow-up %q:\n%s", name, err, want, m)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "outbox", "0004.eml")); err == nil {
 		t.Error("the demo mailed twice")
+	}
+	// What the demo's lab wrote, rtbot read: valid KCIDB.
+	labDocs := testkit.Glob(t, filepath.Join(dir, "work", "triggers", "6.1-rt", "*", "lab-*.results.json"))
+	for _, f := range labDocs {
+		if err := testkit.ValidateJSON(t, filepath.Join("..", "..", "internal", "trigger", "testdata", "kcidb-schema-v5.json"), []byte(testkit.ReadFile(t, f))); err != nil {
+			t.Errorf("%s does not validate against the KCIDB schema: %v", f, err)
+		}
+	}
+	if len(labDocs) != 2 {
+		t.Errorf("the lab wrote %d results files, want 2", len(labDocs))
 	}
 	// The partial branch was pushed where the demo says.
 	r, err := fixtures.Open(filepath.Join(dir, "published.git"))
@@ -71,10 +91,11 @@ func TestDemo(t *testing.T) {
 func TestRunStatusHistory(t *testing.T) {
 	_, cfg := demoDir(t)
 	runCases(t, []cliCase{
-		{[]string{"history", "--config", cfg}, exitOK, []string{"rtbot/6.1-rt/6.1.12-rc1-partial", "manual"}},
+		{[]string{"history", "--config", cfg}, exitOK, []string{"rtbot/6.1-rt/6.1.12-rc1-partial", "manual", "clean    regressed  rtbot/6.1-rt/6.1.11"}},
+		{[]string{"history", "--config", cfg, "--run", "3"}, exitOK, []string{"tests regressed: LATENCY REGRESSION", "regressed: rt.cyclictest on qemu-x86_64: max, cpu0 max"}},
 		{[]string{"history", "--config", cfg, "--run", "1"}, exitOK, []string{"3 conflict         refresh  0003-serial-8250-irq-safe-locking.patch", "mail    done"}},
 		{[]string{"history", "--config", cfg, "--json"}, exitOK, []string{`"outcome": "manual"`}},
-		{[]string{"status", "--config", cfg}, exitOK, []string{"done 1 ignored 2", "no pending actions", "state check: ok",
+		{[]string{"status", "--config", cfg}, exitOK, []string{"done 3 ignored 2", "no pending actions", "state check: ok", "tests regressed: LATENCY REGRESSION",
 			"reading rtbot/6.1-rt/6.1.12-rc1-partial for fixes (run 1 of 6.1-rt): nothing pushed onto it yet"}},
 		{[]string{"status", "--config", cfg, "--json"}, exitOK, []string{fmt.Sprintf(`"state_schema": %d`, state.LatestSchemaVersion())}},
 		// The demo's servers are gone: the preflight fails, saying which

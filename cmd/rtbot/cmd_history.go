@@ -63,10 +63,14 @@ func history(ctx context.Context, e *env, f historyFlags, stdout io.Writer) erro
 		if err != nil {
 			return err
 		}
-		if f.asJSON {
-			return writeJSON(stdout, toRunDetailJSON(d))
+		tests, err := runTests(ctx, cfg, st, d.Run)
+		if err != nil {
+			return err
 		}
-		printRunDetail(stdout, d)
+		if f.asJSON {
+			return writeJSON(stdout, toRunDetailJSON(d, tests))
+		}
+		printRunDetail(stdout, d, tests)
 		return nil
 	}
 	runs, err := st.Runs(ctx, state.RunFilter{Tree: f.tree, Limit: f.limit})
@@ -79,24 +83,32 @@ func history(ctx context.Context, e *env, f historyFlags, stdout io.Writer) erro
 			return err
 		}
 	}
+	tests, err := runTests(ctx, cfg, st, runs...)
+	if err != nil {
+		return err
+	}
 	if f.asJSON {
-		return writeJSON(stdout, historyJSON{Schema: jsonSchema, Runs: runsJSON(runs)})
+		return writeJSON(stdout, historyJSON{Schema: jsonSchema, Runs: runsJSON(runs, tests)})
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "RUN\tSTARTED\tTREE\tCANDIDATE\tOUTCOME\tBRANCH\tANNOUNCEMENT")
+	fmt.Fprintln(tw, "RUN\tSTARTED\tTREE\tCANDIDATE\tOUTCOME\tTESTS\tBRANCH\tANNOUNCEMENT")
 	for _, r := range runs {
 		outcome := string(r.Outcome)
 		if outcome == "" {
 			outcome = "unfinished"
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%.12s\t%s\t%s\t<%s>\n", r.ID, r.StartedAt.Format("2006-01-02 15:04"), r.Tree, r.Candidate, outcome, r.PushedBranch, r.Announcement)
+		testState := "-"
+		if t, ok := tests[r.ID]; ok {
+			testState = t.State
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%.12s\t%s\t%s\t%s\t<%s>\n", r.ID, r.StartedAt.Format("2006-01-02 15:04"), r.Tree, r.Candidate, outcome, testState, r.PushedBranch, r.Announcement)
 	}
 	tw.Flush()
 	return nil
 }
 
 // printRunDetail prints one run: its outcome, patches and actions.
-func printRunDetail(w io.Writer, d state.RunDetail) {
+func printRunDetail(w io.Writer, d state.RunDetail, tests map[int64]testsJSON) {
 	fmt.Fprintf(w, "run %d: tree %s, candidate %s, queue %.12s on %s\n", d.ID, d.Tree, d.Candidate, d.QueueID, d.Base)
 	fmt.Fprintf(w, "announcement <%s>, started %s, attempts %d\n", d.Announcement, d.StartedAt.Format("2006-01-02 15:04:05"), d.Attempts)
 	if d.Finished() {
@@ -111,6 +123,18 @@ func printRunDetail(w io.Writer, d state.RunDetail) {
 	}
 	if d.Error != "" {
 		fmt.Fprintf(w, "error: %s\n", d.Error)
+	}
+	if t, ok := tests[d.ID]; ok {
+		fmt.Fprintf(w, "tests %s: %s\n", t.State, t.Line)
+		for _, l := range t.Failures {
+			fmt.Fprintf(w, "  failed: %s\n", l)
+		}
+		for _, l := range t.Regressions {
+			fmt.Fprintf(w, "  regressed: %s\n", l)
+		}
+		for _, l := range t.Missing {
+			fmt.Fprintf(w, "  missing: results from %s\n", l)
+		}
 	}
 	for _, p := range d.Patches {
 		fmt.Fprintf(w, "  %3d %-16s %-8s %s\n", p.Index, p.Status, p.Action, p.Name)

@@ -11,13 +11,14 @@ import (
 
 	"github.com/rtbot/rtbot/internal/atomicfile"
 	"github.com/rtbot/rtbot/internal/merger"
+	"github.com/rtbot/rtbot/internal/pipeline"
 	"github.com/rtbot/rtbot/internal/release"
 	"github.com/spf13/cobra"
 )
 
 // newReleaseCmd is `rtbot release`: it bumps localversion-rt, commits and
 // tags the release and prints the announcement.
-func newReleaseCmd() *cobra.Command {
+func newReleaseCmd(e *env) *cobra.Command {
 	var f releaseFlags
 	c := &cobra.Command{
 		Use:   "release --repo DIR --branch NAME",
@@ -25,13 +26,18 @@ func newReleaseCmd() *cobra.Command {
 		Long: `Make an RT-stable release on a series branch: bump localversion-rt,
 commit "Linux X.Y.Z-rtN", tag it (annotated, unsigned) and print the
 [ANNOUNCE] mail and the next steps. Signing, pushing, uploading and
-mailing stay with the maintainer's tools (docs/release.md).`,
+mailing stay with the maintainer's tools (docs/release.md).
+
+When an rtbot configuration is found (--config, $RTBOT_CONFIG, or the
+default files), the release is refused unless --force when the rtbot run
+that produced the branch's tip has failed or regressed tests or missing
+results, or when no run produced it (docs/results.md).`,
 		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			if err := f.check(c); err != nil {
 				return err
 			}
-			return cmdRelease(c.Context(), f, c.OutOrStdout())
+			return cmdRelease(c.Context(), e, f, c.OutOrStdout())
 		},
 	}
 	f.addFlags(c)
@@ -39,7 +45,7 @@ mailing stay with the maintainer's tools (docs/release.md).`,
 }
 
 // cmdRelease is `rtbot release` once its command line is checked.
-func cmdRelease(_ context.Context, f releaseFlags, stdout io.Writer) error {
+func cmdRelease(ctx context.Context, e *env, f releaseFlags, stdout io.Writer) error {
 	eng, err := merger.Open(f.repo, merger.Options{})
 	if err != nil {
 		return err
@@ -54,6 +60,9 @@ func cmdRelease(_ context.Context, f releaseFlags, stdout io.Writer) error {
 	}
 	plan, err := release.Prepare(eng, f.opts)
 	if err != nil {
+		return err
+	}
+	if err := releaseGate(ctx, e, f, eng, plan, stdout); err != nil {
 		return err
 	}
 	text := release.Announcement(f.info(plan))
@@ -79,6 +88,8 @@ type releaseFlags struct {
 	signature string
 	releaseOn time.Time // the day a release candidate becomes the release
 	dryRun    bool
+	config    string // --config: where the state with the test results is
+	force     bool   // release even when the test results say no
 	// name, email and releaseOnFlag are the flags as given, for check.
 	name, email, releaseOnFlag string
 }
@@ -99,6 +110,8 @@ func (f *releaseFlags) addFlags(c *cobra.Command) {
 	fs.StringVar(&f.signature, "signature", "", "name signing the announcement (default the --name)")
 	fs.StringVar(&f.releaseOnFlag, "release-on", "", "for --rc: day (YYYY-MM-DD) the candidate becomes the release (default in 7 days)")
 	fs.BoolVarP(&f.dryRun, "dry-run", "n", false, "compute and print everything, write nothing")
+	fs.StringVar(&f.config, "config", "", "rtbot configuration whose state holds the test results (default: $RTBOT_CONFIG, then the default files)")
+	fs.BoolVar(&f.force, "force", false, "release even when tests failed, regressed or are missing")
 	_ = c.MarkFlagDirname("repo")
 	_ = c.MarkFlagFilename("announce")
 }
@@ -233,4 +246,43 @@ next steps (rtbot does none of them):
        kup put patches-%[6]s.tar.xz patches-%[6]s.tar.asc /pub/linux/kernel/projects/rt/%[7]s/patches-%[6]s.tar.gz
   4. send the announcement with your mailer (docs/release.md)
 `, repo, msg, p.Tag, p.Commit, p.Branch, p.Version, series, pushNote)
+}
+
+// releaseGate refuses (unless --force) to release a tip whose rtbot run
+// has failed, regressed or missing test results (pipeline.ReleaseGate).
+// Without any rtbot configuration there are no results to check: it says
+// so and lets the release go ahead.
+func releaseGate(ctx context.Context, e *env, f releaseFlags, eng *merger.Engine, plan *release.Plan, stdout io.Writer) error {
+	if _, err := configPath(f.config, e.getenv, e.exists); err != nil && f.config == "" && e.getenv("RTBOT_CONFIG") == "" {
+		fmt.Fprintln(stdout, "test results not checked: no rtbot configuration (give --config to check them)")
+		return nil
+	}
+	problems, err := gateProblems(ctx, e, f.config, eng, plan)
+	if err != nil {
+		problems = append(problems, err.Error())
+	}
+	if len(problems) == 0 {
+		fmt.Fprintf(stdout, "test results: passed\n")
+		return nil
+	}
+	if f.force {
+		fmt.Fprintf(stdout, "releasing anyway (--force), although:\n  %s\n", strings.Join(problems, "\n  "))
+		return nil
+	}
+	return fmt.Errorf("release of %s refused:\n  %s\nfix that, or give --force to release anyway", plan.Branch, strings.Join(problems, "\n  "))
+}
+
+// gateProblems opens the state read-only and runs the release gate on
+// the plan's tip.
+func gateProblems(ctx context.Context, e *env, configFlag string, eng *merger.Engine, plan *release.Plan) ([]string, error) {
+	cfg, st, err := openState(e, configFlag)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	g, err := pipeline.New(cfg, st, pipeline.Options{}).ReleaseGate(ctx, eng.Repository(), plan.Tip)
+	if err != nil {
+		return nil, err
+	}
+	return g.Problems, nil
 }

@@ -3,14 +3,17 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/rtbot/rtbot/internal/fixtures"
+	"github.com/rtbot/rtbot/internal/state"
 	"github.com/rtbot/rtbot/internal/testkit"
 )
 
@@ -225,5 +228,46 @@ func TestReleaseIdentityFromGit(t *testing.T) {
 	got := testkit.Git(t, dir, "log", "-1", "--format=%an <%ae>|%cn <%ce>", "v6.1.12-rt6")
 	if got != "Joseph Salisbury <joseph.salisbury@example.org>|Joseph Salisbury <joseph.salisbury@example.org>" {
 		t.Errorf("release commit by %q, want git's user", got)
+	}
+}
+
+// TestReleaseGate: with a configuration, `rtbot release` refuses a tip no
+// clean run produced, and one whose run failed, saying which, unless
+// --force; a tip whose tests passed is released.
+func TestReleaseGate(t *testing.T) {
+	ctx := context.Background()
+	_, cfg := demoDir(t)
+	dir, tip := releaseRepo(t)
+	args := []string{"release", "--repo", dir, "--branch", "v6.1-rt", "--dry-run", "--config", cfg, "--name", "Tom", "--email", "tom@example.org"}
+	release := func(extra ...string) (int, string) {
+		var out, errb strings.Builder
+		code := run(ctx, append(append([]string{}, args...), extra...), &out, &errb)
+		return code, out.String() + errb.String()
+	}
+	if code, out := release(); code != exitError || !strings.Contains(out, "no clean rtbot run produced") || !strings.Contains(out, "--force") {
+		t.Fatalf("no run: exit %d\n%s", code, out)
+	}
+	st := openConfigState(t, cfg)
+	r := startRun(t, st, "gate@x")
+	checkout := "rtbot:6.1-rt:6.1.13-rc1:" + tip.String()
+	status := "FAIL"
+	err := errors.Join(st.FinishRun(ctx, r.ID, state.RunResult{Outcome: state.OutcomeClean, ResultCommit: tip.String()}),
+		st.ExpectResults(ctx, r.ID, []string{checkout}, []string{"build-test"}, time.Now()),
+		st.SaveResults(ctx, []state.TestResult{{Kind: "build", ID: "rtbot:build-test:x", CheckoutID: checkout, Path: "build-test", Status: status}}, r.ID, "build-test"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, out := release()
+	if code != exitError || !strings.Contains(out, "FAILED: 1 build (1 failed)") || !strings.Contains(out, "build build-test FAIL") {
+		t.Fatalf("failed run: exit %d\n%s", code, out)
+	}
+	if code, out := release("--force"); code != exitOK || !strings.Contains(out, "releasing anyway (--force)") {
+		t.Fatalf("--force: exit %d\n%s", code, out)
+	}
+	if err := st.SaveResults(ctx, []state.TestResult{{Kind: "build", ID: "rtbot:build-test:x", CheckoutID: checkout, Path: "build-test", Status: "PASS"}}, r.ID, ""); err != nil {
+		t.Fatal(err)
+	}
+	if code, out := release(); code != exitOK || !strings.Contains(out, "test results: passed") {
+		t.Fatalf("passed run: exit %d\n%s", code, out)
 	}
 }

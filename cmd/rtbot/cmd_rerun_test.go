@@ -37,13 +37,13 @@ func TestRerunCommand(t *testing.T) {
 	cfg, smtp := demoWithSMTP(t)
 	runCases(t, []cliCase{
 		{[]string{"rerun", "--config", cfg}, exitUsage, []string{"name one run id or announcement"}},
-		{[]string{"rerun", "--config", cfg, "1"}, exitOK, []string{"redo.6.1.12-rc1.", "run 2: 6.1-rt on 6.1.12-rc1: manual", "mailed   <rtbot."}},
+		{[]string{"rerun", "--config", cfg, "1"}, exitOK, []string{"redo.6.1.12-rc1.", "run 4: 6.1-rt on 6.1.12-rc1: manual", "mailed   <rtbot."}},
 		{[]string{"rerun", "--config", cfg, "99"}, exitError, []string{"run 99: not found"}},
 		{[]string{"rerun", "--config", cfg, "<nobody@example.org>"}, exitError, []string{"<nobody@example.org>: not found"}},
 		{[]string{"run", "--config", cfg, "--force"}, exitUsage, nil},
-		{[]string{"run", "--config", cfg, "--onto", "v6.1.12-rc1"}, exitOK, []string{"run 3: 6.1-rt on 6.1.12-rc1: manual"}},
-		{[]string{"run", "--config", cfg, "--onto", "v6.1.12-rc1"}, exitOK, []string{"already run on this queue", "--force runs it again", "!run 4"}},
-		{[]string{"run", "--config", cfg, "--onto", "v6.1.12-rc1", "--force"}, exitOK, []string{"run 4: 6.1-rt on 6.1.12-rc1: manual"}},
+		{[]string{"run", "--config", cfg, "--onto", "v6.1.12-rc1"}, exitOK, []string{"run 5: 6.1-rt on 6.1.12-rc1: manual"}},
+		{[]string{"run", "--config", cfg, "--onto", "v6.1.12-rc1"}, exitOK, []string{"already run on this queue", "--force runs it again", "!run 6"}},
+		{[]string{"run", "--config", cfg, "--onto", "v6.1.12-rc1", "--force"}, exitOK, []string{"run 6: 6.1-rt on 6.1.12-rc1: manual"}},
 		{[]string{"history", "--config", filepath.Clean(cfg)}, exitOK, []string{"manual.6.1.12-rc1.", "redo.6.1.12-rc1."}},
 	})
 	if n := len(smtp.Messages()); n != 3 {

@@ -53,7 +53,8 @@ func TestResolveCommand(t *testing.T) {
 // by hand, onto the demo's published partial branch; the next `rtbot run`
 // says it learnt it, and `rtbot resolve --list` shows where it came from.
 func TestRunLearnsPushedFix(t *testing.T) {
-	dir, cfg := demoDir(t)
+	cfg, _ := demoWithSMTP(t)
+	dir := filepath.Dir(cfg)
 	const (
 		port    = "drivers/tty/serial/8250/8250_port.c"
 		partial = "rtbot/6.1-rt/6.1.12-rc1-partial"
@@ -62,8 +63,9 @@ func TestRunLearnsPushedFix(t *testing.T) {
 		"serial: 8250: Use port lock wrappers\n\nSigned-off-by: A Maintainer <m@example.org>\n")
 	runCases(t, []cliCase{
 		// Any pass reads the branch first; this one then runs the queue
-		// on its own base (clean: pushed, nothing to mail).
-		{[]string{"run", "--config", cfg, "--onto", "v6.1.11"}, exitOK,
+		// on its own base again (the demo did: --force; clean: pushed,
+		// tested, the test results mailed).
+		{[]string{"run", "--config", cfg, "--onto", "v6.1.11", "--force"}, exitOK,
 			[]string{"fix      " + fix.String()[:12] + " on " + partial + " (0003-serial-8250-irq-safe-locking.patch): learnt " + port,
 				"6.1-rt on 6.1.11: clean", "pushed   rtbot/6.1-rt/6.1.11"}},
 		{[]string{"resolve", "--config", cfg, "--list"}, exitOK, []string{"pushed to " + partial + ": commit " + fix.String()[:12]}},

@@ -87,6 +87,8 @@ type statusReport struct {
 	Problems  []string
 	// notes says, for each pending action (by id), what becomes of it.
 	notes map[int64]string
+	// tests are the test states of the last runs that wait for results.
+	tests map[int64]testsJSON
 }
 
 // readStatus reads the state's status, checks the state, lists the partial
@@ -105,7 +107,11 @@ func readStatus(ctx context.Context, cfg *config.Config, st *state.Store) (statu
 		// What the state says is still worth printing.
 		problems = append(problems, "partial branches read for fixes: "+err.Error())
 	}
-	r := statusReport{Status: s, Watched: watched, Attention: []string{}, Problems: problems, notes: map[int64]string{}}
+	tests, err := runTests(ctx, cfg, st, s.LastRuns...)
+	if err != nil {
+		return statusReport{}, err
+	}
+	r := statusReport{Status: s, Watched: watched, Attention: []string{}, Problems: problems, notes: map[int64]string{}, tests: tests}
 	if err := r.needsYou(ctx, cfg.Path, st); err != nil {
 		return statusReport{}, err
 	}
@@ -199,7 +205,7 @@ func printStatus(w io.Writer, path string, s statusReport) {
 	for _, c := range s.Checkpoints {
 		fmt.Fprintf(w, "mailbox %s %s: up to UID %d (UIDVALIDITY %d), %s\n", c.Server, c.Mailbox, c.LastUID, c.UIDValidity, c.UpdatedAt.Format("2006-01-02 15:04:05"))
 	}
-	printLastRuns(w, s.LastRuns)
+	printLastRuns(w, s.LastRuns, s.tests)
 	for _, b := range s.Watched {
 		read := "nothing pushed onto it yet"
 		if b.ReadUpTo != "" {
@@ -246,7 +252,7 @@ func printAnnouncements(w io.Writer, s state.Status) {
 }
 
 // printLastRuns prints the last run of each tree.
-func printLastRuns(w io.Writer, runs []state.Run) {
+func printLastRuns(w io.Writer, runs []state.Run, tests map[int64]testsJSON) {
 	for _, r := range runs {
 		outcome := string(r.Outcome)
 		if outcome == "" {
@@ -257,6 +263,9 @@ func printLastRuns(w io.Writer, runs []state.Run) {
 			fmt.Fprintf(w, ": %s", r.Error)
 		}
 		fmt.Fprintln(w)
+		if t, ok := tests[r.ID]; ok {
+			fmt.Fprintf(w, "  tests %s: %s\n", t.State, t.Line)
+		}
 	}
 }
 

@@ -1,9 +1,12 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"strings"
 	"time"
 
+	"github.com/rtbot/rtbot/internal/config"
 	"github.com/rtbot/rtbot/internal/merger"
 	"github.com/rtbot/rtbot/internal/pipeline"
 	"github.com/rtbot/rtbot/internal/state"
@@ -57,6 +60,18 @@ type passJSON struct {
 	Failed  []announcementJSON `json:"failed"`
 	Runs    []passRunJSON      `json:"runs"`
 	Pending int                `json:"pending"`
+	// FollowUps are the test results follow-ups the pass mailed or tried
+	// to (docs/results.md).
+	FollowUps []followUpJSON `json:"follow_ups"`
+}
+
+// followUpJSON is one test results follow-up of a pass.
+type followUpJSON struct {
+	RunID     int64  `json:"run_id"`
+	Tree      string `json:"tree"`
+	Verdict   string `json:"verdict"`
+	Mail      string `json:"mail"`
+	NotMailed string `json:"not_mailed"`
 }
 
 // announcementJSON is an announcement as the state records it.
@@ -196,19 +211,69 @@ type historyRunJSON struct {
 
 // runJSON is a run as the state records it.
 type runJSON struct {
-	ID           int64  `json:"id"`
-	Announcement string `json:"announcement"`
-	Tree         string `json:"tree"`
-	Candidate    string `json:"candidate"`
-	QueueID      string `json:"queue_id"`
-	Base         string `json:"base"`
-	StartedAt    string `json:"started_at"`
-	FinishedAt   string `json:"finished_at"`
-	Attempts     int    `json:"attempts"`
-	Outcome      string `json:"outcome"`
-	PushedBranch string `json:"pushed_branch"`
-	ResultCommit string `json:"result_commit"`
-	Error        string `json:"error"`
+	ID           int64     `json:"id"`
+	Announcement string    `json:"announcement"`
+	Tree         string    `json:"tree"`
+	Candidate    string    `json:"candidate"`
+	QueueID      string    `json:"queue_id"`
+	Base         string    `json:"base"`
+	StartedAt    string    `json:"started_at"`
+	FinishedAt   string    `json:"finished_at"`
+	Attempts     int       `json:"attempts"`
+	Outcome      string    `json:"outcome"`
+	PushedBranch string    `json:"pushed_branch"`
+	ResultCommit string    `json:"result_commit"`
+	Error        string    `json:"error"`
+	Tests        testsJSON `json:"tests"`
+}
+
+// testsJSON is the test state of a run (docs/results.md).
+type testsJSON struct {
+	// State is none (the run waits for no results), waiting, passed,
+	// failed, regressed or incomplete.
+	State        string   `json:"state"`
+	Line         string   `json:"line"`
+	Builds       int      `json:"builds"`
+	BuildsFailed int      `json:"builds_failed"`
+	Tests        int      `json:"tests"`
+	TestsFailed  int      `json:"tests_failed"`
+	Failures     []string `json:"failures"`
+	Regressions  []string `json:"regressions"`
+	Missing      []string `json:"missing"`
+	Deadline     string   `json:"deadline"`
+	FollowUp     string   `json:"follow_up"`
+}
+
+// noTests is the test state of a run that waits for no results.
+func noTests() testsJSON {
+	return testsJSON{State: "none", Failures: []string{}, Regressions: []string{}, Missing: []string{}}
+}
+
+// toTestsJSON is the document of a run's test state.
+func toTestsJSON(ts pipeline.TestState) testsJSON {
+	j := noTests()
+	j.State, j.Line = string(ts.Verdict), ts.Line
+	if ts.Waiting {
+		j.State = "waiting"
+		j.Line = "waiting for results from " + strings.Join(ts.Missing, ", ") + " until the deadline"
+	}
+	s := ts.Summary
+	j.Builds, j.BuildsFailed, j.Tests, j.TestsFailed = s.Builds, s.BuildsFailed, s.Tests, s.TestsFailed
+	for _, r := range s.Failures {
+		name := r.Path
+		if name == "" {
+			name = r.ID
+		}
+		j.Failures = append(j.Failures, string(r.Kind)+" "+name+" "+string(r.Status))
+	}
+	for _, row := range s.Latency {
+		if len(row.Regressed) > 0 {
+			j.Regressions = append(j.Regressions, row.Path+" on "+row.Machine+": "+strings.Join(row.Regressed, ", "))
+		}
+	}
+	j.Missing = orEmpty(ts.Missing)
+	j.Deadline, j.FollowUp = jsonTime(ts.Deadline), ts.FollowUp
+	return j
 }
 
 // runDetailJSON is a run with its patches and actions.
@@ -297,6 +362,10 @@ func toPassJSON(p *pipeline.Pass) passJSON {
 		New: announcementsJSON(p.New), Retried: announcementsJSON(p.Retried), Ignored: announcementsJSON(p.Ignored),
 		Waiting: announcementsJSON(p.Waiting), Failed: announcementsJSON(p.Failed),
 		Learned: make([]learnedJSON, 0, len(p.Learned)), Runs: make([]passRunJSON, 0, len(p.Runs)),
+		FollowUps: make([]followUpJSON, 0, len(p.FollowUps)),
+	}
+	for _, f := range p.FollowUps {
+		out.FollowUps = append(out.FollowUps, followUpJSON{RunID: f.RunID, Tree: f.Tree, Verdict: f.Verdict, Mail: f.Mail, NotMailed: f.NotMailed})
 	}
 	for _, l := range p.Learned {
 		out.Learned = append(out.Learned, learnedJSON{
@@ -348,7 +417,7 @@ func toStatusJSON(path string, s statusReport) statusJSON {
 		Schema: jsonSchema, StateFile: path, StateSchema: s.SchemaVersion,
 		Announcements: make(map[string]int, len(s.Announcements)),
 		Waiting:       announcementsJSON(s.Waiting), Failed: announcementsJSON(s.Failed),
-		Checkpoints: make([]checkpointJSON, 0, len(s.Checkpoints)), LastRuns: runsJSON(s.LastRuns),
+		Checkpoints: make([]checkpointJSON, 0, len(s.Checkpoints)), LastRuns: runsJSON(s.LastRuns, s.tests),
 		Watched: make([]watchedJSON, 0, len(s.Watched)), Pending: make([]pendingJSON, 0, len(s.Pending)),
 		Problems: orEmpty(s.Problems), Attention: orEmpty(s.Attention),
 	}
@@ -369,26 +438,48 @@ func toStatusJSON(path string, s statusReport) statusJSON {
 }
 
 // runsJSON is the documents of runs, [] when none.
-func runsJSON(runs []state.Run) []runJSON {
+func runsJSON(runs []state.Run, tests map[int64]testsJSON) []runJSON {
 	out := make([]runJSON, 0, len(runs))
 	for _, r := range runs {
-		out = append(out, toRunJSON(r))
+		out = append(out, toRunJSON(r, tests))
 	}
 	return out
 }
 
 // toRunJSON is the document of a recorded run.
-func toRunJSON(r state.Run) runJSON {
+// tests holds the test states of runs that wait for results.
+func toRunJSON(r state.Run, tests map[int64]testsJSON) runJSON {
+	t, ok := tests[r.ID]
+	if !ok {
+		t = noTests()
+	}
 	return runJSON{
 		ID: r.ID, Announcement: r.Announcement, Tree: r.Tree, Candidate: r.Candidate, QueueID: r.QueueID, Base: r.Base,
 		StartedAt: jsonTime(r.StartedAt), FinishedAt: jsonTime(r.FinishedAt), Attempts: r.Attempts,
-		Outcome: string(r.Outcome), PushedBranch: r.PushedBranch, ResultCommit: r.ResultCommit, Error: r.Error,
+		Outcome: string(r.Outcome), PushedBranch: r.PushedBranch, ResultCommit: r.ResultCommit, Error: r.Error, Tests: t,
 	}
 }
 
+// runTests reads the test states of runs (those that wait for none are
+// left out).
+func runTests(ctx context.Context, cfg *config.Config, st *state.Store, runs ...state.Run) (map[int64]testsJSON, error) {
+	p := pipeline.New(cfg, st, pipeline.Options{})
+	out := map[int64]testsJSON{}
+	for _, r := range runs {
+		ts, ok, err := p.RunTestState(ctx, r.ID)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out[r.ID] = toTestsJSON(ts)
+		}
+	}
+	return out, nil
+}
+
 // toRunDetailJSON is the document of `rtbot history --run ID`.
-func toRunDetailJSON(d state.RunDetail) historyRunJSON {
-	out := runDetailJSON{runJSON: toRunJSON(d.Run),
+func toRunDetailJSON(d state.RunDetail, tests map[int64]testsJSON) historyRunJSON {
+	out := runDetailJSON{runJSON: toRunJSON(d.Run, tests),
 		Patches: make([]patchResultJSON, 0, len(d.Patches)), Actions: make([]actionJSON, 0, len(d.Actions))}
 	for _, p := range d.Patches {
 		causedBy := p.CausedBy

@@ -121,6 +121,7 @@ func passJSONOutputs(t *testing.T) []jsonOutput {
 	imap, smtp := startDemoMail(t, dir)
 	cfg := filepath.Join(dir, "rtbot.toml")
 	testkit.WriteFile(t, cfg, fmt.Sprintf(demoConfig, dir, imap.Addr, smtp.Addr), 0o644)
+	testkit.WriteFile(t, filepath.Join(dir, "lab.sh"), fmt.Sprintf(demoLab, dir), 0o755)
 
 	var outs []jsonOutput
 	add := func(name string, code int, cmd string, args ...string) {

@@ -60,6 +60,13 @@ func printPass(w io.Writer, pass *pipeline.Pass) {
 			fmt.Fprintf(w, "  error    %s\n", r.Error)
 		}
 	}
+	for _, f := range pass.FollowUps {
+		if f.Mail != "" {
+			fmt.Fprintf(w, "tests of run %d (%s): %s, follow-up mailed <%s>\n", f.RunID, f.Tree, f.Verdict, f.Mail)
+		} else {
+			fmt.Fprintf(w, "tests of run %d (%s): %s, follow-up NOT MAILED: %s\n", f.RunID, f.Tree, f.Verdict, f.NotMailed)
+		}
+	}
 	if pass.Pending > 0 {
 		fmt.Fprintf(w, "%d announcement(s) left for the next pass (see the log above)\n", pass.Pending)
 	}

@@ -23,6 +23,7 @@ import (
 func secretConfig(t *testing.T, dir, imapAddr, smtpAddr, withToken string) string {
 	t.Helper()
 	c := fmt.Sprintf(demoConfig, dir, imapAddr, smtpAddr)
+	testkit.WriteFile(t, filepath.Join(dir, "lab.sh"), fmt.Sprintf(demoLab, dir), 0o755)
 	c = testkit.ReplaceOnce(t, c, `candidate_url = "./linux-stable-rc.git"`, `candidate_url = "`+withToken+`/linux-stable-rc.git"`)
 	c = testkit.ReplaceOnce(t, c, `push_remote = "./published.git"`, `push_remote = "`+withToken+`/published.git"`)
 	return c + `cc = ["List <list@test.invalid>"]

@@ -78,6 +78,8 @@ type Config struct {
 	Limits LimitsConfig `toml:"limits"`
 	// Git is the [git] table; after Load every field is set (see Deadlines).
 	Git GitConfig `toml:"git"`
+	// Results is the [results] table; after Load every field is set.
+	Results ResultsConfig `toml:"results"`
 }
 
 // LimitsConfig is the [limits] table: how much rtbot reads of what comes
@@ -387,7 +389,25 @@ type Trigger struct {
 	// Origin is the KCIDB origin the ids are prefixed with; default
 	// Rules.Defaults.KCIDBOrigin.
 	Origin string `toml:"origin"`
+
+	// Poll makes rtbot follow what a webhook started until it is done,
+	// and record its outcome as test results (webhook only): PollGitLab
+	// (the pipeline a pipeline trigger created, and its jobs) or
+	// PollJenkins (the queue item buildWithParameters created, then the
+	// build). Empty (the default): fire and forget.
+	Poll string `toml:"poll"`
+	// PollSecretEnv names the environment variable holding the token the
+	// polling requests carry: GitLab's PRIVATE-TOKEN (a read_api token;
+	// a trigger token cannot read pipelines), Jenkins' Basic
+	// authorization (base64 of user:apitoken). Empty: no authentication.
+	PollSecretEnv string `toml:"poll_secret_env"`
 }
+
+// The values of [Trigger.Poll].
+const (
+	PollGitLab  = "gitlab"
+	PollJenkins = "jenkins"
+)
 
 // DefaultBranchTemplate is the branch_template of a tree that sets none.
 const DefaultBranchTemplate = "rtbot/{tree}/{version}-rc{rc}"
@@ -474,6 +494,7 @@ func Parse(name string, data []byte, rules Rules) (*Config, error) {
 	}
 	c.validate(p, base, rules)
 	c.Limits.validate(p, md, rules.Defaults.Limits)
+	c.Results.validate(p, md, base, rules.Defaults)
 	c.validateDeadlines(p, rules.Defaults)
 	if err := p.err(); err != nil {
 		return nil, err

@@ -15,6 +15,7 @@ import (
 	"github.com/rtbot/rtbot/internal/patchqueue"
 	"github.com/rtbot/rtbot/internal/pipeline"
 	"github.com/rtbot/rtbot/internal/remote"
+	"github.com/rtbot/rtbot/internal/results"
 	"github.com/rtbot/rtbot/internal/trigger"
 )
 
@@ -169,7 +170,7 @@ func TestExampleDocumentsEveryKey(t *testing.T) {
 		"mail_bytes", "mail_header_bytes", "mail_text_bytes", "mime_parts", "mime_depth",
 		"queue_patches", "queue_bytes", "patch_bytes", "hunk_lines",
 		"ca_file", "token_env", "token_file", "ssh_key", "known_hosts",
-		"pass_timeout", "list_timeout"}
+		"pass_timeout", "list_timeout", "deadline", "latency_tolerance_percent", "latency_tolerance_us", "poll", "poll_secret_env"}
 	for _, k := range keys {
 		if !strings.Contains(string(data), "\n"+k+" =") && !strings.Contains(string(data), "# "+k+" =") {
 			t.Errorf("the example does not show key %q", k)
@@ -196,6 +197,10 @@ func TestMinimalDefaults(t *testing.T) {
 		if ch.got != ch.want {
 			t.Errorf("%s = %q, want %q", ch.name, ch.got, ch.want)
 		}
+	}
+	if c.Results.Dir != "" || c.Results.Deadline.Duration != results.DefaultDeadline ||
+		c.Results.LatencyTolerancePercent != results.DefaultTolerancePercent || c.Results.LatencyToleranceUS != results.DefaultToleranceUS {
+		t.Errorf("[results] = %+v: defaults not applied", c.Results)
 	}
 	if c.IMAP.Poll.Duration != mailwatch.DefaultPoll || c.Triggers[0].Timeout.Duration != trigger.DefaultCommandTimeout {
 		t.Errorf("poll %v, timeout %v: defaults not applied", c.IMAP.Poll.Duration, c.Triggers[0].Timeout.Duration)
@@ -345,6 +350,10 @@ func validationTriggerCases() []validationCase {
 		{"webhook ftp", `type = "command"`, "type = \"webhook\"\nurl = \"ftp://ci.example.org/\"", "trigger[0].url", "http"},
 		{"webhook with argv", `type = "command"`, "type = \"webhook\"\nurl = \"https://ci.example.org/\"", "trigger[0].argv", "not used by a webhook trigger"},
 		{"webhook method", `argv = ["make", "-j8"]`, "url = \"https://ci.example.org/\"\nmethod = \"GET\"", "trigger[0].method", "POST, PUT or PATCH"},
+		{"webhook poll", `argv = ["make", "-j8"]`, "url = \"https://ci.example.org/\"\npoll = \"gitlab\"\npoll_secret_env = \"GL_READ\"", "", ""},
+		{"webhook poll unknown", `argv = ["make", "-j8"]`, "url = \"https://ci.example.org/\"\npoll = \"buildbot\"", "trigger[0].poll", "want \"gitlab\" or \"jenkins\""},
+		{"webhook poll secret without poll", `argv = ["make", "-j8"]`, "url = \"https://ci.example.org/\"\npoll_secret_env = \"GL_READ\"", "trigger[0].poll_secret_env", "poll is not"},
+		{"command with poll", `argv = ["make", "-j8"]`, "argv = [\"make\"]\npoll = \"gitlab\"", "trigger[0].poll", "not used by a command trigger"},
 		{"webhook secret without env", `argv = ["make", "-j8"]`, "url = \"https://ci.example.org/?token={secret}\"", "trigger[0].secret_env", "{secret}"},
 		{"webhook header name", `argv = ["make", "-j8"]`, "url = \"https://ci.example.org/\"\nheaders = { \"Bad Header\" = \"x\" }", `trigger[0].headers."Bad Header"`, "header name"},
 		{"webhook ok", `argv = ["make", "-j8"]`, "url = \"https://ci.example.org/?token={secret}\"\nsecret_env = \"TOKEN\"\nheaders = { Authorization = \"Bearer {secret}\" }", "", ""},
@@ -376,6 +385,10 @@ func validationDeadlineCases() []validationCase {
 		{"pass timeout too short", state, state + "\npass_timeout = \"30s\"", "bot.pass_timeout", "at least 1m"},
 		{"pass timeout under a trigger's", state, state + "\npass_timeout = \"20m\"", "bot.pass_timeout", "not longer than trigger[0].timeout (30m0s)"},
 		{"default pass timeout under git's", "", "\n[git]\ntimeout = \"2h\"\n", "bot.pass_timeout", "1h30m0s is not longer than git.timeout (2h0m0s)"},
+		{"results", "", "\n[results]\ndir = \"drop\"\ndeadline = \"6h\"\nlatency_tolerance_percent = 15\nlatency_tolerance_us = 2.5\n", "", ""},
+		{"results deadline too short", "", "\n[results]\ndeadline = \"10s\"\n", "results.deadline", "at least 1m"},
+		{"results negative tolerance", "", "\n[results]\nlatency_tolerance_us = -1\n", "results.latency_tolerance_us", "0 or more"},
+		{"results unknown key", "", "\n[results]\ntolerance = 1\n", "results.tolerance", "unknown key"},
 	}
 }
 

@@ -51,6 +51,10 @@ type Defaults struct {
 	GitTimeout     time.Duration // git.timeout
 	GitListTimeout time.Duration // git.list_timeout
 	PassTimeout    time.Duration // bot.pass_timeout
+
+	ResultsDeadline         time.Duration // results.deadline
+	LatencyTolerancePercent float64       // results.latency_tolerance_percent
+	LatencyToleranceUS      float64       // results.latency_tolerance_us
 }
 
 // ErrIncompleteRules is returned for Rules with a function or a default

@@ -392,15 +392,16 @@ func (t *Trigger) validate(p *problems, key, base string, d Defaults) {
 	switch t.Type {
 	case TriggerCommand:
 		checkDuration(p, key+".timeout", &t.Timeout, d.CommandTimeout, 0)
-		t.unused(p, key, "url", "method", "headers", "secret_env", "dir", "origin")
+		t.unused(p, key, "url", "method", "headers", "secret_env", "dir", "origin", "poll", "poll_secret_env")
 		t.validateCommand(p, key, base)
 	case TriggerWebhook:
 		checkDuration(p, key+".timeout", &t.Timeout, d.HTTPTimeout, 0)
 		t.unused(p, key, "argv", "dir", "origin")
 		t.validateWebhook(p, key)
+		t.validatePoll(p, key)
 	case TriggerKCIDB:
 		checkDuration(p, key+".timeout", &t.Timeout, d.HTTPTimeout, 0)
-		t.unused(p, key, "argv", "method")
+		t.unused(p, key, "argv", "method", "poll", "poll_secret_env")
 		t.validateKCIDB(p, key, base, d.KCIDBOrigin)
 	case "":
 		p.add(key+".type", "required: %q, %q or %q", TriggerCommand, TriggerWebhook, TriggerKCIDB)
@@ -429,6 +430,10 @@ func (t *Trigger) unused(p *problems, key string, keys ...string) {
 			set = t.Dir != ""
 		case "origin":
 			set = t.Origin != ""
+		case "poll":
+			set = t.Poll != ""
+		case "poll_secret_env":
+			set = t.PollSecretEnv != ""
 		}
 		if set {
 			p.add(key+"."+k, "not used by a %s trigger", t.Type)
@@ -463,6 +468,21 @@ func (t *Trigger) validateWebhook(p *problems, key string) {
 		p.add(key+".method", "%q: want POST, PUT or PATCH (the request carries a JSON body)", t.Method)
 	}
 	t.validateHTTP(p, key)
+}
+
+// validatePoll checks a webhook's poll keys.
+func (t *Trigger) validatePoll(p *problems, key string) {
+	switch t.Poll {
+	case "", PollGitLab, PollJenkins:
+	default:
+		p.add(key+".poll", "%q: want %q or %q", t.Poll, PollGitLab, PollJenkins)
+	}
+	switch {
+	case t.PollSecretEnv != "" && t.Poll == "":
+		p.add(key+".poll_secret_env", "set, but poll is not")
+	case t.PollSecretEnv != "" && !envRE.MatchString(t.PollSecretEnv):
+		p.add(key+".poll_secret_env", "%q is not an environment variable name", t.PollSecretEnv)
+	}
 }
 
 // validateKCIDB checks a kcidb trigger's destination (dir or url) and its
@@ -513,7 +533,7 @@ func (t *Trigger) validateHTTP(p *problems, key string) {
 
 // triggerURLVars are the placeholders a trigger URL may use; package
 // trigger replaces them (and keeps the same list).
-var triggerURLVars = []string{"secret", "tree", "series", "version", "rc", "branch", "commit", "candidate"}
+var triggerURLVars = []string{"secret", "tree", "series", "version", "rc", "branch", "commit", "candidate", "checkout"}
 
 // checkURLPlaceholders checks that every brace of a trigger URL belongs to
 // a known {name} placeholder.

@@ -170,6 +170,19 @@ func (p *Pipeline) fireTriggers(ctx context.Context, runID int64, t config.Tree,
 			continue
 		}
 		fireResult, err := trigger.Fire(ctx, triggerSpec(tr), ev, dir)
+		if tr.Type == config.TriggerWebhook && tr.Poll != "" && err == nil {
+			if rerr := p.webhookFired(ctx, runID, name, fireResult); rerr != nil {
+				return fired, rerr
+			}
+		}
+		if tr.Type == config.TriggerCommand {
+			if rerr := p.commandResults(ctx, runID, name, ev, fireResult); rerr != nil {
+				return fired, rerr
+			}
+			if ferr := p.fault(FaultCommandResults); ferr != nil {
+				return fired, ferr
+			}
+		}
 		if err == nil {
 			if err := p.fault(FaultTriggered); err != nil {
 				return fired, err

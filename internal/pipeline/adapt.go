@@ -12,6 +12,7 @@ import (
 	"github.com/rtbot/rtbot/internal/patchqueue"
 	"github.com/rtbot/rtbot/internal/refname"
 	"github.com/rtbot/rtbot/internal/remote"
+	"github.com/rtbot/rtbot/internal/results"
 	"github.com/rtbot/rtbot/internal/trigger"
 )
 
@@ -57,6 +58,10 @@ func ConfigRules() config.Rules {
 			GitTimeout:     remote.DefaultTimeout,
 			GitListTimeout: remote.DefaultListTimeout,
 			PassTimeout:    DefaultPassTimeout,
+
+			ResultsDeadline:         results.DefaultDeadline,
+			LatencyTolerancePercent: results.DefaultTolerancePercent,
+			LatencyToleranceUS:      results.DefaultToleranceUS,
 			Limits: config.LimitsConfig{
 				MailBytes: mail.MaxBytes, MailHeaderBytes: mail.MaxHeaderBytes, MailTextBytes: mail.MaxTextBytes,
 				MIMEParts: mail.MaxParts, MIMEDepth: mail.MaxDepth,
@@ -140,7 +145,7 @@ func triggerSpec(t config.Trigger) trigger.Spec {
 	return trigger.Spec{
 		Name: t.Name, Type: triggerType(t.Type), Timeout: t.Timeout.Duration,
 		Argv: t.Argv, URL: t.URL, Method: t.Method, Headers: t.Headers, SecretEnv: t.SecretEnv,
-		Dir: t.Dir, Origin: t.Origin,
+		Dir: t.Dir, Origin: t.Origin, Poll: t.Poll, PollSecretEnv: t.PollSecretEnv,
 	}
 }
 

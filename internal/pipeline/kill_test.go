@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -10,6 +11,9 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+
+	"github.com/rtbot/rtbot/internal/state"
+	"github.com/rtbot/rtbot/internal/testkit"
 )
 
 // crashBinary builds rtbot with -tags rtbotcrash once per test process:
@@ -108,4 +112,74 @@ func TestKillAtEveryPoint(t *testing.T) {
 		}
 	}
 	t.Logf("killed rtbot at %d crash points: %s", killed, crashPointList(seen))
+}
+
+// TestKillResults is TestResultsCrash with real crashes: `rtbot run`
+// (a command trigger with a results file, a [results] dir) is killed
+// with SIGKILL at each new step of the results loop, and further `rtbot
+// run` processes recover: every result is recorded and exactly one
+// follow-up reaches the maintainers (one in doubt is settled with `rtbot
+// action` as a maintainer would, after looking in the mailbox).
+func TestKillResults(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds rtbot and runs it once per crash point")
+	}
+	if _, err := crashBinary(); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		at          string
+		beforeFirst bool // the kill is in the pass that runs rc2, before any file is dropped
+	}{
+		{"command-results#1", true},
+		{"results-imported#1", false},
+		{"mail-commit#1", false},
+		{"mail-sent#1", false},
+	} {
+		t.Run(tc.at, func(t *testing.T) {
+			t.Parallel()
+			w := newResultsWorld(t, "kernelci", "build-test")
+			cfg := filepath.Join(w.dir, "rtbot.toml")
+			text := testkit.ReadFile(t, cfg)
+			text = testkit.ReplaceOnce(t, text, `triggers = ["kernelci"]`, `triggers = ["kernelci", "build-test"]`)
+			text += fmt.Sprintf("\n[[trigger]]\nname = \"build-test\"\ntype = \"command\"\nargv = [%q]\ntimeout = \"1m\"\n\n[results]\ndir = %q\n",
+				w.cfg.Triggers[len(w.cfg.Triggers)-1].Argv[0], w.cfg.Results.Dir)
+			testkit.WriteFile(t, cfg, text, 0o644)
+			w.publishRC2(t)
+			w.send(t, rcMail(2, crashRC2))
+			kill := func() {
+				t.Helper()
+				out, err := w.rtbot(t, []string{"RTBOT_CRASH_AT=" + tc.at}, "run", "--config", cfg)
+				var ee *exec.ExitError
+				if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+					t.Fatalf("rtbot run was not killed at %s: %v\n%s", tc.at, err, out)
+				}
+			}
+			if tc.beforeFirst {
+				kill()
+			}
+			w.recoverByProcess(t)
+			_, checkout := kcidbCheckout(t, w.world)
+			if err := os.MkdirAll(w.cfg.Results.Dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			testkit.WriteFile(t, filepath.Join(w.cfg.Results.Dir, "lab.json"), string(kcidbResults(checkout["id"].(string), "PASS", true)), 0o644)
+			if !tc.beforeFirst {
+				kill()
+			}
+			w.recoverByProcess(t)
+			runs, err := w.store.Runs(context.Background(), state.RunFilter{})
+			if err != nil || len(runs) != 1 {
+				t.Fatalf("runs %v, %v", runs, err)
+			}
+			rt, _, err := w.store.TestsOf(context.Background(), runs[0].ID)
+			if err != nil || len(rt.Results) != 5 || !rt.Complete() {
+				t.Fatalf("results %d (complete %v), %v; want 5, complete", len(rt.Results), rt.Complete(), err)
+			}
+			if subjects, _ := w.followUps(t); len(subjects) != 1 {
+				t.Errorf("follow-ups %q, want exactly one", subjects)
+			}
+			testkit.Glob(t, filepath.Join(w.cfg.Results.Dir, "done", "lab.json"))
+		})
+	}
 }

@@ -65,7 +65,8 @@ type Options struct {
 	// TransientGrace.
 	PreflightGrace time.Duration
 	// Now, when not nil, is the clock that decides how long an
-	// announcement waits for its candidate (see Patience); tests move it.
+	// announcement waits for its candidate (see Patience) and when the
+	// deadline of missing test results passes; tests move it.
 	Now func() time.Time
 	// Stuck, when not nil, is called if a pass is still running a while
 	// after its deadline ([bot] pass_timeout), which means a step that
@@ -89,24 +90,26 @@ var DefaultRetry = Retry{Attempts: 3, Min: 10 * time.Second, Max: time.Minute}
 
 // The steps Options.Fault is called at, in the order a pass reaches them.
 const (
-	FaultRecorded    = "recorded"    // announcements of a scan recorded, checkpoint not yet saved
-	FaultLearnt      = "learnt"      // resolutions learnt from a pushed partial branch (and a rerun recorded), its fixes ref not yet moved
-	FaultCheckpoint  = "checkpoint"  // checkpoint saved
-	FaultRetried     = "retried"     // an ignored or failed announcement whose cause changed set back for this pass
-	FaultFetched     = "fetched"     // candidate fetched, checked, pinned and claimed; run not yet started
-	FaultRebasing    = "rebasing"    // after each patch of the rebase, before anything is written
-	FaultRebased     = "rebased"     // run started and rebased, results not yet saved
-	FaultResults     = "results"     // patch results saved, branch not yet moved
-	FaultBranch      = "branch"      // local branch moved, nothing pushed
-	FaultPushed      = "pushed"      // pushed, push not yet recorded done
-	FaultTriggered   = "triggered"   // a trigger fired, not yet recorded done
-	FaultMailCommit  = "mail-commit" // report transmitted, final "." not yet sent
-	FaultMailSent    = "mail-sent"   // report accepted by the server, not yet recorded done
-	FaultFinished    = "finished"    // run finished, announcement not yet done
-	FaultWaiting     = "waiting"     // announcement recorded waiting for its candidate
-	FaultFailed      = "failed"      // announcement recorded failed, its error report mailed
-	FaultAnnounced   = "announced"   // announcement done, mail not yet flagged
-	FaultMarkedFlags = "marked"      // processed mail flagged or moved
+	FaultRecorded        = "recorded"         // announcements of a scan recorded, checkpoint not yet saved
+	FaultLearnt          = "learnt"           // resolutions learnt from a pushed partial branch (and a rerun recorded), its fixes ref not yet moved
+	FaultCheckpoint      = "checkpoint"       // checkpoint saved
+	FaultRetried         = "retried"          // an ignored or failed announcement whose cause changed set back for this pass
+	FaultFetched         = "fetched"          // candidate fetched, checked, pinned and claimed; run not yet started
+	FaultRebasing        = "rebasing"         // after each patch of the rebase, before anything is written
+	FaultRebased         = "rebased"          // run started and rebased, results not yet saved
+	FaultResults         = "results"          // patch results saved, branch not yet moved
+	FaultBranch          = "branch"           // local branch moved, nothing pushed
+	FaultPushed          = "pushed"           // pushed, push not yet recorded done
+	FaultTriggered       = "triggered"        // a trigger fired, not yet recorded done
+	FaultMailCommit      = "mail-commit"      // report transmitted, final "." not yet sent
+	FaultMailSent        = "mail-sent"        // report accepted by the server, not yet recorded done
+	FaultFinished        = "finished"         // run finished, announcement not yet done
+	FaultWaiting         = "waiting"          // announcement recorded waiting for its candidate
+	FaultFailed          = "failed"           // announcement recorded failed, its error report mailed
+	FaultAnnounced       = "announced"        // announcement done, mail not yet flagged
+	FaultMarkedFlags     = "marked"           // processed mail flagged or moved
+	FaultResultsImported = "results-imported" // a dropped results file imported, not yet moved to done/
+	FaultCommandResults  = "command-results"  // a command trigger's results saved, the firing not yet recorded done
 )
 
 // Pipeline is the unattended job for one configuration and state file.
@@ -184,6 +187,9 @@ type Pass struct {
 	Waiting []state.Announcement `json:"waiting,omitempty"`
 	Failed  []state.Announcement `json:"failed,omitempty"`
 	Ignored []state.Announcement `json:"ignored,omitempty"`
+	// FollowUps are the runs whose test results this pass reported (or
+	// tried to): see docs/results.md.
+	FollowUps []FollowUp `json:"follow_ups,omitempty"`
 
 	// fetched holds the candidate branch of each tree, by tree name, as
 	// this pass fetched it: fetched once per pass, however many
@@ -517,6 +523,9 @@ func (p *Pipeline) processPending(ctx context.Context, pass *Pass) error {
 			}
 			errs = append(errs, fmt.Errorf("announcement <%s> (%s): %w", a.MessageID, candName(a.Version, a.RC), err))
 		}
+	}
+	if err := p.collectResults(ctx, pass); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

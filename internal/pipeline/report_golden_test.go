@@ -153,9 +153,10 @@ func checkListMail(t *testing.T, data []byte, dir string) (mail.Header, string) 
 }
 
 // triageSubject is the subject of a triage report ("[rtbot] 6.1-rt on
-// 6.1.12-rc1: 2 of 5 patches need attention"), not of an error report
+// 6.1.12-rc1: 2 of 5 patches need attention") or of a test results
+// follow-up ("...: tests passed"), not of an error report
 // ("...: failed (run 3)") or a preflight problem mail.
-var triageSubject = regexp.MustCompile(`^\[rtbot\] \S+ on \S+: (\d+ of \d+ patch(es)? needs? attention|all \d+ patch(es)? applied)$`)
+var triageSubject = regexp.MustCompile(`^\[rtbot\] \S+ on \S+: (\d+ of \d+ patch(es)? needs? attention|all \d+ patch(es)? applied|tests (passed|failed|regressed|incomplete))$`)
 
 // checkListMails checks, as checkListMail does, every triage report an
 // SMTP server received (error reports and preflight mails are another

@@ -348,6 +348,9 @@ func (p *Pipeline) actOnRun(ctx context.Context, tr *treeRun, eng *merger.Engine
 		}
 	}
 	ev := p.event(eng.Repository(), tr.a, tr.t, tr.cand, triageReport, mergeResult, tr.runReport)
+	if err := p.expectResults(ctx, tr.run.ID, tr.t, ev); err != nil {
+		return state.OutcomeClean, err
+	}
 	fired, err := p.fireTriggers(ctx, tr.run.ID, tr.t, ev)
 	tr.runReport.Triggers = fired
 	return state.OutcomeClean, err

@@ -41,17 +41,20 @@ func fireCommand(ctx context.Context, t Spec, ev Event, dir string, res *Result)
 	if err != nil {
 		return permanent(t, err)
 	}
-	logf, eventFile, err := commandFiles(t, ev, dir, res)
+	logf, out, eventFile, err := commandFiles(t, ev, dir, res)
 	if err != nil {
 		return err
 	}
 	defer logf.Close()
+	resultsFile := out.path(".results.json")
+	env := append(commandEnv(vars, eventFile),
+		"RTBOT_RESULTS="+resultsFile, "RTBOT_CHECKOUT_ID="+CheckoutID(ev, DefaultKCIDBOrigin))
 
 	limit := timeout(t)
 	runCtx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	w := &cappedWriter{f: logf, limit: maxCommandOutput}
-	cmd, exited := command(runCtx, t.Argv, commandEnv(vars, eventFile), dir, w)
+	cmd, exited := command(runCtx, t.Argv, env, dir, w)
 	if err := cmd.Start(); err != nil {
 		close(exited)
 		w.note("[rtbot: cannot start %s: %v]", t.Argv[0], err)
@@ -65,27 +68,31 @@ func fireCommand(ctx context.Context, t Spec, ev Event, dir string, res *Result)
 	if cmd.ProcessState != nil {
 		res.ExitCode = cmd.ProcessState.ExitCode()
 	}
+	if fi, err := os.Lstat(resultsFile); err == nil && fi.Mode().IsRegular() {
+		res.Results = resultsFile
+	}
 	return commandOutcome(ctx, runCtx, t, cmd, waitErr, w, limit, res)
 }
 
 // commandFiles creates the firing's log (res.Output, returned open) and
-// writes the event's JSON file, whose name it returns.
-func commandFiles(t Spec, ev Event, dir string, res *Result) (*os.File, string, error) {
+// writes the event's JSON file, whose name it returns with the firing's
+// output names.
+func commandFiles(t Spec, ev Event, dir string, res *Result) (*os.File, outputs, string, error) {
 	doc, err := eventDocument(ev)
 	if err != nil {
-		return nil, "", permanent(t, fmt.Errorf("event: %w", err))
+		return nil, outputs{}, "", permanent(t, fmt.Errorf("event: %w", err))
 	}
 	out, logf, err := newOutputs(dir, t.Name, res.Started, ".log")
 	if err != nil {
-		return nil, "", temporary(t, fmt.Errorf("output log: %w", err))
+		return nil, outputs{}, "", temporary(t, fmt.Errorf("output log: %w", err))
 	}
 	res.Output = logf.Name()
 	eventFile, err := out.writeFile(".event.json", doc)
 	if err != nil {
 		logf.Close()
-		return nil, "", temporary(t, fmt.Errorf("event file: %w", err))
+		return nil, outputs{}, "", temporary(t, fmt.Errorf("event file: %w", err))
 	}
-	return logf, eventFile, nil
+	return logf, out, eventFile, nil
 }
 
 // commandEnv is a command's whole environment: the baseEnv variables rtbot

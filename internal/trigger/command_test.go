@@ -154,16 +154,23 @@ func commandEnvWant(ev Event, subject string) []string {
 // RTBOT_EVENT, which names a file in dir that holds ev with tt's subject.
 func checkCommandEnv(t *testing.T, rep helperReport, ev Event, tt commandEnvironmentCase, dir string) {
 	t.Helper()
-	var eventFile string
+	var eventFile, resultsFile string
 	var got []string
 	for _, kv := range rep.Env {
 		if v, ok := strings.CutPrefix(kv, "RTBOT_EVENT="); ok {
 			eventFile = v
 			continue
 		}
+		if v, ok := strings.CutPrefix(kv, "RTBOT_RESULTS="); ok {
+			resultsFile = v
+			continue
+		}
 		got = append(got, kv)
 	}
-	want := commandEnvWant(ev, tt.want)
+	if filepath.Dir(resultsFile) != dir || !strings.HasSuffix(resultsFile, ".results.json") {
+		t.Errorf("RTBOT_RESULTS = %q, want a .results.json file in %s", resultsFile, dir)
+	}
+	want := append(commandEnvWant(ev, tt.want), "RTBOT_CHECKOUT_ID="+CheckoutID(ev, "rtbot"))
 	slices.Sort(want)
 	slices.Sort(got)
 	if !slices.Equal(got, want) {
@@ -385,5 +392,40 @@ func TestCommandOutputNames(t *testing.T) {
 	b, err2 := Fire(context.Background(), commandTrigger(time.Minute, "exit", "0"), testEvent(), dir)
 	if err1 != nil || err2 != nil || a.Output == b.Output {
 		t.Errorf("outputs %s and %s (%v, %v): want two files", a.Output, b.Output, err1, err2)
+	}
+}
+
+// TestCommandResultsFile: a command writes its KCIDB results where
+// RTBOT_RESULTS says, about the checkout RTBOT_CHECKOUT_ID names, and
+// Fire hands the file back whatever the exit status; a command that
+// writes none leaves Results empty.
+func TestCommandResultsFile(t *testing.T) {
+	ev := testEvent()
+	for _, tc := range []struct {
+		args    []string
+		exit    int
+		written bool
+	}{
+		{[]string{"results", "0"}, 0, true},
+		{[]string{"results", "3"}, 3, true},
+		{[]string{"exit", "0"}, 0, false},
+	} {
+		dir := t.TempDir()
+		res, err := Fire(context.Background(), commandTrigger(time.Minute, tc.args...), ev, dir)
+		if (err == nil) != (tc.exit == 0) || res.ExitCode != tc.exit {
+			t.Errorf("%q: exit %d, err %v", tc.args, res.ExitCode, err)
+		}
+		if !tc.written {
+			if res.Results != "" {
+				t.Errorf("%q: results %q from a command that wrote none", tc.args, res.Results)
+			}
+			continue
+		}
+		if filepath.Dir(res.Results) != dir {
+			t.Fatalf("%q: results file %q, want one in %s", tc.args, res.Results, dir)
+		}
+		if got, want := testkit.ReadFile(t, res.Results), "rtbot:6.1-rt:6.1.177-rc1:"+ev.Commit; got != want {
+			t.Errorf("%q: RTBOT_CHECKOUT_ID was %q, want %q", tc.args, got, want)
+		}
 	}
 }

@@ -115,7 +115,7 @@ func KCIDB(ev Event, origin string) ([]byte, error) {
 	}
 	label := versionLabel(ev)
 	c := kcidbCheckout{
-		ID:                  origin + ":" + ev.Tree + ":" + label + ":" + ev.Commit,
+		ID:                  CheckoutID(ev, origin),
 		Origin:              origin,
 		TreeName:            ev.Tree,
 		GitRepositoryBranch: ev.Branch,
@@ -157,6 +157,14 @@ func KCIDB(ev Event, origin string) ([]byte, error) {
 		return nil, fmt.Errorf("kcidb: %w", err)
 	}
 	return append(b, '\n'), nil
+}
+
+// CheckoutID is the id of the KCIDB checkout of ev with origin:
+// "<origin>:<tree>:<version>[-rc<rc>]:<commit>". KCIDB writes it, and a
+// command gets it as RTBOT_CHECKOUT_ID (origin "rtbot"); test results come
+// back to the run through it.
+func CheckoutID(ev Event, origin string) string {
+	return origin + ":" + ev.Tree + ":" + versionLabel(ev) + ":" + ev.Commit
 }
 
 // patchsetHash returns the KCIDB patchset hash of patches: the sha256 hex

@@ -70,6 +70,12 @@ type Spec struct {
 	Dir string
 	// Origin is the KCIDB origin (kcidb); empty means DefaultKCIDBOrigin.
 	Origin string
+	// Poll is PollGitLab or PollJenkins for a webhook whose outcome is
+	// followed (see Poll); empty: none.
+	Poll string
+	// PollSecretEnv names the environment variable holding the token of
+	// the polling requests; empty: none.
+	PollSecretEnv string
 }
 
 // Event describes the rebased candidate a trigger fires for.
@@ -114,6 +120,14 @@ type Result struct {
 	ExitCode          int    // command: the exit status (-1 if killed)
 	HTTPStatus        int    // webhook / kcidb url
 	Output            string // path of the file holding the kept output (command stdout+stderr, HTTP response body, or the KCIDB document)
+	// Results is the KCIDB results file a command wrote where
+	// RTBOT_RESULTS said (command); "" when it wrote none. Fire does not
+	// read it.
+	Results string
+	// PollHandle is what Poll follows for a webhook with Spec.Poll: the
+	// GitLab pipeline's API URL, the Jenkins queue item's URL; "" when
+	// the response did not name one (PollError says why).
+	PollHandle, PollError string
 }
 
 // Error is a failed firing.

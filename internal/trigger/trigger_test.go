@@ -56,6 +56,10 @@ func helper(mode string, args []string) int {
 		os.Stderr.WriteString("err-1\n")
 		os.Stdout.WriteString("out-2\n")
 		return 0
+	case "results": // results N: write $RTBOT_CHECKOUT_ID to $RTBOT_RESULTS, exit N
+		os.WriteFile(os.Getenv("RTBOT_RESULTS"), []byte(os.Getenv("RTBOT_CHECKOUT_ID")), 0o644)
+		n, _ := strconv.Atoi(args[0])
+		return n
 	case "exit": // exit N
 		fmt.Fprintln(os.Stderr, "failing on purpose")
 		n, _ := strconv.Atoi(args[0])

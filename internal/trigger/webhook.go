@@ -21,7 +21,7 @@ const maxRedirects = 5
 
 // urlPlaceholders are the placeholders a trigger URL may use, replaced by
 // [expandURL]. config/validate.go (checkURLPlaceholders) knows the same list.
-var urlPlaceholders = []string{"secret", "tree", "series", "version", "rc", "branch", "commit", "candidate"}
+var urlPlaceholders = []string{"secret", "tree", "series", "version", "rc", "branch", "commit", "candidate", "checkout"}
 
 // fireWebhook sends ev as JSON to t.URL.
 func fireWebhook(ctx context.Context, t Spec, ev Event, dir string, res *Result) error {
@@ -84,7 +84,7 @@ func prepareHTTP(t Spec, ev Event, method string) (httpTarget, error) {
 	}
 	vars := map[string]string{
 		"secret": target.secret, "tree": ev.Tree, "series": ev.Series, "version": ev.Version,
-		"rc": strconv.Itoa(ev.RC), "branch": ev.Branch, "commit": ev.Commit, "candidate": ev.Candidate,
+		"rc": strconv.Itoa(ev.RC), "branch": ev.Branch, "commit": ev.Commit, "candidate": ev.Candidate, "checkout": CheckoutID(ev, DefaultKCIDBOrigin),
 	}
 	target.url, err = expandURL(t.URL, vars)
 	if err != nil {
@@ -249,6 +249,9 @@ func send(ctx context.Context, t Spec, target httpTarget, body []byte, respFile 
 	switch {
 	case code >= 200 && code < 300:
 		// Accepted: the firing happened even if the response was cut short.
+		if t.Poll != "" {
+			res.PollHandle, res.PollError = pollHandle(t, req.URL, resp, data)
+		}
 		return nil
 	case code == http.StatusRequestTimeout || code == http.StatusTooManyRequests || code >= 500:
 		return temporary(t, fmt.Errorf("%s: %s; %s", what, status, where))

@@ -110,11 +110,12 @@ func webhookRequestCases(ev Event) []webhookRequestCase {
 		},
 		{
 			name:     "gitlab",
-			url:      "/api/v4/projects/42/trigger/pipeline?token={secret}&ref=main&variables[RTBOT_BRANCH]={branch}&variables[RTBOT_COMMIT]={commit}&variables[RTBOT_CANDIDATE]={candidate}&variables[RTBOT_SERIES]={series}",
+			url:      "/api/v4/projects/42/trigger/pipeline?token={secret}&ref=main&variables[RTBOT_BRANCH]={branch}&variables[RTBOT_COMMIT]={commit}&variables[RTBOT_CANDIDATE]={candidate}&variables[RTBOT_SERIES]={series}&variables[RTBOT_CHECKOUT_ID]={checkout}",
 			wantPath: "/api/v4/projects/42/trigger/pipeline",
 			wantQuery: map[string]string{
 				"token": secretValue, "ref": "main", "variables[RTBOT_BRANCH]": ev.Branch,
 				"variables[RTBOT_COMMIT]": ev.Commit, "variables[RTBOT_CANDIDATE]": ev.Candidate, "variables[RTBOT_SERIES]": "6.1",
+				"variables[RTBOT_CHECKOUT_ID]": "rtbot:6.1-rt:6.1.177-rc1:" + ev.Commit,
 			},
 		},
 		{
