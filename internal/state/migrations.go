@@ -32,6 +32,7 @@ func migrations() []migration {
 		{version: 4, name: "remembered conflict resolutions", sql: schemaV4},
 		{version: 5, name: "announcements: waiting, failed, claims, re-evaluation, one tree, thread", sql: schemaV5, rebuild: true},
 		{version: 6, name: "preflight problems mailed", sql: schemaV6},
+		{version: 7, name: "source checkpoints (maildir, public-inbox)", sql: schemaV7},
 	}
 }
 
