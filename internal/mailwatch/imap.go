@@ -213,6 +213,9 @@ type Checkpoint struct {
 // start of it, enough to classify.
 type Candidate struct {
 	UID uint32
+	// Key names a message of a Maildir or public-inbox source (a file
+	// name, an epoch and commit); "" for IMAP, where UID does.
+	Key string
 	// Size is the size of the whole message on the server (RFC822.SIZE).
 	Size int64
 	// Raw is the message header followed by the start of its body (the MIME
