@@ -151,3 +151,10 @@ func readMaildirFile(f maildirFile, limit int64) (Candidate, error) {
 	defer r.Close()
 	return readCandidate(r, f.size, limit, "maildir:"+f.unique)
 }
+
+// ProbeMaildir checks that the Maildir can be read, reading no message;
+// it returns how many message files it holds.
+func ProbeMaildir(dir string) (int, error) {
+	files, err := listMaildir(dir)
+	return len(files), err
+}

@@ -436,3 +436,25 @@ func httpClient(caBundle []byte) (*http.Client, error) {
 	}
 	return &http.Client{Transport: tr}, nil
 }
+
+// ProbePublicInbox checks that the inbox can be followed, reading no
+// message: it finds the newest epoch (the manifest of a remote inbox) and
+// lists its branch. It returns the newest epoch's number.
+func ProbePublicInbox(ctx context.Context, cfg PublicInboxConfig) (int, error) {
+	cfg.Timeout = cmp.Or(cfg.Timeout, DefaultTimeout)
+	epoch, err := newestEpoch(ctx, cfg)
+	if err != nil {
+		return 0, fmt.Errorf("public-inbox %s: %w", cfg.URL, err)
+	}
+	ok, err := epochExists(ctx, cfg, epoch)
+	if err == nil && !ok {
+		err = errors.New("not found")
+	}
+	if err == nil && !cfg.remote() {
+		_, err = git.PlainOpen(cfg.epochURL(epoch))
+	}
+	if err != nil {
+		return 0, fmt.Errorf("public-inbox %s epoch %d: %w", cfg.URL, epoch, err)
+	}
+	return epoch, nil
+}

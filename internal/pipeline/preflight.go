@@ -135,7 +135,7 @@ func (pf *Preflight) add(s Step) Step {
 func (p *Pipeline) Preflight(ctx context.Context, scope Scope) Preflight {
 	var pf Preflight
 	if scope == ScopeAll {
-		pf.add(p.checkIMAP(ctx))
+		pf.add(p.checkMailSource(ctx))
 		pf.add(p.checkSMTP(ctx))
 	}
 	for i, t := range p.cfg.Trees {

@@ -1,0 +1,108 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/rtbot/rtbot/internal/config"
+	"github.com/rtbot/rtbot/internal/testkit"
+)
+
+// newSourceWorld is newWorld reading the list from the [source] table
+// source instead of an IMAP mailbox.
+func newSourceWorld(t *testing.T, source string) *world {
+	t.Helper()
+	w := newWorld(t, imapSection{addr: "127.0.0.1:1", user: "unused", password: "unused", mailbox: "INBOX"})
+	path := filepath.Join(w.dir, "rtbot.toml")
+	data := regexp.MustCompile(`(?s)\[imap\].*?\n\[smtp\]`).ReplaceAllString(testkit.ReadFile(t, path), source+"\n[smtp]")
+	testkit.WriteFile(t, path, data, 0o644)
+	cfg, err := config.Load(path, ConfigRules())
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.cfg = cfg
+	return w
+}
+
+// inboxBox delivers to a real public-inbox with public-inbox-mda.
+type inboxBox struct {
+	t  *testing.T
+	pi *testkit.PublicInbox
+}
+
+func (b inboxBox) Deliver(msg []byte) error {
+	b.pi.DeliverBytes(b.t, msg)
+	return nil
+}
+
+// maildirBox delivers to a Maildir as an MDA does: write in tmp/, then
+// rename into new/.
+type maildirBox struct {
+	dir string
+	n   *int
+}
+
+func (b maildirBox) Deliver(msg []byte) error {
+	*b.n++
+	name := fmt.Sprintf("1700000000.M%dP1.rtbot", *b.n)
+	tmp := filepath.Join(b.dir, "tmp", name)
+	if err := os.WriteFile(tmp, msg, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, filepath.Join(b.dir, "new", name))
+}
+
+// TestRunTwiceThenNewPublicInbox is TestRunTwiceThenNewInProcess reading
+// a real public-inbox v2 inbox: the same announcements, the same runs,
+// nothing read twice.
+func TestRunTwiceThenNewPublicInbox(t *testing.T) {
+	pi := testkit.NewPublicInbox(t)
+	w := newSourceWorld(t, fmt.Sprintf("[source]\nkind = \"public-inbox\"\npath = %q\nsince = \"2020-01-01\"\n", pi.Dir))
+	runTwiceThenNew(t, w, inboxBox{t, pi})
+}
+
+// TestRunTwiceThenNewMaildir is the same reading a Maildir.
+func TestRunTwiceThenNewMaildir(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "Maildir")
+	for _, sub := range []string{"tmp", "new", "cur"} {
+		if err := os.MkdirAll(filepath.Join(dir, sub), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w := newSourceWorld(t, fmt.Sprintf("[source]\nkind = \"maildir\"\npath = %q\n", dir))
+	runTwiceThenNew(t, w, maildirBox{dir: dir, n: new(int)})
+}
+
+// TestSourcePreflight: `rtbot check` reads the source, and names the key
+// of a source it cannot read.
+func TestSourcePreflight(t *testing.T) {
+	pi := testkit.NewPublicInbox(t)
+	pi.Deliver(t, testkit.Mail(t, "stable-6.1.12-rc1.eml"))
+	cases := []struct {
+		name, source, key, found string
+	}{
+		{"inbox", fmt.Sprintf("[source]\nkind = \"public-inbox\"\npath = %q\n", pi.Dir), "", "newest epoch 0"},
+		{"not an inbox", fmt.Sprintf("[source]\nkind = \"public-inbox\"\npath = %q\n", t.TempDir()), "source.path", ""},
+		{"not a maildir", fmt.Sprintf("[source]\nkind = \"maildir\"\npath = %q\n", t.TempDir()), "source.path", ""},
+	}
+	for _, tt := range cases {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newSourceWorld(t, tt.source)
+			step := New(w.cfg, w.store, Options{}).checkMailSource(context.Background())
+			if step.Name != "source" {
+				t.Errorf("step %q, want source", step.Name)
+			}
+			switch {
+			case tt.key == "" && (step.Problem != nil || !strings.Contains(step.Found, tt.found)):
+				t.Errorf("step = %+v; want found %q", step, tt.found)
+			case tt.key != "" && (step.Problem == nil || step.Problem.Key != tt.key):
+				t.Errorf("step = %+v; want a problem with %s", step, tt.key)
+			}
+		})
+	}
+}
