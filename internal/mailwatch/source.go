@@ -5,11 +5,13 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"mime"
 	"net/textproto"
 	"strings"
+	"time"
 )
 
 // Kinds of mail source besides an IMAP mailbox (see docs/operations.md,
@@ -99,4 +101,36 @@ func readCandidate(r io.Reader, size, limit int64, key string) (Candidate, error
 func KeyID(key string) string {
 	sum := sha256.Sum256([]byte(key))
 	return hex.EncodeToString(sum[:8])
+}
+
+// DescribePosition says in a few words where a source's checkpoint (its
+// JSON, as a scan returned it) stands: "epoch 3, after commit
+// 1a2b3c4d5e6f", "1,234 files read". It never fails: a position it cannot
+// read is said to be so.
+func DescribePosition(kind string, position []byte) string {
+	switch kind {
+	case SourcePublicInbox:
+		var p inboxPosition
+		if json.Unmarshal(position, &p) != nil {
+			break
+		}
+		if p.Commit == "" {
+			return fmt.Sprintf("epoch %d, from its start", p.Epoch)
+		}
+		return fmt.Sprintf("epoch %d, after commit %.12s", p.Epoch, p.Commit)
+	case SourceMaildir:
+		var p maildirPosition
+		if json.Unmarshal(position, &p) != nil {
+			break
+		}
+		names := fmt.Sprintf("%d file names read", len(p.Seen))
+		if len(p.Seen) == 1 {
+			names = "1 file name read"
+		}
+		if p.Before != 0 {
+			return names + ", and every file older than " + time.Unix(0, p.Before).UTC().Format(time.RFC3339)
+		}
+		return names
+	}
+	return "unreadable checkpoint"
 }

@@ -67,3 +67,28 @@ func (s *Store) SaveSourceCheckpoint(ctx context.Context, cp SourceCheckpoint) e
 	}
 	return nil
 }
+
+func sourceCheckpoints(ctx context.Context, q querier) ([]SourceCheckpoint, error) {
+	rows, err := q.QueryContext(ctx, `SELECT kind, source, position, updated_at FROM source_checkpoints ORDER BY kind, source`)
+	if err != nil {
+		return nil, fmt.Errorf("state: source checkpoints: %w", err)
+	}
+	defer rows.Close()
+	var out []SourceCheckpoint
+	for rows.Next() {
+		var cp SourceCheckpoint
+		var pos, updated string
+		if err := rows.Scan(&cp.Kind, &cp.Source, &pos, &updated); err != nil {
+			return nil, fmt.Errorf("state: source checkpoints: %w", err)
+		}
+		cp.Position = []byte(pos)
+		if cp.UpdatedAt, err = parseTime("updated_at", updated); err != nil {
+			return nil, err
+		}
+		out = append(out, cp)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("state: source checkpoints: %w", err)
+	}
+	return out, nil
+}
