@@ -58,13 +58,13 @@ func ScanMaildir(ctx context.Context, cfg MaildirConfig, position []byte) (Sourc
 			return SourceScan{}, fmt.Errorf("maildir %s: checkpoint: %w", cfg.Path, err)
 		}
 	}
-	files, err := listMaildir(cfg.Path)
-	if err != nil {
-		return SourceScan{}, err
-	}
 	seen := make(map[string]bool, len(pos.Seen))
 	for _, s := range pos.Seen {
 		seen[s] = true
+	}
+	files, err := listMaildir(cfg.Path, func(unique string) bool { return seen[unique] })
+	if err != nil {
+		return SourceScan{}, err
 	}
 	limit := cmp.Or(cfg.ReadBytes, DefaultFetchHeaderBytes+DefaultFetchTextBytes)
 	var scan SourceScan
@@ -102,12 +102,13 @@ func ScanMaildir(ctx context.Context, cfg MaildirConfig, position []byte) (Sourc
 func boundSeen(files []maildirFile, before int64, limit int) maildirPosition {
 	pos := maildirPosition{Seen: []string{}, Before: before}
 	if len(files) > limit {
+		files = byAge(files)
 		drop := files[:len(files)-limit]
 		pos.Before = max(before, drop[len(drop)-1].mtime)
 		files = files[len(files)-limit:]
 	}
 	for _, f := range files {
-		if f.mtime > pos.Before {
+		if f.mtime > pos.Before || f.mtime == unknownTime {
 			pos.Seen = append(pos.Seen, f.unique)
 		}
 	}
@@ -115,9 +116,15 @@ func boundSeen(files []maildirFile, before int64, limit int) maildirPosition {
 	return pos
 }
 
-// listMaildir lists the message files of new/ and cur/, oldest first.
-func listMaildir(dir string) ([]maildirFile, error) {
-	var files []maildirFile
+// unknownTime is the mtime of a file listMaildir did not stat.
+const unknownTime = -1
+
+// listMaildir lists the message files of new/ and cur/: the files whose
+// unique name known accepts (read before) first, in directory order and
+// not stat'ed, which keeps an idle read of a large Maildir to one
+// directory listing; then the others, oldest first.
+func listMaildir(dir string, known func(unique string) bool) ([]maildirFile, error) {
+	var old, fresh []maildirFile
 	for _, sub := range []string{"new", "cur"} {
 		entries, err := os.ReadDir(filepath.Join(dir, sub))
 		if err != nil {
@@ -127,19 +134,40 @@ func listMaildir(dir string) ([]maildirFile, error) {
 			if strings.HasPrefix(e.Name(), ".") || !e.Type().IsRegular() {
 				continue
 			}
+			unique, _, _ := strings.Cut(e.Name(), ":")
+			f := maildirFile{path: filepath.Join(dir, sub, e.Name()), unique: unique, mtime: unknownTime}
+			if known(unique) {
+				old = append(old, f)
+				continue
+			}
 			info, err := e.Info()
 			if err != nil {
 				continue // gone since the listing
 			}
-			unique, _, _ := strings.Cut(e.Name(), ":")
-			files = append(files, maildirFile{path: filepath.Join(dir, sub, e.Name()), unique: unique,
-				mtime: info.ModTime().UnixNano(), size: info.Size()})
+			f.mtime, f.size = info.ModTime().UnixNano(), info.Size()
+			fresh = append(fresh, f)
+		}
+	}
+	return append(old, byAge(fresh)...), nil
+}
+
+// byAge sorts files oldest first, stat'ing those not stat'ed yet (a file
+// gone since the listing counts as oldest: it is dropped first).
+func byAge(files []maildirFile) []maildirFile {
+	for i := range files {
+		if files[i].mtime != unknownTime {
+			continue
+		}
+		if info, err := os.Stat(files[i].path); err == nil {
+			files[i].mtime = info.ModTime().UnixNano()
+		} else {
+			files[i].mtime = 0
 		}
 	}
 	slices.SortFunc(files, func(a, b maildirFile) int {
 		return cmp.Or(cmp.Compare(a.mtime, b.mtime), strings.Compare(a.unique, b.unique))
 	})
-	return files, nil
+	return files
 }
 
 // readMaildirFile reads the start of one message file.
@@ -155,6 +183,6 @@ func readMaildirFile(f maildirFile, limit int64) (Candidate, error) {
 // ProbeMaildir checks that the Maildir can be read, reading no message;
 // it returns how many message files it holds.
 func ProbeMaildir(dir string) (int, error) {
-	files, err := listMaildir(dir)
+	files, err := listMaildir(dir, func(string) bool { return true })
 	return len(files), err
 }
