@@ -96,8 +96,9 @@ func ScanPublicInbox(ctx context.Context, cfg PublicInboxConfig, position []byte
 	cfg.ReadBytes = cmp.Or(cfg.ReadBytes, DefaultFetchHeaderBytes+DefaultFetchTextBytes)
 	var scan SourceScan
 	var pos inboxPosition
+	opened := map[int]*git.Repository{} // each epoch is fetched once per scan
 	if len(position) == 0 {
-		first, note, err := firstPosition(ctx, cfg, &scan)
+		first, note, err := firstPosition(ctx, cfg, opened)
 		if err != nil {
 			return SourceScan{}, fmt.Errorf("public-inbox %s: %w", cfg.URL, err)
 		}
@@ -106,7 +107,7 @@ func ScanPublicInbox(ctx context.Context, cfg PublicInboxConfig, position []byte
 		return SourceScan{}, fmt.Errorf("public-inbox %s: checkpoint: %w", cfg.URL, err)
 	}
 	for {
-		next, err := scanEpoch(ctx, cfg, pos, &scan)
+		next, err := scanEpoch(ctx, cfg, pos, &scan, opened)
 		if err != nil {
 			return SourceScan{}, fmt.Errorf("public-inbox %s epoch %d: %w", cfg.URL, pos.Epoch, err)
 		}
@@ -128,12 +129,12 @@ func ScanPublicInbox(ctx context.Context, cfg PublicInboxConfig, position []byte
 // firstPosition is where a first run starts: at the head of the newest
 // epoch ("now"), or, with Since, before the newest epoch's first message
 // dated after it (the messages from there on are read by the scan).
-func firstPosition(ctx context.Context, cfg PublicInboxConfig, scan *SourceScan) (inboxPosition, string, error) {
+func firstPosition(ctx context.Context, cfg PublicInboxConfig, opened map[int]*git.Repository) (inboxPosition, string, error) {
 	epoch, err := newestEpoch(ctx, cfg)
 	if err != nil {
 		return inboxPosition{}, "", err
 	}
-	repo, err := openEpoch(ctx, cfg, epoch, cfg.Since.IsZero(), scan)
+	repo, err := openEpoch(ctx, cfg, epoch, cfg.Since.IsZero(), opened)
 	if err != nil {
 		return inboxPosition{}, "", err
 	}
@@ -169,8 +170,8 @@ func positionOf(epoch int, c *object.Commit) inboxPosition {
 
 // scanEpoch reads the messages of epoch pos.Epoch after pos.Commit and
 // returns the position after the last one.
-func scanEpoch(ctx context.Context, cfg PublicInboxConfig, pos inboxPosition, scan *SourceScan) (inboxPosition, error) {
-	repo, err := openEpoch(ctx, cfg, pos.Epoch, false, scan)
+func scanEpoch(ctx context.Context, cfg PublicInboxConfig, pos inboxPosition, scan *SourceScan, opened map[int]*git.Repository) (inboxPosition, error) {
+	repo, err := openEpoch(ctx, cfg, pos.Epoch, false, opened)
 	if err != nil {
 		return pos, err
 	}
@@ -296,8 +297,21 @@ func epochHead(repo *git.Repository) (*object.Commit, error) {
 
 // openEpoch opens epoch n: the inbox's own repository when it is local,
 // else rtbot's mirror of it, fetched first (only a depth-1 history when
-// shallow and the mirror is new).
-func openEpoch(ctx context.Context, cfg PublicInboxConfig, n int, shallow bool, scan *SourceScan) (*git.Repository, error) {
+// shallow and the mirror is new), once per scan: opened holds the epochs
+// this scan opened.
+func openEpoch(ctx context.Context, cfg PublicInboxConfig, n int, shallow bool, opened map[int]*git.Repository) (*git.Repository, error) {
+	if repo, ok := opened[n]; ok {
+		return repo, nil
+	}
+	repo, err := fetchEpoch(ctx, cfg, n, shallow)
+	if err == nil {
+		opened[n] = repo
+	}
+	return repo, err
+}
+
+// fetchEpoch opens epoch n for openEpoch.
+func fetchEpoch(ctx context.Context, cfg PublicInboxConfig, n int, shallow bool) (*git.Repository, error) {
 	if !cfg.remote() {
 		return git.PlainOpen(cfg.epochURL(n))
 	}

@@ -40,6 +40,20 @@ func TestPublicInbox(t *testing.T) {
 				cfg.URL, cfg.Mirror = srv.URL, filepath.Join(t.TempDir(), "mirror")
 			}
 			pos := scanInbox(t, ctx, cfg, nil, nil)
+			if srv != nil {
+				// A first run fetches the newest epoch once, depth 1: one
+				// pack request, for the head commit only.
+				reqs, _ := srv.Requests()
+				posts := 0
+				for _, r := range reqs {
+					if strings.HasPrefix(r, "POST ") {
+						posts++
+					}
+				}
+				if posts != 1 || len(reqs) != 4 {
+					t.Errorf("first run: requests %q; want the manifest, one advertisement and one pack of epoch 0, and epoch 1's advertisement", reqs)
+				}
+			}
 
 			pi.Deliver(t, testkit.Mail(t, "stable-6.12.51-rc1.eml"))
 			pi.Deliver(t, testkit.Mail(t, "rt-stable-6.1.79-rt25.eml"))
