@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -63,7 +64,19 @@ func TestSourceIdleCost(t *testing.T) {
 		measure(t, "public-inbox http idle read", func() SourceScan { return must(ScanPublicInbox(ctx, remote, first.Next)) })
 		reqs, bytes = srv.Requests()
 		t.Logf("  %d requests, %d bytes on the wire: %q", len(reqs), bytes, reqs)
+		for _, r := range reqs {
+			if !strings.HasPrefix(r, "GET ") {
+				t.Errorf("idle read over HTTP: %q, want only ref advertisements", r)
+			}
+		}
 	}
+	// The fixtures are in the archive already: a new Message-ID makes a new mail.
+	raw := strings.Replace(testkit.ReadFile(t, testkit.Mail(t, "stable-6.12.51-rc1.eml")),
+		"<20251003160338.463688162@linuxfoundation.org>", "<perf.new.mail@linuxfoundation.org>", 1)
+	pi.DeliverBytes(t, []byte(raw))
+	measure(t, "public-inbox http read of one new mail", func() SourceScan { return must(ScanPublicInbox(ctx, remote, first.Next)) })
+	reqs, bytes = srv.Requests()
+	t.Logf("  %d requests, %d bytes on the wire: %q", len(reqs), bytes, reqs)
 }
 
 func must(s SourceScan, err error) SourceScan {
