@@ -3,6 +3,7 @@ package mailwatch
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net"
 	"net/http"
 	"os"
@@ -11,7 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/rtbot/rtbot/internal/netsec"
+	"github.com/rtbot/rtbot/internal/saslauth"
 )
 
 // introspection is an RFC 7662 token introspection endpoint: what
@@ -112,5 +116,40 @@ func TestOAuth2Dovecot(t *testing.T) {
 			}
 			t.Logf("%s: %v", tt.name, err)
 		})
+	}
+}
+
+// TestOAuth2DovecotMechanisms: both SASL clients log in to Dovecot
+// (Dialing picks OAUTHBEARER when offered, so XOAUTH2 is driven here
+// directly), and a refused token gets Dovecot's error challenge answered
+// and a tagged NO, not a hung command.
+func TestOAuth2DovecotMechanisms(t *testing.T) {
+	env := dovecotEnv(t)
+	serveIntrospection(t, &introspection{tokens: map[string]string{"ya29.valid": env.User}})
+	for _, mech := range []string{saslauth.OAuthBearer, saslauth.XOAuth2} {
+		for _, token := range []string{"ya29.valid", "ya29.expired"} {
+			t.Run(mech+" "+token, func(t *testing.T) {
+				c, err := imapclient.DialInsecure(env.Addr, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Close()
+				sc := saslauth.NewClient(mech, env.User, token, "127.0.0.1", 0)
+				err = c.Authenticate(sc)
+				if token == "ya29.valid" {
+					if err != nil {
+						t.Fatalf("%s: %v", mech, err)
+					}
+					return
+				}
+				var ie *imap.Error
+				if !errors.As(err, &ie) || ie.Code != imap.ResponseCodeAuthenticationFailed {
+					t.Errorf("%s with an expired token: %v; want NO [AUTHENTICATIONFAILED]", mech, err)
+				}
+				if err := c.Noop().Wait(); err != nil {
+					t.Errorf("the connection is unusable after the refusal: %v", err)
+				}
+			})
+		}
 	}
 }

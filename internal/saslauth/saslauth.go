@@ -63,13 +63,14 @@ func (c *Client) Start() (mech string, ir []byte, err error) {
 }
 
 // Next implements sasl.Client. A challenge after the initial response is
-// the server's refusal (a JSON error): it is kept, and answered so that
-// the server ends the exchange with its failure reply.
+// the server's refusal (a JSON error): it is kept, and answered with
+// RFC 7628's dummy response, %x01, so that the server ends the exchange
+// with its failure reply. XOAUTH2 asks for an empty response there, but
+// go-imap sends an empty response as "=", which Dovecot refuses as bad
+// base64 (BAD instead of NO [AUTHENTICATIONFAILED]); the servers end the
+// exchange whatever the response says, so XOAUTH2 gets %x01 too.
 func (c *Client) Next(challenge []byte) ([]byte, error) {
 	c.refusal = describe(challenge)
-	if c.mech == XOAuth2 {
-		return []byte{}, nil
-	}
 	return []byte{0x01}, nil
 }
 

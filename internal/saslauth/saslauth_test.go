@@ -28,8 +28,8 @@ func TestRefusal(t *testing.T) {
 		mech, challenge, refusal, resp string
 	}{
 		{OAuthBearer, `{"status":"invalid_token","scope":"mail"}`, "status invalid_token (scope mail)", "\x01"},
-		{XOAuth2, `{"status":"401","schemes":"bearer"}`, "status 401", ""},
-		{XOAuth2, "not json", "not json", ""},
+		{XOAuth2, `{"status":"401","schemes":"bearer"}`, "status 401", "\x01"},
+		{XOAuth2, "not json", "not json", "\x01"},
 	} {
 		c := NewClient(tt.mech, "me", "tok", "", 0)
 		resp, err := c.Next([]byte(tt.challenge))
