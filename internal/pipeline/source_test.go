@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/rtbot/rtbot/internal/config"
+	"github.com/rtbot/rtbot/internal/fixtures"
 	"github.com/rtbot/rtbot/internal/testkit"
 )
 
@@ -102,6 +103,58 @@ func TestSourcePreflight(t *testing.T) {
 				t.Errorf("step = %+v; want found %q", step, tt.found)
 			case tt.key != "" && (step.Problem == nil || step.Problem.Key != tt.key):
 				t.Errorf("step = %+v; want a problem with %s", step, tt.key)
+			}
+		})
+	}
+}
+
+// TestOAuth2Pipeline: with [imap] auth = "oauth2" the preflight and the
+// pass log in with the token token_command prints; a refused token is a
+// credentials problem naming token_command, and its text never shows the
+// token.
+func TestOAuth2Pipeline(t *testing.T) {
+	srv, err := fixtures.StartIMAPServer(fixtures.IMAPOptions{User: "rtbot", Password: "pw",
+		OAuth2: func(user, token string) bool { return user == "rtbot" && token == "ya29.valid" }, Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	if err := srv.Deliver(fixtures.DemoMail); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		token   string
+		problem bool
+	}{
+		{"ya29.valid", false},
+		{"ya29.expired", true},
+	} {
+		t.Run(tt.token, func(t *testing.T) {
+			w := newWorld(t, imapSection{addr: srv.Addr, user: "rtbot", password: "pw", mailbox: "INBOX"})
+			path := filepath.Join(w.dir, "rtbot.toml")
+			data := strings.Replace(testkit.ReadFile(t, path), `password_file = "imap.password"`,
+				fmt.Sprintf("auth = \"oauth2\"\ntoken_command = [\"printf\", \"%%s\", %q]", tt.token), 1)
+			testkit.WriteFile(t, path, data, 0o644)
+			cfg, err := config.Load(path, ConfigRules())
+			if err != nil {
+				t.Fatal(err)
+			}
+			w.cfg = cfg
+			p := New(w.cfg, w.store, Options{})
+			step := p.checkMailSource(context.Background())
+			if !tt.problem {
+				if step.Problem != nil {
+					t.Fatalf("check: %+v", step.Problem)
+				}
+				pass := w.pass(t, Options{})
+				if len(pass.New) != 1 {
+					t.Errorf("pass after an OAuth2 login: %d new announcements, want 1", len(pass.New))
+				}
+				return
+			}
+			pr := step.Problem
+			if pr == nil || pr.Key != "imap.token_command" || !pr.Credentials || strings.Contains(pr.What+pr.Fix, "ya29") {
+				t.Errorf("check with a refused token: %+v; want a credentials problem with imap.token_command, no token shown", pr)
 			}
 		})
 	}
