@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"encoding/pem"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -157,5 +158,33 @@ func TestOAuth2Pipeline(t *testing.T) {
 				t.Errorf("check with a refused token: %+v; want a credentials problem with imap.token_command, no token shown", pr)
 			}
 		})
+	}
+}
+
+// TestPublicInboxHTTPS reads a public-inbox over https whose certificate
+// a private CA signed: with [source] ca_file the check and a pass work;
+// without it the check fails naming source.url, as an outage rtbot
+// retries.
+func TestPublicInboxHTTPS(t *testing.T) {
+	pi := testkit.NewPublicInbox(t)
+	pi.DeliverBytes(t, fixtures.DemoMail)
+	srvTLS, _ := testkit.SelfSignedTLS(t, "127.0.0.1")
+	srv := pi.ServeTLS(t, srvTLS)
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	testkit.WriteFile(t, caFile, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srvTLS.Certificates[0].Certificate[0]})), 0o644)
+	source := fmt.Sprintf("[source]\nkind = \"public-inbox\"\nurl = %q\nsince = \"2020-01-01\"\n", srv.URL)
+
+	w := newSourceWorld(t, source)
+	if step := New(w.cfg, w.store, Options{}).checkMailSource(context.Background()); step.Problem == nil || step.Problem.Key != "source.url" || !step.Problem.Transient {
+		t.Errorf("check without ca_file: %+v; want a transient problem with source.url", step)
+	}
+
+	w = newSourceWorld(t, source+fmt.Sprintf("ca_file = %q\n", caFile))
+	if step := New(w.cfg, w.store, Options{}).checkMailSource(context.Background()); step.Problem != nil {
+		t.Fatalf("check with ca_file: %+v", step.Problem)
+	}
+	pass := w.pass(t, Options{})
+	if len(pass.New) != 1 || pass.New[0].MessageID != "20230213144742.219399167@linuxfoundation.org" {
+		t.Errorf("pass over https: %+v; want the 6.1.12-rc1 announcement", pass.New)
 	}
 }

@@ -2,6 +2,7 @@ package testkit
 
 import (
 	"bytes"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -146,6 +147,13 @@ func (s *PublicInboxHTTP) Requests() ([]string, int64) {
 // Serve starts public-inbox-httpd for the inbox until the test ends.
 func (pi *PublicInbox) Serve(tb testing.TB) *PublicInboxHTTP {
 	tb.Helper()
+	return pi.ServeTLS(tb, nil)
+}
+
+// ServeTLS is Serve with the proxy speaking https with the certificate
+// of cfg (SelfSignedTLS's); nil means plain http.
+func (pi *PublicInbox) ServeTLS(tb testing.TB, cfg *tls.Config) *PublicInboxHTTP {
+	tb.Helper()
 	addr := freeLoopbackPort(tb)
 	cmd := exec.Command("public-inbox-httpd", "-W0", "-l", "http://"+addr)
 	cmd.Env = pi.env()
@@ -178,9 +186,13 @@ func (pi *PublicInbox) Serve(tb testing.TB) *PublicInboxHTTP {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	scheme := "http"
+	if cfg != nil {
+		ln, scheme = tls.NewListener(ln, cfg), "https"
+	}
 	go func() { _ = front.Serve(ln) }()
 	tb.Cleanup(func() { _ = front.Close() })
-	s.URL = fmt.Sprintf("http://%s/%s/", ln.Addr(), pi.Name)
+	s.URL = fmt.Sprintf("%s://%s/%s/", scheme, ln.Addr(), pi.Name)
 	return s
 }
 
