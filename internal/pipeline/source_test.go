@@ -3,12 +3,14 @@ package pipeline
 import (
 	"context"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rtbot/rtbot/internal/config"
 	"github.com/rtbot/rtbot/internal/fixtures"
@@ -186,5 +188,38 @@ func TestPublicInboxHTTPS(t *testing.T) {
 	pass := w.pass(t, Options{})
 	if len(pass.New) != 1 || pass.New[0].MessageID != "20230213144742.219399167@linuxfoundation.org" {
 		t.Errorf("pass over https: %+v; want the 6.1.12-rc1 announcement", pass.New)
+	}
+}
+
+// TestWatchMaildir: `rtbot watch` on a Maildir reads what arrives while it
+// runs, and stops when its context ends.
+func TestWatchMaildir(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "Maildir")
+	for _, sub := range []string{"tmp", "new", "cur"} {
+		if err := os.MkdirAll(filepath.Join(dir, sub), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w := newSourceWorld(t, fmt.Sprintf("[source]\nkind = \"maildir\"\npath = %q\npoll = \"1s\"\n", dir))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- New(w.cfg, w.store, Options{}).Watch(ctx) }()
+	if err := (maildirBox{dir: dir, n: new(int)}).Deliver(fixtures.DemoMail); err != nil {
+		t.Fatal(err)
+	}
+	const id = "20230213144742.219399167@linuxfoundation.org"
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		if _, err := w.store.Announcement(context.Background(), id); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("watch did not record the announcement delivered to the Maildir")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Errorf("Watch = %v, want context.Canceled", err)
 	}
 }
