@@ -38,3 +38,20 @@ func TestSourceFilter(t *testing.T) {
 		}
 	}
 }
+
+// FuzzSourceInput: what a source reads from disk or the network (a
+// mail's start, a checkpoint from the state) never panics the filter or
+// the checkpoint's description.
+func FuzzSourceInput(f *testing.F) {
+	f.Add([]byte("Subject: [PATCH 6.1 000/114] 6.1.12-rc1 review\r\n\r\nbody"), []byte(`{"epoch":1,"commit":"ab"}`))
+	f.Add([]byte("Subject: =?UTF-8?q?=5BANNOUNCE=5D?=\n"), []byte(`{"seen":["a"],"before_unix_nano":-5}`))
+	f.Add([]byte("\x00\xff:"), []byte(`[`))
+	f.Fuzz(func(t *testing.T, raw, pos []byte) {
+		_ = SourceFilter{}.match(raw)
+		for _, kind := range []string{SourcePublicInbox, SourceMaildir} {
+			if DescribePosition(kind, pos) == "" {
+				t.Fatalf("empty description of %q", pos)
+			}
+		}
+	})
+}

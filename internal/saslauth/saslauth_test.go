@@ -2,6 +2,7 @@ package saslauth
 
 import (
 	"testing"
+	"unicode/utf8"
 )
 
 func TestStart(t *testing.T) {
@@ -60,4 +61,18 @@ func TestChoose(t *testing.T) {
 			t.Errorf("Choose(%q) = %q, want %q", tt.offered, got, tt.want)
 		}
 	}
+}
+
+// FuzzRefusal: whatever a server sends as its error challenge, Next
+// answers the dummy response and keeps valid UTF-8.
+func FuzzRefusal(f *testing.F) {
+	f.Add([]byte(`{"status":"invalid_token","scope":"mail"}`))
+	f.Add([]byte("\xff\xfe"))
+	f.Fuzz(func(t *testing.T, challenge []byte) {
+		c := NewClient(XOAuth2, "u", "t", "", 0)
+		resp, err := c.Next(challenge)
+		if err != nil || string(resp) != "\x01" || !utf8.ValidString(c.Refusal()) {
+			t.Fatalf("Next(%q) = %q, %v, refusal %q", challenge, resp, err, c.Refusal())
+		}
+	})
 }
