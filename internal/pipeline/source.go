@@ -173,5 +173,9 @@ func (p *Pipeline) checkSource(ctx context.Context) Step {
 		}
 		return failed(name, Problem{Key: key, What: err.Error(), Fix: fix, Transient: src.URL != ""})
 	}
-	return Step{Name: name, Found: fmt.Sprintf("public-inbox %s answers; newest epoch %d", src.Where(), epoch)}
+	how := "answers"
+	if src.Path != "" {
+		how = "opens"
+	}
+	return Step{Name: name, Found: fmt.Sprintf("public-inbox %s %s; newest epoch %d; no message read", src.Where(), how, epoch)}
 }
