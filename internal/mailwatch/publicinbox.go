@@ -47,8 +47,8 @@ type PublicInboxConfig struct {
 	Mirror string
 	// Since is where a first run starts: zero means "now" (the newest
 	// message of the newest epoch is the checkpoint, nothing is read);
-	// otherwise the newest epoch's messages committed (dated) after it are
-	// read. Older epochs are never read.
+	// otherwise the messages committed (dated, by public-inbox) after it
+	// are read, in older epochs too when the newest starts after it.
 	Since time.Time
 	// Filter chooses the mail worth classifying.
 	Filter SourceFilter
@@ -127,14 +127,18 @@ func ScanPublicInbox(ctx context.Context, cfg PublicInboxConfig, position []byte
 }
 
 // firstPosition is where a first run starts: at the head of the newest
-// epoch ("now"), or, with Since, before the newest epoch's first message
-// dated after it (the messages from there on are read by the scan).
+// epoch ("now"), or, with Since, before the first message dated after it
+// (the messages from there on are read by the scan), going back to older
+// epochs while every message of one is dated after Since.
 func firstPosition(ctx context.Context, cfg PublicInboxConfig, opened map[int]*git.Repository) (inboxPosition, string, error) {
 	epoch, err := newestEpoch(ctx, cfg)
 	if err != nil {
 		return inboxPosition{}, "", err
 	}
-	repo, err := openEpoch(ctx, cfg, epoch, cfg.Since.IsZero(), opened)
+	if !cfg.Since.IsZero() {
+		return sincePosition(ctx, cfg, epoch, opened)
+	}
+	repo, err := openEpoch(ctx, cfg, epoch, true, opened)
 	if err != nil {
 		return inboxPosition{}, "", err
 	}
@@ -142,25 +146,42 @@ func firstPosition(ctx context.Context, cfg PublicInboxConfig, opened map[int]*g
 	if err != nil || head == nil {
 		return inboxPosition{Epoch: epoch}, fmt.Sprintf("first run: epoch %d is empty; reading it from its start", epoch), err
 	}
-	if cfg.Since.IsZero() {
-		return positionOf(epoch, head), fmt.Sprintf("first run: starting now, at epoch %d commit %s", epoch, head.Hash), nil
-	}
-	var last *object.Commit
-	err = walkBack(repo, head, func(c *object.Commit) bool {
-		if !c.Committer.When.After(cfg.Since) {
-			last = c
-			return false
+	return positionOf(epoch, head), fmt.Sprintf("first run: starting now, at epoch %d commit %s", epoch, head.Hash), nil
+}
+
+// sincePosition is firstPosition with Since: the position after the
+// newest commit dated at or before Since, in the newest epoch that has
+// one; the start of epoch 0 when none has.
+func sincePosition(ctx context.Context, cfg PublicInboxConfig, newest int, opened map[int]*git.Repository) (inboxPosition, string, error) {
+	for epoch := newest; ; epoch-- {
+		note := fmt.Sprintf("first run: reading from %s, from epoch %d on", cfg.Since.UTC().Format(time.RFC3339), epoch)
+		repo, err := openEpoch(ctx, cfg, epoch, false, opened)
+		if err != nil {
+			return inboxPosition{}, "", err
 		}
-		return true
-	})
-	if err != nil {
-		return inboxPosition{}, "", err
+		head, err := epochHead(repo)
+		if err != nil {
+			return inboxPosition{}, "", err
+		}
+		var last *object.Commit
+		if head != nil {
+			err = walkBack(repo, head, func(c *object.Commit) bool {
+				if !c.Committer.When.After(cfg.Since) {
+					last = c
+					return false
+				}
+				return true
+			})
+		}
+		switch {
+		case err != nil:
+			return inboxPosition{}, "", err
+		case last != nil:
+			return positionOf(epoch, last), note, nil
+		case epoch == 0:
+			return inboxPosition{Epoch: 0}, note, nil
+		}
 	}
-	note := fmt.Sprintf("first run: reading epoch %d from %s", epoch, cfg.Since.UTC().Format(time.RFC3339))
-	if last == nil {
-		return inboxPosition{Epoch: epoch}, note, nil
-	}
-	return positionOf(epoch, last), note, nil
 }
 
 // positionOf is the checkpoint after commit c of epoch.

@@ -106,6 +106,12 @@ func TestPublicInboxSince(t *testing.T) {
 	cfg.Since = time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
 	pos := scanInbox(t, ctx, cfg, nil, []string{"[PATCH 6.1 000/114] 6.1.12-rc1 review", "[ANNOUNCE] 6.1.79-rt25", "[PATCH 6.12 00/10] 6.12.51-rc1 review"})
 	scanInbox(t, ctx, cfg, pos, nil)
+
+	// A new epoch holding only mail after Since: the first run goes back
+	// to the epoch before for the rest.
+	pi.Rollover(t, testkit.Mail(t, "stable-6.12.12-rc2.eml"))
+	cfg.Since = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	scanInbox(t, ctx, cfg, nil, []string{"[ANNOUNCE] 6.1.79-rt25", "[PATCH 6.12 00/10] 6.12.51-rc1 review", "[PATCH 6.12 00/41] 6.12.12-rc2 review"})
 }
 
 func TestPublicInboxNotAnInbox(t *testing.T) {
