@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"github.com/rtbot/rtbot/internal/config"
+	"github.com/rtbot/rtbot/internal/mailwatch"
 	"github.com/rtbot/rtbot/internal/netsec"
 	"github.com/rtbot/rtbot/internal/pipeline"
 	"github.com/rtbot/rtbot/internal/state"
@@ -204,6 +205,9 @@ func printStatus(w io.Writer, path string, s statusReport) {
 	printAnnouncements(w, s.Status)
 	for _, c := range s.Checkpoints {
 		fmt.Fprintf(w, "mailbox %s %s: up to UID %d (UIDVALIDITY %d), %s\n", c.Server, c.Mailbox, c.LastUID, c.UIDValidity, c.UpdatedAt.Format("2006-01-02 15:04:05"))
+	}
+	for _, c := range s.SourceCheckpoints {
+		fmt.Fprintf(w, "%s %s: %s, %s\n", c.Kind, c.Source, mailwatch.DescribePosition(c.Kind, c.Position), c.UpdatedAt.Format("2006-01-02 15:04:05"))
 	}
 	printLastRuns(w, s.LastRuns, s.tests)
 	for _, b := range s.Watched {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/rtbot/rtbot/internal/config"
+	"github.com/rtbot/rtbot/internal/mailwatch"
 	"github.com/rtbot/rtbot/internal/merger"
 	"github.com/rtbot/rtbot/internal/pipeline"
 	"github.com/rtbot/rtbot/internal/state"
@@ -153,11 +154,13 @@ type statusJSON struct {
 	Waiting       []announcementJSON `json:"waiting"`
 	Failed        []announcementJSON `json:"failed"`
 	Checkpoints   []checkpointJSON   `json:"checkpoints"`
-	LastRuns      []runJSON          `json:"last_runs"`
-	Watched       []watchedJSON      `json:"watched"`
-	Pending       []pendingJSON      `json:"pending"`
-	Problems      []string           `json:"problems"`
-	Attention     []string           `json:"attention"`
+	// SourceCheckpoints are the Maildir and public-inbox sources'.
+	SourceCheckpoints []sourceCheckpointJSON `json:"source_checkpoints"`
+	LastRuns          []runJSON              `json:"last_runs"`
+	Watched           []watchedJSON          `json:"watched"`
+	Pending           []pendingJSON          `json:"pending"`
+	Problems          []string               `json:"problems"`
+	Attention         []string               `json:"attention"`
 }
 
 // checkpointJSON is how far rtbot read a mailbox.
@@ -167,6 +170,14 @@ type checkpointJSON struct {
 	UIDValidity uint32 `json:"uid_validity"`
 	LastUID     uint32 `json:"last_uid"`
 	UpdatedAt   string `json:"updated_at"`
+}
+
+// sourceCheckpointJSON is how far rtbot read a Maildir or public-inbox.
+type sourceCheckpointJSON struct {
+	Kind      string `json:"kind"`
+	Source    string `json:"source"`
+	Position  string `json:"position"`
+	UpdatedAt string `json:"updated_at"`
 }
 
 // watchedJSON is a partial branch rtbot reads for fixes.
@@ -427,6 +438,11 @@ func toStatusJSON(path string, s statusReport) statusJSON {
 	for _, c := range s.Checkpoints {
 		out.Checkpoints = append(out.Checkpoints, checkpointJSON{Server: c.Server, Mailbox: c.Mailbox,
 			UIDValidity: c.UIDValidity, LastUID: c.LastUID, UpdatedAt: jsonTime(c.UpdatedAt)})
+	}
+	out.SourceCheckpoints = make([]sourceCheckpointJSON, 0, len(s.SourceCheckpoints))
+	for _, c := range s.SourceCheckpoints {
+		out.SourceCheckpoints = append(out.SourceCheckpoints, sourceCheckpointJSON{Kind: c.Kind, Source: c.Source,
+			Position: mailwatch.DescribePosition(c.Kind, c.Position), UpdatedAt: jsonTime(c.UpdatedAt)})
 	}
 	for _, b := range s.Watched {
 		out.Watched = append(out.Watched, watchedJSON{Tree: b.Tree, Branch: b.Branch, Run: b.Run, ReadUpTo: b.ReadUpTo})

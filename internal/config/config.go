@@ -65,9 +65,12 @@ type Config struct {
 	// Parse. It is not a key in the file.
 	Path string `toml:"-"`
 
-	Bot  BotConfig  `toml:"bot"`
-	IMAP IMAPConfig `toml:"imap"`
-	SMTP SMTPConfig `toml:"smtp"`
+	Bot BotConfig `toml:"bot"`
+	// Source is the [source] table: where the list is read (see
+	// SourceConfig); after Load its Kind is set.
+	Source SourceConfig `toml:"source"`
+	IMAP   IMAPConfig   `toml:"imap"`
+	SMTP   SMTPConfig   `toml:"smtp"`
 	// Trees are the [[tree]] tables, in file order; there is at least one.
 	Trees []Tree `toml:"tree"`
 	// Triggers are the [[trigger]] tables, in file order.
@@ -139,6 +142,12 @@ const (
 	TLSPlain    = "plain"    // no TLS; only for a loopback address (localhost, 127.0.0.0/8, ::1)
 )
 
+// Authentication methods for [imap] and [smtp] auth.
+const (
+	AuthPassword = "password" // the default
+	AuthOAuth2   = "oauth2"   // SASL OAUTHBEARER or XOAUTH2 with an access token
+)
+
 // Server is what [imap] and [smtp] have in common: where the server is and
 // how rtbot authenticates to it.
 type Server struct {
@@ -156,6 +165,22 @@ type Server struct {
 	// it. Exactly one is set when Username is.
 	PasswordFile string `toml:"password_file"`
 	PasswordEnv  string `toml:"password_env"`
+
+	// Auth is how rtbot authenticates: AuthPassword (the default: LOGIN
+	// or AUTH PLAIN with the password) or AuthOAuth2 (SASL OAUTHBEARER or
+	// XOAUTH2 with an access token, for Gmail, Microsoft 365 and their
+	// like). With AuthOAuth2 exactly one of TokenFile and TokenCommand is
+	// set, and no password key.
+	Auth string `toml:"auth"`
+	// TokenFile is a file holding the access token (a password file's
+	// rules), rewritten by whatever refreshes it; read at each login.
+	TokenFile string `toml:"token_file"`
+	// TokenCommand is a command printing the access token on its standard
+	// output (a token helper that refreshes it: oama, mutt_oauth2.py,
+	// gcloud auth print-access-token), run at each login without a shell,
+	// its first element the program, within TokenTimeout. rtbot never
+	// stores the token.
+	TokenCommand []string `toml:"token_command"`
 
 	// CAFile, when set, is a file of PEM certificates trusted for the
 	// server besides the system's roots: a private CA. Not with TLSPlain.

@@ -170,7 +170,8 @@ func TestExampleDocumentsEveryKey(t *testing.T) {
 		"mail_bytes", "mail_header_bytes", "mail_text_bytes", "mime_parts", "mime_depth",
 		"queue_patches", "queue_bytes", "patch_bytes", "hunk_lines",
 		"ca_file", "token_env", "token_file", "ssh_key", "known_hosts",
-		"pass_timeout", "list_timeout", "deadline", "latency_tolerance_percent", "latency_tolerance_us", "poll", "poll_secret_env"}
+		"pass_timeout", "list_timeout", "deadline", "latency_tolerance_percent", "latency_tolerance_us", "poll", "poll_secret_env",
+		"kind", "path", "since", "seen_limit", "auth", "token_command"}
 	for _, k := range keys {
 		if !strings.Contains(string(data), "\n"+k+" =") && !strings.Contains(string(data), "# "+k+" =") {
 			t.Errorf("the example does not show key %q", k)

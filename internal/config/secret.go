@@ -1,11 +1,15 @@
 package config
 
 import (
+	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"strings"
+	"time"
 )
 
 // maxSecretFile bounds what is read from a password, token or key file.
@@ -112,4 +116,59 @@ func readSecretFile(path, what string) ([]byte, error) {
 		return nil, fmt.Errorf("%s %s is larger than %d bytes", what, path, maxSecretFile)
 	}
 	return data, nil
+}
+
+// TokenTimeout bounds a token_command.
+const TokenTimeout = 30 * time.Second
+
+// maxTokenStderr bounds what a failing token_command's error output
+// contributes to the error.
+const maxTokenStderr = 512
+
+// Token returns the OAuth2 access token of s (auth = "oauth2"): the
+// contents of TokenFile, held to a password file's rules, or the standard
+// output of TokenCommand, run without a shell within TokenTimeout; trailing
+// newlines are dropped. The token is never stored, nor put in an error:
+// a failing command's error names the command and shows the start of its
+// standard error.
+func (s Server) Token(ctx context.Context) (string, error) {
+	if s.TokenFile != "" {
+		return secretText(s.TokenFile, "token file")
+	}
+	if len(s.TokenCommand) == 0 {
+		return "", errors.New("no access token configured: set token_file or token_command")
+	}
+	ctx, cancel := context.WithTimeout(ctx, TokenTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, s.TokenCommand[0], s.TokenCommand[1:]...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout = &limitedBuffer{b: &stdout, max: maxSecretFile}
+	cmd.Stderr = &limitedBuffer{b: &stderr, max: maxTokenStderr}
+	cmd.WaitDelay = time.Second
+	err := cmd.Run()
+	if ctx.Err() != nil {
+		return "", fmt.Errorf("token_command %s: no token within %v", s.TokenCommand[0], TokenTimeout)
+	}
+	if err != nil {
+		return "", fmt.Errorf("token_command %s: %w: %s", s.TokenCommand[0], err, strings.TrimSpace(stderr.String()))
+	}
+	token := strings.TrimRight(stdout.String(), "\r\n")
+	if token == "" || strings.ContainsAny(token, "\r\n\x00") {
+		return "", fmt.Errorf("token_command %s: want one line holding the access token on standard output", s.TokenCommand[0])
+	}
+	return token, nil
+}
+
+// limitedBuffer keeps the first max bytes written to it and drops the
+// rest, so that a runaway command cannot fill memory.
+type limitedBuffer struct {
+	b   *bytes.Buffer
+	max int
+}
+
+func (w *limitedBuffer) Write(p []byte) (int, error) {
+	if room := w.max - w.b.Len(); room > 0 {
+		w.b.Write(p[:min(len(p), room)])
+	}
+	return len(p), nil
 }

@@ -32,7 +32,7 @@ const minSMTPTimeout = time.Second
 // base), recording every problem in p.
 func (c *Config) validate(p *problems, base string, r Rules) {
 	c.Bot.validate(p, base)
-	c.IMAP.validate(p, base, r)
+	c.validateSource(p, base, r)
 	c.SMTP.validate(p, base, c.Bot, r.Loopback)
 	checkDuration(p, "smtp.timeout", &c.SMTP.Timeout, r.Defaults.SMTPTimeout, minSMTPTimeout)
 
@@ -153,6 +153,23 @@ func (s *Server) validate(p *problems, table, base string, userRequired bool, lo
 	default:
 		p.add(table+".tls", "%q is not one of %q, %q, %q", s.TLS, TLSImplicit, TLSStartTLS, TLSPlain)
 	}
+	if s.Auth == AuthOAuth2 {
+		s.validateOAuth2(p, table, base)
+	} else {
+		s.validatePassword(p, table, base, userRequired)
+	}
+	s.validateCA(p, table, base)
+}
+
+// validatePassword checks the keys of auth = "password".
+func (s *Server) validatePassword(p *problems, table, base string, userRequired bool) {
+	if s.Auth != "" && s.Auth != AuthPassword {
+		p.add(table+".auth", "%q is not %q or %q", s.Auth, AuthPassword, AuthOAuth2)
+	}
+	s.Auth = AuthPassword
+	if s.TokenFile != "" || len(s.TokenCommand) > 0 {
+		p.add(table+".token_file", "token_file and token_command are for auth = %q", AuthOAuth2)
+	}
 	if s.Username == "" {
 		if userRequired {
 			p.add(table+".username", "required")
@@ -174,6 +191,30 @@ func (s *Server) validate(p *problems, table, base string, userRequired bool, lo
 	if s.PasswordEnv != "" && !envRE.MatchString(s.PasswordEnv) {
 		p.add(table+".password_env", "%q is not an environment variable name", s.PasswordEnv)
 	}
+}
+
+// validateOAuth2 checks the keys of auth = "oauth2".
+func (s *Server) validateOAuth2(p *problems, table, base string) {
+	checkText(p, table+".username", s.Username, true)
+	if s.PasswordFile != "" || s.PasswordEnv != "" {
+		p.add(table+".password_file", "auth = %q uses an access token: remove password_file and password_env", AuthOAuth2)
+	}
+	switch {
+	case s.TokenFile != "" && len(s.TokenCommand) > 0:
+		p.add(table+".token_command", "set token_file or token_command, not both")
+	case s.TokenFile != "":
+		s.TokenFile = resolvePath(p, table+".token_file", s.TokenFile, base)
+	case len(s.TokenCommand) > 0:
+		if s.TokenCommand[0] == "" {
+			p.add(table+".token_command", "the first element is the program to run, and it is empty")
+		}
+	default:
+		p.add(table+".token_file", "required with auth = %q: set token_file (a file of mode 0600 holding the access token) or token_command (a command printing it)", AuthOAuth2)
+	}
+}
+
+// validateCA checks ca_file against the TLS mode.
+func (s *Server) validateCA(p *problems, table, base string) {
 	if s.CAFile != "" {
 		s.CAFile = resolvePath(p, table+".ca_file", s.CAFile, base)
 		if s.TLS == TLSPlain {

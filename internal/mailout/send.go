@@ -9,12 +9,14 @@ import (
 	"net"
 	"net/textproto"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 	"github.com/rtbot/rtbot/internal/netsec"
+	"github.com/rtbot/rtbot/internal/saslauth"
 )
 
 // Server is where and how to submit mail.
@@ -27,6 +29,10 @@ type Server struct {
 	TLS      netsec.Mode
 	Username string // empty: no AUTH
 	Password string
+	// Token, when not nil, makes AUTH use OAuth2 (OAUTHBEARER, or XOAUTH2
+	// when the server offers only that) with the access token it returns,
+	// asked at each submission, instead of AUTH PLAIN and Password.
+	Token func(ctx context.Context) (string, error)
 	// TLSConfig replaces the default (system roots, TLS 1.2 or later); its
 	// ServerName defaults to Addr's host.
 	TLSConfig *tls.Config
@@ -413,10 +419,35 @@ func (ss *session) auth(ctx context.Context, c *smtp.Client) error {
 	if _, ok := c.TLSConnectionState(); !ok && !netsec.LoopbackHost(ss.host) {
 		return ss.fail(ctx, "auth", errors.New("refusing AUTH over an unencrypted connection"))
 	}
+	if ss.Token != nil {
+		return ss.authOAuth2(ctx, c)
+	}
 	if !c.SupportsAuth(sasl.Plain) {
 		return ss.fail(ctx, "auth", errors.New("server does not offer AUTH PLAIN"))
 	}
 	if err := c.Auth(sasl.NewPlainClient("", ss.Username, ss.Password)); err != nil {
+		return ss.fail(ctx, "auth", err)
+	}
+	return nil
+}
+
+// authOAuth2 authenticates with OAUTHBEARER or XOAUTH2 and an access token.
+func (ss *session) authOAuth2(ctx context.Context, c *smtp.Client) error {
+	mech := saslauth.Choose(c.SupportsAuth)
+	if mech == "" {
+		return ss.fail(ctx, "auth", errors.New("server offers neither AUTH OAUTHBEARER nor AUTH XOAUTH2"))
+	}
+	token, err := ss.Token(ctx)
+	if err != nil {
+		return ss.fail(ctx, "auth", fmt.Errorf("OAuth2 access token: %w", err))
+	}
+	host, portText, _ := net.SplitHostPort(ss.Addr)
+	port, _ := strconv.Atoi(portText)
+	sc := saslauth.NewClient(mech, ss.Username, token, host, port)
+	if err := c.Auth(sc); err != nil {
+		if r := sc.Refusal(); r != "" {
+			err = fmt.Errorf("%s: %w (%s)", mech, err, r)
+		}
 		return ss.fail(ctx, "auth", err)
 	}
 	return nil

@@ -10,12 +10,14 @@ import (
 	"io"
 	"net"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/rtbot/rtbot/internal/netsec"
+	"github.com/rtbot/rtbot/internal/saslauth"
 )
 
 // Defaults for the zero fields of an IMAPConfig.
@@ -83,6 +85,11 @@ type IMAPConfig struct {
 	// from a file or the environment; it never belongs on a command line.
 	Username string
 	Password string
+	// Token, when not nil, makes Dial log in with OAuth2 instead of LOGIN:
+	// SASL OAUTHBEARER, or XOAUTH2 when the server offers only that, with
+	// the access token Token returns, asked anew at each login (a token
+	// helper refreshes it). Password is then unused.
+	Token func(ctx context.Context) (string, error)
 	// Mailbox to scan; "" means INBOX.
 	Mailbox string
 	// DialTimeout bounds connecting, the TLS handshake, the greeting and LOGIN;
@@ -213,6 +220,9 @@ type Checkpoint struct {
 // start of it, enough to classify.
 type Candidate struct {
 	UID uint32
+	// Key names a message of a Maildir or public-inbox source (a file
+	// name, an epoch and commit); "" for IMAP, where UID does.
+	Key string
 	// Size is the size of the whole message on the server (RFC822.SIZE).
 	Size int64
 	// Raw is the message header followed by the start of its body (the MIME
@@ -319,7 +329,14 @@ func Dial(ctx context.Context, cfg IMAPConfig) (*Scanner, error) {
 	stop := context.AfterFunc(dctx, func() { conn.Close() })
 	defer stop()
 
-	if op, err := s.start(conn); err != nil {
+	var token string
+	if cfg.Token != nil {
+		if token, err = cfg.Token(dctx); err != nil {
+			conn.Close()
+			return nil, s.errorf("token", 0, fmt.Errorf("OAuth2 access token: %w", err))
+		}
+	}
+	if op, err := s.start(conn, token); err != nil {
 		conn.Close()
 		if s.c != nil {
 			s.c.Close()
@@ -335,8 +352,9 @@ func Dial(ctx context.Context, cfg IMAPConfig) (*Scanner, error) {
 }
 
 // start runs the IMAP session on conn up to a logged-in connection with
-// its capabilities known, and returns the step that failed.
-func (s *Scanner) start(conn net.Conn) (op string, err error) {
+// its capabilities known (with OAuth2 when token is not ""), and returns
+// the step that failed.
+func (s *Scanner) start(conn net.Conn, token string) (op string, err error) {
 	opts := &imapclient.Options{
 		TLSConfig: s.tlsConfig(),
 		UnilateralDataHandler: &imapclient.UnilateralDataHandler{
@@ -357,14 +375,7 @@ func (s *Scanner) start(conn net.Conn) (op string, err error) {
 	if err := s.c.WaitGreeting(); err != nil {
 		return "greeting", err
 	}
-	if s.c.Caps().Has(imap.CapLoginDisabled) {
-		return "login", permanentError{errors.New("server advertises LOGINDISABLED on this connection")}
-	}
-	if err := s.c.Login(s.cfg.Username, s.cfg.Password).Wait(); err != nil {
-		err = fmt.Errorf("user %q: %w", s.cfg.Username, err)
-		if loginRejected(err) {
-			err = permanentError{err}
-		}
+	if err := s.login(token); err != nil {
 		return "login", err
 	}
 	// Settle the capabilities now (servers may send new ones after LOGIN, or
@@ -374,6 +385,50 @@ func (s *Scanner) start(conn net.Conn) (op string, err error) {
 		return "capability", errors.New("no capability list from server")
 	}
 	return "", nil
+}
+
+// login logs in with LOGIN and the password, or with OAuth2 and token.
+func (s *Scanner) login(token string) error {
+	if token != "" {
+		return s.loginOAuth2(token)
+	}
+	if s.c.Caps().Has(imap.CapLoginDisabled) {
+		return permanentError{errors.New("server advertises LOGINDISABLED on this connection")}
+	}
+	if err := s.c.Login(s.cfg.Username, s.cfg.Password).Wait(); err != nil {
+		err = fmt.Errorf("user %q: %w", s.cfg.Username, err)
+		if loginRejected(err) {
+			err = permanentError{err}
+		}
+		return err
+	}
+	return nil
+}
+
+// loginOAuth2 authenticates with SASL OAUTHBEARER or XOAUTH2. A refused
+// token is a verdict on the credentials (permanent), the server's reason
+// said.
+func (s *Scanner) loginOAuth2(token string) error {
+	caps := s.c.Caps()
+	mech := saslauth.Choose(func(m string) bool { return caps.Has(imap.Cap("AUTH=" + m)) })
+	if mech == "" {
+		return permanentError{fmt.Errorf("user %q: the server offers neither AUTH=OAUTHBEARER nor AUTH=XOAUTH2", s.cfg.Username)}
+	}
+	host, portText, _ := net.SplitHostPort(s.cfg.Addr)
+	port, _ := strconv.Atoi(portText)
+	c := saslauth.NewClient(mech, s.cfg.Username, token, host, port)
+	err := s.c.Authenticate(c)
+	if err == nil {
+		return nil
+	}
+	if r := c.Refusal(); r != "" {
+		err = fmt.Errorf("%w (%s)", err, r)
+	}
+	err = fmt.Errorf("user %q, %s: %w", s.cfg.Username, mech, err)
+	if loginRejected(err) {
+		err = permanentError{err}
+	}
+	return err
 }
 
 // dialConn opens the TCP connection, puts the guard on it (armed with

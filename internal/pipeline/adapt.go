@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"context"
 	"crypto/tls"
 	"fmt"
 
@@ -92,9 +93,15 @@ func tlsMode(s string) netsec.Mode {
 // Recognize reads would be a mail it never sees whole, and a section
 // larger than the largest mail recognised is refused unread.
 func (p *Pipeline) imapConfig() (mailwatch.IMAPConfig, error) {
-	pw, err := p.cfg.IMAP.Password()
-	if err != nil {
-		return mailwatch.IMAPConfig{}, fmt.Errorf("imap: %w", err)
+	var pw string
+	var token func(context.Context) (string, error)
+	if p.cfg.IMAP.Auth == config.AuthOAuth2 {
+		token = p.cfg.IMAP.Token
+	} else {
+		var err error
+		if pw, err = p.cfg.IMAP.Password(); err != nil {
+			return mailwatch.IMAPConfig{}, fmt.Errorf("imap: %w", err)
+		}
 	}
 	tc, err := serverTLS(p.opts.IMAPTLS, p.cfg.IMAP.Server, "imap")
 	if err != nil {
@@ -104,7 +111,7 @@ func (p *Pipeline) imapConfig() (mailwatch.IMAPConfig, error) {
 		MaxHeaderBytes: p.cfg.Limits.MailHeaderBytes, MaxTextBytes: p.cfg.Limits.MailTextBytes,
 		MaxLiteralBytes: p.cfg.Limits.MailBytes, Timeout: p.cfg.IMAP.Timeout.Duration,
 		Addr: p.cfg.IMAP.Addr, TLS: tlsMode(p.cfg.IMAP.TLS), TLSConfig: tc,
-		Username: p.cfg.IMAP.Username, Password: pw, Mailbox: p.mailbox(),
+		Username: p.cfg.IMAP.Username, Password: pw, Token: token, Mailbox: p.mailbox(),
 		ProcessedFlag: p.cfg.IMAP.MarkProcessed, ProcessedMailbox: p.cfg.IMAP.MoveProcessed,
 	}, nil
 }
@@ -130,7 +137,9 @@ func (p *Pipeline) smtpServer() (mailout.Server, error) {
 	}
 	s := mailout.Server{Addr: p.cfg.SMTP.Addr, TLS: tlsMode(p.cfg.SMTP.TLS), Username: p.cfg.SMTP.Username, TLSConfig: tc,
 		Timeout: p.cfg.SMTP.Timeout.Duration}
-	if s.Username != "" {
+	if s.Username != "" && p.cfg.SMTP.Auth == config.AuthOAuth2 {
+		s.Token = p.cfg.SMTP.Token
+	} else if s.Username != "" {
 		pw, err := p.cfg.SMTP.Password()
 		if err != nil {
 			return s, fmt.Errorf("smtp: %w", err)

@@ -243,6 +243,9 @@ func (p *Pipeline) Once(ctx context.Context) (*Pass, error) {
 // once is Once within the pass deadline.
 func (p *Pipeline) once(ctx context.Context) (*Pass, error) {
 	pass := &Pass{}
+	if !p.readsIMAP() {
+		return p.onceSource(ctx, pass)
+	}
 	icfg, err := p.imapConfig()
 	if err != nil {
 		return pass, err
@@ -290,21 +293,8 @@ func (p *Pipeline) once(ctx context.Context) (*Pass, error) {
 func (p *Pipeline) ingest(ctx context.Context, scan mailwatch.ScanResult, pass *Pass, uids map[string][]uint32) error {
 	pass.Scanned += len(scan.Candidates)
 	for _, c := range scan.Candidates {
-		rec, dup, err := p.recordMail(ctx, c, scan.Next.UIDValidity)
-		if err != nil {
+		if err := p.ingestOne(ctx, c, scan.Next.UIDValidity, pass, uids); err != nil {
 			return err
-		}
-		if rec.MessageID == "" {
-			continue
-		}
-		uids[rec.MessageID] = append(uids[rec.MessageID], c.UID)
-		if !dup {
-			pass.New = append(pass.New, rec)
-			if rec.Status == state.AnnouncementIgnored {
-				p.log.Info("ignored mail", "uid", c.UID, "message_id", rec.MessageID, "subject", rec.Subject, "reason", rec.Reason)
-			} else {
-				p.log.Info("announcement", "message_id", rec.MessageID, "version", candName(rec.Version, rec.RC), "from", rec.From)
-			}
 		}
 	}
 	if err := p.fault(FaultRecorded); err != nil {
@@ -316,6 +306,38 @@ func (p *Pipeline) ingest(ctx context.Context, scan mailwatch.ScanResult, pass *
 		return err
 	}
 	return p.fault(FaultCheckpoint)
+}
+
+// ingestOne records one message of a scan (its mailbox's UIDVALIDITY
+// uidValidity, for IMAP) and adds it to pass; uids, when not nil, collects
+// the UIDs of each recorded Message-ID.
+func (p *Pipeline) ingestOne(ctx context.Context, c mailwatch.Candidate, uidValidity uint32, pass *Pass, uids map[string][]uint32) error {
+	rec, dup, err := p.recordMail(ctx, c, uidValidity)
+	if err != nil || rec.MessageID == "" {
+		return err
+	}
+	if uids != nil {
+		uids[rec.MessageID] = append(uids[rec.MessageID], c.UID)
+	}
+	if dup {
+		return nil
+	}
+	pass.New = append(pass.New, rec)
+	if rec.Status == state.AnnouncementIgnored {
+		p.log.Info("ignored mail", "uid", c.UID, "key", c.Key, "message_id", rec.MessageID, "subject", rec.Subject, "reason", rec.Reason)
+	} else {
+		p.log.Info("announcement", "message_id", rec.MessageID, "version", candName(rec.Version, rec.RC), "from", rec.From)
+	}
+	return nil
+}
+
+// unparsedID is the Message-ID a mail without a usable one is recorded
+// under: made from its position in the mailbox or source.
+func (p *Pipeline) unparsedID(c mailwatch.Candidate, uidValidity uint32) string {
+	if c.Key != "" {
+		return fmt.Sprintf("unparsed.%s@%s.rtbot", mailwatch.KeyID(p.cfg.Source.Where()+"\x00"+c.Key), p.cfg.Source.Kind)
+	}
+	return fmt.Sprintf("unparsed.%d.%d@%s", uidValidity, c.UID, hostOnly(p.cfg.IMAP.Addr))
 }
 
 // recordMail classifies one message and records it: an announcement some
@@ -339,7 +361,7 @@ func (p *Pipeline) recordMail(ctx context.Context, c mailwatch.Candidate, uidVal
 		}
 		a = mailwatch.Announcement{
 			Kind:      mailwatch.KindNone,
-			MessageID: fmt.Sprintf("unparsed.%d.%d@%s", uidValidity, c.UID, hostOnly(p.cfg.IMAP.Addr)),
+			MessageID: p.unparsedID(c, uidValidity),
 			From:      a.From, Subject: a.Subject, Reason: reason,
 		}
 	}
@@ -722,6 +744,9 @@ func (p *Pipeline) mailbox() string {
 // With Options.Preflight the preflight runs first and after every
 // reconnection (watchGated).
 func (p *Pipeline) Watch(ctx context.Context) error {
+	if !p.readsIMAP() {
+		return p.watchSource(ctx)
+	}
 	if p.opts.Preflight {
 		return p.watchGated(ctx)
 	}

@@ -135,7 +135,7 @@ func (pf *Preflight) add(s Step) Step {
 func (p *Pipeline) Preflight(ctx context.Context, scope Scope) Preflight {
 	var pf Preflight
 	if scope == ScopeAll {
-		pf.add(p.checkIMAP(ctx))
+		pf.add(p.checkMailSource(ctx))
 		pf.add(p.checkSMTP(ctx))
 	}
 	for i, t := range p.cfg.Trees {
@@ -178,6 +178,12 @@ func failed(name string, pr Problem) Step { return Step{Name: name, Problem: &pr
 
 // passwordKey is the key that holds the password of [table] s.
 func passwordKey(table string, s config.Server) string {
+	switch {
+	case s.Auth == config.AuthOAuth2 && s.TokenFile != "":
+		return table + ".token_file"
+	case s.Auth == config.AuthOAuth2:
+		return table + ".token_command"
+	}
 	if s.PasswordFile != "" {
 		return table + ".password_file"
 	}
@@ -186,6 +192,12 @@ func passwordKey(table string, s config.Server) string {
 
 // passwordPlace says where the password of s comes from, for fixes.
 func passwordPlace(s config.Server) string {
+	switch {
+	case s.Auth == config.AuthOAuth2 && s.TokenFile != "":
+		return "the access token in " + s.TokenFile + " (expired? refreshed by what writes it?)"
+	case s.Auth == config.AuthOAuth2:
+		return "the access token token_command prints (expired? for another account?)"
+	}
 	if s.PasswordFile != "" {
 		return "the password in " + s.PasswordFile
 	}
@@ -196,7 +208,7 @@ func passwordPlace(s config.Server) string {
 // the environment (the password, when a username is set; the ca_file,
 // unless override replaces it), or nil.
 func serverSecrets(table string, s config.Server, override *tls.Config) *Problem {
-	if s.Username != "" {
+	if s.Username != "" && s.Auth != config.AuthOAuth2 {
 		if _, err := s.Password(); err != nil {
 			return &Problem{Key: passwordKey(table, s), What: err.Error(), Fix: "rtbot cannot log in to the server without it"}
 		}
@@ -256,6 +268,9 @@ func (p *Pipeline) imapProblem(err error) Problem {
 			key = "imap.move_processed"
 		}
 		return Problem{Key: key, What: err.Error(), Fix: "create that mailbox for " + s.Username + ", or set " + key + " to one that exists"}
+	case op == "token":
+		return Problem{Key: passwordKey("imap", s), What: err.Error(), Transient: true,
+			Fix: "rtbot could not get an access token: check " + passwordPlace(s)}
 	case op == "login" && mailwatch.IsPermanent(err):
 		return Problem{Key: passwordKey("imap", s), What: err.Error(), Credentials: true,
 			Fix: "the server refused the login: check imap.username and " + passwordPlace(s)}

@@ -33,6 +33,7 @@ func migrations() []migration {
 		{version: 5, name: "announcements: waiting, failed, claims, re-evaluation, one tree, thread", sql: schemaV5, rebuild: true},
 		{version: 6, name: "preflight problems mailed", sql: schemaV6},
 		{version: 7, name: "test results, checkouts, follow-ups", sql: schemaV7},
+		{version: 8, name: "source checkpoints (maildir, public-inbox)", sql: schemaV8},
 	}
 }
 

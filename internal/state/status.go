@@ -11,6 +11,9 @@ type Status struct {
 	SchemaVersion int
 	// Checkpoints holds the checkpoint of every mailbox, by server and mailbox.
 	Checkpoints []Checkpoint
+	// SourceCheckpoints holds the checkpoint of every Maildir and
+	// public-inbox source, by kind and source.
+	SourceCheckpoints []SourceCheckpoint
 	// Pending holds the actions not done (see Store.Pending).
 	Pending []Action
 	// LastRuns holds the newest run of each tree, by tree name.
@@ -35,6 +38,11 @@ func (s *Store) Status(ctx context.Context) (Status, error) {
 		}
 		if st.Checkpoints, err = checkpoints(ctx, tx); err != nil {
 			return err
+		}
+		if st.SchemaVersion >= 7 { // a read-only look at an older file has no such table
+			if st.SourceCheckpoints, err = sourceCheckpoints(ctx, tx); err != nil {
+				return err
+			}
 		}
 		if st.Pending, err = pending(ctx, tx); err != nil {
 			return fmt.Errorf("pending actions: %w", err)

@@ -17,7 +17,9 @@
 #
 # On success it writes DIR/env, to be sourced by the caller:
 #   RTBOT_DOVECOT_ADDR, RTBOT_DOVECOT_USER, RTBOT_DOVECOT_PASSWORD_FILE,
-#   RTBOT_DOVECOT_CA, RTBOT_DOVECOT_EXPECTED (when mail was generated)
+#   RTBOT_DOVECOT_CA, RTBOT_DOVECOT_EXPECTED (when mail was generated),
+#   RTBOT_DOVECOT_OAUTH2_INTROSPECT (where the OAuth2 tests serve the token
+#   introspection endpoint of Dovecot's oauth2 passdb)
 # Stop it with scripts/dovecot/stop.sh DIR.
 set -euo pipefail
 
@@ -84,6 +86,22 @@ MAIL_UID=$(id -u "$MAIL_USER")
 MAIL_GID=$(id -g "$MAIL_USER")
 
 # 4. Credentials and a self-signed certificate for 127.0.0.1 / localhost.
+# The OAuth2 introspection endpoint's port: away from test.sh's IMAP port
+# scan, so two checkouts testing at once do not collide.
+if [ "$PORT" -ge 11024 ]; then
+	OAUTH2_PORT=${RTBOT_DOVECOT_OAUTH2_PORT:-$((PORT - 10000))}
+else
+	OAUTH2_PORT=${RTBOT_DOVECOT_OAUTH2_PORT:-$((PORT + 10000))}
+fi
+cat >"$DIR/oauth2.conf.ext" <<EOF
+introspection_mode = post
+introspection_url = http://127.0.0.1:$OAUTH2_PORT/introspect
+username_attribute = username
+active_attribute = active
+active_value = true
+EOF
+chmod 644 "$DIR/oauth2.conf.ext"
+
 PASSWORD=$(openssl rand -hex 16)
 umask 077
 printf '%s\n' "$PASSWORD" >"$DIR/password"
@@ -117,8 +135,17 @@ ssl_cert = <$DIR/ssl/cert.pem
 ssl_key = <$DIR/ssl/key.pem
 ssl_min_protocol = TLSv1.2
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = plain login xoauth2 oauthbearer
 
+# OAuth2 (XOAUTH2, OAUTHBEARER): tokens are checked against an RFC 7662
+# introspection endpoint on 127.0.0.1:OAUTH2_PORT, which the OAuth2 tests
+# serve themselves (RTBOT_DOVECOT_OAUTH2_INTROSPECT); password logins
+# never reach it.
+passdb {
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = $DIR/oauth2.conf.ext
+}
 passdb {
   driver = passwd-file
   args = scheme=PLAIN username_format=%u $DIR/passwd
@@ -189,6 +216,7 @@ export RTBOT_DOVECOT_ADDR=127.0.0.1:$PORT
 export RTBOT_DOVECOT_USER=rtbot
 export RTBOT_DOVECOT_PASSWORD_FILE=$DIR/password
 export RTBOT_DOVECOT_CA=$DIR/ssl/cert.pem
+export RTBOT_DOVECOT_OAUTH2_INTROSPECT=127.0.0.1:$OAUTH2_PORT
 EOF
 if [ -f "$DIR/expected.txt" ]; then
 	echo "export RTBOT_DOVECOT_EXPECTED=$DIR/expected.txt" >>"$DIR/env"
