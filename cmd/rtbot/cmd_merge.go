@@ -293,13 +293,7 @@ func proposeBranch(ctx context.Context, eng *merger.Engine, rep *triage.Report, 
 	if err != nil {
 		return err
 	}
-	committed, notDone := map[int]string{}, map[int]string{}
-	for _, c := range done {
-		committed[c.Patch.Patch.Index] = c.Commit.String()
-	}
-	for _, s := range skipped {
-		notDone[s.Patch.Patch.Index] = s.Why
-	}
+	committed, notDone := merger.ProposalOutcomes(done, skipped)
 	if len(done) > 0 {
 		if err := eng.UpdateBranch(name, head, old); err != nil {
 			return err

@@ -36,26 +36,7 @@ import (
 // that look like markers ("=======" in a reStructuredText file) is read
 // right.
 func candidateSide(f *FileResult) (string, error) {
-	lines := textmerge.Lines(f.Conflicted)
-	var b strings.Builder
-	k := 0
-	for i := 0; i < len(lines); i++ {
-		if k == len(f.Regions) || !isMarker(lines[i], '<') {
-			b.Write(lines[i])
-			continue
-		}
-		r := f.Regions[k]
-		sep, end := i+len(r.CandText)+1, i+len(r.CandText)+len(r.PatchText)+2
-		if end >= len(lines) || !isMarker(lines[sep], '=') || !isMarker(lines[end], '>') {
-			return "", fmt.Errorf("conflict %d of the 3-way merge is not where its markers are", k+1)
-		}
-		b.WriteString(strings.Join(r.CandText, ""))
-		i, k = end, k+1
-	}
-	if k != len(f.Regions) {
-		return "", fmt.Errorf("the 3-way merge has %d conflict(s), its markers %d", len(f.Regions), k)
-	}
-	return b.String(), nil
+	return replaceRegions(f, func(k int) string { return strings.Join(f.Regions[k].CandText, "") })
 }
 
 // isMarker reports whether line is a label-less conflict marker of c

@@ -55,6 +55,20 @@ type Skipped struct {
 	Why   string
 }
 
+// ProposalOutcomes maps, by queue index, the patches CommitProposals
+// committed to their commit ids and those it skipped to why: what the
+// triage shows of a proposed branch (triage.ProposedOn).
+func ProposalOutcomes(done []ProposedCommit, skipped []Skipped) (committed, notDone map[int]string) {
+	committed, notDone = map[int]string{}, map[int]string{}
+	for _, c := range done {
+		committed[c.Patch.Patch.Index] = c.Commit.String()
+	}
+	for _, s := range skipped {
+		notDone[s.Patch.Patch.Index] = s.Why
+	}
+	return committed, notDone
+}
+
 // CommitProposals writes the proposed branch's commits: on top of the
 // result's head, in queue order, one commit per patch of res that want
 // picks, whose files, replayed onto the tree so far, all apply or merge

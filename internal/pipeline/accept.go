@@ -115,16 +115,7 @@ func (p *Pipeline) acceptOne(ctx context.Context, runID int64, pr *merger.PatchR
 	if err != nil {
 		return nil, err
 	}
-	out, err := p.preview(ctx, pr, learned)
-	if err != nil {
-		return nil, err
-	}
-	for _, l := range out {
-		if l.Replaces != nil && !spec.Replace {
-			return out, &ReplaceError{Learnt: out}
-		}
-	}
-	return out, p.saveResolutions(ctx, pr, out)
+	return p.keepLearnt(ctx, pr, learned, spec.Replace)
 }
 
 // pickProposals returns the patches of the redone rebase whose proposals

@@ -33,13 +33,7 @@ func (p *Pipeline) proposeRun(ctx context.Context, tr *treeRun, eng *merger.Engi
 	if err != nil {
 		return err
 	}
-	committed, notDone := map[int]string{}, map[int]string{}
-	for _, c := range done {
-		committed[c.Patch.Patch.Index] = c.Commit.String()
-	}
-	for _, s := range skipped {
-		notDone[s.Patch.Patch.Index] = s.Why
-	}
+	committed, notDone := merger.ProposalOutcomes(done, skipped)
 	triage.ProposedOn(triageReport.Patches, branch, committed, notDone)
 	if len(done) > 0 {
 		tr.proposedBranch, tr.proposed = branch, head

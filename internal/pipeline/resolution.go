@@ -165,12 +165,19 @@ func (p *Pipeline) Learn(ctx context.Context, spec LearnSpec) ([]Learnt, error) 
 	if err != nil {
 		return nil, fix.explain(err, spec, run)
 	}
+	return p.keepLearnt(ctx, pr, learned, spec.Replace)
+}
+
+// keepLearnt saves the resolutions learned from pr, unless one would
+// replace a remembered resolution and replace is false: then it saves
+// nothing and returns a *ReplaceError listing them.
+func (p *Pipeline) keepLearnt(ctx context.Context, pr *merger.PatchResult, learned []merger.Resolution, replace bool) ([]Learnt, error) {
 	out, err := p.preview(ctx, pr, learned)
 	if err != nil {
 		return nil, err
 	}
 	for _, l := range out {
-		if l.Replaces != nil && !spec.Replace {
+		if l.Replaces != nil && !replace {
 			return out, &ReplaceError{Learnt: out}
 		}
 	}
