@@ -16,6 +16,7 @@ import (
 	"github.com/rtbot/rtbot/internal/config"
 	"github.com/rtbot/rtbot/internal/fixtures"
 	"github.com/rtbot/rtbot/internal/pipeline"
+	"github.com/rtbot/rtbot/internal/report"
 	"github.com/rtbot/rtbot/internal/state"
 	"github.com/spf13/cobra"
 )
@@ -270,7 +271,7 @@ func demoPasses(ctx context.Context, w io.Writer, cfgPath string, p *pipeline.Pi
 	printIndented(w, pass)
 
 	msgs := smtpSrv.Messages()
-	fmt.Fprintf(w, "\n3. the SMTP server accepted %d mail(s):\n", len(msgs))
+	fmt.Fprintf(w, "\n3. the SMTP server accepted %s:\n", report.Plural(len(msgs), "mail", "mails"))
 	for _, m := range msgs {
 		fmt.Fprintf(w, "   %s to %s\n", m.File, strings.Join(m.To, ", "))
 	}
@@ -282,7 +283,7 @@ func demoPasses(ctx context.Context, w io.Writer, cfgPath string, p *pipeline.Pi
 	}
 	printIndented(w, again)
 	if n := len(smtpSrv.Messages()); n != len(msgs) {
-		return fmt.Errorf("the second pass sent %d more mail(s)", n-len(msgs))
+		return fmt.Errorf("the second pass sent %s more", report.Plural(n-len(msgs), "mail", "mails"))
 	}
 
 	if len(msgs) > 0 {
@@ -342,7 +343,9 @@ func printMail(w io.Writer, data []byte) error {
 		return err
 	}
 	for _, k := range []string{"From", "To", "Subject", "Message-Id", "In-Reply-To"} {
-		fmt.Fprintf(w, "%s: %s\n", k, mr.Header.Get(k))
+		if v := mr.Header.Get(k); v != "" { // a run --onto has no mail to answer
+			fmt.Fprintf(w, "%s: %s\n", k, v)
+		}
 	}
 	p, err := mr.NextPart()
 	if err != nil {

@@ -28,7 +28,7 @@ func TestDemo(t *testing.T) {
 		`sender "gregkh@linuxfoundation.org.evil.example" is not one of its senders`,
 		"a rt-stable mail: rtbot acts on stable-rc review announcements only",
 		"run 1: 6.1-rt on 6.1.12-rc1: manual (5 patches, 2 need attention)",
-		"the SMTP server accepted 1 mail(s)", "scanned 0 matching mail(s), 0 new",
+		"the SMTP server accepted 1 mail:", "scanned 0 matching mails, 0 new",
 		"In-Reply-To: <20230213144742.219399167@linuxfoundation.org>",
 		"3 of 5 applied, 2 need attention",
 		"applied          2", "merged           1", "already-applied  1", "conflict         1",

@@ -7,12 +7,13 @@ import (
 	"strings"
 
 	"github.com/rtbot/rtbot/internal/pipeline"
+	"github.com/rtbot/rtbot/internal/report"
 	"github.com/rtbot/rtbot/internal/state"
 )
 
 // printPass prints what one pass did, one line per new mail and per run.
 func printPass(w io.Writer, pass *pipeline.Pass) {
-	fmt.Fprintf(w, "scanned %d matching mail(s), %d new\n", pass.Scanned, len(pass.New))
+	fmt.Fprintf(w, "scanned %s, %d new\n", report.Plural(pass.Scanned, "matching mail", "matching mails"), len(pass.New))
 	for _, l := range pass.Learned {
 		if l.Error != "" {
 			fmt.Fprintf(w, "  fix      %.12s on %s (%s): not learnt: %s\n", l.Commit, l.Branch, l.Patch, l.Error)
