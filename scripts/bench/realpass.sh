@@ -4,7 +4,7 @@
 # SMTP server in another process. Then the same work done with git (fetch,
 # am -3, push) on the same copies.
 #
-#   RTBOT_LAB=$HOME/rtbot-lab bash scripts/bench/realpass.sh [--runs N] [--rev-index] [--keep] [REPO]
+#   RTBOT_LAB=$HOME/rtbot-lab bash scripts/bench/realpass.sh [--runs N] [--rev-index] [--rtbot BIN] [--keep] [REPO]
 #
 # REPO is a padded repository as scripts/bench/scale.sh builds it (default
 # /work/scale/10M.git; it must hold the tags v6.1.176 and v6.1.177). It is
@@ -41,6 +41,8 @@
 # scale.sh's repositories have none): without it, every git pack-objects
 # (the push) builds one in memory, 16 bytes per object of the pack
 # (~300 MiB at 10M). Writing it takes a few minutes (git index-pack).
+# --rtbot BIN times that binary instead of one built from this tree (an
+# older rtbot, say: `git archive REV | tar -x -C DIR` and go build there).
 # --keep keeps the work directory (printed); RTBOT_REALPASS_DIR sets it.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -50,12 +52,14 @@ LAB=${RTBOT_LAB:-$HOME/rtbot-lab}
 RUNS=1
 KEEP=0
 REV=0
+RTBOT_BIN=
 REPO=/work/scale/10M.git
 while [ $# -gt 0 ]; do
 	case $1 in
 	--runs) RUNS=$2; shift ;;
 	--keep) KEEP=1 ;;
 	--rev-index) REV=1 ;;
+	--rtbot) RTBOT_BIN=$2; shift ;;
 	-h | --help) sed -n '2,40p' "$0"; exit 0 ;;
 	-*) echo "realpass.sh: unknown option $1" >&2; exit 2 ;;
 	*) REPO=$1 ;;
@@ -89,7 +93,11 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 
 # 1. The binaries.
 mkdir -p "$W/bin"
-go build -o "$W/bin/rtbot" ./cmd/rtbot
+if [ -n "$RTBOT_BIN" ]; then
+	cp "$RTBOT_BIN" "$W/bin/rtbot"
+else
+	go build -o "$W/bin/rtbot" ./cmd/rtbot
+fi
 go build -o "$W/bin/smtpsink" ./scripts/bench/smtpsink
 
 # 2. The repositories (not timed). prep/ holds the pristine copies, srv/
