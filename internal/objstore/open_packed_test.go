@@ -1,6 +1,7 @@
 package objstore
 
 import (
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -44,6 +45,12 @@ func TestOpenPackedReadsWithoutGoGitIndex(t *testing.T) {
 	got, err := f.Contents()
 	if err != nil || got != snap["kernel/sched/core.c"].Content {
 		t.Fatalf("kernel/sched/core.c differs (%v)", err)
+	}
+	// An object of another type than asked is not found, as go-git says,
+	// without asking go-git: resolving an annotated tag (v6.1.176) asks
+	// for a commit first.
+	if _, err := repo.CommitObject(c.TreeHash); !errors.Is(err, plumbing.ErrObjectNotFound) {
+		t.Errorf("a tree read as a commit: %v, want %v", err, plumbing.ErrObjectNotFound)
 	}
 }
 
