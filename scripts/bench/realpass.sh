@@ -4,7 +4,7 @@
 # SMTP server in another process. Then the same work done with git (fetch,
 # am -3, push) on the same copies.
 #
-#   RTBOT_LAB=$HOME/rtbot-lab bash scripts/bench/realpass.sh [--runs N] [--rev-index] [--rtbot BIN] [--keep] [REPO]
+#   RTBOT_LAB=$HOME/rtbot-lab bash scripts/bench/realpass.sh [--runs N] [--rev-index] [--queue-range] [--rtbot BIN] [--keep] [REPO]
 #
 # REPO is a padded repository as scripts/bench/scale.sh builds it (default
 # /work/scale/10M.git; it must hold the tags v6.1.176 and v6.1.177). It is
@@ -41,6 +41,10 @@
 # scale.sh's repositories have none): without it, every git pack-objects
 # (the push) builds one in memory, 16 bytes per object of the pack
 # (~300 MiB at 10M). Writing it takes a few minutes (git index-pack).
+# --queue-range gives the queue as a git range instead, as the example
+# configuration does: the queue applied with `git am -3` onto v6.1.176 in
+# the local repository (not timed), tagged v6.1.176-rt64 (annotated), and
+# queue = "v6.1.176..v6.1.176-rt64".
 # --rtbot BIN times that binary instead of one built from this tree (an
 # older rtbot, say: `git archive REV | tar -x -C DIR` and go build there).
 # --keep keeps the work directory (printed); RTBOT_REALPASS_DIR sets it.
@@ -52,6 +56,7 @@ LAB=${RTBOT_LAB:-$HOME/rtbot-lab}
 RUNS=1
 KEEP=0
 REV=0
+RANGE=0
 RTBOT_BIN=
 REPO=/work/scale/10M.git
 while [ $# -gt 0 ]; do
@@ -59,6 +64,7 @@ while [ $# -gt 0 ]; do
 	--runs) RUNS=$2; shift ;;
 	--keep) KEEP=1 ;;
 	--rev-index) REV=1 ;;
+	--queue-range) RANGE=1 ;;
 	--rtbot) RTBOT_BIN=$2; shift ;;
 	-h | --help) sed -n '2,40p' "$0"; exit 0 ;;
 	-*) echo "realpass.sh: unknown option $1" >&2; exit 2 ;;
@@ -122,6 +128,20 @@ if [ "$REV" = 1 ]; then
 			cp "$W/rev/$(basename "${pack%.pack}").rev" "$r/objects/pack/"
 		done
 	done
+fi
+QUEUE_KEYS="queue = \"$QUEUE\"
+queue_kind = \"path\""
+if [ "$RANGE" = 1 ]; then
+	git clone -q --shared --no-checkout "$W/prep/linux.git" "$W/qwt"
+	git -C "$W/qwt" checkout -q --detach v6.1.176
+	grep -v '^\s*\(#\|$\)' "$QUEUE/series" | awk -v q="$QUEUE" '{print q "/" $1}' |
+		xargs git -C "$W/qwt" -c user.name=rtbot -c user.email=rtbot@example.org am -q -3
+	git -C "$W/qwt" push -q "$W/prep/linux.git" HEAD:refs/heads/rt-queue
+	git --git-dir="$W/prep/linux.git" -c user.name=rtbot -c user.email=rtbot@example.org tag -a -m "v6.1.176-rt64" v6.1.176-rt64 rt-queue
+	git --git-dir="$W/prep/linux.git" update-ref -d refs/heads/rt-queue
+	git --git-dir="$W/prep/linux.git" -c repack.writeBitmaps=false repack -dq # the queue's objects into a pack, as a fetch leaves them
+	rm -rf "$W/qwt"
+	QUEUE_KEYS="queue = \"v6.1.176..v6.1.176-rt64\""
 fi
 rc=$W/srv/linux-stable-rc.git
 mk=$(git --git-dir="$rc" show "$V177:Makefile" | sed 's/^EXTRAVERSION =.*/EXTRAVERSION = -rc1/' |
@@ -191,8 +211,7 @@ series = "6.1"
 repo = "run/linux.git"
 candidate_url = "$URL/linux-stable-rc.git"
 announce_url = "git://git.kernel.org/pub/scm/linux/kernel/git/stable/linux-stable-rc.git"
-queue = "$QUEUE"
-queue_kind = "path"
+$QUEUE_KEYS
 queue_base = "v6.1.176"
 maintainers = ["RT Maintainer <rt-maintainer@example.org>"]
 senders = ["gregkh@linuxfoundation.org"]
@@ -202,7 +221,7 @@ EOF
 
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB; $(git --version); $(go version | cut -d' ' -f3); $(dovecot --version | cut -d' ' -f1)"
 echo "repository: $REPO, $(git --git-dir="$REPO" count-objects -v | awk '/^(count|in-pack):/{n+=$2} END{print n}') objects, $(du -sh "$REPO" | cut -f1); reverse index: $([ "$REV" = 1 ] && echo "written (--rev-index)" || ls "$REPO"/objects/pack/*.rev 2>/dev/null | wc -l)"
-echo "candidate: $URL/linux-stable-rc.git linux-6.1.y = ${CAND:0:12} (v6.1.176 + v6.1.177's tree, -rc1); queue $QUEUE; push $URL/published.git; smtp $SMTP"
+echo "candidate: $URL/linux-stable-rc.git linux-6.1.y = ${CAND:0:12} (v6.1.176 + v6.1.177's tree, -rc1); queue $(echo "$QUEUE_KEYS" | head -1 | cut -d'"' -f2); push $URL/published.git; smtp $SMTP"
 
 # descendants PID: PID and every process under it.
 descendants() {
