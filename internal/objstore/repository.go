@@ -54,8 +54,8 @@ func OpenRepository(path string) (*git.Repository, error) {
 // rtbot's pack reader in front of go-git's store (as a Store has it): a
 // packed commit, tag, tree or blob is read without go-git loading its copy
 // of the pack indexes, which it does in full at the first object it reads
-// from a pack (at 10 million objects ~170 MB of heap and ~400 MB of RSS for
-// one commit). closeRepo releases the packs; objects of a pack written into
+// from a pack (at 10 million objects ~170 MB of heap, ~280 MiB more RSS,
+// for one commit). closeRepo releases the packs; objects of a pack written into
 // the repository after it was opened (a fetch) are read once Reindex(repo)
 // was called.
 func OpenPacked(path string) (repo *git.Repository, closeRepo func() error, err error) {
