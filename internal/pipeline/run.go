@@ -447,10 +447,11 @@ func queueID(t config.Tree) (string, error) {
 	fmt.Fprintf(h, "kind %s\n", t.QueueKind)
 	switch t.QueueKind {
 	case config.QueueRange, config.QueueRef:
-		repo, err := objstore.OpenRepository(t.Repo)
+		repo, closeRepo, err := objstore.OpenPacked(t.Repo)
 		if err != nil {
 			return "", err
 		}
+		defer closeRepo()
 		tip := t.Queue
 		if rg, ok := patchqueue.ParseRange(t.Queue); ok && t.QueueKind == config.QueueRange {
 			tip = rg.Tip
