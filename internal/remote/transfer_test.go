@@ -129,3 +129,32 @@ func TestFetchCutShort(t *testing.T) {
 		t.Errorf("a failed fetch left refs: %v", got)
 	}
 }
+
+// TestSmallPush: a push of a few commits on what the remote has (every
+// push of a result) is one whose pack git makes afresh, a push with no
+// common history (a new remote) counts every commit, and an unknown
+// revision is an error, not a guess.
+func TestSmallPush(t *testing.T) {
+	ctx := context.Background()
+	up, a, b := upstream(t)
+	g := localGit{dir: up.Dir}
+	for _, tc := range []struct {
+		revs string
+		want int
+	}{
+		{b.String() + "\n^" + a.String() + "\n", 1},
+		{b.String() + "\n", 2},
+		{a.String() + "\n^" + b.String() + "\n", 0},
+	} {
+		n, err := g.countCommits(ctx, tc.revs)
+		if err != nil || n != tc.want {
+			t.Errorf("countCommits(%q) = %d, %v; want %d", tc.revs, n, err, tc.want)
+		}
+		if small, err := g.smallPush(ctx, tc.revs); err != nil || !small {
+			t.Errorf("smallPush(%q) = %v, %v; want a small push", tc.revs, small, err)
+		}
+	}
+	if _, err := g.countCommits(ctx, strings.Repeat("f", 40)+"\n"); err == nil {
+		t.Error("countCommits of a commit the repository lacks: no error")
+	}
+}
