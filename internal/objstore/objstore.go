@@ -114,7 +114,7 @@ func (s *Store) RevParse(rev string) (plumbing.Hash, error) {
 	if !refname.Revision(rev) {
 		return plumbing.ZeroHash, fmt.Errorf("revision %q: not a valid revision", rev)
 	}
-	h, err := s.repo.ResolveRevision(plumbing.Revision(rev))
+	h, err := s.Repository().ResolveRevision(plumbing.Revision(rev))
 	if err != nil {
 		return plumbing.ZeroHash, fmt.Errorf("revision %s: %w", rev, err)
 	}
@@ -124,7 +124,10 @@ func (s *Store) RevParse(rev string) (plumbing.Hash, error) {
 // Commit reads commit h from the repository (not from the objects in
 // memory).
 func (s *Store) Commit(h plumbing.Hash) (*object.Commit, error) {
-	c, err := object.GetCommit(s.repo.Storer, h)
+	// Through Repository: a commit the store persisted is in a pack the
+	// pack reader must be told of, or go-git would load every pack
+	// index to look for it (~1 GB at 10 million objects).
+	c, err := object.GetCommit(s.Repository().Storer, h)
 	if err != nil {
 		return nil, fmt.Errorf("commit %s: %w", h, err)
 	}
@@ -137,7 +140,7 @@ func (s *Store) Commit(h plumbing.Hash) (*object.Commit, error) {
 func (s *Store) ExpandBlob(id string) (h plumbing.Hash, ok bool) {
 	if len(id) == 40 {
 		h := plumbing.NewHash(id)
-		_, err := s.repo.Storer.EncodedObject(plumbing.BlobObject, h)
+		_, err := s.Repository().Storer.EncodedObject(plumbing.BlobObject, h)
 		return h, err == nil
 	}
 	type prefixer interface {

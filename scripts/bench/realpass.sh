@@ -79,6 +79,9 @@ QUEUE=$LAB/queues/6.1.176
 command -v dovecot >/dev/null || { echo "realpass.sh: dovecot is needed: apt-get install dovecot-imapd" >&2; exit 1; }
 
 W=${RTBOT_REALPASS_DIR:-$(mktemp -d)}
+# Dovecot's auth and mail processes run as its own users: they must reach
+# $W/dovecot (mktemp -d makes a directory only its owner may enter).
+chmod 755 "$W"
 mkdir -p "$W"
 W=$(cd "$W" && pwd)
 DAEMON=
