@@ -24,7 +24,7 @@ func (f fakeLookup) Build(id string) (string, bool, error) {
 	return c, ok, nil
 }
 
-func readTestdata(t *testing.T, name string) []byte {
+func readTestdata(t testing.TB, name string) []byte {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join("testdata", name))
 	if err != nil {
