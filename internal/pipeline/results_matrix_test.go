@@ -250,3 +250,29 @@ func TestResultsDropDirectoryMissingAtDeadline(t *testing.T) {
 		t.Fatalf("results %+v, %v", rt.Results, err)
 	}
 }
+
+// TestResultsCyclictestLogExcerpt: a lab that sends cyclictest's own
+// output in the test's log_excerpt, without misc.latency, has its figures
+// compared like any other: a rise beyond the tolerance is a regression.
+func TestResultsCyclictestLogExcerpt(t *testing.T) {
+	w := newResultsWorld(t, "kernelci")
+	w.seedPrevious(t, 40)
+	w.cleanRC2(t)
+	_, checkout := kcidbCheckout(t, w.world)
+	excerpt := "# /dev/cpu_dma_latency set to 0us\n" +
+		"T: 0 (10468) P:99 I:1000 C: 100000 Min:      1 Act:    1 Avg:    2 Max:      38\n" +
+		"T: 1 (10469) P:99 I:1500 C:  66667 Min:      1 Act:    1 Avg:    2 Max:      72\n"
+	doc := fmt.Sprintf(`{"version": {"major": 5, "minor": 3},
+ "checkouts": [{"id": %[1]q, "origin": "rtbot", "origin_tests_finish_time": "2026-12-07T12:00:00Z"}],
+ "builds": [{"id": "lava:b1", "origin": "lava", "checkout_id": %[1]q, "status": "PASS"}],
+ "tests": [{"id": "lava:t1", "origin": "lava", "build_id": "lava:b1", "path": "rt.cyclictest", "status": "PASS",
+   "environment": {"misc": {"platform": "qemu-x86_64"}}, "log_excerpt": %[2]q}]}`, checkout["id"], excerpt)
+	dropResults(t, w, "lava.json", []byte(doc))
+	pass := w.pass(t, w.opts())
+	if len(pass.FollowUps) != 1 || pass.FollowUps[0].Verdict != "regressed" {
+		t.Fatalf("follow-ups %+v", pass.FollowUps)
+	}
+	if _, bodies := w.followUps(t); len(bodies) != 1 || !strings.Contains(flat(bodies[0]), "max 72 was 40 +80.0% cpu0 max 38 cpu1 max 72 REGRESSED: max") {
+		t.Fatalf("follow-up bodies %q", bodies)
+	}
+}
