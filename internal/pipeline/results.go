@@ -357,8 +357,12 @@ func (p *Pipeline) pollSource(ctx context.Context, rt state.RunTests, src state.
 
 // importArtifact reads a results artifact a CI served as a KCIDB
 // document, as strictly as any other: the results of rtbot's checkouts
-// are taken, the others refused and logged.
+// are taken, the others refused and logged. An artifact the CI refused
+// to serve is an error.
 func (p *Pipeline) importArtifact(ctx context.Context, name string, a trigger.Artifact) (results.Imported, error) {
+	if a.Err != nil {
+		return results.Imported{}, a.Err
+	}
 	im, err := results.Import(a.Data, storeLookup{ctx, p.store})
 	if err != nil {
 		return im, err

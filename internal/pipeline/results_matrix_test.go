@@ -55,7 +55,8 @@ func ciTrigger(ci *fakeCI, poll, artifact string) config.Trigger {
 // latency figures through the real pass: a rise beyond the tolerance is
 // a regression although everything passed; a document about a checkout
 // rtbot never wrote is refused (nothing of it recorded, the CI's own
-// outcome still is); one that is not KCIDB is an ERROR, not a pass.
+// outcome still is); one that is not KCIDB, or that the CI refuses to
+// serve, is an ERROR, not a pass.
 func TestResultsPolledArtifact(t *testing.T) {
 	const jobs = `[{"id": 11, "name": "build", "stage": "build", "status": "success", "web_url": "https://gl.example/j/11"},
 		{"id": 12, "name": "cyclictest", "stage": "test", "status": "success", "web_url": "https://gl.example/j/12"}]`
@@ -79,6 +80,8 @@ func TestResultsPolledArtifact(t *testing.T) {
 			{"unknown checkout", func(t *testing.T, _ string) string { return labArtifact(t, foreignCheckout, 61) },
 				"passed", "PASSED:", false},
 			{"not KCIDB", func(_ *testing.T, _ string) string { return "<html>Not a results file</html>" },
+				"failed", "build ci-results: ERROR", false},
+			{"artifact forbidden", func(_ *testing.T, _ string) string { return "403" },
 				"failed", "build ci-results: ERROR", false},
 		} {
 			t.Run(c.poll+" "+tc.name, func(t *testing.T) {

@@ -400,7 +400,8 @@ type fakeCI struct {
 	// (GitLab variables[RTBOT_CHECKOUT_ID], Jenkins RT_CHECKOUT_ID).
 	checkout string
 	// artifact, when set, is the content of kcidb.json in the artifacts
-	// of the build, or of GitLab job 12, given checkout; others: 404.
+	// of the build, or of GitLab job 12, given checkout ("403": refused);
+	// others: 404.
 	artifact func(checkout string) string
 }
 
@@ -462,8 +463,13 @@ func newFakeCI(t *testing.T) *fakeCI {
 			http.NotFound(w, r)
 			return
 		}
+		body := ci.artifact(ci.checkout)
+		if body == "403" { // a token that may not read artifacts
+			http.Error(w, `{"message": "403 Forbidden"}`, http.StatusForbidden)
+			return
+		}
 		w.Header().Set("Content-Type", "application/octet-stream")
-		io.WriteString(w, ci.artifact(ci.checkout))
+		io.WriteString(w, body)
 	}
 	mux.HandleFunc("GET /api/v4/projects/42/jobs/{job}/artifacts/kcidb.json", serveArtifact)
 	mux.HandleFunc("GET /job/rt/3/artifact/kcidb.json", serveArtifact)

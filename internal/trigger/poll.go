@@ -41,10 +41,12 @@ type PollResult struct {
 	Artifacts []Artifact
 }
 
-// Artifact is one results document read from a CI's artifacts.
+// Artifact is one results document read from a CI's artifacts, or why
+// it could not be read (the CI refused it for good: HTTP 403, ...).
 type Artifact struct {
 	From string // where: "job 12", "build 3"
 	Data []byte
+	Err  error // set: not read; Data is nil
 }
 
 // PollJob is one job of a GitLab pipeline.
@@ -202,7 +204,9 @@ func (c poller) fetch(ctx context.Context, u, accept string, limit int64) (data 
 
 // artifact reads the results artifact at base + the escaped
 // Spec.ResultsArtifact, if the trigger names one and it is there (GitLab
-// and Jenkins answer 404 when it is not). from says where it is from.
+// and Jenkins answer 404 when it is not). from says where it is from. A
+// temporary failure is an error (polled again); a permanent one is an
+// Artifact with Err, so that the finished work is still recorded.
 func (c poller) artifact(ctx context.Context, base, from string) ([]Artifact, error) {
 	if c.t.ResultsArtifact == "" {
 		return nil, nil
@@ -212,8 +216,15 @@ func (c poller) artifact(ctx context.Context, base, from string) ([]Artifact, er
 		parts = append(parts, url.PathEscape(el))
 	}
 	data, found, err := c.fetch(ctx, base+strings.Join(parts, "/"), "application/json, */*", maxArtifact)
-	if err != nil || !found {
-		return nil, err
+	switch {
+	case err != nil && IsTemporary(err):
+		return nil, err // the next pass polls again
+	case err != nil:
+		// Refused for good (a token without access, ...): the outcome
+		// is still recorded, and the artifact as not read.
+		return []Artifact{{From: from, Err: err}}, nil
+	case !found:
+		return nil, nil
 	}
 	return []Artifact{{From: from, Data: data}}, nil
 }

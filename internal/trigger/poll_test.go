@@ -76,6 +76,11 @@ func TestPollArtifact(t *testing.T) {
 			"/api/v4/projects/42/pipelines/7/jobs":                    `[{"id": 11, "status": "success"}]`,
 			"/api/v4/projects/42/jobs/11/artifacts/out/k%20cidb.json": "500",
 		}, nil, true},
+		{"gitlab artifact forbidden", PollGitLab, "/api/v4/projects/42/pipelines/7", map[string]string{
+			"/api/v4/projects/42/pipelines/7":                         `{"id": 7, "status": "success"}`,
+			"/api/v4/projects/42/pipelines/7/jobs":                    `[{"id": 11, "status": "success"}]`,
+			"/api/v4/projects/42/jobs/11/artifacts/out/k%20cidb.json": "403",
+		}, []string{"job 11 (HTTP 403)"}, false},
 		{"jenkins build has it", PollJenkins, "/queue/item/5/", map[string]string{
 			"/queue/item/5/api/json":               `{"executable": {"number": 3, "url": "{srv}/job/rt/3/"}}`,
 			"/job/rt/3/api/json":                   `{"building": false, "result": "SUCCESS", "url": "{srv}/job/rt/3/"}`,
@@ -106,6 +111,8 @@ func TestPollArtifact(t *testing.T) {
 					http.NotFound(w, r)
 				case body == "500":
 					http.Error(w, "oops", http.StatusInternalServerError)
+				case body == "403":
+					http.Error(w, "forbidden", http.StatusForbidden)
 				default:
 					fmt.Fprint(w, strings.ReplaceAll(body, "{srv}", srv.URL))
 				}
@@ -126,6 +133,13 @@ func TestPollArtifact(t *testing.T) {
 			}
 			var from []string
 			for _, a := range res.Artifacts {
+				if a.Err != nil {
+					if !strings.Contains(a.Err.Error(), "HTTP 403") || a.Data != nil {
+						t.Errorf("artifact from %s: %v, %q", a.From, a.Err, a.Data)
+					}
+					from = append(from, a.From+" (HTTP 403)")
+					continue
+				}
 				from = append(from, a.From)
 				if string(a.Data) != doc {
 					t.Errorf("artifact from %s: %q", a.From, a.Data)
