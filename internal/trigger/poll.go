@@ -213,6 +213,9 @@ func (c poller) artifact(ctx context.Context, base, from string) ([]Artifact, er
 	}
 	var parts []string
 	for _, el := range strings.Split(c.t.ResultsArtifact, "/") {
+		if el == "" || el == "." || el == ".." {
+			return nil, permanent(c.t, fmt.Errorf("poll: results_artifact %q is not a relative path", c.t.ResultsArtifact))
+		}
 		parts = append(parts, url.PathEscape(el))
 	}
 	data, found, err := c.fetch(ctx, base+strings.Join(parts, "/"), "application/json, */*", maxArtifact)
