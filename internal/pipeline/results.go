@@ -344,15 +344,18 @@ func (p *Pipeline) pollSource(ctx context.Context, rt state.RunTests, src state.
 		saved = append(saved, stateResults(im.Results, src.Name)...)
 		finished = append(finished, im.Finished...)
 	}
-	if err := p.store.SaveResults(ctx, saved, rt.RunID, src.Name); err != nil {
-		return err
-	}
+	// The checkouts an artifact says finished are marked first: once the
+	// results are saved this source is complete and never polled again,
+	// so a crash in between must not lose them. A crash here polls again.
 	for _, c := range finished {
 		if err := p.finishCheckout(ctx, c); err != nil {
 			return err
 		}
 	}
-	return nil
+	if err := p.fault(FaultPolledFinished); err != nil {
+		return err
+	}
+	return p.store.SaveResults(ctx, saved, rt.RunID, src.Name)
 }
 
 // importArtifact reads a results artifact a CI served as a KCIDB

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -277,5 +278,56 @@ func TestResultsCyclictestLogExcerpt(t *testing.T) {
 	}
 	if _, bodies := w.followUps(t); len(bodies) != 1 || !strings.Contains(flat(bodies[0]), "max 72 was 40 +80.0% cpu0 max 38 cpu1 max 72 REGRESSED: max") {
 		t.Fatalf("follow-up bodies %q", bodies)
+	}
+}
+
+// TestResultsPolledCrash: a crash after a GitLab artifact said the
+// checkout is finished (completing the kcidb trigger) but before the
+// pipeline's results were saved loses nothing: the next pass polls again,
+// records every result, and exactly one follow-up is mailed at once, not
+// at the deadline.
+func TestResultsPolledCrash(t *testing.T) {
+	t.Setenv("RTBOT_TEST_CI_TOKEN", "trigger-token")
+	t.Setenv("RTBOT_TEST_CI_READ", "read-token")
+	ci := newFakeCI(t)
+	ci.artifact = func(checkout string) string {
+		doc := labArtifact(t, checkout, 40)
+		return strings.Replace(doc, `"builds":`, fmt.Sprintf(`"checkouts": [{"id": %q, "origin": "rtbot",
+ "origin_tests_finish_time": "2026-12-07T12:00:00Z"}], "builds":`, checkout), 1)
+	}
+	w := newResultsWorld(t, "kernelci", "ci")
+	w.cfg.Triggers = append(w.cfg.Triggers, ciTrigger(ci, "gitlab", "kcidb.json"))
+	crashed := false
+	opts := w.opts()
+	opts.Fault = func(p string) error {
+		if p == FaultPolledFinished && !crashed {
+			crashed = true
+			return errors.New("crash")
+		}
+		return nil
+	}
+	w.publishRC2(t)
+	w.send(t, rcMail(2, crashRC2))
+	if _, err := New(w.cfg, w.store, opts).Once(context.Background()); err != nil {
+		t.Fatalf("first pass: %v", err)
+	}
+	ci.finish("success", `[{"id": 12, "name": "cyclictest", "stage": "test", "status": "success"}]`)
+	if _, err := New(w.cfg, w.store, opts).Once(context.Background()); !errors.As(err, new(*Stopped)) {
+		t.Fatalf("pass at the crash point: %v", err)
+	}
+	pass, err := New(w.cfg, w.store, opts).Once(context.Background())
+	if err != nil || !crashed {
+		t.Fatalf("pass after the crash: %v (crashed %v)", err, crashed)
+	}
+	if len(pass.FollowUps) != 1 || pass.FollowUps[0].Verdict != "passed" {
+		t.Fatalf("follow-ups %+v", pass.FollowUps)
+	}
+	rt, _, err := w.store.TestsOf(context.Background(), pass.FollowUps[0].RunID)
+	// The pipeline, its job, the lab's build and cyclictest.
+	if err != nil || len(rt.Results) != 4 || !rt.Complete() {
+		t.Fatalf("results %+v (complete %v), %v", rt.Results, rt.Complete(), err)
+	}
+	if s, _ := w.followUps(t); len(s) != 1 {
+		t.Errorf("follow-ups %q, want exactly one", s)
 	}
 }
