@@ -258,7 +258,10 @@ func (c poller) gitlab(ctx context.Context, handle string) (PollResult, error) {
 	if err := c.get(ctx, handle+"/jobs?per_page=100", &jobs); err != nil {
 		return PollResult{}, err
 	}
-	project := handle[:strings.LastIndex(handle, "/pipelines/")]
+	i := strings.LastIndex(handle, "/pipelines/")
+	if i < 0 {
+		return PollResult{}, permanent(c.t, fmt.Errorf("poll: %q is not a GitLab pipeline URL", pathOf(handle)))
+	}
 	for _, j := range jobs {
 		st, _ := gitlabStatus(j.Status, false)
 		id := strconv.FormatInt(j.ID, 10)
@@ -267,7 +270,7 @@ func (c poller) gitlab(ctx context.Context, handle string) (PollResult, error) {
 			continue // a job that did not run has no artifacts
 		}
 		// GET /projects/:id/jobs/:job_id/artifacts/*artifact_path
-		a, err := c.artifact(ctx, project+"/jobs/"+id+"/artifacts/", "job "+id)
+		a, err := c.artifact(ctx, handle[:i]+"/jobs/"+id+"/artifacts/", "job "+id)
 		if err != nil {
 			return PollResult{}, err
 		}
