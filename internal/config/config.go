@@ -426,6 +426,11 @@ type Trigger struct {
 	// a trigger token cannot read pipelines), Jenkins' Basic
 	// authorization (base64 of user:apitoken). Empty: no authentication.
 	PollSecretEnv string `toml:"poll_secret_env"`
+	// ResultsArtifact is the path, inside the finished pipeline's jobs'
+	// or the build's artifacts, of a KCIDB results document rtbot reads
+	// (webhook with poll only): finer results such as cyclictest
+	// figures. Empty (the default): none, only the pass/fail outcome.
+	ResultsArtifact string `toml:"results_artifact"`
 }
 
 // The values of [Trigger.Poll].

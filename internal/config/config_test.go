@@ -171,7 +171,7 @@ func TestExampleDocumentsEveryKey(t *testing.T) {
 		"queue_patches", "queue_bytes", "patch_bytes", "hunk_lines",
 		"ca_file", "token_env", "token_file", "ssh_key", "known_hosts",
 		"pass_timeout", "list_timeout", "deadline", "latency_tolerance_percent", "latency_tolerance_us", "poll", "poll_secret_env",
-		"kind", "path", "since", "seen_limit", "auth", "token_command"}
+		"results_artifact", "kind", "path", "since", "seen_limit", "auth", "token_command"}
 	for _, k := range keys {
 		if !strings.Contains(string(data), "\n"+k+" =") && !strings.Contains(string(data), "# "+k+" =") {
 			t.Errorf("the example does not show key %q", k)
@@ -354,6 +354,12 @@ func validationTriggerCases() []validationCase {
 		{"webhook poll", `argv = ["make", "-j8"]`, "url = \"https://ci.example.org/\"\npoll = \"gitlab\"\npoll_secret_env = \"GL_READ\"", "", ""},
 		{"webhook poll unknown", `argv = ["make", "-j8"]`, "url = \"https://ci.example.org/\"\npoll = \"buildbot\"", "trigger[0].poll", "want \"gitlab\" or \"jenkins\""},
 		{"webhook poll secret without poll", `argv = ["make", "-j8"]`, "url = \"https://ci.example.org/\"\npoll_secret_env = \"GL_READ\"", "trigger[0].poll_secret_env", "poll is not"},
+		{"webhook results artifact", `argv = ["make", "-j8"]`, "url = \"https://ci.example.org/\"\npoll = \"jenkins\"\nresults_artifact = \"out/kcidb.json\"", "", ""},
+		{"webhook results artifact without poll", `argv = ["make", "-j8"]`, "url = \"https://ci.example.org/\"\nresults_artifact = \"kcidb.json\"", "trigger[0].results_artifact", "poll is not"},
+		{"webhook results artifact absolute", `argv = ["make", "-j8"]`, "url = \"https://ci.example.org/\"\npoll = \"gitlab\"\nresults_artifact = \"/kcidb.json\"", "trigger[0].results_artifact", "relative path"},
+		{"webhook results artifact dot-dot", `argv = ["make", "-j8"]`, "url = \"https://ci.example.org/\"\npoll = \"gitlab\"\nresults_artifact = \"a/../../kcidb.json\"", "trigger[0].results_artifact", "relative path"},
+		{"webhook results artifact query", `argv = ["make", "-j8"]`, "url = \"https://ci.example.org/\"\npoll = \"gitlab\"\nresults_artifact = \"k.json?x=1\"", "trigger[0].results_artifact", "relative path"},
+		{"command with results artifact", `argv = ["make", "-j8"]`, "argv = [\"make\"]\nresults_artifact = \"kcidb.json\"", "trigger[0].results_artifact", "not used by a command trigger"},
 		{"command with poll", `argv = ["make", "-j8"]`, "argv = [\"make\"]\npoll = \"gitlab\"", "trigger[0].poll", "not used by a command trigger"},
 		{"webhook secret without env", `argv = ["make", "-j8"]`, "url = \"https://ci.example.org/?token={secret}\"", "trigger[0].secret_env", "{secret}"},
 		{"webhook header name", `argv = ["make", "-j8"]`, "url = \"https://ci.example.org/\"\nheaders = { \"Bad Header\" = \"x\" }", `trigger[0].headers."Bad Header"`, "header name"},

@@ -433,7 +433,7 @@ func (t *Trigger) validate(p *problems, key, base string, d Defaults) {
 	switch t.Type {
 	case TriggerCommand:
 		checkDuration(p, key+".timeout", &t.Timeout, d.CommandTimeout, 0)
-		t.unused(p, key, "url", "method", "headers", "secret_env", "dir", "origin", "poll", "poll_secret_env")
+		t.unused(p, key, "url", "method", "headers", "secret_env", "dir", "origin", "poll", "poll_secret_env", "results_artifact")
 		t.validateCommand(p, key, base)
 	case TriggerWebhook:
 		checkDuration(p, key+".timeout", &t.Timeout, d.HTTPTimeout, 0)
@@ -442,7 +442,7 @@ func (t *Trigger) validate(p *problems, key, base string, d Defaults) {
 		t.validatePoll(p, key)
 	case TriggerKCIDB:
 		checkDuration(p, key+".timeout", &t.Timeout, d.HTTPTimeout, 0)
-		t.unused(p, key, "argv", "method", "poll", "poll_secret_env")
+		t.unused(p, key, "argv", "method", "poll", "poll_secret_env", "results_artifact")
 		t.validateKCIDB(p, key, base, d.KCIDBOrigin)
 	case "":
 		p.add(key+".type", "required: %q, %q or %q", TriggerCommand, TriggerWebhook, TriggerKCIDB)
@@ -475,6 +475,8 @@ func (t *Trigger) unused(p *problems, key string, keys ...string) {
 			set = t.Poll != ""
 		case "poll_secret_env":
 			set = t.PollSecretEnv != ""
+		case "results_artifact":
+			set = t.ResultsArtifact != ""
 		}
 		if set {
 			p.add(key+"."+k, "not used by a %s trigger", t.Type)
@@ -524,6 +526,32 @@ func (t *Trigger) validatePoll(p *problems, key string) {
 	case t.PollSecretEnv != "" && !envRE.MatchString(t.PollSecretEnv):
 		p.add(key+".poll_secret_env", "%q is not an environment variable name", t.PollSecretEnv)
 	}
+	switch a := t.ResultsArtifact; {
+	case a != "" && t.Poll == "":
+		p.add(key+".results_artifact", "set, but poll is not")
+	case a != "" && !validArtifactPath(a):
+		p.add(key+".results_artifact", "%q: want a relative path inside the artifacts, such as \"kcidb.json\" or \"out/kcidb.json\"", a)
+	}
+}
+
+// validArtifactPath reports whether a is a clean relative path of a CI's
+// artifacts: no leading '/', no "." or ".." element, no empty element,
+// no '?', '#', '\\' or control character.
+func validArtifactPath(a string) bool {
+	if strings.ContainsAny(a, "?#\\") {
+		return false
+	}
+	for _, r := range a {
+		if r < ' ' || r == 0x7f {
+			return false
+		}
+	}
+	for _, el := range strings.Split(a, "/") {
+		if el == "" || el == "." || el == ".." {
+			return false
+		}
+	}
+	return true
 }
 
 // validateKCIDB checks a kcidb trigger's destination (dir or url) and its

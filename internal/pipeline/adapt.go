@@ -155,6 +155,7 @@ func triggerSpec(t config.Trigger) trigger.Spec {
 		Name: t.Name, Type: triggerType(t.Type), Timeout: t.Timeout.Duration,
 		Argv: t.Argv, URL: t.URL, Method: t.Method, Headers: t.Headers, SecretEnv: t.SecretEnv,
 		Dir: t.Dir, Origin: t.Origin, Poll: t.Poll, PollSecretEnv: t.PollSecretEnv,
+		ResultsArtifact: t.ResultsArtifact,
 	}
 }
 

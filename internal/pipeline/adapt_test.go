@@ -147,7 +147,7 @@ func TestTriggerSpec(t *testing.T) {
 	c := config.Trigger{
 		Name: "hook", Type: config.TriggerWebhook, Argv: []string{"/bin/true"},
 		URL: "https://ci.example.org/{tree}", Method: "PUT", Headers: map[string]string{"X-Token": "{secret}"},
-		SecretEnv: "TOKEN", Dir: "/srv/kcidb", Origin: "rt_lab", Poll: config.PollGitLab, PollSecretEnv: "READ",
+		SecretEnv: "TOKEN", Dir: "/srv/kcidb", Origin: "rt_lab", Poll: config.PollGitLab, PollSecretEnv: "READ", ResultsArtifact: "out/kcidb.json",
 	}
 	if err := c.Timeout.UnmarshalText([]byte("90s")); err != nil {
 		t.Fatal(err)
@@ -155,7 +155,7 @@ func TestTriggerSpec(t *testing.T) {
 	want := trigger.Spec{
 		Name: "hook", Type: trigger.TypeWebhook, Timeout: 90 * time.Second, Argv: []string{"/bin/true"},
 		URL: "https://ci.example.org/{tree}", Method: "PUT", Headers: map[string]string{"X-Token": "{secret}"},
-		SecretEnv: "TOKEN", Dir: "/srv/kcidb", Origin: "rt_lab", Poll: trigger.PollGitLab, PollSecretEnv: "READ",
+		SecretEnv: "TOKEN", Dir: "/srv/kcidb", Origin: "rt_lab", Poll: trigger.PollGitLab, PollSecretEnv: "READ", ResultsArtifact: "out/kcidb.json",
 	}
 	got := triggerSpec(c)
 	if !reflect.DeepEqual(got, want) {

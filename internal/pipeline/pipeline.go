@@ -110,6 +110,7 @@ const (
 	FaultMarkedFlags     = "marked"           // processed mail flagged or moved
 	FaultResultsImported = "results-imported" // a dropped results file imported, not yet moved to done/
 	FaultCommandResults  = "command-results"  // a command trigger's results saved, the firing not yet recorded done
+	FaultPolledFinished  = "polled-finished"  // a polled CI's artifact completed kcidb triggers, the CI's results not yet saved
 )
 
 // Pipeline is the unattended job for one configuration and state file.

@@ -329,8 +329,51 @@ func (p *Pipeline) pollSource(ctx context.Context, rt state.RunTests, src state.
 	if checkout == "" {
 		return fmt.Errorf("run %d has no rtbot checkout", rt.RunID)
 	}
-	p.log.Info("CI finished", "run", rt.RunID, "trigger", src.Name, "id", res.ID, "status", res.Status)
-	return p.store.SaveResults(ctx, polledResults(src.Name, checkout, res), rt.RunID, src.Name)
+	p.log.Info("CI finished", "run", rt.RunID, "trigger", src.Name, "id", res.ID, "status", res.Status, "artifacts", len(res.Artifacts))
+	saved := polledResults(src.Name, checkout, res)
+	var finished []string
+	for _, a := range res.Artifacts {
+		im, err := p.importArtifact(ctx, src.Name, a)
+		if err != nil {
+			p.log.Error("results artifact refused", "trigger", src.Name, "from", a.From, "file", tr.ResultsArtifact, "err", err)
+			saved = append(saved, state.TestResult{Kind: string(results.KindBuild),
+				ID:         "rtbot:" + src.Name + "-results:" + testPath(a.From) + ":" + strings.TrimPrefix(checkout, "rtbot:"),
+				CheckoutID: checkout, Source: src.Name, Path: src.Name + "-results", Status: string(results.StatusError)})
+			continue
+		}
+		saved = append(saved, stateResults(im.Results, src.Name)...)
+		finished = append(finished, im.Finished...)
+	}
+	// The checkouts an artifact says finished are marked first: once the
+	// results are saved this source is complete and never polled again,
+	// so a crash in between must not lose them. A crash here polls again.
+	for _, c := range finished {
+		if err := p.finishCheckout(ctx, c); err != nil {
+			return err
+		}
+	}
+	if err := p.fault(FaultPolledFinished); err != nil {
+		return err
+	}
+	return p.store.SaveResults(ctx, saved, rt.RunID, src.Name)
+}
+
+// importArtifact reads a results artifact a CI served as a KCIDB
+// document, as strictly as any other: the results of rtbot's checkouts
+// are taken, the others refused and logged. An artifact the CI refused
+// to serve is an error.
+func (p *Pipeline) importArtifact(ctx context.Context, name string, a trigger.Artifact) (results.Imported, error) {
+	if a.Err != nil {
+		return results.Imported{}, a.Err
+	}
+	im, err := results.Import(a.Data, storeLookup{ctx, p.store})
+	if err != nil {
+		return im, err
+	}
+	for _, why := range im.Refused {
+		p.log.Warn("result refused", "trigger", name, "from", a.From, "why", why)
+	}
+	return im, nil
 }
 
 // polledResults are the test results of a finished pipeline or build: a

@@ -20,16 +20,20 @@ import (
 )
 
 // labScript is a command trigger, run as a real process, that writes
-// KCIDB results to $RTBOT_RESULTS for $RTBOT_CHECKOUT_ID: a build of its
-// own and a cyclictest whose maximum latency is in the file "max" next to
-// it, and exits with the status in the file "exit" ("skip" in the file
-// "results" makes it write none).
+// KCIDB results to $RTBOT_RESULTS for $RTBOT_CHECKOUT_ID (or the checkout
+// in the file "checkout" next to it, if any): a build of its own and a
+// cyclictest whose maximum latency is in the file "max", and exits with
+// the status in the file "exit" ("skip" in the file "results" makes it
+// write none, "killed" makes it die of SIGKILL before writing anything).
 const labScript = `#!/bin/sh
 dir=%q
+[ "$(cat "$dir/results")" = killed ] && kill -9 $$
+checkout=$(cat "$dir/checkout" 2>/dev/null)
+[ -n "$checkout" ] || checkout=$RTBOT_CHECKOUT_ID
 if [ "$(cat "$dir/results")" != skip ]; then
 cat > "$RTBOT_RESULTS" <<EOF
 {"version": {"major": 5, "minor": 3},
- "builds": [{"id": "lab:b-$RTBOT_COMMIT", "origin": "lab", "checkout_id": "$RTBOT_CHECKOUT_ID", "status": "PASS", "architecture": "x86_64"}],
+ "builds": [{"id": "lab:b-$RTBOT_COMMIT", "origin": "lab", "checkout_id": "$checkout", "status": "PASS", "architecture": "x86_64"}],
  "tests": [{"id": "lab:t-$RTBOT_COMMIT", "origin": "lab", "build_id": "lab:b-$RTBOT_COMMIT", "path": "rt.cyclictest", "status": "PASS",
    "log_url": "https://lab.example.org/cyclictest.log",
    "environment": {"misc": {"platform": "qemu-x86_64"}}, "misc": {"latency": {"max_us": $(cat "$dir/max"), "p99_9_us": 10}}}]}
@@ -392,6 +396,13 @@ type fakeCI struct {
 	outcome string            // GitLab pipeline status or Jenkins result once done
 	jobs    string            // GitLab jobs JSON
 	seen    map[string]string // path -> the token header it carried
+	// checkout is the KCIDB checkout id the trigger request passed
+	// (GitLab variables[RTBOT_CHECKOUT_ID], Jenkins RT_CHECKOUT_ID).
+	checkout string
+	// artifact, when set, is the content of kcidb.json in the artifacts
+	// of the build, or of GitLab job 12, given checkout ("403": refused);
+	// others: 404.
+	artifact func(checkout string) string
 }
 
 func newFakeCI(t *testing.T) *fakeCI {
@@ -399,6 +410,9 @@ func newFakeCI(t *testing.T) *fakeCI {
 	ci := &fakeCI{seen: map[string]string{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /api/v4/projects/42/trigger/pipeline", func(w http.ResponseWriter, r *http.Request) {
+		ci.mu.Lock()
+		ci.checkout = r.URL.Query().Get("variables[RTBOT_CHECKOUT_ID]")
+		ci.mu.Unlock()
 		w.WriteHeader(http.StatusCreated)
 		fmt.Fprintf(w, `{"id": 7, "status": "created", "ref": "main", "web_url": "%s/rt/linux/-/pipelines/7"}`, ci.srv.URL)
 	})
@@ -418,6 +432,9 @@ func newFakeCI(t *testing.T) *fakeCI {
 		io.WriteString(w, ci.jobs)
 	})
 	mux.HandleFunc("POST /job/rt/buildWithParameters", func(w http.ResponseWriter, r *http.Request) {
+		ci.mu.Lock()
+		ci.checkout = r.URL.Query().Get("RT_CHECKOUT_ID")
+		ci.mu.Unlock()
 		w.Header().Set("Location", ci.srv.URL+"/queue/item/5/")
 		w.WriteHeader(http.StatusCreated)
 	})
@@ -436,6 +453,26 @@ func newFakeCI(t *testing.T) *fakeCI {
 		}
 		fmt.Fprintf(w, `{"building": false, "result": %q, "number": 3, "url": "%s/job/rt/3/"}`, ci.outcome, ci.srv.URL)
 	})
+	// GET /projects/:id/jobs/:job_id/artifacts/*artifact_path and
+	// GET {build url}artifact/<path>: the file, or 404.
+	serveArtifact := func(w http.ResponseWriter, r *http.Request) {
+		ci.mu.Lock()
+		defer ci.mu.Unlock()
+		ci.seen[r.URL.Path] = r.Header.Get("PRIVATE-TOKEN") + r.Header.Get("Authorization")
+		if ci.artifact == nil || !ci.done || (r.PathValue("job") != "" && r.PathValue("job") != "12") {
+			http.NotFound(w, r)
+			return
+		}
+		body := ci.artifact(ci.checkout)
+		if body == "403" { // a token that may not read artifacts
+			http.Error(w, `{"message": "403 Forbidden"}`, http.StatusForbidden)
+			return
+		}
+		w.Header().Set("Content-Type", "application/octet-stream")
+		io.WriteString(w, body)
+	}
+	mux.HandleFunc("GET /api/v4/projects/42/jobs/{job}/artifacts/kcidb.json", serveArtifact)
+	mux.HandleFunc("GET /job/rt/3/artifact/kcidb.json", serveArtifact)
 	ci.srv = httptest.NewServer(mux)
 	t.Cleanup(ci.srv.Close)
 	return ci

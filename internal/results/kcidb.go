@@ -18,6 +18,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // MaxDocumentBytes bounds one KCIDB document rtbot reads.
@@ -145,7 +146,15 @@ type test struct {
 	Misc struct {
 		Latency *Latency `json:"latency"`
 	} `json:"misc"`
+	// LogExcerpt is the part of the test's log most relevant to its
+	// outcome, inline: cyclictest's summary is read from it when misc
+	// has no latency (never from log_url or output_files, which would
+	// mean fetching an arbitrary URL).
+	LogExcerpt string `json:"log_excerpt"`
 }
+
+// maxLogExcerpt is the schema's maxLength of log_excerpt, in characters.
+const maxLogExcerpt = 16384
 
 // Import reads one KCIDB v5 document and returns its builds and tests
 // that belong to checkouts rtbot wrote (lookup). A document that is not
@@ -201,9 +210,19 @@ func Import(data []byte, lookup Lookup) (Imported, error) {
 			machine = t.Environment.Comment
 		}
 		im.Results = append(im.Results, Result{Kind: KindTest, ID: t.ID, CheckoutID: checkout, BuildID: t.BuildID,
-			Path: t.Path, Status: t.Status, Machine: oneLine(machine), LogURL: t.LogURL, Latency: t.Misc.Latency})
+			Path: t.Path, Status: t.Status, Machine: oneLine(machine), LogURL: t.LogURL, Latency: t.latency()})
 	}
 	return im, nil
+}
+
+// latency is what the test measured: misc.latency, else the figures of
+// cyclictest's output in log_excerpt, else nil.
+func (t test) latency() *Latency {
+	if t.Misc.Latency != nil || t.LogExcerpt == "" {
+		return t.Misc.Latency
+	}
+	l, _ := ParseCyclictest(t.LogExcerpt)
+	return l
 }
 
 // decode parses and checks a document: the fields Import uses must have
@@ -247,6 +266,9 @@ func decode(data []byte) (*document, error) {
 			errs = append(errs, fmt.Errorf("%s.path %q: want dot-separated names of letters, digits, '_' and '-'", where, t.Path))
 		}
 		errs = append(errs, checkLatency(where+".misc.latency", t.Misc.Latency))
+		if n := utf8.RuneCountInString(t.LogExcerpt); n > maxLogExcerpt || strings.ContainsRune(t.LogExcerpt, 0) {
+			errs = append(errs, fmt.Errorf("%s.log_excerpt: %d characters or a NUL: want at most %d, no NUL", where, n, maxLogExcerpt))
+		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("kcidb: %w", err)

@@ -24,7 +24,7 @@ func (f fakeLookup) Build(id string) (string, bool, error) {
 	return c, ok, nil
 }
 
-func readTestdata(t *testing.T, name string) []byte {
+func readTestdata(t testing.TB, name string) []byte {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join("testdata", name))
 	if err != nil {
@@ -190,6 +190,9 @@ func FuzzImport(f *testing.F) {
 		}
 		f.Add(data)
 	}
+	f.Add([]byte(`{"version": {"major": 5}, "builds": [{"id": "lab:b", "origin": "lab", "checkout_id": "` + checkout + `"}],
+ "tests": [{"id": "lab:t", "origin": "lab", "build_id": "lab:b", "path": "rt.cyclictest",
+   "log_excerpt": "T: 0 ( 1234) P:99 I:1000 C: 100000 Min: 1 Act: 2 Avg: 3 Max: 45\n# Max Latencies: 00045\n"}]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		im, err := Import(data, fakeLookup{builds: map[string]string{"lab:build-old": checkout}})
 		if err != nil {
@@ -201,6 +204,9 @@ func FuzzImport(f *testing.F) {
 			}
 			if !idRE.MatchString(r.ID) {
 				t.Fatalf("id %q taken", r.ID)
+			}
+			if err := checkLatency(r.ID, r.Latency); err != nil {
+				t.Fatal(err)
 			}
 		}
 	})

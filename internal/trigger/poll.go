@@ -22,6 +22,11 @@ const (
 // maxPollResponse bounds one polling response.
 const maxPollResponse = 4 << 20
 
+// maxArtifact bounds one results artifact: the size of the largest
+// KCIDB document rtbot reads (results.MaxDocumentBytes); a larger one is
+// read one byte over and refused there.
+const maxArtifact = 16 << 20
+
 // PollResult is what Poll found: whether the work is done and, when it
 // is, its outcome as KCIDB statuses.
 type PollResult struct {
@@ -30,6 +35,18 @@ type PollResult struct {
 	Status string // KCIDB status of the whole: PASS, FAIL, ERROR, SKIP
 	URL    string // its web page
 	Jobs   []PollJob
+	// Artifacts are the results documents (Spec.ResultsArtifact) found
+	// in the finished work's artifacts: the build's, or each GitLab job's
+	// that has one. Their content is not checked here.
+	Artifacts []Artifact
+}
+
+// Artifact is one results document read from a CI's artifacts, or why
+// it could not be read (the CI refused it for good: HTTP 403, ...).
+type Artifact struct {
+	From string // where: "job 12", "build 3"
+	Data []byte
+	Err  error // set: not read; Data is nil
 }
 
 // PollJob is one job of a GitLab pipeline.
@@ -118,15 +135,42 @@ type poller struct {
 
 // get GETs u (on the trigger's server) and decodes its JSON into v.
 func (c poller) get(ctx context.Context, u string, v any) error {
+	data, found, err := c.fetch(ctx, u, "application/json", maxPollResponse)
+	switch {
+	case err != nil:
+		return err
+	case !found:
+		return permanent(c.t, fmt.Errorf("poll GET %s: HTTP %d", pathOf(u), http.StatusNotFound))
+	case len(data) > maxPollResponse:
+		return permanent(c.t, fmt.Errorf("poll GET %s: larger than %d bytes", pathOf(u), maxPollResponse))
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return permanent(c.t, fmt.Errorf("poll GET %s: %v", pathOf(u), err))
+	}
+	return nil
+}
+
+// pathOf is u's path, for messages: a query may hold a token.
+func pathOf(u string) string {
+	if pu, err := url.Parse(u); err == nil {
+		return pu.Path
+	}
+	return "?"
+}
+
+// fetch GETs u (on the trigger's server) with the polling token, and
+// returns at most limit+1 bytes of its body (more than limit: the caller
+// refuses it); found is false for HTTP 404.
+func (c poller) fetch(ctx context.Context, u, accept string, limit int64) (data []byte, found bool, err error) {
 	pu, err := url.Parse(u)
 	if err != nil || !sameOrigin(c.base, pu) {
-		return permanent(c.t, fmt.Errorf("poll: %q is not on the trigger's server", u))
+		return nil, false, permanent(c.t, fmt.Errorf("poll: %q is not on the trigger's server", u))
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return permanent(c.t, fmt.Errorf("poll: %w", err))
+		return nil, false, permanent(c.t, fmt.Errorf("poll: %w", err))
 	}
-	req.Header.Set("Accept", "application/json")
+	req.Header.Set("Accept", accept)
 	req.Header.Set("User-Agent", "rtbot")
 	if c.secret != "" {
 		if c.t.Poll == PollGitLab {
@@ -141,22 +185,51 @@ func (c poller) get(ctx context.Context, u string, v any) error {
 		if errors.As(err, &uerr) {
 			err = uerr.Err // its text has the URL
 		}
-		return temporary(c.t, fmt.Errorf("poll GET %s: %v", pu.Path, err))
+		return nil, false, temporary(c.t, fmt.Errorf("poll GET %s: %v", pu.Path, err))
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxPollResponse))
+	data, err = io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	switch {
 	case err != nil:
-		return temporary(c.t, fmt.Errorf("poll GET %s: %v", pu.Path, err))
+		return nil, false, temporary(c.t, fmt.Errorf("poll GET %s: %v", pu.Path, err))
+	case resp.StatusCode == http.StatusNotFound:
+		return nil, false, nil
 	case resp.StatusCode == http.StatusRequestTimeout || resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500:
-		return temporary(c.t, fmt.Errorf("poll GET %s: HTTP %d", pu.Path, resp.StatusCode))
+		return nil, false, temporary(c.t, fmt.Errorf("poll GET %s: HTTP %d", pu.Path, resp.StatusCode))
 	case resp.StatusCode != http.StatusOK:
-		return permanent(c.t, fmt.Errorf("poll GET %s: HTTP %d", pu.Path, resp.StatusCode))
+		return nil, false, permanent(c.t, fmt.Errorf("poll GET %s: HTTP %d", pu.Path, resp.StatusCode))
 	}
-	if err := json.Unmarshal(data, v); err != nil {
-		return permanent(c.t, fmt.Errorf("poll GET %s: %v", pu.Path, err))
+	return data, true, nil
+}
+
+// artifact reads the results artifact at base + the escaped
+// Spec.ResultsArtifact, if the trigger names one and it is there (GitLab
+// and Jenkins answer 404 when it is not). from says where it is from. A
+// temporary failure is an error (polled again); a permanent one is an
+// Artifact with Err, so that the finished work is still recorded.
+func (c poller) artifact(ctx context.Context, base, from string) ([]Artifact, error) {
+	if c.t.ResultsArtifact == "" {
+		return nil, nil
 	}
-	return nil
+	var parts []string
+	for _, el := range strings.Split(c.t.ResultsArtifact, "/") {
+		if el == "" || el == "." || el == ".." {
+			return nil, permanent(c.t, fmt.Errorf("poll: results_artifact %q is not a relative path", c.t.ResultsArtifact))
+		}
+		parts = append(parts, url.PathEscape(el))
+	}
+	data, found, err := c.fetch(ctx, base+strings.Join(parts, "/"), "application/json, */*", maxArtifact)
+	switch {
+	case err != nil && IsTemporary(err):
+		return nil, err // the next pass polls again
+	case err != nil:
+		// Refused for good (a token without access, ...): the outcome
+		// is still recorded, and the artifact as not read.
+		return []Artifact{{From: from, Err: err}}, nil
+	case !found:
+		return nil, nil
+	}
+	return []Artifact{{From: from, Data: data}}, nil
 }
 
 // gitlab polls a pipeline (GET /projects/:id/pipelines/:pid) and, once it
@@ -185,9 +258,23 @@ func (c poller) gitlab(ctx context.Context, handle string) (PollResult, error) {
 	if err := c.get(ctx, handle+"/jobs?per_page=100", &jobs); err != nil {
 		return PollResult{}, err
 	}
+	i := strings.LastIndex(handle, "/pipelines/")
+	if i < 0 {
+		return PollResult{}, permanent(c.t, fmt.Errorf("poll: %q is not a GitLab pipeline URL", pathOf(handle)))
+	}
 	for _, j := range jobs {
 		st, _ := gitlabStatus(j.Status, false)
-		res.Jobs = append(res.Jobs, PollJob{ID: strconv.FormatInt(j.ID, 10), Name: j.Name, Stage: j.Stage, Status: st, URL: webURL(j.WebURL)})
+		id := strconv.FormatInt(j.ID, 10)
+		res.Jobs = append(res.Jobs, PollJob{ID: id, Name: j.Name, Stage: j.Stage, Status: st, URL: webURL(j.WebURL)})
+		if st != "PASS" && st != "FAIL" {
+			continue // a job that did not run has no artifacts
+		}
+		// GET /projects/:id/jobs/:job_id/artifacts/*artifact_path
+		a, err := c.artifact(ctx, handle[:i]+"/jobs/"+id+"/artifacts/", "job "+id)
+		if err != nil {
+			return PollResult{}, err
+		}
+		res.Artifacts = append(res.Artifacts, a...)
 	}
 	return res, nil
 }
@@ -261,6 +348,12 @@ func (c poller) jenkins(ctx context.Context, handle string) (PollResult, error) 
 	default: // ABORTED
 		res.Status = "ERROR"
 	}
+	// GET {build url}artifact/<path>
+	a, err := c.artifact(ctx, u+"artifact/", "build "+res.ID)
+	if err != nil {
+		return PollResult{}, err
+	}
+	res.Artifacts = a
 	return res, nil
 }
 

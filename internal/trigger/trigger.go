@@ -76,6 +76,10 @@ type Spec struct {
 	// PollSecretEnv names the environment variable holding the token of
 	// the polling requests; empty: none.
 	PollSecretEnv string
+	// ResultsArtifact is the relative path of a KCIDB results document in
+	// the artifacts of what a webhook with Poll started, read once it is
+	// finished; empty: none.
+	ResultsArtifact string
 }
 
 // Event describes the rebased candidate a trigger fires for.
