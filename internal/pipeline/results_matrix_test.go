@@ -129,12 +129,7 @@ func TestResultsPolledArtifactAbsent(t *testing.T) {
 	w.cleanRC2(t)
 	ci.finish("FAILURE", "")
 	pass := w.pass(t, w.opts())
-	if len(pass.FollowUps) != 1 || pass.FollowUps[0].Verdict != "failed" {
-		t.Fatalf("follow-ups %+v", pass.FollowUps)
-	}
-	if _, bodies := w.followUps(t); len(bodies) != 1 || !strings.Contains(flat(bodies[0]), "FAILED: 1 build (1 failed), 0 tests") {
-		t.Fatalf("follow-up bodies %q", bodies)
-	}
+	w.wantFollowUp(t, pass, "failed", "FAILED: 1 build (1 failed), 0 tests")
 }
 
 // TestResultsJenkinsMissingAtDeadline: a Jenkins build that never
@@ -153,12 +148,7 @@ func TestResultsJenkinsMissingAtDeadline(t *testing.T) {
 	}
 	w.clock = w.clock.Add(w.cfg.Results.Deadline.Duration + time.Minute)
 	pass := w.pass(t, w.opts())
-	if len(pass.FollowUps) != 1 || pass.FollowUps[0].Verdict != "incomplete" {
-		t.Fatalf("follow-ups %+v", pass.FollowUps)
-	}
-	if _, bodies := w.followUps(t); len(bodies) != 1 || !strings.Contains(flat(bodies[0]), "Missing: no results from ci before the deadline.") {
-		t.Fatalf("follow-up bodies %q", bodies)
-	}
+	w.wantFollowUp(t, pass, "incomplete", "Missing: no results from ci before the deadline.")
 }
 
 // TestResultsCommandUnknownCheckout: a command's results file about a
@@ -191,12 +181,7 @@ func TestResultsCommandMissingAtDeadline(t *testing.T) {
 	}
 	w.clock = w.clock.Add(w.cfg.Results.Deadline.Duration + time.Minute)
 	pass := w.pass(t, w.opts())
-	if len(pass.FollowUps) != 1 || pass.FollowUps[0].Verdict != "incomplete" {
-		t.Fatalf("follow-ups %+v", pass.FollowUps)
-	}
-	if _, bodies := w.followUps(t); len(bodies) != 1 || !strings.Contains(flat(bodies[0]), "Missing: no results from build-test before the deadline.") {
-		t.Fatalf("follow-up bodies %q", bodies)
-	}
+	w.wantFollowUp(t, pass, "incomplete", "Missing: no results from build-test before the deadline.")
 }
 
 // dropResults writes a document into the [results] dir as a lab would.
@@ -273,12 +258,7 @@ func TestResultsCyclictestLogExcerpt(t *testing.T) {
    "environment": {"misc": {"platform": "qemu-x86_64"}}, "log_excerpt": %[2]q}]}`, checkout["id"], excerpt)
 	dropResults(t, w, "lava.json", []byte(doc))
 	pass := w.pass(t, w.opts())
-	if len(pass.FollowUps) != 1 || pass.FollowUps[0].Verdict != "regressed" {
-		t.Fatalf("follow-ups %+v", pass.FollowUps)
-	}
-	if _, bodies := w.followUps(t); len(bodies) != 1 || !strings.Contains(flat(bodies[0]), "max 72 was 40 +80.0% cpu0 max 38 cpu1 max 72 REGRESSED: max") {
-		t.Fatalf("follow-up bodies %q", bodies)
-	}
+	w.wantFollowUp(t, pass, "regressed", "max 72 was 40 +80.0% cpu0 max 38 cpu1 max 72 REGRESSED: max")
 }
 
 // TestResultsPolledCrash: a crash after a GitLab artifact said the

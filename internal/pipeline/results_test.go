@@ -110,6 +110,18 @@ func (w *resultsWorld) followUps(t *testing.T) (subjects, bodies []string) {
 	return subjects, bodies
 }
 
+// wantFollowUp checks that pass mailed one follow-up, with verdict, and
+// that it is the only one the SMTP server got, saying text.
+func (w *resultsWorld) wantFollowUp(t *testing.T, pass *Pass, verdict, text string) {
+	t.Helper()
+	if len(pass.FollowUps) != 1 || pass.FollowUps[0].Verdict != verdict {
+		t.Fatalf("follow-ups %+v, want one %s", pass.FollowUps, verdict)
+	}
+	if _, bodies := w.followUps(t); len(bodies) != 1 || !strings.Contains(flat(bodies[0]), text) {
+		t.Fatalf("follow-up bodies %q, want one saying %q", bodies, text)
+	}
+}
+
 // seedPrevious records a finished clean run of the tree before any other,
 // whose cyclictest on qemu-x86_64 measured max microseconds.
 func (w *resultsWorld) seedPrevious(t *testing.T, max float64) {
@@ -546,12 +558,7 @@ func TestResultsPolledMissingAtDeadline(t *testing.T) {
 	}
 	w.clock = w.clock.Add(w.cfg.Results.Deadline.Duration + time.Minute)
 	pass := w.pass(t, w.opts())
-	if len(pass.FollowUps) != 1 || pass.FollowUps[0].Verdict != "incomplete" {
-		t.Fatalf("follow-ups %+v", pass.FollowUps)
-	}
-	if _, bodies := w.followUps(t); len(bodies) != 1 || !strings.Contains(flat(bodies[0]), "Missing: no results from ci before the deadline.") {
-		t.Fatalf("follow-up bodies %q", bodies)
-	}
+	w.wantFollowUp(t, pass, "incomplete", "Missing: no results from ci before the deadline.")
 }
 
 // TestResultsDropDirectoryLatency: a lab's cyclictest dropped as KCIDB
@@ -575,12 +582,7 @@ func TestResultsDropDirectoryLatency(t *testing.T) {
 	}
 	testkit.WriteFile(t, filepath.Join(w.cfg.Results.Dir, "lava.json"), doc, 0o644)
 	pass := w.pass(t, w.opts())
-	if len(pass.FollowUps) != 1 || pass.FollowUps[0].Verdict != "regressed" {
-		t.Fatalf("follow-ups %+v", pass.FollowUps)
-	}
-	if _, bodies := w.followUps(t); len(bodies) != 1 || !strings.Contains(flat(bodies[0]), "max 70 was 40 +75.0%") {
-		t.Fatalf("follow-up bodies %q", bodies)
-	}
+	w.wantFollowUp(t, pass, "regressed", "max 70 was 40 +75.0%")
 }
 
 // TestResultsNoSource: a clean run none of whose triggers reports results
