@@ -122,6 +122,14 @@ func (w *resultsWorld) wantFollowUp(t *testing.T, pass *Pass, verdict, text stri
 	}
 }
 
+// missingAtDeadline runs a pass once the results deadline is over and
+// checks that it mailed one follow-up naming trigger as missing.
+func (w *resultsWorld) missingAtDeadline(t *testing.T, trigger string) {
+	t.Helper()
+	w.clock = w.clock.Add(w.cfg.Results.Deadline.Duration + time.Minute)
+	w.wantFollowUp(t, w.pass(t, w.opts()), "incomplete", "Missing: no results from "+trigger+" before the deadline.")
+}
+
 // seedPrevious records a finished clean run of the tree before any other,
 // whose cyclictest on qemu-x86_64 measured max microseconds.
 func (w *resultsWorld) seedPrevious(t *testing.T, max float64) {
@@ -556,9 +564,7 @@ func TestResultsPolledMissingAtDeadline(t *testing.T) {
 	if pass := w.cleanRC2(t); len(pass.FollowUps) != 0 {
 		t.Fatalf("follow-up while the CI runs: %+v", pass.FollowUps)
 	}
-	w.clock = w.clock.Add(w.cfg.Results.Deadline.Duration + time.Minute)
-	pass := w.pass(t, w.opts())
-	w.wantFollowUp(t, pass, "incomplete", "Missing: no results from ci before the deadline.")
+	w.missingAtDeadline(t, "ci")
 }
 
 // TestResultsDropDirectoryLatency: a lab's cyclictest dropped as KCIDB
